@@ -1,0 +1,113 @@
+"""Routing: decide which locations an order's lines ship from.
+
+Pure functions over plain data, so the rules can be read and tested apart
+from the database. `inventory.services.stock_allocate` feeds them locked
+stock levels and applies the plan.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What one order line still needs."""
+
+    line_id: int
+    product_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Source:
+    """Free stock of one product at one location that may ship the order."""
+
+    stock_level_id: int
+    product_id: int
+    location_id: int
+    location_priority: int
+    location_code: str
+    available: int
+
+
+@dataclass
+class Plan:
+    """Reservations to make: (line, stock level, quantity), and what is short."""
+
+    picks: list[tuple[int, int, int]] = field(default_factory=list)
+    short: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.short
+
+
+def plan_allocation(demands: Sequence[Demand], sources: Sequence[Source]) -> Plan:
+    """Route demands to sources.
+
+    One location that can ship everything wins (fewest parcels), the one
+    with the best priority first. Otherwise split: repeatedly take the
+    location that covers the most outstanding units (priority breaks ties)
+    until nothing is outstanding or no location has anything left. Whatever
+    is still outstanding is reported as short.
+    """
+    needed = {d.line_id: d.quantity for d in demands if d.quantity > 0}
+    product_of = {d.line_id: d.product_id for d in demands}
+    by_location: dict[int, dict[int, Source]] = {}
+    rank: dict[int, tuple[int, str]] = {}
+    for source in sources:
+        if source.available > 0:
+            by_location.setdefault(source.location_id, {})[source.product_id] = source
+            rank[source.location_id] = (source.location_priority, source.location_code)
+
+    plan = Plan()
+    if not needed:
+        return plan
+
+    def coverage(location_id: int) -> int:
+        stock = by_location[location_id]
+        free = {pid: s.available for pid, s in stock.items()}
+        covered = 0
+        for line_id, quantity in needed.items():
+            take = min(quantity, free.get(product_of[line_id], 0))
+            free[product_of[line_id]] = free.get(product_of[line_id], 0) - take
+            covered += take
+        return covered
+
+    total = sum(needed.values())
+    whole = [loc for loc in by_location if coverage(loc) == total]
+    order = sorted(whole, key=rank.__getitem__)[:1]
+    remaining = set(by_location) - set(order)
+    while needed:
+        if not order:
+            useful = [loc for loc in remaining if coverage(loc) > 0]
+            if not useful:
+                break
+            best = min(useful, key=lambda loc: (-coverage(loc), rank[loc]))
+            remaining.discard(best)
+            order = [best]
+        location_id = order.pop()
+        _take_from(location_id, by_location[location_id], needed, product_of, plan)
+
+    plan.short = {line_id: qty for line_id, qty in needed.items() if qty > 0}
+    return plan
+
+
+def _take_from(
+    location_id: int,
+    stock: Mapping[int, Source],
+    needed: dict[int, int],
+    product_of: Mapping[int, int],
+    plan: Plan,
+) -> None:
+    free = {pid: s.available for pid, s in stock.items()}
+    for line_id in list(needed):
+        product_id = product_of[line_id]
+        take = min(needed[line_id], free.get(product_id, 0))
+        if take <= 0:
+            continue
+        free[product_id] -= take
+        needed[line_id] -= take
+        if needed[line_id] == 0:
+            del needed[line_id]
+        plan.picks.append((line_id, stock[product_id].stock_level_id, take))

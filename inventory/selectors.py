@@ -1,0 +1,21 @@
+"""Reads for inventory pages and reports."""
+
+from django.db.models import F, QuerySet
+
+from inventory.models import StockLevel, StockMovement
+
+
+def stock_levels_below_reorder_point() -> QuerySet[StockLevel]:
+    """Stock levels whose free stock has fallen to or below their reorder point."""
+    return StockLevel.objects.filter(
+        reorder_point__gt=0, on_hand__lte=F("allocated") + F("reorder_point")
+    )
+
+
+def product_movements(*, product_id: int, limit: int = 50) -> list[StockMovement]:
+    """Return a product's latest ledger entries with their location and user."""
+    return list(
+        StockMovement.objects.filter(product_id=product_id)
+        .select_related("location", "user")
+        .order_by("-created_at", "-pk")[:limit]
+    )

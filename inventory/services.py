@@ -1,0 +1,372 @@
+"""Every write to stock: the ledger, the allocation engine and releases.
+
+`on_hand` only ever changes here, and always together with a
+`StockMovement`, so `on_hand == sum(delta)` holds per product and location.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils.module_loading import import_string
+
+from inventory.allocation import Demand, Plan, Source, plan_allocation
+from inventory.exceptions import StockError
+from inventory.locks import lock_stock_levels, lock_stock_levels_by_pk
+from inventory.models import Allocation, Location, Product, StockLevel, StockMovement
+
+Reason = StockMovement.Reason
+ADJUSTMENT_REASONS = {Reason.DAMAGED, Reason.LOST, Reason.FOUND, Reason.CORRECTION}
+
+
+def _stock_available_on_commit(product_ids: Iterable[int]) -> None:
+    """After commit, tell the configured handlers that stock became free.
+
+    The orders app registers its backorder re-allocation here
+    (`OMS_STOCK_AVAILABLE_HANDLERS`), so inventory never imports orders.
+    """
+    product_ids = sorted(set(product_ids))
+    if not product_ids:
+        return
+    for dotted_path in getattr(settings, "OMS_STOCK_AVAILABLE_HANDLERS", []):
+        handler = import_string(dotted_path)
+        transaction.on_commit(lambda h=handler: h(product_ids=product_ids))
+
+
+def _record(
+    *,
+    level: StockLevel,
+    delta: int,
+    reason: str,
+    actor: AbstractBaseUser | None,
+    reference: str = "",
+    note: str = "",
+) -> StockMovement:
+    return StockMovement.objects.create(
+        product_id=level.product_id,
+        location_id=level.location_id,
+        delta=delta,
+        reason=reason,
+        reference=reference,
+        user=actor,
+        note=note,
+    )
+
+
+def _lock_level(*, product: Product, location: Location) -> StockLevel:
+    StockLevel.objects.get_or_create(product=product, location=location)
+    return lock_stock_levels(
+        StockLevel.objects.filter(product=product, location=location).select_related(
+            "product", "location"
+        )
+    )[0]
+
+
+def _positive(quantity: int, what: str) -> int:
+    if not isinstance(quantity, int) or quantity <= 0:
+        raise StockError(f"The {what} quantity must be a whole number above zero.")
+    return quantity
+
+
+@transaction.atomic
+def stock_receive(
+    *,
+    product: Product,
+    location: Location,
+    quantity: int,
+    actor: AbstractBaseUser | None,
+    reference: str = "",
+    note: str = "",
+) -> StockLevel:
+    """Book goods in at a location and offer them to waiting backorders."""
+    _positive(quantity, "received")
+    level = _lock_level(product=product, location=location)
+    StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") + quantity)
+    _record(
+        level=level,
+        delta=quantity,
+        reason=Reason.RECEIPT,
+        actor=actor,
+        reference=reference,
+        note=note,
+    )
+    _stock_available_on_commit([product.pk])
+    level.refresh_from_db(fields=["on_hand", "allocated"])
+    return level
+
+
+@transaction.atomic
+def stock_adjust(
+    *,
+    stock_level: StockLevel,
+    delta: int,
+    reason: str,
+    actor: AbstractBaseUser | None,
+    note: str = "",
+) -> StockLevel:
+    """Correct on-hand stock for damage, loss, a find or a booking error."""
+    if reason not in ADJUSTMENT_REASONS:
+        choices = ", ".join(sorted(ADJUSTMENT_REASONS))
+        raise StockError(f"Adjustment reason {reason!r} is not one of: {choices}.")
+    if not isinstance(delta, int) or delta == 0:
+        raise StockError("An adjustment must change the quantity by a whole number.")
+    level = lock_stock_levels_by_pk([stock_level.pk])[stock_level.pk]
+    if delta < 0 and -delta > level.available:
+        raise StockError(
+            f"Cannot remove {-delta} of {level.product.sku} at {level.location.code}: "
+            f"only {level.available} are free ({level.allocated} are allocated to "
+            "orders). Release or ship those orders first."
+        )
+    StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") + delta)
+    _record(level=level, delta=delta, reason=reason, actor=actor, note=note)
+    if delta > 0:
+        _stock_available_on_commit([level.product_id])
+    level.refresh_from_db(fields=["on_hand", "allocated"])
+    return level
+
+
+@transaction.atomic
+def stock_count(
+    *,
+    stock_level: StockLevel,
+    counted: int,
+    actor: AbstractBaseUser | None,
+    note: str = "",
+) -> StockLevel:
+    """Set on-hand stock to a counted quantity; the ledger records the difference."""
+    if not isinstance(counted, int) or counted < 0:
+        raise StockError("The counted quantity must be a whole number, zero or more.")
+    level = lock_stock_levels_by_pk([stock_level.pk])[stock_level.pk]
+    if counted < level.allocated:
+        raise StockError(
+            f"Counted {counted} of {level.product.sku} at {level.location.code}, but "
+            f"{level.allocated} are allocated to orders. Recount, or cancel or "
+            "re-route those orders first."
+        )
+    delta = counted - level.on_hand
+    StockLevel.objects.filter(pk=level.pk).update(on_hand=counted)
+    _record(
+        level=level,
+        delta=delta,
+        reason=Reason.CYCLE_COUNT,
+        actor=actor,
+        note=note or f"Counted {counted} (was {level.on_hand}).",
+    )
+    if delta > 0:
+        _stock_available_on_commit([level.product_id])
+    level.refresh_from_db(fields=["on_hand", "allocated"])
+    return level
+
+
+@transaction.atomic
+def stock_transfer(
+    *,
+    product: Product,
+    from_location: Location,
+    to_location: Location,
+    quantity: int,
+    actor: AbstractBaseUser | None,
+    note: str = "",
+) -> tuple[StockLevel, StockLevel]:
+    """Move free stock of a product from one location to another."""
+    _positive(quantity, "transferred")
+    if from_location.pk == to_location.pk:
+        raise StockError("Choose two different locations for a transfer.")
+    for location in (from_location, to_location):
+        StockLevel.objects.get_or_create(product=product, location=location)
+    levels = lock_stock_levels(
+        StockLevel.objects.filter(
+            product=product, location__in=[from_location, to_location]
+        ).select_related("product", "location")
+    )
+    source = next(lv for lv in levels if lv.location_id == from_location.pk)
+    target = next(lv for lv in levels if lv.location_id == to_location.pk)
+    if quantity > source.available:
+        raise StockError(
+            f"Cannot transfer {quantity} of {product.sku} from {from_location.code}: "
+            f"only {source.available} are free there."
+        )
+    reference = f"{from_location.code}→{to_location.code}"
+    StockLevel.objects.filter(pk=source.pk).update(on_hand=F("on_hand") - quantity)
+    StockLevel.objects.filter(pk=target.pk).update(on_hand=F("on_hand") + quantity)
+    _record(
+        level=source,
+        delta=-quantity,
+        reason=Reason.TRANSFER_OUT,
+        actor=actor,
+        reference=reference,
+        note=note,
+    )
+    _record(
+        level=target,
+        delta=quantity,
+        reason=Reason.TRANSFER_IN,
+        actor=actor,
+        reference=reference,
+        note=note,
+    )
+    _stock_available_on_commit([product.pk])
+    source.refresh_from_db(fields=["on_hand", "allocated"])
+    target.refresh_from_db(fields=["on_hand", "allocated"])
+    return source, target
+
+
+@dataclass(frozen=True)
+class AllocationResult:
+    """What `stock_allocate` reserved, per location, and what is still short."""
+
+    reserved: dict[str, list[tuple[str, int]]]
+    short: dict[int, int]
+
+    @property
+    def complete(self) -> bool:
+        return not self.short
+
+    @property
+    def reserved_any(self) -> bool:
+        return bool(self.reserved)
+
+
+@transaction.atomic
+def stock_allocate(
+    *,
+    demands: Sequence[Demand],
+    country: str,
+    all_or_nothing: bool | None = None,
+) -> AllocationResult:
+    """Reserve stock for an order's outstanding lines at the best locations.
+
+    Candidate stock levels are locked in pk order, routed by
+    `plan_allocation`, and reserved with F() updates; the database's check
+    constraint refuses any over-allocation that slipped past the lock.
+    """
+    if all_or_nothing is None:
+        all_or_nothing = settings.OMS_ALLOCATION_MODE == "all_or_nothing"
+    demands = [d for d in demands if d.quantity > 0]
+    if not demands:
+        return AllocationResult(reserved={}, short={})
+    eligible = [
+        location.pk
+        for location in Location.objects.filter(active=True)
+        if location.can_ship_to(country)
+    ]
+    levels = lock_stock_levels(
+        StockLevel.objects.filter(
+            product_id__in={d.product_id for d in demands}, location_id__in=eligible
+        ).select_related("location", "product")
+    )
+    by_pk = {level.pk: level for level in levels}
+    plan: Plan = plan_allocation(
+        demands,
+        [
+            Source(
+                stock_level_id=level.pk,
+                product_id=level.product_id,
+                location_id=level.location_id,
+                location_priority=level.location.priority,
+                location_code=level.location.code,
+                available=level.available,
+            )
+            for level in levels
+        ],
+    )
+    if all_or_nothing and not plan.complete:
+        short = {d.line_id: d.quantity for d in demands}
+        return AllocationResult(reserved={}, short=short)
+
+    existing = {
+        (a.order_line_id, a.stock_level_id): a
+        for a in Allocation.objects.filter(
+            order_line_id__in=[d.line_id for d in demands]
+        )
+    }
+    per_level: dict[int, int] = defaultdict(int)
+    new_allocations = []
+    reserved: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for line_id, level_pk, quantity in plan.picks:
+        per_level[level_pk] += quantity
+        level = by_pk[level_pk]
+        reserved[level.location.code].append((level.product.sku, quantity))
+        if (line_id, level_pk) in existing:
+            Allocation.objects.filter(pk=existing[line_id, level_pk].pk).update(
+                quantity=F("quantity") + quantity
+            )
+        else:
+            new_allocations.append(
+                Allocation(
+                    order_line_id=line_id, stock_level_id=level_pk, quantity=quantity
+                )
+            )
+    for level_pk in sorted(per_level):
+        StockLevel.objects.filter(pk=level_pk).update(
+            allocated=F("allocated") + per_level[level_pk]
+        )
+    Allocation.objects.bulk_create(new_allocations)
+    return AllocationResult(reserved=dict(reserved), short=plan.short)
+
+
+@transaction.atomic
+def stock_release(*, order_line_ids: Iterable[int]) -> list[int]:
+    """Give back every reservation of these order lines; return the product ids."""
+    allocations = list(
+        Allocation.objects.filter(order_line_id__in=list(order_line_ids)).order_by("pk")
+    )
+    if not allocations:
+        return []
+    levels = lock_stock_levels_by_pk(a.stock_level_id for a in allocations)
+    per_level: dict[int, int] = defaultdict(int)
+    for allocation in allocations:
+        per_level[allocation.stock_level_id] += allocation.quantity
+    for level_pk in sorted(per_level):
+        StockLevel.objects.filter(pk=level_pk).update(
+            allocated=F("allocated") - per_level[level_pk]
+        )
+    Allocation.objects.filter(pk__in=[a.pk for a in allocations]).delete()
+    product_ids = sorted({levels[pk].product_id for pk in per_level})
+    _stock_available_on_commit(product_ids)
+    return product_ids
+
+
+@transaction.atomic
+def stock_consume(
+    *,
+    allocations: Sequence[tuple[Allocation, int]],
+    actor: AbstractBaseUser | None,
+    reference: str,
+) -> None:
+    """Take shipped goods off the shelf: reduce on-hand and allocated together.
+
+    `allocations` pairs each allocation with the quantity that leaves.
+    """
+    levels = lock_stock_levels_by_pk(a.stock_level_id for a, _ in allocations)
+    for allocation, quantity in sorted(
+        allocations, key=lambda pair: pair[0].stock_level_id
+    ):
+        if quantity <= 0:
+            continue
+        if quantity > allocation.quantity:
+            raise StockError(
+                f"Cannot ship {quantity} of line {allocation.order_line_id}: only "
+                f"{allocation.quantity} are allocated."
+            )
+        level = levels[allocation.stock_level_id]
+        StockLevel.objects.filter(pk=level.pk).update(
+            on_hand=F("on_hand") - quantity, allocated=F("allocated") - quantity
+        )
+        _record(
+            level=level,
+            delta=-quantity,
+            reason=Reason.SHIPMENT,
+            actor=actor,
+            reference=reference,
+        )
+        if quantity == allocation.quantity:
+            allocation.delete()
+        else:
+            Allocation.objects.filter(pk=allocation.pk).update(
+                quantity=F("quantity") - quantity
+            )

@@ -1,0 +1,396 @@
+"""A realistic, repeatable demo data set for trying the back office.
+
+Everything is created through the services, so stock, the ledger and the
+order timelines are exactly what real use would have produced. Running it
+again adds nothing that is already there.
+"""
+
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from inventory.models import Location, Product, StockLevel
+from inventory.services import stock_receive
+from oms.roles import CUSTOMER_SERVICE, MANAGER, WAREHOUSE, roles_setup
+from orders import services as order_services
+from orders.models import Channel, HoldReason, Order, OrderStatus
+
+DEMO_USERS = [
+    # username, password, role (None = superuser)
+    ("admin", "oms-demo-admin", None),
+    ("warehouse", "oms-demo-warehouse", WAREHOUSE),
+    ("service", "oms-demo-service", CUSTOMER_SERVICE),
+    ("manager", "oms-demo-manager", MANAGER),
+]
+
+CHANNELS = [
+    ("web", "Web shop", Channel.Kind.WEB, True),
+    ("marketplace", "Marketplace", Channel.Kind.MARKETPLACE, False),
+    ("phone", "Phone orders", Channel.Kind.PHONE, True),
+]
+
+LOCATIONS = [
+    # code, name, kind, country, priority, ships_to, address, bin prefix
+    (
+        "RNO",
+        "Reno warehouse",
+        Location.Kind.WAREHOUSE,
+        "US",
+        10,
+        "US CA",
+        "1200 Logistics Way\nReno, NV 89502\nUnited States",
+        "A",
+    ),
+    (
+        "BKN",
+        "Brooklyn store",
+        Location.Kind.STORE,
+        "US",
+        20,
+        "US",
+        "85 Wythe Ave\nBrooklyn, NY 11249\nUnited States",
+        "S",
+    ),
+    (
+        "BER",
+        "Berlin 3PL",
+        Location.Kind.THIRD_PARTY,
+        "DE",
+        10,
+        "DE AT BE DK ES FR IE IT NL PL PT SE GB",
+        "Lagerstraße 7\n12099 Berlin\nGermany",
+        "B",
+    ),
+]
+
+PRODUCT_FAMILIES = [
+    (
+        "TSH",
+        "Merino T-shirt",
+        ["BLK", "NVY", "GRY"],
+        ["S", "M", "L", "XL"],
+        "34.00",
+        180,
+    ),
+    (
+        "HOO",
+        "Organic cotton hoodie",
+        ["BLK", "OAT"],
+        ["S", "M", "L", "XL"],
+        "79.00",
+        620,
+    ),
+    ("SCK", "Hiking socks (2-pack)", ["GRY", "GRN"], ["M", "L"], "18.50", 120),
+    ("CAP", "Waxed canvas cap", ["OLV", "BRN"], ["OS"], "29.00", 110),
+    ("BTL", "Insulated bottle 750 ml", ["STL", "BLU", "RED"], ["OS"], "32.00", 400),
+    ("BAG", "Roll-top backpack 22 l", ["BLK", "SND"], ["OS"], "129.00", 950),
+    ("JKT", "Packable rain jacket", ["BLK", "YLW"], ["S", "M", "L"], "149.00", 420),
+    ("MUG", "Enamel camp mug", ["WHT", "BLU"], ["OS"], "16.00", 260),
+    ("BLT", "Leather belt", ["BRN", "BLK"], ["90", "100"], "45.00", 200),
+    ("GLV", "Merino liner gloves", ["BLK", "GRY"], ["S", "M", "L"], "24.00", 60),
+    ("TNT", "Ultralight tent 2p", ["GRN"], ["OS"], "349.00", 1450),
+    ("LMP", "Rechargeable headlamp", ["BLK", "ORG"], ["OS"], "39.00", 90),
+    ("PNT", "Trail pants", ["BLK", "KHK"], ["S", "M", "L"], "89.00", 380),
+    ("BNE", "Rib-knit beanie", ["GRY", "RED", "NVY"], ["OS"], "22.00", 80),
+]
+
+FIRST = [
+    "Ada",
+    "Ben",
+    "Chloé",
+    "Dev",
+    "Ewa",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kemal",
+    "Lena",
+    "Malik",
+    "Nora",
+    "Oscar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tariq",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Yara",
+    "Zoe",
+]
+LAST = [
+    "Adams",
+    "Becker",
+    "Costa",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "García",
+    "Hansen",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lopez",
+    "Müller",
+    "Nguyen",
+    "Okafor",
+    "Petrov",
+]
+US_CITIES = [
+    ("Austin", "TX", "78701"),
+    ("Denver", "CO", "80202"),
+    ("Seattle", "WA", "98101"),
+    ("Chicago", "IL", "60601"),
+    ("Boston", "MA", "02108"),
+    ("Portland", "OR", "97201"),
+]
+EU_CITIES = [
+    ("Hamburg", "", "20095", "DE"),
+    ("München", "", "80331", "DE"),
+    ("Wien", "", "1010", "AT"),
+    ("Lyon", "", "69001", "FR"),
+    ("Amsterdam", "", "1012", "NL"),
+    ("København", "", "1050", "DK"),
+]
+STREETS = [
+    "Main St",
+    "Oak Avenue",
+    "Hauptstraße",
+    "Rue de la Paix",
+    "Elm Road",
+    "Keizersgracht",
+]
+
+ORDER_COUNT = 320
+# Share of orders taken to each end state, by how far along they are.
+JOURNEY = [
+    ("delivered", 0.22),
+    ("shipped", 0.16),
+    ("packed", 0.08),
+    ("picking", 0.08),
+    ("on_hold", 0.06),
+    ("cancelled", 0.06),
+    ("pending", 0.02),
+    ("allocated", 0.32),
+]
+
+
+@dataclass
+class SeedReport:
+    users_created: list[tuple[str, str, str]] = field(default_factory=list)
+    products: int = 0
+    orders_created: int = 0
+    orders_existing: int = 0
+
+
+def _users(report: SeedReport) -> dict[str, object]:
+    groups = roles_setup()
+    user_model = get_user_model()
+    users = {}
+    for username, password, role in DEMO_USERS:
+        user = user_model.objects.filter(username=username).first()
+        if user is None:
+            user = user_model(
+                username=username,
+                email=f"{username}@oms.example",
+                is_staff=True,
+                is_superuser=role is None,
+                first_name=(role or "Administrator").split()[0],
+            )
+            user.set_password(password)
+            user.save()
+            report.users_created.append((username, password, role or "superuser"))
+        if role:
+            user.groups.add(groups[role])
+        users[username] = user
+    return users
+
+
+def _catalogue(rng: random.Random, actor, report: SeedReport) -> list[Product]:
+    channels_locations = []
+    for code, name, kind, mails in CHANNELS:
+        Channel.objects.get_or_create(
+            code=code,
+            defaults={"name": name, "kind": kind, "send_customer_emails": mails},
+        )
+    for code, name, kind, country, priority, ships_to, address, _ in LOCATIONS:
+        location, _ = Location.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "kind": kind,
+                "country": country,
+                "priority": priority,
+                "ships_to": ships_to,
+                "address": address,
+            },
+        )
+        channels_locations.append(location)
+    locations = {loc.code: loc for loc in channels_locations}
+    bin_prefix = {row[0]: row[7] for row in LOCATIONS}
+
+    products = []
+    index = 0
+    for family, title, colours, sizes, price, weight in PRODUCT_FAMILIES:
+        for colour in colours:
+            for size in sizes:
+                index += 1
+                sku = f"{family}-{colour}-{size}"
+                product, created = Product.objects.get_or_create(
+                    sku=sku,
+                    defaults={
+                        "name": f"{title}, {colour.title()}"
+                        + ("" if size == "OS" else f", {size}"),
+                        "barcode": f"40{index:011d}",
+                        "weight_g": weight,
+                    },
+                )
+                product.demo_price = Decimal(price)
+                products.append(product)
+                if not created:
+                    continue
+                # Mostly well stocked; every eleventh scarce, every seventeenth sold out.
+                for code, location in locations.items():
+                    if index % 17 == 0:
+                        quantity = 0
+                    elif index % 11 == 0:
+                        quantity = rng.randint(0, 2)
+                    else:
+                        quantity = (
+                            rng.randint(20, 90) if code != "BKN" else rng.randint(0, 10)
+                        )
+                    StockLevel.objects.get_or_create(
+                        product=product,
+                        location=location,
+                        defaults={
+                            "bin": f"{bin_prefix[code]}-{index % 20 + 1:02d}-{index % 4 + 1}",
+                            "reorder_point": 5 if code != "BKN" else 2,
+                        },
+                    )
+                    if quantity:
+                        stock_receive(
+                            product=product,
+                            location=location,
+                            quantity=quantity,
+                            actor=actor,
+                            reference="PO-DEMO-OPENING",
+                            note="Opening stock",
+                        )
+    report.products = len(products)
+    return products
+
+
+def _journey(rng: random.Random) -> str:
+    roll = rng.random()
+    for state, share in JOURNEY:
+        if roll < share:
+            return state
+        roll -= share
+    return "allocated"
+
+
+def _walk(order: Order, target: str, rng: random.Random, users: dict) -> None:
+    warehouse, service = users["warehouse"], users["service"]
+    S = OrderStatus
+    if target == "cancelled":
+        order_services.order_cancel(
+            order=order, actor=service, reason="Customer changed their mind"
+        )
+        return
+    if target == "on_hold":
+        reason = rng.choice(
+            [HoldReason.ADDRESS_CHECK, HoldReason.PAYMENT, HoldReason.FRAUD_REVIEW]
+        )
+        if order.status in (S.PENDING, S.ALLOCATED, S.BACKORDERED):
+            order_services.order_hold(
+                order=order, actor=service, reason=reason, note="Demo hold"
+            )
+        return
+    if target in ("pending", "allocated") or order.status != S.ALLOCATED:
+        return
+    order = order_services.order_start_picking(order=order, actor=warehouse)
+    if target == "picking":
+        return
+    order = order_services.order_pack(order=order, actor=warehouse)
+    if target == "packed":
+        return
+    order = order_services.order_ship(order=order, actor=warehouse)
+    if target == "delivered" and order.status == S.SHIPPED:
+        order_services.order_deliver(order=order, actor=None)
+
+
+def seed_demo(*, seed: int = 2026) -> SeedReport:
+    """Create the demo data set; anything already present is left alone."""
+    rng = random.Random(seed)
+    report = SeedReport()
+    with transaction.atomic():
+        users = _users(report)
+        products = _catalogue(rng, users["manager"], report)
+    channels = list(Channel.objects.order_by("code"))
+    now = timezone.now()
+    existing = set(Order.objects.values_list("channel__code", "external_id"))
+    for n in range(1, ORDER_COUNT + 1):
+        channel = channels[n % len(channels)]
+        external_id = f"{channel.code[:3].upper()}-{10000 + n}"
+        target = _journey(rng)
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        eu = rng.random() < 0.3
+        picked = rng.sample(products, k=rng.choice([1, 1, 2, 2, 3, 4]))
+        quantities = [rng.choice([1, 1, 1, 2, 3]) for _ in picked]
+        days_ago = {"delivered": 30, "shipped": 12, "packed": 4, "picking": 3}.get(
+            target, 2
+        )
+        placed_at = now - timedelta(days=rng.uniform(days_ago, days_ago * 1.5 + 1))
+        if (channel.code, external_id) in existing:
+            report.orders_existing += 1
+            continue
+        if eu:
+            city, region, postcode, country = rng.choice(EU_CITIES)
+        else:
+            city, region, postcode = rng.choice(US_CITIES)
+            country = "US"
+        email = f"{first}.{last}.{n % 97}@example.com".lower()
+        customer = order_services.customer_get_or_create(
+            email=email, name=f"{first} {last}"
+        )
+        order = order_services.order_create(
+            channel=channel,
+            customer=customer,
+            external_id=external_id,
+            address=order_services.Address(
+                name=f"{first} {last}",
+                address1=f"{rng.randint(1, 400)} {rng.choice(STREETS)}",
+                city=city,
+                region=region,
+                postcode=postcode,
+                country=country,
+                phone=f"+1 555 {rng.randint(1000000, 9999999)}" if not eu else "",
+            ),
+            lines=[
+                order_services.LineInput(product=p, quantity=q, unit_price=p.demo_price)
+                for p, q in zip(picked, quantities, strict=True)
+            ],
+            actor=users["service"] if channel.code == "phone" else None,
+            placed_at=placed_at,
+            currency="EUR" if eu else "USD",
+            shipping_amount=Decimal("4.95") if sum(quantities) < 3 else Decimal("0.00"),
+            tax_amount=Decimal("0.00"),
+            shipping_method="Standard" if rng.random() < 0.8 else "Express",
+            priority=Order.Priority.HIGH
+            if rng.random() < 0.1
+            else Order.Priority.NORMAL,
+            # "Pending" orders are the ones that just arrived, not yet routed.
+            allocate=target != "pending",
+            source="demo",
+        )
+        _walk(order, target, rng, users)
+        report.orders_created += 1
+    return report

@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand
+
+from oms.demo import DEMO_USERS, seed_demo
+
+
+class Command(BaseCommand):
+    help = "Load the demo data set (idempotent: a second run adds nothing)."
+
+    def handle(self, *args, **options) -> None:
+        report = seed_demo()
+        self.stdout.write(
+            f"Demo data: {report.products} products, {report.orders_created} orders "
+            f"created, {report.orders_existing} already there."
+        )
+        if report.users_created:
+            created = ", ".join(username for username, _, _ in report.users_created)
+            self.stdout.write(f"Created demo users: {created}.")
+        self.stdout.write(
+            self.style.SUCCESS("Demo logins (username / password / role):")
+        )
+        for username, password, role in DEMO_USERS:
+            self.stdout.write(f"  {username:<10} {password:<22} {role or 'superuser'}")

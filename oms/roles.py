@@ -1,0 +1,75 @@
+"""The three roles of the back office as Django groups, and their permissions."""
+
+from django.contrib.auth.models import Group, Permission
+
+WAREHOUSE = "Warehouse"
+CUSTOMER_SERVICE = "Customer service"
+MANAGER = "Manager"
+
+_VIEW_ALL = [
+    "inventory.view_product",
+    "inventory.view_location",
+    "inventory.view_stocklevel",
+    "inventory.view_stockmovement",
+    "inventory.view_allocation",
+    "orders.view_channel",
+    "orders.view_customer",
+    "orders.view_order",
+    "orders.view_orderline",
+    "orders.view_orderevent",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    WAREHOUSE: [
+        *_VIEW_ALL,
+        "inventory.change_stocklevel",
+        "orders.fulfil_order",
+    ],
+    CUSTOMER_SERVICE: [
+        *_VIEW_ALL,
+        "orders.add_customer",
+        "orders.change_customer",
+        "orders.add_order",
+        "orders.change_order",
+        "orders.allocate_order",
+        "orders.hold_order",
+        "orders.cancel_order",
+    ],
+    MANAGER: [
+        *_VIEW_ALL,
+        "inventory.add_product",
+        "inventory.change_product",
+        "inventory.add_location",
+        "inventory.change_location",
+        "inventory.add_stocklevel",
+        "inventory.change_stocklevel",
+        "orders.add_channel",
+        "orders.change_channel",
+        "orders.add_customer",
+        "orders.change_customer",
+        "orders.add_order",
+        "orders.change_order",
+        "orders.allocate_order",
+        "orders.fulfil_order",
+        "orders.hold_order",
+        "orders.cancel_order",
+    ],
+}
+
+
+def roles_setup() -> dict[str, Group]:
+    """Create or update the role groups so they hold exactly their permissions."""
+    groups = {}
+    for role, codes in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = []
+        for code in codes:
+            app_label, codename = code.split(".")
+            wanted.append(
+                Permission.objects.get(
+                    content_type__app_label=app_label, codename=codename
+                )
+            )
+        group.permissions.set(wanted)
+        groups[role] = group
+    return groups

@@ -1,0 +1,14 @@
+"""URL routes: the admin is the application."""
+
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+admin.site.site_header = "OMS back office"
+admin.site.site_title = "OMS"
+admin.site.index_title = "Orders, stock and fulfilment"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,140 @@
+"""Timeline entries: one keyword-only factory per kind of event."""
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from orders.models import Order, OrderEvent
+
+Kind = OrderEvent.Kind
+Actor = AbstractBaseUser | None
+
+
+def _event(
+    *,
+    order: Order,
+    kind: str,
+    message: str,
+    actor: Actor,
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    user = actor if actor is not None and actor.is_authenticated else None
+    return OrderEvent.objects.create(
+        order=order, kind=kind, message=message, user=user, data=data or {}
+    )
+
+
+def order_event_placed(
+    *, order: Order, actor: Actor, source: str = "admin"
+) -> OrderEvent:
+    return _event(
+        order=order,
+        kind=Kind.PLACED,
+        message=f"Order placed via {order.channel.name} ({source}).",
+        actor=actor,
+        data={"source": source},
+    )
+
+
+def order_event_allocated(
+    *, order: Order, actor: Actor, reserved: dict[str, list[tuple[str, int]]]
+) -> OrderEvent:
+    parts = [
+        f"{location}: " + ", ".join(f"{qty} × {sku}" for sku, qty in items)
+        for location, items in sorted(reserved.items())
+    ]
+    return _event(
+        order=order,
+        kind=Kind.ALLOCATED,
+        message="Stock reserved at " + "; ".join(parts) + ".",
+        actor=actor,
+        data={"reserved": reserved},
+    )
+
+
+def order_event_backordered(
+    *, order: Order, actor: Actor, short: dict[str, int]
+) -> OrderEvent:
+    missing = ", ".join(f"{qty} × {sku}" for sku, qty in sorted(short.items()))
+    return _event(
+        order=order,
+        kind=Kind.BACKORDERED,
+        message=f"Waiting for stock: {missing}.",
+        actor=actor,
+        data={"short": short},
+    )
+
+
+def order_event_stock_released(
+    *, order: Order, actor: Actor, reason: str
+) -> OrderEvent:
+    return _event(
+        order=order,
+        kind=Kind.RELEASED_STOCK,
+        message=f"Reserved stock given back ({reason}).",
+        actor=actor,
+    )
+
+
+def order_event_status(
+    *, order: Order, actor: Actor, previous: str, message: str
+) -> OrderEvent:
+    return _event(
+        order=order,
+        kind=Kind.STATUS,
+        message=message,
+        actor=actor,
+        data={"from": previous, "to": order.status},
+    )
+
+
+def order_event_held(*, order: Order, actor: Actor, note: str) -> OrderEvent:
+    text = f"Put on hold: {order.get_hold_reason_display()}."
+    if note:
+        text += f" {note}"
+    return _event(
+        order=order,
+        kind=Kind.HELD,
+        message=text,
+        actor=actor,
+        data={"reason": order.hold_reason, "from": order.held_from},
+    )
+
+
+def order_event_released(*, order: Order, actor: Actor) -> OrderEvent:
+    return _event(
+        order=order,
+        kind=Kind.RELEASED,
+        message=f"Released from hold, back to {order.get_status_display()}.",
+        actor=actor,
+    )
+
+
+def order_event_cancelled(*, order: Order, actor: Actor, reason: str) -> OrderEvent:
+    return _event(
+        order=order,
+        kind=Kind.CANCELLED,
+        message=f"Cancelled: {reason}" if reason else "Cancelled.",
+        actor=actor,
+        data={"reason": reason},
+    )
+
+
+def order_event_updated(
+    *, order: Order, actor: Actor, changes: dict[str, tuple[Any, Any]]
+) -> OrderEvent:
+    described = "; ".join(
+        f"{Order._meta.get_field(name).verbose_name}: {old or '—'} → {new or '—'}"
+        for name, (old, new) in changes.items()
+    )
+    return _event(
+        order=order,
+        kind=Kind.UPDATED,
+        message=f"Changed {described}.",
+        actor=actor,
+        data={name: [str(old), str(new)] for name, (old, new) in changes.items()},
+    )
+
+
+def order_event_shipped(*, order: Order, actor: Actor, message: str) -> OrderEvent:
+    return _event(order=order, kind=Kind.SHIPPED, message=message, actor=actor)

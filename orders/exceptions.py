@@ -1,0 +1,9 @@
+from oms.exceptions import DomainError
+
+
+class OrderError(DomainError):
+    """An order cannot be changed the way it was asked."""
+
+
+class OrderStateError(OrderError):
+    """The order's status does not allow this step."""

@@ -1,0 +1,45 @@
+import pytest
+from django.db import IntegrityError, transaction
+
+from inventory.models import StockLevel
+from tests.factories import LocationFactory, ProductFactory, StockLevelFactory
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("on_hand", "allocated"),
+    [(5, 6), (0, 1), (3, -1), (-1, 0)],
+    ids=[
+        "allocated-above-on-hand",
+        "allocated-without-stock",
+        "negative-allocated",
+        "negative-on-hand",
+    ],
+)
+def test_stock_level_constraints_refuse_impossible_rows(on_hand, allocated):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        StockLevelFactory(on_hand=on_hand, allocated=allocated)
+    assert StockLevel.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_stock_level_accepts_fully_allocated_stock():
+    level = StockLevelFactory(on_hand=4, allocated=4)
+    assert level.available == 0
+
+
+@pytest.mark.django_db
+def test_stock_level_is_unique_per_product_and_location():
+    product, location = ProductFactory(), LocationFactory()
+    StockLevelFactory(product=product, location=location)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        StockLevelFactory(product=product, location=location)
+
+
+@pytest.mark.django_db
+def test_location_ships_to_parses_country_list():
+    location = LocationFactory(ships_to="de, AT fr")
+    assert location.can_ship_to("AT")
+    assert location.can_ship_to("de")
+    assert not location.can_ship_to("US")
+    assert LocationFactory(ships_to="").can_ship_to("JP")

@@ -1,0 +1,156 @@
+"""Every step on every status: legal ones work, illegal ones are refused with
+a domain error that names the order and its status, and change nothing."""
+
+import pytest
+
+from inventory.models import StockLevel
+from orders import services
+from orders.exceptions import OrderStateError
+from orders.models import Order, OrderEvent, OrderStatus
+
+S = OrderStatus
+STEPS = {
+    "allocate": (services.order_allocate, {}),
+    "start_picking": (services.order_start_picking, {}),
+    "pack": (services.order_pack, {}),
+    "ship": (services.order_ship, {}),
+    "deliver": (services.order_deliver, {}),
+    "hold": (services.order_hold, {"reason": "payment"}),
+    "release": (services.order_release, {}),
+    "cancel": (services.order_cancel, {"reason": "test"}),
+}
+# The state machine of ARCHITECTURE.md: step -> {from: to}.
+LEGAL = {
+    "allocate": {S.PENDING: S.ALLOCATED, S.BACKORDERED: S.ALLOCATED},
+    "start_picking": {S.ALLOCATED: S.PICKING},
+    "pack": {S.PICKING: S.PACKED},
+    "ship": {S.PICKING: S.SHIPPED, S.PACKED: S.SHIPPED, S.PARTIALLY_SHIPPED: S.SHIPPED},
+    "deliver": {S.SHIPPED: S.DELIVERED},
+    "hold": {S.PENDING: S.ON_HOLD, S.ALLOCATED: S.ON_HOLD, S.BACKORDERED: S.ON_HOLD},
+    "release": {S.ON_HOLD: S.ALLOCATED},
+    "cancel": {
+        S.PENDING: S.CANCELLED,
+        S.ALLOCATED: S.CANCELLED,
+        S.BACKORDERED: S.CANCELLED,
+        S.ON_HOLD: S.CANCELLED,
+    },
+}
+CASES = [(step, status) for step in STEPS for status in S.values]
+
+
+@pytest.fixture
+def reserved_order(product, stock, place_order):
+    """An allocated order with its stock reserved, to be put in any status."""
+    stock(product, 10)
+    return place_order([(product, 2)])
+
+
+def force_status(order: Order, status: str) -> Order:
+    """Put an order into a status directly: test set-up only, past the FSM."""
+    extra = (
+        {"hold_reason": "payment", "held_from": S.ALLOCATED}
+        if status == S.ON_HOLD
+        else {}
+    )
+    Order.objects.filter(pk=order.pk).update(status=status, **extra)
+    return Order.objects.get(pk=order.pk)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("step", "status"), CASES)
+def test_step_from_status_is_legal_or_refused(step, status, reserved_order, user):
+    order = force_status(reserved_order, status)
+    service, arguments = STEPS[step]
+    events_before = OrderEvent.objects.filter(order=order).count()
+    expected = LEGAL[step].get(status)
+
+    if expected is None:
+        with pytest.raises(OrderStateError) as refused:
+            service(order=order, actor=user, **arguments)
+        assert order.number in str(refused.value)
+        assert order.get_status_display() in str(refused.value)
+        assert Order.objects.get(pk=order.pk).status == status
+        assert OrderEvent.objects.filter(order=order).count() == events_before
+    else:
+        result = service(order=order, actor=user, **arguments)
+        assert result.status == expected
+        assert Order.objects.get(pk=order.pk).status == expected
+        newest = OrderEvent.objects.filter(order=order).first()
+        assert newest.user == user
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("held_from", [S.PENDING, S.ALLOCATED, S.BACKORDERED])
+def test_release_transition_returns_to_the_state_held_from(held_from, reserved_order):
+    order = force_status(reserved_order, held_from)
+    order.hold("fraud_review")
+    assert (order.status, order.held_from) == (S.ON_HOLD, held_from)
+
+    order.release()
+
+    assert order.status == held_from
+    assert order.hold_reason == "" and order.held_from == ""
+
+
+@pytest.mark.django_db
+def test_hold_then_release_service_goes_back_and_records_both(reserved_order, user):
+    held = services.order_hold(order=reserved_order, actor=user, reason="address_check")
+    released = services.order_release(order=held, actor=user)
+
+    assert released.status == S.ALLOCATED
+    kinds = list(
+        OrderEvent.objects.filter(order=released).values_list("kind", flat=True)[:2]
+    )
+    assert kinds == ["released", "held"]
+
+
+@pytest.mark.django_db
+def test_release_of_a_pending_order_tries_to_allocate(
+    product, stock, place_order, user
+):
+    order = place_order([(product, 1)], allocate=False)
+    held = services.order_hold(order=order, actor=user, reason="payment")
+    stock(product, 5)
+
+    released = services.order_release(order=held, actor=user)
+
+    assert released.status == S.ALLOCATED
+    assert StockLevel.objects.get().allocated == 1
+
+
+@pytest.mark.django_db
+def test_hold_keeps_reserved_stock(reserved_order, user):
+    services.order_hold(order=reserved_order, actor=user, reason="payment")
+    assert StockLevel.objects.get().allocated == 2
+
+
+@pytest.mark.django_db
+def test_hold_with_unknown_reason_is_refused(reserved_order, user):
+    with pytest.raises(services.OrderError, match="not a hold reason"):
+        services.order_hold(order=reserved_order, actor=user, reason="bored")
+    assert Order.objects.get(pk=reserved_order.pk).status == S.ALLOCATED
+
+
+@pytest.mark.django_db
+def test_whole_life_is_on_the_timeline_with_users(reserved_order, user):
+    order = services.order_start_picking(order=reserved_order, actor=user)
+    order = services.order_pack(order=order, actor=user)
+    order = services.order_ship(order=order, actor=user)
+    order = services.order_deliver(order=order, actor=user)
+
+    assert order.status == S.DELIVERED
+    messages = list(
+        OrderEvent.objects.filter(order=order)
+        .order_by("created_at", "pk")
+        .values_list("kind", "user__username")
+    )
+    assert [kind for kind, _ in messages] == [
+        "placed",
+        "allocated",
+        "status",
+        "status",
+        "shipped",
+        "status",
+        "status",
+    ]
+    assert {username for _, username in messages} == {user.username}
