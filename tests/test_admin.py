@@ -254,3 +254,71 @@ def test_address_edit_in_admin_goes_through_the_service(
     order.refresh_from_db()
     assert order.ship_city == "Dallas"
     assert order.events.filter(kind="updated", user__username="boss").exists()
+
+
+@pytest.mark.django_db
+def test_index_counts_stock_below_reorder_point(admin_client, product, stock):
+    level = stock(product, 3)
+    StockLevel.objects.filter(pk=level.pk).update(reorder_point=5)
+    response = admin_client.get(reverse("admin:index"))
+    assert "<strong>1</strong> stock level at or below reorder point" in response.content.decode()
+
+    listing = admin_client.get(admin_url(StockLevel, "changelist") + "?reorder=below")
+    assert list(listing.context["cl"].result_list) == [level]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("operation", "data", "on_hand", "reason"),
+    [
+        ("receive", {"quantity": 5, "reference": "PO-9", "note": ""}, 15, "receipt"),
+        ("adjust", {"delta": -2, "reason": "damaged", "note": "dropped"}, 8, "damaged"),
+        ("count", {"counted": 7, "note": ""}, 7, "cycle_count"),
+    ],
+)
+def test_stock_operations_in_the_admin_write_the_ledger(
+    admin_client, product, stock, operation, data, on_hand, reason
+):
+    level = stock(product, 10)
+    url = reverse("admin:inventory_stocklevel_operation", args=[level.pk, operation])
+    assert admin_client.get(url).status_code == 200
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302
+    level.refresh_from_db()
+    assert level.on_hand == on_hand
+    assert StockMovement.objects.filter(reason=reason, user__username="boss").exists()
+
+
+@pytest.mark.django_db
+def test_stock_transfer_in_the_admin(admin_client, product, stock):
+    level = stock(product, 10)
+    other = LocationFactory(code="BKN")
+    url = reverse("admin:inventory_stocklevel_operation", args=[level.pk, "transfer"])
+    admin_client.post(url, {"to_location": other.pk, "quantity": 4, "note": ""})
+    assert StockLevel.objects.get(location=other).on_hand == 4
+
+
+@pytest.mark.django_db
+def test_refused_stock_operation_shows_why_and_changes_nothing(
+    admin_client, product, stock, place_order
+):
+    level = stock(product, 3)
+    place_order([(product, 3)])
+    url = reverse("admin:inventory_stocklevel_operation", args=[level.pk, "adjust"])
+    response = admin_client.post(url, {"delta": -1, "reason": "lost", "note": ""})
+    assert response.status_code == 200
+    assert "only 0 are free" in response.content.decode()
+    level.refresh_from_db()
+    assert level.on_hand == 3
+
+
+@pytest.mark.django_db
+def test_stock_operation_needs_change_permission(client, product, stock):
+    from tests.factories import UserFactory
+
+    level = stock(product, 3)
+    client.force_login(UserFactory(username="viewer"))
+    url = reverse("admin:inventory_stocklevel_operation", args=[level.pk, "receive"])
+    assert client.post(url, {"quantity": 5}).status_code == 403
