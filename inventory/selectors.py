@@ -19,3 +19,10 @@ def product_movements(*, product_id: int, limit: int = 50) -> list[StockMovement
         .select_related("location", "user")
         .order_by("-created_at", "-pk")[:limit]
     )
+
+
+def stock_free_exists(*, product_ids: list[int]) -> bool:
+    """Whether any active location has unreserved stock of these products."""
+    return StockLevel.objects.filter(
+        product_id__in=product_ids, location__active=True, on_hand__gt=F("allocated")
+    ).exists()

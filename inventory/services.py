@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, IntegerField, Value, When
 from django.utils.module_loading import import_string
 
 from inventory.allocation import Demand, Plan, Source, plan_allocation
@@ -231,82 +231,127 @@ class AllocationResult:
         return bool(self.reserved)
 
 
-@transaction.atomic
-def stock_allocate(
-    *,
-    demands: Sequence[Demand],
-    country: str,
-    all_or_nothing: bool | None = None,
-) -> AllocationResult:
-    """Reserve stock for an order's outstanding lines at the best locations.
+@dataclass(frozen=True)
+class AllocationRequest:
+    """One order's outstanding lines and where it goes."""
 
-    Candidate stock levels are locked in pk order, routed by
-    `plan_allocation`, and reserved with F() updates; the database's check
+    key: int
+    demands: Sequence[Demand]
+    country: str
+
+
+@transaction.atomic(savepoint=False)
+def stock_allocate_many(
+    *,
+    requests: Sequence[AllocationRequest],
+    all_or_nothing: bool | None = None,
+) -> dict[int, AllocationResult]:
+    """Reserve stock for several orders at once, in the order given.
+
+    Candidate stock levels are locked once, in pk order, and each request is
+    routed by `plan_allocation` against what the earlier ones left free.
+    Quantities change with F() expressions in one UPDATE; the database check
     constraint refuses any over-allocation that slipped past the lock.
     """
     if all_or_nothing is None:
         all_or_nothing = settings.OMS_ALLOCATION_MODE == "all_or_nothing"
-    demands = [d for d in demands if d.quantity > 0]
-    if not demands:
-        return AllocationResult(reserved={}, short={})
-    eligible = [
-        location.pk
-        for location in Location.objects.filter(active=True)
-        if location.can_ship_to(country)
+    requests = [
+        AllocationRequest(r.key, [d for d in r.demands if d.quantity > 0], r.country)
+        for r in requests
     ]
+    product_ids = {d.product_id for r in requests for d in r.demands}
+    if not product_ids:
+        return {r.key: AllocationResult(reserved={}, short={}) for r in requests}
     levels = lock_stock_levels(
         StockLevel.objects.filter(
-            product_id__in={d.product_id for d in demands}, location_id__in=eligible
+            product_id__in=product_ids, location__active=True
         ).select_related("location", "product")
     )
     by_pk = {level.pk: level for level in levels}
-    plan: Plan = plan_allocation(
-        demands,
-        [
+    free = {level.pk: level.available for level in levels}
+    levels_of: dict[int, list[StockLevel]] = defaultdict(list)
+    for level in levels:
+        levels_of[level.product_id].append(level)
+
+    results: dict[int, AllocationResult] = {}
+    picks: list[tuple[int, int, int]] = []
+    for request in requests:
+        sources = [
             Source(
                 stock_level_id=level.pk,
                 product_id=level.product_id,
                 location_id=level.location_id,
                 location_priority=level.location.priority,
                 location_code=level.location.code,
-                available=level.available,
+                available=free[level.pk],
             )
-            for level in levels
-        ],
-    )
-    if all_or_nothing and not plan.complete:
-        short = {d.line_id: d.quantity for d in demands}
-        return AllocationResult(reserved={}, short=short)
+            for product_id in {d.product_id for d in request.demands}
+            for level in levels_of[product_id]
+            if level.location.can_ship_to(request.country)
+        ]
+        plan: Plan = plan_allocation(request.demands, sources)
+        if all_or_nothing and not plan.complete:
+            short = {d.line_id: d.quantity for d in request.demands}
+            results[request.key] = AllocationResult(reserved={}, short=short)
+            continue
+        reserved: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        for line_id, level_pk, quantity in plan.picks:
+            free[level_pk] -= quantity
+            level = by_pk[level_pk]
+            reserved[level.location.code].append((level.product.sku, quantity))
+            picks.append((line_id, level_pk, quantity))
+        results[request.key] = AllocationResult(
+            reserved=dict(reserved), short=plan.short
+        )
+    _reserve(picks)
+    return results
 
-    existing = {
-        (a.order_line_id, a.stock_level_id): a
-        for a in Allocation.objects.filter(
-            order_line_id__in=[d.line_id for d in demands]
-        )
-    }
+
+def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
+    """Write reservations: allocation rows, and `allocated` on each stock level."""
+    if not picks:
+        return
     per_level: dict[int, int] = defaultdict(int)
-    new_allocations = []
-    reserved: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for line_id, level_pk, quantity in plan.picks:
+    per_pair: dict[tuple[int, int], int] = defaultdict(int)
+    for line_id, level_pk, quantity in picks:
         per_level[level_pk] += quantity
-        level = by_pk[level_pk]
-        reserved[level.location.code].append((level.product.sku, quantity))
-        if (line_id, level_pk) in existing:
-            Allocation.objects.filter(pk=existing[line_id, level_pk].pk).update(
-                quantity=F("quantity") + quantity
-            )
-        else:
-            new_allocations.append(
-                Allocation(
-                    order_line_id=line_id, stock_level_id=level_pk, quantity=quantity
-                )
-            )
-    for level_pk in sorted(per_level):
-        StockLevel.objects.filter(pk=level_pk).update(
-            allocated=F("allocated") + per_level[level_pk]
+        per_pair[line_id, level_pk] += quantity
+    StockLevel.objects.filter(pk__in=per_level).update(
+        allocated=F("allocated")
+        + Case(
+            *(When(pk=pk, then=Value(quantity)) for pk, quantity in per_level.items()),
+            output_field=IntegerField(),
         )
-    Allocation.objects.bulk_create(new_allocations)
-    return AllocationResult(reserved=dict(reserved), short=plan.short)
+    )
+    existing = {
+        (a.order_line_id, a.stock_level_id): a.pk
+        for a in Allocation.objects.filter(
+            order_line_id__in={line_id for line_id, _ in per_pair},
+            stock_level_id__in=per_level,
+        ).only("pk", "order_line_id", "stock_level_id")
+    }
+    for pair, allocation_pk in existing.items():
+        if pair in per_pair:
+            Allocation.objects.filter(pk=allocation_pk).update(
+                quantity=F("quantity") + per_pair.pop(pair)
+            )
+    Allocation.objects.bulk_create(
+        Allocation(order_line_id=line_id, stock_level_id=level_pk, quantity=quantity)
+        for (line_id, level_pk), quantity in per_pair.items()
+    )
+
+
+def stock_allocate(
+    *,
+    demands: Sequence[Demand],
+    country: str,
+    all_or_nothing: bool | None = None,
+) -> AllocationResult:
+    """Reserve stock for one order's outstanding lines at the best locations."""
+    return stock_allocate_many(
+        requests=[AllocationRequest(key=0, demands=demands, country=country)],
+        all_or_nothing=all_or_nothing,
+    )[0]
 
 
 @transaction.atomic

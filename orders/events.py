@@ -17,11 +17,16 @@ def _event(
     message: str,
     actor: Actor,
     data: dict[str, Any] | None = None,
+    save: bool = True,
 ) -> OrderEvent:
+    """Build a timeline entry; bulk paths pass save=False and bulk_create them."""
     user = actor if actor is not None and actor.is_authenticated else None
-    return OrderEvent.objects.create(
+    event = OrderEvent(
         order=order, kind=kind, message=message, user=user, data=data or {}
     )
+    if save:
+        event.save()
+    return event
 
 
 def order_event_placed(
@@ -37,7 +42,11 @@ def order_event_placed(
 
 
 def order_event_allocated(
-    *, order: Order, actor: Actor, reserved: dict[str, list[tuple[str, int]]]
+    *,
+    order: Order,
+    actor: Actor,
+    reserved: dict[str, list[tuple[str, int]]],
+    save: bool = True,
 ) -> OrderEvent:
     parts = [
         f"{location}: " + ", ".join(f"{qty} × {sku}" for sku, qty in items)
@@ -49,11 +58,12 @@ def order_event_allocated(
         message="Stock reserved at " + "; ".join(parts) + ".",
         actor=actor,
         data={"reserved": reserved},
+        save=save,
     )
 
 
 def order_event_backordered(
-    *, order: Order, actor: Actor, short: dict[str, int]
+    *, order: Order, actor: Actor, short: dict[str, int], save: bool = True
 ) -> OrderEvent:
     missing = ", ".join(f"{qty} × {sku}" for sku, qty in sorted(short.items()))
     return _event(
@@ -62,6 +72,7 @@ def order_event_backordered(
         message=f"Waiting for stock: {missing}.",
         actor=actor,
         data={"short": short},
+        save=save,
     )
 
 

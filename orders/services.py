@@ -20,16 +20,23 @@ from django_fsm import can_proceed
 
 from inventory.allocation import Demand
 from inventory.models import Allocation, Product
-from inventory.services import stock_allocate, stock_consume, stock_release
+from inventory.selectors import stock_free_exists
+from inventory.services import (
+    AllocationRequest,
+    stock_allocate_many,
+    stock_consume,
+    stock_release,
+)
 from oms.sequences import format_number, sequence_reserve
 from orders import events
 from orders.exceptions import OrderError, OrderStateError
-from orders.locks import lock_order
+from orders.locks import lock_order, lock_orders
 from orders.models import (
     Channel,
     Customer,
     HoldReason,
     Order,
+    OrderEvent,
     OrderLine,
     OrderStatus,
 )
@@ -195,40 +202,69 @@ def _transition(order: Order, name: str, verb: str, *args: Any) -> str:
     return previous
 
 
-def _allocate_outstanding(*, order: Order, actor: Actor) -> Order:
-    """Reserve what the order's lines still need and set allocated/backordered."""
-    lines = list(
-        order.lines.annotate(reserved=Coalesce(Sum("allocations__quantity"), 0)).only(
-            "pk", "product_id", "sku", "quantity", "quantity_shipped"
-        )
+def _allocate_outstanding(*, orders: Sequence[Order], actor: Actor) -> list[Order]:
+    """Reserve what the locked orders' lines still need, oldest request first,
+    and move each order to allocated or backordered."""
+    lines_of: dict[int, list[OrderLine]] = {order.pk: [] for order in orders}
+    for line in OrderLine.objects.filter(order__in=orders).annotate(
+        reserved=Coalesce(Sum("allocations__quantity"), 0)
+    ):
+        lines_of[line.order_id].append(line)
+    results = stock_allocate_many(
+        requests=[
+            AllocationRequest(
+                key=order.pk,
+                demands=[
+                    Demand(
+                        line_id=line.pk,
+                        product_id=line.product_id,
+                        quantity=line.quantity - line.quantity_shipped - line.reserved,
+                    )
+                    for line in lines_of[order.pk]
+                ],
+                country=order.ship_country,
+            )
+            for order in orders
+        ]
     )
-    demands = [
-        Demand(
-            line_id=line.pk,
-            product_id=line.product_id,
-            quantity=line.quantity - line.quantity_shipped - line.reserved,
-        )
-        for line in lines
-    ]
-    result = stock_allocate(demands=demands, country=order.ship_country)
-    if result.reserved_any:
-        events.order_event_allocated(order=order, actor=actor, reserved=result.reserved)
-    if result.complete:
-        if order.status != S.ALLOCATED:
-            order.allocate()
-            order.save(update_fields=["status", "updated_at"])
-        return order
-    sku_of = {line.pk: line.sku for line in lines}
-    if order.status != S.BACKORDERED or result.reserved_any:
-        events.order_event_backordered(
-            order=order,
-            actor=actor,
-            short={sku_of[line_id]: qty for line_id, qty in result.short.items()},
-        )
-    if order.status != S.BACKORDERED:
-        order.backorder()
-        order.save(update_fields=["status", "updated_at"])
-    return order
+    timeline: list[OrderEvent] = []
+    changed: list[Order] = []
+    for order in orders:
+        result = results[order.pk]
+        if result.reserved_any:
+            timeline.append(
+                events.order_event_allocated(
+                    order=order, actor=actor, reserved=result.reserved, save=False
+                )
+            )
+        if result.complete:
+            if order.status != S.ALLOCATED:
+                order.allocate()
+                changed.append(order)
+            continue
+        if order.status != S.BACKORDERED or result.reserved_any:
+            sku_of = {line.pk: line.sku for line in lines_of[order.pk]}
+            timeline.append(
+                events.order_event_backordered(
+                    order=order,
+                    actor=actor,
+                    short={
+                        sku_of[line_id]: qty for line_id, qty in result.short.items()
+                    },
+                    save=False,
+                )
+            )
+        if order.status != S.BACKORDERED:
+            order.backorder()
+            changed.append(order)
+    OrderEvent.objects.bulk_create(timeline)
+    if changed:
+        # The transitions above already ran on each order; this only stores them.
+        now = timezone.now()
+        for order in changed:
+            order.updated_at = now
+        Order.objects.bulk_update(changed, ["status", "updated_at"])
+    return list(orders)
 
 
 @transaction.atomic
@@ -240,32 +276,49 @@ def order_allocate(*, order: Order, actor: Actor) -> Order:
             f"Order {order.number} is {order.get_status_display()}; only pending or "
             "backordered orders are allocated."
         )
-    return _allocate_outstanding(order=order, actor=actor)
+    return _allocate_outstanding(orders=[order], actor=actor)[0]
+
+
+@transaction.atomic
+def orders_allocate(*, order_ids: Sequence[int], actor: Actor) -> list[Order]:
+    """Reserve stock for many orders in one transaction (bulk imports, waves).
+
+    Orders are served priority first, then oldest; orders that are no longer
+    pending or backordered are left alone.
+    """
+    locked = lock_orders(list(order_ids))
+    waiting = sorted(
+        (o for o in locked if o.status in (S.PENDING, S.BACKORDERED)),
+        key=lambda o: (-o.priority, o.placed_at, o.pk),
+    )
+    return _allocate_outstanding(orders=waiting, actor=actor) if waiting else []
+
+
+BACKORDER_BATCH = 10
 
 
 def backorders_reallocate(*, product_ids: Iterable[int]) -> int:
     """Offer newly free stock to backordered orders: priority first, then oldest.
 
-    Each order is allocated in its own short transaction so one order never
-    holds the stock locks while the others wait. Returns how many orders
-    became fully allocated.
+    Orders are served in small batches, each in its own short transaction, and
+    the walk stops as soon as none of the products has free stock left.
+    Returns how many orders became fully allocated.
     """
-    candidates = (
-        Order.objects.filter(
-            status=S.BACKORDERED, lines__product_id__in=list(product_ids)
-        )
+    product_ids = list(product_ids)
+    candidates = list(
+        Order.objects.filter(status=S.BACKORDERED, lines__product_id__in=product_ids)
         .order_by("-priority", "placed_at", "pk")
         .values_list("pk", flat=True)
         .distinct()
     )
     completed = 0
-    for pk in list(candidates):
-        with transaction.atomic():
-            order = lock_order(pk)
-            if order.status != S.BACKORDERED:
-                continue
-            if _allocate_outstanding(order=order, actor=None).status == S.ALLOCATED:
-                completed += 1
+    for start in range(0, len(candidates), BACKORDER_BATCH):
+        if not stock_free_exists(product_ids=product_ids):
+            break
+        allocated = orders_allocate(
+            order_ids=candidates[start : start + BACKORDER_BATCH], actor=None
+        )
+        completed += sum(1 for order in allocated if order.status == S.ALLOCATED)
     return completed
 
 
@@ -379,7 +432,7 @@ def order_release(*, order: Order, actor: Actor) -> Order:
     order.save(update_fields=["status", "hold_reason", "held_from", "updated_at"])
     events.order_event_released(order=order, actor=actor)
     if order.status in (S.PENDING, S.BACKORDERED):
-        order = _allocate_outstanding(order=order, actor=actor)
+        order = _allocate_outstanding(orders=[order], actor=actor)[0]
     return order
 
 
@@ -434,5 +487,5 @@ def order_update(*, order: Order, actor: Actor, changes: dict[str, Any]) -> Orde
         events.order_event_stock_released(
             order=order, actor=actor, reason="destination country changed"
         )
-        order = _allocate_outstanding(order=order, actor=actor)
+        order = _allocate_outstanding(orders=[order], actor=actor)[0]
     return order

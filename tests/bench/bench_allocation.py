@@ -1,7 +1,11 @@
 """Benchmark: N worker processes allocating M competing orders on PostgreSQL.
 
-Prints JSON: orders/s, workers, oversold count (must be 0), deadlocks.
-    python tests/bench/bench_allocation.py [--workers 8] [--orders 4000]
+Two phases on fresh data: pure allocation, then allocation while the same
+workers also cancel one order in ten and receive stock every 25 orders
+(each of which re-allocates backorders). Prints JSON with orders/s, workers,
+oversold count (must be 0) and deadlocks for each phase.
+
+    python tests/bench/bench_allocation.py [--workers 8] [--orders 4000] [--batch 25]
 """
 
 import argparse
@@ -14,14 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.bench.benchsupport import bench_django, emit, peak_rss_mb  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--orders", type=int, default=4000)
-    parser.add_argument("--no-churn", action="store_true", help="no receipts or cancels")
-    options = parser.parse_args()
+def run_phase(*, orders: int, workers: int, batch: int, churn: bool) -> dict:
+    from django.core.management import call_command
 
-    bench_django("oms_bench_allocation")
     from tests.support.allocation_load import (
         build_scenario,
         invariant_violations,
@@ -29,29 +28,57 @@ def main() -> None:
         run_workers,
     )
 
-    order_ids = build_scenario(orders=options.orders, products=40)
+    call_command("flush", interactive=False, verbosity=0)
+    order_ids = build_scenario(orders=orders, products=40)
     started = time.perf_counter()
-    reports = run_workers(order_ids, workers=options.workers, churn=not options.no_churn)
+    reports = run_workers(order_ids, workers=workers, churn=churn, batches=[batch])
     seconds = time.perf_counter() - started
     violations = invariant_violations()
+    return {
+        "churn": churn,
+        "seconds": round(seconds, 2),
+        "orders_per_second": round(orders / seconds, 1),
+        "oversold": len(violations["oversold"]),
+        "deadlocks": sum(r.deadlocks for r in reports),
+        "errors": sum(len(r.errors) for r in reports),
+        "receipts": sum(r.receipts for r in reports),
+        "cancellations": sum(r.cancelled for r in reports),
+        "statuses": order_status_counts(),
+        "invariants_hold": not any(violations.values()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--orders", type=int, default=4000)
+    parser.add_argument("--batch", type=int, default=25, help="orders per transaction")
+    options = parser.parse_args()
+
+    bench_django("oms_bench_allocation")
+    phases = [
+        run_phase(
+            orders=options.orders,
+            workers=options.workers,
+            batch=options.batch,
+            churn=churn,
+        )
+        for churn in (False, True)
+    ]
     emit(
         {
             "benchmark": "allocation",
             "workers": options.workers,
             "orders": options.orders,
-            "seconds": round(seconds, 2),
-            "orders_per_second": round(options.orders / seconds, 1),
-            "oversold": len(violations["oversold"]),
-            "deadlocks": sum(r.deadlocks for r in reports),
-            "errors": sum(len(r.errors) for r in reports),
-            "receipts": sum(r.receipts for r in reports),
-            "cancellations": sum(r.cancelled for r in reports),
-            "statuses": order_status_counts(),
-            "invariants_hold": not any(violations.values()),
+            "batch": options.batch,
+            "orders_per_second": phases[0]["orders_per_second"],
+            "oversold": sum(p["oversold"] for p in phases),
+            "deadlocks": sum(p["deadlocks"] for p in phases),
+            "phases": phases,
             "peak_rss_mb": peak_rss_mb(),
         }
     )
-    if any(violations.values()) or any(r.errors for r in reports):
+    if not all(p["invariants_hold"] and p["errors"] == 0 for p in phases):
         sys.exit(1)
 
 

@@ -15,10 +15,16 @@ def bench_django(database: str) -> None:
     import dj_database_url
     import psycopg
 
-    url = os.environ.get("DATABASE_URL") or os.environ.get("OMS_TEST_DATABASE_URL") or DEFAULT_URL
+    url = (
+        os.environ.get("DATABASE_URL")
+        or os.environ.get("OMS_TEST_DATABASE_URL")
+        or DEFAULT_URL
+    )
     config = dj_database_url.parse(url)
     if config["ENGINE"] != "django.db.backends.postgresql":
-        sys.exit("The benchmarks run on PostgreSQL: set DATABASE_URL to a postgres:// URL.")
+        sys.exit(
+            "The benchmarks run on PostgreSQL: set DATABASE_URL to a postgres:// URL."
+        )
     admin = psycopg.connect(
         host=config["HOST"] or "127.0.0.1",
         port=config["PORT"] or 5432,

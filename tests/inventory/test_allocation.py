@@ -44,7 +44,9 @@ def test_one_location_that_has_everything_beats_a_better_priority(
 
 
 @pytest.mark.django_db
-def test_priority_decides_between_locations_that_both_can_ship(sites, stock, place_order):
+def test_priority_decides_between_locations_that_both_can_ship(
+    sites, stock, place_order
+):
     a = ProductFactory(sku="A")
     stock(a, 5, at=sites["far"])
     stock(a, 5, at=sites["near"])
@@ -144,9 +146,14 @@ def test_receipt_releases_backorders_priority_first_then_oldest(
         stock(a, 2, at=sites["near"])
 
     statuses = {
-        o.pk: o.status for o in Order.objects.filter(pk__in=[oldest.pk, newer.pk, urgent.pk])
+        o.pk: o.status
+        for o in Order.objects.filter(pk__in=[oldest.pk, newer.pk, urgent.pk])
     }
-    assert statuses == {urgent.pk: S.ALLOCATED, oldest.pk: S.ALLOCATED, newer.pk: S.BACKORDERED}
+    assert statuses == {
+        urgent.pk: S.ALLOCATED,
+        oldest.pk: S.ALLOCATED,
+        newer.pk: S.BACKORDERED,
+    }
     assert OrderEvent.objects.filter(order=urgent, kind="allocated", user=None).exists()
 
 
@@ -169,7 +176,9 @@ def test_cancel_offers_released_stock_to_backorders(
 
 
 @pytest.mark.django_db
-def test_address_country_change_reroutes_the_reservation(sites, stock, place_order, user):
+def test_address_country_change_reroutes_the_reservation(
+    sites, stock, place_order, user
+):
     a = ProductFactory(sku="A")
     stock(a, 2, at=sites["near"])
     stock(a, 2, at=sites["eu"])

@@ -18,7 +18,8 @@ ORDERS = 480
 def test_parallel_allocation_never_oversells_and_never_deadlocks():
     order_ids = build_scenario(orders=ORDERS)
 
-    reports = run_workers(order_ids, workers=WORKERS, churn=True)
+    # Half the workers allocate order by order, half in batches: both paths race.
+    reports = run_workers(order_ids, workers=WORKERS, churn=True, batches=[1, 20])
 
     errors = [error for report in reports for error in report.errors]
     assert errors == []

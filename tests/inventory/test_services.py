@@ -38,7 +38,9 @@ def test_receive_adds_stock_and_a_receipt(product, location, user):
 @pytest.mark.parametrize("quantity", [0, -3])
 def test_receive_refuses_non_positive_quantities(product, location, user, quantity):
     with pytest.raises(StockError, match="above zero"):
-        services.stock_receive(product=product, location=location, quantity=quantity, actor=user)
+        services.stock_receive(
+            product=product, location=location, quantity=quantity, actor=user
+        )
     assert not StockMovement.objects.exists()
 
 
@@ -49,7 +51,9 @@ def test_receive_refuses_non_positive_quantities(product, location, user, quanti
 )
 def test_adjust_with_each_reason(product, stock, user, reason, delta, expected):
     level = stock(product, 10)
-    level = services.stock_adjust(stock_level=level, delta=delta, reason=reason, actor=user)
+    level = services.stock_adjust(
+        stock_level=level, delta=delta, reason=reason, actor=user
+    )
     assert level.on_hand == expected
     assert StockMovement.objects.filter(reason=reason, delta=delta, user=user).exists()
     assert_ledger_holds()
@@ -97,7 +101,11 @@ def test_transfer_moves_free_stock_between_locations(product, stock, location, u
     other = LocationFactory(code="BKN")
     stock(product, 10)
     source, target = services.stock_transfer(
-        product=product, from_location=location, to_location=other, quantity=4, actor=user
+        product=product,
+        from_location=location,
+        to_location=other,
+        quantity=4,
+        actor=user,
     )
     assert (source.on_hand, target.on_hand) == (6, 4)
     reasons = set(StockMovement.objects.values_list("reason", flat=True))
@@ -106,13 +114,19 @@ def test_transfer_moves_free_stock_between_locations(product, stock, location, u
 
 
 @pytest.mark.django_db
-def test_transfer_of_more_than_is_free_is_refused(product, stock, location, place_order, user):
+def test_transfer_of_more_than_is_free_is_refused(
+    product, stock, location, place_order, user
+):
     other = LocationFactory(code="BKN")
     stock(product, 5)
     place_order([(product, 3)])
     with pytest.raises(StockError, match="only 2 are free"):
         services.stock_transfer(
-            product=product, from_location=location, to_location=other, quantity=3, actor=user
+            product=product,
+            from_location=location,
+            to_location=other,
+            quantity=3,
+            actor=user,
         )
     assert_ledger_holds()
 
@@ -128,5 +142,7 @@ def test_shipping_consumes_on_hand_and_allocation(product, stock, place_order, u
 
     level = StockLevel.objects.get()
     assert (level.on_hand, level.allocated) == (3, 0)
-    assert StockMovement.objects.filter(reason="shipment", delta=-2, reference=order.number)
+    assert StockMovement.objects.filter(
+        reason="shipment", delta=-2, reference=order.number
+    )
     assert_ledger_holds()

@@ -39,7 +39,9 @@ def build_scenario(*, orders: int, products: int = 12, seed: int = 7) -> list[in
     """Create scarce stock over three locations and `orders` pending orders."""
     rng = random.Random(seed)
     locations = [
-        Location.objects.create(code=f"W{n}", name=f"Warehouse {n}", country="US", priority=n)
+        Location.objects.create(
+            code=f"W{n}", name=f"Warehouse {n}", country="US", priority=n
+        )
         for n in range(3)
     ]
     catalogue = Product.objects.bulk_create(
@@ -92,82 +94,115 @@ def _is_deadlock(error: Exception) -> bool:
     return "deadlock" in f"{error} {cause} {type(cause).__name__}".lower()
 
 
-def _work(order_ids: list[int], seed: int, churn: bool) -> WorkerReport:
+def _work(order_ids: list[int], seed: int, churn: bool, batch: int) -> WorkerReport:
     close_old_connections()
     rng = random.Random(seed)
     report = WorkerReport()
     products = list(Product.objects.values_list("pk", flat=True))
     locations = list(Location.objects.all())
     started = time.perf_counter()
-    for index, pk in enumerate(order_ids):
+    for start in range(0, len(order_ids), batch):
+        chunk = order_ids[start : start + batch]
         try:
-            order = order_services.order_allocate(order=Order(pk=pk), actor=None)
-            if order.status == OrderStatus.ALLOCATED:
-                report.allocated += 1
+            if batch == 1:
+                orders = [
+                    order_services.order_allocate(order=Order(pk=chunk[0]), actor=None)
+                ]
             else:
-                report.backordered += 1
-            if churn and index % 10 == 3:
-                order_services.order_cancel(order=order, actor=None, reason="load test")
-                report.cancelled += 1
-            if churn and index % 25 == 0:
-                stock_receive(
-                    product=Product(pk=rng.choice(products)),
-                    location=rng.choice(locations),
-                    quantity=rng.randint(1, 4),
-                    actor=None,
-                    reference="LOAD-RECEIPT",
-                )
-                report.receipts += 1
+                orders = order_services.orders_allocate(order_ids=chunk, actor=None)
+            for order in orders:
+                if order.status == OrderStatus.ALLOCATED:
+                    report.allocated += 1
+                else:
+                    report.backordered += 1
+            # Orders a concurrent backorder re-allocation settled first.
+            report.allocated += len(chunk) - len(orders)
+            if churn:
+                # One cancellation per ten orders, one receipt per twenty-five.
+                for offset, order in enumerate(orders, start=start):
+                    if offset % 10 == 3:
+                        order_services.order_cancel(
+                            order=order, actor=None, reason="load"
+                        )
+                        report.cancelled += 1
+                    if offset % 25 == 0:
+                        stock_receive(
+                            product=Product(pk=rng.choice(products)),
+                            location=rng.choice(locations),
+                            quantity=rng.randint(1, 4),
+                            actor=None,
+                            reference="LOAD-RECEIPT",
+                        )
+                        report.receipts += 1
         except OrderStateError:
-            # A concurrent backorder re-allocation got to this order first.
-            report.allocated += 1
+            report.allocated += len(chunk)
         except OperationalError as error:
             if _is_deadlock(error):
                 report.deadlocks += 1
             else:
-                report.errors.append(f"order {pk}: {error}")
+                report.errors.append(f"orders {chunk}: {error}")
         except Exception as error:  # noqa: BLE001 - every failure must be reported
-            report.errors.append(f"order {pk}: {type(error).__name__}: {error}")
+            report.errors.append(f"orders {chunk}: {type(error).__name__}: {error}")
     report.seconds = time.perf_counter() - started
     connections.close_all()
     return report
 
 
-def _run_slice(arguments: tuple[list[int], int, bool]) -> WorkerReport:
+def _run_slice(arguments: tuple[list[int], int, bool, int]) -> WorkerReport:
     return _work(*arguments)
 
 
-def run_workers(order_ids: list[int], *, workers: int, churn: bool = True) -> list[WorkerReport]:
-    """Allocate the orders in `workers` OS processes, each with its own connection."""
+def run_workers(
+    order_ids: list[int],
+    *,
+    workers: int,
+    churn: bool = True,
+    batches: list[int] | None = None,
+) -> list[WorkerReport]:
+    """Allocate the orders in `workers` OS processes, each with its own connection.
+
+    `batches` gives each worker its batch size (1 = one order per transaction
+    through `order_allocate`, more = `orders_allocate`); it cycles if short.
+    """
+    batches = batches or [1]
     slices = [order_ids[n::workers] for n in range(workers)]
     # Children must open their own connections, never share the parent's.
     connections.close_all()
     context = multiprocessing.get_context("fork")
+    arguments = [(s, n, churn, batches[n % len(batches)]) for n, s in enumerate(slices)]
     with context.Pool(processes=workers) as pool:
-        return pool.map(_run_slice, [(s, n, churn) for n, s in enumerate(slices)])
+        return pool.map(_run_slice, arguments)
 
 
 def invariant_violations() -> dict[str, list]:
     """Return every broken stock or order rule (empty lists when all hold)."""
     oversold = list(
-        StockLevel.objects.filter(allocated__gt=F("on_hand")).values_list("pk", flat=True)
-    )
-    negative = list(StockLevel.objects.filter(allocated__lt=0).values_list("pk", flat=True))
-    reserved = dict(
-        Allocation.objects.values("stock_level").annotate(total=Sum("quantity")).values_list(
-            "stock_level", "total"
+        StockLevel.objects.filter(allocated__gt=F("on_hand")).values_list(
+            "pk", flat=True
         )
+    )
+    negative = list(
+        StockLevel.objects.filter(allocated__lt=0).values_list("pk", flat=True)
+    )
+    reserved = dict(
+        Allocation.objects.values("stock_level")
+        .annotate(total=Sum("quantity"))
+        .values_list("stock_level", "total")
     )
     ledger = {
         (product, location): total
-        for product, location, total in StockMovement.objects.values("product", "location")
+        for product, location, total in StockMovement.objects.values(
+            "product", "location"
+        )
         .annotate(total=Sum("delta"))
         .values_list("product", "location", "total")
     }
     allocation_mismatch, ledger_mismatch = [], []
     for level in StockLevel.objects.all():
         if reserved.get(level.pk, 0) != level.allocated:
-            allocation_mismatch.append((level.pk, level.allocated, reserved.get(level.pk, 0)))
+            allocation_mismatch.append(
+                (level.pk, level.allocated, reserved.get(level.pk, 0))
+            )
         if ledger.get((level.product_id, level.location_id), 0) != level.on_hand:
             ledger_mismatch.append(level.pk)
     settled = {OrderStatus.ALLOCATED, OrderStatus.BACKORDERED, OrderStatus.CANCELLED}
@@ -176,14 +211,15 @@ def invariant_violations() -> dict[str, list]:
     )
     under_reserved = [
         line.pk
-        for line in OrderLine.objects.filter(order__status=OrderStatus.ALLOCATED).annotate(
-            held=Sum("allocations__quantity")
-        )
+        for line in OrderLine.objects.filter(
+            order__status=OrderStatus.ALLOCATED
+        ).annotate(held=Sum("allocations__quantity"))
         if (line.held or 0) != line.quantity
     ]
     cancelled_holding = list(
-        Allocation.objects.filter(order_line__order__status=OrderStatus.CANCELLED)
-        .values_list("pk", flat=True)
+        Allocation.objects.filter(
+            order_line__order__status=OrderStatus.CANCELLED
+        ).values_list("pk", flat=True)
     )
     return {
         "oversold": oversold,
