@@ -59,17 +59,19 @@ STEPS: dict[str, Step] = {
 STEP_OF_TRANSITION = {"ship_partially": "ship", "backorder": None}
 
 
-def available_steps(order: Order, user) -> list[tuple[str, Step]]:
+def available_steps(
+    order: Order, user, steps: dict[str, Step] = STEPS
+) -> list[tuple[str, Step]]:
     """Return the buttons this user may press on this order now."""
     names = []
     for transition in order.get_available_status_transitions():
         name = STEP_OF_TRANSITION.get(transition.name, transition.name)
-        if name and name in STEPS and name not in names:
+        if name and name in steps and name not in names:
             names.append(name)
     return [
-        (name, STEPS[name])
-        for name in STEPS
-        if name in names and user.has_perm(STEPS[name].permission)
+        (name, steps[name])
+        for name in steps
+        if name in names and user.has_perm(steps[name].permission)
     ]
 
 
@@ -182,6 +184,8 @@ class OrderAdmin(admin.ModelAdmin):
     inlines = [OrderLineInline, OrderEventInline]
     change_form_template = "admin/orders/order/change_form.html"
     list_per_page = 50
+    # The buttons of the order page; later apps extend or replace them.
+    steps: dict[str, Step] = STEPS
     fieldsets = [
         (
             None,
@@ -355,7 +359,9 @@ class OrderAdmin(admin.ModelAdmin):
         order = self.get_object(request, object_id)
         extra_context = extra_context or {}
         if order is not None:
-            extra_context["order_steps"] = available_steps(order, request.user)
+            extra_context["order_steps"] = available_steps(
+                order, request.user, self.steps
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
@@ -373,9 +379,9 @@ class OrderAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         order = get_object_or_404(Order.objects.select_related("channel"), pk=object_id)
         change_url = reverse("admin:orders_order_change", args=[order.pk])
-        if step not in STEPS:
+        if step not in self.steps:
             return HttpResponseRedirect(change_url)
-        action = STEPS[step]
+        action = self.steps[step]
         if not request.user.has_perm(action.permission):
             raise PermissionDenied
         form = action.form(request.POST or None) if action.form else None
