@@ -53,6 +53,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.fulfil_order",
         "orders.hold_order",
         "orders.cancel_order",
+        "orders.import_orders",
+        "orders.view_importjob",
     ],
 }
 

@@ -166,3 +166,16 @@ LOGGING = {
 # Called (after commit) with product_ids whenever stock becomes free, so the
 # inventory app can wake later apps without importing them.
 OMS_STOCK_AVAILABLE_HANDLERS = ["orders.tasks.stock_available"]
+
+# CSV import: the largest accepted file, the default currency for files that
+# name none, and the line count above which the admin imports in the background.
+OMS_IMPORT_MAX_BYTES = int(
+    os.environ.get("OMS_IMPORT_MAX_BYTES", str(50 * 1024 * 1024))
+)
+OMS_DEFAULT_CURRENCY = os.environ.get("OMS_DEFAULT_CURRENCY", "USD")
+OMS_IMPORT_BACKGROUND_LINES = int(os.environ.get("OMS_IMPORT_BACKGROUND_LINES", "2000"))
+
+# Spreadsheet export formats offered on the orders list.
+from import_export.formats.base_formats import CSV, XLSX  # noqa: E402
+
+EXPORT_FORMATS = [CSV, XLSX]

@@ -15,11 +15,22 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from import_export.admin import ExportMixin
 
 from oms.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
 from oms.exceptions import DomainError
 from orders import forms, services
-from orders.models import Channel, Customer, Order, OrderEvent, OrderLine, OrderStatus
+from orders.importing.admin import OrderImportMixin
+from orders.models import (
+    Channel,
+    Customer,
+    ImportJob,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+)
+from orders.resources import OrderExportResource
 
 
 @dataclass(frozen=True)
@@ -164,7 +175,7 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(OrderImportMixin, ExportMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "placed_at",
@@ -183,6 +194,8 @@ class OrderAdmin(admin.ModelAdmin):
     autocomplete_fields = ["customer", "channel"]
     inlines = [OrderLineInline, OrderEventInline]
     change_form_template = "admin/orders/order/change_form.html"
+    change_list_template = "admin/orders/order/change_list.html"
+    resource_classes = [OrderExportResource]
     list_per_page = 50
     # The buttons of the order page; later apps extend or replace them.
     steps: dict[str, Step] = STEPS
@@ -433,3 +446,25 @@ class OrderEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["order", "user"]
     search_fields = ["order__number", "message"]
     date_hierarchy = "created_at"
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "filename",
+        "status",
+        "channel",
+        "format",
+        "summary",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["status", "format"]
+    list_select_related = ["channel", "created_by"]
+    search_fields = ["filename"]
+    date_hierarchy = "created_at"
+    exclude = ["source"]
+
+    @admin.display(description="result")
+    def summary(self, obj: ImportJob) -> str:
+        return (obj.result or obj.preview).get("summary", "")

@@ -295,6 +295,19 @@ def orders_allocate(*, order_ids: Sequence[int], actor: Actor) -> list[Order]:
 
 
 BACKORDER_BATCH = 10
+ALLOCATION_BATCH = 200
+
+
+def orders_allocate_in_batches(*, order_ids: Sequence[int], actor: Actor) -> int:
+    """Allocate many new orders (an import) in short transactions of a few
+    hundred, oldest first as given. Returns how many ended fully allocated."""
+    allocated = 0
+    for start in range(0, len(order_ids), ALLOCATION_BATCH):
+        batch = orders_allocate(
+            order_ids=order_ids[start : start + ALLOCATION_BATCH], actor=actor
+        )
+        allocated += sum(1 for order in batch if order.status == S.ALLOCATED)
+    return allocated
 
 
 def backorders_reallocate(*, product_ids: Iterable[int]) -> int:

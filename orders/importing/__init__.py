@@ -1,0 +1,1 @@
+"""CSV order import: read, recognise the format, validate, write in bulk."""

@@ -1,0 +1,174 @@
+"""The manager's import path on the orders list: upload, preview, confirm,
+progress, result. Thin: the work is in `jobs` and `services`."""
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from orders.importing.jobs import (
+    import_job_preview,
+    import_job_run,
+    import_job_runs_in_background,
+)
+from orders.importing.reader import ImportFileError
+from orders.models import Channel, ImportJob
+from orders.tasks import import_job_run_task
+
+PERMISSION = "orders.import_orders"
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="A CSV file: the OMS order-line format (see docs/sample_orders.csv) "
+        "or a Shopify order export."
+    )
+    channel = forms.ModelChoiceField(
+        queryset=Channel.objects.filter(active=True),
+        required=False,
+        help_text="For rows that name no channel (required for Shopify files).",
+    )
+    format = forms.ChoiceField(
+        choices=[
+            ("auto", "Recognise from the header"),
+            ("oms", "OMS"),
+            ("shopify", "Shopify"),
+        ]
+    )
+    partial = forms.BooleanField(
+        required=False,
+        label="Import the valid orders even if others have errors",
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.OMS_IMPORT_MAX_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"{upload.name} is {upload.size / 1_048_576:.1f} MB; the limit is "
+                f"{limit / 1_048_576:.0f} MB. Split it into smaller files."
+            )
+        if not upload.name.lower().endswith((".csv", ".txt")):
+            raise forms.ValidationError(
+                f"{upload.name} is not a .csv file. Export the orders as CSV and try again."
+            )
+        return upload
+
+
+class OrderImportMixin:
+    """Adds Import (with preview and confirm) to the order admin."""
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("import/", view(self.import_view), name="orders_order_import"),
+            path(
+                "import/<int:job_id>/",
+                view(self.import_job_view),
+                name="orders_import_job",
+            ),
+            path(
+                "import/<int:job_id>/confirm/",
+                view(self.import_confirm_view),
+                name="orders_import_confirm",
+            ),
+            path(
+                "import/<int:job_id>/status/",
+                view(self.import_status_view),
+                name="orders_import_status",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = extra_context or {}
+        extra_context["has_import_permission"] = request.user.has_perm(PERMISSION)
+        return super().changelist_view(request, extra_context)
+
+    def _check(self, request: HttpRequest) -> None:
+        if not request.user.has_perm(PERMISSION):
+            raise PermissionDenied
+
+    def _render(self, request, template: str, **context) -> TemplateResponse:
+        return TemplateResponse(
+            request,
+            template,
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                **context,
+            },
+        )
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        self._check(request)
+        form = ImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                job = import_job_preview(
+                    data=upload.read(),
+                    filename=upload.name,
+                    channel=form.cleaned_data["channel"],
+                    format_code=form.cleaned_data["format"],
+                    partial=form.cleaned_data["partial"],
+                    actor=request.user,
+                )
+            except ImportFileError as error:
+                form.add_error("file", str(error))
+            else:
+                return HttpResponseRedirect(
+                    reverse("admin:orders_import_job", args=[job.pk])
+                )
+        return self._render(
+            request,
+            "admin/orders/order/import_form.html",
+            title="Import orders",
+            form=form,
+        )
+
+    def _job(self, request, job_id: int) -> ImportJob:
+        self._check(request)
+        return get_object_or_404(ImportJob.objects.select_related("channel"), pk=job_id)
+
+    def import_job_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        job = self._job(request, job_id)
+        return self._render(
+            request,
+            "admin/orders/order/import_job.html",
+            title=f"Import of {job.filename}",
+            job=job,
+            preview=job.preview,
+            result=job.result,
+            background=import_job_runs_in_background(job),
+        )
+
+    def import_confirm_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        job = self._job(request, job_id)
+        if request.method == "POST" and job.status == ImportJob.Status.PREVIEWED:
+            if import_job_runs_in_background(job):
+                ImportJob.objects.filter(pk=job.pk).update(
+                    status=ImportJob.Status.QUEUED
+                )
+                import_job_run_task.enqueue(job_id=job.pk)
+            else:
+                import_job_run(job_id=job.pk)
+        return HttpResponseRedirect(reverse("admin:orders_import_job", args=[job.pk]))
+
+    def import_status_view(self, request: HttpRequest, job_id: int) -> JsonResponse:
+        job = self._job(request, job_id)
+        return JsonResponse(
+            {
+                "status": job.status,
+                "stage": job.stage,
+                "processed": job.processed,
+                "total": job.total,
+                "percent": job.percent,
+                "summary": job.result.get("summary", ""),
+                "finished": job.status
+                in (ImportJob.Status.DONE, ImportJob.Status.FAILED),
+            }
+        )

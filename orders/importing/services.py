@@ -1,0 +1,369 @@
+"""`orders_import`: the one path every CSV import takes (admin, command, task).
+
+Read and check the whole file first, look everything up with set-based
+queries, then write customers, orders, lines and timeline entries with bulk
+inserts in one transaction: a refused file writes nothing, and `partial`
+imports the valid orders whole, never half an order.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from inventory.models import Product
+from oms.sequences import format_number, sequence_reserve
+from orders.importing.formats import detect_format
+from orders.importing.reader import ImportFileError, read_table
+from orders.importing.validate import ParsedOrder, Problem, parse_table
+from orders.models import Channel, Customer, Order, OrderEvent, OrderLine
+from orders.services import ORDER_NUMBER_PREFIX
+
+Progress = Callable[[str, int, int], None]
+CHUNK = 5000
+PREVIEW_ORDERS = 50
+
+
+@dataclass
+class ImportResult:
+    format: str = ""
+    notices: list[str] = field(default_factory=list)
+    orders: int = 0
+    lines: int = 0
+    new_customers: list[str] = field(default_factory=list)
+    skipped_existing: list[str] = field(default_factory=list)
+    skipped_by_channel: list[tuple[int, str, str]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    refused_orders: int = 0
+    written: bool = False
+    dry_run: bool = False
+    order_ids: list[int] = field(default_factory=list)
+    preview: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        verb = "would import" if self.dry_run else "imported"
+        if not self.written and not self.dry_run and self.problems:
+            verb = "imported 0 of"
+        text = (
+            f"{verb} {self.orders} orders ({self.lines} lines), skipped "
+            f"{len(self.skipped_existing)} already imported, {len(self.problems)} errors"
+        )
+        if self.skipped_by_channel:
+            text += f", {len(self.skipped_by_channel)} fulfilled or cancelled in the channel"
+        return text
+
+    def as_dict(self) -> dict:
+        return {
+            "format": self.format,
+            "notices": self.notices,
+            "orders": self.orders,
+            "lines": self.lines,
+            "new_customers": len(self.new_customers),
+            "new_customer_emails": self.new_customers[:PREVIEW_ORDERS],
+            "skipped_existing": self.skipped_existing[:1000],
+            "skipped_existing_count": len(self.skipped_existing),
+            "skipped_by_channel": [list(s) for s in self.skipped_by_channel[:1000]],
+            "problems": [str(p) for p in self.problems[:1000]],
+            "problem_count": len(self.problems),
+            "refused_orders": self.refused_orders,
+            "written": self.written,
+            "dry_run": self.dry_run,
+            "summary": self.summary(),
+            "preview": self.preview,
+        }
+
+
+def _chunks(values: list, size: int = CHUNK) -> Iterable[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _resolve(
+    orders: list[ParsedOrder],
+    *,
+    channel: Channel | None,
+    format_code: str,
+    result: ImportResult,
+) -> None:
+    """Attach channels, products and customers; mark duplicates and problems."""
+    channels = {c.code: c for c in Channel.objects.all()}
+    for order in orders:
+        code = order.values.get("channel", "")
+        if code:
+            if code not in channels:
+                order.problems.append(
+                    Problem(
+                        order.first_row,
+                        "channel",
+                        f"unknown channel {code!r}; use one of: {', '.join(sorted(channels))}.",
+                        order.external_id,
+                    )
+                )
+                continue
+            order.channel_id = channels[code].pk
+        elif channel is not None:
+            order.channel_id = channel.pk
+        else:
+            order.problems.append(
+                Problem(
+                    order.first_row,
+                    "channel",
+                    "no channel: choose one for the file or fill the channel column.",
+                    order.external_id,
+                )
+            )
+
+    skus = sorted({line.sku for order in orders for line in order.lines if line.sku})
+    products = {}
+    for chunk in _chunks(skus):
+        for pk, sku, name, active in Product.objects.filter(sku__in=chunk).values_list(
+            "pk", "sku", "name", "active"
+        ):
+            products[sku] = (pk, name, active)
+    sku_column = "Lineitem sku" if format_code == "shopify" else "sku"
+    for order in orders:
+        for line in order.lines:
+            found = products.get(line.sku)
+            if line.sku and found is None:
+                order.problems.append(
+                    Problem(
+                        line.row,
+                        sku_column,
+                        f"unknown SKU {line.sku!r}: add the product or correct the SKU.",
+                        order.external_id,
+                    )
+                )
+            elif found:
+                line.product_id, line.product_name = found[0], found[1]
+
+    by_channel: dict[int, list[str]] = {}
+    for order in orders:
+        if order.channel_id:
+            by_channel.setdefault(order.channel_id, []).append(order.external_id)
+    existing: set[tuple[int, str]] = set()
+    for channel_id, external_ids in by_channel.items():
+        for chunk in _chunks(external_ids):
+            existing.update(
+                (channel_id, ext)
+                for ext in Order.objects.filter(
+                    channel_id=channel_id, external_id__in=chunk
+                ).values_list("external_id", flat=True)
+            )
+    for order in orders:
+        if (order.channel_id, order.external_id) in existing:
+            order.skip_reason = order.skip_reason or "already imported"
+
+    emails = sorted(
+        {o.values["email"].lower() for o in orders if o.values.get("email")}
+    )
+    customers: dict[str, int] = {}
+    for chunk in _chunks(emails):
+        customers.update(
+            Customer.objects.annotate(email_lower=Lower("email"))
+            .filter(email_lower__in=chunk)
+            .values_list("email_lower", "pk")
+        )
+    for order in orders:
+        order.customer_id = customers.get(order.values.get("email", "").lower())
+
+
+def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
+    """Insert customers, orders, lines and timeline entries in bulk."""
+    user = actor if actor is not None and actor.is_authenticated else None
+    new_customers: dict[str, Customer] = {}
+    for order in orders:
+        email = order.values["email"].lower()
+        if order.customer_id is None and email not in new_customers:
+            new_customers[email] = Customer(
+                email=email,
+                name=order.values.get("customer_name")
+                or order.values.get("ship_name", ""),
+                phone=order.values.get("phone", ""),
+            )
+    if new_customers:
+        # Another import may add the same customer meanwhile: keep theirs.
+        Customer.objects.bulk_create(
+            new_customers.values(), batch_size=2000, ignore_conflicts=True
+        )
+        ids: dict[str, int] = {}
+        for chunk in _chunks(list(new_customers)):
+            ids.update(
+                Customer.objects.annotate(email_lower=Lower("email"))
+                .filter(email_lower__in=chunk)
+                .values_list("email_lower", "pk")
+            )
+        for order in orders:
+            if order.customer_id is None:
+                order.customer_id = ids[order.values["email"].lower()]
+
+    numbers = sequence_reserve(name="order", count=len(orders))
+    now = timezone.now()
+    rows = []
+    for number, order in zip(numbers, orders, strict=True):
+        values = order.values
+        subtotal = sum(
+            (line.unit_price * line.quantity for line in order.lines), Decimal("0")
+        )
+        rows.append(
+            Order(
+                number=format_number(ORDER_NUMBER_PREFIX, number),
+                channel_id=order.channel_id,
+                external_id=order.external_id,
+                customer_id=order.customer_id,
+                placed_at=order.placed_at or now,
+                ship_name=values.get("ship_name", ""),
+                ship_company=values.get("ship_company", ""),
+                ship_address1=values.get("ship_address1", ""),
+                ship_address2=values.get("ship_address2", ""),
+                ship_city=values.get("ship_city", ""),
+                ship_region=values.get("ship_region", ""),
+                ship_postcode=values.get("ship_postcode", ""),
+                ship_country=order.country,
+                ship_phone=values.get("ship_phone", "") or values.get("phone", ""),
+                shipping_method=values.get("shipping_method", ""),
+                currency=order.currency,
+                subtotal=subtotal,
+                shipping_amount=order.shipping_amount,
+                tax_amount=order.tax_amount,
+                total=subtotal + order.shipping_amount + order.tax_amount,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    created = Order.objects.bulk_create(rows, batch_size=2000)
+    OrderLine.objects.bulk_create(
+        (
+            OrderLine(
+                order_id=row.pk,
+                product_id=line.product_id,
+                sku=line.sku,
+                name=line.product_name or line.name,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+            )
+            for row, order in zip(created, orders, strict=True)
+            for line in order.lines
+        ),
+        batch_size=5000,
+    )
+    OrderEvent.objects.bulk_create(
+        (
+            OrderEvent(
+                order_id=row.pk,
+                kind=OrderEvent.Kind.IMPORTED,
+                message=f"Imported from {source}, row {order.first_row}.",
+                user=user,
+                data={"source": source, "row": order.first_row},
+                created_at=now,
+            )
+            for row, order in zip(created, orders, strict=True)
+        ),
+        batch_size=5000,
+    )
+    return [row.pk for row in created]
+
+
+def orders_import(
+    *,
+    data: bytes,
+    actor: AbstractBaseUser | None,
+    channel: Channel | None = None,
+    format_code: str = "auto",
+    filename: str = "",
+    partial: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import orders from CSV bytes; see the module docstring for the rules.
+
+    Raises ImportFileError when the file as a whole cannot be read. Returns the
+    result with every problem found; nothing is written when there are
+    problems, unless `partial` is set (then only the valid orders are).
+    """
+
+    def report(stage: str, done: int, total: int) -> None:
+        if progress:
+            progress(stage, done, total)
+
+    table = read_table(data, max_bytes=settings.OMS_IMPORT_MAX_BYTES, filename=filename)
+    fmt = detect_format(table.header, format_code)
+    total = len(table.rows)
+    report("checking", 0, total)
+    parsed = parse_table(
+        table,
+        fmt,
+        progress=lambda done: report("checking", done, total),
+        default_currency=settings.OMS_DEFAULT_CURRENCY,
+    )
+    result = ImportResult(format=fmt.code, notices=table.notices, dry_run=dry_run)
+    _resolve(parsed.orders, channel=channel, format_code=fmt.code, result=result)
+    report("checking", total, total)
+
+    result.problems = list(parsed.problems)
+    importable: list[ParsedOrder] = []
+    for order in parsed.orders:
+        if order.skip_reason == "already imported":
+            result.skipped_existing.append(order.external_id)
+        elif order.skip_reason:
+            result.skipped_by_channel.append(
+                (order.first_row, order.external_id, order.skip_reason)
+            )
+        elif order.problems:
+            result.problems.extend(order.problems)
+            result.refused_orders += 1
+        else:
+            importable.append(order)
+    result.problems.sort(key=lambda p: (p.row, p.column))
+    if result.problems and not partial:
+        importable = []
+    result.orders = len(importable)
+    result.lines = sum(len(order.lines) for order in importable)
+    new_emails = {
+        o.values["email"].lower() for o in importable if o.customer_id is None
+    }
+    result.new_customers = sorted(new_emails)
+    result.preview = [
+        {
+            "row": order.first_row,
+            "external_id": order.external_id,
+            "email": order.values.get("email", ""),
+            "new_customer": order.customer_id is None,
+            "ship_to": f"{order.values.get('ship_city', '')}, {order.country}",
+            "lines": [
+                (line.sku, line.quantity, str(line.unit_price)) for line in order.lines
+            ],
+            "total": str(
+                sum((ln.unit_price * ln.quantity for ln in order.lines), Decimal("0"))
+                + order.shipping_amount
+                + order.tax_amount
+            ),
+        }
+        for order in importable[:PREVIEW_ORDERS]
+    ]
+    if dry_run or not importable:
+        return result
+
+    report("writing", 0, result.lines)
+    try:
+        with transaction.atomic():
+            result.order_ids = _write(
+                importable, actor=actor, source=filename or f"{fmt.label} file"
+            )
+    except IntegrityError as error:
+        raise ImportFileError(
+            "Some of these orders were created by another import at the same time; "
+            "nothing was written. Run the import again: orders already in the system "
+            "will be skipped."
+        ) from error
+    result.written = True
+    report("writing", result.lines, result.lines)
+    return result

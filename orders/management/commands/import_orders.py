@@ -1,0 +1,104 @@
+"""python manage.py import_orders PATH [--channel CODE] [--format auto|oms|shopify]
+[--dry-run] [--partial]"""
+
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from orders.importing.reader import ImportFileError
+from orders.importing.services import orders_import
+from orders.models import Channel
+from orders.services import orders_allocate_in_batches
+from orders.tasks import orders_allocate_task
+
+
+class ProgressBar:
+    """A one-line progress bar, drawn only when the output is a terminal."""
+
+    def __init__(self, stream, enabled: bool) -> None:
+        self.stream, self.enabled, self.last = stream, enabled, ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled or not total:
+            return
+        width = 30
+        filled = int(width * done / total)
+        line = f"\r{stage:<9} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        if line != self.last:
+            self.stream.write(line)
+            self.stream.flush()
+            self.last = line
+
+    def close(self) -> None:
+        if self.enabled and self.last:
+            self.stream.write("\n")
+
+
+class Command(BaseCommand):
+    help = "Import orders from a CSV file (the OMS format or a Shopify order export)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("path", help="CSV file to import")
+        parser.add_argument("--channel", help="channel code for rows that name none")
+        parser.add_argument(
+            "--format", default="auto", choices=["auto", "oms", "shopify"]
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="check everything, write nothing"
+        )
+        parser.add_argument(
+            "--partial",
+            action="store_true",
+            help="import the valid orders even when others are refused",
+        )
+
+    def handle(self, *args, **options) -> None:
+        path = Path(options["path"])
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file.")
+        channel = None
+        if options["channel"]:
+            channel = Channel.objects.filter(code=options["channel"]).first()
+            if channel is None:
+                codes = ", ".join(Channel.objects.values_list("code", flat=True))
+                raise CommandError(
+                    f"Unknown channel {options['channel']!r}; use one of: {codes}."
+                )
+        bar = ProgressBar(self.stderr._out, enabled=sys.stderr.isatty())
+        try:
+            result = orders_import(
+                data=path.read_bytes(),
+                actor=None,
+                channel=channel,
+                format_code=options["format"],
+                filename=path.name,
+                partial=options["partial"],
+                dry_run=options["dry_run"],
+                progress=bar,
+            )
+        except ImportFileError as error:
+            bar.close()
+            raise CommandError(str(error)) from error
+        bar.close()
+        for notice in result.notices:
+            self.stdout.write(notice)
+        for row, external_id, reason in result.skipped_by_channel:
+            self.stdout.write(f"row {row}: order {external_id} skipped, {reason}.")
+        for problem in result.problems:
+            self.stderr.write(str(problem))
+        if result.written:
+            if len(result.order_ids) > settings.OMS_IMPORT_BACKGROUND_LINES:
+                orders_allocate_task.enqueue(order_ids=result.order_ids)
+                self.stdout.write("Allocation of the imported orders is queued.")
+            else:
+                allocated = orders_allocate_in_batches(
+                    order_ids=result.order_ids, actor=None
+                )
+                self.stdout.write(
+                    f"Allocated {allocated} of {len(result.order_ids)} orders."
+                )
+        self.stdout.write(result.summary())
+        if result.problems:
+            sys.exit(1)

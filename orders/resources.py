@@ -1,0 +1,63 @@
+"""Spreadsheet export of orders (django-import-export), safe to open in Excel."""
+
+import re
+
+from import_export import fields, resources
+
+from orders.models import Order
+
+# A cell starting with one of these is run as a formula by spreadsheet programs.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+def escape_formula(value):
+    """Prefix text a spreadsheet would run as a formula with an apostrophe."""
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_START)
+        and not NUMBER.match(value)
+    ):
+        return "'" + value
+    return value
+
+
+class OrderExportResource(resources.ModelResource):
+    channel = fields.Field(attribute="channel__code", column_name="channel")
+    customer_email = fields.Field(
+        attribute="customer__email", column_name="customer_email"
+    )
+    customer_name = fields.Field(
+        attribute="customer__name", column_name="customer_name"
+    )
+    status = fields.Field(attribute="get_status_display", column_name="status")
+
+    class Meta:
+        model = Order
+        fields = (
+            "number",
+            "channel",
+            "external_id",
+            "status",
+            "placed_at",
+            "customer_email",
+            "customer_name",
+            "ship_name",
+            "ship_company",
+            "ship_address1",
+            "ship_address2",
+            "ship_city",
+            "ship_region",
+            "ship_postcode",
+            "ship_country",
+            "shipping_method",
+            "currency",
+            "subtotal",
+            "shipping_amount",
+            "tax_amount",
+            "total",
+        )
+        export_order = fields
+
+    def export_field(self, field, instance, **kwargs):
+        return escape_formula(super().export_field(field, instance, **kwargs))
