@@ -194,7 +194,9 @@ class OrderAdmin(OrderImportMixin, ExportMixin, admin.ModelAdmin):
     autocomplete_fields = ["customer", "channel"]
     inlines = [OrderLineInline, OrderEventInline]
     change_form_template = "admin/orders/order/change_form.html"
-    change_list_template = "admin/orders/order/change_list.html"
+    import_export_change_list_template = (
+        "admin/orders/order/change_list_import_export.html"
+    )
     resource_classes = [OrderExportResource]
     list_per_page = 50
     # The buttons of the order page; later apps extend or replace them.
