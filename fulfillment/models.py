@@ -1,1 +1,390 @@
-"""Models arrive with their issue."""
+"""Carriers, pick lists, shipments and their lines, tracking, and the print log."""
+
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django_fsm import FSMField, transition
+
+from inventory.models import Location
+
+
+class Carrier(models.Model):
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+    tracking_url_template = models.CharField(
+        "tracking URL template",
+        max_length=300,
+        blank=True,
+        help_text="Where customers follow a parcel; {tracking} stands for the "
+        "tracking number, e.g. https://track.example/{tracking}.",
+    )
+    services = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Service levels offered, separated by commas (e.g. 'Ground, "
+        "Express'). Empty accepts any service name.",
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        template = self.tracking_url_template
+        if template and (
+            "{tracking}" not in template
+            or not template.startswith(("https://", "http://"))
+        ):
+            raise ValidationError(
+                {
+                    "tracking_url_template": "Give an http(s) address that "
+                    "contains {tracking}, e.g. https://track.example/{tracking}."
+                }
+            )
+
+    @property
+    def service_list(self) -> list[str]:
+        return [s.strip() for s in self.services.split(",") if s.strip()]
+
+    def tracking_url(self, tracking_number: str) -> str:
+        """Return the public tracking page of a parcel, or "" when unknown."""
+        if not self.tracking_url_template or not tracking_number:
+            return ""
+        return self.tracking_url_template.replace(
+            "{tracking}", quote(tracking_number, safe="")
+        )
+
+
+class PickList(models.Model):
+    """A wave of shipments picked together at one location."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PICKING = "picking", "Picking"
+        DONE = "done", "Done"
+
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="pick_lists"
+    )
+    status = FSMField(
+        max_length=10, choices=Status, default=Status.OPEN, protected=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
+        # The protected status refuses assignment; reloading is not a change.
+        if fields is None or "status" in fields:
+            self.__dict__.pop("status", None)
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+
+    @transition(field=status, source=Status.OPEN, target=Status.PICKING)
+    def start(self) -> None:
+        """The sheet is printed and a picker walks the bins."""
+
+    @transition(field=status, source=[Status.OPEN, Status.PICKING], target=Status.DONE)
+    def finish(self) -> None:
+        """Every shipment on the list is packed (or no longer needs picking)."""
+
+
+class ShipmentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PICKING = "picking", "Picking"
+    PACKED = "packed", "Packed"
+    SHIPPED = "shipped", "Shipped"
+    IN_TRANSIT = "in_transit", "In transit"
+    DELIVERED = "delivered", "Delivered"
+    EXCEPTION = "exception", "Exception"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+S = ShipmentStatus
+# A shipment in one of these still holds (claims) its order's reserved stock.
+OPEN_STATUSES = [S.PENDING, S.PICKING, S.PACKED]
+# The parcel has left the building.
+DISPATCHED_STATUSES = [S.SHIPPED, S.IN_TRANSIT, S.DELIVERED, S.EXCEPTION]
+
+
+class Shipment(models.Model):
+    """One parcel group of an order, leaving from one location."""
+
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    # A lazy reference keeps the import graph one way: fulfillment -> orders.
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="shipments"
+    )
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="shipments"
+    )
+    status = FSMField(
+        max_length=20, choices=ShipmentStatus, default=S.PENDING, protected=True
+    )
+    pick_list = models.ForeignKey(
+        PickList,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="shipments",
+    )
+    carrier = models.ForeignKey(
+        Carrier,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="shipments",
+    )
+    service = models.CharField(max_length=64, blank=True)
+    tracking_number = models.CharField(max_length=64, blank=True, db_index=True)
+    packages = models.PositiveSmallIntegerField(default=1)
+    weight_g = models.PositiveIntegerField("weight (g)", null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    estimated_delivery = models.DateField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier", "tracking_number"],
+                condition=~Q(tracking_number=""),
+                name="shipment_carrier_tracking_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(packages__gt=0), name="shipment_packages_positive"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "location"])]
+        permissions = [
+            (
+                "fulfil_shipment",
+                "Can create pick lists, pack, ship and deliver shipments",
+            ),
+            (
+                "print_documents",
+                "Can print pick lists, packing slips and shipping labels",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
+        if fields is None or "status" in fields:
+            self.__dict__.pop("status", None)
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+
+    @property
+    def tracking_url(self) -> str:
+        return self.carrier.tracking_url(self.tracking_number) if self.carrier else ""
+
+    @property
+    def weight_kg(self) -> str:
+        return "" if self.weight_g is None else f"{self.weight_g / 1000:.2f}"
+
+    # Transitions change only this row; fulfillment/services.py does the rest.
+
+    @transition(field=status, source=S.PENDING, target=S.PICKING)
+    def start_picking(self, pick_list: PickList) -> None:
+        """The shipment is on a pick list."""
+        self.pick_list = pick_list
+
+    @transition(field=status, source=S.PICKING, target=S.PACKED)
+    def pack(self, packages: int, weight_g: int) -> None:
+        """Everything is in boxes, weighed."""
+        self.packages = packages
+        self.weight_g = weight_g
+
+    @transition(field=status, source=S.PACKED, target=S.SHIPPED)
+    def ship(
+        self,
+        carrier: Carrier | None,
+        service: str,
+        tracking_number: str,
+        shipped_at,
+        estimated_delivery=None,
+    ) -> None:
+        """Handed to the carrier."""
+        self.carrier = carrier
+        self.service = service
+        self.tracking_number = tracking_number
+        self.shipped_at = shipped_at
+        self.estimated_delivery = estimated_delivery
+
+    @transition(field=status, source=[S.SHIPPED, S.EXCEPTION], target=S.IN_TRANSIT)
+    def travel(self) -> None:
+        """The carrier reports the parcel on its way."""
+
+    @transition(field=status, source=[S.SHIPPED, S.IN_TRANSIT], target=S.EXCEPTION)
+    def report_exception(self) -> None:
+        """The carrier reports a problem (damage, wrong address, refused)."""
+
+    @transition(
+        field=status,
+        source=[S.SHIPPED, S.IN_TRANSIT, S.EXCEPTION],
+        target=S.DELIVERED,
+    )
+    def deliver(self, delivered_at) -> None:
+        """The customer has the parcel."""
+        self.delivered_at = delivered_at
+
+    @transition(field=status, source=OPEN_STATUSES, target=S.CANCELLED)
+    def cancel(self) -> None:
+        """The shipment will not leave; its lines go back to the order."""
+
+
+class ShipmentLine(models.Model):
+    shipment = models.ForeignKey(
+        Shipment, on_delete=models.CASCADE, related_name="lines"
+    )
+    order_line = models.ForeignKey(
+        "orders.OrderLine", on_delete=models.PROTECT, related_name="shipment_lines"
+    )
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["shipment", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shipment", "order_line"],
+                name="shipmentline_shipment_line_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="shipmentline_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × line {self.order_line_id}"
+
+
+class TrackingEvent(models.Model):
+    """What the carrier said about a shipment, and when."""
+
+    class Status(models.TextChoices):
+        IN_TRANSIT = "in_transit", "In transit"
+        OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+        DELIVERED = "delivered", "Delivered"
+        EXCEPTION = "exception", "Exception"
+
+    shipment = models.ForeignKey(
+        Shipment, on_delete=models.CASCADE, related_name="tracking_events"
+    )
+    status = models.CharField(max_length=20, choices=Status)
+    description = models.CharField(max_length=255, blank=True)
+    place = models.CharField(max_length=120, blank=True)
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-pk"]
+        indexes = [models.Index(fields=["shipment", "-occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.shipment_id}: {self.get_status_display()}"
+
+
+class DocumentKind(models.TextChoices):
+    PICK_LIST = "pick_list", "Pick list"
+    PACKING_SLIP = "packing_slip", "Packing slip"
+    SHIPPING_LABEL = "shipping_label", "Shipping label"
+
+
+class DocumentPrint(models.Model):
+    """The document trail: who printed or downloaded which document, when."""
+
+    kind = models.CharField(max_length=20, choices=DocumentKind)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    shipments = models.ManyToManyField(
+        Shipment, blank=True, related_name="document_prints"
+    )
+    pick_lists = models.ManyToManyField(
+        PickList, blank=True, related_name="document_prints"
+    )
+    references = models.JSONField(
+        default=list, blank=True, help_text="Numbers of the documents printed."
+    )
+    pages = models.PositiveIntegerField(default=0)
+    background = models.BooleanField(
+        default=False, help_text="Downloaded from a background print job."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} × {len(self.references)}"
+
+
+class PrintJob(models.Model):
+    """A large batch of documents rendered in the background."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Rendering"
+        DONE = "done", "Ready"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=20, choices=DocumentKind)
+    status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
+    object_ids = models.JSONField(
+        default=list, help_text="Primary keys of the shipments or pick lists."
+    )
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    pages = models.PositiveIntegerField(default=0)
+    pdf = models.BinaryField(null=True, blank=True, editable=False)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} batch {self.pk}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, self.done * 100 // self.total)
+
+    @property
+    def filename(self) -> str:
+        stamp = self.created_at.strftime("%Y%m%d-%H%M") if self.created_at else ""
+        return f"{self.kind.replace('_', '-')}s-{stamp}-{self.pk}.pdf"
