@@ -179,3 +179,17 @@ OMS_IMPORT_BACKGROUND_LINES = int(os.environ.get("OMS_IMPORT_BACKGROUND_LINES", 
 from import_export.formats.base_formats import CSV, XLSX  # noqa: E402
 
 EXPORT_FORMATS = [CSV, XLSX]
+
+# Documents (PDF): paper of pick lists and packing slips ("A4" or "Letter";
+# labels are always 4 × 6 in), how many shipments a print may hold before it
+# runs as a background batch, and how many processes render a big batch
+# (0 = one per core).
+OMS_DOCUMENT_PAPER = os.environ.get("OMS_DOCUMENT_PAPER", "A4")
+if OMS_DOCUMENT_PAPER not in {"A4", "Letter"}:
+    raise ImproperlyConfigured(
+        f"OMS_DOCUMENT_PAPER must be 'A4' or 'Letter', not {OMS_DOCUMENT_PAPER!r}."
+    )
+OMS_DOCUMENT_BACKGROUND_FROM = int(
+    os.environ.get("OMS_DOCUMENT_BACKGROUND_FROM", "200")
+)
+OMS_DOCUMENT_WORKERS = int(os.environ.get("OMS_DOCUMENT_WORKERS", "0"))

@@ -149,3 +149,41 @@ def order_event_updated(
 
 def order_event_shipped(*, order: Order, actor: Actor, message: str) -> OrderEvent:
     return _event(order=order, kind=Kind.SHIPPED, message=message, actor=actor)
+
+
+def order_event_fulfilment(
+    *,
+    order: Order,
+    actor: Actor,
+    message: str,
+    data: dict[str, Any] | None = None,
+    save: bool = True,
+) -> OrderEvent:
+    """A step of one of the order's shipments (pick list, packed, delivered)."""
+    return _event(
+        order=order,
+        kind=Kind.STATUS,
+        message=message,
+        actor=actor,
+        data=data,
+        save=save,
+    )
+
+
+def order_event_document(
+    *,
+    order: Order | int,
+    actor: Actor,
+    message: str,
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """Build (unsaved) a 'document printed' entry; the caller bulk-creates them."""
+    order_id = order if isinstance(order, int) else order.pk
+    user = actor if actor is not None and actor.is_authenticated else None
+    return OrderEvent(
+        order_id=order_id,
+        kind=Kind.DOCUMENT,
+        message=message,
+        user=user,
+        data=data or {},
+    )

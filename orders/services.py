@@ -502,3 +502,56 @@ def order_update(*, order: Order, actor: Actor, changes: dict[str, Any]) -> Orde
         )
         order = _allocate_outstanding(orders=[order], actor=actor)[0]
     return order
+
+
+@transaction.atomic
+def order_shipment_record(
+    *, order: Order, actor: Actor, shipped: dict[int, int], reference: str
+) -> Order:
+    """Record units that left in one shipment of the order.
+
+    The caller (fulfillment) has already taken the stock off the shelf; this
+    books the shipped quantities on the lines and moves the order to shipped,
+    or partially shipped while anything is still to follow.
+    """
+    order = lock_order(order.pk)
+    if not (can_proceed(order.ship) or can_proceed(order.ship_partially)):
+        raise OrderStateError(
+            f"Order {order.number} is {order.get_status_display()} and cannot be shipped."
+        )
+    lines = list(order.lines.all())
+    unknown = set(shipped) - {line.pk for line in lines}
+    if unknown:
+        raise OrderError(
+            f"Shipment {reference} names lines that are not on order {order.number}."
+        )
+    for line in lines:
+        line.quantity_shipped += shipped.get(line.pk, 0)
+        if line.quantity_shipped > line.quantity:
+            raise OrderError(
+                f"Shipment {reference} would ship {line.quantity_shipped} of "
+                f"{line.sku} on order {order.number}, which ordered {line.quantity}."
+            )
+    OrderLine.objects.bulk_update(lines, ["quantity_shipped"])
+    everything = all(line.quantity_shipped == line.quantity for line in lines)
+    previous = order.status
+    if everything:
+        order.ship()
+    else:
+        order.ship_partially()
+    order.save(update_fields=["status", "updated_at"])
+    units = sum(shipped.values())
+    events.order_event_shipped(
+        order=order,
+        actor=actor,
+        message=f"Shipment {reference} shipped {units} unit(s)"
+        + ("." if everything else "; the rest follows in another shipment."),
+    )
+    if order.status != previous:
+        events.order_event_status(
+            order=order,
+            actor=actor,
+            previous=previous,
+            message=f"{order.get_status_display()}.",
+        )
+    return order

@@ -1,0 +1,285 @@
+"""Reads for fulfilment pages and documents.
+
+Document selectors return plain, picklable records (they travel to the
+rendering processes) and use a fixed number of queries, whatever the number
+of shipments or pick lists.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db.models import Count, Prefetch, QuerySet, Sum
+
+from fulfillment.models import (
+    OPEN_STATUSES,
+    PickList,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+)
+from inventory.models import Location, StockLevel
+
+# Countries that write "City, Region Postcode" rather than "Postcode City".
+CITY_FIRST = {"US", "CA", "AU", "GB", "IE"}
+
+
+@dataclass(frozen=True)
+class PostalAddress:
+    name: str
+    company: str
+    lines: tuple[str, ...]
+    country: str
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class SlipLine:
+    sku: str
+    name: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class PackingSlip:
+    shipment_number: str
+    order_number: str
+    channel: str
+    channel_reference: str
+    placed_on: date
+    ship_to: PostalAddress
+    ship_from: str
+    lines: tuple[SlipLine, ...]
+
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+@dataclass(frozen=True)
+class ShippingLabel:
+    shipment_number: str
+    order_number: str
+    ship_from: PostalAddress
+    ship_to: PostalAddress
+    carrier: str
+    service: str
+    tracking_number: str
+    tracking_url: str
+    weight_kg: str
+    packages: int
+    shipped_on: date | None
+
+
+@dataclass(frozen=True)
+class PickDestination:
+    order_number: str
+    shipment_number: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class PickRow:
+    sku: str
+    name: str
+    bin: str
+    total: int
+    destinations: tuple[PickDestination, ...]
+
+
+@dataclass(frozen=True)
+class PickSheet:
+    number: str
+    location: str
+    created_on: date
+    rows: tuple[PickRow, ...]
+    shipments: int = 0
+    orders: int = 0
+    units: int = field(default=0)
+
+
+def _ship_to(order) -> PostalAddress:
+    if order.ship_country.upper() in CITY_FIRST:
+        town = f"{order.ship_city}, {order.ship_region} {order.ship_postcode}"
+    else:
+        town = f"{order.ship_postcode} {order.ship_city} {order.ship_region}"
+    lines = [order.ship_address1, order.ship_address2, " ".join(town.split())]
+    return PostalAddress(
+        name=order.ship_name,
+        company=order.ship_company,
+        lines=tuple(line.strip(" ,") for line in lines if line.strip(" ,")),
+        country=order.ship_country,
+        phone=order.ship_phone,
+    )
+
+
+def _ship_from(location: Location) -> PostalAddress:
+    lines = tuple(
+        line.strip() for line in location.address.splitlines() if line.strip()
+    )
+    return PostalAddress(
+        name=location.name, company="", lines=lines, country=location.country
+    )
+
+
+def packing_slips(*, shipment_ids: Sequence[int]) -> list[PackingSlip]:
+    """Return one packing slip per shipment, in shipment number order (2 queries)."""
+    shipments = (
+        Shipment.objects.filter(pk__in=list(shipment_ids))
+        .select_related("order__channel", "location")
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=ShipmentLine.objects.select_related("order_line").order_by(
+                    "order_line__sku", "pk"
+                ),
+            )
+        )
+        .order_by("number")
+    )
+    return [
+        PackingSlip(
+            shipment_number=shipment.number,
+            order_number=shipment.order.number,
+            channel=shipment.order.channel.name,
+            channel_reference=shipment.order.external_id,
+            placed_on=shipment.order.placed_at.date(),
+            ship_to=_ship_to(shipment.order),
+            ship_from=shipment.location.name,
+            lines=tuple(
+                SlipLine(
+                    sku=line.order_line.sku,
+                    name=line.order_line.name,
+                    quantity=line.quantity,
+                )
+                for line in shipment.lines.all()
+            ),
+        )
+        for shipment in shipments
+    ]
+
+
+def shipping_labels(*, shipment_ids: Sequence[int]) -> list[ShippingLabel]:
+    """Return one label per shipment, in shipment number order (1 query)."""
+    shipments = (
+        Shipment.objects.filter(pk__in=list(shipment_ids))
+        .select_related("order", "location", "carrier")
+        .order_by("number")
+    )
+    return [
+        ShippingLabel(
+            shipment_number=shipment.number,
+            order_number=shipment.order.number,
+            ship_from=_ship_from(shipment.location),
+            ship_to=_ship_to(shipment.order),
+            carrier=shipment.carrier.name if shipment.carrier else "",
+            service=shipment.service,
+            tracking_number=shipment.tracking_number,
+            tracking_url=shipment.tracking_url,
+            weight_kg=shipment.weight_kg,
+            packages=shipment.packages,
+            shipped_on=shipment.shipped_at.date() if shipment.shipped_at else None,
+        )
+        for shipment in shipments
+    ]
+
+
+def pick_sheets(*, pick_list_ids: Sequence[int]) -> list[PickSheet]:
+    """Return the pick lists' lines grouped by SKU and sorted by bin (3 queries).
+
+    Sorting by bin is the walking order through the warehouse; SKUs without
+    a bin come last.
+    """
+    pick_lists = list(
+        PickList.objects.filter(pk__in=list(pick_list_ids))
+        .select_related("location")
+        .order_by("number")
+    )
+    lines = list(
+        ShipmentLine.objects.filter(shipment__pick_list__in=pick_lists)
+        .exclude(shipment__status=ShipmentStatus.CANCELLED)
+        .select_related("shipment__order", "order_line")
+        .order_by("shipment__number", "pk")
+    )
+    bins = {
+        (level.product_id, level.location_id): level.bin
+        for level in StockLevel.objects.filter(
+            location__in={p.location_id for p in pick_lists},
+            product__in={line.order_line.product_id for line in lines},
+        ).only("product_id", "location_id", "bin")
+    }
+    lines_of: dict[int, list[ShipmentLine]] = defaultdict(list)
+    for line in lines:
+        lines_of[line.shipment.pick_list_id].append(line)
+    sheets = []
+    for pick_list in pick_lists:
+        by_product: dict[int, list[ShipmentLine]] = defaultdict(list)
+        for line in lines_of[pick_list.pk]:
+            by_product[line.order_line.product_id].append(line)
+        rows = [
+            PickRow(
+                sku=group[0].order_line.sku,
+                name=group[0].order_line.name,
+                bin=bins.get((product_id, pick_list.location_id), ""),
+                total=sum(line.quantity for line in group),
+                destinations=tuple(
+                    PickDestination(
+                        order_number=line.shipment.order.number,
+                        shipment_number=line.shipment.number,
+                        quantity=line.quantity,
+                    )
+                    for line in group
+                ),
+            )
+            for product_id, group in by_product.items()
+        ]
+        rows.sort(key=lambda row: (row.bin == "", row.bin, row.sku))
+        sheet_lines = lines_of[pick_list.pk]
+        sheets.append(
+            PickSheet(
+                number=pick_list.number,
+                location=str(pick_list.location),
+                created_on=pick_list.created_at.date(),
+                rows=tuple(rows),
+                shipments=len({line.shipment_id for line in sheet_lines}),
+                orders=len({line.shipment.order_id for line in sheet_lines}),
+                units=sum(line.quantity for line in sheet_lines),
+            )
+        )
+    return sheets
+
+
+def shipments_of_orders(
+    *, order_ids: Sequence[int], statuses: Sequence[str] | None = None
+) -> list[int]:
+    """Return the pks of the orders' shipments (not cancelled), by number."""
+    queryset = Shipment.objects.filter(order_id__in=list(order_ids)).exclude(
+        status=ShipmentStatus.CANCELLED
+    )
+    if statuses is not None:
+        queryset = queryset.filter(status__in=list(statuses))
+    return list(queryset.order_by("number").values_list("pk", flat=True))
+
+
+def pick_lists_with_counts() -> QuerySet[PickList]:
+    """Pick lists with their location and how many shipments and units they hold."""
+    return PickList.objects.select_related("location", "created_by").annotate(
+        shipment_count=Count("shipments", distinct=True),
+        unit_count=Sum("shipments__lines__quantity"),
+    )
+
+
+def open_claims(*, order_ids: Sequence[int]) -> dict[tuple[int, int], int]:
+    """Units each order line has on open shipments, per (line, location)."""
+    claims: dict[tuple[int, int], int] = defaultdict(int)
+    for row in (
+        ShipmentLine.objects.filter(
+            shipment__order_id__in=list(order_ids),
+            shipment__status__in=OPEN_STATUSES,
+        )
+        .values("order_line_id", "shipment__location_id")
+        .annotate(claimed=Sum("quantity"))
+    ):
+        claims[row["order_line_id"], row["shipment__location_id"]] += row["claimed"]
+    return claims
