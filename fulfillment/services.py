@@ -32,6 +32,7 @@ from fulfillment.models import (
 from fulfillment.selectors import open_claims
 from inventory.models import Allocation
 from inventory.services import stock_consume
+from oms.exceptions import DomainError
 from oms.sequences import format_number, sequence_reserve
 from orders import events as order_events
 from orders import services as order_services
@@ -705,3 +706,70 @@ def print_job_run(*, job_id: int) -> PrintJob:
     )
     job.refresh_from_db()
     return job
+
+
+@dataclass(frozen=True)
+class ShipInstruction:
+    """One row of a bulk ship: shipment number, carrier code, tracking number."""
+
+    row: int
+    shipment: str
+    carrier: str
+    tracking_number: str
+    service: str = ""
+
+
+@dataclass
+class ShipReport:
+    shipped: list[Shipment] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def shipments_ship_many(
+    *, instructions: Sequence[ShipInstruction], actor: Actor
+) -> ShipReport:
+    """Ship many packed shipments (a CSV from the carrier's manifest).
+
+    Each row ships in its own transaction; a row that cannot ship is
+    reported by line and leaves the others alone.
+    """
+    report = ShipReport()
+    shipments = {
+        s.number: s
+        for s in Shipment.objects.filter(number__in=[i.shipment for i in instructions])
+    }
+    carriers = {
+        c.code: c
+        for c in Carrier.objects.filter(code__in=[i.carrier for i in instructions])
+    }
+    seen: set[str] = set()
+    for instruction in instructions:
+        where = f"Line {instruction.row}"
+        shipment = shipments.get(instruction.shipment)
+        carrier = carriers.get(instruction.carrier)
+        if shipment is None:
+            report.errors.append(f"{where}: no shipment {instruction.shipment}.")
+            continue
+        if carrier is None:
+            report.errors.append(
+                f"{where}: no carrier with code {instruction.carrier!r} (see "
+                "Fulfilment › Carriers)."
+            )
+            continue
+        if shipment.number in seen:
+            report.errors.append(f"{where}: {shipment.number} is listed twice.")
+            continue
+        seen.add(shipment.number)
+        try:
+            report.shipped.append(
+                shipment_ship(
+                    shipment=shipment,
+                    actor=actor,
+                    carrier=carrier,
+                    service=instruction.service,
+                    tracking_number=instruction.tracking_number,
+                )
+            )
+        except DomainError as error:
+            report.errors.append(f"{where}: {error}")
+    return report

@@ -193,3 +193,5 @@ OMS_DOCUMENT_BACKGROUND_FROM = int(
     os.environ.get("OMS_DOCUMENT_BACKGROUND_FROM", "200")
 )
 OMS_DOCUMENT_WORKERS = int(os.environ.get("OMS_DOCUMENT_WORKERS", "0"))
+# WeasyPrint reports each rendering step at INFO; keep its warnings only.
+LOGGING["loggers"]["weasyprint"] = {"level": "WARNING"}

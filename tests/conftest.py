@@ -116,3 +116,24 @@ def place_order(channel, customer, user):
         )
 
     return place
+
+
+@pytest.fixture
+def carrier(db):
+    return factories.CarrierFactory()
+
+
+@pytest.fixture
+def picked(stock, place_order, user):
+    """Place allocated orders and put them on pick lists.
+
+    picked([[(product, qty), ...], ...], at=location) returns the wave (see
+    fulfillment.services.pick_lists_create).
+    """
+    from fulfillment.services import pick_lists_create
+
+    def make(orders, **order_options):
+        placed = [place_order(items, **order_options) for items in orders]
+        return pick_lists_create(order_ids=[o.pk for o in placed], actor=user)
+
+    return make

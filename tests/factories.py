@@ -105,3 +105,14 @@ class OrderLineFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda line: line.product.name)
     quantity = 1
     unit_price = Decimal("10.00")
+
+
+class CarrierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "fulfillment.Carrier"
+        django_get_or_create = ["code"]
+
+    code = "pex"
+    name = "Parcel Express"
+    tracking_url_template = "https://track.example/{tracking}"
+    services = "Ground, Express"

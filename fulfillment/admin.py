@@ -1,0 +1,624 @@
+"""Admin of the warehouse: pick lists, shipments, carriers, the print log and
+background print jobs, and the order page routed through shipments.
+
+Thin: every change is a call to `fulfillment.services`, every PDF comes from
+`fulfillment.documents`; domain errors come back as messages.
+"""
+
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from fulfillment import documents, forms, selectors, services
+from fulfillment.models import (
+    Carrier,
+    DocumentKind,
+    DocumentPrint,
+    PickList,
+    PrintJob,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+    TrackingEvent,
+)
+from oms.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
+from oms.exceptions import DomainError
+from orders.admin import STEPS, OrderAdmin, Step
+from orders.models import Order
+
+FULFIL = "fulfillment.fulfil_shipment"
+PRINT = "fulfillment.print_documents"
+S = ShipmentStatus
+LABEL_STATUSES = [S.PACKED, S.SHIPPED, S.IN_TRANSIT, S.DELIVERED, S.EXCEPTION]
+
+
+class PermissionsMixin:
+    """`@admin.action(permissions=["fulfil"])` and `["print"]` check these."""
+
+    def has_fulfil_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(FULFIL)
+
+    def has_print_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(PRINT)
+
+
+def _pdf_response(pdf: bytes, filename: str) -> HttpResponse:
+    import io
+
+    response = FileResponse(
+        io.BytesIO(pdf), content_type="application/pdf", filename=filename
+    )
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+def print_documents(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    *,
+    kind: str,
+    object_ids: Sequence[int],
+) -> HttpResponse | None:
+    """Answer with the PDF, or queue a background batch when it is large."""
+    label = DocumentKind(kind).label.lower()
+    if not object_ids:
+        modeladmin.message_user(
+            request,
+            f"Nothing to print: no {label} fits the selection.",
+            messages.WARNING,
+        )
+        return None
+    if len(object_ids) > settings.OMS_DOCUMENT_BACKGROUND_FROM:
+        job = services.print_job_create(
+            kind=kind, object_ids=object_ids, actor=request.user
+        )
+        modeladmin.message_user(
+            request,
+            f"{len(object_ids)} {label}s are rendered in the background; download "
+            "them here when the bar is full.",
+            messages.INFO,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:fulfillment_printjob_progress", args=[job.pk])
+        )
+    rendered = documents.render(kind, object_ids)
+    is_pick_list = kind == DocumentKind.PICK_LIST
+    services.document_print_record(
+        kind=kind,
+        actor=request.user,
+        shipment_ids=[] if is_pick_list else object_ids,
+        pick_list_ids=object_ids if is_pick_list else [],
+        pages=rendered.pages,
+    )
+    return _pdf_response(rendered.pdf, rendered.filename)
+
+
+def _report(modeladmin, request, done: list[str], errors: list[str], verb: str):
+    if done:
+        modeladmin.message_user(
+            request, f"{verb} {len(done)}: {', '.join(done[:30])}.", messages.SUCCESS
+        )
+    for error in errors[:30]:
+        modeladmin.message_user(request, error, messages.ERROR)
+    if len(errors) > 30:
+        modeladmin.message_user(
+            request, f"… and {len(errors) - 30} more problems.", messages.ERROR
+        )
+
+
+def _action_page(
+    modeladmin, request, queryset, *, title, action, template, **context
+) -> TemplateResponse:
+    return TemplateResponse(
+        request,
+        template,
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "opts": modeladmin.model._meta,
+            "action": action,
+            "selected": queryset,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            **context,
+        },
+    )
+
+
+@admin.register(Carrier)
+class CarrierAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "services", "tracking_url_template", "active"]
+    list_filter = ["active"]
+    search_fields = ["name", "code"]
+
+
+class ShipmentLineInline(ReadOnlyInline):
+    model = ShipmentLine
+    fields = ["sku", "name", "quantity"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order_line")
+
+    @admin.display(description="SKU")
+    def sku(self, obj: ShipmentLine) -> str:
+        return obj.order_line.sku
+
+    @admin.display(description="item")
+    def name(self, obj: ShipmentLine) -> str:
+        return obj.order_line.name
+
+
+class TrackingEventInline(ReadOnlyInline):
+    model = TrackingEvent
+    fields = ["occurred_at", "status", "description", "place"]
+    readonly_fields = fields
+
+
+def _status_badge(obj) -> str:
+    return format_html(
+        '<span class="oms-status oms-status-{}">{}</span>',
+        obj.status,
+        obj.get_status_display(),
+    )
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "number",
+        "order",
+        "location",
+        "status_badge",
+        "pick_list",
+        "carrier",
+        "tracking",
+        "packages",
+        "weight_kg",
+        "shipped_at",
+    ]
+    list_filter = ["status", "location", "carrier"]
+    list_select_related = ["order", "location", "pick_list", "carrier"]
+    search_fields = ["number", "order__number", "tracking_number"]
+    date_hierarchy = "created_at"
+    inlines = [ShipmentLineInline, TrackingEventInline]
+    actions = [
+        "print_packing_slips",
+        "print_shipping_labels",
+        "mark_packed",
+        "ship",
+        "mark_delivered",
+    ]
+    change_list_template = "admin/fulfillment/shipment/change_list.html"
+    list_per_page = 100
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Shipment) -> str:
+        return _status_badge(obj)
+
+    @admin.display(description="tracking", ordering="tracking_number")
+    def tracking(self, obj: Shipment) -> str:
+        url = obj.tracking_url
+        if url:
+            return format_html(
+                '<a href="{}" rel="noopener noreferrer" target="_blank">{}</a>',
+                url,
+                obj.tracking_number,
+            )
+        return obj.tracking_number
+
+    @admin.display(description="weight (kg)")
+    def weight_kg(self, obj: Shipment) -> str:
+        return obj.weight_kg
+
+    def get_urls(self):
+        return [
+            path(
+                "ship-csv/",
+                self.admin_site.admin_view(self.ship_csv_view),
+                name="fulfillment_shipment_ship_csv",
+            ),
+            *super().get_urls(),
+        ]
+
+    # ---- printing
+
+    @admin.action(description="Print packing slips", permissions=["print"])
+    def print_packing_slips(self, request, queryset: QuerySet[Shipment]):
+        ids = list(
+            queryset.exclude(status=S.CANCELLED)
+            .order_by("number")
+            .values_list("pk", flat=True)
+        )
+        return print_documents(
+            self, request, kind=DocumentKind.PACKING_SLIP, object_ids=ids
+        )
+
+    @admin.action(description="Print shipping labels (4×6 in)", permissions=["print"])
+    def print_shipping_labels(self, request, queryset: QuerySet[Shipment]):
+        ids = list(
+            queryset.filter(status__in=LABEL_STATUSES)
+            .order_by("number")
+            .values_list("pk", flat=True)
+        )
+        skipped = queryset.exclude(status__in=LABEL_STATUSES).count()
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} selected shipment(s) are not packed yet and get no label.",
+                messages.WARNING,
+            )
+        return print_documents(
+            self, request, kind=DocumentKind.SHIPPING_LABEL, object_ids=ids
+        )
+
+    # ---- warehouse steps
+
+    @admin.action(description="Mark packed", permissions=["fulfil"])
+    def mark_packed(self, request, queryset: QuerySet[Shipment]):
+        form = forms.PackForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            done, errors = [], []
+            for shipment in queryset.order_by("number"):
+                try:
+                    services.shipment_pack(
+                        shipment=shipment, actor=request.user, **form.cleaned_data
+                    )
+                    done.append(shipment.number)
+                except DomainError as error:
+                    errors.append(str(error))
+            _report(self, request, done, errors, "Packed")
+            return None
+        return _action_page(
+            self,
+            request,
+            queryset,
+            title="Mark shipments packed",
+            action="mark_packed",
+            template="admin/fulfillment/shipment/action_form.html",
+            form=form,
+            button="Mark packed",
+        )
+
+    @admin.action(description="Ship (carrier and tracking)", permissions=["fulfil"])
+    def ship(self, request, queryset: QuerySet[Shipment]):
+        packed = list(
+            queryset.filter(status=S.PACKED)
+            .select_related("order", "location")
+            .order_by("number")
+        )
+        if not packed:
+            self.message_user(
+                request, "None of the selected shipments is packed.", messages.WARNING
+            )
+            return None
+        carrier = Carrier.objects.filter(active=True).first()
+        if "apply" in request.POST:
+            formset = forms.ShipRowFormSet(request.POST, prefix="ship")
+            if formset.is_valid():
+                done, errors = [], []
+                for row in formset.cleaned_data:
+                    try:
+                        services.shipment_ship(
+                            shipment=row["shipment"],
+                            actor=request.user,
+                            carrier=row["carrier"],
+                            service=row["service"],
+                            tracking_number=row["tracking_number"],
+                        )
+                        done.append(row["shipment"].number)
+                    except DomainError as error:
+                        errors.append(str(error))
+                _report(self, request, done, errors, "Shipped")
+                return None
+        else:
+            formset = forms.ShipRowFormSet(
+                prefix="ship",
+                initial=[{"shipment": s.pk, "carrier": carrier} for s in packed],
+            )
+        return _action_page(
+            self,
+            request,
+            queryset,
+            title="Ship packed shipments",
+            action="ship",
+            template="admin/fulfillment/shipment/ship.html",
+            rows=list(zip(packed, formset.forms, strict=True)),
+            formset=formset,
+        )
+
+    @admin.action(description="Mark delivered", permissions=["fulfil"])
+    def mark_delivered(self, request, queryset: QuerySet[Shipment]):
+        done, errors = [], []
+        for shipment in queryset.order_by("number"):
+            try:
+                services.shipment_deliver(shipment=shipment, actor=request.user)
+                done.append(shipment.number)
+            except DomainError as error:
+                errors.append(str(error))
+        _report(self, request, done, errors, "Delivered")
+
+    def ship_csv_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_fulfil_permission(request):
+            raise PermissionDenied
+        form = forms.ShipCsvForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            report = services.shipments_ship_many(
+                instructions=form.cleaned_data["instructions"], actor=request.user
+            )
+            _report(
+                self,
+                request,
+                [s.number for s in report.shipped],
+                report.errors,
+                "Shipped",
+            )
+            return HttpResponseRedirect(
+                reverse("admin:fulfillment_shipment_changelist")
+            )
+        return TemplateResponse(
+            request,
+            "admin/fulfillment/shipment/ship_csv.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Ship from a CSV",
+                "opts": self.model._meta,
+                "form": form,
+            },
+        )
+
+
+class PickListShipmentInline(ReadOnlyInline):
+    model = Shipment
+    fields = ["number", "order", "status", "packages", "weight_g"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order")
+
+
+@admin.register(PickList)
+class PickListAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "number",
+        "location",
+        "status_badge",
+        "shipments",
+        "units",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["status", "location"]
+    search_fields = ["number", "shipments__number", "shipments__order__number"]
+    date_hierarchy = "created_at"
+    inlines = [PickListShipmentInline]
+    actions = ["print_pick_lists"]
+
+    def get_queryset(self, request):
+        return selectors.pick_lists_with_counts()
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: PickList) -> str:
+        return _status_badge(obj)
+
+    @admin.display(description="shipments", ordering="shipment_count")
+    def shipments(self, obj: PickList) -> int:
+        return obj.shipment_count
+
+    @admin.display(description="units", ordering="unit_count")
+    def units(self, obj: PickList) -> int:
+        return obj.unit_count or 0
+
+    @admin.action(description="Print pick lists", permissions=["print"])
+    def print_pick_lists(self, request, queryset: QuerySet[PickList]):
+        ids = list(queryset.order_by("number").values_list("pk", flat=True))
+        return print_documents(
+            self, request, kind=DocumentKind.PICK_LIST, object_ids=ids
+        )
+
+
+@admin.register(TrackingEvent)
+class TrackingEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["occurred_at", "shipment", "status", "description", "place"]
+    list_filter = ["status"]
+    list_select_related = ["shipment"]
+    search_fields = ["shipment__number", "description", "place"]
+
+
+@admin.register(DocumentPrint)
+class DocumentPrintAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "kind", "user", "what", "pages", "background"]
+    list_filter = ["kind", "background"]
+    list_select_related = ["user"]
+    search_fields = ["references", "user__username"]
+    date_hierarchy = "created_at"
+    exclude = ["shipments", "pick_lists"]
+
+    @admin.display(description="documents")
+    def what(self, obj: DocumentPrint) -> str:
+        numbers = obj.references[:5]
+        more = len(obj.references) - len(numbers)
+        return ", ".join(numbers) + (f" and {more} more" if more > 0 else "")
+
+
+@admin.register(PrintJob)
+class PrintJobAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["pk", "kind", "status", "progress", "created_by", "created_at"]
+    list_filter = ["kind", "status"]
+    list_select_related = ["created_by"]
+    exclude = ["pdf", "object_ids"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("pdf", "object_ids")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self.has_print_permission(request)
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_print_permission(request)
+
+    @admin.display(description="progress")
+    def progress(self, obj: PrintJob) -> str:
+        url = reverse("admin:fulfillment_printjob_progress", args=[obj.pk])
+        return format_html('<a href="{}">{} of {}</a>', url, obj.done, obj.total)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:job_id>/progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="fulfillment_printjob_progress",
+            ),
+            path(
+                "<int:job_id>/download/",
+                self.admin_site.admin_view(self.download_view),
+                name="fulfillment_printjob_download",
+            ),
+            *super().get_urls(),
+        ]
+
+    def progress_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        if not self.has_print_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(PrintJob.objects.defer("pdf"), pk=job_id)
+        return TemplateResponse(
+            request,
+            "admin/fulfillment/printjob/progress.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"{job.get_kind_display()}s: batch {job.pk}",
+                "opts": self.model._meta,
+                "job": job,
+                "finished": job.status
+                in (PrintJob.Status.DONE, PrintJob.Status.FAILED),
+            },
+        )
+
+    def download_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        if not self.has_print_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(PrintJob, pk=job_id)
+        try:
+            services.print_job_download(job=job, actor=request.user)
+        except DomainError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(
+                reverse("admin:fulfillment_printjob_progress", args=[job.pk])
+            )
+        return _pdf_response(bytes(job.pdf), job.filename)
+
+
+# ---- the order page: its warehouse buttons go through shipments
+
+
+class ShipmentInline(ReadOnlyInline):
+    model = Shipment
+    fields = [
+        "number",
+        "location",
+        "status",
+        "pick_list",
+        "carrier",
+        "tracking_number",
+        "shipped_at",
+    ]
+    readonly_fields = fields
+    show_change_link = True
+    verbose_name_plural = "Shipments"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("location", "pick_list", "carrier")
+        )
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("fulfillment.view_shipment")
+
+
+FULFILMENT_STEPS: dict[str, Step] = {
+    **STEPS,
+    "start_picking": Step("Create pick list", FULFIL, services.order_pick),
+    "pack": Step("Mark packed", FULFIL, services.order_pack_shipments, forms.PackForm),
+    "ship": Step("Ship", FULFIL, services.order_ship_shipments, forms.OrderShipForm),
+    "deliver": Step("Mark delivered", FULFIL, services.order_deliver_shipments),
+}
+
+
+admin.site.unregister(Order)
+
+
+@admin.register(Order)
+class FulfilmentOrderAdmin(PermissionsMixin, OrderAdmin):
+    steps = FULFILMENT_STEPS
+    change_form_template = "admin/fulfillment/order/change_form.html"
+    actions = [
+        *(OrderAdmin.actions or []),
+        "create_pick_lists",
+        "print_packing_slips",
+        "print_shipping_labels",
+    ]
+
+    @admin.action(
+        description="Create pick list (one per location)", permissions=["fulfil"]
+    )
+    def create_pick_lists(self, request, queryset: QuerySet[Order]):
+        try:
+            wave = services.pick_lists_create(
+                order_ids=list(queryset.values_list("pk", flat=True)),
+                actor=request.user,
+            )
+        except DomainError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return None
+        links = format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            (
+                (reverse("admin:fulfillment_picklist_change", args=[p.pk]), p.number)
+                for p in wave.pick_lists
+            ),
+        )
+        self.message_user(
+            request,
+            format_html(
+                "{} order(s) on pick list(s) {}. Print them under Fulfilment › Pick "
+                "lists.",
+                len(wave.orders),
+                links,
+            ),
+            messages.SUCCESS,
+        )
+        if wave.skipped:
+            self.message_user(
+                request, "Left out: " + "; ".join(wave.skipped) + ".", messages.WARNING
+            )
+        return None
+
+    @admin.action(description="Print packing slips", permissions=["print"])
+    def print_packing_slips(self, request, queryset: QuerySet[Order]):
+        ids = selectors.shipments_of_orders(
+            order_ids=list(queryset.values_list("pk", flat=True))
+        )
+        return print_documents(
+            self, request, kind=DocumentKind.PACKING_SLIP, object_ids=ids
+        )
+
+    @admin.action(description="Print shipping labels (4×6 in)", permissions=["print"])
+    def print_shipping_labels(self, request, queryset: QuerySet[Order]):
+        ids = selectors.shipments_of_orders(
+            order_ids=list(queryset.values_list("pk", flat=True)),
+            statuses=LABEL_STATUSES,
+        )
+        return print_documents(
+            self, request, kind=DocumentKind.SHIPPING_LABEL, object_ids=ids
+        )
