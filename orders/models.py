@@ -95,8 +95,9 @@ class Order(models.Model):
         URGENT = 2, "Urgent"
 
     number = models.CharField(max_length=20, unique=True, editable=False)
+    # Indexed through the (channel, external_id) unique constraint.
     channel = models.ForeignKey(
-        Channel, on_delete=models.PROTECT, related_name="orders"
+        Channel, on_delete=models.PROTECT, related_name="orders", db_index=False
     )
     external_id = models.CharField(
         "channel reference", max_length=64, help_text="The order's id in its channel."
@@ -286,7 +287,10 @@ class OrderEvent(models.Model):
         RETURN = "return", "Return"
         REFUND = "refund", "Refund"
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    # Indexed through (order, -created_at) below.
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=Kind)
     message = models.TextField()
     user = models.ForeignKey(

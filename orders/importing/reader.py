@@ -1,7 +1,8 @@
 """Turn an uploaded file into a header and rows, or say why it cannot be read."""
 
 import csv
-import io
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from oms.exceptions import DomainError
@@ -13,10 +14,15 @@ class ImportFileError(DomainError):
 
 @dataclass
 class Table:
+    """The header, and the data rows as a one-pass iterator (big files are
+    never held as a list of rows)."""
+
     header: list[str]
-    rows: list[list[str]]
+    # (line number in the file, cells); the header is line 1.
+    rows: Iterator[tuple[int, list[str]]]
     encoding: str
     delimiter: str
+    row_count: int
 
     @property
     def notices(self) -> list[str]:
@@ -72,14 +78,42 @@ def read_table(data: bytes, *, max_bytes: int, filename: str = "") -> Table:
             f"The file {name}is not a CSV file: its first line has no column "
             "separators. The first line must be the header row."
         )
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(_lines(text), delimiter=delimiter)
+    rows = _data_rows(reader, name)
     try:
         header = [column.strip() for column in next(reader)]
-        rows = [row for row in reader if any(cell.strip() for cell in row)]
+        first = next(rows, None)
     except csv.Error as error:
         raise ImportFileError(f"The file {name}is not valid CSV: {error}.") from error
-    if not rows:
+    if first is None:
         raise ImportFileError(
             f"The file {name}has a header row but no orders. Add at least one row."
         )
-    return Table(header=header, rows=rows, encoding=encoding, delimiter=delimiter)
+    return Table(
+        header=header,
+        rows=itertools.chain([first], rows),
+        encoding=encoding,
+        delimiter=delimiter,
+        row_count=max(1, text.count("\n") - 1),
+    )
+
+
+def _lines(text: str) -> Iterator[str]:
+    """Yield the lines of a text with their line ends, without copying it whole."""
+    start, length = 0, len(text)
+    while start < length:
+        end = text.find("\n", start)
+        if end == -1:
+            yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
+
+
+def _data_rows(reader, name: str) -> Iterator[tuple[int, list[str]]]:
+    try:
+        for row in reader:
+            if any(row) and any(cell.strip() for cell in row):
+                yield reader.line_num, row
+    except csv.Error as error:
+        raise ImportFileError(f"The file {name}is not valid CSV: {error}.") from error

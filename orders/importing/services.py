@@ -6,13 +6,15 @@ inserts in one transaction: a refused file writes nothing, and `partial`
 imports the valid orders whole, never half an order.
 """
 
+import itertools
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -87,6 +89,22 @@ def _chunks(values: list, size: int = CHUNK) -> Iterable[list]:
         yield values[start : start + size]
 
 
+def _lookup(queryset, key: str, values: list, *fields: str) -> list[tuple]:
+    """`queryset.filter(key__in=values).values_list(*fields)`, for long lists.
+
+    PostgreSQL gets the values as one array parameter (`= ANY`), which is far
+    cheaper to send than thousands of placeholders; others get chunks.
+    """
+    if not values:
+        return []
+    if connection.vendor == "postgresql":
+        return list(queryset.filter(**{f"{key}__any_of": values}).values_list(*fields))
+    found = []
+    for chunk in _chunks(values):
+        found.extend(queryset.filter(**{f"{key}__in": chunk}).values_list(*fields))
+    return found
+
+
 def _resolve(
     orders: list[ParsedOrder],
     *,
@@ -123,12 +141,12 @@ def _resolve(
             )
 
     skus = sorted({line.sku for order in orders for line in order.lines if line.sku})
-    products = {}
-    for chunk in _chunks(skus):
-        for pk, sku, name, active in Product.objects.filter(sku__in=chunk).values_list(
-            "pk", "sku", "name", "active"
-        ):
-            products[sku] = (pk, name, active)
+    products = {
+        sku: (pk, name, active)
+        for pk, sku, name, active in _lookup(
+            Product.objects.all(), "sku", skus, "pk", "sku", "name", "active"
+        )
+    }
     sku_column = "Lineitem sku" if format_code == "shopify" else "sku"
     for order in orders:
         for line in order.lines:
@@ -151,13 +169,15 @@ def _resolve(
             by_channel.setdefault(order.channel_id, []).append(order.external_id)
     existing: set[tuple[int, str]] = set()
     for channel_id, external_ids in by_channel.items():
-        for chunk in _chunks(external_ids):
-            existing.update(
-                (channel_id, ext)
-                for ext in Order.objects.filter(
-                    channel_id=channel_id, external_id__in=chunk
-                ).values_list("external_id", flat=True)
+        existing.update(
+            (channel_id, ext)
+            for (ext,) in _lookup(
+                Order.objects.filter(channel_id=channel_id),
+                "external_id",
+                external_ids,
+                "external_id",
             )
+        )
     for order in orders:
         if (order.channel_id, order.external_id) in existing:
             order.skip_reason = order.skip_reason or "already imported"
@@ -165,13 +185,15 @@ def _resolve(
     emails = sorted(
         {o.values["email"].lower() for o in orders if o.values.get("email")}
     )
-    customers: dict[str, int] = {}
-    for chunk in _chunks(emails):
-        customers.update(
-            Customer.objects.annotate(email_lower=Lower("email"))
-            .filter(email_lower__in=chunk)
-            .values_list("email_lower", "pk")
+    customers = dict(
+        _lookup(
+            Customer.objects.annotate(email_lower=Lower("email")),
+            "email_lower",
+            emails,
+            "email_lower",
+            "pk",
         )
+    )
     for order in orders:
         order.customer_id = customers.get(order.values.get("email", "").lower())
 
@@ -194,82 +216,129 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
         Customer.objects.bulk_create(
             new_customers.values(), batch_size=2000, ignore_conflicts=True
         )
-        ids: dict[str, int] = {}
-        for chunk in _chunks(list(new_customers)):
-            ids.update(
-                Customer.objects.annotate(email_lower=Lower("email"))
-                .filter(email_lower__in=chunk)
-                .values_list("email_lower", "pk")
+        ids = dict(
+            _lookup(
+                Customer.objects.annotate(email_lower=Lower("email")),
+                "email_lower",
+                list(new_customers),
+                "email_lower",
+                "pk",
             )
+        )
         for order in orders:
             if order.customer_id is None:
                 order.customer_id = ids[order.values["email"].lower()]
 
     numbers = sequence_reserve(name="order", count=len(orders))
     now = timezone.now()
-    rows = []
+    source_event = OrderEvent.Kind.IMPORTED
+    order_rows = []
     for number, order in zip(numbers, orders, strict=True):
         values = order.values
         subtotal = sum(
             (line.unit_price * line.quantity for line in order.lines), Decimal("0")
         )
-        rows.append(
-            Order(
-                number=format_number(ORDER_NUMBER_PREFIX, number),
-                channel_id=order.channel_id,
-                external_id=order.external_id,
-                customer_id=order.customer_id,
-                placed_at=order.placed_at or now,
-                ship_name=values.get("ship_name", ""),
-                ship_company=values.get("ship_company", ""),
-                ship_address1=values.get("ship_address1", ""),
-                ship_address2=values.get("ship_address2", ""),
-                ship_city=values.get("ship_city", ""),
-                ship_region=values.get("ship_region", ""),
-                ship_postcode=values.get("ship_postcode", ""),
-                ship_country=order.country,
-                ship_phone=values.get("ship_phone", "") or values.get("phone", ""),
-                shipping_method=values.get("shipping_method", ""),
-                currency=order.currency,
-                subtotal=subtotal,
-                shipping_amount=order.shipping_amount,
-                tax_amount=order.tax_amount,
-                total=subtotal + order.shipping_amount + order.tax_amount,
-                created_at=now,
-                updated_at=now,
-            )
+        order_rows.append(
+            {
+                "number": format_number(ORDER_NUMBER_PREFIX, number),
+                "channel_id": order.channel_id,
+                "external_id": order.external_id,
+                "customer_id": order.customer_id,
+                "status": "pending",
+                "hold_reason": "",
+                "held_from": "",
+                "priority": 0,
+                "placed_at": order.placed_at or now,
+                "ship_name": values.get("ship_name", ""),
+                "ship_company": values.get("ship_company", ""),
+                "ship_address1": values.get("ship_address1", ""),
+                "ship_address2": values.get("ship_address2", ""),
+                "ship_city": values.get("ship_city", ""),
+                "ship_region": values.get("ship_region", ""),
+                "ship_postcode": values.get("ship_postcode", ""),
+                "ship_country": order.country,
+                "ship_phone": values.get("ship_phone", "") or values.get("phone", ""),
+                "shipping_method": values.get("shipping_method", ""),
+                "requested_delivery_date": None,
+                "currency": order.currency,
+                "subtotal": subtotal,
+                "shipping_amount": order.shipping_amount,
+                "tax_amount": order.tax_amount,
+                "total": subtotal + order.shipping_amount + order.tax_amount,
+                "created_at": now,
+                "updated_at": now,
+            }
         )
-    created = Order.objects.bulk_create(rows, batch_size=2000)
-    OrderLine.objects.bulk_create(
-        (
-            OrderLine(
-                order_id=row.pk,
-                product_id=line.product_id,
-                sku=line.sku,
-                name=line.product_name or line.name,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
+    order_ids = _insert_returning_ids(Order, order_rows)
+
+    def line_rows():
+        for order_id, order in zip(order_ids, orders, strict=True):
+            for line in order.lines:
+                yield {
+                    "order_id": order_id,
+                    "product_id": line.product_id,
+                    "sku": line.sku,
+                    "name": line.product_name or line.name,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price,
+                    "quantity_shipped": 0,
+                    "quantity_returned": 0,
+                }
+
+    def event_rows():
+        for order_id, order in zip(order_ids, orders, strict=True):
+            yield {
+                "order_id": order_id,
+                "kind": source_event,
+                "message": f"Imported from {source}, row {order.first_row}.",
+                "user_id": user.pk if user else None,
+                "data": {"source": source, "row": order.first_row},
+                "created_at": now,
+            }
+
+    _insert(OrderLine, line_rows())
+    _insert(OrderEvent, event_rows())
+    return order_ids
+
+
+def _insert_returning_ids(model, rows: list[dict]) -> list[int]:
+    """Insert rows and return their new primary keys, in order."""
+    if not rows:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [model._meta.db_table, model._meta.pk.column, len(rows)],
             )
-            for row, order in zip(created, orders, strict=True)
-            for line in order.lines
-        ),
-        batch_size=5000,
-    )
-    OrderEvent.objects.bulk_create(
-        (
-            OrderEvent(
-                order_id=row.pk,
-                kind=OrderEvent.Kind.IMPORTED,
-                message=f"Imported from {source}, row {order.first_row}.",
-                user=user,
-                data={"source": source, "row": order.first_row},
-                created_at=now,
+            ids = [pk for (pk,) in cursor.fetchall()]
+        for pk, row in zip(ids, rows, strict=True):
+            row["id"] = pk
+        _insert(model, rows)
+        return ids
+    created = model.objects.bulk_create((model(**row) for row in rows), batch_size=2000)
+    return [obj.pk for obj in created]
+
+
+def _insert(model, rows: Iterable[dict]) -> None:
+    """Insert many rows: COPY on PostgreSQL (no per-row ORM work), bulk_create elsewhere."""
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create((model(**row) for row in rows), batch_size=2000)
+        return
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return
+    names = list(first)
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    json_fields = {n for n in names if by_attname[n].get_internal_type() == "JSONField"}
+    columns = ", ".join(f'"{by_attname[n].column}"' for n in names)
+    statement = f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN'
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for row in itertools.chain([first], rows):
+            copy.write_row(
+                [json.dumps(row[n]) if n in json_fields else row[n] for n in names]
             )
-            for row, order in zip(created, orders, strict=True)
-        ),
-        batch_size=5000,
-    )
-    return [row.pk for row in created]
 
 
 def orders_import(
@@ -296,7 +365,7 @@ def orders_import(
 
     table = read_table(data, max_bytes=settings.OMS_IMPORT_MAX_BYTES, filename=filename)
     fmt = detect_format(table.header, format_code)
-    total = len(table.rows)
+    total = table.row_count
     report("checking", 0, total)
     parsed = parse_table(
         table,

@@ -5,6 +5,7 @@ is checked before anything is written. `resolve` then looks up channels,
 products, customers and already imported orders in a few set-based queries.
 """
 
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ class Problem:
         return f"row {self.row}, column {self.column}: {self.message}"
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedLine:
     row: int
     sku: str
@@ -44,7 +45,7 @@ class ParsedLine:
     product_name: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedOrder:
     external_id: str
     first_row: int
@@ -59,6 +60,7 @@ class ParsedOrder:
     channel_id: int | None = None
     customer_id: int | None = None
     skip_reason: str = ""
+    raw: tuple = ()
 
     @property
     def valid(self) -> bool:
@@ -72,6 +74,13 @@ class Parsed:
 
 
 def _money(text: str, decimal_comma: bool) -> Decimal | None:
+    if not decimal_comma:
+        try:  # The common case: a plain number such as 12.50.
+            value = Decimal(text)
+        except InvalidOperation:
+            pass
+        else:
+            return value if value.is_finite() else None
     text = text.strip().replace(" ", "")
     for symbol in ("$", "€", "£"):
         text = text.replace(symbol, "")
@@ -121,12 +130,13 @@ def parse_table(
     sku_at, qty_at, price_at = index["sku"], index["quantity"], index["unit_price"]
     line_name_at = index.get("line_name")
     order_columns = [(f, index[f]) for f in ORDER_FIELDS if f in index]
+    # The order-level cells of a row, compared whole before cell by cell.
+    order_cells = operator.itemgetter(*(i for _, i in order_columns), ext_at)
     width = len(table.header)
     orders: dict[str, ParsedOrder] = {}
     loose: list[Problem] = []
 
-    for offset, row in enumerate(table.rows):
-        number = offset + 2  # the header is row 1
+    for offset, (number, row) in enumerate(table.rows):
         if progress and offset % 5000 == 0:
             progress(offset)
         if len(row) < width:
@@ -141,7 +151,8 @@ def parse_table(
         if order is None:
             values = {f: row[i].strip() for f, i in order_columns}
             order = orders[external_id] = ParsedOrder(external_id, number, values)
-        else:
+            order.raw = order_cells(row)
+        elif order_cells(row) != order.raw:
             values = order.values
             for f, i in order_columns:
                 cell = row[i].strip()
