@@ -568,6 +568,25 @@ class FulfilmentOrderAdmin(PermissionsMixin, OrderAdmin):
         "print_shipping_labels",
     ]
 
+    def get_inlines(self, request: HttpRequest, obj: Order | None):
+        inlines = list(super().get_inlines(request, obj))
+        # Only orders that have shipments show (and post) the shipments inline.
+        if obj is not None and Shipment.objects.filter(order=obj).exists():
+            inlines.append(ShipmentInline)
+        return inlines
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "order_has_shipments": Shipment.objects.filter(order_id=object_id).exists(),
+            "order_documents": [
+                ("print_packing_slips", "Packing slips"),
+                ("print_shipping_labels", "Labels"),
+            ],
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.action(
         description="Create pick list (one per location)", permissions=["fulfil"]
     )

@@ -17,6 +17,18 @@ _VIEW_ALL = [
     "orders.view_order",
     "orders.view_orderline",
     "orders.view_orderevent",
+    "fulfillment.view_carrier",
+    "fulfillment.view_picklist",
+    "fulfillment.view_shipment",
+    "fulfillment.view_shipmentline",
+    "fulfillment.view_trackingevent",
+    "fulfillment.view_documentprint",
+]
+# Pick, pack, ship and print: the warehouse's work, and the manager's.
+_FULFIL = [
+    "fulfillment.fulfil_shipment",
+    "fulfillment.print_documents",
+    "fulfillment.view_printjob",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -24,6 +36,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_VIEW_ALL,
         "inventory.change_stocklevel",
         "orders.fulfil_order",
+        *_FULFIL,
     ],
     CUSTOMER_SERVICE: [
         *_VIEW_ALL,
@@ -53,6 +66,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.fulfil_order",
         "orders.hold_order",
         "orders.cancel_order",
+        *_FULFIL,
+        "fulfillment.add_carrier",
+        "fulfillment.change_carrier",
         "orders.import_orders",
         "orders.view_importjob",
     ],
