@@ -212,19 +212,7 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
                 phone=order.values.get("phone", ""),
             )
     if new_customers:
-        # Another import may add the same customer meanwhile: keep theirs.
-        Customer.objects.bulk_create(
-            new_customers.values(), batch_size=2000, ignore_conflicts=True
-        )
-        ids = dict(
-            _lookup(
-                Customer.objects.annotate(email_lower=Lower("email")),
-                "email_lower",
-                list(new_customers),
-                "email_lower",
-                "pk",
-            )
-        )
+        ids = _customers_insert(list(new_customers.values()))
         for order in orders:
             if order.customer_id is None:
                 order.customer_id = ids[order.values["email"].lower()]
@@ -299,6 +287,42 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
     _insert(OrderLine, line_rows())
     _insert(OrderEvent, event_rows())
     return order_ids
+
+
+def _customers_insert(customers: list[Customer]) -> dict[str, int]:
+    """Insert new customers and map every e-mail (lower case) to its id.
+
+    Another import may add the same customer meanwhile: theirs is kept.
+    """
+    ids: dict[str, int] = {}
+    if connection.vendor == "postgresql":
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO orders_customer (email, name, phone, accepts_marketing, created_at) "
+                "SELECT e, n, p, false, %s FROM unnest(%s::text[], %s::text[], %s::text[]) "
+                "AS t(e, n, p) ON CONFLICT DO NOTHING RETURNING lower(email), id",
+                [
+                    now,
+                    [c.email for c in customers],
+                    [c.name for c in customers],
+                    [c.phone for c in customers],
+                ],
+            )
+            ids.update(cursor.fetchall())
+    else:
+        Customer.objects.bulk_create(customers, batch_size=2000, ignore_conflicts=True)
+    missing = [c.email for c in customers if c.email not in ids]
+    ids.update(
+        _lookup(
+            Customer.objects.annotate(email_lower=Lower("email")),
+            "email_lower",
+            missing,
+            "email_lower",
+            "pk",
+        )
+    )
+    return ids
 
 
 def _insert_returning_ids(model, rows: list[dict]) -> list[int]:
