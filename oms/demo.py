@@ -14,6 +14,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from fulfillment import documents
+from fulfillment import services as fulfilment_services
+from fulfillment.models import Carrier, DocumentKind, Shipment
 from inventory.models import Location, Product, StockLevel
 from inventory.services import stock_receive
 from oms.roles import CUSTOMER_SERVICE, MANAGER, WAREHOUSE, roles_setup
@@ -183,6 +186,26 @@ JOURNEY = [
 ]
 
 
+FULFILMENT_TARGETS = {"picking", "packed", "shipped", "delivered"}
+# Orders per pick list wave.
+WAVE_SIZE = 16
+CARRIERS = [
+    # code, name, tracking URL template, services
+    (
+        "pex",
+        "Parcel Express",
+        "https://track.example.com/parcel-express/{tracking}",
+        "Ground, Express",
+    ),
+    (
+        "swift",
+        "Swift Post",
+        "https://swiftpost.example.org/track?number={tracking}",
+        "Standard, Priority",
+    ),
+]
+
+
 @dataclass
 class SeedReport:
     users_created: list[tuple[str, str, str]] = field(default_factory=list)
@@ -297,14 +320,16 @@ def _journey(rng: random.Random) -> str:
     return "allocated"
 
 
-def _walk(order: Order, target: str, rng: random.Random, users: dict) -> None:
-    warehouse, service = users["warehouse"], users["service"]
+def _walk(order: Order, target: str, rng: random.Random, users: dict) -> bool:
+    """Take an order towards its end state; return True when the warehouse
+    still has to take it further (pick lists, packing, shipping)."""
+    service = users["service"]
     S = OrderStatus
     if target == "cancelled":
         order_services.order_cancel(
             order=order, actor=service, reason="Customer changed their mind"
         )
-        return
+        return False
     if target == "on_hold":
         reason = rng.choice(
             [HoldReason.ADDRESS_CHECK, HoldReason.PAYMENT, HoldReason.FRAUD_REVIEW]
@@ -313,18 +338,83 @@ def _walk(order: Order, target: str, rng: random.Random, users: dict) -> None:
             order_services.order_hold(
                 order=order, actor=service, reason=reason, note="Demo hold"
             )
-        return
-    if target in ("pending", "allocated") or order.status != S.ALLOCATED:
-        return
-    order = order_services.order_start_picking(order=order, actor=warehouse)
-    if target == "picking":
-        return
-    order = order_services.order_pack(order=order, actor=warehouse)
-    if target == "packed":
-        return
-    order = order_services.order_ship(order=order, actor=warehouse)
-    if target == "delivered" and order.status == S.SHIPPED:
-        order_services.order_deliver(order=order, actor=None)
+        return False
+    return target in FULFILMENT_TARGETS and order.status == S.ALLOCATED
+
+
+def _carriers() -> list[Carrier]:
+    carriers = []
+    for code, name, template, offered in CARRIERS:
+        carrier, _ = Carrier.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "tracking_url_template": template,
+                "services": offered,
+            },
+        )
+        carriers.append(carrier)
+    return carriers
+
+
+def _fulfil(journeys: list[tuple[Order, str]], rng: random.Random, users: dict) -> None:
+    """The warehouse's day: waves of pick lists, packing, shipping, delivery.
+
+    Orders are picked in waves (one pick list per location per wave); the
+    waves still being picked get their pick list printed, as a picker would.
+    Every tenth shipped order ships one unit short, so the rest waits in a
+    pending shipment and the order is partially shipped.
+    """
+    warehouse = users["warehouse"]
+    carriers = _carriers()
+    for start in range(0, len(journeys), WAVE_SIZE):
+        wave = journeys[start : start + WAVE_SIZE]
+        target_of = {order.pk: target for order, target in wave}
+        made = fulfilment_services.pick_lists_create(
+            order_ids=list(target_of), actor=warehouse
+        )
+        # Every other wave still being picked has its pick list printed.
+        printed = (start // WAVE_SIZE) % 2 == 0
+        if printed and any(target == "picking" for target in target_of.values()):
+            pick_list_ids = [p.pk for p in made.pick_lists]
+            rendered = documents.render(DocumentKind.PICK_LIST, pick_list_ids)
+            fulfilment_services.document_print_record(
+                kind=DocumentKind.PICK_LIST,
+                actor=warehouse,
+                pick_list_ids=pick_list_ids,
+                pages=rendered.pages,
+            )
+        shipments = Shipment.objects.filter(pick_list__in=made.pick_lists).order_by(
+            "number"
+        )
+        for n, shipment in enumerate(shipments):
+            target = target_of[shipment.order_id]
+            if target == "picking":
+                continue
+            fulfilment_services.shipment_pack(
+                shipment=shipment, actor=warehouse, packages=1 + (n % 7 == 0)
+            )
+            if target == "packed":
+                continue
+            carrier = carriers[n % len(carriers)]
+            lines = list(shipment.lines.all())
+            short = None
+            if n % 10 == 3 and any(line.quantity > 1 for line in lines):
+                short = {
+                    line.order_line_id: line.quantity - (line.quantity > 1)
+                    for line in lines
+                }
+            shipment = fulfilment_services.shipment_ship(
+                shipment=shipment,
+                actor=warehouse,
+                carrier=carrier,
+                service=carrier.service_list[n % len(carrier.service_list)],
+                tracking_number=f"{carrier.code.upper()}{rng.randint(10**9, 10**10 - 1)}"
+                f"{shipment.pk:05d}",
+                quantities=short,
+            )
+            if target == "delivered":
+                fulfilment_services.shipment_deliver(shipment=shipment, actor=None)
 
 
 def seed_demo(*, seed: int = 2026) -> SeedReport:
@@ -337,6 +427,7 @@ def seed_demo(*, seed: int = 2026) -> SeedReport:
     channels = list(Channel.objects.order_by("code"))
     now = timezone.now()
     existing = set(Order.objects.values_list("channel__code", "external_id"))
+    journeys: list[tuple[Order, str]] = []
     for n in range(1, ORDER_COUNT + 1):
         channel = channels[n % len(channels)]
         external_id = f"{channel.code[:3].upper()}-{10000 + n}"
@@ -391,6 +482,8 @@ def seed_demo(*, seed: int = 2026) -> SeedReport:
             allocate=target != "pending",
             source="demo",
         )
-        _walk(order, target, rng, users)
+        if _walk(order, target, rng, users):
+            journeys.append((order, target))
         report.orders_created += 1
+    _fulfil(journeys, rng, users)
     return report

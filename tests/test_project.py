@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from fulfillment.models import DocumentPrint, PickList, Shipment
 from inventory.models import Location, Product, StockLevel, StockMovement
 from orders.models import Channel, Order, OrderStatus
 
@@ -25,6 +26,9 @@ def test_seed_demo_runs_twice_without_duplicates(django_user_model):
         Product.objects.count(),
         StockMovement.objects.count(),
         django_user_model.objects.count(),
+        Shipment.objects.count(),
+        PickList.objects.count(),
+        DocumentPrint.objects.count(),
     )
     call_command("seed_demo", stdout=out)
 
@@ -33,7 +37,26 @@ def test_seed_demo_runs_twice_without_duplicates(django_user_model):
         Product.objects.count(),
         StockMovement.objects.count(),
         django_user_model.objects.count(),
+        Shipment.objects.count(),
+        PickList.objects.count(),
+        DocumentPrint.objects.count(),
     )
+    assert set(Shipment.objects.values_list("status", flat=True)) >= {
+        "pending",
+        "picking",
+        "packed",
+        "shipped",
+        "delivered",
+    }
+    assert set(PickList.objects.values_list("status", flat=True)) == {
+        "open",
+        "picking",
+        "done",
+    }
+    assert DocumentPrint.objects.filter(kind="pick_list").exists()
+    assert not Order.objects.filter(
+        status__in=["picking", "packed", "shipped", "delivered"], shipments=None
+    ).exists()
     assert Channel.objects.count() == 3
     assert Location.objects.count() == 3
     assert len(set(Location.objects.values_list("country", flat=True))) == 2
