@@ -24,6 +24,7 @@ from orders.importing.admin import OrderImportMixin
 from orders.models import (
     Channel,
     Customer,
+    CustomerEmail,
     ImportJob,
     Order,
     OrderEvent,
@@ -470,3 +471,21 @@ class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="result")
     def summary(self, obj: ImportJob) -> str:
         return (obj.result or obj.preview).get("summary", "")
+
+
+@admin.register(CustomerEmail)
+class CustomerEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "order",
+        "kind",
+        "to",
+        "status",
+        "attempts",
+        "sent_at",
+    ]
+    list_filter = ["status", "kind"]
+    list_select_related = ["order"]
+    search_fields = ["order__number", "to"]
+    date_hierarchy = "created_at"
+    exclude = ["context"]

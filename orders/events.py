@@ -187,3 +187,9 @@ def order_event_document(
         user=user,
         data=data or {},
     )
+
+
+def order_event_email(
+    *, order: Order, message: str, data: dict[str, Any]
+) -> OrderEvent:
+    return _event(order=order, kind=Kind.EMAIL, message=message, actor=None, data=data)

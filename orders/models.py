@@ -356,3 +356,45 @@ class ImportJob(models.Model):
         # Checking is the first 70% of the work, writing the rest.
         share = self.processed / self.total
         return int(70 * share) if self.stage == "checking" else 70 + int(30 * share)
+
+
+class CustomerEmail(models.Model):
+    """One e-mail to a customer about one event; the key makes it unique."""
+
+    class Kind(models.TextChoices):
+        RECEIVED = "order_received", "Order received"
+        SHIPPED = "order_shipped", "Shipped"
+        DELAYED = "shipment_delayed", "Delayed or problem in transit"
+        DELIVERED = "order_delivered", "Delivered"
+        CANCELLED = "order_cancelled", "Order cancelled"
+        RETURN_APPROVED = "return_approved", "Return approved"
+        RETURN_REJECTED = "return_rejected", "Return rejected"
+        REFUNDED = "refund_issued", "Refund issued"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=24, choices=Kind)
+    key = models.CharField(
+        max_length=120,
+        unique=True,
+        help_text="One e-mail per event: kind, order, subject.",
+    )
+    to = models.EmailField()
+    context = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.to}"

@@ -29,11 +29,13 @@ from inventory.services import (
 )
 from oms.sequences import format_number, sequence_reserve
 from orders import events
+from orders.emails import customer_email_queue
 from orders.exceptions import OrderError, OrderStateError
 from orders.locks import lock_order, lock_orders
 from orders.models import (
     Channel,
     Customer,
+    CustomerEmail,
     HoldReason,
     Order,
     OrderEvent,
@@ -178,6 +180,7 @@ def order_create(
     events.order_event_placed(order=order, actor=actor, source=source)
     if allocate:
         order = order_allocate(order=order, actor=actor)
+    customer_email_queue(order=order, kind=CustomerEmail.Kind.RECEIVED)
     return order
 
 
@@ -461,6 +464,9 @@ def order_cancel(*, order: Order, actor: Actor, reason: str = "") -> Order:
             order=order, actor=actor, reason="order cancelled"
         )
     events.order_event_cancelled(order=order, actor=actor, reason=reason)
+    customer_email_queue(
+        order=order, kind=CustomerEmail.Kind.CANCELLED, context={"reason": reason}
+    )
     return order
 
 

@@ -8,7 +8,16 @@ from django.urls import reverse
 from inventory.models import Allocation, Location, Product, StockLevel, StockMovement
 from inventory.services import stock_receive
 from orders import services
-from orders.models import Channel, Customer, Order, OrderEvent, OrderLine, OrderStatus
+from orders.models import (
+    Channel,
+    Customer,
+    CustomerEmail,
+    ImportJob,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+)
 from tests.factories import (
     ChannelFactory,
     CustomerFactory,
@@ -27,6 +36,7 @@ ADMIN_MODELS = [
     Order,
     OrderLine,
     OrderEvent,
+    CustomerEmail,
 ]
 
 
@@ -325,3 +335,20 @@ def test_stock_operation_needs_change_permission(client, product, stock):
     client.force_login(UserFactory(username="viewer"))
     url = reverse("admin:inventory_stocklevel_operation", args=[level.pk, "receive"])
     assert client.post(url, {"quantity": 5}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_import_job_list_query_count_does_not_grow(admin_client, channel, superuser):
+    def add(n):
+        for index in range(n):
+            ImportJob.objects.create(
+                filename=f"f{index}.csv",
+                source=b"",
+                channel=channel,
+                created_by=superuser,
+            )
+
+    add(2)
+    few = queries_for(admin_client, admin_url(ImportJob, "changelist"))
+    add(10)
+    assert queries_for(admin_client, admin_url(ImportJob, "changelist")) == few

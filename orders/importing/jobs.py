@@ -6,9 +6,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from orders.importing.reader import ImportFileError
-from orders.importing.services import orders_import
+from orders.importing.services import imported_orders_settle, orders_import
 from orders.models import Channel, ImportJob
-from orders.services import orders_allocate_in_batches
 
 Status = ImportJob.Status
 
@@ -82,7 +81,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
         return ImportJob.objects.get(pk=job.pk)
     outcome = result.as_dict()
     if result.written:
-        outcome["allocated"] = orders_allocate_in_batches(
+        outcome["allocated"] = imported_orders_settle(
             order_ids=result.order_ids, actor=job.created_by
         )
     ImportJob.objects.filter(pk=job.pk).update(

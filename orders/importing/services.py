@@ -460,3 +460,23 @@ def orders_import(
     result.written = True
     report("writing", result.lines, result.lines)
     return result
+
+
+def imported_orders_settle(*, order_ids: list[int], actor) -> int:
+    """After an import commits: allocate the new orders, oldest first, and
+    queue their "order received" e-mails. Returns how many are allocated."""
+    from orders.emails import customer_emails_queue_many
+    from orders.services import orders_allocate_in_batches
+
+    allocated = orders_allocate_in_batches(order_ids=order_ids, actor=actor)
+    for start in range(0, len(order_ids), CHUNK):
+        with transaction.atomic():
+            customer_emails_queue_many(
+                orders=list(
+                    Order.objects.filter(
+                        pk__in=order_ids[start : start + CHUNK]
+                    ).select_related("channel", "customer")
+                ),
+                kind="order_received",
+            )
+    return allocated

@@ -8,10 +8,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from orders.importing.reader import ImportFileError
-from orders.importing.services import orders_import
+from orders.importing.services import imported_orders_settle, orders_import
 from orders.models import Channel
-from orders.services import orders_allocate_in_batches
-from orders.tasks import orders_allocate_task
+from orders.tasks import imported_orders_settle_task
 
 
 class ProgressBar:
@@ -90,10 +89,10 @@ class Command(BaseCommand):
             self.stderr.write(str(problem))
         if result.written:
             if len(result.order_ids) > settings.OMS_IMPORT_BACKGROUND_LINES:
-                orders_allocate_task.enqueue(order_ids=result.order_ids)
+                imported_orders_settle_task.enqueue(order_ids=result.order_ids)
                 self.stdout.write("Allocation of the imported orders is queued.")
             else:
-                allocated = orders_allocate_in_batches(
+                allocated = imported_orders_settle(
                     order_ids=result.order_ids, actor=None
                 )
                 self.stdout.write(
