@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from oms.views import health
+
 admin.site.site_header = "OMS back office"
 admin.site.site_title = "OMS"
 admin.site.index_title = "Orders, stock and fulfilment"
@@ -11,4 +13,5 @@ admin.site.index_title = "Orders, stock and fulfilment"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("health/", health, name="health"),
 ]

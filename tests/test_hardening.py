@@ -1,0 +1,168 @@
+"""Production settings, login protection, health check, and a production-like
+run: gunicorn + whitenoise + a db_worker process on PostgreSQL."""
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+ROOT = Path(__file__).resolve().parents[1]
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": secrets.token_urlsafe(60),
+    "ALLOWED_HOSTS": "oms.example.com,127.0.0.1",
+}
+
+
+def manage(
+    *args: str, env: dict[str, str], timeout: int = 120
+) -> subprocess.CompletedProcess:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DEBUG"))
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_production_settings_pass_the_deploy_check():
+    checked = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "System check identified no issues" in checked.stdout
+
+
+def test_secret_key_is_required_outside_debug():
+    env = {**PRODUCTION_ENV, "SECRET_KEY": ""}
+    refused = manage("check", env=env)
+    assert refused.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in refused.stderr
+
+
+@pytest.mark.django_db
+def test_health_check_answers_with_the_database_state(client):
+    response = client.get(reverse("health"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+@pytest.mark.django_db
+def test_password_guessing_locks_the_login_out(client, django_user_model):
+    django_user_model.objects.create_user(
+        "target", password="right-password-1", is_staff=True
+    )
+    url = reverse("admin:login")
+    for _ in range(4):
+        response = client.post(url, {"username": "target", "password": "wrong"})
+        assert response.status_code == 200
+    fifth = client.post(url, {"username": "target", "password": "wrong"})
+    assert fifth.status_code == 429
+    locked = client.post(url, {"username": "target", "password": "right-password-1"})
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(
+    url: str, headers: dict, seconds: float = 30
+) -> urllib.request.http.client.HTTPResponse:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return urllib.request.urlopen(
+                urllib.request.Request(url, headers=headers), timeout=5
+            )
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_whitenoise_and_db_worker_run_like_production(tmp_path):
+    settings_dict = connection.settings_dict
+    database_url = (
+        f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:"
+        f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    )
+    env = {
+        **PRODUCTION_ENV,
+        "DATABASE_URL": database_url,
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "SECURE_PROXY_SSL_HEADER_NAME": "HTTP_X_FORWARDED_PROTO",
+        "OMS_TASKS_BACKEND": "database",
+    }
+    collected = manage("collectstatic", "--no-input", env=env)
+    assert collected.returncode == 0, collected.stderr
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "oms.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        cwd=ROOT,
+        env={**clean, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "db_worker", "--interval", "0.2"],
+        cwd=ROOT,
+        env={**clean, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        https = {"X-Forwarded-Proto": "https"}
+        health = wait_for(f"http://127.0.0.1:{port}/health/", {})
+        assert health.status == 200 and b'"database": "ok"' in health.read()
+        css = wait_for(f"http://127.0.0.1:{port}/static/admin/css/base.css", https)
+        assert css.status == 200 and b"body" in css.read()
+        login = wait_for(f"http://127.0.0.1:{port}/admin/login/", https)
+        assert login.status == 200 and b"OMS" in login.read()
+
+        enqueued = manage(
+            "shell",
+            "-c",
+            "from orders.tasks import backorders_reallocate_task as t; "
+            "print(t.enqueue(product_ids=[]).id)",
+            env=env,
+        )
+        assert enqueued.returncode == 0, enqueued.stderr
+        task_id = enqueued.stdout.strip().splitlines()[-1]
+        from django_tasks_db.models import DBTaskResult
+
+        deadline = time.monotonic() + 30
+        while DBTaskResult.objects.get(id=task_id).status != "SUCCESSFUL":
+            assert time.monotonic() < deadline, "the db_worker did not run the task"
+            time.sleep(0.3)
+    finally:
+        server.terminate()
+        worker.terminate()
+        server.wait(timeout=10)
+        worker.wait(timeout=10)
