@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Check the system libraries WeasyPrint needs; install them when run as root.
 # The barcode tests also read PDFs back with pdftoppm (poppler-utils) and
-# zbarimg (zbar-tools): installed as root too, otherwise those tests skip.
+# zbarimg (zbar-tools), and the browser journeys use Debian's chromium:
+# installed as root too, otherwise those tests skip (CI makes them required).
 set -euo pipefail
 missing=()
 for lib in libpango-1.0.so.0:libpango-1.0-0 libpangoft2-1.0.so.0:libpangoft2-1.0-0 \
@@ -13,6 +14,8 @@ fc-list 2>/dev/null | grep -qi . || missing+=(fonts-dejavu-core)
 optional=()
 command -v pdftoppm >/dev/null || optional+=(poppler-utils)
 command -v zbarimg >/dev/null || optional+=(zbar-tools)
+# The browser journeys (tests/e2e) drive Debian's Chromium with Playwright.
+command -v chromium >/dev/null || optional+=(chromium)
 if [ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ]; then exit 0; fi
 install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" \
@@ -20,16 +23,16 @@ install() {
 }
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   [ ${#missing[@]} -eq 0 ] || echo "WeasyPrint (PDF documents) needs these Debian packages: ${missing[*]}"
-  [ ${#optional[@]} -eq 0 ] || echo "The barcode tests use these Debian packages: ${optional[*]}"
+  [ ${#optional[@]} -eq 0 ] || echo "The barcode and browser tests use these Debian packages: ${optional[*]}"
   echo "Installing them with apt-get (running as root)..."
   if ! install "${missing[@]}" "${optional[@]}"; then
     [ ${#missing[@]} -eq 0 ] || exit 1
-    echo "Could not install ${optional[*]}: the barcode read-back tests will skip."
+    echo "Could not install ${optional[*]}: the barcode read-back and browser tests will skip."
   fi
 elif [ ${#missing[@]} -ne 0 ]; then
   echo "WeasyPrint (PDF documents) needs these Debian packages: ${missing[*]}"
   echo "Install them with: sudo apt-get install ${missing[*]} ${optional[*]}"
   exit 1
 else
-  echo "Optional: sudo apt-get install ${optional[*]} (the barcode read-back tests skip without them)."
+  echo "Optional: sudo apt-get install ${optional[*]} (the barcode read-back and browser tests skip without them)."
 fi
