@@ -6,8 +6,6 @@ inserts in one transaction: a refused file writes nothing, and `partial`
 imports the valid orders whole, never half an order.
 """
 
-import itertools
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,6 +17,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from inventory.models import Product
+from oms.bulk import bulk_insert
 from oms.sequences import format_number, sequence_reserve
 from orders.importing.formats import detect_format
 from orders.importing.reader import ImportFileError, read_table
@@ -284,8 +283,8 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
                 "created_at": now,
             }
 
-    _insert(OrderLine, line_rows())
-    _insert(OrderEvent, event_rows())
+    bulk_insert(OrderLine, line_rows())
+    bulk_insert(OrderEvent, event_rows())
     return order_ids
 
 
@@ -338,31 +337,10 @@ def _insert_returning_ids(model, rows: list[dict]) -> list[int]:
             ids = [pk for (pk,) in cursor.fetchall()]
         for pk, row in zip(ids, rows, strict=True):
             row["id"] = pk
-        _insert(model, rows)
+        bulk_insert(model, rows)
         return ids
     created = model.objects.bulk_create((model(**row) for row in rows), batch_size=2000)
     return [obj.pk for obj in created]
-
-
-def _insert(model, rows: Iterable[dict]) -> None:
-    """Insert many rows: COPY on PostgreSQL (no per-row ORM work), bulk_create elsewhere."""
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create((model(**row) for row in rows), batch_size=2000)
-        return
-    rows = iter(rows)
-    first = next(rows, None)
-    if first is None:
-        return
-    names = list(first)
-    by_attname = {f.attname: f for f in model._meta.concrete_fields}
-    json_fields = {n for n in names if by_attname[n].get_internal_type() == "JSONField"}
-    columns = ", ".join(f'"{by_attname[n].column}"' for n in names)
-    statement = f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN'
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        for row in itertools.chain([first], rows):
-            copy.write_row(
-                [json.dumps(row[n]) if n in json_fields else row[n] for n in names]
-            )
 
 
 def orders_import(

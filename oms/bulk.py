@@ -1,0 +1,47 @@
+"""Insert many rows fast: COPY on PostgreSQL, bulk_create elsewhere."""
+
+import itertools
+import json
+from collections.abc import Iterable
+
+from django.db import connection
+
+
+def bulk_insert(model, rows: Iterable[dict]) -> None:
+    """Insert rows given as {attname: value} dicts, without per-row ORM work.
+
+    On PostgreSQL the rows stream through COPY; columns left out take their
+    database defaults (the primary key, unless given).
+    """
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create((model(**row) for row in rows), batch_size=2000)
+        return
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return
+    names = list(first)
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    json_fields = {n for n in names if by_attname[n].get_internal_type() == "JSONField"}
+    columns = ", ".join(f'"{by_attname[n].column}"' for n in names)
+    statement = f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN'
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for row in itertools.chain([first], rows):
+            copy.write_row(
+                [json.dumps(row[n]) if n in json_fields else row[n] for n in names]
+            )
+
+
+def reserve_ids(model, count: int) -> range:
+    """Reserve `count` consecutive primary keys on PostgreSQL for explicit inserts."""
+    table, column = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT pg_get_serial_sequence(%s, %s), COALESCE(MAX("{column}"), 0) FROM "{table}"',
+            [table, column],
+        )
+        sequence, highest = cursor.fetchone()
+        cursor.execute("SELECT nextval(%s)", [sequence])
+        start = max(cursor.fetchone()[0], highest + 1)
+        cursor.execute("SELECT setval(%s, %s)", [sequence, start + count - 1])
+    return range(start, start + count)
