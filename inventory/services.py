@@ -100,6 +100,51 @@ def stock_receive(
 
 
 @transaction.atomic
+def stock_return(
+    *,
+    product: Product,
+    location: Location,
+    quantity: int,
+    resellable: bool,
+    actor: AbstractBaseUser | None,
+    reference: str,
+    note: str = "",
+) -> StockLevel:
+    """Book returned goods in at a location.
+
+    Resellable units go back on the shelf (reason return) and are offered to
+    waiting backorders. Damaged units are booked in and written off at once
+    (reason return_damaged, +n then -n), so the ledger shows what came back
+    and `on_hand == sum(delta)` still holds.
+    """
+    _positive(quantity, "returned")
+    level = _lock_level(product=product, location=location)
+    if resellable:
+        StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") + quantity)
+        _record(
+            level=level,
+            delta=quantity,
+            reason=Reason.RETURN,
+            actor=actor,
+            reference=reference,
+            note=note,
+        )
+        _stock_available_on_commit([product.pk])
+    else:
+        for delta, text in ((quantity, "received damaged"), (-quantity, "written off")):
+            _record(
+                level=level,
+                delta=delta,
+                reason=Reason.RETURN_DAMAGED,
+                actor=actor,
+                reference=reference,
+                note=f"{note} ({text})" if note else text.capitalize(),
+            )
+    level.refresh_from_db(fields=["on_hand", "allocated"])
+    return level
+
+
+@transaction.atomic
 def stock_adjust(
     *,
     stock_level: StockLevel,

@@ -2,6 +2,7 @@
 retried when the mail server fails, and recorded on the order timeline."""
 
 import smtplib
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,20 @@ from orders.models import CustomerEmail, Order
 Kind = CustomerEmail.Kind
 Status = CustomerEmail.Status
 MAX_ATTEMPTS = 5
+
+# (filename, content, mimetype) of one attachment.
+Attachment = tuple[str, bytes, str]
+AttachmentProvider = Callable[[CustomerEmail], list[Attachment]]
+# Later apps add files to their kinds of e-mail (returns: the return label),
+# built when the mail is sent, so nothing rendered is stored.
+_attachment_providers: dict[str, AttachmentProvider] = {}
+
+
+def customer_email_attachments_register(
+    *, kind: str, provider: AttachmentProvider
+) -> None:
+    """Attach what `provider(email)` returns to every e-mail of this kind."""
+    _attachment_providers[kind] = provider
 
 
 def customer_email_queue(
@@ -104,6 +119,9 @@ def customer_email_send(*, email_id: int) -> str:
             headers={"X-OMS-Email": email.key},
         )
         message.attach_alternative(html, "text/html")
+        provider = _attachment_providers.get(email.kind)
+        for filename, content, mimetype in provider(email) if provider else []:
+            message.attach(filename, content, mimetype)
         email.attempts += 1
         email.subject = subject
         try:

@@ -193,3 +193,29 @@ def order_event_email(
     *, order: Order, message: str, data: dict[str, Any]
 ) -> OrderEvent:
     return _event(order=order, kind=Kind.EMAIL, message=message, actor=None, data=data)
+
+
+def order_event_return(
+    *,
+    order: Order,
+    actor: Actor,
+    message: str,
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """A step of one of the order's returns (opened, approved, received …)."""
+    return _event(
+        order=order, kind=Kind.RETURN, message=message, actor=actor, data=data
+    )
+
+
+def order_event_refund(
+    *,
+    order: Order,
+    actor: Actor,
+    message: str,
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """A refund proposed, approved or rejected on the order."""
+    return _event(
+        order=order, kind=Kind.REFUND, message=message, actor=actor, data=data
+    )

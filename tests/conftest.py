@@ -137,3 +137,33 @@ def picked(stock, place_order, user):
         return pick_lists_create(order_ids=[o.pk for o in placed], actor=user)
 
     return make
+
+
+@pytest.fixture
+def shipped(place_order, stock, user, carrier):
+    """Place orders and ship them whole through the warehouse services.
+
+    shipped([(product, qty), ...], stock_first=True) returns the order, shipped;
+    stock is received first unless stock_first=False.
+    """
+    from fulfillment import services as fulfilment_services
+    from fulfillment.models import Shipment
+
+    def make(items, *, stock_first=True, **order_options):
+        if stock_first:
+            for product, quantity in items:
+                stock(product, quantity)
+        order = place_order(items, **order_options)
+        fulfilment_services.pick_lists_create(order_ids=[order.pk], actor=user)
+        for shipment in Shipment.objects.filter(order=order).order_by("pk"):
+            fulfilment_services.shipment_pack(shipment=shipment, actor=user)
+            fulfilment_services.shipment_ship(
+                shipment=shipment,
+                actor=user,
+                carrier=carrier,
+                tracking_number=f"TR-{shipment.pk}",
+            )
+        order.refresh_from_db()
+        return order
+
+    return make
