@@ -5,13 +5,14 @@ import json
 from collections.abc import Iterable
 
 from django.db import connection
+from django.utils import timezone
 
 
 def bulk_insert(model, rows: Iterable[dict]) -> None:
     """Insert rows given as {attname: value} dicts, without per-row ORM work.
 
-    On PostgreSQL the rows stream through COPY; columns left out take their
-    database defaults (the primary key, unless given).
+    On PostgreSQL the rows stream through COPY. Columns a row leaves out get
+    the field's default (now for auto_now fields), the primary key excepted.
     """
     if connection.vendor != "postgresql":
         model.objects.bulk_create((model(**row) for row in rows), batch_size=2000)
@@ -20,16 +21,34 @@ def bulk_insert(model, rows: Iterable[dict]) -> None:
     first = next(rows, None)
     if first is None:
         return
-    names = list(first)
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    defaults = _defaults(model, first)
+    names = [*first, *defaults]
     json_fields = {n for n in names if by_attname[n].get_internal_type() == "JSONField"}
     columns = ", ".join(f'"{by_attname[n].column}"' for n in names)
     statement = f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN'
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         for row in itertools.chain([first], rows):
+            row.update(defaults)
             copy.write_row(
                 [json.dumps(row[n]) if n in json_fields else row[n] for n in names]
             )
+
+
+def _defaults(model, given: dict) -> dict:
+    """Values for the columns a row leaves out, so callers survive new fields."""
+    now = timezone.now()
+    values = {}
+    for field in model._meta.concrete_fields:
+        if field.attname in given or field.primary_key:
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            values[field.attname] = now
+        elif field.has_default() or field.null:
+            values[field.attname] = field.get_default()
+        elif field.blank and field.get_internal_type() in ("CharField", "TextField"):
+            values[field.attname] = ""
+    return values
 
 
 def reserve_ids(model, count: int) -> range:
@@ -37,7 +56,8 @@ def reserve_ids(model, count: int) -> range:
     table, column = model._meta.db_table, model._meta.pk.column
     with connection.cursor() as cursor:
         cursor.execute(
-            f'SELECT pg_get_serial_sequence(%s, %s), COALESCE(MAX("{column}"), 0) FROM "{table}"',
+            f'SELECT pg_get_serial_sequence(%s, %s), COALESCE(MAX("{column}"), 0) '
+            f'FROM "{table}"',
             [table, column],
         )
         sequence, highest = cursor.fetchone()
