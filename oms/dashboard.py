@@ -1,0 +1,160 @@
+"""The day's work on the admin's first page: a fixed handful of queries
+whatever the size of the tables."""
+
+from collections import defaultdict
+from datetime import timedelta
+from statistics import median
+
+from django.apps import apps
+from django.db import connection
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.urls import reverse
+from django.utils import timezone
+
+from fulfillment.models import Shipment, ShipmentStatus
+from inventory.selectors import stock_levels_below_reorder_point
+from oms.charts import column_series, horizontal_bars
+from orders.models import Order, OrderStatus
+
+S = OrderStatus
+BACKLOG = [
+    (S.ALLOCATED, "Allocated, waiting for a pick list"),
+    (S.PICKING, "Picking"),
+    (S.PACKED, "Packed, not shipped"),
+    (S.BACKORDERED, "Backordered"),
+    (S.ON_HOLD, "On hold"),
+]
+IN_TRANSIT = [ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT]
+
+
+def _orders_by_day_and_channel(since) -> list[tuple]:
+    return list(
+        Order.objects.filter(placed_at__gte=since)
+        .annotate(day=TruncDate("placed_at"))
+        .values_list("day", "channel__name")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+
+
+def _median_hours_to_ship(since) -> list[tuple[str, float]]:
+    """Median hours from order to its first shipment, per channel, last 30 days."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT c.name, percentile_cont(0.5) WITHIN GROUP (
+                    ORDER BY EXTRACT(EPOCH FROM (s.first_shipped - o.placed_at)) / 3600)
+                FROM (SELECT order_id, MIN(shipped_at) AS first_shipped
+                      FROM fulfillment_shipment
+                      WHERE shipped_at >= %s GROUP BY order_id) s
+                JOIN orders_order o ON o.id = s.order_id
+                JOIN orders_channel c ON c.id = o.channel_id
+                GROUP BY c.name ORDER BY c.name
+                """,
+                [since],
+            )
+            return [(name, round(hours, 1)) for name, hours in cursor.fetchall()]
+    hours = defaultdict(list)
+    first: dict[int, tuple] = {}
+    for order_id, channel, placed, shipped in Shipment.objects.filter(
+        shipped_at__gte=since
+    ).values_list("order_id", "order__channel__name", "order__placed_at", "shipped_at"):
+        if order_id not in first or shipped < first[order_id][2]:
+            first[order_id] = (channel, placed, shipped)
+    for channel, placed, shipped in first.values():
+        hours[channel].append((shipped - placed).total_seconds() / 3600)
+    return [(name, round(median(values), 1)) for name, values in sorted(hours.items())]
+
+
+def _returns_by_reason(since) -> list[tuple[str, int]]:
+    if not apps.is_installed("returns"):
+        return []
+    try:
+        line_model = apps.get_model("returns", "ReturnLine")
+    except LookupError:
+        return []
+    reasons = dict(line_model._meta.get_field("reason").choices)
+    rows = (
+        line_model.objects.filter(return_request__created_at__gte=since)
+        .values_list("reason")
+        .annotate(n=Sum("quantity"))
+        .order_by("-n")
+    )
+    return [(str(reasons.get(reason, reason)), n) for reason, n in rows]
+
+
+def dashboard_context(*, user) -> dict:
+    """Everything the dashboard shows, limited to what the user may see."""
+    now = timezone.now()
+    today = timezone.localdate()
+    since = now - timedelta(days=30)
+    can_orders = user.has_perm("orders.view_order")
+    can_ship = user.has_perm("fulfillment.view_shipment")
+    can_stock = user.has_perm("inventory.view_stocklevel")
+    context: dict = {"dashboard": True}
+    order_list = reverse("admin:orders_order_changelist")
+
+    if can_orders:
+        per_day: dict = defaultdict(int)
+        per_channel: dict = defaultdict(int)
+        today_channel: dict = defaultdict(int)
+        for day, channel, n in _orders_by_day_and_channel(since):
+            per_day[day] += n
+            per_channel[channel] += n
+            if day == today:
+                today_channel[channel] += n
+        days = [today - timedelta(days=offset) for offset in range(29, -1, -1)]
+        context["orders_today"] = sum(today_channel.values())
+        context["orders_30_days"] = sum(per_channel.values())
+        context["orders_today_chart"] = horizontal_bars(
+            sorted(today_channel.items()), title="Orders received today by channel"
+        )
+        context["orders_channel_chart"] = horizontal_bars(
+            sorted(per_channel.items()), title="Orders over the last 30 days by channel"
+        )
+        context["orders_day_chart"] = column_series(
+            [(day.isoformat(), per_day.get(day, 0)) for day in days],
+            title="Orders per day, last 30 days",
+        )
+        counts = dict(
+            Order.objects.filter(status__in=[s for s, _ in BACKLOG])
+            .values_list("status")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        context["backlog"] = [
+            (label, counts.get(status, 0), f"{order_list}?status={status}")
+            for status, label in BACKLOG
+        ]
+    if can_ship:
+        shipment_list = reverse("admin:fulfillment_shipment_changelist")
+        problems = Shipment.objects.filter(
+            status__in=[*IN_TRANSIT, ShipmentStatus.EXCEPTION]
+        ).aggregate(
+            late=Count(
+                "pk", filter=Q(status__in=IN_TRANSIT, estimated_delivery__lt=today)
+            ),
+            exceptions=Count("pk", filter=Q(status=ShipmentStatus.EXCEPTION)),
+        )
+        context["late_shipments"] = (problems["late"], f"{shipment_list}?late=yes")
+        context["exception_shipments"] = (
+            problems["exceptions"],
+            f"{shipment_list}?status__exact={ShipmentStatus.EXCEPTION}",
+        )
+        context["ship_time_chart"] = horizontal_bars(
+            _median_hours_to_ship(since),
+            title="Median hours from order to shipment, last 30 days",
+            unit=" h",
+        )
+    if can_stock:
+        context["below_reorder"] = (
+            stock_levels_below_reorder_point().count(),
+            reverse("admin:inventory_stocklevel_changelist") + "?reorder=below",
+        )
+    if user.has_perm("returns.view_returnrequest"):
+        context["returns_chart"] = horizontal_bars(
+            _returns_by_reason(since), title="Returned units by reason, last 30 days"
+        )
+    return context
