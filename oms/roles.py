@@ -23,6 +23,10 @@ _VIEW_ALL = [
     "fulfillment.view_shipmentline",
     "fulfillment.view_trackingevent",
     "fulfillment.view_documentprint",
+    "returns.view_returnrequest",
+    "returns.view_returnline",
+    "returns.view_refund",
+    "returns.view_refundline",
 ]
 # Pick, pack, ship and print: the warehouse's work, and the manager's.
 _FULFIL = [
@@ -37,6 +41,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "inventory.change_stocklevel",
         "orders.fulfil_order",
         *_FULFIL,
+        "returns.receive_return",
     ],
     CUSTOMER_SERVICE: [
         *_VIEW_ALL,
@@ -47,6 +52,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.allocate_order",
         "orders.hold_order",
         "orders.cancel_order",
+        # Open, approve or reject returns; propose refunds, exchange, close.
+        "returns.add_returnrequest",
+        "returns.approve_return",
+        "returns.resolve_return",
+        "returns.add_refund",
     ],
     MANAGER: [
         *_VIEW_ALL,
@@ -71,6 +81,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "fulfillment.change_carrier",
         "orders.import_orders",
         "orders.view_importjob",
+        "returns.add_returnrequest",
+        "returns.approve_return",
+        "returns.receive_return",
+        "returns.resolve_return",
+        "returns.add_refund",
+        "returns.approve_refund",
+        "returns.view_return_report",
     ],
 }
 
