@@ -22,11 +22,11 @@ from django.utils.html import format_html
 
 from fulfillment.admin import FulfilmentOrderAdmin, _pdf_response
 from oms.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
+from oms.charts import horizontal_bars
 from oms.exceptions import DomainError
 from orders.models import Order
 from orders.resources import escape_formula
 from returns import documents, forms, selectors, services
-from returns.charts import Bar, bar_chart_svg
 from returns.models import (
     Refund,
     RefundLine,
@@ -536,43 +536,23 @@ class ReturnRequestAdmin(ReturnUnitsMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         ):
             return _report_csv(report)
         charts = [
-            bar_chart_svg(
+            horizontal_bars(
+                [(row.label, row.returned_units) for row in report.by_reason],
                 title="Returned units by reason",
-                chart_id="chart-reason",
-                bars=[
-                    Bar(
-                        row.label,
-                        row.returned_units,
-                        f"{row.returned_units} units, {row.returns} returns",
-                    )
-                    for row in report.by_reason
-                ],
+                unit=" units",
+                width=640,
             ),
-            bar_chart_svg(
+            horizontal_bars(
+                [(row.label, float(row.rate or 0)) for row in report.by_channel],
                 title="Return rate by channel (returned / shipped units)",
-                chart_id="chart-channel",
-                bars=[
-                    Bar(
-                        row.label,
-                        float(row.rate or 0),
-                        f"{row.rate if row.rate is not None else '–'} % "
-                        f"({row.returned_units} of {row.shipped_units})",
-                    )
-                    for row in report.by_channel
-                ],
+                unit=" %",
+                width=640,
             ),
-            bar_chart_svg(
+            horizontal_bars(
+                [(row.key, row.returned_units) for row in report.by_product[:10]],
                 title="Most returned products (units)",
-                chart_id="chart-product",
-                bars=[
-                    Bar(
-                        row.label,
-                        row.returned_units,
-                        f"{row.returned_units} units, "
-                        f"{row.rate if row.rate is not None else '–'} % of shipped",
-                    )
-                    for row in report.by_product[:10]
-                ],
+                unit=" units",
+                width=640,
             ),
         ]
         query = request.GET.copy()
