@@ -22,6 +22,9 @@ from inventory.services import stock_receive
 from oms.roles import CUSTOMER_SERVICE, MANAGER, WAREHOUSE, roles_setup
 from orders import services as order_services
 from orders.models import Channel, HoldReason, Order, OrderStatus
+from returns import selectors as return_selectors
+from returns import services as return_services
+from returns.models import ReturnReason, ReturnRequest
 
 DEMO_USERS = [
     # username, password, role (None = superuser)
@@ -417,6 +420,131 @@ def _fulfil(journeys: list[tuple[Order, str]], rng: random.Random, users: dict) 
                 fulfilment_services.shipment_deliver(shipment=shipment, actor=None)
 
 
+# How far each demo return goes, one per delivered order (the first ones by
+# number), so every state of a return is there to look at or take further.
+RETURN_JOURNEYS = [
+    "requested",
+    "requested",
+    "requested",
+    "approved",
+    "approved",
+    "approved",
+    "rejected",
+    "rejected",
+    "received",
+    "received",
+    "inspected",
+    "inspected",
+    "refund_pending",
+    "refunded",
+    "refunded",
+    "refunded",
+    "exchanged",
+    "exchanged",
+    "closed",
+    "closed",
+]
+
+
+def _return_walk(order: Order, target: str, index: int, users: dict) -> None:
+    """Open a return on a delivered order and take it to `target`."""
+    service, warehouse, manager = users["service"], users["warehouse"], users["manager"]
+    reasons = ReturnReason.values
+    lines = list(order.lines.all())
+    chosen = lines[: 1 + (index % 3 == 0)]
+    rma = return_services.return_open(
+        order=order,
+        lines=[
+            return_services.ReturnLineInput(
+                order_line=line,
+                quantity=line.quantity_shipped if index % 2 else 1,
+                reason=reasons[(index + n) % len(reasons)],
+            )
+            for n, line in enumerate(chosen)
+        ],
+        actor=service,
+        note="Demo return",
+        resolution="exchange" if target == "exchanged" else "refund",
+    )
+    if target == "requested":
+        return
+    if target == "rejected":
+        return_services.return_reject(
+            return_request=rma,
+            actor=service,
+            message="The return window of 30 days has passed.",
+        )
+        return
+    return_services.return_approve(return_request=rma, actor=service)
+    if target == "approved":
+        return
+    # One parcel in four arrives a unit short.
+    return_services.return_receive(
+        return_request=rma,
+        actor=warehouse,
+        quantities={
+            line.pk: line.quantity - (index % 4 == 1 and line.quantity > 1)
+            for line in rma.lines.all()
+        },
+    )
+    if target == "received":
+        return
+    location = return_selectors.return_location(order=order)
+    return_services.return_inspect(
+        return_request=rma,
+        actor=warehouse,
+        inspections={
+            line.pk: return_services.Inspection(
+                condition="damaged" if target == "closed" else "resellable",
+                location=location,
+            )
+            for line in rma.lines.all()
+        },
+    )
+    if target == "closed":
+        return_services.return_close(
+            return_request=rma, actor=service, note="Damaged by the customer."
+        )
+    elif target == "exchanged":
+        return_services.return_exchange(return_request=rma, actor=service)
+    elif target in ("refund_pending", "refunded"):
+        refund = return_services.refund_create(
+            order=order,
+            return_request=rma,
+            line_quantities={
+                line.order_line_id: line.quantity_received for line in rma.lines.all()
+            },
+            shipping=index % 2 == 0 and order.shipping_amount > 0,
+            reason="Demo refund",
+            actor=service,
+        )
+        if target == "refunded":
+            return_services.refund_approve(
+                refund=refund,
+                actor=manager,
+                external_reference=f"DEMO-PAY-{rma.number}",
+            )
+
+
+def _returns(users: dict) -> None:
+    """Returns on the first delivered orders, in every state of a return."""
+    delivered = list(
+        Order.objects.filter(status=OrderStatus.DELIVERED)
+        .exclude(channel__code="marketplace")
+        .order_by("number")[: len(RETURN_JOURNEYS)]
+    )
+    with_returns = set(
+        ReturnRequest.objects.filter(order__in=delivered).values_list(
+            "order_id", flat=True
+        )
+    )
+    for index, (order, target) in enumerate(
+        zip(delivered, RETURN_JOURNEYS, strict=False)
+    ):
+        if order.pk not in with_returns:
+            _return_walk(order, target, index, users)
+
+
 def seed_demo(*, seed: int = 2026) -> SeedReport:
     """Create the demo data set; anything already present is left alone."""
     rng = random.Random(seed)
@@ -486,4 +614,5 @@ def seed_demo(*, seed: int = 2026) -> SeedReport:
             journeys.append((order, target))
         report.orders_created += 1
     _fulfil(journeys, rng, users)
+    _returns(users)
     return report

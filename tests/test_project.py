@@ -8,6 +8,7 @@ from django.core.management import call_command
 from fulfillment.models import DocumentPrint, PickList, Shipment
 from inventory.models import Location, Product, StockLevel, StockMovement
 from orders.models import Channel, Order, OrderStatus
+from returns.models import Refund, ReturnRequest, ReturnStatus
 
 
 @pytest.mark.django_db
@@ -29,6 +30,8 @@ def test_seed_demo_runs_twice_without_duplicates(django_user_model):
         Shipment.objects.count(),
         PickList.objects.count(),
         DocumentPrint.objects.count(),
+        ReturnRequest.objects.count(),
+        Refund.objects.count(),
     )
     call_command("seed_demo", stdout=out)
 
@@ -40,7 +43,13 @@ def test_seed_demo_runs_twice_without_duplicates(django_user_model):
         Shipment.objects.count(),
         PickList.objects.count(),
         DocumentPrint.objects.count(),
+        ReturnRequest.objects.count(),
+        Refund.objects.count(),
     )
+    assert set(ReturnRequest.objects.values_list("status", flat=True)) == set(
+        ReturnStatus.values
+    )
+    assert Refund.objects.filter(status="pending").exists()
     assert set(Shipment.objects.values_list("status", flat=True)) >= {
         "pending",
         "picking",
