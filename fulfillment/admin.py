@@ -132,6 +132,11 @@ def _action_page(
     )
 
 
+def _form_pk(form) -> int | None:
+    value = form["shipment"].value()
+    return int(value) if str(value or "").isdigit() else None
+
+
 @admin.register(Carrier)
 class CarrierAdmin(admin.ModelAdmin):
     list_display = ["name", "code", "services", "tracking_url_template", "active"]
@@ -323,6 +328,7 @@ class ShipmentAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                 prefix="ship",
                 initial=[{"shipment": s.pk, "carrier": carrier} for s in packed],
             )
+        by_pk = {shipment.pk: shipment for shipment in packed}
         return _action_page(
             self,
             request,
@@ -330,7 +336,7 @@ class ShipmentAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             title="Ship packed shipments",
             action="ship",
             template="admin/fulfillment/shipment/ship.html",
-            rows=list(zip(packed, formset.forms, strict=True)),
+            rows=[(by_pk.get(_form_pk(form)), form) for form in formset.forms],
             formset=formset,
         )
 

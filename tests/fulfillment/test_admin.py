@@ -329,3 +329,54 @@ def test_warehouse_group_holds_the_fulfilment_permissions(db):
     assert "fulfil_shipment" not in set(
         service.permissions.values_list("codename", flat=True)
     )
+
+
+def test_ship_form_with_a_bad_row_is_shown_again_and_ships_nothing(
+    admin_client, allocated, user
+):
+    services.pick_lists_create(order_ids=[allocated[0].pk], actor=user)
+    shipment = Shipment.objects.get()
+    services.shipment_pack(shipment=shipment, actor=user)
+
+    response = run_action(
+        admin_client,
+        Shipment,
+        "ship",
+        [shipment],
+        apply="1",
+        **{
+            "ship-TOTAL_FORMS": "1",
+            "ship-INITIAL_FORMS": "1",
+            "ship-0-shipment": shipment.pk,
+            "ship-0-carrier": "999",
+            "ship-0-tracking_number": "X",
+        },
+    )
+
+    assert response.status_code == 200
+    assert shipment.number in response.content.decode()
+    assert Shipment.objects.get().status == ShipmentStatus.PACKED
+
+
+def test_ship_csv_reports_bad_lines_by_number(admin_client, allocated, user, carrier):
+    services.pick_lists_create(order_ids=[allocated[0].pk], actor=user)
+    shipment = Shipment.objects.get()
+    services.shipment_pack(shipment=shipment, actor=user)
+    csv = f"{shipment.number},pex,1Z-1\nSH-404404,pex,1Z-2\nbroken line\n"
+
+    response = admin_client.post(
+        reverse("admin:fulfillment_shipment_ship_csv"), {"text": csv}
+    )
+
+    assert response.status_code == 200
+    assert "Line 3: expected shipment,carrier,tracking" in response.content.decode()
+    assert Shipment.objects.get().status == ShipmentStatus.PACKED
+
+    response = admin_client.post(
+        reverse("admin:fulfillment_shipment_ship_csv"),
+        {"text": csv.replace("broken line\n", "")},
+        follow=True,
+    )
+    content = response.content.decode()
+    assert f"Shipped 1: {shipment.number}" in content
+    assert "Line 2: no shipment SH-404404." in content
