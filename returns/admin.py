@@ -97,13 +97,14 @@ def _inspect(rma, user, form) -> str:
     return f"Return {rma.number} inspected; stock is booked."
 
 
-def _refund(rma, user, form) -> str:
+def refund_from_form(*, order, return_request, user, form) -> tuple[Refund, str]:
+    """Propose the refund the form describes; a manager's reference approves it."""
     data = form.cleaned_data
     reference = data.get("external_reference", "")
     with transaction.atomic():
         refund = services.refund_create(
-            order=rma.order,
-            return_request=rma,
+            order=order,
+            return_request=return_request,
             line_quantities=form.line_quantities(),
             shipping=data["shipping"],
             amount=data["amount"] or 0,
@@ -114,14 +115,20 @@ def _refund(rma, user, form) -> str:
             services.refund_approve(
                 refund=refund, actor=user, external_reference=reference
             )
-            return (
-                f"Refund {refund.number} of {refund.amount} {rma.order.currency} "
+            return refund, (
+                f"Refund {refund.number} of {refund.amount} {order.currency} "
                 "approved; the customer is told."
             )
-    return (
-        f"Refund {refund.number} of {refund.amount} {rma.order.currency} proposed; "
+    return refund, (
+        f"Refund {refund.number} of {refund.amount} {order.currency} proposed; "
         "a manager approves it under Returns › Refunds."
     )
+
+
+def _refund(rma, user, form) -> str:
+    return refund_from_form(order=rma.order, return_request=rma, user=user, form=form)[
+        1
+    ]
 
 
 def _exchange(rma, user, form) -> str:
@@ -375,6 +382,8 @@ class ReturnRequestAdmin(ReturnUnitsMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
                 "admin/returns/returnrequest/lookup.html",
                 "Open a return",
                 form=lookup,
+                intro="A return starts from an order: press Open return on the "
+                "order's page, or give its number here.",
             )
         order = get_object_or_404(
             Order.objects.select_related("channel", "customer"), pk=order_id
@@ -670,6 +679,15 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("approved_by", "decided_at"),
     ]
 
+    # Refunds are proposed through the service (the order refund view).
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.has_perm(PROPOSE_REFUND)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return HttpResponseRedirect(
+            reverse("admin:returns_refund_order") + "?" + request.GET.urlencode()
+        )
+
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Refund) -> str:
         return _status_badge(obj)
@@ -691,6 +709,7 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
+            path("order/", view(self.order_refund_view), name="returns_refund_order"),
             path(
                 "<int:object_id>/decide/<str:decision>/",
                 view(self.decide_view),
@@ -698,6 +717,62 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def order_refund_view(self, request: HttpRequest) -> HttpResponse:
+        """Refund on an order without a return (late delivery, goodwill)."""
+        if not request.user.has_perm(PROPOSE_REFUND):
+            raise PermissionDenied
+        order_id = request.GET.get("order")
+        if not order_id:
+            lookup = forms.OrderLookupForm(
+                request.GET if "order_number" in request.GET else None
+            )
+            if lookup.is_bound and lookup.is_valid():
+                order = lookup.cleaned_data["order_number"]
+                return HttpResponseRedirect(f"{request.path}?order={order.pk}")
+            return TemplateResponse(
+                request,
+                "admin/returns/returnrequest/lookup.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Refund an order",
+                    "opts": self.model._meta,
+                    "form": lookup,
+                    "intro": "A refund without a return (a late delivery, "
+                    "goodwill): press Refund on the order's page, or give its "
+                    "number here. Refunds of returned goods start on the return.",
+                },
+            )
+        order = get_object_or_404(
+            Order.objects.select_related("channel", "customer"), pk=order_id
+        )
+        form = forms.OrderRefundForm(
+            request.POST or None, order=order, user=request.user
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                refund, text = refund_from_form(
+                    order=order, return_request=None, user=request.user, form=form
+                )
+            except DomainError as error:
+                self.message_user(request, str(error), messages.ERROR)
+            else:
+                self.message_user(request, text, messages.SUCCESS)
+                return HttpResponseRedirect(
+                    reverse("admin:returns_refund_change", args=[refund.pk])
+                )
+        return TemplateResponse(
+            request,
+            "admin/returns/returnrequest/step.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Refund on order {order.number}",
+                "opts": self.model._meta,
+                "order": order,
+                "form": form,
+                "button": "Refund",
+            },
+        )
 
     def decide_view(self, request: HttpRequest, object_id: int, decision: str):
         if decision not in ("approve", "reject"):
@@ -852,5 +927,6 @@ class ReturnsOrderAdmin(FulfilmentOrderAdmin):
             and Order.objects.filter(
                 pk=object_id, lines__quantity_shipped__gt=0
             ).exists(),
+            "can_refund": request.user.has_perm(PROPOSE_REFUND),
         }
         return super().change_view(request, object_id, form_url, extra_context)

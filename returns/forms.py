@@ -196,7 +196,9 @@ class InspectForm(StepForm):
         }
 
 
-class RefundForm(StepForm):
+class RefundPartsForm(LineRowsForm):
+    """What a refund covers besides units; only managers see the reference."""
+
     columns = ("Refund units",)
     shipping = forms.BooleanField(label="Refund the shipping", required=False)
     amount = forms.DecimalField(
@@ -216,6 +218,14 @@ class RefundForm(StepForm):
         "approves the refund now. Leave empty to propose it for approval.",
     )
 
+    def hide_reference_unless_manager(self, user) -> None:
+        if not (user and user.has_perm("returns.approve_refund")):
+            del self.fields["external_reference"]
+
+
+class RefundForm(RefundPartsForm, StepForm):
+    """A refund of a return's received units."""
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.lines = [line for line in self.lines if line.quantity_received]
@@ -230,12 +240,33 @@ class RefundForm(StepForm):
                     )
                 },
             )
-        if not (self.user and self.user.has_perm("returns.approve_refund")):
-            del self.fields["external_reference"]
+        self.hide_reference_unless_manager(self.user)
 
     def line_quantities(self) -> dict[int, int]:
         return {
             line.order_line_id: self.cleaned_data.get(f"refund_{line.pk}") or 0
+            for line in self.lines
+        }
+
+
+class OrderRefundForm(RefundPartsForm):
+    """A refund on an order without a return (late delivery, a lost parcel)."""
+
+    def __init__(self, *args, order: Order, user=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.order = order
+        self.lines = list(order.lines.all())
+        for line in self.lines:
+            self.add_row(
+                f"{line.sku} · {line.name} — {line.quantity} ordered, "
+                f"{line.quantity_shipped} shipped, at {line.unit_price} each",
+                {f"refund_{line.pk}": _quantity(line.quantity)},
+            )
+        self.hide_reference_unless_manager(user)
+
+    def line_quantities(self) -> dict[int, int]:
+        return {
+            line.pk: self.cleaned_data.get(f"refund_{line.pk}") or 0
             for line in self.lines
         }
 
@@ -256,7 +287,7 @@ class ExchangeForm(StepForm):
                         queryset=products, initial=line.order_line.product_id
                     ),
                     f"quantity_{line.pk}": _quantity(
-                        line.quantity_received * 10, line.quantity_received
+                        line.quantity_received, line.quantity_received
                     ),
                 },
             )

@@ -284,6 +284,53 @@ def test_manager_refund_above_what_was_paid_is_refused(login, order, user, locat
     assert Refund.objects.get().status == "approved"
 
 
+def test_order_refund_without_a_return_by_a_manager_at_the_limit(login, order):
+    client = login(MANAGER)
+    page = client.get(reverse("admin:orders_order_change", args=[order.pk]))
+    refund_url = f"{url('refund_order')}?order={order.pk}"
+    assert refund_url in page.content.decode()
+    line = order.lines.get()
+
+    response = client.post(
+        refund_url,
+        {f"refund_{line.pk}": "3", "amount": "0.01", "external_reference": "re_9"},
+    )
+    assert any("at most 30.00 USD" in t for t in texts(response))
+    assert not Refund.objects.exists()
+
+    client.post(
+        refund_url,
+        {
+            f"refund_{line.pk}": "3",
+            "reason": "Arrived late",
+            "external_reference": "re_9",
+        },
+    )
+    refund = Refund.objects.get()
+    assert (refund.status, refund.amount, refund.return_request) == (
+        "approved",
+        Decimal("30.00"),
+        None,
+    )
+
+
+def test_customer_service_order_refund_waits_for_a_manager(login, order):
+    client = login(CUSTOMER_SERVICE)
+    client.post(
+        f"{url('refund_order')}?order={order.pk}",
+        {"amount": "5.00", "external_reference": "ignored"},
+    )
+    refund = Refund.objects.get()
+    assert refund.status == "pending"
+    reject = url("refund_decide", refund.pk, "reject")
+    assert client.post(reject, {"note": "x"}).status_code == 403
+
+    login(MANAGER).post(reject, {"note": "Not agreed"})
+    refund.refresh_from_db()
+    assert refund.status == "rejected"
+    assert login(WAREHOUSE).get(url("refund_order")).status_code == 403
+
+
 def test_customer_service_exchanges_for_another_size(
     login, order, user, location, stock
 ):
