@@ -213,6 +213,8 @@ LOGGING = {
         # One line per task start and finish drowns the console; keep failures.
         "django_tasks": {"level": "WARNING"},
         "django_tasks_db": {"level": os.environ.get("LOG_LEVEL", "INFO")},
+        # django-axes logs every login; keep its warnings (lockouts).
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -54,6 +54,7 @@ class Customer(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="customer_email_ci_unique"),
         ]
+        indexes = [models.Index(fields=["phone"], name="customer_phone")]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>" if self.name else self.email
@@ -156,7 +157,19 @@ class Order(models.Model):
                 name="order_on_hold_has_reason",
             ),
         ]
-        indexes = [models.Index(fields=["status", "priority", "placed_at"])]
+        indexes = [
+            models.Index(fields=["status", "priority", "placed_at"]),
+            # The order list: newest first, alone or within a status or channel.
+            models.Index(fields=["-placed_at", "-id"], name="order_placed_desc"),
+            models.Index(
+                fields=["status", "-placed_at", "-id"], name="order_status_placed"
+            ),
+            models.Index(
+                fields=["channel", "-placed_at", "-id"], name="order_channel_placed"
+            ),
+            models.Index(fields=["external_id"], name="order_external_id"),
+            models.Index(fields=["ship_phone"], name="order_ship_phone"),
+        ]
         permissions = [
             ("allocate_order", "Can allocate stock to orders"),
             ("fulfil_order", "Can pick, pack, ship and deliver orders"),

@@ -10,8 +10,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
-def bench_django(database: str) -> None:
-    """Point Django at a fresh database `database` on the configured server, migrated."""
+def bench_django(database: str, keep: bool = False) -> None:
+    """Point Django at database `database` on the configured server, migrated:
+    a fresh one, or with `keep` the existing one (created if missing)."""
     import dj_database_url
     import psycopg
 
@@ -33,8 +34,12 @@ def bench_django(database: str) -> None:
         dbname=config["NAME"] or "postgres",
         autocommit=True,
     )
-    admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    admin.execute(f'CREATE DATABASE "{database}"')
+    exists = admin.execute(
+        "SELECT 1 FROM pg_database WHERE datname = %s", [database]
+    ).fetchone()
+    if not keep or not exists:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{database}"')
     admin.close()
     base = url.rsplit("/", 1)[0]
     os.environ["DATABASE_URL"] = f"{base}/{database}"

@@ -1,0 +1,44 @@
+"""Reads for order pages."""
+
+import re
+
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from orders.models import Customer
+
+ORDER_NUMBER = re.compile(r"^SO-?\d+$", re.IGNORECASE)
+PHONE = re.compile(r"^\+?[\d\s().-]{6,}$")
+
+
+def order_search_q(term: str) -> Q:
+    """What a search box term can mean, each part answered by an index:
+    order number (SO-000123 or 123), channel reference, customer e-mail (any
+    case), phone, or part of the customer's name."""
+    term = term.strip()
+    query = Q(external_id=term)
+    upper = term.upper()
+    if ORDER_NUMBER.match(upper):
+        digits = upper.removeprefix("SO").lstrip("-")
+        query |= Q(number=f"SO-{int(digits):06d}") | Q(number=upper)
+    elif upper.isdigit():
+        query |= Q(number=f"SO-{int(upper):06d}")
+    if "@" in term:
+        customers = Customer.objects.annotate(email_lower=Lower("email")).filter(
+            email_lower=term.lower()
+        )
+        query |= Q(customer__in=_ids(customers))
+    elif PHONE.match(term):
+        phones = Customer.objects.filter(phone=term)
+        query |= Q(ship_phone=term) | Q(customer__in=_ids(phones))
+    elif len(term) >= 3 and not any(ch.isdigit() for ch in term):
+        names = Customer.objects.filter(name__icontains=term)
+        query |= Q(customer__in=_ids(names))
+    return query
+
+
+def _ids(customers, limit: int = 500):
+    """The matching customers' ids as literal values when they are few, so
+    the planner sees how selective the search is; a subquery otherwise."""
+    ids = list(customers.values_list("pk", flat=True)[: limit + 1])
+    return ids if len(ids) <= limit else customers.values("pk")
