@@ -6,6 +6,8 @@ from datetime import timedelta
 from statistics import median
 
 from django.apps import apps
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
@@ -26,6 +28,17 @@ BACKLOG = [
     (S.ON_HOLD, "On hold"),
 ]
 IN_TRANSIT = [ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT]
+
+
+def _cached(name: str, compute):
+    """History-based figures change slowly: keep them a few minutes, so the
+    first page stays fast on tables with millions of rows."""
+    key = f"oms-dashboard:{name}:{timezone.localdate().isoformat()}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, settings.OMS_DASHBOARD_CACHE_SECONDS)
+    return value
 
 
 def _orders_by_day_and_channel(since) -> list[tuple]:
@@ -100,7 +113,9 @@ def dashboard_context(*, user) -> dict:
         per_day: dict = defaultdict(int)
         per_channel: dict = defaultdict(int)
         today_channel: dict = defaultdict(int)
-        for day, channel, n in _orders_by_day_and_channel(since):
+        for day, channel, n in _cached(
+            "orders", lambda: _orders_by_day_and_channel(since)
+        ):
             per_day[day] += n
             per_channel[channel] += n
             if day == today:
@@ -144,7 +159,7 @@ def dashboard_context(*, user) -> dict:
             f"{shipment_list}?status__exact={ShipmentStatus.EXCEPTION}",
         )
         context["ship_time_chart"] = horizontal_bars(
-            _median_hours_to_ship(since),
+            _cached("ship-time", lambda: _median_hours_to_ship(since)),
             title="Median hours from order to shipment, last 30 days",
             unit=" h",
         )
@@ -155,6 +170,7 @@ def dashboard_context(*, user) -> dict:
         )
     if user.has_perm("returns.view_returnrequest"):
         context["returns_chart"] = horizontal_bars(
-            _returns_by_reason(since), title="Returned units by reason, last 30 days"
+            _cached("returns", lambda: _returns_by_reason(since)),
+            title="Returned units by reason, last 30 days",
         )
     return context

@@ -250,3 +250,7 @@ OMS_DOCUMENT_BACKGROUND_FROM = int(
 OMS_DOCUMENT_WORKERS = int(os.environ.get("OMS_DOCUMENT_WORKERS", "0"))
 # WeasyPrint reports each rendering step at INFO; keep its warnings only.
 LOGGING["loggers"]["weasyprint"] = {"level": "WARNING"}
+
+# The dashboard's 30-day charts are recomputed at most this often (seconds);
+# live counts (backlog, late shipments, stock alerts) are always fresh.
+OMS_DASHBOARD_CACHE_SECONDS = int(os.environ.get("OMS_DASHBOARD_CACHE_SECONDS", "300"))

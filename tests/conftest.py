@@ -38,6 +38,14 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts without cached dashboard figures."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def user(db):
     return factories.UserFactory(username="clerk")

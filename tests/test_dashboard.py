@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -33,6 +34,7 @@ def busy(place_order, stock, user):
 
 
 def index_queries(client) -> tuple[int, str]:
+    cache.clear()  # measure the uncached page: the worst case
     with CaptureQueriesContext(connection) as captured:
         response = client.get(reverse("admin:index"))
     assert response.status_code == 200
@@ -72,7 +74,16 @@ def test_dashboard_shows_each_role_what_it_may_see(client, busy):
     client.force_login(warehouse)
     _, page = index_queries(client)
     assert "Shipments late against their ETA" in page
-    assert "Returns by reason" not in page
+
+    from django.contrib.auth.models import Permission
+
+    viewer = UserFactory(username="viewer")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_order"))
+    client.force_login(viewer)
+    _, page = index_queries(client)
+    assert "Orders received today by channel" in page
+    assert "Shipments late against their ETA" not in page
+    assert "reorder point" not in page
 
 
 def test_bar_chart_escapes_labels_and_writes_values():
@@ -80,3 +91,13 @@ def test_bar_chart_escapes_labels_and_writes_values():
     assert "&lt;b&gt;web&lt;/b&gt;" in svg and "<b>" not in svg
     assert ">3</text>" in svg and ">1.5</text>" in svg
     assert 'aria-label="T &amp; co"' in svg
+
+
+@pytest.mark.django_db
+def test_history_charts_are_cached_and_live_counts_are_not(admin_client, busy):
+    busy(2)
+    cold, _ = index_queries(admin_client)
+    with CaptureQueriesContext(connection) as captured:
+        admin_client.get(reverse("admin:index"))
+    assert len(captured) < cold
+    assert any("orders_order" in q["sql"] and "IN (" in q["sql"] for q in captured)
