@@ -219,3 +219,16 @@ def order_event_refund(
     return _event(
         order=order, kind=Kind.REFUND, message=message, actor=actor, data=data
     )
+
+
+def order_event_tracking(
+    *,
+    order: Order,
+    actor: Actor,
+    message: str,
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """What a carrier reported about one of the order's shipments."""
+    return _event(
+        order=order, kind=Kind.TRACKING, message=message, actor=actor, data=data
+    )
