@@ -2,6 +2,7 @@
 
 import datetime
 
+from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
@@ -77,7 +78,9 @@ class _RangeDates:
         return self.bounds
 
     def datetimes(self, field: str, kind: str):
-        bounds = self.bounds or self.queryset.aggregate(first=Min(field), last=Max(field))
+        bounds = self.bounds or self.queryset.aggregate(
+            first=Min(field), last=Max(field)
+        )
         first, last = bounds["first"], bounds["last"]
         if first is None:
             return []
@@ -121,3 +124,54 @@ def range_date_hierarchy(changelist):
     if changelist.query:
         return None
     return date_hierarchy(_ChangeListDates(changelist))
+
+
+class OptimisticLockAdminMixin:
+    """Refuse a save made from a page opened before someone else's change.
+
+    The change form carries the version it was opened at; when the row's
+    version has moved on, the form shows an error and nothing is saved.
+    """
+
+    conflict_message = (
+        "{obj} was changed by someone else while you were editing it; your "
+        "changes were not saved. Reload the page to see the new version."
+    )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            return form
+        message = self.conflict_message
+
+        class VersionedForm(form):
+            seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.fields["seen_version"].initial = self.instance.version
+
+            def clean(self):
+                cleaned = super().clean()
+                seen = cleaned.get("seen_version")
+                current = (
+                    type(self.instance)
+                    .objects.filter(pk=self.instance.pk)
+                    .values_list("version", flat=True)
+                    .first()
+                )
+                if seen is not None and current != seen:
+                    raise forms.ValidationError(message.format(obj=self.instance))
+                return cleaned
+
+        return VersionedForm
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        first_name, first = fieldsets[0]
+        return [
+            (first_name, {**first, "fields": [*first["fields"], "seen_version"]}),
+            *fieldsets[1:],
+        ]

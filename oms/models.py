@@ -11,3 +11,22 @@ class Sequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.last_value}"
+
+
+class VersionedModel(models.Model):
+    """Optimistic locking: every save raises `version`, so an edit made on a
+    page opened before someone else's change can be recognised and refused
+    (see `oms.admin_utils.OptimisticLockAdminMixin`)."""
+
+    version = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        # Bookkeeping for concurrent edits, not business logic.
+        self.version += 1
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "version"}
+        super().save(*args, **kwargs)

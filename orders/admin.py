@@ -17,7 +17,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from import_export.admin import ExportMixin
 
-from oms.admin_utils import LargeTableAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
+from oms.admin_utils import (
+    LargeTableAdminMixin,
+    OptimisticLockAdminMixin,
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+)
 from oms.exceptions import DomainError
 from orders import forms, services
 from orders.importing.admin import OrderImportMixin
@@ -195,7 +200,13 @@ class ShipCountryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(OrderImportMixin, ExportMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class OrderAdmin(
+    OrderImportMixin,
+    ExportMixin,
+    LargeTableAdminMixin,
+    OptimisticLockAdminMixin,
+    admin.ModelAdmin,
+):
     list_display = [
         "number",
         "placed_at",
@@ -346,7 +357,12 @@ class OrderAdmin(OrderImportMixin, ExportMixin, LargeTableAdminMixin, admin.Mode
                 if name in services.EDITABLE_FIELDS
             }
             try:
-                services.order_update(order=obj, actor=request.user, changes=changes)
+                services.order_update(
+                    order=obj,
+                    actor=request.user,
+                    changes=changes,
+                    expected_version=form.cleaned_data.get("seen_version"),
+                )
             except DomainError as error:
                 self.message_user(request, str(error), messages.ERROR)
         # New orders are created in save_related, once their lines are known.

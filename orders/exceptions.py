@@ -7,3 +7,7 @@ class OrderError(DomainError):
 
 class OrderStateError(OrderError):
     """The order's status does not allow this step."""
+
+
+class OrderConflictError(OrderError):
+    """Someone else changed the order since the editor loaded it."""

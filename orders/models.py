@@ -9,6 +9,7 @@ from django.db.models.functions import Lower
 from django_fsm import RETURN_VALUE, FSMField, transition
 
 from inventory.models import Product
+from oms.models import VersionedModel
 
 
 class Channel(models.Model):
@@ -89,7 +90,7 @@ CANCELLABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED, S.ON_HOLD]
 EDITABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED, S.ON_HOLD, S.PICKING]
 
 
-class Order(models.Model):
+class Order(VersionedModel):
     class Priority(models.IntegerChoices):
         NORMAL = 0, "Normal"
         HIGH = 1, "High"

@@ -30,7 +30,7 @@ from inventory.services import (
 from oms.sequences import format_number, sequence_reserve
 from orders import events
 from orders.emails import customer_email_queue
-from orders.exceptions import OrderError, OrderStateError
+from orders.exceptions import OrderConflictError, OrderError, OrderStateError
 from orders.locks import lock_order, lock_orders
 from orders.models import (
     Channel,
@@ -266,7 +266,8 @@ def _allocate_outstanding(*, orders: Sequence[Order], actor: Actor) -> list[Orde
         now = timezone.now()
         for order in changed:
             order.updated_at = now
-        Order.objects.bulk_update(changed, ["status", "updated_at"])
+            order.version += 1
+        Order.objects.bulk_update(changed, ["status", "updated_at", "version"])
     return list(orders)
 
 
@@ -471,7 +472,13 @@ def order_cancel(*, order: Order, actor: Actor, reason: str = "") -> Order:
 
 
 @transaction.atomic
-def order_update(*, order: Order, actor: Actor, changes: dict[str, Any]) -> Order:
+def order_update(
+    *,
+    order: Order,
+    actor: Actor,
+    changes: dict[str, Any],
+    expected_version: int | None = None,
+) -> Order:
     """Change the ship-to address or delivery details of an order not yet packed.
 
     A new destination country re-routes the reservation, since not every
@@ -483,6 +490,12 @@ def order_update(*, order: Order, actor: Actor, changes: dict[str, Any]) -> Orde
             "These order fields cannot be changed here: " + ", ".join(sorted(unknown))
         )
     order = lock_order(order.pk)
+    if expected_version is not None and order.version != expected_version:
+        raise OrderConflictError(
+            f"Order {order.number} was changed by someone else while you were "
+            "editing it; your changes were not saved. Reload the page and make them "
+            "again."
+        )
     if not order.is_editable:
         raise OrderStateError(
             f"Order {order.number} is {order.get_status_display()}; its address and "
