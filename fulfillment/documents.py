@@ -234,7 +234,7 @@ def default_workers() -> int:
 
 def chunk_size_for(count: int, workers: int) -> int:
     """Big enough to spread fixed per-document costs, small enough to balance."""
-    return max(20, min(125, -(-count // (workers * 3))))
+    return max(20, min(250, -(-count // (workers * 2))))
 
 
 def render_records(
