@@ -435,6 +435,16 @@ class ReturnRequestAdmin(ReturnUnitsMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         if not request.user.has_perm(action.permission):
             raise PermissionDenied
         form = action.form(request.POST or None, return_request=rma, user=request.user)
+        seen = request.POST.get("seen_version")
+        if request.method == "POST" and seen and seen != str(rma.version):
+            # Optimistic locking: the page was opened before someone else's step.
+            self.message_user(
+                request,
+                f"Return {rma.number} was changed by someone else while you were "
+                "working on it; nothing was saved. Check it and try again.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(change_url)
         if request.method == "POST" and form.is_valid():
             try:
                 text = action.run(rma, request.user, form)

@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django_fsm import FSMField, transition
 
 from inventory.models import Location
+from oms.models import VersionedModel
 from orders.models import Order, OrderLine
 
 
@@ -55,7 +56,7 @@ OPEN_STATUSES = [S.REQUESTED, S.APPROVED]
 FINISHED_STATUSES = [S.REJECTED, S.REFUNDED, S.EXCHANGED, S.CLOSED]
 
 
-class ReturnRequest(models.Model):
+class ReturnRequest(VersionedModel):
     number = models.CharField(max_length=20, unique=True, editable=False)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns")
     status = FSMField(

@@ -457,3 +457,18 @@ def test_order_list_shows_the_return_state(admin_client, grow):
         reverse("admin:orders_order_changelist"), {"returned": "partial"}
     )
     assert response.context["cl"].result_count == 1
+
+
+def test_step_from_a_stale_page_is_refused(login, order, user, location):
+    rma = requested(order, user)
+    client = login(CUSTOMER_SERVICE)
+    stale = ReturnRequest.objects.get(pk=rma.pk).version
+    services.return_approve(return_request=rma, actor=user)  # someone else, meanwhile
+
+    response = client.post(
+        step_url(rma, "reject"), {"message": "Too late.", "seen_version": stale}
+    )
+
+    assert response.status_code == 302
+    assert any("was changed by someone else" in t for t in texts(response))
+    assert ReturnRequest.objects.get(pk=rma.pk).status == ReturnStatus.APPROVED
