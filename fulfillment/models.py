@@ -28,6 +28,20 @@ class Carrier(models.Model):
         "Express'). Empty accepts any service name.",
     )
     active = models.BooleanField(default=True)
+    webhook_token = models.CharField(
+        "tracking webhook token",
+        max_length=128,
+        blank=True,
+        help_text="The carrier proves its tracking updates with this token (a "
+        "Bearer token, the password of basic auth, or EasyPost's webhook secret). "
+        "Empty refuses every update from the carrier.",
+    )
+    aggregator = models.BooleanField(
+        "tracking aggregator",
+        default=False,
+        help_text="A tracking service (e.g. EasyPost) that reports on parcels of "
+        "every carrier, not only its own.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -118,11 +132,25 @@ class ShipmentStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class ExceptionReason(models.TextChoices):
+    """What went wrong in transit."""
+
+    ADDRESS = "address", "Address problem"
+    DAMAGED = "damaged", "Damaged"
+    DELAYED = "delayed", "Delayed"
+    LOST = "lost", "Lost"
+    RETURNED = "returned", "Returned to sender"
+    PICKUP = "pickup", "Waiting at a pickup point"
+    OTHER = "other", "Other problem"
+
+
 S = ShipmentStatus
 # A shipment in one of these still holds (claims) its order's reserved stock.
 OPEN_STATUSES = [S.PENDING, S.PICKING, S.PACKED]
 # The parcel has left the building.
 DISPATCHED_STATUSES = [S.SHIPPED, S.IN_TRANSIT, S.DELIVERED, S.EXCEPTION]
+# On the way: late once past its estimated delivery.
+ON_THE_WAY_STATUSES = [S.SHIPPED, S.IN_TRANSIT]
 
 
 class Shipment(models.Model):
@@ -160,6 +188,9 @@ class Shipment(models.Model):
     shipped_at = models.DateTimeField(null=True, blank=True)
     estimated_delivery = models.DateField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    exception_reason = models.CharField(
+        max_length=12, choices=ExceptionReason, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -175,7 +206,13 @@ class Shipment(models.Model):
                 condition=Q(packages__gt=0), name="shipment_packages_positive"
             ),
         ]
-        indexes = [models.Index(fields=["status", "location"])]
+        indexes = [
+            models.Index(fields=["status", "location"]),
+            # The late and exception lists (admin filters, dashboard).
+            models.Index(
+                fields=["status", "estimated_delivery"], name="shipment_status_eta"
+            ),
+        ]
         permissions = [
             (
                 "fulfil_shipment",
@@ -235,10 +272,14 @@ class Shipment(models.Model):
     @transition(field=status, source=[S.SHIPPED, S.EXCEPTION], target=S.IN_TRANSIT)
     def travel(self) -> None:
         """The carrier reports the parcel on its way."""
+        self.exception_reason = ""
 
-    @transition(field=status, source=[S.SHIPPED, S.IN_TRANSIT], target=S.EXCEPTION)
-    def report_exception(self) -> None:
+    @transition(
+        field=status, source=[S.SHIPPED, S.IN_TRANSIT, S.EXCEPTION], target=S.EXCEPTION
+    )
+    def report_exception(self, reason: str) -> None:
         """The carrier reports a problem (damage, wrong address, refused)."""
+        self.exception_reason = reason
 
     @transition(
         field=status,
@@ -248,6 +289,7 @@ class Shipment(models.Model):
     def deliver(self, delivered_at) -> None:
         """The customer has the parcel."""
         self.delivered_at = delivered_at
+        self.exception_reason = ""
 
     @transition(field=status, source=OPEN_STATUSES, target=S.CANCELLED)
     def cancel(self) -> None:
@@ -288,21 +330,75 @@ class TrackingEvent(models.Model):
         DELIVERED = "delivered", "Delivered"
         EXCEPTION = "exception", "Exception"
 
+    class Source(models.TextChoices):
+        ADMIN = "admin", "Entered in the admin"
+        CSV = "csv", "CSV upload"
+        CARRIER = "carrier", "Carrier webhook"
+        EASYPOST = "easypost", "EasyPost webhook"
+
     shipment = models.ForeignKey(
         Shipment, on_delete=models.CASCADE, related_name="tracking_events"
     )
     status = models.CharField(max_length=20, choices=Status)
+    exception_reason = models.CharField(
+        max_length=12, choices=ExceptionReason, blank=True
+    )
     description = models.CharField(max_length=255, blank=True)
     place = models.CharField(max_length=120, blank=True)
     occurred_at = models.DateTimeField()
+    estimated_delivery = models.DateField(
+        null=True, blank=True, help_text="The carrier's new delivery estimate."
+    )
+    source = models.CharField(max_length=10, choices=Source, default=Source.ADMIN)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-occurred_at", "-pk"]
         indexes = [models.Index(fields=["shipment", "-occurred_at"])]
+        constraints = [
+            # A carrier that sends the same scan twice changes nothing.
+            models.UniqueConstraint(
+                fields=["shipment", "status", "occurred_at"],
+                name="trackingevent_shipment_status_time_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.shipment_id}: {self.get_status_display()}"
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to tell a sales channel about a shipment, and its answer."""
+
+    channel = models.ForeignKey(
+        "orders.Channel", on_delete=models.CASCADE, related_name="+"
+    )
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    shipment = models.ForeignKey(
+        Shipment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="webhook_deliveries",
+    )
+    event = models.CharField(max_length=40)
+    url = models.URLField(max_length=500)
+    payload = models.JSONField(default=dict)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+    succeeded = models.BooleanField(default=False)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.channel_id} (attempt {self.attempt})"
 
 
 class DocumentKind(models.TextChoices):

@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from fulfillment import notifications
 from fulfillment.exceptions import FulfilmentError, ShipmentStateError
 from fulfillment.locks import lock_pick_lists, lock_shipment
 from fulfillment.models import (
@@ -403,6 +404,7 @@ def shipment_ship(
         reference=shipment.number
         + (f" ({carrier.name} {tracking_number})" if carrier else ""),
     )
+    notifications.shipment_shipped_notify(shipment=shipment)
     return shipment
 
 
@@ -453,7 +455,9 @@ def shipment_deliver(
     if not can_proceed(shipment.deliver):
         _shipment_state_error(shipment, "marked delivered", "Ship it first.")
     shipment.deliver(delivered_at or timezone.now())
-    shipment.save(update_fields=["status", "delivered_at", "updated_at"])
+    shipment.save(
+        update_fields=["status", "delivered_at", "exception_reason", "updated_at"]
+    )
     order_events.order_event_fulfilment(
         order=order,
         actor=actor,
@@ -464,7 +468,8 @@ def shipment_deliver(
         status__in=[S.DELIVERED, S.CANCELLED]
     ).exists()
     if order.status == OrderStatus.SHIPPED and not undelivered:
-        order_services.order_deliver(order=order, actor=actor)
+        order = order_services.order_deliver(order=order, actor=actor)
+    notifications.shipment_delivered_notify(shipment=shipment, order=order)
     return shipment
 
 
@@ -552,7 +557,9 @@ def order_deliver_shipments(*, order: Order, actor: Actor) -> Order:
     )
     if not shipments and not order.shipments.exists():
         # Shipped before fulfilment tracked shipments: only the order moves.
-        return order_services.order_deliver(order=order, actor=actor)
+        order = order_services.order_deliver(order=order, actor=actor)
+        notifications.order_delivered_notify(order=order)
+        return order
     if not shipments:
         raise FulfilmentError(
             f"Order {order.number} has no shipment on its way to mark delivered."
@@ -563,6 +570,7 @@ def order_deliver_shipments(*, order: Order, actor: Actor) -> Order:
     if order.status == OrderStatus.SHIPPED:
         # Some shipment was cancelled or never left; the order still arrived.
         order = order_services.order_deliver(order=order, actor=actor)
+        notifications.order_delivered_notify(order=order)
     return order
 
 

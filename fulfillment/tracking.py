@@ -1,0 +1,245 @@
+"""Tracking: what carriers report moves shipments along.
+
+Every update, whether typed in the admin, uploaded as CSV or posted by a
+carrier, goes through `tracking_event_record`: lock (order, then shipment),
+check, record the event, move the shipment (in transit, exception with its
+reason, delivered) and its estimated delivery, write the order timeline,
+and tell the customer and the sales channel after commit. The order is
+delivered when its last shipment is (through `shipment_deliver`).
+
+Events may arrive late or twice: a duplicate (same shipment, status and
+time) is ignored, and an event older than the newest one is kept in the
+history without moving the shipment back.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from fulfillment import notifications
+from fulfillment.exceptions import TrackingError
+from fulfillment.locks import lock_shipment
+from fulfillment.models import (
+    DISPATCHED_STATUSES,
+    Carrier,
+    ExceptionReason,
+    Shipment,
+    ShipmentStatus,
+    TrackingEvent,
+)
+from fulfillment.services import shipment_deliver
+from orders import events as order_events
+from orders.locks import lock_order
+
+Actor = AbstractBaseUser | None
+S = ShipmentStatus
+T = TrackingEvent.Status
+
+
+@dataclass(frozen=True)
+class TrackingUpdate:
+    """One carrier scan, before it is matched to a shipment."""
+
+    tracking_number: str
+    status: str
+    occurred_at: datetime
+    place: str = ""
+    description: str = ""
+    estimated_delivery: date | None = None
+    exception_reason: str = ""
+    # Where it came from, for messages: "Line 3", "events[1]".
+    where: str = ""
+
+
+@dataclass
+class TrackingReport:
+    recorded: list[TrackingEvent] = field(default_factory=list)
+    duplicates: int = 0
+
+
+def _describe(event: TrackingEvent, shipment: Shipment) -> str:
+    text = f"Shipment {shipment.number}: {event.get_status_display().lower()}"
+    if event.exception_reason:
+        text += f" ({event.get_exception_reason_display().lower()})"
+    if event.place:
+        text += f" at {event.place}"
+    if event.description:
+        text += f" — {event.description}"
+    return text + "."
+
+
+@transaction.atomic
+def tracking_event_record(
+    *,
+    shipment: Shipment,
+    status: str,
+    occurred_at: datetime,
+    actor: Actor,
+    source: str = TrackingEvent.Source.ADMIN,
+    description: str = "",
+    place: str = "",
+    estimated_delivery: date | None = None,
+    exception_reason: str = "",
+) -> TrackingEvent | None:
+    """Record what the carrier said about a shipment and act on it.
+
+    Return the new event, or None when the same event was recorded before.
+    """
+    if status not in T.values:
+        raise TrackingError(
+            f"{status!r} is not a tracking status; use one of: "
+            + ", ".join(T.values)
+            + "."
+        )
+    if status == T.EXCEPTION:
+        exception_reason = exception_reason or ExceptionReason.OTHER
+        if exception_reason not in ExceptionReason.values:
+            raise TrackingError(
+                f"{exception_reason!r} is not an exception reason; use one of: "
+                + ", ".join(ExceptionReason.values)
+                + "."
+            )
+    else:
+        exception_reason = ""
+    if timezone.is_naive(occurred_at):
+        raise TrackingError("Give the time of the event with its time zone.")
+    order = lock_order(shipment.order_id)
+    shipment = lock_shipment(shipment.pk)
+    if shipment.status not in DISPATCHED_STATUSES:
+        raise TrackingError(
+            f"Shipment {shipment.number} is {shipment.get_status_display().lower()}; "
+            "tracking starts once it has shipped.",
+            status=409,
+        )
+    same = Q(shipment=shipment, status=status, occurred_at=occurred_at)
+    if TrackingEvent.objects.filter(same).exists():
+        return None
+    newest = shipment.tracking_events.order_by("-occurred_at", "-pk").first()
+    try:
+        with transaction.atomic():
+            event = TrackingEvent.objects.create(
+                shipment=shipment,
+                status=status,
+                exception_reason=exception_reason,
+                description=description[:255],
+                place=place[:120],
+                occurred_at=occurred_at,
+                estimated_delivery=estimated_delivery,
+                source=source,
+            )
+    except IntegrityError:
+        return None  # The same scan arrived twice at once.
+    order_events.order_event_tracking(
+        order=order,
+        actor=actor,
+        message=_describe(event, shipment),
+        data={"shipment": shipment.number, "status": status, "event": event.pk},
+    )
+    if newest is not None and occurred_at < newest.occurred_at:
+        return event  # Old news: history only.
+    previous_eta = shipment.estimated_delivery
+    if estimated_delivery and shipment.status != S.DELIVERED:
+        shipment.estimated_delivery = estimated_delivery
+    if shipment.status == S.DELIVERED:
+        pass  # Delivered is final; later scans are history.
+    elif status == T.DELIVERED:
+        shipment.save(update_fields=["estimated_delivery", "updated_at"])
+        shipment_deliver(shipment=shipment, actor=actor, delivered_at=occurred_at)
+        return event
+    elif status == T.EXCEPTION:
+        shipment.report_exception(exception_reason)
+    elif shipment.status in (S.SHIPPED, S.EXCEPTION):
+        shipment.travel()
+    shipment.save(
+        update_fields=["status", "exception_reason", "estimated_delivery", "updated_at"]
+    )
+    if shipment.status != S.DELIVERED:
+        notifications.shipment_tracking_notify(
+            shipment=shipment, event=event, previous_eta=previous_eta
+        )
+    return event
+
+
+def _shipments_by_tracking(
+    updates: Sequence[TrackingUpdate], carrier: Carrier | None
+) -> dict[str, list[Shipment]]:
+    numbers = {update.tracking_number for update in updates}
+    shipments = Shipment.objects.filter(tracking_number__in=numbers)
+    if carrier is not None and not carrier.aggregator:
+        shipments = shipments.filter(carrier=carrier)
+    found: dict[str, list[Shipment]] = {}
+    for shipment in shipments.only("pk", "number", "order_id", "tracking_number"):
+        found.setdefault(shipment.tracking_number, []).append(shipment)
+    return found
+
+
+@transaction.atomic
+def tracking_updates_record(
+    *,
+    updates: Sequence[TrackingUpdate],
+    actor: Actor,
+    source: str,
+    carrier: Carrier | None = None,
+) -> TrackingReport:
+    """Record many updates (a CSV, a carrier's batch) all or nothing.
+
+    A carrier only reports on its own parcels, unless it is an aggregator.
+    Every problem is reported with where it is; nothing is written then.
+    """
+    found = _shipments_by_tracking(updates, carrier)
+    errors, matched = [], []
+    for update in updates:
+        shipments = found.get(update.tracking_number, [])
+        prefix = f"{update.where}: " if update.where else ""
+        if not shipments:
+            errors.append(
+                f"{prefix}no shipment has tracking number {update.tracking_number!r}"
+                + (
+                    f" with {carrier.name}."
+                    if carrier and not carrier.aggregator
+                    else "."
+                )
+            )
+        elif len(shipments) > 1:
+            errors.append(
+                f"{prefix}tracking number {update.tracking_number!r} belongs to "
+                f"{len(shipments)} shipments ("
+                + ", ".join(s.number for s in shipments)
+                + "); enter the event on the right shipment in the admin."
+            )
+        else:
+            matched.append((shipments[0], update))
+    if errors:
+        unknown_only = all("no shipment has" in error for error in errors)
+        raise TrackingError(errors, status=404 if unknown_only else 400)
+    report = TrackingReport()
+    # Oldest first per shipment, orders in a fixed order: no lock waits in a circle.
+    matched.sort(key=lambda pair: (pair[0].order_id, pair[0].pk, pair[1].occurred_at))
+    for shipment, update in matched:
+        try:
+            event = tracking_event_record(
+                shipment=shipment,
+                status=update.status,
+                occurred_at=update.occurred_at,
+                actor=actor,
+                source=source,
+                description=update.description,
+                place=update.place,
+                estimated_delivery=update.estimated_delivery,
+                exception_reason=update.exception_reason,
+            )
+        except TrackingError as error:
+            prefix = f"{update.where}: " if update.where else ""
+            raise TrackingError(
+                [prefix + message for message in error.errors], status=error.status
+            ) from error
+        if event is None:
+            report.duplicates += 1
+        else:
+            report.recorded.append(event)
+    return report
