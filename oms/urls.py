@@ -1,7 +1,7 @@
 """URL routes: the admin is the application."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from oms.views import health
@@ -14,4 +14,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    # Carriers post tracking updates here (token per carrier, JSON).
+    path("api/", include("fulfillment.urls")),
 ]

@@ -1,0 +1,118 @@
+"""The carrier endpoint: carriers (or EasyPost) POST tracking updates here.
+
+Authenticated per carrier with its token, compared in constant time, given
+as a Bearer token, as the password of basic auth (EasyPost puts it in the
+webhook URL) or as EasyPost's `X-Hmac-Signature` over the body. Every
+refusal is a 4xx with a JSON body that says what is wrong.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import unicodedata
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+
+from fulfillment import tracking, tracking_formats
+from fulfillment.exceptions import TrackingError
+from fulfillment.models import Carrier, TrackingEvent
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _error(status: int, message: str, errors: list[str] | None = None):
+    body = {"error": message}
+    if errors:
+        body["errors"] = errors[:100]
+    return JsonResponse(body, status=status)
+
+
+def _presented_token(request: HttpRequest) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return decoded.partition(":")[2]
+    return ""
+
+
+def _authenticated(request: HttpRequest, carrier: Carrier, body: bytes) -> bool:
+    secret = carrier.webhook_token
+    if not secret:
+        return False
+    token = _presented_token(request)
+    if token:
+        return hmac.compare_digest(token.encode(), secret.encode())
+    signature = request.headers.get("X-Hmac-Signature", "")
+    if signature:
+        # EasyPost: hex HMAC-SHA256 of the body under the NFKD-normalised secret.
+        key = unicodedata.normalize("NFKD", secret).encode()
+        expected = "hmac-sha256-hex=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(signature.encode(), expected.encode())
+    return False
+
+
+@csrf_exempt
+@never_cache
+def carrier_tracking(request: HttpRequest, code: str) -> JsonResponse:
+    """Record the tracking updates a carrier posts for its parcels."""
+    if request.method != "POST":
+        response = _error(405, "POST tracking updates as JSON.")
+        response["Allow"] = "POST"
+        return response
+    length = request.headers.get("Content-Length") or "0"
+    if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+        return _error(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    body = request.body
+    if len(body) > MAX_BODY_BYTES:
+        return _error(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    carrier = Carrier.objects.filter(code=code, active=True).first()
+    if carrier is None or not _authenticated(request, carrier, body):
+        return _error(
+            401,
+            "Unknown carrier or wrong token: send the carrier's token as "
+            "'Authorization: Bearer <token>'.",
+        )
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return _error(400, f"The body is not valid JSON: {error}.")
+    try:
+        if tracking_formats.is_easypost_event(data):
+            updates, ignored = tracking_formats.parse_easypost_event(data)
+            source = TrackingEvent.Source.EASYPOST
+        else:
+            updates, ignored = tracking_formats.parse_tracking_json(data), 0
+            source = TrackingEvent.Source.CARRIER
+        report = (
+            tracking.tracking_updates_record(
+                updates=updates, actor=None, source=source, carrier=carrier
+            )
+            if updates
+            else tracking.TrackingReport()
+        )
+    except TrackingError as error:
+        messages = {
+            400: "The tracking updates are not valid.",
+            404: "Unknown tracking number.",
+            409: "A shipment cannot take this update.",
+        }
+        return _error(
+            error.status, messages.get(error.status, str(error)), error.errors
+        )
+    return JsonResponse(
+        {
+            "recorded": len(report.recorded),
+            "duplicates": report.duplicates,
+            "ignored": ignored,
+        }
+    )
