@@ -118,6 +118,7 @@ def channel_webhook_queue(*, shipment: Shipment, event: str) -> bool:
         "shipment_id": shipment.pk,
         "event": event,
         "payload": payload,
+        "attempt": 1,
     }
     transaction.on_commit(lambda: channel_webhook_send_task.enqueue(**arguments))
     return True
