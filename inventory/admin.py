@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
 
 from inventory import forms, selectors, services
 from inventory.exceptions import StockError
@@ -31,7 +32,7 @@ class StockLevelInline(ReadOnlyInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(SimpleHistoryAdmin):
     list_display = ["sku", "name", "barcode", "weight_g", "on_hand", "free", "active"]
     list_filter = ["active"]
     search_fields = ["sku", "name", "barcode"]
@@ -94,7 +95,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(SimpleHistoryAdmin):
     list_display = ["code", "name", "kind", "country", "priority", "ships_to", "active"]
     list_filter = ["kind", "country", "active"]
     search_fields = ["code", "name"]
@@ -123,7 +124,7 @@ STOCK_OPERATIONS = {
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(admin.ModelAdmin):
+class StockLevelAdmin(SimpleHistoryAdmin):
     list_display = [
         "product",
         "location",

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
 
 
 class Product(models.Model):
@@ -14,6 +15,8 @@ class Product(models.Model):
     weight_g = models.PositiveIntegerField("weight (g)", default=0)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["sku"]
@@ -43,6 +46,8 @@ class Location(models.Model):
         "commas (e.g. 'US CA'). Empty means everywhere.",
     )
     active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["priority", "code"]
@@ -75,6 +80,8 @@ class StockLevel(models.Model):
         default=0, help_text="Reorder when available stock falls to this level."
     )
     updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["product__sku", "location__priority"]

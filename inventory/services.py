@@ -18,6 +18,7 @@ from inventory.allocation import Demand, Plan, Source, plan_allocation
 from inventory.exceptions import StockError
 from inventory.locks import lock_stock_levels, lock_stock_levels_by_pk
 from inventory.models import Allocation, Location, Product, StockLevel, StockMovement
+from oms.history import history_snapshot
 
 Reason = StockMovement.Reason
 ADJUSTMENT_REASONS = {Reason.DAMAGED, Reason.LOST, Reason.FOUND, Reason.CORRECTION}
@@ -57,6 +58,12 @@ def _record(
     )
 
 
+def _history(pks: Iterable[int], actor=None, reason: str = "") -> None:
+    """Stock levels change through F() updates, which field history cannot
+    see: record their new state explicitly."""
+    history_snapshot(StockLevel, pks, user=actor, reason=reason)
+
+
 def _lock_level(*, product: Product, location: Location) -> StockLevel:
     StockLevel.objects.get_or_create(product=product, location=location)
     return lock_stock_levels(
@@ -86,6 +93,7 @@ def stock_receive(
     _positive(quantity, "received")
     level = _lock_level(product=product, location=location)
     StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") + quantity)
+    _history([level.pk], actor, "receipt")
     _record(
         level=level,
         delta=quantity,
@@ -121,6 +129,7 @@ def stock_return(
     level = _lock_level(product=product, location=location)
     if resellable:
         StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") + quantity)
+        _history([level.pk], actor, f"return {reference}")
         _record(
             level=level,
             delta=quantity,
@@ -167,6 +176,7 @@ def stock_adjust(
             "orders). Release or ship those orders first."
         )
     StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") + delta)
+    _history([level.pk], actor, f"adjustment: {reason}")
     _record(level=level, delta=delta, reason=reason, actor=actor, note=note)
     if delta > 0:
         _stock_available_on_commit([level.product_id])
@@ -194,6 +204,7 @@ def stock_count(
         )
     delta = counted - level.on_hand
     StockLevel.objects.filter(pk=level.pk).update(on_hand=counted)
+    _history([level.pk], actor, "cycle count")
     _record(
         level=level,
         delta=delta,
@@ -238,6 +249,7 @@ def stock_transfer(
     reference = f"{from_location.code}→{to_location.code}"
     StockLevel.objects.filter(pk=source.pk).update(on_hand=F("on_hand") - quantity)
     StockLevel.objects.filter(pk=target.pk).update(on_hand=F("on_hand") + quantity)
+    _history([source.pk, target.pk], actor, f"transfer {reference}")
     _record(
         level=source,
         delta=-quantity,
@@ -368,6 +380,7 @@ def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
             output_field=IntegerField(),
         )
     )
+    _history(per_level, reason="reserved for orders")
     existing = {
         (a.order_line_id, a.stock_level_id): a.pk
         for a in Allocation.objects.filter(
@@ -416,6 +429,7 @@ def stock_release(*, order_line_ids: Iterable[int]) -> list[int]:
             allocated=F("allocated") - per_level[level_pk]
         )
     Allocation.objects.filter(pk__in=[a.pk for a in allocations]).delete()
+    _history(per_level, reason="reservation released")
     product_ids = sorted({levels[pk].product_id for pk in per_level})
     _stock_available_on_commit(product_ids)
     return product_ids
@@ -460,3 +474,8 @@ def stock_consume(
             Allocation.objects.filter(pk=allocation.pk).update(
                 quantity=F("quantity") - quantity
             )
+    _history(
+        {allocation.stock_level_id for allocation, _ in allocations},
+        actor,
+        f"shipped {reference}",
+    )

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "import_export",
+    "simple_history",
     "oms",
     "inventory",
     "orders",
@@ -67,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Field history records the user who made each change.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns locked-out logins into a 429 page.
     "axes.middleware.AxesMiddleware",
@@ -254,3 +257,7 @@ LOGGING["loggers"]["weasyprint"] = {"level": "WARNING"}
 # The dashboard's 30-day charts are recomputed at most this often (seconds);
 # live counts (backlog, late shipments, stock alerts) are always fresh.
 OMS_DASHBOARD_CACHE_SECONDS = int(os.environ.get("OMS_DASHBOARD_CACHE_SECONDS", "300"))
+
+# Field history is read-only: a revert would step past the services and the
+# state machines.
+SIMPLE_HISTORY_REVERT_DISABLED = True

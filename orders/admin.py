@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from import_export.admin import ExportMixin
+from simple_history.admin import SimpleHistoryAdmin
 
 from oms.admin_utils import (
     LargeTableAdminMixin,
@@ -101,7 +102,7 @@ class ChannelAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(SimpleHistoryAdmin):
     list_display = ["email", "name", "phone", "order_count", "created_at"]
     search_fields = ["email", "name", "phone"]
     list_filter = ["accepts_marketing"]
@@ -205,7 +206,7 @@ class OrderAdmin(
     ExportMixin,
     LargeTableAdminMixin,
     OptimisticLockAdminMixin,
-    admin.ModelAdmin,
+    SimpleHistoryAdmin,
 ):
     list_display = [
         "number",
@@ -481,7 +482,7 @@ class OrderAdmin(
 
 
 @admin.register(OrderLine)
-class OrderLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderLineAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "order",
         "sku",

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django_fsm import RETURN_VALUE, FSMField, transition
+from simple_history.models import HistoricalRecords
 
 from inventory.models import Product
 from oms.models import VersionedModel
@@ -49,6 +50,8 @@ class Customer(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     accepts_marketing = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["email"]
@@ -145,6 +148,8 @@ class Order(VersionedModel):
     placed_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-placed_at", "-pk"]
@@ -260,6 +265,8 @@ class OrderLine(models.Model):
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     quantity_shipped = models.PositiveIntegerField(default=0)
     quantity_returned = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["order", "pk"]

@@ -27,6 +27,7 @@ from inventory.services import (
     stock_consume,
     stock_release,
 )
+from oms.history import history_snapshot
 from oms.sequences import format_number, sequence_reserve
 from orders import events
 from orders.emails import customer_email_queue
@@ -268,6 +269,9 @@ def _allocate_outstanding(*, orders: Sequence[Order], actor: Actor) -> list[Orde
             order.updated_at = now
             order.version += 1
         Order.objects.bulk_update(changed, ["status", "updated_at", "version"])
+        history_snapshot(
+            Order, [order.pk for order in changed], user=actor, reason="allocation"
+        )
     return list(orders)
 
 
@@ -390,6 +394,9 @@ def order_ship(*, order: Order, actor: Actor, reference: str = "") -> Order:
     for line in lines:
         line.quantity_shipped += shipped.get(line.pk, 0)
     OrderLine.objects.bulk_update(lines, ["quantity_shipped"])
+    history_snapshot(
+        OrderLine, [line.pk for line in lines], user=actor, reason="shipped"
+    )
     everything = all(line.quantity_shipped == line.quantity for line in lines)
     previous = order.status
     if everything:
@@ -552,6 +559,9 @@ def order_shipment_record(
                 f"{line.sku} on order {order.number}, which ordered {line.quantity}."
             )
     OrderLine.objects.bulk_update(lines, ["quantity_shipped"])
+    history_snapshot(
+        OrderLine, [line.pk for line in lines], user=actor, reason="shipped"
+    )
     everything = all(line.quantity_shipped == line.quantity for line in lines)
     previous = order.status
     if everything:

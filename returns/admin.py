@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
 
 from fulfillment.admin import FulfilmentOrderAdmin, _pdf_response
 from oms.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
@@ -248,7 +249,7 @@ class ReturnUnitsMixin:
 
 
 @admin.register(ReturnRequest)
-class ReturnRequestAdmin(ReturnUnitsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReturnRequestAdmin(ReturnUnitsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "number",
         "order",

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django_fsm import FSMField, transition
+from simple_history.models import HistoricalRecords
 
 from inventory.models import Location
 from oms.models import VersionedModel
@@ -92,6 +93,8 @@ class ReturnRequest(VersionedModel):
     received_at = models.DateTimeField(null=True, blank=True)
     inspected_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from inventory.models import Product
 from oms.bulk import bulk_insert
+from oms.history import history_snapshot
 from oms.sequences import format_number, sequence_reserve
 from orders.importing.formats import detect_format
 from orders.importing.reader import ImportFileError, read_table
@@ -285,6 +286,12 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
 
     bulk_insert(OrderLine, line_rows())
     bulk_insert(OrderEvent, event_rows())
+    # Field history for the new rows, written by the database itself.
+    reason = f"imported from {source}"
+    history_snapshot(Order, order_ids, user=user, reason=reason, created=True)
+    history_snapshot(
+        OrderLine, order_ids, user=user, reason=reason, created=True, column="order_id"
+    )
     return order_ids
 
 
