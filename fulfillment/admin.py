@@ -10,15 +10,18 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from fulfillment import documents, forms, selectors, services
+from fulfillment import documents, forms, selectors, services, tracking
+from fulfillment.exceptions import TrackingError
 from fulfillment.models import (
+    DISPATCHED_STATUSES,
     Carrier,
     DocumentKind,
     DocumentPrint,
@@ -28,8 +31,9 @@ from fulfillment.models import (
     ShipmentLine,
     ShipmentStatus,
     TrackingEvent,
+    WebhookDelivery,
 )
-from oms.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
+from oms.admin_utils import LargeTableAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from oms.exceptions import DomainError
 from orders.admin import STEPS, OrderAdmin, Step
 from orders.models import Order
@@ -163,8 +167,48 @@ class ShipmentLineInline(ReadOnlyInline):
 
 class TrackingEventInline(ReadOnlyInline):
     model = TrackingEvent
-    fields = ["occurred_at", "status", "description", "place"]
+    fields = [
+        "occurred_at",
+        "status",
+        "exception_reason",
+        "place",
+        "description",
+        "estimated_delivery",
+        "source",
+    ]
     readonly_fields = fields
+    verbose_name_plural = "Tracking (newest first)"
+
+
+class LateFilter(admin.SimpleListFilter):
+    """On its way past the estimated delivery, not delivered (the dashboard's
+    "late" link)."""
+
+    title = "late"
+    parameter_name = "late"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Late (past the estimated delivery)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return selectors.late_shipments(queryset)
+        return queryset
+
+
+class ExceptionReasonFilter(admin.SimpleListFilter):
+    title = "problem in transit"
+    parameter_name = "exception_reason"
+
+    def lookups(self, request, model_admin):
+        from fulfillment.models import ExceptionReason
+
+        return ExceptionReason.choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(status=S.EXCEPTION, exception_reason=self.value())
+        return queryset
 
 
 def _status_badge(obj) -> str:
@@ -176,7 +220,9 @@ def _status_badge(obj) -> str:
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ShipmentAdmin(
+    PermissionsMixin, ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin
+):
     list_display = [
         "number",
         "order",
@@ -188,10 +234,20 @@ class ShipmentAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "packages",
         "weight_kg",
         "shipped_at",
+        "estimated_delivery",
     ]
-    list_filter = ["status", "location", "carrier"]
+    list_filter = [
+        "status",
+        LateFilter,
+        ExceptionReasonFilter,
+        "location",
+        "carrier",
+    ]
     list_select_related = ["order", "location", "pick_list", "carrier"]
-    search_fields = ["number", "order__number", "tracking_number"]
+    # Exact matches through unique or indexed columns: the table is large.
+    search_fields = ["=number", "=tracking_number", "=order__number"]
+    search_help_text = "Shipment number, tracking number or order number (exact)."
+    change_form_template = "admin/fulfillment/shipment/change_form.html"
     date_hierarchy = "created_at"
     inlines = [ShipmentLineInline, TrackingEventInline]
     actions = [
@@ -206,7 +262,10 @@ class ShipmentAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Shipment) -> str:
-        return _status_badge(obj)
+        badge = _status_badge(obj)
+        if obj.exception_reason:
+            return format_html("{} ({})", badge, obj.get_exception_reason_display())
+        return badge
 
     @admin.display(description="tracking", ordering="tracking_number")
     def tracking(self, obj: Shipment) -> str:
@@ -230,8 +289,115 @@ class ShipmentAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(self.ship_csv_view),
                 name="fulfillment_shipment_ship_csv",
             ),
+            path(
+                "tracking-csv/",
+                self.admin_site.admin_view(self.tracking_csv_view),
+                name="fulfillment_shipment_tracking_csv",
+            ),
+            path(
+                "<int:shipment_id>/tracking/",
+                self.admin_site.admin_view(self.tracking_event_view),
+                name="fulfillment_shipment_tracking",
+            ),
             *super().get_urls(),
         ]
+
+    # ---- tracking
+
+    def tracking_event_view(self, request: HttpRequest, shipment_id: int):
+        if not self.has_fulfil_permission(request):
+            raise PermissionDenied
+        shipment = get_object_or_404(
+            Shipment.objects.select_related("order", "carrier"), pk=shipment_id
+        )
+        change_url = reverse("admin:fulfillment_shipment_change", args=[shipment.pk])
+        form = forms.TrackingEventForm(
+            request.POST or None, initial={"occurred_at": timezone.localtime()}
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                event = tracking.tracking_event_record(
+                    shipment=shipment,
+                    status=data["status"],
+                    occurred_at=data["occurred_at"],
+                    actor=request.user,
+                    source=TrackingEvent.Source.ADMIN,
+                    description=data["description"],
+                    place=data["place"],
+                    estimated_delivery=data["estimated_delivery"],
+                    exception_reason=data["exception_reason"],
+                )
+            except TrackingError as error:
+                self.message_user(request, str(error), messages.ERROR)
+            else:
+                if event is None:
+                    self.message_user(
+                        request,
+                        "This event was recorded before; nothing changed.",
+                        messages.WARNING,
+                    )
+                else:
+                    shipment.refresh_from_db()
+                    self.message_user(
+                        request,
+                        f"Tracking event recorded: shipment {shipment.number} is "
+                        f"{shipment.get_status_display().lower()}.",
+                        messages.SUCCESS,
+                    )
+                return HttpResponseRedirect(change_url)
+        return TemplateResponse(
+            request,
+            "admin/fulfillment/shipment/tracking_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Tracking event for {shipment.number}",
+                "opts": self.model._meta,
+                "original": shipment,
+                "form": form,
+                "dispatched": shipment.status in DISPATCHED_STATUSES,
+            },
+        )
+
+    def tracking_csv_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_fulfil_permission(request):
+            raise PermissionDenied
+        form = forms.TrackingCsvForm(request.POST or None, request.FILES or None)
+        errors: list[str] = []
+        if request.method == "POST" and form.is_valid():
+            try:
+                report = tracking.tracking_updates_record(
+                    updates=form.cleaned_data["updates"],
+                    actor=request.user,
+                    source=TrackingEvent.Source.CSV,
+                )
+            except TrackingError as error:
+                errors = error.errors[:50]
+            else:
+                self.message_user(
+                    request,
+                    f"{len(report.recorded)} tracking event(s) recorded"
+                    + (
+                        f", {report.duplicates} already known and skipped."
+                        if report.duplicates
+                        else "."
+                    ),
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:fulfillment_shipment_changelist")
+                )
+        return TemplateResponse(
+            request,
+            "admin/fulfillment/shipment/tracking_csv.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Tracking events from a CSV",
+                "opts": self.model._meta,
+                "form": form,
+                "errors": errors,
+            },
+        )
 
     # ---- printing
 
@@ -432,11 +598,43 @@ class PickListAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(TrackingEvent)
-class TrackingEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["occurred_at", "shipment", "status", "description", "place"]
-    list_filter = ["status"]
+class TrackingEventAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "occurred_at",
+        "shipment",
+        "status",
+        "exception_reason",
+        "description",
+        "place",
+        "estimated_delivery",
+        "source",
+    ]
+    list_filter = ["status", "exception_reason", "source"]
     list_select_related = ["shipment"]
-    search_fields = ["shipment__number", "description", "place"]
+    search_fields = ["=shipment__number", "=shipment__tracking_number"]
+    search_help_text = "Shipment or tracking number (exact)."
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    """Every attempt to tell a sales channel about a shipment, with its answer."""
+
+    list_display = [
+        "created_at",
+        "channel",
+        "order",
+        "shipment",
+        "event",
+        "attempt",
+        "response_code",
+        "succeeded",
+        "error",
+    ]
+    list_filter = ["succeeded", "event", "channel"]
+    list_select_related = ["channel", "order", "shipment"]
+    search_fields = ["=order__number", "=shipment__number"]
+    search_help_text = "Order or shipment number (exact)."
+    date_hierarchy = "created_at"
 
 
 @admin.register(DocumentPrint)
@@ -560,6 +758,103 @@ FULFILMENT_STEPS: dict[str, Step] = {
 }
 
 
+class OrderLateFilter(admin.SimpleListFilter):
+    """Orders with a shipment on its way past its estimated delivery."""
+
+    title = "late"
+    parameter_name = "late"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Late shipment (past its estimated delivery)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(pk__in=selectors.late_shipments().values("order_id"))
+        return queryset
+
+
+class OrderExceptionFilter(admin.SimpleListFilter):
+    """Orders with a shipment the carrier reported a problem with."""
+
+    title = "problem in transit"
+    parameter_name = "exception"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Shipment with an exception")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(
+                pk__in=Shipment.objects.filter(status=S.EXCEPTION).values("order_id")
+            )
+        return queryset
+
+
+def _tracking_summary_html(order_id: int) -> str:
+    rows = selectors.order_tracking_summary(order_id=order_id)
+    if not rows:
+        return "No shipment has left yet."
+    today = timezone.localdate()
+
+    def arrival(row) -> str:
+        if row.delivered_at:
+            return format_html(
+                "delivered {}",
+                timezone.localtime(row.delivered_at).strftime("%d %b %Y %H:%M"),
+            )
+        if not row.estimated_delivery:
+            return "no estimate yet"
+        days = (today - row.estimated_delivery).days
+        when = row.estimated_delivery.strftime("%a %d %b %Y")
+        if row.late:
+            return format_html(
+                '<strong class="oms-late">{} — {} day(s) late</strong>', when, days
+            )
+        return when
+
+    def tracking(row) -> str:
+        if row.tracking_url:
+            return format_html(
+                '{} <a href="{}" rel="noopener noreferrer" target="_blank">{}</a>',
+                row.carrier,
+                row.tracking_url,
+                row.tracking_number,
+            )
+        return f"{row.carrier} {row.tracking_number}".strip() or "—"
+
+    body = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                row.number,
+                format_html(
+                    '<span class="oms-status oms-status-{}">{}</span>',
+                    row.status,
+                    row.status_label,
+                ),
+                tracking(row),
+                format_html(
+                    "{}<br><small>{}</small>",
+                    row.last_news or "—",
+                    timezone.localtime(row.last_news_at).strftime("%d %b %H:%M")
+                    if row.last_news_at
+                    else "",
+                ),
+                arrival(row),
+                format_html("<strong>{}</strong>", row.problem) if row.problem else "—",
+            )
+            for row in rows
+        ),
+    )
+    return format_html(
+        '<table class="oms-tracking"><thead><tr><th>Shipment</th><th>Status</th>'
+        "<th>Carrier and tracking</th><th>Latest news</th><th>Arrival</th>"
+        "<th>What went wrong</th></tr></thead><tbody>{}</tbody></table>",
+        body,
+    )
+
+
 admin.site.unregister(Order)
 
 
@@ -567,12 +862,33 @@ admin.site.unregister(Order)
 class FulfilmentOrderAdmin(PermissionsMixin, OrderAdmin):
     steps = FULFILMENT_STEPS
     change_form_template = "admin/fulfillment/order/change_form.html"
+    list_filter = [*OrderAdmin.list_filter, OrderLateFilter, OrderExceptionFilter]
     actions = [
         *(OrderAdmin.actions or []),
         "create_pick_lists",
         "print_packing_slips",
         "print_shipping_labels",
     ]
+
+    def search_q(self, term: str):
+        """Also find orders by the exact tracking number of a shipment (indexed)."""
+        shipments = Shipment.objects.filter(tracking_number=term.strip())
+        return super().search_q(term) | Q(pk__in=shipments.values("order_id"))
+
+    @admin.display(description="where it is")
+    def tracking_summary(self, obj: Order) -> str:
+        return _tracking_summary_html(obj.pk)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "tracking_summary"] if obj is not None else fields
+
+    def get_fieldsets(self, request: HttpRequest, obj: Order | None = None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is None:
+            return fieldsets
+        delivery = ("Delivery", {"fields": ["tracking_summary"]})
+        return [fieldsets[0], delivery, *fieldsets[1:]]
 
     def get_inlines(self, request: HttpRequest, obj: Order | None):
         inlines = list(super().get_inlines(request, obj))

@@ -7,8 +7,10 @@ from decimal import Decimal
 
 from django import forms
 
-from fulfillment.models import Carrier, Shipment
+from fulfillment.exceptions import TrackingError
+from fulfillment.models import Carrier, ExceptionReason, Shipment, TrackingEvent
 from fulfillment.services import ShipInstruction
+from fulfillment.tracking_formats import parse_tracking_csv
 
 
 class DefaultsOnEmptyPostForm(forms.Form):
@@ -156,3 +158,68 @@ def parse_ship_csv(text: str) -> list[ShipInstruction]:
     if not instructions:
         raise forms.ValidationError("The CSV holds no shipment rows.")
     return instructions
+
+
+class TrackingEventForm(forms.Form):
+    """One tracking event typed in from the carrier's site or a phone call."""
+
+    status = forms.ChoiceField(choices=TrackingEvent.Status.choices)
+    exception_reason = forms.ChoiceField(
+        choices=[("", "—"), *ExceptionReason.choices],
+        required=False,
+        help_text="What went wrong, for an exception.",
+    )
+    occurred_at = forms.DateTimeField(
+        label="when",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="In the site's time zone.",
+    )
+    place = forms.CharField(max_length=120, required=False)
+    description = forms.CharField(max_length=255, required=False)
+    estimated_delivery = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The carrier's new delivery date, if it gave one.",
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("status") == TrackingEvent.Status.EXCEPTION and not data.get(
+            "exception_reason"
+        ):
+            self.add_error("exception_reason", "Say what went wrong.")
+        return data
+
+
+class TrackingCsvForm(forms.Form):
+    """A carrier's tracking export: one event per row."""
+
+    file = forms.FileField(
+        label="CSV file",
+        help_text="Columns: tracking number, status, time, place, description, "
+        "estimated delivery, and optionally the exception reason. UTF-8, at "
+        "most 2 MB.",
+    )
+
+    MAX_BYTES = 2 * 1024 * 1024
+    TYPES = {"text/csv", "text/plain", "application/vnd.ms-excel", ""}
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > self.MAX_BYTES:
+            raise forms.ValidationError("The file is larger than 2 MB; split it.")
+        if not upload.name.lower().endswith((".csv", ".txt")) or (
+            upload.content_type not in self.TYPES
+        ):
+            raise forms.ValidationError("Upload a .csv file (comma-separated text).")
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise forms.ValidationError(
+                "The file is not UTF-8 text; save it as CSV UTF-8."
+            ) from error
+        try:
+            self.cleaned_data["updates"] = parse_tracking_csv(text)
+        except TrackingError as error:
+            raise forms.ValidationError(error.errors[:50]) from error
+        return upload

@@ -283,3 +283,108 @@ def open_claims(*, order_ids: Sequence[int]) -> dict[tuple[int, int], int]:
     ):
         claims[row["order_line_id"], row["shipment__location_id"]] += row["claimed"]
     return claims
+
+
+# ---- where is my order
+
+
+def late_shipments(queryset: QuerySet[Shipment] | None = None) -> QuerySet[Shipment]:
+    """Shipments on their way past their estimated delivery (not delivered, not
+    already flagged as an exception); answered by the (status, ETA) index."""
+    from django.utils import timezone
+
+    from fulfillment.models import ON_THE_WAY_STATUSES
+
+    queryset = Shipment.objects.all() if queryset is None else queryset
+    return queryset.filter(
+        status__in=ON_THE_WAY_STATUSES,
+        estimated_delivery__lt=timezone.localdate(),
+    )
+
+
+@dataclass(frozen=True)
+class ShipmentProgress:
+    """Where one shipment is, when it should arrive, what went wrong."""
+
+    number: str
+    status: str
+    status_label: str
+    carrier: str
+    service: str
+    tracking_number: str
+    tracking_url: str
+    estimated_delivery: date | None
+    delivered_at: object
+    late: bool
+    problem: str
+    last_news: str
+    last_news_at: object
+
+
+def order_tracking_summary(*, order_id: int) -> list[ShipmentProgress]:
+    """Every shipment of an order with its latest tracking news (two queries)."""
+    from django.db.models import Prefetch
+    from django.utils import timezone
+
+    from fulfillment.models import ON_THE_WAY_STATUSES, TrackingEvent
+
+    today = timezone.localdate()
+    shipments = (
+        Shipment.objects.filter(order_id=order_id)
+        .exclude(status=ShipmentStatus.CANCELLED)
+        .select_related("carrier")
+        .prefetch_related(
+            Prefetch(
+                "tracking_events",
+                queryset=TrackingEvent.objects.order_by("-occurred_at", "-pk"),
+                to_attr="history",
+            )
+        )
+        .order_by("number")
+    )
+    summary = []
+    for shipment in shipments:
+        latest = shipment.history[0] if shipment.history else None
+        news = ""
+        if latest is not None:
+            news = latest.get_status_display()
+            if latest.place:
+                news += f" at {latest.place}"
+            if latest.description:
+                news += f": {latest.description}"
+        problem = ""
+        if shipment.status == ShipmentStatus.EXCEPTION:
+            problem = shipment.get_exception_reason_display() or "Problem in transit"
+            exception = next(
+                (
+                    e
+                    for e in shipment.history
+                    if e.status == TrackingEvent.Status.EXCEPTION
+                ),
+                None,
+            )
+            if exception is not None and exception.description:
+                problem += f": {exception.description}"
+        late = bool(
+            shipment.status in ON_THE_WAY_STATUSES
+            and shipment.estimated_delivery
+            and shipment.estimated_delivery < today
+        )
+        summary.append(
+            ShipmentProgress(
+                number=shipment.number,
+                status=shipment.status,
+                status_label=shipment.get_status_display(),
+                carrier=shipment.carrier.name if shipment.carrier else "",
+                service=shipment.service,
+                tracking_number=shipment.tracking_number,
+                tracking_url=shipment.tracking_url,
+                estimated_delivery=shipment.estimated_delivery,
+                delivered_at=shipment.delivered_at,
+                late=late,
+                problem=problem,
+                last_news=news,
+                last_news_at=latest.occurred_at if latest else None,
+            )
+        )
+    return summary

@@ -23,6 +23,7 @@ _VIEW_ALL = [
     "fulfillment.view_shipmentline",
     "fulfillment.view_trackingevent",
     "fulfillment.view_documentprint",
+    "fulfillment.view_webhookdelivery",
     "returns.view_returnrequest",
     "returns.view_returnline",
     "returns.view_refund",
