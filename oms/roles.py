@@ -82,6 +82,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "fulfillment.change_carrier",
         "orders.import_orders",
         "orders.view_importjob",
+        "orders.export_order",
         "returns.add_returnrequest",
         "returns.approve_return",
         "returns.receive_return",

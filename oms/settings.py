@@ -237,6 +237,8 @@ OMS_IMPORT_BACKGROUND_LINES = int(os.environ.get("OMS_IMPORT_BACKGROUND_LINES", 
 from import_export.formats.base_formats import CSV, XLSX  # noqa: E402
 
 EXPORT_FORMATS = [CSV, XLSX]
+# Exporting customer data is a permission of its own (orders.export_order).
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 
 # Documents (PDF): paper of pick lists and packing slips ("A4" or "Letter";
 # labels are always 4 × 6 in), how many shipments a print may hold before it

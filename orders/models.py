@@ -181,6 +181,7 @@ class Order(VersionedModel):
             ("fulfil_order", "Can pick, pack, ship and deliver orders"),
             ("hold_order", "Can put orders on hold and release them"),
             ("cancel_order", "Can cancel orders"),
+            ("export_order", "Can export orders to CSV/XLSX"),
         ]
 
     def __str__(self) -> str:
