@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from fulfillment import documents
 from fulfillment import services as fulfilment_services
+from fulfillment import tracking as fulfilment_tracking
 from fulfillment.models import Carrier, DocumentKind, Shipment
 from inventory.models import Location, Product, StockLevel
 from inventory.services import stock_receive
@@ -407,6 +408,7 @@ def _fulfil(journeys: list[tuple[Order, str]], rng: random.Random, users: dict) 
                     line.order_line_id: line.quantity - (line.quantity > 1)
                     for line in lines
                 }
+            shipped_at = shipment.order.placed_at + timedelta(hours=20)
             shipment = fulfilment_services.shipment_ship(
                 shipment=shipment,
                 actor=warehouse,
@@ -414,10 +416,102 @@ def _fulfil(journeys: list[tuple[Order, str]], rng: random.Random, users: dict) 
                 service=carrier.service_list[n % len(carrier.service_list)],
                 tracking_number=f"{carrier.code.upper()}{rng.randint(10**9, 10**10 - 1)}"
                 f"{shipment.pk:05d}",
+                estimated_delivery=(shipped_at + timedelta(days=3)).date(),
                 quantities=short,
             )
-            if target == "delivered":
-                fulfilment_services.shipment_deliver(shipment=shipment, actor=None)
+            # The demo ships in one go today; date the hand-over back to the
+            # day after the order came in, so tracking follows in order.
+            Shipment.objects.filter(pk=shipment.pk).update(shipped_at=shipped_at)
+            _track(shipment, shipped_at, delivered=target == "delivered")
+
+
+# Problems the demo's carriers report, in turn.
+DEMO_PROBLEMS = [
+    ("address", "Recipient unknown at this address"),
+    ("damaged", "Parcel damaged in transit, being repacked"),
+    ("delayed", "Missed connection at the hub"),
+    ("lost", "No scan for several days; search opened"),
+]
+_tracked = {"delivered": 0, "on_the_way": 0}
+
+
+def _track(shipment: Shipment, shipped_at, *, delivered: bool) -> None:
+    """A carrier's scans for a shipped parcel: delivered ones arrive (some
+    after a delay), the others are on their way, late, out for delivery,
+    delayed to a new date or stuck with a problem."""
+    journey = "delivered" if delivered else "on_the_way"
+    n = _tracked[journey] = _tracked[journey] + 1
+    if not delivered and n % 5 == 4:
+        return  # Handed over, never scanned since: still "shipped", and late.
+    now = timezone.now()
+    today = timezone.localdate()
+    city = shipment.order.ship_city
+
+    def scan(status, at, **fields):
+        fulfilment_tracking.tracking_event_record(
+            shipment=shipment,
+            status=status,
+            occurred_at=min(at, now),
+            actor=None,
+            source="carrier",
+            **fields,
+        )
+
+    scan(
+        "in_transit",
+        shipped_at + timedelta(hours=6),
+        place=shipment.location.name,
+        description="Picked up by the carrier",
+    )
+    if delivered:
+        if n % 6 == 0:
+            scan(
+                "exception",
+                shipped_at + timedelta(days=1, hours=3),
+                exception_reason="delayed",
+                description="Held at the hub by bad weather",
+                estimated_delivery=(shipped_at + timedelta(days=4)).date(),
+            )
+        scan(
+            "out_for_delivery",
+            shipped_at + timedelta(days=2, hours=8),
+            place=city,
+            description="With the driver",
+        )
+        scan(
+            "delivered",
+            shipped_at + timedelta(days=2, hours=14),
+            place=city,
+            description="Left with the customer",
+        )
+        return
+    if n % 5 == 0:
+        reason, description = DEMO_PROBLEMS[(n // 5) % len(DEMO_PROBLEMS)]
+        scan(
+            "exception",
+            now - timedelta(days=1),
+            exception_reason=reason,
+            description=description,
+            place=city,
+        )
+    elif n % 5 == 1:
+        pass  # No news since pick-up: past its estimated delivery, so late.
+    elif n % 5 == 2:
+        scan(
+            "out_for_delivery",
+            now - timedelta(hours=2),
+            place=city,
+            description="With the driver",
+            estimated_delivery=today,
+        )
+    else:
+        scan(
+            "in_transit",
+            now - timedelta(days=1),
+            place="Regional hub",
+            description="Delayed at the hub",
+            estimated_delivery=today + timedelta(days=2),
+        )
 
 
 # How far each demo return goes, one per delivered order (the first ones by

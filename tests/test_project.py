@@ -88,3 +88,34 @@ def test_seed_demo_runs_twice_without_duplicates(django_user_model):
         django_user_model.objects.values_list("username", flat=True)
     )
     assert "oms-demo-warehouse" in out.getvalue()
+    _assert_demo_tracking()
+
+
+def _assert_demo_tracking():
+    """Shipped orders have tracking histories, some late, some with problems,
+    and the e-mails about them are on their timelines."""
+    from django.utils import timezone
+
+    from fulfillment.models import TrackingEvent
+    from orders.models import CustomerEmail, OrderEvent
+
+    scanned = Shipment.objects.filter(
+        status__in=["in_transit", "exception", "delivered"]
+    )
+    assert not scanned.filter(tracking_events=None).exists()
+    assert scanned.filter(status="in_transit").count() >= 10
+    assert TrackingEvent.objects.filter(status="out_for_delivery").exists()
+    assert Shipment.objects.filter(
+        status="in_transit", estimated_delivery__lt=timezone.localdate()
+    ).exists()
+    problems = set(
+        Shipment.objects.filter(status="exception").values_list(
+            "exception_reason", flat=True
+        )
+    )
+    assert problems >= {"address", "damaged", "delayed", "lost"}
+    kinds = set(CustomerEmail.objects.values_list("kind", flat=True))
+    assert {"order_shipped", "shipment_delayed", "order_delivered"} <= kinds
+    email_events = OrderEvent.objects.filter(kind="email")
+    for subject in ("is on its way", "News about your order", "was delivered"):
+        assert email_events.filter(message__contains=subject).exists(), subject
