@@ -136,6 +136,29 @@ def _action_page(
     )
 
 
+def _changed_meanwhile(model_admin, request, queryset) -> bool:
+    """Optimistic locking for action forms: refuse when a selected shipment
+    changed after the form was opened (its version moved on)."""
+    seen = {}
+    for pair in request.POST.get("seen_versions", "").split(","):
+        pk, _, version = pair.partition(":")
+        if pk.isdigit() and version.isdigit():
+            seen[int(pk)] = int(version)
+    changed = [
+        number
+        for pk, number, version in queryset.values_list("pk", "number", "version")
+        if pk in seen and seen[pk] != version
+    ]
+    if changed:
+        model_admin.message_user(
+            request,
+            f"{', '.join(sorted(changed))} changed while you were working on "
+            "it (someone else acted on it); nothing was done. Check and try again.",
+            messages.ERROR,
+        )
+    return bool(changed)
+
+
 def _form_pk(form) -> int | None:
     value = form["shipment"].value()
     return int(value) if str(value or "").isdigit() else None
@@ -435,6 +458,8 @@ class ShipmentAdmin(
     @admin.action(description="Mark packed", permissions=["fulfil"])
     def mark_packed(self, request, queryset: QuerySet[Shipment]):
         form = forms.PackForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and _changed_meanwhile(self, request, queryset):
+            return None
         if "apply" in request.POST and form.is_valid():
             done, errors = [], []
             for shipment in queryset.order_by("number"):
@@ -471,6 +496,8 @@ class ShipmentAdmin(
             )
             return None
         carrier = Carrier.objects.filter(active=True).first()
+        if "apply" in request.POST and _changed_meanwhile(self, request, queryset):
+            return None
         if "apply" in request.POST:
             formset = forms.ShipRowFormSet(request.POST, prefix="ship")
             if formset.is_valid():

@@ -113,6 +113,10 @@ class ShipCsvForm(forms.Form):
         if upload:
             if upload.size > self.MAX_BYTES:
                 raise forms.ValidationError("The file is larger than 2 MB.")
+            if not upload.name.lower().endswith((".csv", ".txt")):
+                raise forms.ValidationError(
+                    f"{upload.name} is not a .csv file; upload comma-separated text."
+                )
             raw = upload.read()
             try:
                 text = raw.decode("utf-8-sig")

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django_fsm import FSMField, transition
 
 from inventory.models import Location
+from oms.models import VersionedModel
 
 
 class Carrier(models.Model):
@@ -153,7 +154,7 @@ DISPATCHED_STATUSES = [S.SHIPPED, S.IN_TRANSIT, S.DELIVERED, S.EXCEPTION]
 ON_THE_WAY_STATUSES = [S.SHIPPED, S.IN_TRANSIT]
 
 
-class Shipment(models.Model):
+class Shipment(VersionedModel):
     """One parcel group of an order, leaving from one location."""
 
     number = models.CharField(max_length=20, unique=True, editable=False)

@@ -191,7 +191,11 @@ def pick_lists_create(*, order_ids: Sequence[int], actor: Actor) -> Wave:
                 )
             )
         wave.pick_lists.append(pick_list)
-    Shipment.objects.bulk_update(shipments, ["status", "pick_list", "updated_at"])
+    for shipment in shipments:
+        shipment.version += 1
+    Shipment.objects.bulk_update(
+        shipments, ["status", "pick_list", "updated_at", "version"]
+    )
     OrderEvent.objects.bulk_create(timeline)
     for order in pickable:
         if order.pk in with_work and order.status == OrderStatus.ALLOCATED:

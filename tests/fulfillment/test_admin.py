@@ -380,3 +380,50 @@ def test_ship_csv_reports_bad_lines_by_number(admin_client, allocated, user, car
     content = response.content.decode()
     assert f"Shipped 1: {shipment.number}" in content
     assert "Line 2: no shipment SH-404404." in content
+
+
+def test_ship_form_from_a_stale_page_is_refused(warehouse_client, allocated, carrier):
+    from fulfillment import services as fulfilment_services
+
+    order = allocated[0]
+    fulfilment_services.pick_lists_create(order_ids=[order.pk], actor=None)
+    shipment = Shipment.objects.get(order=order)
+    fulfilment_services.shipment_pack(shipment=shipment, actor=None)
+    shipment.refresh_from_db()
+    seen = f"{shipment.pk}:{shipment.version}"
+    shipment.save(update_fields=["updated_at"])  # someone else, meanwhile
+
+    response = run_action(
+        warehouse_client,
+        Shipment,
+        "ship",
+        [shipment],
+        apply="1",
+        seen_versions=seen,
+        **{
+            "ship-TOTAL_FORMS": "1",
+            "ship-INITIAL_FORMS": "1",
+            "ship-0-shipment": shipment.pk,
+            "ship-0-carrier": carrier.pk,
+            "ship-0-tracking_number": "1Z-LATE",
+        },
+    )
+
+    assert response.status_code == 302
+    shipment.refresh_from_db()
+    assert shipment.status == "packed" and shipment.tracking_number == ""
+
+
+def test_ship_csv_upload_refuses_other_file_types_and_big_files(warehouse_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    url = reverse("admin:fulfillment_shipment_ship_csv")
+    wrong = warehouse_client.post(
+        url, {"file": SimpleUploadedFile("labels.pdf", b"%PDF-1.7", "application/pdf")}
+    )
+    assert "is not a .csv file" in wrong.content.decode()
+    big = warehouse_client.post(
+        url, {"file": SimpleUploadedFile("big.csv", b"x" * (2 * 1024 * 1024 + 1))}
+    )
+    assert "larger than 2 MB" in big.content.decode()
+    assert not Shipment.objects.exists()
