@@ -268,8 +268,26 @@ class ShipmentAdmin(
     ]
     list_select_related = ["order", "location", "pick_list", "carrier"]
     # Exact matches through unique or indexed columns: the table is large.
-    search_fields = ["=number", "=tracking_number", "=order__number"]
+    # Exact, case-sensitive lookups through indexes (see get_search_results).
+    search_fields = ["number"]
     search_help_text = "Shipment number, tracking number or order number (exact)."
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        order_ids = list(
+            Order.objects.filter(number=term.upper()).values_list("pk", flat=True)
+        )
+        return (
+            queryset.filter(
+                Q(number=term.upper())
+                | Q(tracking_number__in={term, term.upper()})
+                | Q(order_id__in=order_ids)
+            ),
+            False,
+        )
+
     change_form_template = "admin/fulfillment/shipment/change_form.html"
     date_hierarchy = "created_at"
     inlines = [ShipmentLineInline, TrackingEventInline]
@@ -898,9 +916,17 @@ class FulfilmentOrderAdmin(PermissionsMixin, OrderAdmin):
     ]
 
     def search_q(self, term: str):
-        """Also find orders by the exact tracking number of a shipment (indexed)."""
-        shipments = Shipment.objects.filter(tracking_number=term.strip())
-        return super().search_q(term) | Q(pk__in=shipments.values("order_id"))
+        """Also find orders by the exact tracking number of a shipment (indexed).
+
+        The matching orders' ids are looked up first and passed as values, so
+        the whole OR stays an index lookup on a million orders."""
+        term = term.strip()
+        order_ids = list(
+            Shipment.objects.filter(
+                tracking_number__in={term, term.upper()}
+            ).values_list("order_id", flat=True)[:100]
+        )
+        return super().search_q(term) | Q(pk__in=order_ids)
 
     @admin.display(description="where it is")
     def tracking_summary(self, obj: Order) -> str:

@@ -213,6 +213,11 @@ class Shipment(VersionedModel):
             models.Index(
                 fields=["status", "estimated_delivery"], name="shipment_status_eta"
             ),
+            # The shipment list: newest first, alone or within a status.
+            models.Index(fields=["-created_at", "-id"], name="shipment_created_desc"),
+            models.Index(
+                fields=["status", "-created_at", "-id"], name="shipment_status_created"
+            ),
         ]
         permissions = [
             (

@@ -29,6 +29,7 @@ def main() -> None:
 
     bench_django(DATABASE, keep=True)
     from django.contrib.auth import get_user_model
+    from django.core.cache import cache
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
@@ -79,12 +80,15 @@ def main() -> None:
         "stock": "/admin/inventory/stocklevel/",
         "stock_below_reorder": "/admin/inventory/stocklevel/?reorder=below",
         "dashboard": "/admin/",
+        "dashboard_uncached": "/admin/",
         "order_page_50_lines_100_events": f"/admin/orders/order/{big}/change/",
     }
     results = {}
     for name, url in pages.items():
         timings, queries, status, rows = [], 0, 0, None
         for _ in range(options.runs):
+            if name.endswith("_uncached"):
+                cache.clear()
             with CaptureQueriesContext(connection) as captured:
                 started = time.perf_counter()
                 response = client.get(url)
