@@ -18,6 +18,7 @@ from django.utils import timezone
 from fulfillment.models import Carrier, Shipment
 from inventory.models import Location, Product, StockLevel
 from oms.bulk import bulk_insert, reserve_ids
+from oms.demo import FIRST, LAST
 from orders.models import Channel, Customer, Order, OrderEvent, OrderLine
 
 LINES_PER_ORDER = (1, 2, 2, 3, 3, 4)  # 2.5 on average
@@ -266,41 +267,3 @@ def seed_scale(
         "shipments": len(shipped),
         "seconds": round(seconds, 1),
     }
-
-
-FIRST = [
-    "Ada",
-    "Ben",
-    "Chloé",
-    "Dev",
-    "Ewa",
-    "Farid",
-    "Grace",
-    "Hugo",
-    "Ines",
-    "Jonas",
-    "Kemal",
-    "Lena",
-    "Malik",
-    "Nora",
-    "Oscar",
-    "Priya",
-]
-LAST = [
-    "Adams",
-    "Becker",
-    "Costa",
-    "Dubois",
-    "Evans",
-    "Fischer",
-    "García",
-    "Hansen",
-    "Ito",
-    "Jensen",
-    "Kowalski",
-    "Lopez",
-    "Müller",
-    "Nguyen",
-    "Okafor",
-    "Petrov",
-]

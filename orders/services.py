@@ -369,7 +369,8 @@ def order_pack(*, order: Order, actor: Actor) -> Order:
 
 @transaction.atomic
 def order_ship(*, order: Order, actor: Actor, reference: str = "") -> Order:
-    """Ship everything reserved for the order; partially shipped if lines wait."""
+    """Ship everything reserved for the order in one go, without shipment
+    records (the fulfillment app ships through shipments instead)."""
     order = lock_order(order.pk)
     if not (can_proceed(order.ship) or can_proceed(order.ship_partially)):
         raise OrderStateError(
@@ -380,44 +381,20 @@ def order_ship(*, order: Order, actor: Actor, reference: str = "") -> Order:
     )
     if not allocations:
         raise OrderError(f"Order {order.number} has no reserved stock to ship.")
+    reference = reference or order.number
     stock_consume(
         allocations=[(a, a.quantity) for a in allocations],
         actor=actor,
-        reference=reference or order.number,
+        reference=reference,
     )
     shipped: dict[int, int] = {}
     for allocation in allocations:
         shipped[allocation.order_line_id] = (
             shipped.get(allocation.order_line_id, 0) + allocation.quantity
         )
-    lines = list(order.lines.all())
-    for line in lines:
-        line.quantity_shipped += shipped.get(line.pk, 0)
-    OrderLine.objects.bulk_update(lines, ["quantity_shipped"])
-    history_snapshot(
-        OrderLine, [line.pk for line in lines], user=actor, reason="shipped"
+    return order_shipment_record(
+        order=order, actor=actor, shipped=shipped, reference=reference
     )
-    everything = all(line.quantity_shipped == line.quantity for line in lines)
-    previous = order.status
-    if everything:
-        order.ship()
-    else:
-        order.ship_partially()
-    order.save(update_fields=["status", "updated_at"])
-    units = sum(shipped.values())
-    events.order_event_shipped(
-        order=order,
-        actor=actor,
-        message=f"Shipped {units} unit(s)"
-        + ("." if everything else "; the rest follows when it is in stock."),
-    )
-    events.order_event_status(
-        order=order,
-        actor=actor,
-        previous=previous,
-        message=f"{order.get_status_display()}.",
-    )
-    return order
 
 
 @transaction.atomic
