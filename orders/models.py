@@ -149,7 +149,9 @@ class Order(VersionedModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    # History is looked up by order (id) and date; no other index is kept, so
+    # bulk imports stay fast.
+    history = HistoricalRecords(no_db_index=["number", "channel", "customer"])
 
     class Meta:
         ordering = ["-placed_at", "-pk"]
@@ -267,7 +269,7 @@ class OrderLine(models.Model):
     quantity_shipped = models.PositiveIntegerField(default=0)
     quantity_returned = models.PositiveIntegerField(default=0)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=["order", "product"])
 
     class Meta:
         ordering = ["order", "pk"]
