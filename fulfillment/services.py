@@ -46,7 +46,12 @@ PICK_LIST_PREFIX = "PL"
 SHIPMENT_PREFIX = "SH"
 # Orders that may go on a pick list: fully reserved ones, and partially shipped
 # ones whose remaining stock is reserved and waits in a pending shipment.
-PICKABLE_ORDERS = (OrderStatus.ALLOCATED, OrderStatus.PARTIALLY_SHIPPED)
+# A backordered order ships what is reserved now; the rest follows.
+PICKABLE_ORDERS = (
+    OrderStatus.ALLOCATED,
+    OrderStatus.BACKORDERED,
+    OrderStatus.PARTIALLY_SHIPPED,
+)
 
 
 @dataclass
@@ -145,7 +150,8 @@ def pick_lists_create(*, order_ids: Sequence[int], actor: Actor) -> Wave:
         raise FulfilmentError(
             "None of the selected orders can go on a pick list ("
             + "; ".join(wave.skipped)
-            + "). Only allocated orders are picked; allocate or release them first."
+            + "). Only orders with reserved stock are picked; allocate or release "
+            "them first."
         )
     _shipments_plan(orders=pickable)
     shipments = list(
@@ -198,7 +204,10 @@ def pick_lists_create(*, order_ids: Sequence[int], actor: Actor) -> Wave:
     )
     OrderEvent.objects.bulk_create(timeline)
     for order in pickable:
-        if order.pk in with_work and order.status == OrderStatus.ALLOCATED:
+        if order.pk in with_work and order.status in (
+            OrderStatus.ALLOCATED,
+            OrderStatus.BACKORDERED,
+        ):
             order = order_services.order_start_picking(order=order, actor=actor)
         wave.orders.append(order)
     return wave

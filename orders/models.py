@@ -210,7 +210,9 @@ class Order(VersionedModel):
     def backorder(self) -> None:
         """Some line waits for stock."""
 
-    @transition(field=status, source=S.ALLOCATED, target=S.PICKING)
+    # A backordered order may be picked too: what is reserved ships now, the
+    # rest follows when it arrives (partial shipment).
+    @transition(field=status, source=[S.ALLOCATED, S.BACKORDERED], target=S.PICKING)
     def start_picking(self) -> None:
         """The order is on a pick list."""
 

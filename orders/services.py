@@ -241,6 +241,10 @@ def _allocate_outstanding(*, orders: Sequence[Order], actor: Actor) -> list[Orde
                     order=order, actor=actor, reserved=result.reserved, save=False
                 )
             )
+        if order.status in IN_PROGRESS:
+            # Partly picked or shipped: the new reservation waits for the next
+            # pick list; the status stays where the work is.
+            continue
         if result.complete:
             if order.status != S.ALLOCATED:
                 order.allocate()
@@ -287,16 +291,27 @@ def order_allocate(*, order: Order, actor: Actor) -> Order:
     return _allocate_outstanding(orders=[order], actor=actor)[0]
 
 
+# Orders whose lines may still wait for stock: backordered ones, and those
+# already partly on their way (what was there was picked or shipped first).
+IN_PROGRESS = (S.PICKING, S.PACKED, S.PARTIALLY_SHIPPED)
+STILL_WAITING = (S.BACKORDERED, *IN_PROGRESS)
+
+
 @transaction.atomic
-def orders_allocate(*, order_ids: Sequence[int], actor: Actor) -> list[Order]:
+def orders_allocate(
+    *,
+    order_ids: Sequence[int],
+    actor: Actor,
+    statuses: Sequence[str] = (S.PENDING, S.BACKORDERED),
+) -> list[Order]:
     """Reserve stock for many orders in one transaction (bulk imports, waves).
 
-    Orders are served priority first, then oldest; orders that are no longer
-    pending or backordered are left alone.
+    Orders are served priority first, then oldest; orders in other statuses
+    than `statuses` are left alone.
     """
     locked = lock_orders(list(order_ids))
     waiting = sorted(
-        (o for o in locked if o.status in (S.PENDING, S.BACKORDERED)),
+        (o for o in locked if o.status in statuses),
         key=lambda o: (-o.priority, o.placed_at, o.pk),
     )
     return _allocate_outstanding(orders=waiting, actor=actor) if waiting else []
@@ -327,7 +342,9 @@ def backorders_reallocate(*, product_ids: Iterable[int]) -> int:
     """
     product_ids = list(product_ids)
     candidates = list(
-        Order.objects.filter(status=S.BACKORDERED, lines__product_id__in=product_ids)
+        Order.objects.filter(
+            status__in=STILL_WAITING, lines__product_id__in=product_ids
+        )
         .order_by("-priority", "placed_at", "pk")
         .values_list("pk", flat=True)
         .distinct()
@@ -337,7 +354,9 @@ def backorders_reallocate(*, product_ids: Iterable[int]) -> int:
         if not stock_free_exists(product_ids=product_ids):
             break
         allocated = orders_allocate(
-            order_ids=candidates[start : start + BACKORDER_BATCH], actor=None
+            order_ids=candidates[start : start + BACKORDER_BATCH],
+            actor=None,
+            statuses=STILL_WAITING,
         )
         completed += sum(1 for order in allocated if order.status == S.ALLOCATED)
     return completed

@@ -52,7 +52,8 @@ def test_wave_skips_orders_that_cannot_be_picked(
     waiting = place_order([(product, 5)])  # nothing left: backordered
     assert len(wave.pick_lists) == 1
 
-    with pytest.raises(FulfilmentError, match=f"{waiting.number} is Backordered"):
+    # Backordered with nothing reserved: there is nothing to pick yet.
+    with pytest.raises(FulfilmentError, match=f"{waiting.number} has nothing left"):
         services.pick_lists_create(order_ids=[waiting.pk], actor=user)
 
 
@@ -257,3 +258,37 @@ def test_order_ship_needs_one_tracking_number_per_packed_shipment(
         services.order_ship_shipments(
             order=order, actor=user, carrier=carrier, tracking_numbers=["T-1"]
         )
+
+
+@pytest.mark.django_db
+def test_backordered_order_ships_what_is_there_and_the_rest_when_it_arrives(
+    product, stock, place_order, user, carrier, django_capture_on_commit_callbacks
+):
+    stock(product, 2)
+    order = place_order([(product, 5)])
+    assert order.status == OrderStatus.BACKORDERED
+
+    services.pick_lists_create(order_ids=[order.pk], actor=user)
+    first = Shipment.objects.get(order=order)
+    services.shipment_pack(shipment=first, actor=user)
+    services.shipment_ship(
+        shipment=first, actor=user, carrier=carrier, tracking_number="1Z1"
+    )
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PARTIALLY_SHIPPED
+    assert order.lines.get().quantity_shipped == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stock(product, 10)
+    assert Allocation.objects.get(order_line__order=order).quantity == 3
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PARTIALLY_SHIPPED
+
+    services.pick_lists_create(order_ids=[order.pk], actor=user)
+    rest = Shipment.objects.filter(order=order).exclude(pk=first.pk).get()
+    services.shipment_pack(shipment=rest, actor=user)
+    services.shipment_ship(
+        shipment=rest, actor=user, carrier=carrier, tracking_number="1Z2"
+    )
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED
+    assert order.lines.get().quantity_shipped == 5

@@ -22,7 +22,7 @@ STEPS = {
 # The state machine of ARCHITECTURE.md: step -> {from: to}.
 LEGAL = {
     "allocate": {S.PENDING: S.ALLOCATED, S.BACKORDERED: S.ALLOCATED},
-    "start_picking": {S.ALLOCATED: S.PICKING},
+    "start_picking": {S.ALLOCATED: S.PICKING, S.BACKORDERED: S.PICKING},
     "pack": {S.PICKING: S.PACKED},
     "ship": {S.PICKING: S.SHIPPED, S.PACKED: S.SHIPPED, S.PARTIALLY_SHIPPED: S.SHIPPED},
     "deliver": {S.SHIPPED: S.DELIVERED},
