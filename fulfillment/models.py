@@ -411,6 +411,7 @@ class DocumentKind(models.TextChoices):
     PICK_LIST = "pick_list", "Pick list"
     PACKING_SLIP = "packing_slip", "Packing slip"
     SHIPPING_LABEL = "shipping_label", "Shipping label"
+    RETURN_LABEL = "return_label", "Return label"
 
 
 class DocumentPrint(models.Model):

@@ -515,10 +515,9 @@ class ReturnRequestAdmin(ReturnUnitsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmi
             return HttpResponseRedirect(
                 reverse("admin:returns_returnrequest_change", args=[rma.pk])
             )
-        return _pdf_response(
-            documents.return_label_pdf(return_request=rma),
-            documents.return_label_filename(rma),
-        )
+        pdf = documents.return_label_pdf(return_request=rma)
+        services.return_label_print_record(return_request=rma, actor=request.user)
+        return _pdf_response(pdf, documents.return_label_filename(rma))
 
     @admin.action(
         description="Approve (standard instructions)", permissions=["approve"]

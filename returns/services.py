@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from fulfillment.models import DocumentKind, DocumentPrint
 from inventory.models import Location, Product
 from inventory.services import stock_return
 from oms.sequences import format_number, sequence_reserve
@@ -702,3 +703,20 @@ def refund_reject(*, refund: Refund, actor: Actor, note: str = "") -> Refund:
         data={"refund": refund.number, "status": refund.status},
     )
     return refund
+
+
+def return_label_print_record(*, return_request: ReturnRequest, actor: Actor) -> None:
+    """Log a return label print or download: the print log and the timeline."""
+    user = actor if actor is not None and actor.is_authenticated else None
+    record = DocumentPrint.objects.create(
+        kind=DocumentKind.RETURN_LABEL,
+        user=user,
+        references=[return_request.number],
+        pages=1,
+    )
+    events.order_event_document(
+        order=return_request.order_id,
+        actor=actor,
+        message=f"Return label for {return_request.number} printed.",
+        data={"document": DocumentKind.RETURN_LABEL, "print": record.pk},
+    ).save()

@@ -152,6 +152,15 @@ def test_customer_service_approves_and_the_customer_gets_the_label(
     label = client.get(url("returnrequest_label", rma.pk))
     pages = PdfReader(io.BytesIO(b"".join(label.streaming_content))).pages
     assert rma.number in pages[0].extract_text()
+    # The download is on the print log and the order's timeline.
+    from fulfillment.models import DocumentPrint
+
+    printed = DocumentPrint.objects.get(kind="return_label")
+    assert (
+        printed.references == [rma.number]
+        and printed.user.username == "customer-service"
+    )
+    assert order.events.filter(kind="document", message__contains=rma.number).exists()
 
 
 def test_customer_service_rejects_with_a_message(login, order, user):
