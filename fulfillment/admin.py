@@ -41,7 +41,14 @@ from orders.models import Order
 FULFIL = "fulfillment.fulfil_shipment"
 PRINT = "fulfillment.print_documents"
 S = ShipmentStatus
-LABEL_STATUSES = [S.PACKED, S.SHIPPED, S.IN_TRANSIT, S.DELIVERED, S.EXCEPTION]
+LABEL_STATUSES = [
+    S.PACKED,
+    S.SHIPPED,
+    S.IN_TRANSIT,
+    S.OUT_FOR_DELIVERY,
+    S.DELIVERED,
+    S.EXCEPTION,
+]
 
 
 class PermissionsMixin:

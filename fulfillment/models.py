@@ -128,6 +128,7 @@ class ShipmentStatus(models.TextChoices):
     PACKED = "packed", "Packed"
     SHIPPED = "shipped", "Shipped"
     IN_TRANSIT = "in_transit", "In transit"
+    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
     DELIVERED = "delivered", "Delivered"
     EXCEPTION = "exception", "Exception"
     CANCELLED = "cancelled", "Cancelled"
@@ -149,9 +150,15 @@ S = ShipmentStatus
 # A shipment in one of these still holds (claims) its order's reserved stock.
 OPEN_STATUSES = [S.PENDING, S.PICKING, S.PACKED]
 # The parcel has left the building.
-DISPATCHED_STATUSES = [S.SHIPPED, S.IN_TRANSIT, S.DELIVERED, S.EXCEPTION]
+DISPATCHED_STATUSES = [
+    S.SHIPPED,
+    S.IN_TRANSIT,
+    S.OUT_FOR_DELIVERY,
+    S.DELIVERED,
+    S.EXCEPTION,
+]
 # On the way: late once past its estimated delivery.
-ON_THE_WAY_STATUSES = [S.SHIPPED, S.IN_TRANSIT]
+ON_THE_WAY_STATUSES = [S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY]
 
 
 class Shipment(VersionedModel):
@@ -275,13 +282,28 @@ class Shipment(VersionedModel):
         self.shipped_at = shipped_at
         self.estimated_delivery = estimated_delivery
 
-    @transition(field=status, source=[S.SHIPPED, S.EXCEPTION], target=S.IN_TRANSIT)
+    @transition(
+        field=status,
+        source=[S.SHIPPED, S.EXCEPTION, S.OUT_FOR_DELIVERY],
+        target=S.IN_TRANSIT,
+    )
     def travel(self) -> None:
         """The carrier reports the parcel on its way."""
         self.exception_reason = ""
 
     @transition(
-        field=status, source=[S.SHIPPED, S.IN_TRANSIT, S.EXCEPTION], target=S.EXCEPTION
+        field=status,
+        source=[S.SHIPPED, S.IN_TRANSIT, S.EXCEPTION],
+        target=S.OUT_FOR_DELIVERY,
+    )
+    def go_out_for_delivery(self) -> None:
+        """The parcel is on the delivery van."""
+        self.exception_reason = ""
+
+    @transition(
+        field=status,
+        source=[S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.EXCEPTION],
+        target=S.EXCEPTION,
     )
     def report_exception(self, reason: str) -> None:
         """The carrier reports a problem (damage, wrong address, refused)."""
@@ -289,7 +311,7 @@ class Shipment(VersionedModel):
 
     @transition(
         field=status,
-        source=[S.SHIPPED, S.IN_TRANSIT, S.EXCEPTION],
+        source=[S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.EXCEPTION],
         target=S.DELIVERED,
     )
     def deliver(self, delivered_at) -> None:

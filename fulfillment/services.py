@@ -565,7 +565,7 @@ def order_deliver_shipments(*, order: Order, actor: Actor) -> Order:
     """Mark every dispatched shipment of the order delivered, then the order."""
     shipments = list(
         order.shipments.filter(
-            status__in=[S.SHIPPED, S.IN_TRANSIT, S.EXCEPTION]
+            status__in=[S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.EXCEPTION]
         ).order_by("number")
     )
     if not shipments and not order.shipments.exists():

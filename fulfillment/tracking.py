@@ -20,6 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_fsm import can_proceed
 
 from fulfillment import notifications
 from fulfillment.exceptions import TrackingError
@@ -153,7 +154,9 @@ def tracking_event_record(
         return event
     elif status == T.EXCEPTION:
         shipment.report_exception(exception_reason)
-    elif shipment.status in (S.SHIPPED, S.EXCEPTION):
+    elif status == T.OUT_FOR_DELIVERY and can_proceed(shipment.go_out_for_delivery):
+        shipment.go_out_for_delivery()
+    elif shipment.status in (S.SHIPPED, S.EXCEPTION, S.OUT_FOR_DELIVERY):
         shipment.travel()
     shipment.save(
         update_fields=["status", "exception_reason", "estimated_delivery", "updated_at"]

@@ -27,7 +27,11 @@ BACKLOG = [
     (S.BACKORDERED, "Backordered"),
     (S.ON_HOLD, "On hold"),
 ]
-IN_TRANSIT = [ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT]
+IN_TRANSIT = [
+    ShipmentStatus.SHIPPED,
+    ShipmentStatus.IN_TRANSIT,
+    ShipmentStatus.OUT_FOR_DELIVERY,
+]
 
 
 def _cached(name: str, compute):

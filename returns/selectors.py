@@ -38,6 +38,7 @@ CENT = Decimal("0.01")
 LEFT_STATUSES = [
     ShipmentStatus.SHIPPED,
     ShipmentStatus.IN_TRANSIT,
+    ShipmentStatus.OUT_FOR_DELIVERY,
     ShipmentStatus.EXCEPTION,
     ShipmentStatus.DELIVERED,
 ]

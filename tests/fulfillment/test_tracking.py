@@ -157,6 +157,8 @@ def test_delivered_event_delivers_the_order_and_mails_once(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         record(parcel, "out_for_delivery", T0)
+        parcel.refresh_from_db()
+        assert parcel.status == ShipmentStatus.OUT_FOR_DELIVERY
         record(parcel, "delivered", T0 + timedelta(hours=4), place="Austin, TX")
         record(parcel, "delivered", T0 + timedelta(hours=4))  # resent
 
