@@ -11,13 +11,16 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from core.admin_utils import LargeTableAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
+from core.exceptions import DomainError
+from core.responses import pdf_response
 from fulfillment import documents, forms, selectors, services, tracking
 from fulfillment.exceptions import TrackingError
 from fulfillment.models import (
@@ -33,8 +36,6 @@ from fulfillment.models import (
     TrackingEvent,
     WebhookDelivery,
 )
-from oms.admin_utils import LargeTableAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
-from oms.exceptions import DomainError
 from orders.admin import STEPS, OrderAdmin, Step
 from orders.models import Order
 
@@ -59,16 +60,6 @@ class PermissionsMixin:
 
     def has_print_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(PRINT)
-
-
-def _pdf_response(pdf: bytes, filename: str) -> HttpResponse:
-    import io
-
-    response = FileResponse(
-        io.BytesIO(pdf), content_type="application/pdf", filename=filename
-    )
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    return response
 
 
 def print_documents(
@@ -109,7 +100,7 @@ def print_documents(
         pick_list_ids=object_ids if is_pick_list else [],
         pages=rendered.pages,
     )
-    return _pdf_response(rendered.pdf, rendered.filename)
+    return pdf_response(rendered.pdf, rendered.filename)
 
 
 def _report(modeladmin, request, done: list[str], errors: list[str], verb: str):
@@ -769,7 +760,7 @@ class PrintJobAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(
                 reverse("admin:fulfillment_printjob_progress", args=[job.pk])
             )
-        return _pdf_response(bytes(job.pdf), job.filename)
+        return pdf_response(bytes(job.pdf), job.filename)
 
 
 # ---- the order page: its warehouse buttons go through shipments

@@ -8,8 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import FSMField, transition
 
+from core.models import ProtectedStatusModel, VersionedModel
 from inventory.models import Location
-from oms.models import VersionedModel
 
 
 class Carrier(models.Model):
@@ -76,7 +76,7 @@ class Carrier(models.Model):
         )
 
 
-class PickList(models.Model):
+class PickList(ProtectedStatusModel):
     """A wave of shipments picked together at one location."""
 
     class Status(models.TextChoices):
@@ -106,12 +106,6 @@ class PickList(models.Model):
 
     def __str__(self) -> str:
         return self.number
-
-    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
-        # The protected status refuses assignment; reloading is not a change.
-        if fields is None or "status" in fields:
-            self.__dict__.pop("status", None)
-        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
 
     @transition(field=status, source=Status.OPEN, target=Status.PICKING)
     def start(self) -> None:
@@ -161,7 +155,7 @@ DISPATCHED_STATUSES = [
 ON_THE_WAY_STATUSES = [S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY]
 
 
-class Shipment(VersionedModel):
+class Shipment(ProtectedStatusModel, VersionedModel):
     """One parcel group of an order, leaving from one location."""
 
     number = models.CharField(max_length=20, unique=True, editable=False)
@@ -239,11 +233,6 @@ class Shipment(VersionedModel):
 
     def __str__(self) -> str:
         return self.number
-
-    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
-        if fields is None or "status" in fields:
-            self.__dict__.pop("status", None)
-        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
 
     @property
     def tracking_url(self) -> str:

@@ -17,6 +17,8 @@ from django.db.models import F
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from core.exceptions import DomainError
+from core.sequences import format_number, sequence_reserve
 from fulfillment import notifications
 from fulfillment.exceptions import FulfilmentError, ShipmentStateError
 from fulfillment.locks import lock_pick_lists, lock_shipment
@@ -33,8 +35,6 @@ from fulfillment.models import (
 from fulfillment.selectors import open_claims
 from inventory.models import Allocation
 from inventory.services import stock_consume
-from oms.exceptions import DomainError
-from oms.sequences import format_number, sequence_reserve
 from orders import events as order_events
 from orders import services as order_services
 from orders.locks import lock_order, lock_orders

@@ -11,10 +11,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
 from inventory import forms, selectors, services
 from inventory.exceptions import StockError
 from inventory.models import Allocation, Location, Product, StockLevel, StockMovement
-from oms.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
 
 
 class StockLevelInline(ReadOnlyInline):

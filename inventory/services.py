@@ -14,11 +14,11 @@ from django.db import transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils.module_loading import import_string
 
+from core.history import history_snapshot
 from inventory.allocation import Demand, Plan, Source, plan_allocation
 from inventory.exceptions import StockError
 from inventory.locks import lock_stock_levels, lock_stock_levels_by_pk
 from inventory.models import Allocation, Location, Product, StockLevel, StockMovement
-from oms.history import history_snapshot
 
 Reason = StockMovement.Reason
 ADJUSTMENT_REASONS = {Reason.DAMAGED, Reason.LOST, Reason.FOUND, Reason.CORRECTION}

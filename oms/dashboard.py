@@ -14,9 +14,9 @@ from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
+from core.charts import column_series, horizontal_bars
 from fulfillment.models import Shipment, ShipmentStatus
 from inventory.selectors import stock_levels_below_reorder_point
-from oms.charts import column_series, horizontal_bars
 from orders.models import Order, OrderStatus
 
 S = OrderStatus

@@ -17,9 +17,9 @@ from decimal import Decimal
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from core.bulk import bulk_insert, reserve_ids
 from fulfillment.models import Carrier, Shipment
 from inventory.models import Location, Product, StockLevel
-from oms.bulk import bulk_insert, reserve_ids
 from oms.demo import FIRST, LAST
 from orders.models import Channel, Customer, Order, OrderEvent, OrderLine
 
@@ -150,7 +150,7 @@ def seed_scale(
     say(f"customers: {customers} in {time.perf_counter() - started:.0f}s")
 
     order_ids = reserve_ids(Order, orders)
-    from oms.sequences import format_number, sequence_reserve
+    from core.sequences import format_number, sequence_reserve
 
     numbers = sequence_reserve(name="order", count=orders)
     plan = []  # (order id, status, placed_at, channel id, line count)

@@ -53,11 +53,13 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "import_export",
     "simple_history",
-    "oms",
+    # The layers, floor first: each imports only those above it in this list.
+    "core",
     "inventory",
     "orders",
     "fulfillment",
     "returns",
+    "oms",
 ]
 
 MIDDLEWARE = [

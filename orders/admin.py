@@ -18,13 +18,13 @@ from django.utils.html import format_html
 from import_export.admin import ExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
-from oms.admin_utils import (
+from core.admin_utils import (
     LargeTableAdminMixin,
     OptimisticLockAdminMixin,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
 )
-from oms.exceptions import DomainError
+from core.exceptions import DomainError
 from orders import forms, services
 from orders.importing.admin import OrderImportMixin
 from orders.models import (

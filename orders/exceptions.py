@@ -1,4 +1,4 @@
-from oms.exceptions import DomainError
+from core.exceptions import DomainError
 
 
 class OrderError(DomainError):

@@ -9,8 +9,8 @@ from django.db.models.functions import Lower
 from django_fsm import RETURN_VALUE, FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from core.models import ProtectedStatusModel, VersionedModel
 from inventory.models import Product
-from oms.models import VersionedModel
 
 
 class Channel(models.Model):
@@ -93,7 +93,7 @@ CANCELLABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED, S.ON_HOLD]
 EDITABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED, S.ON_HOLD, S.PICKING]
 
 
-class Order(VersionedModel):
+class Order(ProtectedStatusModel, VersionedModel):
     class Priority(models.IntegerChoices):
         NORMAL = 0, "Normal"
         HIGH = 1, "High"
@@ -188,13 +188,6 @@ class Order(VersionedModel):
 
     def __str__(self) -> str:
         return self.number
-
-    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
-        # The protected status refuses assignment, and reloading is not a change:
-        # drop the cached value so Django may load it again.
-        if fields is None or "status" in fields:
-            self.__dict__.pop("status", None)
-        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
 
     @property
     def is_editable(self) -> bool:

@@ -1,25 +1,9 @@
 """Spreadsheet export of orders (django-import-export), safe to open in Excel."""
 
-import re
-
 from import_export import fields, resources
 
+from core.formulas import escape_formula
 from orders.models import Order
-
-# A cell starting with one of these is run as a formula by spreadsheet programs.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
-
-
-def escape_formula(value):
-    """Prefix text a spreadsheet would run as a formula with an apostrophe."""
-    if (
-        isinstance(value, str)
-        and value.startswith(FORMULA_START)
-        and not NUMBER.match(value)
-    ):
-        return "'" + value
-    return value
 
 
 class OrderExportResource(resources.ModelResource):

@@ -18,6 +18,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from core.history import history_snapshot
+from core.sequences import format_number, sequence_reserve
 from inventory.allocation import Demand
 from inventory.models import Allocation, Product
 from inventory.selectors import stock_free_exists
@@ -27,8 +29,6 @@ from inventory.services import (
     stock_consume,
     stock_release,
 )
-from oms.history import history_snapshot
-from oms.sequences import format_number, sequence_reserve
 from orders import events
 from orders.emails import customer_email_queue
 from orders.exceptions import OrderConflictError, OrderError, OrderStateError

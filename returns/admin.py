@@ -21,12 +21,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from fulfillment.admin import FulfilmentOrderAdmin, _pdf_response
-from oms.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
-from oms.charts import horizontal_bars
-from oms.exceptions import DomainError
+from core.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
+from core.charts import horizontal_bars
+from core.exceptions import DomainError
+from core.formulas import escape_formula
+from core.responses import pdf_response
+from fulfillment.admin import FulfilmentOrderAdmin
 from orders.models import Order
-from orders.resources import escape_formula
 from returns import documents, forms, selectors, services
 from returns.models import (
     Refund,
@@ -517,7 +518,7 @@ class ReturnRequestAdmin(ReturnUnitsMixin, ReadOnlyAdminMixin, SimpleHistoryAdmi
             )
         pdf = documents.return_label_pdf(return_request=rma)
         services.return_label_print_record(return_request=rma, actor=request.user)
-        return _pdf_response(pdf, documents.return_label_filename(rma))
+        return pdf_response(pdf, documents.return_label_filename(rma))
 
     @admin.action(
         description="Approve (standard instructions)", permissions=["approve"]

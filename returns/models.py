@@ -14,8 +14,8 @@ from django.db.models import F, Q
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from core.models import ProtectedStatusModel, VersionedModel
 from inventory.models import Location
-from oms.models import VersionedModel
 from orders.models import Order, OrderLine
 
 
@@ -57,7 +57,7 @@ OPEN_STATUSES = [S.REQUESTED, S.APPROVED]
 FINISHED_STATUSES = [S.REJECTED, S.REFUNDED, S.EXCHANGED, S.CLOSED]
 
 
-class ReturnRequest(VersionedModel):
+class ReturnRequest(ProtectedStatusModel, VersionedModel):
     number = models.CharField(max_length=20, unique=True, editable=False)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns")
     status = FSMField(
@@ -108,12 +108,6 @@ class ReturnRequest(VersionedModel):
 
     def __str__(self) -> str:
         return self.number
-
-    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
-        # The protected status refuses assignment; reloading is not a change.
-        if fields is None or "status" in fields:
-            self.__dict__.pop("status", None)
-        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
 
     @property
     def is_open(self) -> bool:
@@ -198,7 +192,7 @@ class ReturnLine(models.Model):
         return f"{self.quantity} × {self.order_line.sku}"
 
 
-class Refund(models.Model):
+class Refund(ProtectedStatusModel):
     """The record of money given back; the money moves in the payment system."""
 
     class Status(models.TextChoices):
@@ -281,11 +275,6 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return self.number
-
-    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
-        if fields is None or "status" in fields:
-            self.__dict__.pop("status", None)
-        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
 
     @transition(field=status, source=Status.PENDING, target=Status.APPROVED)
     def approve(self, approver, reference: str, at) -> None:

@@ -17,10 +17,10 @@ from django.db.models import F
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from core.sequences import format_number, sequence_reserve
 from fulfillment.models import DocumentKind, DocumentPrint
 from inventory.models import Location, Product
 from inventory.services import stock_return
-from oms.sequences import format_number, sequence_reserve
 from orders import events
 from orders import services as order_services
 from orders.emails import customer_email_queue

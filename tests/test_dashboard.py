@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from oms.charts import horizontal_bars
+from core.charts import horizontal_bars
 from oms.roles import WAREHOUSE, roles_setup
 from orders import services
 from tests.factories import ChannelFactory, ProductFactory, UserFactory

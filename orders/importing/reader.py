@@ -5,7 +5,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from oms.exceptions import DomainError
+from core.exceptions import DomainError
 
 
 class ImportFileError(DomainError):

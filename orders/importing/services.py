@@ -16,10 +16,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from core.bulk import bulk_insert
+from core.history import history_snapshot
+from core.sequences import format_number, sequence_reserve
 from inventory.models import Product
-from oms.bulk import bulk_insert
-from oms.history import history_snapshot
-from oms.sequences import format_number, sequence_reserve
 from orders.importing.formats import detect_format
 from orders.importing.reader import ImportFileError, read_table
 from orders.importing.validate import ParsedOrder, Problem, parse_table

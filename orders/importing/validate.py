@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 
-from oms.countries import country_code
+from core.countries import country_code
 from orders.importing.formats import ORDER_FIELDS, SHOPIFY, Format, column_indexes
 from orders.importing.reader import Table
 

@@ -32,9 +32,9 @@ def build(shipments: int) -> list[int]:
     """Write N shipped shipments with their orders in bulk (not measured)."""
     from django.utils import timezone
 
+    from core.sequences import format_number
     from fulfillment.models import Carrier, PickList, Shipment, ShipmentLine
     from inventory.models import Location, Product, StockLevel
-    from oms.sequences import format_number
     from orders.models import Channel, Customer, Order, OrderLine
 
     rng = random.Random(7)

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from oms.admin_utils import LargeTablePaginator
+from core.admin_utils import LargeTablePaginator
 from orders.models import Order
 from tests.factories import CustomerFactory, OrderFactory
 

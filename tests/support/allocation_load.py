@@ -16,9 +16,9 @@ from django.db import OperationalError, close_old_connections, connections
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
+from core.sequences import format_number, sequence_reserve
 from inventory.models import Allocation, Location, Product, StockLevel, StockMovement
 from inventory.services import stock_receive
-from oms.sequences import format_number, sequence_reserve
 from orders import services as order_services
 from orders.exceptions import OrderStateError
 from orders.models import Channel, Customer, Order, OrderLine, OrderStatus

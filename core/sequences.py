@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.db.models import F
 
-from oms.models import Sequence
+from core.models import Sequence
 
 
 @transaction.atomic

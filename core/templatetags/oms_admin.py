@@ -1,6 +1,6 @@
 from django import template
 
-from oms.admin_utils import range_date_hierarchy
+from core.admin_utils import range_date_hierarchy
 
 register = template.Library()
 

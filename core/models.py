@@ -16,7 +16,7 @@ class Sequence(models.Model):
 class VersionedModel(models.Model):
     """Optimistic locking: every save raises `version`, so an edit made on a
     page opened before someone else's change can be recognised and refused
-    (see `oms.admin_utils.OptimisticLockAdminMixin`)."""
+    (see `core.admin_utils.OptimisticLockAdminMixin`)."""
 
     version = models.PositiveIntegerField(default=0, editable=False)
 
@@ -30,3 +30,19 @@ class VersionedModel(models.Model):
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, "version"}
         super().save(*args, **kwargs)
+
+
+class ProtectedStatusModel(models.Model):
+    """Reloading a row with a protected FSM `status` field.
+
+    django-fsm refuses assignment to a protected field, and reloading is not a
+    change: the cached value is dropped so Django may load it again.
+    """
+
+    class Meta:
+        abstract = True
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
+        if fields is None or "status" in fields:
+            self.__dict__.pop("status", None)
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
