@@ -24,9 +24,11 @@ system:
 
 demo: system $(STAMP)
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py seed_demo
-	@echo "Admin: http://127.0.0.1:8000/admin/  (Ctrl-C stops the server)"
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	OMS_TASKS_BACKEND=immediate $(BIN)/python manage.py seed_demo
+	@echo "Admin: http://127.0.0.1:8000/admin/  (Ctrl-C stops the server and the worker)"
+	@OMS_TASKS_BACKEND=database $(BIN)/python manage.py worker --no-reload -v0 & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	  OMS_TASKS_BACKEND=database $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -188,17 +188,41 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=bool(EMAIL_HOST))
+# No mail server may hold a worker: connecting and every reply are bounded.
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "orders@example.com")
 
-# Background work: in-process by default, a database queue with
-# `manage.py db_worker` when OMS_TASKS_BACKEND=database.
+# Background work goes to the database queue, run by `manage.py worker`
+# (`make demo` starts one beside the web server). OMS_TASKS_BACKEND=immediate
+# runs each task in the process that enqueues it: for tests (the default under
+# pytest) and one-off scripts.
+OMS_TASKS_BACKEND = os.environ.get(
+    "OMS_TASKS_BACKEND", "immediate" if os.environ.get("PYTEST_VERSION") else "database"
+)
+if OMS_TASKS_BACKEND not in {"database", "immediate"}:
+    raise ImproperlyConfigured(
+        f"OMS_TASKS_BACKEND must be 'database' or 'immediate', not {OMS_TASKS_BACKEND!r}."
+    )
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend"
-        if os.environ.get("OMS_TASKS_BACKEND", "immediate") == "database"
+        if OMS_TASKS_BACKEND == "database"
         else "django_tasks.backends.immediate.ImmediateBackend",
     }
 }
+# Workers beat this often (seconds); one silent for OMS_WORKER_STALE_SECONDS is
+# dead, and the work it had claimed is queued again (at most
+# OMS_TASK_MAX_CLAIMS claims in all) or, for import and print jobs, failed
+# with a Retry. Worst time to recovery: stale limit + one beat.
+OMS_WORKER_HEARTBEAT_SECONDS = float(
+    os.environ.get("OMS_WORKER_HEARTBEAT_SECONDS", "10")
+)
+OMS_WORKER_STALE_SECONDS = float(os.environ.get("OMS_WORKER_STALE_SECONDS", "60"))
+OMS_TASK_MAX_CLAIMS = int(os.environ.get("OMS_TASK_MAX_CLAIMS", "3"))
+# Called by the reaper with the ids of living workers (fail orphaned jobs).
+OMS_REAPERS: list[str] = []
+# Tasks the workers enqueue on a schedule: (dotted path of a task, every N seconds).
+OMS_PERIODIC_TASKS: list[tuple[str, int]] = []
 
 # Allocation: "partial" allocates what is there and backorders the rest;
 # "all_or_nothing" reserves nothing until every line can be reserved.
