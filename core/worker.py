@@ -17,6 +17,7 @@ machine gone). Any living worker then
 The worst time to recovery is the stale limit plus one beat.
 """
 
+import contextlib
 import logging
 import os
 import socket
@@ -197,10 +198,8 @@ class BeatingWorker(Worker):
         finally:
             pulse.stopping.set()
             pulse.join(timeout=5)
-            try:
+            with contextlib.suppress(OperationalError, InterfaceError):
                 WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()
-            except (OperationalError, InterfaceError):
-                pass
 
     def run_task(self, db_task_result: DBTaskResult) -> None:
         _current.worker_id = self.worker_id
