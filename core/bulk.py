@@ -27,7 +27,14 @@ def bulk_insert(model, rows: Iterable[dict]) -> None:
     json_fields = {n for n in names if by_attname[n].get_internal_type() == "JSONField"}
     columns = ", ".join(f'"{by_attname[n].column}"' for n in names)
     statement = f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN'
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+    # COPY runs on the driver's own cursor, outside Django's error translation:
+    # wrap it so callers catch django.db.IntegrityError/DataError as for any
+    # other write (a concurrent import's duplicate is an IntegrityError).
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(statement) as copy,
+    ):
         for row in itertools.chain([first], rows):
             row.update(defaults)
             copy.write_row(

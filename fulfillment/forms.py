@@ -9,7 +9,7 @@ from django import forms
 
 from fulfillment.exceptions import TrackingError
 from fulfillment.models import Carrier, ExceptionReason, Shipment, TrackingEvent
-from fulfillment.services import ShipInstruction
+from fulfillment.services.shipping import ShipInstruction
 from fulfillment.tracking_formats import parse_tracking_csv
 
 

@@ -3,20 +3,39 @@
 Callers lock the order first (orders.locks), then its shipments, then stock
 (inventory.locks): the same order everywhere, so no two transactions wait
 on each other.
+
+Optimistic locking meets the row lock here too: a page that acts on
+shipments passes the versions it showed, and `refuse_changed` compares them
+with the locked rows.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
+from django.db.models import QuerySet
+
+from fulfillment.exceptions import ShipmentChangedError
 from fulfillment.models import PickList, Shipment
+from orders.locks import lock_order, lock_orders
+from orders.models import Order
+
+
+def _locked_shipments() -> QuerySet[Shipment]:
+    return Shipment.objects.select_for_update(of=("self",)).select_related(
+        "order", "location", "carrier"
+    )
 
 
 def lock_shipment(pk: int) -> Shipment:
     """Lock one shipment for the rest of the transaction and return it fresh."""
-    return (
-        Shipment.objects.select_for_update(of=("self",))
-        .select_related("order", "location", "carrier")
-        .get(pk=pk)
-    )
+    return _locked_shipments().get(pk=pk)
+
+
+def lock_shipments(pks: Iterable[int]) -> dict[int, Shipment]:
+    """Lock shipments in pk order and return them fresh, by pk."""
+    return {
+        shipment.pk: shipment
+        for shipment in _locked_shipments().filter(pk__in=set(pks)).order_by("pk")
+    }
 
 
 def lock_pick_lists(pks: Iterable[int]) -> list[PickList]:
@@ -26,3 +45,42 @@ def lock_pick_lists(pks: Iterable[int]) -> list[PickList]:
         .filter(pk__in=set(pks))
         .order_by("pk")
     )
+
+
+def refuse_changed(
+    shipments: Iterable[Shipment], expected_versions: Mapping[int, int | None]
+) -> None:
+    """Refuse when a locked shipment moved past the version a page showed."""
+    changed = [
+        shipment.number
+        for shipment in shipments
+        if expected_versions.get(shipment.pk) is not None
+        and expected_versions[shipment.pk] != shipment.version
+    ]
+    if changed:
+        raise ShipmentChangedError(changed)
+
+
+def lock_shipments_unchanged(
+    pks: Iterable[int], expected_versions: Mapping[int, int]
+) -> tuple[dict[int, Order], dict[int, Shipment]]:
+    """Lock the orders, then the shipments of a batch (and those the page
+    showed); refuse when any of them changed since the page was opened."""
+    pks = {*pks, *expected_versions}
+    order_ids = set(
+        Shipment.objects.filter(pk__in=pks).values_list("order_id", flat=True)
+    )
+    orders = {order.pk: order for order in lock_orders(sorted(order_ids))}
+    shipments = lock_shipments(pks)
+    refuse_changed(shipments.values(), expected_versions)
+    return orders, shipments
+
+
+def lock_order_shipments(
+    order_id: int, statuses: Sequence[str]
+) -> tuple[Order, list[Shipment]]:
+    """Lock an order, then its shipments in these statuses (by number)."""
+    order = lock_order(order_id)
+    pks = order.shipments.filter(status__in=statuses).values_list("pk", flat=True)
+    shipments = sorted(lock_shipments(pks).values(), key=lambda s: s.number)
+    return order, shipments

@@ -242,7 +242,7 @@ class Shipment(ProtectedStatusModel, VersionedModel):
     def weight_kg(self) -> str:
         return "" if self.weight_g is None else f"{self.weight_g / 1000:.2f}"
 
-    # Transitions change only this row; fulfillment/services.py does the rest.
+    # Transitions change only this row; fulfillment.services does the rest.
 
     @transition(field=status, source=S.PENDING, target=S.PICKING)
     def start_picking(self, pick_list: PickList) -> None:

@@ -1,5 +1,5 @@
 """Who hears about a shipment: the customer (e-mail) and the sales channel
-(webhook). Called by the fulfilment services inside their transaction; both
+(webhook). Called by the fulfillment services inside their transaction; both
 go out after commit, through the task queue."""
 
 from datetime import date

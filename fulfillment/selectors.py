@@ -1,4 +1,4 @@
-"""Reads for fulfilment pages and documents.
+"""Reads for fulfillment pages and documents.
 
 Document selectors return plain, picklable records (they travel to the
 rendering processes) and use a fixed number of queries, whatever the number
@@ -11,27 +11,20 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.utils import timezone
 
 from fulfillment.models import (
+    ON_THE_WAY_STATUSES,
     OPEN_STATUSES,
     PickList,
     Shipment,
     ShipmentLine,
     ShipmentStatus,
+    TrackingEvent,
 )
 from inventory.models import Location, StockLevel
-
-# Countries that write "City, Region Postcode" rather than "Postcode City".
-CITY_FIRST = {"US", "CA", "AU", "GB", "IE"}
-
-
-@dataclass(frozen=True)
-class PostalAddress:
-    name: str
-    company: str
-    lines: tuple[str, ...]
-    country: str
-    phone: str = ""
+from orders.addresses import PostalAddress, postal_address
+from orders.models import Order
 
 
 @dataclass(frozen=True)
@@ -99,21 +92,6 @@ class PickSheet:
     units: int = field(default=0)
 
 
-def _ship_to(order) -> PostalAddress:
-    if order.ship_country.upper() in CITY_FIRST:
-        town = f"{order.ship_city}, {order.ship_region} {order.ship_postcode}"
-    else:
-        town = f"{order.ship_postcode} {order.ship_city} {order.ship_region}"
-    lines = [order.ship_address1, order.ship_address2, " ".join(town.split())]
-    return PostalAddress(
-        name=order.ship_name,
-        company=order.ship_company,
-        lines=tuple(line.strip(" ,") for line in lines if line.strip(" ,")),
-        country=order.ship_country,
-        phone=order.ship_phone,
-    )
-
-
 def _ship_from(location: Location) -> PostalAddress:
     lines = tuple(
         line.strip() for line in location.address.splitlines() if line.strip()
@@ -145,7 +123,7 @@ def packing_slips(*, shipment_ids: Sequence[int]) -> list[PackingSlip]:
             channel=shipment.order.channel.name,
             channel_reference=shipment.order.external_id,
             placed_on=shipment.order.placed_at.date(),
-            ship_to=_ship_to(shipment.order),
+            ship_to=postal_address(shipment.order),
             ship_from=shipment.location.name,
             lines=tuple(
                 SlipLine(
@@ -172,7 +150,7 @@ def shipping_labels(*, shipment_ids: Sequence[int]) -> list[ShippingLabel]:
             shipment_number=shipment.number,
             order_number=shipment.order.number,
             ship_from=_ship_from(shipment.location),
-            ship_to=_ship_to(shipment.order),
+            ship_to=postal_address(shipment.order),
             carrier=shipment.carrier.name if shipment.carrier else "",
             service=shipment.service,
             tracking_number=shipment.tracking_number,
@@ -262,6 +240,11 @@ def shipments_of_orders(
     return list(queryset.order_by("number").values_list("pk", flat=True))
 
 
+def order_with_channel(*, order_id: int) -> Order:
+    """Return the order as it is now in the database, with its channel."""
+    return Order.objects.select_related("channel").get(pk=order_id)
+
+
 def pick_lists_with_counts() -> QuerySet[PickList]:
     """Pick lists with their location and how many shipments and units they hold."""
     return PickList.objects.select_related("location", "created_by").annotate(
@@ -291,10 +274,6 @@ def open_claims(*, order_ids: Sequence[int]) -> dict[tuple[int, int], int]:
 def late_shipments(queryset: QuerySet[Shipment] | None = None) -> QuerySet[Shipment]:
     """Shipments on their way past their estimated delivery (not delivered, not
     already flagged as an exception); answered by the (status, ETA) index."""
-    from django.utils import timezone
-
-    from fulfillment.models import ON_THE_WAY_STATUSES
-
     queryset = Shipment.objects.all() if queryset is None else queryset
     return queryset.filter(
         status__in=ON_THE_WAY_STATUSES,
@@ -323,11 +302,6 @@ class ShipmentProgress:
 
 def order_tracking_summary(*, order_id: int) -> list[ShipmentProgress]:
     """Every shipment of an order with its latest tracking news (two queries)."""
-    from django.db.models import Prefetch
-    from django.utils import timezone
-
-    from fulfillment.models import ON_THE_WAY_STATUSES, TrackingEvent
-
     today = timezone.localdate()
     shipments = (
         Shipment.objects.filter(order_id=order_id)

@@ -13,7 +13,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from fulfillment.exceptions import TrackingError
 from fulfillment.models import ExceptionReason, TrackingEvent
-from fulfillment.tracking import TrackingUpdate
+from fulfillment.services.tracking import TrackingUpdate
 
 T = TrackingEvent.Status
 MAX_ROWS = 20_000

@@ -1,4 +1,4 @@
-"""Endpoints of the fulfilment app outside the admin."""
+"""Endpoints of the fulfillment app outside the admin."""
 
 from django.urls import path
 

@@ -17,9 +17,10 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from fulfillment import tracking, tracking_formats
+from fulfillment import tracking_formats
 from fulfillment.exceptions import TrackingError
 from fulfillment.models import Carrier, TrackingEvent
+from fulfillment.services import tracking
 
 MAX_BODY_BYTES = 1024 * 1024
 

@@ -4,7 +4,7 @@ The body is signed with HMAC-SHA256 under the channel's secret and the hex
 digest sent as `X-OMS-Signature: sha256=<hex>`, so the channel can check
 that the update comes from us and was not altered. Each attempt is written
 to `WebhookDelivery` with the answer; failures are retried with backoff by
-`fulfillment.tasks.channel_webhook_send_task`.
+`channel_webhook_send_task`, beside the delivery it runs.
 """
 
 import hashlib
@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
+from django_tasks import default_task_backend, task
 
 from fulfillment.models import Shipment, WebhookDelivery
 from orders.models import Channel
@@ -103,8 +104,6 @@ def channel_webhook_queue(*, shipment: Shipment, event: str) -> bool:
     shipment as this change left it. Channels without a webhook URL are
     skipped.
     """
-    from fulfillment.tasks import channel_webhook_send_task
-
     channel = Channel.objects.only("webhook_url", "active").get(
         pk=shipment.order.channel_id
     )
@@ -188,3 +187,43 @@ def channel_webhook_deliver(
         succeeded=succeeded,
         duration_ms=int((time.monotonic() - started) * 1000),
     )
+
+
+@task()
+def channel_webhook_send_task(
+    channel_id: int,
+    order_id: int,
+    shipment_id: int | None,
+    event: str,
+    payload: dict,
+    attempt: int = 1,
+) -> bool:
+    """POST a shipping update to a sales channel; retry with backoff on failure."""
+    delivery = channel_webhook_deliver(
+        channel_id=channel_id,
+        order_id=order_id,
+        shipment_id=shipment_id,
+        event=event,
+        payload=payload,
+        attempt=attempt,
+    )
+    if delivery is None or delivery.succeeded:
+        return True
+    again = {
+        "channel_id": channel_id,
+        "order_id": order_id,
+        "shipment_id": shipment_id,
+        "event": event,
+        "payload": payload,
+        "attempt": attempt + 1,
+    }
+    if default_task_backend.supports_defer:
+        if attempt < MAX_ATTEMPTS:
+            channel_webhook_send_task.using(
+                run_after=timezone.now() + retry_delay(attempt)
+            ).enqueue(**again)
+    elif attempt < INLINE_ATTEMPTS:
+        # An in-process backend cannot wait in a queue: pause briefly, try again.
+        time.sleep(INLINE_BACKOFF_SECONDS * 2 ** (attempt - 1))
+        channel_webhook_send_task.enqueue(**again)
+    return False

@@ -1,7 +1,7 @@
 """Routing: decide which locations an order's lines ship from.
 
 Pure functions over plain data, so the rules can be read and tested apart
-from the database. `inventory.services.stock_allocate` feeds them locked
+from the database. `inventory.services.stock_allocate_many` feeds them locked
 stock levels and applies the plan.
 """
 

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils.module_loading import import_string
 
+from core.bulk import bulk_insert
 from core.history import history_snapshot
 from inventory.allocation import Demand, Plan, Source, plan_allocation
 from inventory.exceptions import StockError
@@ -274,7 +275,7 @@ def stock_transfer(
 
 @dataclass(frozen=True)
 class AllocationResult:
-    """What `stock_allocate` reserved, per location, and what is still short."""
+    """What `stock_allocate_many` reserved, per location, and what is still short."""
 
     reserved: dict[str, list[tuple[str, int]]]
     short: dict[int, int]
@@ -303,11 +304,12 @@ def stock_allocate_many(
     requests: Sequence[AllocationRequest],
     all_or_nothing: bool | None = None,
 ) -> dict[int, AllocationResult]:
-    """Reserve stock for several orders at once, in the order given.
+    """Reserve stock for many orders at once, set-based, in the order given.
 
-    Candidate stock levels are locked once, in pk order, and each request is
-    routed by `plan_allocation` against what the earlier ones left free.
-    Quantities change with F() expressions in one UPDATE; the database check
+    The candidate stock levels are locked once, in pk order; every request is
+    routed in memory by `plan_allocation` against what the earlier ones left
+    free; then the reservations are written in bulk (one UPDATE for the stock
+    levels, COPY for new allocation rows on PostgreSQL). The database check
     constraint refuses any over-allocation that slipped past the lock.
     """
     if all_or_nothing is None:
@@ -326,13 +328,23 @@ def stock_allocate_many(
     )
     by_pk = {level.pk: level for level in levels}
     free = {level.pk: level.available for level in levels}
-    levels_of: dict[int, list[StockLevel]] = defaultdict(list)
-    for level in levels:
-        levels_of[level.product_id].append(level)
+    # Which locked levels may ship each product to each country, worked out
+    # once per country rather than once per order.
+    shipping: dict[str, dict[int, list[StockLevel]]] = {}
+
+    def candidates(country: str) -> dict[int, list[StockLevel]]:
+        if country not in shipping:
+            by_product: dict[int, list[StockLevel]] = defaultdict(list)
+            for level in levels:
+                if level.location.can_ship_to(country):
+                    by_product[level.product_id].append(level)
+            shipping[country] = by_product
+        return shipping[country]
 
     results: dict[int, AllocationResult] = {}
     picks: list[tuple[int, int, int]] = []
     for request in requests:
+        eligible = candidates(request.country)
         sources = [
             Source(
                 stock_level_id=level.pk,
@@ -343,8 +355,8 @@ def stock_allocate_many(
                 available=free[level.pk],
             )
             for product_id in {d.product_id for d in request.demands}
-            for level in levels_of[product_id]
-            if level.location.can_ship_to(request.country)
+            for level in eligible.get(product_id, ())
+            if free[level.pk] > 0
         ]
         plan: Plan = plan_allocation(request.demands, sources)
         if all_or_nothing and not plan.complete:
@@ -364,8 +376,13 @@ def stock_allocate_many(
     return results
 
 
+# Ids per query when looking up existing allocations (SQLite's variable limit).
+LOOKUP_CHUNK = 5000
+
+
 def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
-    """Write reservations: allocation rows, and `allocated` on each stock level."""
+    """Write reservations in bulk: allocation rows, and `allocated` on each
+    stock level (one UPDATE), with the levels' field history."""
     if not picks:
         return
     per_level: dict[int, int] = defaultdict(int)
@@ -381,35 +398,30 @@ def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
         )
     )
     _history(per_level, reason="reserved for orders")
-    existing = {
-        (a.order_line_id, a.stock_level_id): a.pk
-        for a in Allocation.objects.filter(
-            order_line_id__in={line_id for line_id, _ in per_pair},
-            stock_level_id__in=per_level,
-        ).only("pk", "order_line_id", "stock_level_id")
-    }
-    for pair, allocation_pk in existing.items():
+    line_ids = sorted({line_id for line_id, _ in per_pair})
+    existing: dict[tuple[int, int], int] = {}
+    for start in range(0, len(line_ids), LOOKUP_CHUNK):
+        existing.update(
+            ((order_line_id, stock_level_id), pk)
+            for pk, order_line_id, stock_level_id in Allocation.objects.filter(
+                order_line_id__in=line_ids[start : start + LOOKUP_CHUNK],
+                stock_level_id__in=per_level,
+            ).values_list("pk", "order_line_id", "stock_level_id")
+        )
+    # Lines topped up (a backorder that got more stock where it already had
+    # some): few, one UPDATE each.
+    for pair, allocation_pk in sorted(existing.items(), key=lambda item: item[1]):
         if pair in per_pair:
             Allocation.objects.filter(pk=allocation_pk).update(
                 quantity=F("quantity") + per_pair.pop(pair)
             )
-    Allocation.objects.bulk_create(
-        Allocation(order_line_id=line_id, stock_level_id=level_pk, quantity=quantity)
-        for (line_id, level_pk), quantity in per_pair.items()
+    bulk_insert(
+        Allocation,
+        (
+            {"order_line_id": line_id, "stock_level_id": level_pk, "quantity": quantity}
+            for (line_id, level_pk), quantity in per_pair.items()
+        ),
     )
-
-
-def stock_allocate(
-    *,
-    demands: Sequence[Demand],
-    country: str,
-    all_or_nothing: bool | None = None,
-) -> AllocationResult:
-    """Reserve stock for one order's outstanding lines at the best locations."""
-    return stock_allocate_many(
-        requests=[AllocationRequest(key=0, demands=demands, country=country)],
-        all_or_nothing=all_or_nothing,
-    )[0]
 
 
 @transaction.atomic

@@ -15,17 +15,23 @@ from django.db import transaction
 from django.utils import timezone
 
 from fulfillment import documents
-from fulfillment import services as fulfilment_services
-from fulfillment import tracking as fulfilment_tracking
 from fulfillment.models import Carrier, DocumentKind, Shipment
+from fulfillment.services.packing import shipment_pack
+from fulfillment.services.picking import pick_lists_create
+from fulfillment.services.printing import document_print_record
+from fulfillment.services.shipping import shipment_ship
+from fulfillment.services.tracking import tracking_event_record
 from inventory.models import Location, Product, StockLevel
 from inventory.services import stock_receive
 from oms.roles import CUSTOMER_SERVICE, MANAGER, WAREHOUSE, roles_setup
-from orders import services as order_services
+from orders.addresses import Address
 from orders.models import Channel, HoldReason, Order, OrderStatus
+from orders.services.lifecycle import order_cancel, order_hold
+from orders.services.orders import LineInput, customer_get_or_create, order_create
 from returns import selectors as return_selectors
-from returns import services as return_services
 from returns.models import ReturnReason, ReturnRequest
+from returns.services import refunds as refund_services
+from returns.services import returns as return_services
 
 DEMO_USERS = [
     # username, password, role (None = superuser)
@@ -330,18 +336,14 @@ def _walk(order: Order, target: str, rng: random.Random, users: dict) -> bool:
     service = users["service"]
     S = OrderStatus
     if target == "cancelled":
-        order_services.order_cancel(
-            order=order, actor=service, reason="Customer changed their mind"
-        )
+        order_cancel(order=order, actor=service, reason="Customer changed their mind")
         return False
     if target == "on_hold":
         reason = rng.choice(
             [HoldReason.ADDRESS_CHECK, HoldReason.PAYMENT, HoldReason.FRAUD_REVIEW]
         )
         if order.status in (S.PENDING, S.ALLOCATED, S.BACKORDERED):
-            order_services.order_hold(
-                order=order, actor=service, reason=reason, note="Demo hold"
-            )
+            order_hold(order=order, actor=service, reason=reason, note="Demo hold")
         return False
     return target in FULFILMENT_TARGETS and order.status == S.ALLOCATED
 
@@ -374,15 +376,13 @@ def _fulfil(journeys: list[tuple[Order, str]], rng: random.Random, users: dict) 
     for start in range(0, len(journeys), WAVE_SIZE):
         wave = journeys[start : start + WAVE_SIZE]
         target_of = {order.pk: target for order, target in wave}
-        made = fulfilment_services.pick_lists_create(
-            order_ids=list(target_of), actor=warehouse
-        )
+        made = pick_lists_create(order_ids=list(target_of), actor=warehouse)
         # Every other wave still being picked has its pick list printed.
         printed = (start // WAVE_SIZE) % 2 == 0
         if printed and any(target == "picking" for target in target_of.values()):
             pick_list_ids = [p.pk for p in made.pick_lists]
             rendered = documents.render(DocumentKind.PICK_LIST, pick_list_ids)
-            fulfilment_services.document_print_record(
+            document_print_record(
                 kind=DocumentKind.PICK_LIST,
                 actor=warehouse,
                 pick_list_ids=pick_list_ids,
@@ -395,9 +395,7 @@ def _fulfil(journeys: list[tuple[Order, str]], rng: random.Random, users: dict) 
             target = target_of[shipment.order_id]
             if target == "picking":
                 continue
-            fulfilment_services.shipment_pack(
-                shipment=shipment, actor=warehouse, packages=1 + (n % 7 == 0)
-            )
+            shipment_pack(shipment=shipment, actor=warehouse, packages=1 + (n % 7 == 0))
             if target == "packed":
                 continue
             carrier = carriers[n % len(carriers)]
@@ -409,7 +407,7 @@ def _fulfil(journeys: list[tuple[Order, str]], rng: random.Random, users: dict) 
                     for line in lines
                 }
             shipped_at = shipment.order.placed_at + timedelta(hours=20)
-            shipment = fulfilment_services.shipment_ship(
+            shipment = shipment_ship(
                 shipment=shipment,
                 actor=warehouse,
                 carrier=carrier,
@@ -448,7 +446,7 @@ def _track(shipment: Shipment, shipped_at, *, delivered: bool) -> None:
     city = shipment.order.ship_city
 
     def scan(status, at, **fields):
-        fulfilment_tracking.tracking_event_record(
+        tracking_event_record(
             shipment=shipment,
             status=status,
             occurred_at=min(at, now),
@@ -602,7 +600,7 @@ def _return_walk(order: Order, target: str, index: int, users: dict) -> None:
     elif target == "exchanged":
         return_services.return_exchange(return_request=rma, actor=service)
     elif target in ("refund_pending", "refunded"):
-        refund = return_services.refund_create(
+        refund = refund_services.refund_create(
             order=order,
             return_request=rma,
             line_quantities={
@@ -613,7 +611,7 @@ def _return_walk(order: Order, target: str, index: int, users: dict) -> None:
             actor=service,
         )
         if target == "refunded":
-            return_services.refund_approve(
+            refund_services.refund_approve(
                 refund=refund,
                 actor=manager,
                 external_reference=f"DEMO-PAY-{rma.number}",
@@ -671,14 +669,12 @@ def seed_demo(*, seed: int = 2026) -> SeedReport:
             city, region, postcode = rng.choice(US_CITIES)
             country = "US"
         email = f"{first}.{last}.{n % 97}@example.com".lower()
-        customer = order_services.customer_get_or_create(
-            email=email, name=f"{first} {last}"
-        )
-        order = order_services.order_create(
+        customer = customer_get_or_create(email=email, name=f"{first} {last}")
+        order = order_create(
             channel=channel,
             customer=customer,
             external_id=external_id,
-            address=order_services.Address(
+            address=Address(
                 name=f"{first} {last}",
                 address1=f"{rng.randint(1, 400)} {rng.choice(STREETS)}",
                 city=city,
@@ -688,7 +684,7 @@ def seed_demo(*, seed: int = 2026) -> SeedReport:
                 phone=f"+1 555 {rng.randint(1000000, 9999999)}" if not eu else "",
             ),
             lines=[
-                order_services.LineInput(product=p, quantity=q, unit_price=p.demo_price)
+                LineInput(product=p, quantity=q, unit_price=p.demo_price)
                 for p, q in zip(picked, quantities, strict=True)
             ],
             actor=users["service"] if channel.code == "phone" else None,

@@ -249,7 +249,7 @@ LOGGING = {
 
 # Called (after commit) with product_ids whenever stock becomes free, so the
 # inventory app can wake later apps without importing them.
-OMS_STOCK_AVAILABLE_HANDLERS = ["orders.tasks.stock_available"]
+OMS_STOCK_AVAILABLE_HANDLERS = ["orders.services.allocation.stock_available"]
 
 # CSV import: the largest accepted file, the default currency for files that
 # name none, and the line count above which the admin imports in the background.

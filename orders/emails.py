@@ -1,16 +1,35 @@
-"""Customer e-mails: queued once per event, sent after commit by a task,
-retried when the mail server fails, and recorded on the order timeline."""
+"""Customer e-mails: queued once per event, sent after commit by a task in
+batches over one SMTP connection, retried when the mail server fails, and
+recorded on the order timeline.
 
+Never twice. The unique `key` queues each event once. A sending task claims
+its e-mails first (status `claimed`, its own token) in one short UPDATE,
+renders them, and sends them over one connection, outside any transaction
+and holding no row lock. Right before each message goes to the server the
+row becomes `sending` (only if this batch still holds it), right after it
+becomes `sent`; both marks are one short transaction per message. So if the
+worker dies, the only e-mail whose fate is unknown is the one `sending`:
+it is marked failed ("may have been delivered"), never sent again, and the
+timeline says so; the batch's other e-mails are still `claimed` and another
+run takes them over once the claim is stale (`CLAIM_STALE_SECONDS`).
+Chosen: at most once. A customer may miss one mail per crash (visible on the
+order, for staff to resend), but never gets one twice.
+"""
+
+import contextlib
 import smtplib
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.template.loader import get_template
 from django.utils import timezone
+from django_tasks import default_task_backend, task
 
 from orders import events
 from orders.models import CustomerEmail, Order
@@ -18,6 +37,13 @@ from orders.models import CustomerEmail, Order
 Kind = CustomerEmail.Kind
 Status = CustomerEmail.Status
 MAX_ATTEMPTS = 5
+# E-mails per send task: one SMTP connection, one claim, one render pass.
+EMAIL_BATCH = 200
+# A claim older than this belongs to a worker that died (a live batch of
+# EMAIL_BATCH takes seconds); another run may take its claimed e-mails over.
+CLAIM_STALE_SECONDS = getattr(settings, "OMS_EMAIL_CLAIM_STALE_SECONDS", 120)
+# Ids per query when looking e-mails up (SQLite's variable limit).
+LOOKUP_CHUNK = 5000
 
 # (filename, content, mimetype) of one attachment.
 Attachment = tuple[str, bytes, str]
@@ -61,96 +87,325 @@ def customer_email_queue(
     return email
 
 
-def customer_emails_queue_many(*, orders: list[Order], kind: str) -> int:
-    """Queue the same kind of e-mail for many orders at once (bulk imports)."""
-    rows = [
-        CustomerEmail(
-            order=order, kind=kind, key=f"{kind}:{order.pk}:", to=order.customer.email
-        )
-        for order in orders
-        if order.channel.send_customer_emails and order.customer.email
-    ]
-    created = CustomerEmail.objects.bulk_create(
-        rows, batch_size=2000, ignore_conflicts=True
-    )
-    ids = list(
-        CustomerEmail.objects.filter(
-            key__in=[row.key for row in created], status=Status.QUEUED
-        ).values_list("pk", flat=True)
-    )
+def customer_emails_queue_many(*, order_ids: Sequence[int], kind: str) -> int:
+    """Queue the same kind of e-mail for many orders at once (bulk imports).
+
+    One set-based INSERT on PostgreSQL; orders whose channel mails its own
+    customers, and events already queued, are skipped. The send tasks are
+    enqueued after commit, `EMAIL_BATCH` e-mails each. Returns how many were
+    queued.
+    """
+    order_ids = list(order_ids)
+    if not order_ids:
+        return 0
+    if connection.vendor == "postgresql":
+        ids = _queue_many_postgresql(order_ids, kind)
+    else:
+        ids = _queue_many_portable(order_ids, kind)
     _send_on_commit(ids)
     return len(ids)
 
 
-def _send_on_commit(email_ids: list[int]) -> None:
-    from orders.tasks import customer_emails_send_task
+def _queue_many_postgresql(order_ids: list[int], kind: str) -> list[int]:
+    table = CustomerEmail._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{table}" (order_id, kind, key, "to", context, status, '
+            "attempts, last_error, subject, claimed_by, created_at) "
+            "SELECT o.id, %s, concat(%s::text, ':', o.id, ':'), c.email, '{}'::jsonb, "
+            "%s, 0, '', '', '', %s "
+            "FROM orders_order o JOIN orders_customer c ON c.id = o.customer_id "
+            "JOIN orders_channel ch ON ch.id = o.channel_id "
+            "WHERE o.id = ANY(%s) AND ch.send_customer_emails AND c.email <> '' "
+            "ORDER BY o.id ON CONFLICT (key) DO NOTHING RETURNING id",
+            [kind, kind, Status.QUEUED, timezone.now(), order_ids],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
 
-    if email_ids:
+
+def _queue_many_portable(order_ids: list[int], kind: str) -> list[int]:
+    rows = []
+    for start in range(0, len(order_ids), LOOKUP_CHUNK):
+        rows.extend(
+            Order.objects.filter(
+                pk__in=order_ids[start : start + LOOKUP_CHUNK],
+                channel__send_customer_emails=True,
+            )
+            .exclude(customer__email="")
+            .values_list("pk", "customer__email")
+        )
+    keys = [f"{kind}:{pk}:" for pk, _ in rows]
+    already = set()
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        already.update(
+            CustomerEmail.objects.filter(
+                key__in=keys[start : start + LOOKUP_CHUNK]
+            ).values_list("key", flat=True)
+        )
+    CustomerEmail.objects.bulk_create(
+        (
+            CustomerEmail(order_id=pk, kind=kind, key=key, to=email)
+            for (pk, email), key in zip(rows, keys, strict=True)
+            if key not in already
+        ),
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+    fresh = [key for key in keys if key not in already]
+    ids = []
+    for start in range(0, len(fresh), LOOKUP_CHUNK):
+        ids.extend(
+            CustomerEmail.objects.filter(
+                key__in=fresh[start : start + LOOKUP_CHUNK], status=Status.QUEUED
+            ).values_list("pk", flat=True)
+        )
+    return sorted(ids)
+
+
+def _send_on_commit(email_ids: list[int]) -> None:
+    """After commit, enqueue send tasks of `EMAIL_BATCH` e-mails each."""
+    for start in range(0, len(email_ids), EMAIL_BATCH):
+        batch = email_ids[start : start + EMAIL_BATCH]
         transaction.on_commit(
-            lambda: customer_emails_send_task.enqueue(email_ids=email_ids)
+            lambda batch=batch: customer_emails_send_task.enqueue(email_ids=batch)
         )
 
 
-def _render(email: CustomerEmail) -> tuple[str, str, str]:
-    order = (
+def _render_batch(emails: list[CustomerEmail]) -> dict[int, EmailMultiAlternatives]:
+    """Build every message of a batch, its orders read in three queries."""
+    orders = (
         Order.objects.select_related("channel", "customer")
         .prefetch_related("lines")
-        .get(pk=email.order_id)
+        .in_bulk({email.order_id for email in emails})
     )
-    context = {"order": order, "customer": order.customer, **email.context}
-    subject = render_to_string(f"emails/{email.kind}_subject.txt", context).strip()
-    text = render_to_string(f"emails/{email.kind}.txt", context)
-    html = render_to_string(f"emails/{email.kind}.html", context)
-    return subject, text, html
-
-
-def customer_email_send(*, email_id: int) -> str:
-    """Send one queued e-mail; return its status. Safe to call twice."""
-    with transaction.atomic():
-        email = CustomerEmail.objects.select_for_update().get(pk=email_id)
-        if email.status != Status.QUEUED:
-            return email.status
-        subject, text, html = _render(email)
+    messages = {}
+    for email in emails:
+        order = orders[email.order_id]
+        email.order = order
+        context = {"order": order, "customer": order.customer, **email.context}
+        subject = (
+            get_template(f"emails/{email.kind}_subject.txt").render(context).strip()
+        )
         message = EmailMultiAlternatives(
             subject=subject,
-            body=text,
+            body=get_template(f"emails/{email.kind}.txt").render(context),
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[email.to],
             headers={"X-OMS-Email": email.key},
         )
-        message.attach_alternative(html, "text/html")
+        message.attach_alternative(
+            get_template(f"emails/{email.kind}.html").render(context), "text/html"
+        )
         provider = _attachment_providers.get(email.kind)
         for filename, content, mimetype in provider(email) if provider else []:
             message.attach(filename, content, mimetype)
-        email.attempts += 1
-        email.subject = subject
-        try:
-            message.send()
-        except (smtplib.SMTPException, OSError) as error:
-            email.last_error = f"{type(error).__name__}: {error}"[:255]
-            if email.attempts >= MAX_ATTEMPTS:
-                email.status = Status.FAILED
-                events.order_event_email(
-                    order=email.order,
-                    message=f"E-mail “{subject}” to {email.to} failed after "
-                    f"{email.attempts} attempts: {email.last_error}",
-                    data={"email": email.pk, "kind": email.kind, "failed": True},
-                )
-            email.save(update_fields=["attempts", "last_error", "status", "subject"])
-            return email.status
-        email.status = Status.SENT
-        email.sent_at = timezone.now()
-        email.save(
-            update_fields=["attempts", "status", "subject", "sent_at", "last_error"]
+        email.subject = subject[:200]
+        messages[email.pk] = message
+    return messages
+
+
+def _claim(email_ids: Sequence[int], token: str) -> list[CustomerEmail]:
+    """Take the queued e-mails among `email_ids` for this batch (and those a
+    dead worker had claimed); fail those a dead worker was sending."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=CLAIM_STALE_SECONDS)
+    ids = list(email_ids)
+    CustomerEmail.objects.filter(pk__in=ids).filter(
+        Q(status=Status.QUEUED) | Q(status=Status.CLAIMED, claimed_at__lt=stale)
+    ).update(status=Status.CLAIMED, claimed_by=token, claimed_at=now)
+    lost = list(
+        CustomerEmail.objects.filter(
+            pk__in=ids, status=Status.SENDING, claimed_at__lt=stale
+        ).select_related("order")
+    )
+    for email in lost:
+        _finish_failed(
+            email,
+            "The worker stopped while handing this e-mail to the mail server; it "
+            "may have been delivered, so it is not sent again. Resend it by hand "
+            "if the customer did not get it.",
+            claimed_by=email.claimed_by,
+            final=True,
+        )
+    return list(
+        CustomerEmail.objects.filter(
+            pk__in=ids, claimed_by=token, status=Status.CLAIMED
+        ).order_by("pk")
+    )
+
+
+def _mark_sending(email: CustomerEmail, token: str) -> bool:
+    """Hand one e-mail to the mail server only while this batch still holds it."""
+    return bool(
+        CustomerEmail.objects.filter(
+            pk=email.pk, claimed_by=token, status=Status.CLAIMED
+        ).update(
+            status=Status.SENDING,
+            claimed_at=timezone.now(),
+            attempts=F("attempts") + 1,
+        )
+    )
+
+
+def _finish_sent(email: CustomerEmail, token: str) -> None:
+    with transaction.atomic():
+        CustomerEmail.objects.filter(pk=email.pk, claimed_by=token).update(
+            status=Status.SENT,
+            sent_at=timezone.now(),
+            subject=email.subject,
+            last_error="",
+            claimed_by="",
         )
         events.order_event_email(
             order=email.order,
-            message=f"E-mail “{subject}” sent to {email.to}.",
+            message=f"E-mail “{email.subject}” sent to {email.to}.",
             data={"email": email.pk, "kind": email.kind},
         )
-        return email.status
+
+
+def _finish_failed(
+    email: CustomerEmail, error: str, *, claimed_by: str, final: bool = False
+) -> str:
+    """Record a failed attempt: back in the queue, or failed for good (after
+    `MAX_ATTEMPTS`, or `final`)."""
+    email.refresh_from_db(fields=["attempts"])
+    final = final or email.attempts >= MAX_ATTEMPTS
+    status = Status.FAILED if final else Status.QUEUED
+    with transaction.atomic():
+        CustomerEmail.objects.filter(pk=email.pk, claimed_by=claimed_by).update(
+            status=status, last_error=error[:255], claimed_by="", subject=email.subject
+        )
+        if status == Status.FAILED:
+            events.order_event_email(
+                order=email.order,
+                message=f"E-mail “{email.subject or email.get_kind_display()}” to "
+                f"{email.to} failed after {email.attempts} attempt(s): {error}",
+                data={"email": email.pk, "kind": email.kind, "failed": True},
+            )
+    return status
+
+
+def _release(emails: Sequence[CustomerEmail], token: str) -> None:
+    """Give claimed e-mails that were never tried back to the queue."""
+    CustomerEmail.objects.filter(
+        pk__in=[email.pk for email in emails], claimed_by=token, status=Status.CLAIMED
+    ).update(status=Status.QUEUED, claimed_by="")
+
+
+# The mail server answered, but refused this one message: go on with the next.
+MESSAGE_ERRORS = (
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPDataError,
+)
+
+
+def customer_emails_send(*, email_ids: Sequence[int]) -> dict[int, str]:
+    """Send a batch of queued e-mails over one SMTP connection; return the
+    status of each e-mail this batch took. Safe to call twice, and meant to
+    be called outside any transaction (it holds no row lock while sending).
+    """
+    token = uuid.uuid4().hex
+    emails = _claim(email_ids, token)
+    if not emails:
+        return {}
+    outcome: dict[int, str] = {}
+    mail_server = get_connection()
+    try:
+        messages = _render_batch(emails)
+        mail_server.open()
+    except (smtplib.SMTPException, OSError) as error:
+        for email in emails:
+            if _mark_sending(email, token):
+                outcome[email.pk] = _finish_failed(
+                    email, f"{type(error).__name__}: {error}", claimed_by=token
+                )
+        return outcome
+    except BaseException:
+        _release(emails, token)
+        raise
+    try:
+        for position, email in enumerate(emails):
+            if not _mark_sending(email, token):
+                continue  # taken over by another run after a stale claim
+            try:
+                mail_server.send_messages([messages[email.pk]])
+            except MESSAGE_ERRORS as error:
+                outcome[email.pk] = _finish_failed(
+                    email, f"{type(error).__name__}: {error}", claimed_by=token
+                )
+                continue
+            except (smtplib.SMTPException, OSError) as error:
+                # The connection is gone: this one counts as tried, the rest
+                # of the batch goes back to the queue untried.
+                outcome[email.pk] = _finish_failed(
+                    email, f"{type(error).__name__}: {error}", claimed_by=token
+                )
+                rest = emails[position + 1 :]
+                _release(rest, token)
+                outcome.update(dict.fromkeys((e.pk for e in rest), Status.QUEUED))
+                break
+            _finish_sent(email, token)
+            outcome[email.pk] = Status.SENT
+    finally:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            mail_server.close()
+    return outcome
+
+
+def customer_email_send(*, email_id: int) -> str:
+    """Send one queued e-mail; return its status. Safe to call twice."""
+    outcome = customer_emails_send(email_ids=[email_id])
+    if email_id in outcome:
+        return outcome[email_id]
+    return CustomerEmail.objects.get(pk=email_id).status
 
 
 def retry_delay(attempts: int) -> timedelta:
     """Back off: 1, 2, 4, 8 minutes between attempts."""
     return timedelta(minutes=2 ** max(0, attempts - 1))
+
+
+@task()
+def customer_emails_send_task(email_ids: list[int]) -> dict[str, int]:
+    """Send a batch of queued customer e-mails over one SMTP connection;
+    retry the ones the mail server refused, later."""
+    outcome = customer_emails_send(email_ids=email_ids)
+    retry = sorted(pk for pk, status in outcome.items() if status == Status.QUEUED)
+    counts = {"sent": 0, "retry": len(retry), "failed": 0}
+    for status in outcome.values():
+        if status in (Status.SENT, Status.FAILED):
+            counts[status] += 1
+    if retry:
+        attempts = max(
+            CustomerEmail.objects.filter(pk__in=retry).values_list(
+                "attempts", flat=True
+            )
+        )
+        if default_task_backend.supports_defer:
+            customer_emails_send_task.using(
+                run_after=timezone.now() + retry_delay(attempts)
+            ).enqueue(email_ids=retry)
+        elif attempts < MAX_ATTEMPTS:
+            # An in-process backend cannot wait: try again at once.
+            customer_emails_send_task.enqueue(email_ids=retry)
+    return counts
+
+
+@task()
+def customer_emails_sweep_task() -> int:
+    """Re-enqueue e-mails left behind: queued with no task (a process died
+    between commit and enqueue) or claimed by a worker that died. Claims make
+    a second task for the same e-mail harmless. Returns how many."""
+    stale = timezone.now() - timedelta(seconds=CLAIM_STALE_SECONDS)
+    ids = list(
+        CustomerEmail.objects.filter(
+            Q(status=Status.QUEUED, created_at__lt=stale, attempts=0)
+            | Q(status__in=(Status.CLAIMED, Status.SENDING), claimed_at__lt=stale)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:50_000]
+    )
+    for start in range(0, len(ids), EMAIL_BATCH):
+        customer_emails_send_task.enqueue(email_ids=ids[start : start + EMAIL_BATCH])
+    return len(ids)

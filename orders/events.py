@@ -3,7 +3,9 @@
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
 
+from core.bulk import bulk_insert
 from orders.models import Order, OrderEvent
 
 Kind = OrderEvent.Kind
@@ -12,18 +14,18 @@ Actor = AbstractBaseUser | None
 
 def _event(
     *,
-    order: Order,
+    order: Order | int,
     kind: str,
     message: str,
     actor: Actor,
     data: dict[str, Any] | None = None,
     save: bool = True,
 ) -> OrderEvent:
-    """Build a timeline entry; bulk paths pass save=False and bulk_create them."""
+    """Build a timeline entry; bulk paths pass save=False (and may pass the
+    order's id) and write them with `order_events_insert`."""
     user = actor if actor is not None and actor.is_authenticated else None
-    event = OrderEvent(
-        order=order, kind=kind, message=message, user=user, data=data or {}
-    )
+    target = {"order_id": order} if isinstance(order, int) else {"order": order}
+    event = OrderEvent(**target, kind=kind, message=message, user=user, data=data or {})
     if save:
         event.save()
     return event
@@ -43,7 +45,7 @@ def order_event_placed(
 
 def order_event_allocated(
     *,
-    order: Order,
+    order: Order | int,
     actor: Actor,
     reserved: dict[str, list[tuple[str, int]]],
     save: bool = True,
@@ -63,7 +65,7 @@ def order_event_allocated(
 
 
 def order_event_backordered(
-    *, order: Order, actor: Actor, short: dict[str, int], save: bool = True
+    *, order: Order | int, actor: Actor, short: dict[str, int], save: bool = True
 ) -> OrderEvent:
     missing = ", ".join(f"{qty} × {sku}" for sku, qty in sorted(short.items()))
     return _event(
@@ -151,7 +153,7 @@ def order_event_shipped(*, order: Order, actor: Actor, message: str) -> OrderEve
     return _event(order=order, kind=Kind.SHIPPED, message=message, actor=actor)
 
 
-def order_event_fulfilment(
+def order_event_fulfillment(
     *,
     order: Order,
     actor: Actor,
@@ -231,4 +233,23 @@ def order_event_tracking(
     """What a carrier reported about one of the order's shipments."""
     return _event(
         order=order, kind=Kind.TRACKING, message=message, actor=actor, data=data
+    )
+
+
+def order_events_insert(timeline: list[OrderEvent]) -> None:
+    """Write unsaved timeline entries in bulk (COPY on PostgreSQL)."""
+    now = timezone.now()
+    bulk_insert(
+        OrderEvent,
+        (
+            {
+                "order_id": event.order_id,
+                "kind": event.kind,
+                "message": event.message,
+                "user_id": event.user_id,
+                "data": event.data,
+                "created_at": now,
+            }
+            for event in timeline
+        ),
     )

@@ -20,3 +20,14 @@ def lock_orders(pks: list[int]) -> list[Order]:
         .filter(pk__in=pks)
         .order_by("pk")
     )
+
+
+def lock_order_rows(pks: list[int]) -> list[tuple[int, str, str]]:
+    """Lock several orders in pk order and return (pk, status, ship_country)
+    of each: for set-based work on thousands of orders, without model rows."""
+    return list(
+        Order.objects.select_for_update(of=("self",))
+        .filter(pk__in=pks)
+        .order_by("pk")
+        .values_list("pk", "status", "ship_country")
+    )

@@ -193,7 +193,7 @@ class Order(ProtectedStatusModel, VersionedModel):
     def is_editable(self) -> bool:
         return self.status in EDITABLE
 
-    # Transitions change only this row; orders/services.py does the rest.
+    # Transitions change only this row; orders/services/ does the rest.
 
     @transition(field=status, source=[S.PENDING, S.BACKORDERED], target=S.ALLOCATED)
     def allocate(self) -> None:
@@ -298,7 +298,6 @@ class OrderEvent(models.Model):
         RELEASED = "released", "Released from hold"
         CANCELLED = "cancelled", "Cancelled"
         UPDATED = "updated", "Details changed"
-        NOTE = "note", "Note"
         DOCUMENT = "document", "Document printed"
         SHIPPED = "shipped", "Shipped"
         TRACKING = "tracking", "Tracking update"
@@ -392,6 +391,10 @@ class CustomerEmail(models.Model):
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
+        # Taken by one worker's batch, not yet handed to the mail server.
+        CLAIMED = "claimed", "Claimed by a worker"
+        # Being handed to the mail server: the outcome is not known yet.
+        SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
@@ -408,6 +411,9 @@ class CustomerEmail(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=255, blank=True)
     subject = models.CharField(max_length=200, blank=True)
+    # Which worker batch holds the e-mail (claimed or sending), and since when.
+    claimed_by = models.CharField(max_length=32, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

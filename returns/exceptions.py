@@ -11,3 +11,7 @@ class ReturnStateError(ReturnError):
 
 class RefundError(DomainError):
     """A refund would break a rule (more than was paid, nothing to refund)."""
+
+
+class ReturnChangedError(ReturnError):
+    """The return changed after the page asking for this step was opened."""

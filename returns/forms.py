@@ -11,6 +11,7 @@ from inventory.models import Location, Product
 from orders.models import Order
 from returns import selectors
 from returns.models import Condition, Resolution, ReturnReason, ReturnRequest
+from returns.services.returns import Inspection, ReturnLineInput
 
 
 class LineRowsForm(forms.Form):
@@ -34,7 +35,11 @@ class LineRowsForm(forms.Form):
     @property
     def plain_fields(self) -> list[forms.BoundField]:
         in_rows = {name for _, names in self._rows for name in names}
-        return [self[name] for name in self.fields if name not in in_rows]
+        return [
+            self[name]
+            for name in self.fields
+            if name not in in_rows and not self[name].is_hidden
+        ]
 
 
 def _quantity(maximum: int, initial: int = 0) -> forms.IntegerField:
@@ -98,9 +103,7 @@ class OpenReturnForm(LineRowsForm):
                 self.add_error(f"reason_{line.pk}", f"Why is {line.sku} returned?")
         return data
 
-    def line_inputs(self):
-        from returns.services import ReturnLineInput
-
+    def line_inputs(self) -> list[ReturnLineInput]:
         return [
             ReturnLineInput(
                 order_line=line,
@@ -113,15 +116,25 @@ class OpenReturnForm(LineRowsForm):
 
 
 class StepForm(LineRowsForm):
-    """Base of the forms on a return's page; each knows its return."""
+    """Base of the forms on a return's page; each knows its return and carries
+    the return's version the page was opened at, so that the service refuses
+    a step taken on a stale page."""
+
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, return_request: ReturnRequest, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["seen_version"].initial = return_request.version
         self.return_request = return_request
         self.user = user
         self.lines = list(
             return_request.lines.select_related("order_line__product").order_by("pk")
         )
+
+    @property
+    def expected_version(self) -> int | None:
+        """The version the page was opened at; None when the page did not say."""
+        return self.cleaned_data.get("seen_version")
 
 
 class ApproveForm(StepForm):
@@ -184,9 +197,7 @@ class InspectForm(StepForm):
                 },
             )
 
-    def inspections(self):
-        from returns.services import Inspection
-
+    def inspections(self) -> dict[int, Inspection]:
         return {
             line.pk: Inspection(
                 condition=self.cleaned_data[f"condition_{line.pk}"],

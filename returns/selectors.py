@@ -20,8 +20,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from fulfillment.models import Shipment, ShipmentStatus
-from fulfillment.selectors import CITY_FIRST, PostalAddress
 from inventory.models import Location
+from orders.addresses import PostalAddress, postal_address
 from orders.models import Order, OrderLine
 from returns.models import (
     FINISHED_STATUSES,
@@ -115,21 +115,6 @@ def refund_balance(
 # ---- the return label
 
 
-def _customer_address(order: Order) -> PostalAddress:
-    if order.ship_country.upper() in CITY_FIRST:
-        town = f"{order.ship_city}, {order.ship_region} {order.ship_postcode}"
-    else:
-        town = f"{order.ship_postcode} {order.ship_city} {order.ship_region}"
-    lines = [order.ship_address1, order.ship_address2, " ".join(town.split())]
-    return PostalAddress(
-        name=order.ship_name,
-        company=order.ship_company,
-        lines=tuple(line.strip(" ,") for line in lines if line.strip(" ,")),
-        country=order.ship_country,
-        phone=order.ship_phone,
-    )
-
-
 def _returns_desk(location: Location | None) -> PostalAddress:
     if location is None:
         return PostalAddress(name="Returns", company="", lines=(), country="")
@@ -195,7 +180,7 @@ def return_label(*, return_request: ReturnRequest) -> ReturnLabel:
     return ReturnLabel(
         number=return_request.number,
         order_number=order.number,
-        ship_from=_customer_address(order),
+        ship_from=postal_address(order),
         ship_to=_returns_desk(location),
         lines=tuple(
             LabelLine(

@@ -8,7 +8,8 @@ import pytest
 from django.db import connection
 
 from inventory.services import stock_receive
-from orders import services as order_services
+from orders.addresses import Address
+from orders.services.orders import LineInput, order_create
 from tests import factories
 
 POSTGRES_RUN = os.environ.get("OMS_POSTGRES_RUN") == "1"
@@ -101,20 +102,18 @@ def place_order(channel, customer, user):
 
     def place(items, *, country="US", allocate=True, priority=0, placed_at=None):
         counter["n"] += 1
-        return order_services.order_create(
+        return order_create(
             channel=channel,
             customer=customer,
             external_id=f"T-{counter['n']}",
-            address=order_services.Address(
+            address=Address(
                 name="Ada Lovelace",
                 address1="1 Main St",
                 city="Austin",
                 country=country,
             ),
             lines=[
-                order_services.LineInput(
-                    product=p, quantity=q, unit_price=Decimal("10.00")
-                )
+                LineInput(product=p, quantity=q, unit_price=Decimal("10.00"))
                 for p, q in items
             ],
             actor=user,
@@ -138,7 +137,7 @@ def picked(stock, place_order, user):
     picked([[(product, qty), ...], ...], at=location) returns the wave (see
     fulfillment.services.pick_lists_create).
     """
-    from fulfillment.services import pick_lists_create
+    from fulfillment.services.picking import pick_lists_create
 
     def make(orders, **order_options):
         placed = [place_order(items, **order_options) for items in orders]
@@ -154,18 +153,20 @@ def shipped(place_order, stock, user, carrier):
     shipped([(product, qty), ...], stock_first=True) returns the order, shipped;
     stock is received first unless stock_first=False.
     """
-    from fulfillment import services as fulfilment_services
     from fulfillment.models import Shipment
+    from fulfillment.services.packing import shipment_pack
+    from fulfillment.services.picking import pick_lists_create
+    from fulfillment.services.shipping import shipment_ship
 
     def make(items, *, stock_first=True, **order_options):
         if stock_first:
             for product, quantity in items:
                 stock(product, quantity)
         order = place_order(items, **order_options)
-        fulfilment_services.pick_lists_create(order_ids=[order.pk], actor=user)
+        pick_lists_create(order_ids=[order.pk], actor=user)
         for shipment in Shipment.objects.filter(order=order).order_by("pk"):
-            fulfilment_services.shipment_pack(shipment=shipment, actor=user)
-            fulfilment_services.shipment_ship(
+            shipment_pack(shipment=shipment, actor=user)
+            shipment_ship(
                 shipment=shipment,
                 actor=user,
                 carrier=carrier,

@@ -7,7 +7,6 @@ from django.urls import reverse
 
 from inventory.models import Allocation, Location, Product, StockLevel, StockMovement
 from inventory.services import stock_receive
-from orders import services
 from orders.models import (
     Channel,
     Customer,
@@ -18,6 +17,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
 )
+from orders.services.lifecycle import order_hold, order_release
 from tests.factories import (
     ChannelFactory,
     CustomerFactory,
@@ -56,7 +56,7 @@ def grow(place_order, user):
                     product=product, location=location, quantity=3, actor=user
                 )
             order = place_order([(product, 4)])
-            services.order_hold(order=order, actor=user, reason="payment")
+            order_hold(order=order, actor=user, reason="payment")
 
     return add
 
@@ -103,8 +103,8 @@ def test_order_page_query_count_does_not_grow_with_lines_and_events(
     small = place_order([(p, 1) for p in products[:2]])
     large = place_order([(p, 1) for p in products])
     for _ in range(10):
-        services.order_hold(order=large, actor=user, reason="payment")
-        services.order_release(order=large, actor=user)
+        order_hold(order=large, actor=user, reason="payment")
+        order_release(order=large, actor=user)
 
     assert queries_for(
         admin_client, admin_url(Order, "change", small.pk)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.charts import horizontal_bars
 from oms.roles import WAREHOUSE, roles_setup
-from orders import services
+from orders.services.lifecycle import order_hold
 from tests.factories import ChannelFactory, ProductFactory, UserFactory
 
 
@@ -28,7 +28,7 @@ def busy(place_order, stock, user):
                 placed_at=timezone.now() - timedelta(days=index % 20),
             )
             if index % 4 == 1:
-                services.order_hold(order=order, actor=user, reason="payment")
+                order_hold(order=order, actor=user, reason="payment")
 
     return add
 

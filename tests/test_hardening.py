@@ -149,7 +149,7 @@ def test_gunicorn_whitenoise_and_db_worker_run_like_production(tmp_path):
         enqueued = manage(
             "shell",
             "-c",
-            "from orders.tasks import backorders_reallocate_task as t; "
+            "from orders.services.allocation import backorders_reallocate_task as t; "
             "print(t.enqueue(product_ids=[]).id)",
             env=env,
         )

@@ -4,9 +4,10 @@ import pytest
 from django.urls import reverse
 
 from inventory.models import StockLevel
-from orders import services
 from orders.importing.services import orders_import
 from orders.models import Order, OrderLine
+from orders.services.allocation import orders_allocate
+from orders.services.orders import order_update
 from tests.orders.test_import import SAMPLE, catalogue  # noqa: F401
 
 
@@ -16,7 +17,7 @@ def test_order_change_in_the_admin_is_in_its_history_with_the_user(
 ):
     stock(product, 5)
     order = place_order([(product, 1)])
-    services.order_update(order=order, actor=user, changes={"ship_city": "Dallas"})
+    order_update(order=order, actor=user, changes={"ship_city": "Dallas"})
 
     newest = order.history.first()
     assert newest.ship_city == "Dallas"
@@ -54,5 +55,5 @@ def test_bulk_import_and_allocation_keep_history(catalogue, user):  # noqa: F811
         order.lines.count()
     )
 
-    services.orders_allocate(order_ids=result.order_ids, actor=user)
+    orders_allocate(order_ids=result.order_ids, actor=user)
     assert order.history.filter(history_change_reason="allocation").exists()

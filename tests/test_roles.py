@@ -10,9 +10,9 @@ from fulfillment.models import Shipment
 from inventory.models import StockLevel
 from oms.roles import CUSTOMER_SERVICE, MANAGER, WAREHOUSE, roles_setup
 from orders.models import Order
-from returns import services as return_services
 from returns.models import ReturnRequest
-from returns.services import ReturnLineInput
+from returns.services.refunds import refund_create
+from returns.services.returns import ReturnLineInput, return_open
 from tests.factories import UserFactory
 
 ROLES = [WAREHOUSE, CUSTOMER_SERVICE, MANAGER, None]  # None: staff without a role
@@ -52,7 +52,7 @@ MATRIX = {
 @pytest.fixture
 def world(shipped, product, user, place_order, stock):
     order = shipped([(product, 3)])
-    rma = return_services.return_open(
+    rma = return_open(
         order=order,
         lines=[
             ReturnLineInput(
@@ -61,7 +61,7 @@ def world(shipped, product, user, place_order, stock):
         ],
         actor=user,
     )
-    refund = return_services.refund_create(order=order, actor=user, amount="1.00")
+    refund = refund_create(order=order, actor=user, amount="1.00")
     return {
         "order": place_order([(product, 1)]),
         "rma": rma,

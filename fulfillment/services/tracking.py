@@ -1,11 +1,12 @@
-"""Tracking: what carriers report moves shipments along.
+"""Tracking and delivery: what carriers report moves shipments along.
 
 Every update, whether typed in the admin, uploaded as CSV or posted by a
 carrier, goes through `tracking_event_record`: lock (order, then shipment),
 check, record the event, move the shipment (in transit, exception with its
 reason, delivered) and its estimated delivery, write the order timeline,
 and tell the customer and the sales channel after commit. The order is
-delivered when its last shipment is (through `shipment_deliver`).
+delivered when its last shipment is (`shipment_deliver`, which the order
+page's "Mark delivered" runs too).
 
 Events may arrive late or twice: a duplicate (same shipment, status and
 time) is ignored, and an event older than the newest one is kept in the
@@ -16,15 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from core.users import Actor
 from fulfillment import notifications
-from fulfillment.exceptions import TrackingError
-from fulfillment.locks import lock_shipment
+from fulfillment.exceptions import FulfillmentError, ShipmentStateError, TrackingError
+from fulfillment.locks import lock_order_shipments, lock_shipment
 from fulfillment.models import (
     DISPATCHED_STATUSES,
     Carrier,
@@ -33,11 +34,12 @@ from fulfillment.models import (
     ShipmentStatus,
     TrackingEvent,
 )
-from fulfillment.services import shipment_deliver
+from fulfillment.selectors import order_with_channel
 from orders import events as order_events
 from orders.locks import lock_order
+from orders.models import Order, OrderStatus
+from orders.services import lifecycle as order_lifecycle
 
-Actor = AbstractBaseUser | None
 S = ShipmentStatus
 T = TrackingEvent.Status
 
@@ -150,7 +152,7 @@ def tracking_event_record(
         pass  # Delivered is final; later scans are history.
     elif status == T.DELIVERED:
         shipment.save(update_fields=["estimated_delivery", "updated_at"])
-        shipment_deliver(shipment=shipment, actor=actor, delivered_at=occurred_at)
+        _deliver(order=order, shipment=shipment, actor=actor, delivered_at=occurred_at)
         return event
     elif status == T.EXCEPTION:
         shipment.report_exception(exception_reason)
@@ -246,3 +248,68 @@ def tracking_updates_record(
         else:
             report.recorded.append(event)
     return report
+
+
+# ---- delivery
+
+
+def _deliver(
+    *, order: Order, shipment: Shipment, actor: Actor, delivered_at=None
+) -> Order:
+    """Deliver a locked shipment of a locked order; return the order as it is now."""
+    if not can_proceed(shipment.deliver):
+        raise ShipmentStateError.refuse(shipment, "marked delivered", "Ship it first.")
+    shipment.deliver(delivered_at or timezone.now())
+    shipment.save(
+        update_fields=["status", "delivered_at", "exception_reason", "updated_at"]
+    )
+    order_events.order_event_fulfillment(
+        order=order,
+        actor=actor,
+        message=f"Shipment {shipment.number} delivered.",
+        data={"shipment": shipment.number},
+    )
+    undelivered = order.shipments.exclude(
+        status__in=[S.DELIVERED, S.CANCELLED]
+    ).exists()
+    if order.status == OrderStatus.SHIPPED and not undelivered:
+        order = order_lifecycle.order_deliver(order=order, actor=actor)
+    notifications.shipment_delivered_notify(shipment=shipment, order=order)
+    return order
+
+
+@transaction.atomic
+def shipment_deliver(
+    *, shipment: Shipment, actor: Actor, delivered_at=None
+) -> Shipment:
+    """Record that the customer received a shipment; the order is delivered
+    once all of its shipments are."""
+    order = lock_order(shipment.order_id)
+    shipment = lock_shipment(shipment.pk)
+    _deliver(order=order, shipment=shipment, actor=actor, delivered_at=delivered_at)
+    return shipment
+
+
+@transaction.atomic
+def order_deliver_shipments(*, order: Order, actor: Actor) -> Order:
+    """Mark every dispatched shipment of the order delivered, then the order."""
+    order, shipments = lock_order_shipments(
+        order.pk, [S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.EXCEPTION]
+    )
+    if not shipments and not order.shipments.exists():
+        # Shipped before fulfillment tracked shipments: only the order moves.
+        order = order_lifecycle.order_deliver(order=order, actor=actor)
+        notifications.order_delivered_notify(order=order)
+        return order
+    if not shipments:
+        raise FulfillmentError(
+            f"Order {order.number} has no shipment on its way to mark delivered."
+        )
+    for shipment in shipments:
+        order = _deliver(order=order, shipment=shipment, actor=actor)
+    order = order_with_channel(order_id=order.pk)
+    if order.status == OrderStatus.SHIPPED:
+        # Some shipment was cancelled or never left; the order still arrived.
+        order = order_lifecycle.order_deliver(order=order, actor=actor)
+        notifications.order_delivered_notify(order=order)
+    return order

@@ -9,14 +9,14 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from core.limits import fit_text
 from orders.importing.jobs import (
+    import_job_confirm,
     import_job_preview,
-    import_job_run,
     import_job_runs_in_background,
 )
 from orders.importing.reader import ImportFileError
 from orders.models import Channel, ImportJob
-from orders.tasks import import_job_run_task
 
 PERMISSION = "orders.import_orders"
 
@@ -51,6 +51,8 @@ class ImportForm(forms.Form):
                 f"{upload.name} is {upload.size / 1_048_576:.1f} MB; the limit is "
                 f"{limit / 1_048_576:.0f} MB. Split it into smaller files."
             )
+        # The name is kept on the job and shown on the timeline: made storable.
+        upload.name = fit_text(ImportJob._meta.get_field("filename"), upload.name)
         if not upload.name.lower().endswith((".csv", ".txt")):
             raise forms.ValidationError(
                 f"{upload.name} is not a .csv file. Export the orders as CSV and try again."
@@ -148,14 +150,8 @@ class OrderImportMixin:
 
     def import_confirm_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
         job = self._job(request, job_id)
-        if request.method == "POST" and job.status == ImportJob.Status.PREVIEWED:
-            if import_job_runs_in_background(job):
-                ImportJob.objects.filter(pk=job.pk).update(
-                    status=ImportJob.Status.QUEUED
-                )
-                import_job_run_task.enqueue(job_id=job.pk)
-            else:
-                import_job_run(job_id=job.pk)
+        if request.method == "POST":
+            import_job_confirm(job=job)
         return HttpResponseRedirect(reverse("admin:orders_import_job", args=[job.pk]))
 
     def import_status_view(self, request: HttpRequest, job_id: int) -> JsonResponse:

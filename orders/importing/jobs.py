@@ -1,12 +1,20 @@
-"""Admin imports as jobs: preview first, then run in the request or in the
-background with progress the browser can poll."""
+"""Admin imports as jobs: preview first, then confirm, which imports in the
+request or queues the job for the background; progress the browser can poll.
+
+`import_job_preview` keeps the file; `import_job_confirm` runs or queues it;
+`import_job_run` (through `core.jobs.job_run`) does the import with
+`import_confirm`, the same service the command uses.
+"""
+
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
-from django.utils import timezone
+from django_tasks import task
 
-from orders.importing.reader import ImportFileError
-from orders.importing.services import imported_orders_settle, orders_import
+from core.jobs import job_run
+from core.users import Actor
+from orders.importing.confirm import import_confirm
+from orders.importing.services import orders_import
 from orders.models import Channel, ImportJob
 
 Status = ImportJob.Status
@@ -19,7 +27,7 @@ def import_job_preview(
     channel: Channel | None,
     format_code: str,
     partial: bool,
-    actor: AbstractBaseUser,
+    actor: Actor,
 ) -> ImportJob:
     """Check a file without writing orders and keep it for the confirm step.
 
@@ -50,43 +58,61 @@ def import_job_runs_in_background(job: ImportJob) -> bool:
     return job.preview.get("lines", 0) > settings.OMS_IMPORT_BACKGROUND_LINES
 
 
+def _import_job_failure(error: Exception) -> dict[str, Any]:
+    return {"result": {"summary": str(error), "problems": [str(error)]}}
+
+
 def import_job_run(*, job_id: int) -> ImportJob:
     """Import a previewed file for real, recording progress and the result."""
-    job = ImportJob.objects.select_related("channel", "created_by").get(pk=job_id)
-    if job.status not in (Status.PREVIEWED, Status.QUEUED):
-        return job
-    ImportJob.objects.filter(pk=job.pk).update(status=Status.RUNNING)
 
-    def progress(stage: str, done: int, total: int) -> None:
-        ImportJob.objects.filter(pk=job.pk).update(
-            stage=stage, processed=done, total=total
-        )
-
-    try:
-        result = orders_import(
+    def body(job: ImportJob, progress) -> dict[str, Any]:
+        confirmed = import_confirm(
             data=bytes(job.source),
             actor=job.created_by,
             channel=job.channel,
             format_code=job.format,
             filename=job.filename,
             partial=job.partial,
-            progress=progress,
+            progress=lambda stage, done, total: progress(
+                stage=stage, processed=done, total=total
+            ),
+            # The job is the background work: settle here, not in another task.
+            settle_in_background=False,
         )
-    except ImportFileError as error:
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=Status.FAILED,
-            result={"summary": str(error), "problems": [str(error)]},
-            finished_at=timezone.now(),
-        )
-        return ImportJob.objects.get(pk=job.pk)
-    outcome = result.as_dict()
-    if result.written:
-        outcome["allocated"] = imported_orders_settle(
-            order_ids=result.order_ids, actor=job.created_by
-        )
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=Status.DONE if result.written or not result.problems else Status.FAILED,
-        result=outcome,
-        finished_at=timezone.now(),
+        result = confirmed.result
+        outcome = result.as_dict()
+        if result.written:
+            outcome["allocated"] = confirmed.allocated
+        return {
+            "status": Status.DONE
+            if result.written or not result.problems
+            else Status.FAILED,
+            "result": outcome,
+        }
+
+    return job_run(
+        ImportJob.objects.select_related("channel", "created_by"),
+        job_id=job_id,
+        body=body,
+        runnable=(Status.PREVIEWED, Status.QUEUED),
+        on_failure=_import_job_failure,
     )
-    return ImportJob.objects.get(pk=job.pk)
+
+
+@task()
+def import_job_run_task(job_id: int) -> str:
+    """Run a confirmed admin import in the background."""
+    return import_job_run(job_id=job_id).status
+
+
+def import_job_confirm(*, job: ImportJob) -> ImportJob:
+    """Import a previewed file: now if it is small, in the background if not."""
+    if job.status != Status.PREVIEWED:
+        return job
+    if import_job_runs_in_background(job):
+        ImportJob.objects.filter(pk=job.pk, status=Status.PREVIEWED).update(
+            status=Status.QUEUED
+        )
+        import_job_run_task.enqueue(job_id=job.pk)
+        return job
+    return import_job_run(job_id=job.pk)

@@ -2,6 +2,7 @@
 
 import csv
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -36,16 +37,65 @@ class Table:
         return notes
 
 
-def _decode(data: bytes) -> tuple[str, str]:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "utf-8-sig"
+# A well-formed multi-byte UTF-8 sequence (RFC 3629): Windows-1252 text
+# almost never contains one, so finding one means the file holds UTF-8.
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]"
+    rb"|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]"
+    rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+
+
+def _row_of(data: bytes, offset: int) -> int:
+    """Return the line number (the header is 1) of a byte offset."""
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _bad_bytes(error: UnicodeDecodeError) -> str:
+    return " ".join(f"0x{byte:02X}" for byte in error.object[error.start : error.end])
+
+
+def _decode(data: bytes, name: str) -> tuple[str, str]:
+    """Decode the whole file in one encoding, or refuse naming the first bad row.
+
+    UTF-8 (with or without a byte-order mark) when it is valid; a file with
+    valid UTF-8 in some rows and not in others is a mix (rows pasted from
+    different programs) and is refused; otherwise Windows-1252, which Excel
+    on Windows writes for "CSV".
+    """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as error:
+            row = data[: error.start].decode("utf-16", errors="replace").count("\n")
+            raise ImportFileError(
+                f"The file {name}starts as UTF-16 but row {row + 1} is not UTF-16 "
+                f"({_bad_bytes(error)}); save the file as UTF-8 and import it again."
+            ) from error
+    body, encoding = data, "utf-8"
+    if data.startswith(b"\xef\xbb\xbf"):
+        body, encoding = data[3:], "utf-8-sig"
     try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        # Excel on Windows saves "CSV" in the ANSI code page.
-        return data.decode("cp1252", errors="replace"), "cp1252"
+        return body.decode("utf-8"), encoding
+    except UnicodeDecodeError as error:
+        not_utf8 = error
+    if encoding == "utf-8-sig" or _UTF8_SEQUENCE.search(body):
+        row = _row_of(body, not_utf8.start)
+        raise ImportFileError(
+            f"The file {name}mixes encodings: row {row} is not UTF-8 "
+            f"({_bad_bytes(not_utf8)}) while other rows are. Save the file as "
+            "UTF-8 and import it again."
+        ) from not_utf8
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as error:
+        raise ImportFileError(
+            f"The file {name}is neither UTF-8 nor Windows-1252: row "
+            f"{_row_of(data, error.start)} has {_bad_bytes(error)}. Save the file "
+            "as UTF-8 and import it again."
+        ) from error
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -70,7 +120,7 @@ def read_table(data: bytes, *, max_bytes: int, filename: str = "") -> Table:
             f"The file {name}is not a CSV text file (it looks like a spreadsheet, PDF "
             "or image). Save it as CSV (comma-separated values) and try again."
         )
-    text, encoding = _decode(data)
+    text, encoding = _decode(data, name)
     first_line = text.split("\n", 1)[0]
     delimiter = max([",", ";", "\t"], key=first_line.count)
     if first_line.count(delimiter) == 0:
@@ -84,7 +134,7 @@ def read_table(data: bytes, *, max_bytes: int, filename: str = "") -> Table:
         header = [column.strip() for column in next(reader)]
         first = next(rows, None)
     except csv.Error as error:
-        raise ImportFileError(f"The file {name}is not valid CSV: {error}.") from error
+        raise _csv_error(error, reader, name) from error
     if first is None:
         raise ImportFileError(
             f"The file {name}has a header row but no orders. Add at least one row."
@@ -110,10 +160,24 @@ def _lines(text: str) -> Iterator[str]:
         start = end + 1
 
 
+def _csv_error(error: csv.Error, reader, name: str) -> ImportFileError:
+    row = reader.line_num
+    if "field larger than field limit" in str(error):
+        return ImportFileError(
+            f"The file {name}is not usable CSV: row {row} has a value longer than "
+            f"{csv.field_size_limit():,} characters, usually a quote that is never "
+            "closed. Check the quotes around that row and save the file again."
+        )
+    return ImportFileError(
+        f"The file {name}is not valid CSV: {error} (row {row}). Check the quotes "
+        "and separators around that row and save the file again."
+    )
+
+
 def _data_rows(reader, name: str) -> Iterator[tuple[int, list[str]]]:
     try:
         for row in reader:
             if any(row) and any(cell.strip() for cell in row):
                 yield reader.line_num, row
     except csv.Error as error:
-        raise ImportFileError(f"The file {name}is not valid CSV: {error}.") from error
+        raise _csv_error(error, reader, name) from error

@@ -12,19 +12,21 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.bulk import bulk_insert
 from core.history import history_snapshot
+from core.limits import fit_text, model_value_problem, printable, shown
 from core.sequences import format_number, sequence_reserve
 from inventory.models import Product
+from orders.addresses import SHIP_TO_FIELDS
 from orders.importing.formats import detect_format
 from orders.importing.reader import ImportFileError, read_table
 from orders.importing.validate import ParsedOrder, Problem, parse_table
 from orders.models import Channel, Customer, Order, OrderEvent, OrderLine
-from orders.services import ORDER_NUMBER_PREFIX
+from orders.services.orders import ORDER_NUMBER_PREFIX
 
 Progress = Callable[[str, int, int], None]
 CHUNK = 5000
@@ -95,6 +97,9 @@ def _lookup(queryset, key: str, values: list, *fields: str) -> list[tuple]:
     PostgreSQL gets the values as one array parameter (`= ANY`), which is far
     cheaper to send than thousands of placeholders; others get chunks.
     """
+    # No stored text holds NUL (PostgreSQL refuses it even in a query), so a
+    # value with one matches nothing; the check reports it.
+    values = [value for value in values if "\x00" not in value]
     if not values:
         return []
     if connection.vendor == "postgresql":
@@ -122,7 +127,8 @@ def _resolve(
                     Problem(
                         order.first_row,
                         "channel",
-                        f"unknown channel {code!r}; use one of: {', '.join(sorted(channels))}.",
+                        f"unknown channel {shown(code)}; use one of: "
+                        f"{', '.join(sorted(channels))}.",
                         order.external_id,
                     )
                 )
@@ -162,6 +168,16 @@ def _resolve(
                 )
             elif found:
                 line.product_id, line.product_name = found[0], found[1]
+                if message := model_value_problem(OrderLine, "name", found[1]):
+                    order.problems.append(
+                        Problem(
+                            line.row,
+                            sku_column,
+                            f"the name of product {line.sku} does not fit an order "
+                            f"line: {message}",
+                            order.external_id,
+                        )
+                    )
 
     by_channel: dict[int, list[str]] = {}
     for order in orders:
@@ -237,13 +253,7 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
                 "held_from": "",
                 "priority": 0,
                 "placed_at": order.placed_at or now,
-                "ship_name": values.get("ship_name", ""),
-                "ship_company": values.get("ship_company", ""),
-                "ship_address1": values.get("ship_address1", ""),
-                "ship_address2": values.get("ship_address2", ""),
-                "ship_city": values.get("ship_city", ""),
-                "ship_region": values.get("ship_region", ""),
-                "ship_postcode": values.get("ship_postcode", ""),
+                **{field: values.get(field, "") for field in SHIP_TO_FIELDS},
                 "ship_country": order.country,
                 "ship_phone": values.get("ship_phone", "") or values.get("phone", ""),
                 "shipping_method": values.get("shipping_method", ""),
@@ -287,7 +297,10 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
     bulk_insert(OrderLine, line_rows())
     bulk_insert(OrderEvent, event_rows())
     # Field history for the new rows, written by the database itself.
-    reason = f"imported from {source}"
+    reason = fit_text(
+        Order.history.model._meta.get_field("history_change_reason"),
+        f"imported from {source}",
+    )
     history_snapshot(Order, order_ids, user=user, reason=reason, created=True)
     history_snapshot(
         OrderLine, order_ids, user=user, reason=reason, created=True, column="order_id"
@@ -431,37 +444,26 @@ def orders_import(
         return result
 
     report("writing", 0, result.lines)
+    # The file name is the system's label for the import, not data: made fit
+    # for the timeline rather than refused.
+    source = printable(filename) or f"{fmt.label} file"
     try:
         with transaction.atomic():
-            result.order_ids = _write(
-                importable, actor=actor, source=filename or f"{fmt.label} file"
-            )
+            result.order_ids = _write(importable, actor=actor, source=source)
     except IntegrityError as error:
         raise ImportFileError(
             "Some of these orders were created by another import at the same time; "
             "nothing was written. Run the import again: orders already in the system "
             "will be skipped."
         ) from error
+    except DataError as error:
+        # The checks above mirror the database's limits; this is the last line
+        # of defence, so the import fails cleanly instead of with a crash.
+        raise ImportFileError(
+            "The database refused a value in this file that the checks let "
+            f"through ({str(error).splitlines()[0]}); nothing was written. Please "
+            "report this file to support."
+        ) from error
     result.written = True
     report("writing", result.lines, result.lines)
     return result
-
-
-def imported_orders_settle(*, order_ids: list[int], actor) -> int:
-    """After an import commits: allocate the new orders, oldest first, and
-    queue their "order received" e-mails. Returns how many are allocated."""
-    from orders.emails import customer_emails_queue_many
-    from orders.services import orders_allocate_in_batches
-
-    allocated = orders_allocate_in_batches(order_ids=order_ids, actor=actor)
-    for start in range(0, len(order_ids), CHUNK):
-        with transaction.atomic():
-            customer_emails_queue_many(
-                orders=list(
-                    Order.objects.filter(
-                        pk__in=order_ids[start : start + CHUNK]
-                    ).select_related("channel", "customer")
-                ),
-                kind="order_received",
-            )
-    return allocated

@@ -15,12 +15,25 @@ from decimal import Decimal, InvalidOperation
 from django.utils import timezone
 
 from core.countries import country_code
+from core.limits import integer_range, model_value_problem, shown
 from orders.importing.formats import ORDER_FIELDS, SHOPIFY, Format, column_indexes
 from orders.importing.reader import Table
+from orders.models import Customer, Order, OrderLine
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 ZERO = Decimal("0")
+# Order fields written from the file value of the same name, as it is.
+ORDER_TEXT_FIELDS = (
+    "ship_name",
+    "ship_company",
+    "ship_address1",
+    "ship_address2",
+    "ship_city",
+    "ship_region",
+    "ship_postcode",
+    "shipping_method",
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,20 @@ def _money(text: str, decimal_comma: bool) -> Decimal | None:
     return value if value.is_finite() else None
 
 
+def _quantity(text: str) -> tuple[int, str]:
+    """Return a line's quantity, or 0 and why the text is not one."""
+    if not (text.isascii() and text.isdigit()) or not text.strip("0"):
+        return 0, f"{shown(text)} is not a whole number above zero."
+    field = OrderLine._meta.get_field("quantity")
+    highest = integer_range(field)[1]
+    # Longer than the largest value: too large, without reading a huge number.
+    if len(text.lstrip("0")) > len(str(highest)):
+        return 0, f"{shown(text)} is too large: the most it can be is {highest}."
+    quantity = int(text)
+    message = model_value_problem(OrderLine, "quantity", quantity)
+    return (0, message) if message else (quantity, "")
+
+
 def _when(text: str) -> datetime | None:
     text = text.strip()
     for parse in (
@@ -147,6 +174,10 @@ def parse_table(
                 Problem(number, name_of["external_id"], "the order reference is empty.")
             )
             continue
+        if message := model_value_problem(Order, "external_id", external_id):
+            # A reference that cannot be stored cannot name an order either.
+            loose.append(Problem(number, name_of["external_id"], message))
+            continue
         order = orders.get(external_id)
         if order is None:
             values = {f: row[i].strip() for f, i in order_columns}
@@ -163,7 +194,7 @@ def parse_table(
                         Problem(
                             number,
                             name_of[f],
-                            f"{cell!r} differs from {values[f]!r} on row "
+                            f"{shown(cell)} differs from {shown(values[f])} on row "
                             f"{order.first_row} of the same order {external_id}.",
                             external_id,
                         )
@@ -179,26 +210,26 @@ def parse_table(
             problems.append(
                 Problem(number, name_of["sku"], "the SKU is empty.", external_id)
             )
-        if not quantity_text.isdigit() or int(quantity_text) == 0:
-            problems.append(
-                Problem(
-                    number,
-                    name_of["quantity"],
-                    f"{quantity_text!r} is not a whole number above zero.",
-                    external_id,
-                )
-            )
-            quantity = 0
-        else:
-            quantity = int(quantity_text)
+        elif message := model_value_problem(OrderLine, "sku", sku):
+            problems.append(Problem(number, name_of["sku"], message, external_id))
+            sku = ""  # never looked up
+        quantity, message = _quantity(quantity_text)
+        if message:
+            problems.append(Problem(number, name_of["quantity"], message, external_id))
         if price is None or price < 0:
             problems.append(
                 Problem(
                     number,
                     name_of["unit_price"],
-                    f"{row[price_at].strip()!r} is not a price (a number like 12.50).",
+                    f"{shown(row[price_at].strip())} is not a price (a number like "
+                    "12.50).",
                     external_id,
                 )
+            )
+            price = ZERO
+        elif message := model_value_problem(OrderLine, "unit_price", price):
+            problems.append(
+                Problem(number, name_of["unit_price"], message, external_id)
             )
             price = ZERO
         order.lines.append(
@@ -237,14 +268,14 @@ def _check_order(
             problem(f, "is required and empty.")
     email = values.get("email", "")
     if email and not EMAIL.match(email):
-        problem("email", f"{email!r} is not an e-mail address.")
+        problem("email", f"{shown(email)} is not an e-mail address.")
     country = values.get("ship_country", "")
     if country:
         code = country_code(country)
         if code is None:
             problem(
                 "ship_country",
-                f"{country!r} is not a known country (use ISO codes like US, DE).",
+                f"{shown(country)} is not a known country (use ISO codes like US, DE).",
             )
         else:
             order.country = code
@@ -254,17 +285,72 @@ def _check_order(
         if order.placed_at is None:
             problem(
                 "placed_at",
-                f"{placed!r} is not a date and time (use 2026-11-20 14:30).",
+                f"{shown(placed)} is not a date and time (use 2026-11-20 14:30).",
             )
     currency = (values.get("currency") or default_currency).upper()
     if not CURRENCY.match(currency):
-        problem("currency", f"{currency!r} is not a three-letter currency code.")
+        problem("currency", f"{shown(currency)} is not a three-letter currency code.")
     order.currency = currency
     for f in ("shipping_amount", "tax_amount"):
         text = values.get(f, "")
         if text:
             amount = _money(text, decimal_comma)
             if amount is None or amount < 0:
-                problem(f, f"{text!r} is not an amount (a number like 4.95).")
+                problem(f, f"{shown(text)} is not an amount (a number like 4.95).")
+            elif message := model_value_problem(Order, f, amount):
+                problem(f, message)
             else:
                 setattr(order, f, amount)
+    _check_storable(order, fmt)
+
+
+def _check_storable(order: ParsedOrder, fmt: Format) -> None:
+    """Check every value the write stores against its model field's limits."""
+    values, name_of, row = order.values, fmt.columns, order.first_row
+    refused = {p.column for p in order.problems if p.row == row}
+
+    def check(f: str, model, field_name: str, value) -> None:
+        column = name_of.get(f, f)
+        if column in refused:
+            return
+        message = model_value_problem(model, field_name, value)
+        if message:
+            refused.add(column)
+            order.problems.append(Problem(row, column, message, order.external_id))
+
+    # The customer is created from the file (e-mail kept in lower case, the
+    # billing name or else the ship-to name); the order's phone falls back to
+    # the customer's.
+    check("email", Customer, "email", values.get("email", "").lower())
+    name_from = "customer_name" if values.get("customer_name") else "ship_name"
+    check(name_from, Customer, "name", values.get(name_from, ""))
+    check("phone", Customer, "phone", values.get("phone", ""))
+    phone_from = "ship_phone" if values.get("ship_phone") else "phone"
+    check(phone_from, Order, "ship_phone", values.get(phone_from, ""))
+    for f in ORDER_TEXT_FIELDS:
+        check(f, Order, f, values.get(f, ""))
+    if order.country:
+        check("ship_country", Order, "ship_country", order.country)
+    if CURRENCY.match(order.currency):
+        check("currency", Order, "currency", order.currency)
+    if order.placed_at is not None:
+        check("placed_at", Order, "placed_at", order.placed_at)
+    subtotal = sum((line.unit_price * line.quantity for line in order.lines), ZERO)
+    total = subtotal + order.shipping_amount + order.tax_amount
+    for field_name, amount, what in (
+        ("subtotal", subtotal, "the order's lines add up to"),
+        ("total", total, "the order's total is"),
+    ):
+        if message := model_value_problem(Order, field_name, amount):
+            order.problems.append(
+                Problem(
+                    row,
+                    name_of["unit_price"],
+                    f"{what} {amount} (quantity × unit price"
+                    + (", plus shipping and tax" if field_name == "total" else "")
+                    + f"): {message.split(': ', 1)[-1]} Split the order into "
+                    "smaller ones.",
+                    order.external_id,
+                )
+            )
+            break

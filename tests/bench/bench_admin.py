@@ -145,7 +145,8 @@ def _large_order() -> int:
         for p in products
     )
     OrderEvent.objects.bulk_create(
-        OrderEvent(order=template, kind="note", message=f"Note {n}") for n in range(100)
+        OrderEvent(order=template, kind="status", message=f"Status change {n}")
+        for n in range(100)
     )
     return template.pk
 

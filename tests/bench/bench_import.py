@@ -1,8 +1,21 @@
 """Benchmark: import a generated 100,000-line CSV file (~25,000 orders) on
-PostgreSQL, and, in the same run, a plain django-import-export ModelResource
-row-at-a-time import of a 10,000-line sample for comparison. Prints JSON.
+PostgreSQL until it is ready to pick, and, in the same run, a plain
+django-import-export ModelResource row-at-a-time import of a 10,000-line
+sample for comparison. Prints JSON.
+
+Each path runs in its own process on fresh data with stock for every line:
+
+- `batches` (the path before set-based allocation): the import, then the new
+  orders allocated `ALLOCATION_BATCH` at a time through `orders_allocate`,
+  then their "order received" e-mails queued chunk by chunk;
+- `set` (today's): `import_confirm`, which allocates all new orders with the
+  set-based engine and queues their e-mails in bulk.
+
+For each: import-only seconds, import-to-allocated seconds (every order
+allocated or backordered, every e-mail queued) and peak RSS.
 
     python tests/bench/bench_import.py [--lines 100000] [--baseline-lines 10000]
+        [--paths batches,set]
 """
 
 import argparse
@@ -90,7 +103,7 @@ def plain_resource_import(data: bytes, channel) -> float:
 
     from inventory.models import Product
     from orders.models import Customer, Order, OrderLine
-    from orders.services import order_number_next
+    from orders.services.orders import order_number_next
 
     class PlainOrderResource(resources.ModelResource):
         external_id = fields.Field(attribute="external_id", column_name="order_ref")
@@ -161,14 +174,31 @@ def plain_resource_import(data: bytes, channel) -> float:
     return seconds
 
 
-def child_import(path: str) -> None:
-    """Run one import in this fresh process and print its figures as JSON.
+def _settle_in_batches(order_ids: list[int]) -> None:
+    """Allocate and mail the new orders the way imports did before set-based
+    allocation: a few hundred orders per transaction, e-mails per chunk."""
+    from django.db import transaction
+
+    from orders.emails import customer_emails_queue_many
+    from orders.services.allocation import ALLOCATION_BATCH, orders_allocate
+
+    for start in range(0, len(order_ids), ALLOCATION_BATCH):
+        orders_allocate(
+            order_ids=order_ids[start : start + ALLOCATION_BATCH], actor=None
+        )
+    for start in range(0, len(order_ids), 5000):
+        with transaction.atomic():
+            customer_emails_queue_many(
+                order_ids=order_ids[start : start + 5000], kind="order_received"
+            )
+
+
+def child_import(path: str, settle: str) -> None:
+    """Import the file and settle it in this fresh process; print JSON figures.
 
     A separate process so that peak memory is the import's own, not that of
     generating the test file.
     """
-    import os
-
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
@@ -177,19 +207,30 @@ def child_import(path: str) -> None:
     from orders.models import Channel
 
     data = Path(path).read_bytes()
+    channel = Channel.objects.get(code="bench")
     started = time.perf_counter()
-    result = orders_import(
-        data=data,
-        actor=None,
-        channel=Channel.objects.get(code="bench"),
-        filename="bench.csv",
-    )
-    seconds = time.perf_counter() - started
+    if settle == "batches":
+        result = orders_import(
+            data=data, actor=None, channel=channel, filename="bench.csv"
+        )
+        imported = time.perf_counter() - started
+        _settle_in_batches(result.order_ids)
+    else:
+        # What import_confirm runs, with the import and the settling timed apart.
+        from orders.importing.confirm import imported_orders_settle
+
+        result = orders_import(
+            data=data, actor=None, channel=channel, filename="bench.csv"
+        )
+        imported = time.perf_counter() - started
+        imported_orders_settle(order_ids=result.order_ids, actor=None)
+    ready = time.perf_counter() - started
     assert result.written and result.ok, result.problems[:5]
     print(
         json.dumps(
             {
-                "seconds": seconds,
+                "import_seconds": imported,
+                "ready_seconds": ready,
                 "orders": result.orders,
                 "lines": result.lines,
                 "new_customers": len(result.new_customers),
@@ -200,53 +241,129 @@ def child_import(path: str) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--lines", type=int, default=100_000)
-    parser.add_argument("--baseline-lines", type=int, default=10_000)
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    options = parser.parse_args()
-    if options.child:
-        child_import(options.child)
-        return
+def _fresh_catalogue(skus: list[str]):
+    """Empty the database and stock every SKU generously at two locations."""
+    from django.core.management import call_command
 
-    bench_django("oms_bench_import")
-    from inventory.models import Product
-    from orders.models import Channel, Order, OrderLine
+    from inventory.models import Location, Product, StockLevel, StockMovement
+    from orders.models import Channel
 
+    call_command("flush", interactive=False, verbosity=0)
     channel = Channel.objects.create(code="bench", name="Bench")
-    skus = [f"BENCH-{n:04d}" for n in range(500)]
-    Product.objects.bulk_create(
+    products = Product.objects.bulk_create(
         Product(sku=sku, name=f"Bench product {sku}") for sku in skus
     )
-    data = generate(options.lines, skus, "BIG")
+    locations = [
+        Location.objects.create(code="MAIN", name="Main", country="US", priority=1),
+        Location.objects.create(
+            code="OVERFLOW", name="Overflow", country="US", priority=5
+        ),
+    ]
+    # Stock for every line: opening balances straight into the ledger.
+    StockLevel.objects.bulk_create(
+        StockLevel(product=product, location=location, on_hand=5000)
+        for product in products
+        for location in locations
+    )
+    StockMovement.objects.bulk_create(
+        StockMovement(
+            product=product,
+            location=location,
+            delta=5000,
+            reason=StockMovement.Reason.RECEIPT,
+            reference="BENCH-OPENING",
+        )
+        for product in products
+        for location in locations
+    )
+    return channel
+
+
+def _check_settled(lines: int) -> dict:
+    from django.db.models import Count, F, Sum
+
+    from inventory.models import Allocation, StockLevel
+    from orders.models import CustomerEmail, Order, OrderLine
+
+    assert OrderLine.objects.count() == lines
+    statuses = dict(
+        Order.objects.values_list("status").annotate(n=Count("pk")).order_by()
+    )
+    reserved = Allocation.objects.aggregate(total=Sum("quantity"))["total"] or 0
+    allocated = StockLevel.objects.aggregate(total=Sum("allocated"))["total"] or 0
+    assert reserved == allocated, (reserved, allocated)
+    assert not StockLevel.objects.filter(allocated__gt=F("on_hand")).exists()
+    return {
+        "statuses": statuses,
+        "emails_queued": CustomerEmail.objects.filter(status="queued").count(),
+    }
+
+
+def run_path(settle: str, data: bytes, skus: list[str], lines: int) -> dict:
+    _fresh_catalogue(skus)
     with tempfile.NamedTemporaryFile(suffix=".csv") as file:
         file.write(data)
         file.flush()
         child = subprocess.run(
-            [sys.executable, __file__, "--child", file.name],
+            [sys.executable, __file__, "--child", file.name, "--settle", settle],
             check=True,
             capture_output=True,
             text=True,
             env=os.environ,
         )
     figures = json.loads(child.stdout.strip().splitlines()[-1])
-    assert OrderLine.objects.count() == options.lines
+    return {
+        "import_seconds": round(figures["import_seconds"], 2),
+        "import_to_allocated_seconds": round(figures["ready_seconds"], 2),
+        "allocation_and_emails_seconds": round(
+            figures["ready_seconds"] - figures["import_seconds"], 2
+        ),
+        "orders": figures["orders"],
+        "lines_per_second_to_allocated": round(lines / figures["ready_seconds"]),
+        "peak_rss_mb": round(figures["peak_rss_mb"], 1),
+        **_check_settled(lines),
+    }
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--baseline-lines", type=int, default=10_000)
+    parser.add_argument("--paths", default="batches,set")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--settle", default="set", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        child_import(options.child, options.settle)
+        return
+
+    bench_django("oms_bench_import")
+    skus = [f"BENCH-{n:04d}" for n in range(500)]
+    data = generate(options.lines, skus, "BIG")
+    paths = {
+        name: run_path(name, data, skus, options.lines)
+        for name in options.paths.split(",")
+    }
+
+    from orders.models import Order
+
+    channel = _fresh_catalogue(skus)
     sample = generate(options.baseline_lines, skus, "PLAIN", seed=2)
     plain_seconds = plain_resource_import(sample, channel)
-    ours_lines_per_second = options.lines / figures["seconds"]
+    main_path = paths.get("set") or next(iter(paths.values()))
+    ours_lines_per_second = options.lines / main_path["import_seconds"]
     plain_lines_per_second = options.baseline_lines / plain_seconds
     emit(
         {
             "benchmark": "import",
             "lines": options.lines,
-            "orders": figures["orders"],
-            "new_customers": figures["new_customers"],
+            "orders": main_path["orders"],
             "file_mb": round(len(data) / 1_048_576, 1),
-            "seconds": round(figures["seconds"], 2),
+            "seconds": main_path["import_seconds"],
             "lines_per_second": round(ours_lines_per_second),
-            "peak_rss_mb": round(figures["peak_rss_mb"], 1),
+            "import_to_allocated_seconds": main_path["import_to_allocated_seconds"],
+            "peak_rss_mb": main_path["peak_rss_mb"],
+            "paths": paths,
             "plain_resource": {
                 "lines": options.baseline_lines,
                 "seconds": round(plain_seconds, 2),

@@ -4,13 +4,16 @@ it; a manager approves the refund."""
 
 import pytest
 
-from fulfillment import services as fulfilment_services
 from fulfillment.models import Carrier, Shipment
+from fulfillment.services.packing import shipment_pack
+from fulfillment.services.picking import pick_lists_create
+from fulfillment.services.shipping import shipment_ship
 from inventory.models import Location, Product
 from inventory.services import stock_receive
 from oms.roles import CUSTOMER_SERVICE, MANAGER, WAREHOUSE
-from orders import services as order_services
+from orders.addresses import Address
 from orders.models import Channel, Customer, Order
+from orders.services.orders import LineInput, order_create
 from returns.models import Refund, ReturnRequest
 from tests.e2e.conftest import login
 
@@ -27,24 +30,22 @@ def customer_orders(db):
     stock_receive(product=product, location=location, quantity=10, actor=None)
 
     def place(reference):
-        return order_services.order_create(
+        return order_create(
             channel=channel,
             customer=customer,
             external_id=reference,
-            address=order_services.Address(
+            address=Address(
                 name="Zoë Adams", address1="1 Main St", city="Austin", country="US"
             ),
-            lines=[
-                order_services.LineInput(product=product, quantity=2, unit_price=79)
-            ],
+            lines=[LineInput(product=product, quantity=2, unit_price=79)],
             actor=None,
         )
 
     waiting, delivered = place("WEB-1"), place("WEB-2")
-    fulfilment_services.pick_lists_create(order_ids=[delivered.pk], actor=None)
+    pick_lists_create(order_ids=[delivered.pk], actor=None)
     for shipment in Shipment.objects.filter(order=delivered):
-        fulfilment_services.shipment_pack(shipment=shipment, actor=None)
-        fulfilment_services.shipment_ship(
+        shipment_pack(shipment=shipment, actor=None)
+        shipment_ship(
             shipment=shipment, actor=None, carrier=carrier, tracking_number="1ZRET"
         )
     return waiting, Order.objects.get(pk=delivered.pk)

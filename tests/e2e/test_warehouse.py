@@ -11,8 +11,9 @@ from fulfillment.models import Carrier, Shipment
 from inventory.models import Location, Product
 from inventory.services import stock_receive
 from oms.roles import WAREHOUSE
-from orders import services as order_services
+from orders.addresses import Address
 from orders.models import Channel, Customer, Order
+from orders.services.orders import LineInput, order_create
 from tests.e2e.conftest import login
 
 
@@ -32,17 +33,14 @@ def allocated_orders(db):
     for product in products:
         stock_receive(product=product, location=location, quantity=10, actor=None)
     return [
-        order_services.order_create(
+        order_create(
             channel=channel,
             customer=customer,
             external_id=f"WEB-{n}",
-            address=order_services.Address(
+            address=Address(
                 name="Ada Lovelace", address1="1 Main St", city="Austin", country="US"
             ),
-            lines=[
-                order_services.LineInput(product=p, quantity=1, unit_price=10)
-                for p in products
-            ],
+            lines=[LineInput(product=p, quantity=1, unit_price=10) for p in products],
             actor=None,
         )
         for n in range(2)

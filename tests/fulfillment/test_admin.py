@@ -9,7 +9,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pypdf import PdfReader
 
-from fulfillment import services
 from fulfillment.models import (
     Carrier,
     DocumentPrint,
@@ -19,6 +18,10 @@ from fulfillment.models import (
     ShipmentStatus,
     TrackingEvent,
 )
+from fulfillment.services.packing import shipment_pack
+from fulfillment.services.picking import pick_lists_create
+from fulfillment.services.printing import document_print_record
+from fulfillment.services.shipping import shipment_ship
 from oms.roles import CUSTOMER_SERVICE, WAREHOUSE, roles_setup
 from orders.models import Order, OrderEvent, OrderStatus
 from tests.factories import ProductFactory, UserFactory
@@ -191,7 +194,7 @@ def test_ship_step_reports_a_missing_tracking_number(admin_client, allocated, ca
 def test_users_without_fulfilment_permissions_cannot_run_the_actions(
     client, allocated, user, carrier, role
 ):
-    services.pick_lists_create(order_ids=[o.pk for o in allocated], actor=user)
+    pick_lists_create(order_ids=[o.pk for o in allocated], actor=user)
     shipments = list(Shipment.objects.all())
     outsider = UserFactory(username="outsider")
     if role:
@@ -215,7 +218,7 @@ def test_large_batch_renders_in_the_background_with_progress_and_download(
     admin_client, allocated, user, settings, django_capture_on_commit_callbacks
 ):
     settings.OMS_DOCUMENT_BACKGROUND_FROM = 2
-    services.pick_lists_create(order_ids=[o.pk for o in allocated], actor=user)
+    pick_lists_create(order_ids=[o.pk for o in allocated], actor=user)
     shipments = list(Shipment.objects.all())
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -242,7 +245,7 @@ def test_large_batch_renders_in_the_background_with_progress_and_download(
 
 
 def test_queued_batch_shows_progress_and_refreshes(admin_client, allocated, user):
-    services.pick_lists_create(order_ids=[o.pk for o in allocated], actor=user)
+    pick_lists_create(order_ids=[o.pk for o in allocated], actor=user)
     job = PrintJob.objects.create(
         kind="packing_slip",
         object_ids=list(Shipment.objects.values_list("pk", flat=True)),
@@ -270,10 +273,10 @@ def grow(place_order, stock, user, carrier):
             product = ProductFactory()
             stock(product, 5)
             order = place_order([(product, 1)])
-            services.pick_lists_create(order_ids=[order.pk], actor=user)
+            pick_lists_create(order_ids=[order.pk], actor=user)
             shipment = Shipment.objects.get(order=order)
-            services.shipment_pack(shipment=shipment, actor=user)
-            shipment = services.shipment_ship(
+            shipment_pack(shipment=shipment, actor=user)
+            shipment = shipment_ship(
                 shipment=shipment,
                 actor=user,
                 carrier=carrier,
@@ -282,7 +285,7 @@ def grow(place_order, stock, user, carrier):
             TrackingEvent.objects.create(
                 shipment=shipment, status="in_transit", occurred_at=shipment.shipped_at
             )
-            services.document_print_record(
+            document_print_record(
                 kind="packing_slip", actor=user, shipment_ids=[shipment.pk], pages=1
             )
             PrintJob.objects.create(kind="packing_slip", object_ids=[shipment.pk])
@@ -334,9 +337,9 @@ def test_warehouse_group_holds_the_fulfilment_permissions(db):
 def test_ship_form_with_a_bad_row_is_shown_again_and_ships_nothing(
     admin_client, allocated, user
 ):
-    services.pick_lists_create(order_ids=[allocated[0].pk], actor=user)
+    pick_lists_create(order_ids=[allocated[0].pk], actor=user)
     shipment = Shipment.objects.get()
-    services.shipment_pack(shipment=shipment, actor=user)
+    shipment_pack(shipment=shipment, actor=user)
 
     response = run_action(
         admin_client,
@@ -359,9 +362,9 @@ def test_ship_form_with_a_bad_row_is_shown_again_and_ships_nothing(
 
 
 def test_ship_csv_reports_bad_lines_by_number(admin_client, allocated, user, carrier):
-    services.pick_lists_create(order_ids=[allocated[0].pk], actor=user)
+    pick_lists_create(order_ids=[allocated[0].pk], actor=user)
     shipment = Shipment.objects.get()
-    services.shipment_pack(shipment=shipment, actor=user)
+    shipment_pack(shipment=shipment, actor=user)
     csv = f"{shipment.number},pex,1Z-1\nSH-404404,pex,1Z-2\nbroken line\n"
 
     response = admin_client.post(
@@ -383,12 +386,13 @@ def test_ship_csv_reports_bad_lines_by_number(admin_client, allocated, user, car
 
 
 def test_ship_form_from_a_stale_page_is_refused(warehouse_client, allocated, carrier):
-    from fulfillment import services as fulfilment_services
+    from fulfillment.services.packing import shipment_pack
+    from fulfillment.services.picking import pick_lists_create
 
     order = allocated[0]
-    fulfilment_services.pick_lists_create(order_ids=[order.pk], actor=None)
+    pick_lists_create(order_ids=[order.pk], actor=None)
     shipment = Shipment.objects.get(order=order)
-    fulfilment_services.shipment_pack(shipment=shipment, actor=None)
+    shipment_pack(shipment=shipment, actor=None)
     shipment.refresh_from_db()
     seen = f"{shipment.pk}:{shipment.version}"
     shipment.save(update_fields=["updated_at"])  # someone else, meanwhile

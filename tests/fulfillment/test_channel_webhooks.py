@@ -11,7 +11,7 @@ import pytest
 
 from fulfillment import webhooks
 from fulfillment.models import Shipment, WebhookDelivery
-from fulfillment.tracking import tracking_event_record
+from fulfillment.services.tracking import tracking_event_record
 
 pytestmark = pytest.mark.django_db
 
@@ -166,7 +166,7 @@ def test_with_a_queue_the_retry_waits_with_backoff(
 ):
     from django_tasks_db.models import DBTaskResult
 
-    from fulfillment.tasks import channel_webhook_send_task
+    from fulfillment.webhooks import channel_webhook_send_task
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     sends = DBTaskResult.objects.filter(task_path__endswith="channel_webhook_send_task")

@@ -12,8 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from pypdf import PdfReader
 
-from fulfillment import documents, selectors, services
+from fulfillment import documents, selectors
 from fulfillment.models import DocumentKind, Shipment
+from fulfillment.services.packing import shipment_pack
+from fulfillment.services.shipping import shipment_ship
 from inventory.models import StockLevel
 from orders.models import Order
 from tests.factories import LocationFactory, ProductFactory
@@ -68,8 +70,8 @@ def shipments(picked, products):
 @pytest.fixture
 def shipped(shipments, user, carrier):
     for n, shipment in enumerate(shipments):
-        services.shipment_pack(shipment=shipment, actor=user)
-        services.shipment_ship(
+        shipment_pack(shipment=shipment, actor=user)
+        shipment_ship(
             shipment=shipment,
             actor=user,
             carrier=carrier,

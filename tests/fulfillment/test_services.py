@@ -2,9 +2,17 @@
 
 import pytest
 
-from fulfillment import services
-from fulfillment.exceptions import FulfilmentError, ShipmentStateError
+from fulfillment.exceptions import FulfillmentError, ShipmentStateError
 from fulfillment.models import PickList, Shipment, ShipmentStatus
+from fulfillment.services.packing import order_pack_shipments, shipment_pack
+from fulfillment.services.picking import order_pick, pick_lists_create
+from fulfillment.services.shipping import (
+    ShipInstruction,
+    order_ship_shipments,
+    shipment_ship,
+    shipments_ship_many,
+)
+from fulfillment.services.tracking import order_deliver_shipments, shipment_deliver
 from inventory.models import Allocation, StockLevel, StockMovement
 from orders.models import Order, OrderStatus
 from tests.factories import LocationFactory, ProductFactory
@@ -13,8 +21,8 @@ pytestmark = pytest.mark.django_db
 
 
 def pack_and_ship(shipment, user, carrier, tracking, **options):
-    services.shipment_pack(shipment=shipment, actor=user)
-    return services.shipment_ship(
+    shipment_pack(shipment=shipment, actor=user)
+    return shipment_ship(
         shipment=shipment,
         actor=user,
         carrier=carrier,
@@ -53,8 +61,8 @@ def test_wave_skips_orders_that_cannot_be_picked(
     assert len(wave.pick_lists) == 1
 
     # Backordered with nothing reserved: there is nothing to pick yet.
-    with pytest.raises(FulfilmentError, match=f"{waiting.number} has nothing left"):
-        services.pick_lists_create(order_ids=[waiting.pk], actor=user)
+    with pytest.raises(FulfillmentError, match=f"{waiting.number} has nothing left"):
+        pick_lists_create(order_ids=[waiting.pk], actor=user)
 
 
 def test_packing_every_shipment_packs_the_order_and_closes_the_pick_list(
@@ -64,7 +72,7 @@ def test_packing_every_shipment_packs_the_order_and_closes_the_pick_list(
     wave = picked([[(product, 2)]])
     shipment = Shipment.objects.get()
 
-    services.shipment_pack(shipment=shipment, actor=user, packages=2)
+    shipment_pack(shipment=shipment, actor=user, packages=2)
 
     shipment.refresh_from_db()
     assert (shipment.status, shipment.packages, shipment.weight_g) == ("packed", 2, 500)
@@ -117,9 +125,9 @@ def test_short_shipment_keeps_the_rest_reserved_in_a_new_shipment(
     picked([[(product, 3)]])
     shipment = Shipment.objects.get()
     line = shipment.lines.get()
-    services.shipment_pack(shipment=shipment, actor=user)
+    shipment_pack(shipment=shipment, actor=user)
 
-    services.shipment_ship(
+    shipment_ship(
         shipment=shipment,
         actor=user,
         carrier=carrier,
@@ -136,7 +144,7 @@ def test_short_shipment_keeps_the_rest_reserved_in_a_new_shipment(
     assert rest.lines.get().quantity == 2
     assert shipment.lines.get().quantity == 1
 
-    services.pick_lists_create(order_ids=[order.pk], actor=user)
+    pick_lists_create(order_ids=[order.pk], actor=user)
     rest.refresh_from_db()
     pack_and_ship(rest, user, carrier, "T-2")
     assert Order.objects.get().status == OrderStatus.SHIPPED
@@ -147,7 +155,7 @@ def test_shipping_refuses_an_unpacked_shipment(picked, stock, product, user, car
     picked([[(product, 1)]])
     shipment = Shipment.objects.get()
     with pytest.raises(ShipmentStateError, match="is Picking and cannot be shipped"):
-        services.shipment_ship(
+        shipment_ship(
             shipment=shipment, actor=user, carrier=carrier, tracking_number="X"
         )
     assert StockLevel.objects.get().on_hand == 10
@@ -168,10 +176,10 @@ def test_shipping_checks_carrier_service_and_tracking(
     picked([[(product, 1)], [(product, 1)]])
     first, second = Shipment.objects.order_by("number")
     pack_and_ship(first, user, carrier, "T-1")
-    services.shipment_pack(shipment=second, actor=user)
+    shipment_pack(shipment=second, actor=user)
 
-    with pytest.raises(FulfilmentError, match=message):
-        services.shipment_ship(
+    with pytest.raises(FulfillmentError, match=message):
+        shipment_ship(
             shipment=second,
             actor=user,
             carrier=carrier,
@@ -191,9 +199,9 @@ def test_delivering_the_last_shipment_delivers_the_order(
     pack_and_ship(first, user, carrier, "T-1")
     pack_and_ship(second, user, carrier, "T-2")
 
-    services.shipment_deliver(shipment=first, actor=user)
+    shipment_deliver(shipment=first, actor=user)
     assert Order.objects.get().status == OrderStatus.SHIPPED
-    services.shipment_deliver(shipment=second, actor=user)
+    shipment_deliver(shipment=second, actor=user)
     assert Order.objects.get().status == OrderStatus.DELIVERED
 
 
@@ -203,14 +211,14 @@ def test_ship_many_ships_good_rows_and_reports_bad_ones(
     stock(product, 10)
     picked([[(product, 1)], [(product, 1)]])
     first, second = Shipment.objects.order_by("number")
-    services.shipment_pack(shipment=first, actor=user)
+    shipment_pack(shipment=first, actor=user)
 
-    report = services.shipments_ship_many(
+    report = shipments_ship_many(
         instructions=[
-            services.ShipInstruction(2, first.number, "pex", "T-1"),
-            services.ShipInstruction(3, second.number, "pex", "T-2"),
-            services.ShipInstruction(4, "SH-999999", "pex", "T-3"),
-            services.ShipInstruction(5, first.number, "nope", "T-4"),
+            ShipInstruction(2, first.number, "pex", "T-1"),
+            ShipInstruction(3, second.number, "pex", "T-2"),
+            ShipInstruction(4, "SH-999999", "pex", "T-3"),
+            ShipInstruction(5, first.number, "nope", "T-4"),
         ],
         actor=user,
     )
@@ -230,16 +238,16 @@ def test_order_buttons_walk_the_order_through_its_shipments(
     stock(product, 5)
     order = place_order([(product, 2)])
 
-    order = services.order_pick(order=order, actor=user)
+    order = order_pick(order=order, actor=user)
     assert order.status == OrderStatus.PICKING
-    order = services.order_pack_shipments(order=order, actor=user, packages=1)
+    order = order_pack_shipments(order=order, actor=user, packages=1)
     assert order.status == OrderStatus.PACKED
-    order = services.order_ship_shipments(
+    order = order_ship_shipments(
         order=order, actor=user, carrier=carrier, tracking_numbers=["T-77"]
     )
     assert order.status == OrderStatus.SHIPPED
     assert order.shipments.get().tracking_number == "T-77"
-    order = services.order_deliver_shipments(order=order, actor=user)
+    order = order_deliver_shipments(order=order, actor=user)
     assert order.status == OrderStatus.DELIVERED
     assert order.shipments.get().status == ShipmentStatus.DELIVERED
 
@@ -251,11 +259,11 @@ def test_order_ship_needs_one_tracking_number_per_packed_shipment(
     stock(product, 1)
     stock(product, 1, at=east)
     order = place_order([(product, 2)])
-    services.order_pick(order=order, actor=user)
-    services.order_pack_shipments(order=order, actor=user)
+    order_pick(order=order, actor=user)
+    order_pack_shipments(order=order, actor=user)
 
-    with pytest.raises(FulfilmentError, match="give 2 tracking number"):
-        services.order_ship_shipments(
+    with pytest.raises(FulfillmentError, match="give 2 tracking number"):
+        order_ship_shipments(
             order=order, actor=user, carrier=carrier, tracking_numbers=["T-1"]
         )
 
@@ -268,12 +276,10 @@ def test_backordered_order_ships_what_is_there_and_the_rest_when_it_arrives(
     order = place_order([(product, 5)])
     assert order.status == OrderStatus.BACKORDERED
 
-    services.pick_lists_create(order_ids=[order.pk], actor=user)
+    pick_lists_create(order_ids=[order.pk], actor=user)
     first = Shipment.objects.get(order=order)
-    services.shipment_pack(shipment=first, actor=user)
-    services.shipment_ship(
-        shipment=first, actor=user, carrier=carrier, tracking_number="1Z1"
-    )
+    shipment_pack(shipment=first, actor=user)
+    shipment_ship(shipment=first, actor=user, carrier=carrier, tracking_number="1Z1")
     order.refresh_from_db()
     assert order.status == OrderStatus.PARTIALLY_SHIPPED
     assert order.lines.get().quantity_shipped == 2
@@ -283,12 +289,10 @@ def test_backordered_order_ships_what_is_there_and_the_rest_when_it_arrives(
     assert Allocation.objects.get(order_line__order=order).quantity == 3
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PARTIALLY_SHIPPED
 
-    services.pick_lists_create(order_ids=[order.pk], actor=user)
+    pick_lists_create(order_ids=[order.pk], actor=user)
     rest = Shipment.objects.filter(order=order).exclude(pk=first.pk).get()
-    services.shipment_pack(shipment=rest, actor=user)
-    services.shipment_ship(
-        shipment=rest, actor=user, carrier=carrier, tracking_number="1Z2"
-    )
+    shipment_pack(shipment=rest, actor=user)
+    shipment_ship(shipment=rest, actor=user, carrier=carrier, tracking_number="1Z2")
     order.refresh_from_db()
     assert order.status == OrderStatus.SHIPPED
     assert order.lines.get().quantity_shipped == 5

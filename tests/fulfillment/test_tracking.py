@@ -7,7 +7,7 @@ from django.core import mail
 
 from fulfillment.exceptions import TrackingError
 from fulfillment.models import Shipment, ShipmentStatus, TrackingEvent
-from fulfillment.tracking import (
+from fulfillment.services.tracking import (
     TrackingUpdate,
     tracking_event_record,
     tracking_updates_record,
@@ -38,17 +38,19 @@ def record(shipment, status, at, **fields):
 def test_shipping_mails_the_carrier_tracking_link_and_eta(
     stock, place_order, product, user, carrier, django_capture_on_commit_callbacks
 ):
-    from fulfillment import services
+    from fulfillment.services.packing import shipment_pack
+    from fulfillment.services.picking import pick_lists_create
+    from fulfillment.services.shipping import shipment_ship
 
     stock(product, 2)
     order = place_order([(product, 2)])
-    services.pick_lists_create(order_ids=[order.pk], actor=user)
+    pick_lists_create(order_ids=[order.pk], actor=user)
     shipment = Shipment.objects.get(order=order)
-    services.shipment_pack(shipment=shipment, actor=user)
+    shipment_pack(shipment=shipment, actor=user)
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.shipment_ship(
+        shipment_ship(
             shipment=shipment,
             actor=user,
             carrier=carrier,
@@ -178,18 +180,20 @@ def test_delivered_event_delivers_the_order_and_mails_once(
 def test_order_of_two_shipments_is_delivered_with_the_last(
     stock, place_order, product, user, carrier
 ):
-    from fulfillment import services
+    from fulfillment.services.packing import shipment_pack
+    from fulfillment.services.picking import pick_lists_create
+    from fulfillment.services.shipping import shipment_ship
     from tests.factories import LocationFactory
 
     east = LocationFactory(code="EAST", priority=50)
     stock(product, 1)
     stock(product, 1, at=east)
     order = place_order([(product, 2)])
-    services.pick_lists_create(order_ids=[order.pk], actor=user)
+    pick_lists_create(order_ids=[order.pk], actor=user)
     first, second = Shipment.objects.order_by("number")
     for n, shipment in enumerate((first, second)):
-        services.shipment_pack(shipment=shipment, actor=user)
-        services.shipment_ship(
+        shipment_pack(shipment=shipment, actor=user)
+        shipment_ship(
             shipment=shipment, actor=user, carrier=carrier, tracking_number=f"X{n}"
         )
 

@@ -11,9 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from fulfillment import services
 from fulfillment.models import Shipment, TrackingEvent, WebhookDelivery
-from fulfillment.tracking import tracking_event_record
+from fulfillment.services.packing import order_pack_shipments, shipment_pack
+from fulfillment.services.picking import pick_lists_create
+from fulfillment.services.shipping import shipment_ship
+from fulfillment.services.tracking import tracking_event_record
 from oms.roles import CUSTOMER_SERVICE, WAREHOUSE, roles_setup
 from orders.models import Order, OrderEvent
 from tests.factories import ProductFactory, UserFactory
@@ -277,11 +279,11 @@ def test_order_page_queries_do_not_grow_with_shipments_and_events(
     stock(product, 1)
     stock(product, 1, at=east)
     order = place_order([(product, 2)])
-    services.pick_lists_create(order_ids=[order.pk], actor=user)
+    pick_lists_create(order_ids=[order.pk], actor=user)
     first, second = Shipment.objects.order_by("number")
     for n, shipment in enumerate((first, second)):
-        services.shipment_pack(shipment=shipment, actor=user)
-        services.shipment_ship(
+        shipment_pack(shipment=shipment, actor=user)
+        shipment_ship(
             shipment=shipment, actor=user, carrier=carrier, tracking_number=f"X{n}"
         )
     tracking_event_record(
@@ -369,12 +371,12 @@ def test_packed_order_can_no_longer_be_changed(
     admin_client, product, stock, place_order, user
 ):
     from orders.exceptions import OrderStateError
-    from orders.services import order_update
+    from orders.services.orders import order_update
 
     stock(product, 2)
     order = place_order([(product, 1)])
-    services.pick_lists_create(order_ids=[order.pk], actor=user)
-    services.order_pack_shipments(order=order, actor=user)
+    pick_lists_create(order_ids=[order.pk], actor=user)
+    order_pack_shipments(order=order, actor=user)
     page = admin_client.get(url("orders_order_change", order.pk))
     assert "ship_city" not in page.context["adminform"].form.fields
     with pytest.raises(OrderStateError, match="can no longer be changed"):

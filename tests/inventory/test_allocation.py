@@ -4,8 +4,9 @@ import pytest
 
 from inventory.allocation import Demand, Source, plan_allocation
 from inventory.models import Allocation, StockLevel
-from orders import services as order_services
 from orders.models import Order, OrderEvent, OrderStatus
+from orders.services.lifecycle import order_cancel
+from orders.services.orders import order_update
 from tests.factories import LocationFactory, ProductFactory
 
 S = OrderStatus
@@ -168,7 +169,7 @@ def test_cancel_offers_released_stock_to_backorders(
     assert waiting.status == S.BACKORDERED
 
     with django_capture_on_commit_callbacks(execute=True):
-        order_services.order_cancel(order=first, actor=user, reason="changed mind")
+        order_cancel(order=first, actor=user, reason="changed mind")
 
     waiting.refresh_from_db()
     assert waiting.status == S.ALLOCATED
@@ -185,7 +186,7 @@ def test_address_country_change_reroutes_the_reservation(
     order = place_order([(a, 1)])
     assert reserved_at(order) == [("NEAR", "A", 1)]
 
-    order_services.order_update(order=order, actor=user, changes={"ship_country": "fr"})
+    order_update(order=order, actor=user, changes={"ship_country": "fr"})
 
     assert reserved_at(order) == [("EU", "A", 1)]
     assert Order.objects.get(pk=order.pk).status == S.ALLOCATED

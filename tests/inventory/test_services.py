@@ -133,12 +133,19 @@ def test_transfer_of_more_than_is_free_is_refused(
 
 @pytest.mark.django_db
 def test_shipping_consumes_on_hand_and_allocation(product, stock, place_order, user):
-    from orders import services as order_services
+    from inventory.models import Allocation
+    from orders.services.lifecycle import order_start_picking
 
     stock(product, 5)
     order = place_order([(product, 2)])
-    order = order_services.order_start_picking(order=order, actor=user)
-    order_services.order_ship(order=order, actor=user)
+    order = order_start_picking(order=order, actor=user)
+    services.stock_consume(
+        allocations=[
+            (a, a.quantity) for a in Allocation.objects.filter(order_line__order=order)
+        ],
+        actor=user,
+        reference=order.number,
+    )
 
     level = StockLevel.objects.get()
     assert (level.on_hand, level.allocated) == (3, 0)

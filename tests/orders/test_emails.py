@@ -3,10 +3,9 @@
 import pytest
 from django.core import mail
 
-from orders import services
-from orders.emails import customer_email_queue
+from orders.emails import customer_email_queue, customer_emails_send_task
 from orders.models import CustomerEmail, OrderEvent
-from orders.tasks import customer_emails_send_task
+from orders.services.lifecycle import order_cancel
 from tests.support.mail import FlakyBackend
 
 
@@ -103,7 +102,7 @@ def test_cancellation_mail_gives_the_reason(
     placed, user, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        services.order_cancel(order=placed, actor=user, reason="out of stock for weeks")
+        order_cancel(order=placed, actor=user, reason="out of stock for weeks")
     message = mail.outbox[-1]
     assert message.subject == f"Your order {placed.number} was cancelled"
     assert "(out of stock for weeks)" in message.body

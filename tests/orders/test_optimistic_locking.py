@@ -4,8 +4,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from orders.exceptions import OrderConflictError
 from orders.models import Order
-from orders.services import OrderConflictError, order_update
+from orders.services.orders import order_update
 from tests.factories import UserFactory
 
 
@@ -67,7 +68,7 @@ def test_service_refuses_a_stale_version(product, stock, place_order, user):
 
 @pytest.mark.django_db
 def test_every_change_raises_the_version(product, stock, place_order, user):
-    from orders.services import order_hold
+    from orders.services.lifecycle import order_hold
 
     stock(product, 5)
     order = place_order([(product, 1)])

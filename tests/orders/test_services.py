@@ -3,9 +3,11 @@ from decimal import Decimal
 import pytest
 
 from inventory.models import Allocation, StockLevel
-from orders import services
+from orders.addresses import Address
 from orders.exceptions import OrderError, OrderStateError
 from orders.models import Order, OrderEvent, OrderStatus
+from orders.services.lifecycle import order_cancel, order_pack, order_start_picking
+from orders.services.orders import LineInput, order_create, order_update
 
 S = OrderStatus
 
@@ -31,15 +33,13 @@ def test_order_create_refuses_a_second_copy_of_a_channel_order(
         channel=channel,
         customer=customer,
         external_id="1001",
-        address=services.Address(name="A", address1="B", city="C", country="US"),
-        lines=[
-            services.LineInput(product=product, quantity=1, unit_price=Decimal("1"))
-        ],
+        address=Address(name="A", address1="B", city="C", country="US"),
+        lines=[LineInput(product=product, quantity=1, unit_price=Decimal("1"))],
         actor=user,
     )
-    services.order_create(**arguments)
+    order_create(**arguments)
     with pytest.raises(OrderError, match="1001 is already in the system"):
-        services.order_create(**arguments)
+        order_create(**arguments)
     assert Order.objects.count() == 1
 
 
@@ -48,7 +48,7 @@ def test_cancel_releases_stock_and_records_it(product, stock, place_order, user)
     stock(product, 5)
     order = place_order([(product, 3)])
 
-    services.order_cancel(order=order, actor=user, reason="customer request")
+    order_cancel(order=order, actor=user, reason="customer request")
 
     assert StockLevel.objects.get().allocated == 0
     assert not Allocation.objects.exists()
@@ -61,7 +61,7 @@ def test_address_change_is_recorded_with_old_and_new(product, stock, place_order
     stock(product, 5)
     order = place_order([(product, 1)])
 
-    services.order_update(
+    order_update(
         order=order,
         actor=user,
         changes={"ship_city": "Dallas", "ship_postcode": "75201"},
@@ -78,11 +78,11 @@ def test_address_change_is_recorded_with_old_and_new(product, stock, place_order
 def test_address_change_after_packing_is_refused(product, stock, place_order, user):
     stock(product, 5)
     order = place_order([(product, 1)])
-    order = services.order_start_picking(order=order, actor=user)
-    order = services.order_pack(order=order, actor=user)
+    order = order_start_picking(order=order, actor=user)
+    order = order_pack(order=order, actor=user)
 
     with pytest.raises(OrderStateError, match="Packed"):
-        services.order_update(order=order, actor=user, changes={"ship_city": "Dallas"})
+        order_update(order=order, actor=user, changes={"ship_city": "Dallas"})
     order.refresh_from_db()
     assert order.ship_city == "Austin"
 
@@ -91,4 +91,4 @@ def test_address_change_after_packing_is_refused(product, stock, place_order, us
 def test_only_delivery_fields_may_be_edited(product, stock, place_order, user):
     order = place_order([(product, 1)], allocate=False)
     with pytest.raises(OrderError, match="total"):
-        services.order_update(order=order, actor=user, changes={"total": Decimal("0")})
+        order_update(order=order, actor=user, changes={"total": Decimal("0")})

@@ -16,9 +16,17 @@ from pypdf import PdfReader
 from inventory.models import StockLevel, StockMovement
 from oms.roles import CUSTOMER_SERVICE, MANAGER, WAREHOUSE, roles_setup
 from orders.models import Channel, Order, OrderStatus
-from returns import services
 from returns.models import Refund, ReturnRequest, ReturnStatus
-from returns.services import Inspection, ReturnLineInput
+from returns.services.refunds import refund_approve, refund_create
+from returns.services.returns import (
+    Inspection,
+    ReturnLineInput,
+    return_approve,
+    return_inspect,
+    return_open,
+    return_receive,
+    return_reject,
+)
 from tests.factories import ChannelFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +64,7 @@ def texts(response) -> list[str]:
 
 
 def requested(order, user, quantity=2):
-    return services.return_open(
+    return return_open(
         order=order,
         lines=[
             ReturnLineInput(
@@ -69,16 +77,14 @@ def requested(order, user, quantity=2):
 
 def approved(order, user, quantity=2):
     rma = requested(order, user, quantity)
-    return services.return_approve(return_request=rma, actor=user)
+    return return_approve(return_request=rma, actor=user)
 
 
 def inspected(order, user, location, quantity=2):
     rma = approved(order, user, quantity)
     line = rma.lines.get()
-    services.return_receive(
-        return_request=rma, actor=user, quantities={line.pk: quantity}
-    )
-    return services.return_inspect(
+    return_receive(return_request=rma, actor=user, quantities={line.pk: quantity})
+    return return_inspect(
         return_request=rma,
         actor=user,
         inspections={line.pk: Inspection("resellable", location)},
@@ -215,7 +221,7 @@ def test_warehouse_receives_by_scanning_and_restocks(login, order, user, locatio
 
 def test_scanning_a_rejected_return_says_so_and_changes_nothing(login, order, user):
     rma = requested(order, user)
-    services.return_reject(return_request=rma, actor=user, message="No.")
+    return_reject(return_request=rma, actor=user, message="No.")
     client = login(WAREHOUSE)
 
     response = client.post(url("returnrequest_scan"), {"code": rma.number})
@@ -410,13 +416,13 @@ def grow(shipped, user, location):
             order = shipped([(product, 2)])
             Order.objects.filter(pk=order.pk).update(channel=channel)
             rma = inspected(order, user, location, quantity=1)
-            refund = services.refund_create(
+            refund = refund_create(
                 order=order,
                 return_request=rma,
                 line_quantities={order.lines.get().pk: 1},
                 actor=user,
             )
-            services.refund_approve(refund=refund, actor=user, external_reference="r")
+            refund_approve(refund=refund, actor=user, external_reference="r")
 
     return add
 
@@ -472,7 +478,7 @@ def test_step_from_a_stale_page_is_refused(login, order, user, location):
     rma = requested(order, user)
     client = login(CUSTOMER_SERVICE)
     stale = ReturnRequest.objects.get(pk=rma.pk).version
-    services.return_approve(return_request=rma, actor=user)  # someone else, meanwhile
+    return_approve(return_request=rma, actor=user)  # someone else, meanwhile
 
     response = client.post(
         step_url(rma, "reject"), {"message": "Too late.", "seen_version": stale}

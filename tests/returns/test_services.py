@@ -13,10 +13,31 @@ from pypdf import PdfReader
 from fulfillment.models import Shipment
 from inventory.models import StockLevel, StockMovement
 from orders.models import CustomerEmail, Order, OrderEvent, OrderStatus
-from returns import selectors, services
-from returns.exceptions import RefundError, ReturnError, ReturnStateError
+from returns import selectors
+from returns.exceptions import (
+    RefundError,
+    ReturnChangedError,
+    ReturnError,
+    ReturnStateError,
+)
 from returns.models import Refund, ReturnRequest, ReturnStatus
-from returns.services import Inspection, ReturnLineInput
+from returns.services.refunds import (
+    refund_approve,
+    refund_create,
+    refund_propose,
+    refund_reject,
+)
+from returns.services.returns import (
+    Inspection,
+    ReturnLineInput,
+    return_approve,
+    return_close,
+    return_exchange,
+    return_inspect,
+    return_open,
+    return_receive,
+    return_reject,
+)
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +51,7 @@ def order(shipped, product):
 
 def open_return(order, user, quantity=2, reason="does_not_fit", **options):
     line = order.lines.get()
-    return services.return_open(
+    return return_open(
         order=order,
         lines=[ReturnLineInput(order_line=line, quantity=quantity, reason=reason)],
         actor=user,
@@ -40,12 +61,10 @@ def open_return(order, user, quantity=2, reason="does_not_fit", **options):
 
 def inspected(order, user, location, quantity=2, condition="resellable"):
     rma = open_return(order, user, quantity)
-    services.return_approve(return_request=rma, actor=user)
+    return_approve(return_request=rma, actor=user)
     line = rma.lines.get()
-    services.return_receive(
-        return_request=rma, actor=user, quantities={line.pk: quantity}
-    )
-    return services.return_inspect(
+    return_receive(return_request=rma, actor=user, quantities={line.pk: quantity})
+    return return_inspect(
         return_request=rma,
         actor=user,
         inspections={line.pk: Inspection(condition=condition, location=location)},
@@ -94,7 +113,7 @@ def test_units_on_an_open_return_cannot_be_claimed_twice(order, user):
 
 def test_units_of_a_rejected_return_can_be_asked_back_again(order, user):
     rma = open_return(order, user, quantity=3)
-    services.return_reject(return_request=rma, actor=user, message="Past 30 days")
+    return_reject(return_request=rma, actor=user, message="Past 30 days")
 
     assert open_return(order, user, quantity=3).status == ReturnStatus.REQUESTED
 
@@ -122,7 +141,7 @@ def test_approval_mails_instructions_with_the_return_label_pdf(
     rma = open_return(order, user)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.return_approve(return_request=rma, actor=user, message="Use box.")
+        return_approve(return_request=rma, actor=user, message="Use box.")
 
     message = mail.outbox[-1]
     assert message.subject == f"Your return {rma.number} is approved"
@@ -144,10 +163,10 @@ def test_rejection_needs_a_message_and_mails_it(
 ):
     rma = open_return(order, user)
     with pytest.raises(ReturnError, match=f"why return {rma.number}"):
-        services.return_reject(return_request=rma, actor=user, message=" ")
+        return_reject(return_request=rma, actor=user, message=" ")
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.return_reject(
+        return_reject(
             return_request=rma, actor=user, message="Worn items cannot be returned."
         )
     assert ReturnRequest.objects.get().status == ReturnStatus.REJECTED
@@ -160,25 +179,25 @@ def test_rejection_needs_a_message_and_mails_it(
 
 def test_receiving_a_rejected_return_is_refused_and_changes_nothing(order, user):
     rma = open_return(order, user)
-    services.return_reject(return_request=rma, actor=user, message="No.")
+    return_reject(return_request=rma, actor=user, message="No.")
     line = rma.lines.get()
 
     with pytest.raises(
         ReturnStateError,
         match=f"Return {rma.number} is Rejected and cannot be received",
     ):
-        services.return_receive(return_request=rma, actor=user, quantities={line.pk: 2})
+        return_receive(return_request=rma, actor=user, quantities={line.pk: 2})
     assert order.lines.get().quantity_returned == 0
     assert ReturnRequest.objects.get().received_at is None
 
 
 def test_receiving_more_than_announced_is_refused(order, user):
     rma = open_return(order, user, quantity=2)
-    services.return_approve(return_request=rma, actor=user)
+    return_approve(return_request=rma, actor=user)
     line = rma.lines.get()
 
     with pytest.raises(ReturnError, match="Enter 0 to 2"):
-        services.return_receive(return_request=rma, actor=user, quantities={line.pk: 3})
+        return_receive(return_request=rma, actor=user, quantities={line.pk: 3})
     assert ReturnRequest.objects.get().status == ReturnStatus.APPROVED
 
 
@@ -242,12 +261,12 @@ def test_restocked_units_release_a_waiting_backorder(
 
 def test_inspection_needs_a_condition_for_every_received_line(order, user, location):
     rma = open_return(order, user)
-    services.return_approve(return_request=rma, actor=user)
+    return_approve(return_request=rma, actor=user)
     line = rma.lines.get()
-    services.return_receive(return_request=rma, actor=user, quantities={line.pk: 2})
+    return_receive(return_request=rma, actor=user, quantities={line.pk: 2})
 
     with pytest.raises(ReturnError, match="choose the condition of TSH-BLK-M"):
-        services.return_inspect(return_request=rma, actor=user, inspections={})
+        return_inspect(return_request=rma, actor=user, inspections={})
     assert not StockMovement.objects.filter(reason="return").exists()
 
 
@@ -256,7 +275,7 @@ def test_inspection_needs_a_condition_for_every_received_line(order, user, locat
 
 def test_refund_up_to_exactly_what_was_paid_is_accepted(order, user, location):
     rma = inspected(order, user, location, quantity=2)
-    first = services.refund_create(
+    first = refund_create(
         order=order,
         return_request=rma,
         line_quantities={order.lines.get().pk: 2},
@@ -264,26 +283,26 @@ def test_refund_up_to_exactly_what_was_paid_is_accepted(order, user, location):
     )
     assert first.amount == Decimal("20.00")
 
-    last = services.refund_create(order=order, amount="10.00", actor=user)
+    last = refund_create(order=order, amount="10.00", actor=user)
 
     assert last.amount == Decimal("10.00")
     assert selectors.refund_balance(order=order).refundable == Decimal("0.00")
 
 
 def test_refund_one_cent_above_what_is_left_is_refused_and_changes_nothing(order, user):
-    services.refund_create(order=order, amount="29.99", actor=user)
+    refund_create(order=order, amount="29.99", actor=user)
 
     with pytest.raises(RefundError, match="30.00 paid, 29.99 already refunded"):
-        services.refund_create(order=order, amount="0.02", actor=user)
+        refund_create(order=order, amount="0.02", actor=user)
     assert Refund.objects.count() == 1
     assert OrderEvent.objects.filter(kind="refund").count() == 1
 
 
 def test_rejected_refunds_free_their_amount(order, user):
-    refund = services.refund_create(order=order, amount="30.00", actor=user)
-    services.refund_reject(refund=refund, actor=user, note="Duplicate")
+    refund = refund_create(order=order, amount="30.00", actor=user)
+    refund_reject(refund=refund, actor=user, note="Duplicate")
 
-    assert services.refund_create(order=order, amount="30.00", actor=user).amount == (
+    assert refund_create(order=order, amount="30.00", actor=user).amount == (
         Decimal("30.00")
     )
 
@@ -291,9 +310,9 @@ def test_rejected_refunds_free_their_amount(order, user):
 def test_refund_amounts_must_be_money(order, user):
     for bad in ("-1", "1.005", "abc", "NaN"):
         with pytest.raises(RefundError):
-            services.refund_create(order=order, amount=bad, actor=user)
+            refund_create(order=order, amount=bad, actor=user)
     with pytest.raises(RefundError, match="Nothing to refund"):
-        services.refund_create(order=order, amount="0", actor=user)
+        refund_create(order=order, amount="0", actor=user)
 
 
 def test_refund_of_a_return_covers_only_units_that_came_back(order, user, location):
@@ -301,7 +320,7 @@ def test_refund_of_a_return_covers_only_units_that_came_back(order, user, locati
     line = order.lines.get()
 
     with pytest.raises(RefundError, match=f"1 came back on return {rma.number}"):
-        services.refund_create(
+        refund_create(
             order=order, return_request=rma, line_quantities={line.pk: 2}, actor=user
         )
 
@@ -309,7 +328,7 @@ def test_refund_of_a_return_covers_only_units_that_came_back(order, user, locati
 def test_refund_of_a_return_waits_for_inspection(order, user):
     rma = open_return(order, user)
     with pytest.raises(RefundError, match="is Requested; its refund waits"):
-        services.refund_create(order=order, return_request=rma, amount="5", actor=user)
+        refund_create(order=order, return_request=rma, amount="5", actor=user)
 
 
 def test_shipping_is_refunded_once(shipped, user):
@@ -320,28 +339,28 @@ def test_shipping_is_refunded_once(shipped, user):
     )
     order.refresh_from_db()
 
-    refund = services.refund_create(order=order, shipping=True, actor=user)
+    refund = refund_create(order=order, shipping=True, actor=user)
     assert (refund.shipping_amount, refund.amount) == (Decimal("4.95"),) * 2
 
     with pytest.raises(RefundError, match="already refunded"):
-        services.refund_create(order=order, shipping=True, actor=user)
+        refund_create(order=order, shipping=True, actor=user)
 
 
 def test_approved_refund_records_the_reference_refunds_the_return_and_mails(
     order, user, location, django_capture_on_commit_callbacks
 ):
     rma = inspected(order, user, location, quantity=2)
-    refund = services.refund_create(
+    refund = refund_create(
         order=order,
         return_request=rma,
         line_quantities={order.lines.get().pk: 2},
         actor=user,
     )
     with pytest.raises(RefundError, match="payment system's reference"):
-        services.refund_approve(refund=refund, actor=user, external_reference="")
+        refund_approve(refund=refund, actor=user, external_reference="")
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.refund_approve(refund=refund, actor=user, external_reference="re_123")
+        refund_approve(refund=refund, actor=user, external_reference="re_123")
 
     refund.refresh_from_db()
     assert (refund.status, refund.external_reference, refund.approved_by) == (
@@ -352,7 +371,7 @@ def test_approved_refund_records_the_reference_refunds_the_return_and_mails(
     assert ReturnRequest.objects.get().status == ReturnStatus.REFUNDED
     assert "We have refunded 20.00 USD" in mail.outbox[-1].body
     with pytest.raises(ReturnStateError, match="is Approved and cannot be approved"):
-        services.refund_approve(refund=refund, actor=user, external_reference="x")
+        refund_approve(refund=refund, actor=user, external_reference="x")
 
 
 # ---- exchange and close
@@ -365,9 +384,7 @@ def test_exchange_creates_a_linked_free_replacement_that_ships_like_any_other(
     other = ProductFactory(sku="TSH-BLK-L")
     stock(other, 5)
 
-    replacement = services.return_exchange(
-        return_request=rma, actor=user, items=[(other, 2)]
-    )
+    replacement = return_exchange(return_request=rma, actor=user, items=[(other, 2)])
 
     rma.refresh_from_db()
     assert rma.status == ReturnStatus.EXCHANGED
@@ -386,13 +403,13 @@ def test_exchange_creates_a_linked_free_replacement_that_ships_like_any_other(
 def test_exchange_before_inspection_is_refused(order, user):
     rma = open_return(order, user)
     with pytest.raises(ReturnStateError, match="Requested and cannot be exchanged"):
-        services.return_exchange(return_request=rma, actor=user)
+        return_exchange(return_request=rma, actor=user)
     assert Order.objects.count() == 1
 
 
 def test_every_return_step_is_on_the_order_timeline(order, user, location):
     rma = inspected(order, user, location)
-    services.return_close(return_request=rma, actor=user, note="Store credit given")
+    return_close(return_request=rma, actor=user, note="Store credit given")
 
     messages = list(
         OrderEvent.objects.filter(order=order, kind="return")
@@ -407,3 +424,99 @@ def test_every_return_step_is_on_the_order_timeline(order, user, location):
         f"Return {rma.number} closed without refund or exchange",
     ]
     assert Shipment.objects.filter(order=order).exists()
+
+
+# ---- steps from a page: the version it was opened at, checked under the lock
+
+
+def test_step_with_the_version_the_page_was_opened_at_runs(order, user):
+    rma = open_return(order, user)
+
+    approved = return_approve(
+        return_request=rma, actor=user, expected_version=rma.version
+    )
+
+    assert approved.status == ReturnStatus.APPROVED
+
+
+def test_step_with_a_stale_version_is_refused_and_changes_nothing(order, user):
+    rma = open_return(order, user)
+    opened_at = rma.version
+    return_approve(return_request=rma, actor=user)  # someone else, meanwhile
+
+    with pytest.raises(ReturnChangedError, match="changed by someone else"):
+        return_close(return_request=rma, actor=user, expected_version=opened_at)
+    assert ReturnRequest.objects.get().status == ReturnStatus.APPROVED
+
+
+def test_refund_from_a_stale_return_page_is_refused(order, user, location):
+    rma = inspected(order, user, location)
+    opened_at = ReturnRequest.objects.get().version
+    ReturnRequest.objects.get().save()  # someone else, meanwhile
+
+    with pytest.raises(ReturnChangedError):
+        refund_propose(
+            order=order,
+            return_request=rma,
+            line_quantities={order.lines.get().pk: 1},
+            shipping=False,
+            amount="0",
+            reason="",
+            actor=user,
+            expected_version=opened_at,
+        )
+    assert not Refund.objects.exists()
+
+
+# ---- proposing a refund, approved at once with a payment reference
+
+
+def test_proposed_refund_without_a_reference_waits_for_a_manager(order, user):
+    refund = refund_propose(
+        order=order,
+        return_request=None,
+        line_quantities={},
+        shipping=False,
+        amount="5.00",
+        reason="Late",
+        actor=user,
+    )
+
+    assert (refund.status, refund.amount) == ("pending", Decimal("5.00"))
+
+
+def test_proposed_refund_with_a_reference_is_approved_and_refunds_the_return(
+    order, user, location
+):
+    rma = inspected(order, user, location, quantity=2)
+
+    refund = refund_propose(
+        order=order,
+        return_request=rma,
+        line_quantities={order.lines.get().pk: 2},
+        shipping=False,
+        amount="0",
+        reason="",
+        actor=user,
+        external_reference="re_9",
+    )
+
+    refund.refresh_from_db()
+    assert (refund.status, refund.external_reference) == ("approved", "re_9")
+    assert ReturnRequest.objects.get().status == ReturnStatus.REFUNDED
+    assert OrderEvent.objects.filter(kind="refund").count() == 2
+
+
+def test_refund_above_what_is_left_is_not_proposed_nor_approved(order, user):
+    with pytest.raises(RefundError, match="at most 30.00 USD"):
+        refund_propose(
+            order=order,
+            return_request=None,
+            line_quantities={},
+            shipping=False,
+            amount="30.01",
+            reason="",
+            actor=user,
+            external_reference="re_1",
+        )
+    assert not Refund.objects.exists()

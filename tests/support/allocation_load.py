@@ -19,9 +19,10 @@ from django.utils import timezone
 from core.sequences import format_number, sequence_reserve
 from inventory.models import Allocation, Location, Product, StockLevel, StockMovement
 from inventory.services import stock_receive
-from orders import services as order_services
 from orders.exceptions import OrderStateError
 from orders.models import Channel, Customer, Order, OrderLine, OrderStatus
+from orders.services.allocation import order_allocate, orders_allocate
+from orders.services.lifecycle import order_cancel
 
 
 @dataclass
@@ -105,11 +106,9 @@ def _work(order_ids: list[int], seed: int, churn: bool, batch: int) -> WorkerRep
         chunk = order_ids[start : start + batch]
         try:
             if batch == 1:
-                orders = [
-                    order_services.order_allocate(order=Order(pk=chunk[0]), actor=None)
-                ]
+                orders = [order_allocate(order=Order(pk=chunk[0]), actor=None)]
             else:
-                orders = order_services.orders_allocate(order_ids=chunk, actor=None)
+                orders = orders_allocate(order_ids=chunk, actor=None)
             for order in orders:
                 if order.status == OrderStatus.ALLOCATED:
                     report.allocated += 1
@@ -121,9 +120,7 @@ def _work(order_ids: list[int], seed: int, churn: bool, batch: int) -> WorkerRep
                 # One cancellation per ten orders, one receipt per twenty-five.
                 for offset, order in enumerate(orders, start=start):
                     if offset % 10 == 3:
-                        order_services.order_cancel(
-                            order=order, actor=None, reason="load"
-                        )
+                        order_cancel(order=order, actor=None, reason="load")
                         report.cancelled += 1
                     if offset % 25 == 0:
                         stock_receive(

@@ -4,13 +4,12 @@
 import sys
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from orders.importing.confirm import import_confirm
 from orders.importing.reader import ImportFileError
-from orders.importing.services import imported_orders_settle, orders_import
+from orders.importing.services import orders_import
 from orders.models import Channel
-from orders.tasks import imported_orders_settle_task
 
 
 class ProgressBar:
@@ -66,17 +65,21 @@ class Command(BaseCommand):
                     f"Unknown channel {options['channel']!r}; use one of: {codes}."
                 )
         bar = ProgressBar(self.stderr._out, enabled=sys.stderr.isatty())
+        arguments = {
+            "data": path.read_bytes(),
+            "actor": None,
+            "channel": channel,
+            "format_code": options["format"],
+            "filename": path.name,
+            "partial": options["partial"],
+            "progress": bar,
+        }
         try:
-            result = orders_import(
-                data=path.read_bytes(),
-                actor=None,
-                channel=channel,
-                format_code=options["format"],
-                filename=path.name,
-                partial=options["partial"],
-                dry_run=options["dry_run"],
-                progress=bar,
-            )
+            if options["dry_run"]:
+                result, confirmed = orders_import(**arguments, dry_run=True), None
+            else:
+                confirmed = import_confirm(**arguments)
+                result = confirmed.result
         except ImportFileError as error:
             bar.close()
             raise CommandError(str(error)) from error
@@ -87,17 +90,12 @@ class Command(BaseCommand):
             self.stdout.write(f"row {row}: order {external_id} skipped, {reason}.")
         for problem in result.problems:
             self.stderr.write(str(problem))
-        if result.written:
-            if len(result.order_ids) > settings.OMS_IMPORT_BACKGROUND_LINES:
-                imported_orders_settle_task.enqueue(order_ids=result.order_ids)
-                self.stdout.write("Allocation of the imported orders is queued.")
-            else:
-                allocated = imported_orders_settle(
-                    order_ids=result.order_ids, actor=None
-                )
-                self.stdout.write(
-                    f"Allocated {allocated} of {len(result.order_ids)} orders."
-                )
+        if confirmed is not None and confirmed.settle_queued:
+            self.stdout.write("Allocation of the imported orders is queued.")
+        elif confirmed is not None and result.written:
+            self.stdout.write(
+                f"Allocated {confirmed.allocated} of {len(result.order_ids)} orders."
+            )
         self.stdout.write(result.summary())
         if result.problems:
             sys.exit(1)

@@ -1,49 +1,49 @@
-"""Every write to returns and refunds: open, approve or reject, receive,
-inspect (restock or write off), refund, exchange and close.
+"""Returns (RMA): open, approve or reject, receive, inspect (restock or write
+off), exchange and close.
 
-Each service reads top to bottom: lock (the order first, then the return or
-refund), check, act, record on the order's timeline, mail the customer after
-commit. Stock moves through `inventory.services`, replacement orders through
-`orders.services`.
+Each service reads top to bottom: lock (the order first, then the return),
+check, act, record on the order's timeline, mail the customer after commit.
+Stock moves through `inventory.services`, replacement orders through
+`orders.services.orders`. Steps taken on a page pass `expected_version`, the
+return's version when the page was opened; it is compared under the lock.
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django_fsm import can_proceed
 
 from core.sequences import format_number, sequence_reserve
-from fulfillment.models import DocumentKind, DocumentPrint
+from core.users import Actor, acting_user
 from inventory.models import Location, Product
 from inventory.services import stock_return
 from orders import events
-from orders import services as order_services
+from orders.addresses import Address
 from orders.emails import customer_email_queue
 from orders.locks import lock_order
 from orders.models import CustomerEmail, Order, OrderLine
+from orders.services.orders import LineInput, order_create
 from returns import selectors
-from returns.exceptions import RefundError, ReturnError, ReturnStateError
-from returns.locks import lock_refund, lock_return
+from returns.exceptions import ReturnError
 from returns.models import (
     Condition,
-    Refund,
-    RefundLine,
     Resolution,
     ReturnLine,
     ReturnReason,
     ReturnRequest,
     ReturnStatus,
 )
+from returns.services.checks import (
+    describe_items,
+    ensure_transition,
+    lock_return_and_order,
+    run_transition,
+)
 
-Actor = AbstractBaseUser | None
 RETURN_PREFIX = "RMA"
-REFUND_PREFIX = "RF"
-CENT = Decimal("0.01")
 DEFAULT_INSTRUCTIONS = (
     "Pack the items listed below, stick the attached return label on the "
     "parcel and hand it to the carrier within 14 days."
@@ -63,31 +63,6 @@ class Inspection:
 
     condition: str
     location: Location
-
-
-def _ensure(obj: ReturnRequest | Refund, name: str, verb: str) -> None:
-    """Raise a domain error naming the object and its state unless the
-    transition `name` may run now."""
-    if not can_proceed(getattr(obj, name)):
-        what = "Return" if isinstance(obj, ReturnRequest) else "Refund"
-        raise ReturnStateError(
-            f"{what} {obj.number} is {obj.get_status_display()} and cannot be {verb}."
-        )
-
-
-def _transition(obj: ReturnRequest | Refund, name: str, verb: str, *args) -> None:
-    """Run a transition, or raise a domain error naming the object and its state."""
-    _ensure(obj, name, verb)
-    getattr(obj, name)(*args)
-
-
-def _items(pairs) -> str:
-    return ", ".join(f"{quantity} × {sku}" for sku, quantity in pairs)
-
-
-def _locked(return_request: ReturnRequest) -> tuple[Order, ReturnRequest]:
-    order = lock_order(return_request.order_id)
-    return order, lock_return(return_request.pk)
 
 
 # ---- opening and deciding
@@ -156,7 +131,7 @@ def return_open(
         order=order,
         resolution=resolution,
         customer_note=note,
-        created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_by=acting_user(actor),
     )
     ReturnLine.objects.bulk_create(
         ReturnLine(
@@ -192,12 +167,18 @@ def _lines_context(return_request: ReturnRequest) -> list[dict]:
 
 @transaction.atomic
 def return_approve(
-    *, return_request: ReturnRequest, actor: Actor, message: str = ""
+    *,
+    return_request: ReturnRequest,
+    actor: Actor,
+    message: str = "",
+    expected_version: int | None = None,
 ) -> ReturnRequest:
     """Accept a return; the customer gets instructions and the return label."""
-    order, return_request = _locked(return_request)
+    order, return_request = lock_return_and_order(
+        return_request, expected_version=expected_version
+    )
     instructions = message.strip() or DEFAULT_INSTRUCTIONS
-    _transition(return_request, "approve", "approved", instructions, timezone.now())
+    run_transition(return_request, "approve", "approved", instructions, timezone.now())
     return_request.save()
     events.order_event_return(
         order=order,
@@ -222,7 +203,11 @@ def return_approve(
 
 @transaction.atomic
 def return_reject(
-    *, return_request: ReturnRequest, actor: Actor, message: str
+    *,
+    return_request: ReturnRequest,
+    actor: Actor,
+    message: str,
+    expected_version: int | None = None,
 ) -> ReturnRequest:
     """Refuse a return and tell the customer why."""
     message = message.strip()
@@ -230,8 +215,10 @@ def return_reject(
         raise ReturnError(
             f"Tell the customer why return {return_request.number} is rejected."
         )
-    order, return_request = _locked(return_request)
-    _transition(return_request, "reject", "rejected", message, timezone.now())
+    order, return_request = lock_return_and_order(
+        return_request, expected_version=expected_version
+    )
+    run_transition(return_request, "reject", "rejected", message, timezone.now())
     return_request.save()
     events.order_event_return(
         order=order,
@@ -253,15 +240,21 @@ def return_reject(
 
 @transaction.atomic
 def return_receive(
-    *, return_request: ReturnRequest, actor: Actor, quantities: Mapping[int, int]
+    *,
+    return_request: ReturnRequest,
+    actor: Actor,
+    quantities: Mapping[int, int],
+    expected_version: int | None = None,
 ) -> ReturnRequest:
     """Record the units that arrived, per return line (keyed by its pk).
 
     The received units count as returned on the order lines at once; their
     condition and stock booking follow at inspection.
     """
-    order, return_request = _locked(return_request)
-    _transition(return_request, "receive", "received", timezone.now())
+    order, return_request = lock_return_and_order(
+        return_request, expected_version=expected_version
+    )
+    run_transition(return_request, "receive", "received", timezone.now())
     lines = list(return_request.lines.select_related("order_line"))
     unknown = set(quantities) - {line.pk for line in lines}
     if unknown:
@@ -299,8 +292,8 @@ def return_receive(
         order=order,
         actor=actor,
         message=f"Return {return_request.number} received: "
-        f"{_items(p for p in received if p[1])}"
-        + (f"; missing {_items(missing)}." if missing else "."),
+        f"{describe_items(p for p in received if p[1])}"
+        + (f"; missing {describe_items(missing)}." if missing else "."),
         data={"return": return_request.number, "status": return_request.status},
     )
     return return_request
@@ -312,6 +305,7 @@ def return_inspect(
     return_request: ReturnRequest,
     actor: Actor,
     inspections: Mapping[int, Inspection],
+    expected_version: int | None = None,
 ) -> ReturnRequest:
     """Record each received line's condition and book its stock.
 
@@ -319,8 +313,10 @@ def return_inspect(
     the RMA as reference; waiting backorders are offered them); damaged units
     are written off there with their own movement reason.
     """
-    order, return_request = _locked(return_request)
-    _transition(return_request, "inspect", "inspected", timezone.now())
+    order, return_request = lock_return_and_order(
+        return_request, expected_version=expected_version
+    )
+    run_transition(return_request, "inspect", "inspected", timezone.now())
     lines = [
         line
         for line in return_request.lines.select_related("order_line__product")
@@ -383,6 +379,7 @@ def return_exchange(
     return_request: ReturnRequest,
     actor: Actor,
     items: Sequence[tuple[Product, int]] | None = None,
+    expected_version: int | None = None,
 ) -> Order:
     """Send replacements for an inspected return in a new, linked order.
 
@@ -390,8 +387,10 @@ def return_exchange(
     order), goes to the same address and is allocated and shipped like any
     other. Without `items` each received unit is replaced by the same product.
     """
-    order, return_request = _locked(return_request)
-    _ensure(return_request, "exchange", "exchanged")
+    order, return_request = lock_return_and_order(
+        return_request, expected_version=expected_version
+    )
+    ensure_transition(return_request, "exchange", "exchanged")
     if items is None:
         items = [
             (line.order_line.product, line.quantity_received)
@@ -411,25 +410,13 @@ def return_exchange(
             )
         previous = merged.get(product.pk, (product, 0))[1]
         merged[product.pk] = (product, previous + quantity)
-    replacement = order_services.order_create(
+    replacement = order_create(
         channel=order.channel,
         customer=order.customer,
         external_id=return_request.number,
-        address=order_services.Address(
-            name=order.ship_name,
-            company=order.ship_company,
-            address1=order.ship_address1,
-            address2=order.ship_address2,
-            city=order.ship_city,
-            region=order.ship_region,
-            postcode=order.ship_postcode,
-            country=order.ship_country,
-            phone=order.ship_phone,
-        ),
+        address=Address.from_fields(order),
         lines=[
-            order_services.LineInput(
-                product=product, quantity=quantity, unit_price=Decimal("0.00")
-            )
+            LineInput(product=product, quantity=quantity, unit_price=Decimal("0.00"))
             for product, quantity in merged.values()
         ],
         actor=actor,
@@ -438,9 +425,9 @@ def return_exchange(
         priority=order.priority,
         source=f"exchange for {return_request.number}",
     )
-    _transition(return_request, "exchange", "exchanged", replacement, timezone.now())
+    run_transition(return_request, "exchange", "exchanged", replacement, timezone.now())
     return_request.save()
-    sent = _items((p.sku, q) for p, q in merged.values())
+    sent = describe_items((p.sku, q) for p, q in merged.values())
     events.order_event_return(
         order=order,
         actor=actor,
@@ -464,11 +451,17 @@ def return_exchange(
 
 @transaction.atomic
 def return_close(
-    *, return_request: ReturnRequest, actor: Actor, note: str = ""
+    *,
+    return_request: ReturnRequest,
+    actor: Actor,
+    note: str = "",
+    expected_version: int | None = None,
 ) -> ReturnRequest:
     """Finish an inspected return with neither refund nor exchange."""
-    order, return_request = _locked(return_request)
-    _transition(return_request, "close", "closed", timezone.now())
+    order, return_request = lock_return_and_order(
+        return_request, expected_version=expected_version
+    )
+    run_transition(return_request, "close", "closed", timezone.now())
     return_request.save()
     events.order_event_return(
         order=order,
@@ -478,245 +471,3 @@ def return_close(
         data={"return": return_request.number, "status": return_request.status},
     )
     return return_request
-
-
-# ---- refunds
-
-
-def _money(value, what: str) -> Decimal:
-    try:
-        amount = Decimal(value)
-    except (InvalidOperation, TypeError, ValueError):
-        raise RefundError(
-            f"The {what} must be an amount of money, e.g. 12.50."
-        ) from None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(CENT):
-        raise RefundError(
-            f"The {what} must be zero or more, with at most two decimals (not {value})."
-        )
-    return amount.quantize(CENT)
-
-
-@transaction.atomic
-def refund_create(
-    *,
-    order: Order,
-    actor: Actor,
-    return_request: ReturnRequest | None = None,
-    line_quantities: Mapping[int, int] | None = None,
-    shipping: bool = False,
-    amount: Decimal | str = Decimal("0"),
-    reason: str = "",
-) -> Refund:
-    """Propose a refund of chosen lines, the shipping and/or an amount.
-
-    It can never exceed what was paid minus what other refunds (pending or
-    approved) already hold. A refund for a return covers only units that came
-    back, once the return is inspected. A manager approves it.
-    """
-    order = lock_order(order.pk)
-    extra = _money(amount, "other amount")
-    line_quantities = {k: v for k, v in (line_quantities or {}).items() if v}
-    received: dict[int, int] | None = None
-    if return_request is not None:
-        return_request = lock_return(return_request.pk)
-        if return_request.order_id != order.pk:
-            raise RefundError(
-                f"Return {return_request.number} belongs to another order than "
-                f"{order.number}."
-            )
-        if return_request.status not in (
-            ReturnStatus.INSPECTED,
-            ReturnStatus.REFUNDED,
-        ):
-            raise RefundError(
-                f"Return {return_request.number} is "
-                f"{return_request.get_status_display()}; its refund waits until the "
-                "goods are received and inspected."
-            )
-        received = {
-            line.order_line_id: line.quantity_received
-            for line in return_request.lines.all()
-        }
-    balance = selectors.refund_balance(order=order)
-    lines = {line.pk: line for line in order.lines.all()}
-    refund_lines = []
-    for line_id, quantity in sorted(line_quantities.items()):
-        line = lines.get(line_id)
-        if line is None:
-            raise RefundError(
-                f"Order {order.number} has no such line; reload the page."
-            )
-        if not isinstance(quantity, int) or quantity < 0:
-            raise RefundError(
-                f"The refunded quantity of {line.sku} must be a whole number."
-            )
-        already = balance.refunded_units.get(line.pk, 0)
-        limit = line.quantity - already
-        if received is not None:
-            limit = min(limit, received.get(line.pk, 0))
-        if quantity > limit:
-            raise RefundError(
-                f"Cannot refund {quantity} × {line.sku} on order {order.number}: "
-                + (
-                    f"{received.get(line.pk, 0)} came back on return "
-                    f"{return_request.number}, "
-                    if received is not None
-                    else f"{line.quantity} ordered, "
-                )
-                + f"{already} already refunded, so at most {max(0, limit)}."
-            )
-        refund_lines.append(
-            RefundLine(
-                order_line=line,
-                quantity=quantity,
-                amount=(line.unit_price * quantity).quantize(CENT),
-            )
-        )
-    shipping_amount = Decimal("0.00")
-    if shipping:
-        shipping_amount = order.shipping_amount - balance.shipping_refunded
-        if shipping_amount <= 0:
-            raise RefundError(
-                f"The shipping of order {order.number} "
-                + (
-                    "was already refunded."
-                    if order.shipping_amount
-                    else "was free; there is nothing to refund."
-                )
-            )
-    lines_amount = sum((line.amount for line in refund_lines), Decimal("0.00"))
-    total = lines_amount + shipping_amount + extra
-    if total <= 0:
-        raise RefundError(
-            f"Nothing to refund on order {order.number}: choose lines, the shipping "
-            "or an amount."
-        )
-    if total > balance.refundable:
-        raise RefundError(
-            f"A refund of {total} {order.currency} on order {order.number} is more "
-            f"than is left: {balance.paid} paid, {balance.refunded} already "
-            f"refunded or awaiting approval, so at most {balance.refundable} "
-            f"{order.currency}."
-        )
-    refund = Refund.objects.create(
-        number=format_number(REFUND_PREFIX, sequence_reserve(name="refund")[0]),
-        order=order,
-        return_request=return_request,
-        lines_amount=lines_amount,
-        shipping_amount=shipping_amount,
-        extra_amount=extra,
-        amount=total,
-        reason=reason,
-        created_by=actor if actor is not None and actor.is_authenticated else None,
-    )
-    for line in refund_lines:
-        line.refund = refund
-    RefundLine.objects.bulk_create(refund_lines)
-    parts = [_items((ln.order_line.sku, ln.quantity) for ln in refund_lines)]
-    if shipping_amount:
-        parts.append(f"shipping {shipping_amount}")
-    if extra:
-        parts.append(f"other {extra}")
-    events.order_event_refund(
-        order=order,
-        actor=actor,
-        message=f"Refund {refund.number} of {total} {order.currency} proposed"
-        + (f" for return {return_request.number}" if return_request else "")
-        + f" ({'; '.join(p for p in parts if p)})"
-        + (f": {reason}" if reason else "")
-        + ". It waits for a manager.",
-        data={"refund": refund.number, "amount": str(total), "status": "pending"},
-    )
-    return refund
-
-
-@transaction.atomic
-def refund_approve(*, refund: Refund, actor: Actor, external_reference: str) -> Refund:
-    """Approve a refund paid out in the payment system and tell the customer.
-
-    The payment system's reference is recorded; no payment data is stored.
-    A return whose refund this is becomes refunded.
-    """
-    external_reference = external_reference.strip()
-    order = lock_order(refund.order_id)
-    refund = lock_refund(refund.pk)
-    if not external_reference:
-        raise RefundError(
-            f"Enter the payment system's reference of refund {refund.number} once "
-            "the money is sent."
-        )
-    _ensure(refund, "approve", "approved")
-    balance = selectors.refund_balance(order=order, exclude_refund_id=refund.pk)
-    if refund.amount > balance.refundable:
-        raise RefundError(
-            f"Refund {refund.number} of {refund.amount} {order.currency} is more "
-            f"than is left on order {order.number} ({balance.refundable} "
-            f"{order.currency})."
-        )
-    refund.approve(actor, external_reference, timezone.now())
-    refund.save()
-    events.order_event_refund(
-        order=order,
-        actor=actor,
-        message=f"Refund {refund.number} of {refund.amount} {order.currency} "
-        f"approved; payment reference {external_reference}.",
-        data={"refund": refund.number, "status": refund.status},
-    )
-    return_request = refund.return_request
-    if return_request is not None:
-        return_request = lock_return(return_request.pk)
-        if can_proceed(return_request.refund):
-            return_request.refund(timezone.now())
-            return_request.save()
-            events.order_event_return(
-                order=order,
-                actor=actor,
-                message=f"Return {return_request.number} refunded ({refund.number}).",
-                data={"return": return_request.number, "status": return_request.status},
-            )
-    customer_email_queue(
-        order=order,
-        kind=CustomerEmail.Kind.REFUNDED,
-        key=refund.number,
-        context={
-            "amount": str(refund.amount),
-            "refund": refund.number,
-            "rma": return_request.number if return_request else "",
-        },
-    )
-    return refund
-
-
-@transaction.atomic
-def refund_reject(*, refund: Refund, actor: Actor, note: str = "") -> Refund:
-    """Refuse a proposed refund; its amount is free to refund again."""
-    order = lock_order(refund.order_id)
-    refund = lock_refund(refund.pk)
-    _transition(refund, "reject", "rejected", actor, timezone.now())
-    refund.save()
-    events.order_event_refund(
-        order=order,
-        actor=actor,
-        message=f"Refund {refund.number} of {refund.amount} {order.currency} "
-        "rejected" + (f": {note}" if note else "."),
-        data={"refund": refund.number, "status": refund.status},
-    )
-    return refund
-
-
-def return_label_print_record(*, return_request: ReturnRequest, actor: Actor) -> None:
-    """Log a return label print or download: the print log and the timeline."""
-    user = actor if actor is not None and actor.is_authenticated else None
-    record = DocumentPrint.objects.create(
-        kind=DocumentKind.RETURN_LABEL,
-        user=user,
-        references=[return_request.number],
-        pages=1,
-    )
-    events.order_event_document(
-        order=return_request.order_id,
-        actor=actor,
-        message=f"Return label for {return_request.number} printed.",
-        data={"document": DocumentKind.RETURN_LABEL, "print": record.pk},
-    ).save()

@@ -1,19 +1,31 @@
-"""Admin for channels, customers and orders. Thin: every change goes through
-`orders.services`; domain errors come back as messages."""
+"""The order admin base: list, search, the change page and its step buttons.
 
-from dataclasses import dataclass
+`OrderAdminBase` is not registered here: `oms.admin` registers the one
+`OrderAdmin`, composed from this base and the later apps' mixins. Thin:
+every change goes through `orders.services`; domain errors come back as
+messages.
+
+Order steps run an order service and report the order's new status; build
+them with `order_step` and name the FSM transitions they stand for::
+
+    "pack": order_step("Mark packed", FULFIL, services.order_pack_shipments,
+                       forms.PackForm, transitions=("pack",)),
+
+`ORDER_STEPS` are the buttons of this app; a later app's mixin sets
+`steps` to its own dict (dict order is button order).
+"""
+
+from collections.abc import Callable
 from typing import Any
 
 from django import forms as django_forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Sum
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from import_export.admin import ExportMixin
 from simple_history.admin import SimpleHistoryAdmin
@@ -25,98 +37,75 @@ from core.admin_utils import (
     ReadOnlyInline,
 )
 from core.exceptions import DomainError
-from orders import forms, services
+from core.limits import FormLimitsMixin
+from core.steps import Step, StepAdminMixin
+from inventory.models import Location
+from orders import forms
+from orders.addresses import Address
 from orders.importing.admin import OrderImportMixin
-from orders.models import (
-    Channel,
-    Customer,
-    CustomerEmail,
-    ImportJob,
-    Order,
-    OrderEvent,
-    OrderLine,
-    OrderStatus,
-)
+from orders.models import Order, OrderEvent, OrderLine, OrderStatus
 from orders.resources import OrderExportResource
 from orders.selectors import order_search_q
+from orders.services import allocation, lifecycle
+from orders.services.orders import (
+    EDITABLE_FIELDS,
+    LineInput,
+    order_create,
+    order_update,
+)
 
 
-@dataclass(frozen=True)
-class Step:
-    """A button on the order page: which service it runs and who may press it."""
+def order_step(
+    label: str,
+    permission: str,
+    service: Callable[..., Order],
+    form: type[django_forms.Form] | None = None,
+    style: str = "",
+    *,
+    transitions: tuple[str, ...],
+) -> Step:
+    """A button that calls `service(order=, actor=, **form.cleaned_data)`."""
 
-    label: str
-    permission: str
-    service: Any
-    form: type[django_forms.Form] | None = None
-    style: str = ""
+    def run(order: Order, user, bound_form: django_forms.Form | None) -> str:
+        arguments = bound_form.cleaned_data if bound_form else {}
+        order = service(order=order, actor=user, **arguments)
+        return f"{label}: order {order.number} is now {order.get_status_display()}."
+
+    return Step(label, permission, run, form, style, transitions=transitions)
 
 
-STEPS: dict[str, Step] = {
-    "allocate": Step(
-        "Allocate stock", "orders.allocate_order", services.order_allocate
+ORDER_STEPS: dict[str, Step] = {
+    "allocate": order_step(
+        "Allocate stock",
+        "orders.allocate_order",
+        allocation.order_allocate,
+        transitions=("allocate",),
     ),
-    "start_picking": Step(
-        "Start picking", "orders.fulfil_order", services.order_start_picking
+    "hold": order_step(
+        "Put on hold",
+        "orders.hold_order",
+        lifecycle.order_hold,
+        forms.HoldForm,
+        transitions=("hold",),
     ),
-    "pack": Step("Mark packed", "orders.fulfil_order", services.order_pack),
-    "ship": Step("Ship", "orders.fulfil_order", services.order_ship),
-    "deliver": Step("Mark delivered", "orders.fulfil_order", services.order_deliver),
-    "hold": Step(
-        "Put on hold", "orders.hold_order", services.order_hold, forms.HoldForm
+    "release": order_step(
+        "Release hold",
+        "orders.hold_order",
+        lifecycle.order_release,
+        transitions=("release",),
     ),
-    "release": Step("Release hold", "orders.hold_order", services.order_release),
-    "cancel": Step(
+    "cancel": order_step(
         "Cancel order",
         "orders.cancel_order",
-        services.order_cancel,
+        lifecycle.order_cancel,
         forms.CancelForm,
         "danger",
+        transitions=("cancel",),
     ),
 }
-# Model transitions that a button stands for.
-STEP_OF_TRANSITION = {"ship_partially": "ship", "backorder": None}
 
 
-def available_steps(
-    order: Order, user, steps: dict[str, Step] = STEPS
-) -> list[tuple[str, Step]]:
-    """Return the buttons this user may press on this order now."""
-    names = []
-    for transition in order.get_available_status_transitions():
-        name = STEP_OF_TRANSITION.get(transition.name, transition.name)
-        if name and name in steps and name not in names:
-            names.append(name)
-    return [
-        (name, steps[name])
-        for name in steps
-        if name in names and user.has_perm(steps[name].permission)
-    ]
-
-
-@admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "kind", "send_customer_emails", "active"]
-    list_filter = ["kind", "active"]
-    search_fields = ["name", "code"]
-
-
-@admin.register(Customer)
-class CustomerAdmin(SimpleHistoryAdmin):
-    list_display = ["email", "name", "phone", "order_count", "created_at"]
-    search_fields = ["email", "name", "phone"]
-    list_filter = ["accepts_marketing"]
-    date_hierarchy = "created_at"
-
-    def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).annotate(orders_total=Count("orders"))
-
-    @admin.display(description="orders", ordering="orders_total")
-    def order_count(self, obj: Customer) -> int:
-        return obj.orders_total
-
-
-class OrderLineInline(admin.TabularInline):
+class OrderLineInline(FormLimitsMixin, admin.TabularInline):
     model = OrderLine
     extra = 1
     fields = [
@@ -189,8 +178,6 @@ class ShipCountryFilter(admin.SimpleListFilter):
     parameter_name = "ship_country"
 
     def lookups(self, request, model_admin):
-        from inventory.models import Location
-
         countries = set()
         for location in Location.objects.filter(active=True):
             countries |= location.ships_to_countries | {location.country}
@@ -200,8 +187,9 @@ class ShipCountryFilter(admin.SimpleListFilter):
         return queryset.filter(ship_country=self.value()) if self.value() else queryset
 
 
-@admin.register(Order)
-class OrderAdmin(
+class OrderAdminBase(
+    FormLimitsMixin,
+    StepAdminMixin,
     OrderImportMixin,
     ExportMixin,
     LargeTableAdminMixin,
@@ -243,7 +231,10 @@ class OrderAdmin(
     resource_classes = [OrderExportResource]
     list_per_page = 50
     # The buttons of the order page; later apps extend or replace them.
-    steps: dict[str, Step] = STEPS
+    steps: dict[str, Step] = ORDER_STEPS
+    step_template = "admin/orders/order/step.html"
+    step_url_name = "orders_order_step"
+    steps_context_name = "order_steps"
     fieldsets = [
         (
             None,
@@ -317,9 +308,7 @@ class OrderAdmin(
         always = ["number", "status", "hold_reason", "subtotal", "total"]
         if obj is None:
             return always
-        locked = [
-            f.name for f in Order._meta.fields if f.name not in services.EDITABLE_FIELDS
-        ]
+        locked = [f.name for f in Order._meta.fields if f.name not in EDITABLE_FIELDS]
         if not obj.is_editable:
             locked = [f.name for f in Order._meta.fields]
         return sorted(set(always + locked) - {"id"})
@@ -343,8 +332,6 @@ class OrderAdmin(
         return self.fieldsets
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
-        from django.utils import timezone
-
         return {
             "placed_at": timezone.now(),
             **super().get_changeform_initial_data(request),
@@ -355,10 +342,10 @@ class OrderAdmin(
             changes = {
                 name: form.cleaned_data[name]
                 for name in form.changed_data
-                if name in services.EDITABLE_FIELDS
+                if name in EDITABLE_FIELDS
             }
             try:
-                services.order_update(
+                order_update(
                     order=obj,
                     actor=request.user,
                     changes=changes,
@@ -375,7 +362,7 @@ class OrderAdmin(
             return
         order = form.instance
         lines = [
-            services.LineInput(
+            LineInput(
                 product=row["product"],
                 quantity=row["quantity"],
                 unit_price=row["unit_price"],
@@ -386,21 +373,11 @@ class OrderAdmin(
             if row and not row.get("DELETE")
         ]
         data = form.cleaned_data
-        created = services.order_create(
+        created = order_create(
             channel=data["channel"],
             customer=data["customer"],
             external_id=data["external_id"],
-            address=services.Address(
-                name=data["ship_name"],
-                company=data.get("ship_company", ""),
-                address1=data["ship_address1"],
-                address2=data.get("ship_address2", ""),
-                city=data["ship_city"],
-                region=data.get("ship_region", ""),
-                postcode=data.get("ship_postcode", ""),
-                country=data["ship_country"],
-                phone=data.get("ship_phone", ""),
-            ),
+            address=Address.from_fields(data),
             lines=lines,
             actor=request.user,
             placed_at=data["placed_at"],
@@ -427,58 +404,8 @@ class OrderAdmin(
             self.message_user(request, str(error), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        order = self.get_object(request, object_id)
-        extra_context = extra_context or {}
-        if order is not None:
-            extra_context["order_steps"] = available_steps(
-                order, request.user, self.steps
-            )
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def get_urls(self):
-        return [
-            path(
-                "<int:object_id>/step/<str:step>/",
-                self.admin_site.admin_view(self.step_view),
-                name="orders_order_step",
-            ),
-            *super().get_urls(),
-        ]
-
-    def step_view(
-        self, request: HttpRequest, object_id: int, step: str
-    ) -> HttpResponse:
-        order = get_object_or_404(Order.objects.select_related("channel"), pk=object_id)
-        change_url = reverse("admin:orders_order_change", args=[order.pk])
-        if step not in self.steps:
-            return HttpResponseRedirect(change_url)
-        action = self.steps[step]
-        if not request.user.has_perm(action.permission):
-            raise PermissionDenied
-        form = action.form(request.POST or None) if action.form else None
-        if request.method == "POST" and (form is None or form.is_valid()):
-            arguments = form.cleaned_data if form else {}
-            try:
-                order = action.service(order=order, actor=request.user, **arguments)
-            except DomainError as error:
-                self.message_user(request, str(error), messages.ERROR)
-            else:
-                self.message_user(
-                    request,
-                    f"{action.label}: order {order.number} is now {order.get_status_display()}.",
-                    messages.SUCCESS,
-                )
-            return HttpResponseRedirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{action.label}: {order.number}",
-            "opts": self.model._meta,
-            "original": order,
-            "form": form,
-            "step": action,
-        }
-        return TemplateResponse(request, "admin/orders/order/step.html", context)
+    def get_step_object(self, request: HttpRequest, object_id: int) -> Order:
+        return get_object_or_404(Order.objects.select_related("channel"), pk=object_id)
 
 
 @admin.register(OrderLine)
@@ -505,43 +432,3 @@ class OrderEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["order", "user"]
     search_fields = ["order__number", "message"]
     date_hierarchy = "created_at"
-
-
-@admin.register(ImportJob)
-class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "filename",
-        "status",
-        "channel",
-        "format",
-        "summary",
-        "created_by",
-        "created_at",
-    ]
-    list_filter = ["status", "format"]
-    list_select_related = ["channel", "created_by"]
-    search_fields = ["filename"]
-    date_hierarchy = "created_at"
-    exclude = ["source"]
-
-    @admin.display(description="result")
-    def summary(self, obj: ImportJob) -> str:
-        return (obj.result or obj.preview).get("summary", "")
-
-
-@admin.register(CustomerEmail)
-class CustomerEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "created_at",
-        "order",
-        "kind",
-        "to",
-        "status",
-        "attempts",
-        "sent_at",
-    ]
-    list_filter = ["status", "kind"]
-    list_select_related = ["order"]
-    search_fields = ["order__number", "to"]
-    date_hierarchy = "created_at"
-    exclude = ["context"]

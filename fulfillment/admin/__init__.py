@@ -1,0 +1,18 @@
+"""Admin of the warehouse, by subject: `shipments` (shipments, the pack and
+ship forms, tracking entry), `pick_lists`, `printing` (documents and
+background print batches), `logs` (tracking events, channel webhook
+deliveries, the print log), `carriers`, and `order_panel`, the fulfillment
+part of the one order admin (`FulfillmentOrderAdminMixin`, composed and
+registered in `oms.admin`).
+
+Thin: every change is a call to `fulfillment.services`, every PDF comes from
+`fulfillment.documents`; domain errors come back as messages.
+"""
+
+from fulfillment.admin import (  # noqa: F401 - registers them
+    carriers,
+    logs,
+    pick_lists,
+    printing,
+    shipments,
+)

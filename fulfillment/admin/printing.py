@@ -1,0 +1,142 @@
+"""Printing from the admin: documents now or as a background batch, and the
+batches' progress and download pages."""
+
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from core.admin_utils import ReadOnlyAdminMixin
+from core.exceptions import DomainError
+from core.responses import pdf_response
+from fulfillment import documents
+from fulfillment.admin.base import PermissionsMixin
+from fulfillment.models import DocumentKind, PrintJob, ShipmentStatus
+from fulfillment.services.printing import (
+    document_print_record,
+    print_job_create,
+    print_job_download,
+)
+
+S = ShipmentStatus
+# Shipments that get a shipping label: packed, and every status after it.
+LABEL_STATUSES = [
+    S.PACKED,
+    S.SHIPPED,
+    S.IN_TRANSIT,
+    S.OUT_FOR_DELIVERY,
+    S.DELIVERED,
+    S.EXCEPTION,
+]
+
+
+def print_documents(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    *,
+    kind: str,
+    object_ids: Sequence[int],
+) -> HttpResponse | None:
+    """Answer with the PDF, or queue a background batch when it is large."""
+    label = DocumentKind(kind).label.lower()
+    if not object_ids:
+        modeladmin.message_user(
+            request,
+            f"Nothing to print: no {label} fits the selection.",
+            messages.WARNING,
+        )
+        return None
+    if len(object_ids) > settings.OMS_DOCUMENT_BACKGROUND_FROM:
+        job = print_job_create(kind=kind, object_ids=object_ids, actor=request.user)
+        modeladmin.message_user(
+            request,
+            f"{len(object_ids)} {label}s are rendered in the background; download "
+            "them here when the bar is full.",
+            messages.INFO,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:fulfillment_printjob_progress", args=[job.pk])
+        )
+    rendered = documents.render(kind, object_ids)
+    is_pick_list = kind == DocumentKind.PICK_LIST
+    document_print_record(
+        kind=kind,
+        actor=request.user,
+        shipment_ids=[] if is_pick_list else object_ids,
+        pick_list_ids=object_ids if is_pick_list else [],
+        pages=rendered.pages,
+    )
+    return pdf_response(rendered.pdf, rendered.filename)
+
+
+@admin.register(PrintJob)
+class PrintJobAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["pk", "kind", "status", "progress", "created_by", "created_at"]
+    list_filter = ["kind", "status"]
+    list_select_related = ["created_by"]
+    exclude = ["pdf", "object_ids"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("pdf", "object_ids")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self.has_print_permission(request)
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_print_permission(request)
+
+    @admin.display(description="progress")
+    def progress(self, obj: PrintJob) -> str:
+        url = reverse("admin:fulfillment_printjob_progress", args=[obj.pk])
+        return format_html('<a href="{}">{} of {}</a>', url, obj.done, obj.total)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:job_id>/progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="fulfillment_printjob_progress",
+            ),
+            path(
+                "<int:job_id>/download/",
+                self.admin_site.admin_view(self.download_view),
+                name="fulfillment_printjob_download",
+            ),
+            *super().get_urls(),
+        ]
+
+    def progress_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        if not self.has_print_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(PrintJob.objects.defer("pdf"), pk=job_id)
+        return TemplateResponse(
+            request,
+            "admin/fulfillment/printjob/progress.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"{job.get_kind_display()}s: batch {job.pk}",
+                "opts": self.model._meta,
+                "job": job,
+                "finished": job.status
+                in (PrintJob.Status.DONE, PrintJob.Status.FAILED),
+            },
+        )
+
+    def download_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        if not self.has_print_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(PrintJob, pk=job_id)
+        try:
+            print_job_download(job=job, actor=request.user)
+        except DomainError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(
+                reverse("admin:fulfillment_printjob_progress", args=[job.pk])
+            )
+        return pdf_response(bytes(job.pdf), job.filename)

@@ -1,0 +1,400 @@
+"""Handing packed shipments to the carrier, one by one, per order, in
+batches from the admin and from a carrier's manifest (CSV).
+
+Each service reads top to bottom: lock (order, then shipment, then stock),
+check, act, record. A service that already holds the rows passes the locked
+rows on to the step it runs (`_ship`) instead of locking again.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from core.exceptions import DomainError
+from core.users import Actor
+from fulfillment import notifications
+from fulfillment.exceptions import (
+    FulfillmentError,
+    ShipmentStateError,
+)
+from fulfillment.locks import (
+    lock_order_shipments,
+    lock_shipment,
+    lock_shipments_unchanged,
+    refuse_changed,
+)
+from fulfillment.models import Carrier, Shipment, ShipmentLine, ShipmentStatus
+from fulfillment.selectors import order_with_channel
+from fulfillment.services.packing import BatchReport, batch_run
+from fulfillment.services.picking import shipment_numbers_reserve
+from inventory.models import Allocation
+from inventory.services import stock_consume
+from orders import events as order_events
+from orders.locks import lock_order
+from orders.models import Order
+from orders.services import lifecycle as order_lifecycle
+
+S = ShipmentStatus
+
+
+@dataclass(frozen=True)
+class ShipInstruction:
+    """One row of a bulk ship: shipment number, carrier code, tracking number."""
+
+    row: int
+    shipment: str
+    carrier: str
+    tracking_number: str
+    service: str = ""
+
+
+@dataclass(frozen=True)
+class ShipmentHandover:
+    """One shipment of a batch handed to a carrier (a row of the ship form)."""
+
+    shipment: Shipment
+    carrier: Carrier | None
+    service: str = ""
+    tracking_number: str = ""
+
+
+@dataclass
+class ShipReport:
+    shipped: list[Shipment] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _check_carrier(
+    *, shipment: Shipment, carrier: Carrier | None, service: str, tracking: str
+) -> None:
+    if carrier is None:
+        if tracking or service:
+            raise FulfillmentError(
+                f"Shipment {shipment.number}: choose the carrier of tracking "
+                f"number {tracking or '(none)'} and service {service or '(none)'}."
+            )
+        return
+    if not carrier.active:
+        raise FulfillmentError(
+            f"Carrier {carrier.name} is inactive; choose another carrier for "
+            f"shipment {shipment.number}."
+        )
+    if service and carrier.service_list and service not in carrier.service_list:
+        raise FulfillmentError(
+            f"{carrier.name} has no service {service!r}; it offers "
+            + ", ".join(carrier.service_list)
+            + "."
+        )
+    if not tracking:
+        raise FulfillmentError(
+            f"Shipment {shipment.number}: give the {carrier.name} tracking number."
+        )
+    used = (
+        Shipment.objects.filter(carrier=carrier, tracking_number=tracking)
+        .exclude(pk=shipment.pk)
+        .values_list("number", flat=True)
+        .first()
+    )
+    if used:
+        raise FulfillmentError(
+            f"{carrier.name} tracking number {tracking} is already on shipment "
+            f"{used}; check the label and enter the right number for "
+            f"{shipment.number}."
+        )
+
+
+def _ship(
+    *,
+    order: Order,
+    shipment: Shipment,
+    actor: Actor,
+    carrier: Carrier | None = None,
+    service: str = "",
+    tracking_number: str = "",
+    estimated_delivery: date | None = None,
+    quantities: Mapping[int, int] | None = None,
+) -> Order:
+    """Ship a locked shipment of a locked order; return the order as it is now."""
+    if not can_proceed(shipment.ship):
+        raise ShipmentStateError.refuse(
+            shipment,
+            "shipped",
+            "Pack it first." if shipment.status in (S.PENDING, S.PICKING) else "",
+        )
+    service, tracking_number = service.strip(), tracking_number.strip()
+    _check_carrier(
+        shipment=shipment, carrier=carrier, service=service, tracking=tracking_number
+    )
+    lines = list(shipment.lines.select_related("order_line"))
+    leaving = {line.order_line_id: line.quantity for line in lines}
+    if quantities is not None:
+        for line in lines:
+            wanted = quantities.get(line.order_line_id, 0)
+            if not isinstance(wanted, int) or not 0 <= wanted <= line.quantity:
+                raise FulfillmentError(
+                    f"Shipment {shipment.number}: ship between 0 and {line.quantity} "
+                    f"of {line.order_line.sku}, not {wanted}."
+                )
+            leaving[line.order_line_id] = wanted
+    if not any(leaving.values()):
+        raise FulfillmentError(f"Shipment {shipment.number} would ship nothing.")
+    allocations = {
+        allocation.order_line_id: allocation
+        for allocation in Allocation.objects.filter(
+            order_line_id__in=list(leaving),
+            stock_level__location_id=shipment.location_id,
+        )
+    }
+    for line in lines:
+        reserved = getattr(allocations.get(line.order_line_id), "quantity", 0)
+        if leaving[line.order_line_id] > reserved:
+            raise FulfillmentError(
+                f"Shipment {shipment.number}: only {reserved} of "
+                f"{line.order_line.sku} are reserved at {shipment.location.code}, "
+                f"not {leaving[line.order_line_id]}. Re-allocate the order first."
+            )
+    stock_consume(
+        allocations=[
+            (allocations[line_id], quantity)
+            for line_id, quantity in leaving.items()
+            if quantity
+        ],
+        actor=actor,
+        reference=shipment.number,
+    )
+    rest = {
+        line.order_line_id: line.quantity - leaving[line.order_line_id]
+        for line in lines
+        if line.quantity > leaving[line.order_line_id]
+    }
+    if rest:
+        _shipment_split(
+            shipment=shipment, lines=lines, leaving=leaving, rest=rest, actor=actor
+        )
+    shipment.ship(carrier, service, tracking_number, timezone.now(), estimated_delivery)
+    shipment.save(
+        update_fields=[
+            "status",
+            "carrier",
+            "service",
+            "tracking_number",
+            "shipped_at",
+            "estimated_delivery",
+            "updated_at",
+        ]
+    )
+    order = order_lifecycle.order_shipment_record(
+        order=order,
+        actor=actor,
+        shipped={line_id: qty for line_id, qty in leaving.items() if qty},
+        reference=shipment.number
+        + (f" ({carrier.name} {tracking_number})" if carrier else ""),
+    )
+    notifications.shipment_shipped_notify(shipment=shipment)
+    return order
+
+
+@transaction.atomic
+def shipment_ship(
+    *,
+    shipment: Shipment,
+    actor: Actor,
+    carrier: Carrier | None = None,
+    service: str = "",
+    tracking_number: str = "",
+    estimated_delivery: date | None = None,
+    quantities: Mapping[int, int] | None = None,
+    expected_version: int | None = None,
+) -> Shipment:
+    """Hand a packed shipment to its carrier.
+
+    The reserved stock leaves the shelf (stock movements), the order lines
+    count what shipped and the order becomes shipped or partially shipped.
+    `quantities` (order line pk → units) ships less than packed: the rest
+    stays reserved in a new pending shipment that goes on a later pick list.
+    A shipment without a carrier (collected, own van) has no tracking number.
+    With `expected_version`, refuse when the shipment changed since it was read.
+    """
+    order = lock_order(shipment.order_id)
+    shipment = lock_shipment(shipment.pk)
+    refuse_changed([shipment], {shipment.pk: expected_version})
+    _ship(
+        order=order,
+        shipment=shipment,
+        actor=actor,
+        carrier=carrier,
+        service=service,
+        tracking_number=tracking_number,
+        estimated_delivery=estimated_delivery,
+        quantities=quantities,
+    )
+    return shipment
+
+
+def _shipment_split(
+    *,
+    shipment: Shipment,
+    lines: Sequence[ShipmentLine],
+    leaving: Mapping[int, int],
+    rest: Mapping[int, int],
+    actor: Actor,
+) -> Shipment:
+    """Move what does not leave now into a new pending shipment (still reserved)."""
+    remainder = Shipment.objects.create(
+        number=shipment_numbers_reserve()[0],
+        order_id=shipment.order_id,
+        location_id=shipment.location_id,
+    )
+    ShipmentLine.objects.bulk_create(
+        ShipmentLine(shipment=remainder, order_line_id=line_id, quantity=quantity)
+        for line_id, quantity in rest.items()
+    )
+    for line in lines:
+        if leaving[line.order_line_id] == 0:
+            line.delete()
+        elif line.order_line_id in rest:
+            ShipmentLine.objects.filter(pk=line.pk).update(
+                quantity=leaving[line.order_line_id]
+            )
+    order_events.order_event_fulfillment(
+        order=shipment.order,
+        actor=actor,
+        message=f"{sum(rest.values())} unit(s) of shipment {shipment.number} "
+        f"stay reserved at {shipment.location.code} in new shipment "
+        f"{remainder.number}, for a later pick list.",
+        data={"shipment": shipment.number, "remainder": remainder.number},
+    )
+    return remainder
+
+
+# ---- batches
+
+
+@transaction.atomic
+def shipments_ship(
+    *,
+    handovers: Sequence[ShipmentHandover],
+    actor: Actor,
+    expected_versions: Mapping[int, int],
+) -> BatchReport:
+    """Hand several shipments to their carriers, each on its own: one that
+    cannot ship is reported and leaves the others alone.
+
+    `expected_versions` (shipment pk → version) are the versions the page
+    showed; when any of those shipments changed since, nothing is done.
+    """
+    orders, locked = lock_shipments_unchanged(
+        [handover.shipment.pk for handover in handovers], expected_versions
+    )
+    return batch_run(
+        orders,
+        [
+            (
+                locked[handover.shipment.pk],
+                partial(
+                    _ship,
+                    shipment=locked[handover.shipment.pk],
+                    actor=actor,
+                    carrier=handover.carrier,
+                    service=handover.service,
+                    tracking_number=handover.tracking_number,
+                ),
+            )
+            for handover in handovers
+        ],
+    )
+
+
+def shipments_ship_many(
+    *, instructions: Sequence[ShipInstruction], actor: Actor
+) -> ShipReport:
+    """Ship many packed shipments (a CSV from the carrier's manifest).
+
+    Each row ships in its own transaction; a row that cannot ship is
+    reported by line and leaves the others alone.
+    """
+    report = ShipReport()
+    shipments = {
+        s.number: s
+        for s in Shipment.objects.filter(number__in=[i.shipment for i in instructions])
+    }
+    carriers = {
+        c.code: c
+        for c in Carrier.objects.filter(code__in=[i.carrier for i in instructions])
+    }
+    seen: set[str] = set()
+    for instruction in instructions:
+        where = f"Line {instruction.row}"
+        shipment = shipments.get(instruction.shipment)
+        carrier = carriers.get(instruction.carrier)
+        if shipment is None:
+            report.errors.append(f"{where}: no shipment {instruction.shipment}.")
+            continue
+        if carrier is None:
+            report.errors.append(
+                f"{where}: no carrier with code {instruction.carrier!r} (see "
+                "Fulfilment › Carriers)."
+            )
+            continue
+        if shipment.number in seen:
+            report.errors.append(f"{where}: {shipment.number} is listed twice.")
+            continue
+        seen.add(shipment.number)
+        try:
+            report.shipped.append(
+                shipment_ship(
+                    shipment=shipment,
+                    actor=actor,
+                    carrier=carrier,
+                    service=instruction.service,
+                    tracking_number=instruction.tracking_number,
+                )
+            )
+        except DomainError as error:
+            report.errors.append(f"{where}: {error}")
+    return report
+
+
+# ---- the order page button, routed through shipments
+
+
+@transaction.atomic
+def order_ship_shipments(
+    *,
+    order: Order,
+    actor: Actor,
+    carrier: Carrier | None = None,
+    service: str = "",
+    tracking_numbers: Sequence[str] = (),
+) -> Order:
+    """Ship every packed shipment of the order, one tracking number each."""
+    order, shipments = lock_order_shipments(order.pk, [S.PACKED])
+    if not shipments:
+        raise FulfillmentError(
+            f"Order {order.number} has no packed shipment to ship; pack it first."
+        )
+    tracking_numbers = list(tracking_numbers)
+    if carrier is not None and len(tracking_numbers) != len(shipments):
+        raise FulfillmentError(
+            f"Order {order.number} has {len(shipments)} packed shipment(s) ("
+            + ", ".join(s.number for s in shipments)
+            + f"): give {len(shipments)} tracking number(s), one per shipment in "
+            "this order."
+        )
+    if carrier is None:
+        tracking_numbers = [""] * len(shipments)
+    for shipment, tracking in zip(shipments, tracking_numbers, strict=True):
+        order = _ship(
+            order=order,
+            shipment=shipment,
+            actor=actor,
+            carrier=carrier,
+            service=service,
+            tracking_number=tracking,
+        )
+    return order_with_channel(order_id=order.pk)

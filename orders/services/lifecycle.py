@@ -1,0 +1,173 @@
+"""The life of an order after allocation: picking, packing, shipments,
+delivery, holds and cancelling.
+
+Warehouse work itself (pick lists, shipments) lives in `fulfillment`,
+which calls these services to move the order along.
+"""
+
+from typing import Any
+
+from django.db import transaction
+from django_fsm import can_proceed
+
+from core.history import history_snapshot
+from core.users import Actor
+from inventory.services import stock_release
+from orders import events
+from orders.emails import customer_email_queue
+from orders.exceptions import OrderError, OrderStateError
+from orders.locks import lock_order
+from orders.models import CustomerEmail, HoldReason, Order, OrderLine, OrderStatus
+from orders.services.allocation import orders_allocate_locked
+
+S = OrderStatus
+
+
+def _transition(order: Order, name: str, verb: str, *args: Any) -> str:
+    """Run a transition or raise a domain error naming the order and its state."""
+    method = getattr(order, name)
+    if not can_proceed(method):
+        raise OrderStateError(
+            f"Order {order.number} is {order.get_status_display()} and cannot be {verb}."
+        )
+    previous = order.status
+    method(*args)
+    return previous
+
+
+@transaction.atomic
+def order_start_picking(*, order: Order, actor: Actor) -> Order:
+    """Mark an allocated order as being picked."""
+    order = lock_order(order.pk)
+    previous = _transition(order, "start_picking", "picked")
+    order.save(update_fields=["status", "updated_at"])
+    events.order_event_status(
+        order=order, actor=actor, previous=previous, message="Picking started."
+    )
+    return order
+
+
+@transaction.atomic
+def order_pack(*, order: Order, actor: Actor) -> Order:
+    """Mark a picked order as packed."""
+    order = lock_order(order.pk)
+    previous = _transition(order, "pack", "packed")
+    order.save(update_fields=["status", "updated_at"])
+    events.order_event_status(
+        order=order, actor=actor, previous=previous, message="Packed."
+    )
+    return order
+
+
+@transaction.atomic
+def order_deliver(*, order: Order, actor: Actor) -> Order:
+    """Record that the customer received the order."""
+    order = lock_order(order.pk)
+    previous = _transition(order, "deliver", "marked delivered")
+    order.save(update_fields=["status", "updated_at"])
+    events.order_event_status(
+        order=order, actor=actor, previous=previous, message="Delivered."
+    )
+    return order
+
+
+@transaction.atomic
+def order_hold(*, order: Order, actor: Actor, reason: str, note: str = "") -> Order:
+    """Stop work on an order; its reserved stock stays reserved."""
+    if reason not in HoldReason.values:
+        raise OrderError(
+            f"{reason!r} is not a hold reason; choose one of: "
+            + ", ".join(HoldReason.labels)
+            + "."
+        )
+    order = lock_order(order.pk)
+    _transition(order, "hold", "put on hold", reason)
+    order.save(update_fields=["status", "hold_reason", "held_from", "updated_at"])
+    events.order_event_held(order=order, actor=actor, note=note)
+    return order
+
+
+@transaction.atomic
+def order_release(*, order: Order, actor: Actor) -> Order:
+    """Take an order off hold, back to where it was, and try to reserve stock."""
+    order = lock_order(order.pk)
+    _transition(order, "release", "released from hold")
+    order.save(update_fields=["status", "hold_reason", "held_from", "updated_at"])
+    events.order_event_released(order=order, actor=actor)
+    if order.status in (S.PENDING, S.BACKORDERED):
+        order = orders_allocate_locked(orders=[order], actor=actor)[0]
+    return order
+
+
+@transaction.atomic
+def order_cancel(*, order: Order, actor: Actor, reason: str = "") -> Order:
+    """Cancel an order that has not shipped and give its stock back."""
+    order = lock_order(order.pk)
+    _transition(order, "cancel", "cancelled")
+    released = stock_release(order_line_ids=order.lines.values_list("pk", flat=True))
+    order.save(update_fields=["status", "hold_reason", "held_from", "updated_at"])
+    if released:
+        events.order_event_stock_released(
+            order=order, actor=actor, reason="order cancelled"
+        )
+    events.order_event_cancelled(order=order, actor=actor, reason=reason)
+    customer_email_queue(
+        order=order, kind=CustomerEmail.Kind.CANCELLED, context={"reason": reason}
+    )
+    return order
+
+
+@transaction.atomic
+def order_shipment_record(
+    *, order: Order, actor: Actor, shipped: dict[int, int], reference: str
+) -> Order:
+    """Record units that left in one shipment of the order.
+
+    The caller (fulfillment) has already taken the stock off the shelf; this
+    books the shipped quantities on the lines and moves the order to shipped,
+    or partially shipped while anything is still to follow.
+    """
+    order = lock_order(order.pk)
+    if not (can_proceed(order.ship) or can_proceed(order.ship_partially)):
+        raise OrderStateError(
+            f"Order {order.number} is {order.get_status_display()} and cannot be shipped."
+        )
+    lines = list(order.lines.all())
+    unknown = set(shipped) - {line.pk for line in lines}
+    if unknown:
+        raise OrderError(
+            f"Shipment {reference} names lines that are not on order {order.number}."
+        )
+    for line in lines:
+        line.quantity_shipped += shipped.get(line.pk, 0)
+        if line.quantity_shipped > line.quantity:
+            raise OrderError(
+                f"Shipment {reference} would ship {line.quantity_shipped} of "
+                f"{line.sku} on order {order.number}, which ordered {line.quantity}."
+            )
+    OrderLine.objects.bulk_update(lines, ["quantity_shipped"])
+    history_snapshot(
+        OrderLine, [line.pk for line in lines], user=actor, reason="shipped"
+    )
+    everything = all(line.quantity_shipped == line.quantity for line in lines)
+    previous = order.status
+    if everything:
+        order.ship()
+    else:
+        order.ship_partially()
+    order.save(update_fields=["status", "updated_at"])
+    units = sum(shipped.values())
+    events.order_event_shipped(
+        order=order,
+        actor=actor,
+        message=f"Shipment {reference} shipped {units} unit(s)"
+        + ("." if everything else "; the rest follows in another shipment."),
+    )
+    if order.status != previous:
+        events.order_event_status(
+            order=order,
+            actor=actor,
+            previous=previous,
+            message=f"{order.get_status_display()}.",
+        )
+    return order
