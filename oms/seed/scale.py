@@ -20,7 +20,7 @@ from django.utils import timezone
 from core.bulk import bulk_insert, reserve_ids
 from fulfillment.models import Carrier, Shipment
 from inventory.models import Location, Product, StockLevel
-from oms.demo import FIRST, LAST
+from oms.seed.data import FIRST, LAST
 from orders.models import Channel, Customer, Order, OrderEvent, OrderLine
 
 LINES_PER_ORDER = (1, 2, 2, 3, 3, 4)  # 2.5 on average
@@ -110,9 +110,9 @@ def seed_scale(
             },
         )[0]
         for code, name, country, priority, ships in [
-            ("SC-RNO", "Scale Reno", "US", 10, "US CA"),
+            ("SC-RNO", "Scale Reno", "US", 10, "US,CA"),
             ("SC-NJ", "Scale Newark", "US", 20, "US"),
-            ("SC-BER", "Scale Berlin", "DE", 10, "DE AT FR NL BE"),
+            ("SC-BER", "Scale Berlin", "DE", 10, "DE,AT,FR,NL,BE"),
         ]
     ]
     products = list(Product.objects.filter(sku__startswith="SCALE-"))

@@ -35,7 +35,7 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext, setup_test_environment
 
     from fulfillment.models import Shipment
-    from oms.scale import seed_scale
+    from oms.seed.scale import seed_scale
     from orders.models import Customer, Order
 
     setup_test_environment()

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from oms.demo import DEMO_USERS, seed_demo
+from oms.seed.data import DEMO_USERS
+from oms.seed.demo import seed_demo
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from oms.scale import seed_scale
+from oms.seed.scale import seed_scale
 
 
 class Command(BaseCommand):

@@ -1,0 +1,101 @@
+"""A realistic, repeatable demo data set for trying the back office.
+
+Everything is created through the services, so stock, the ledger and the
+order timelines are exactly what real use would have produced. Running it
+again adds nothing that is already there.
+"""
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from oms.seed.catalogue import seed_catalogue, seed_users
+from oms.seed.data import (
+    EU_CITIES,
+    FIRST,
+    LAST,
+    ORDER_COUNT,
+    STREETS,
+    US_CITIES,
+    SeedReport,
+)
+from oms.seed.fulfillment import seed_fulfillment
+from oms.seed.orders import journey_pick, order_walk
+from oms.seed.returns import seed_returns
+from orders.addresses import Address
+from orders.models import Channel, Order
+from orders.services.orders import LineInput, customer_get_or_create, order_create
+
+
+def seed_demo(*, seed: int = 2026) -> SeedReport:
+    """Create the demo data set; anything already present is left alone."""
+    rng = random.Random(seed)
+    report = SeedReport()
+    with transaction.atomic():
+        users = seed_users(report)
+        products = seed_catalogue(rng, users["manager"], report)
+    channels = list(Channel.objects.order_by("code"))
+    now = timezone.now()
+    existing = set(Order.objects.values_list("channel__code", "external_id"))
+    journeys: list[tuple[Order, str]] = []
+    for n in range(1, ORDER_COUNT + 1):
+        channel = channels[n % len(channels)]
+        external_id = f"{channel.code[:3].upper()}-{10000 + n}"
+        target = journey_pick(rng)
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        eu = rng.random() < 0.3
+        picked = rng.sample(products, k=rng.choice([1, 1, 2, 2, 3, 4]))
+        quantities = [rng.choice([1, 1, 1, 2, 3]) for _ in picked]
+        days_ago = {"delivered": 30, "shipped": 12, "packed": 4, "picking": 3}.get(
+            target, 2
+        )
+        placed_at = now - timedelta(days=rng.uniform(days_ago, days_ago * 1.5 + 1))
+        if (channel.code, external_id) in existing:
+            report.orders_existing += 1
+            continue
+        if eu:
+            city, region, postcode, country = rng.choice(EU_CITIES)
+        else:
+            city, region, postcode = rng.choice(US_CITIES)
+            country = "US"
+        email = f"{first}.{last}.{n % 97}@example.com".lower()
+        customer = customer_get_or_create(email=email, name=f"{first} {last}")
+        order = order_create(
+            channel=channel,
+            customer=customer,
+            external_id=external_id,
+            address=Address(
+                name=f"{first} {last}",
+                address1=f"{rng.randint(1, 400)} {rng.choice(STREETS)}",
+                city=city,
+                region=region,
+                postcode=postcode,
+                country=country,
+                phone=f"+1 555 {rng.randint(1000000, 9999999)}" if not eu else "",
+            ),
+            lines=[
+                LineInput(product=p, quantity=q, unit_price=p.demo_price)
+                for p, q in zip(picked, quantities, strict=True)
+            ],
+            actor=users["service"] if channel.code == "phone" else None,
+            placed_at=placed_at,
+            currency="EUR" if eu else "USD",
+            shipping_amount=Decimal("4.95") if sum(quantities) < 3 else Decimal("0.00"),
+            tax_amount=Decimal("0.00"),
+            shipping_method="Standard" if rng.random() < 0.8 else "Express",
+            priority=Order.Priority.HIGH
+            if rng.random() < 0.1
+            else Order.Priority.NORMAL,
+            # "Pending" orders are the ones that just arrived, not yet routed.
+            allocate=target != "pending",
+            source="demo",
+        )
+        if order_walk(order, target, rng, users):
+            journeys.append((order, target))
+        report.orders_created += 1
+    seed_fulfillment(journeys, rng, users)
+    seed_returns(users)
+    return report
