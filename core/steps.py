@@ -31,7 +31,8 @@ A step applies when the object's `status` is one of `statuses`, or when
 one of the FSM `transitions` is available on the object
 (`get_available_status_transitions()`); with neither it always applies.
 Hooks to override: `get_step_object`, `get_step_form_kwargs`,
-`get_step_title`, `get_step_context`, `get_step_success_url`, `step_run`.
+`get_step_title`, `get_step_context`, `get_step_success_url`, `step_run`,
+`step_error_redirects`.
 """
 
 from collections.abc import Callable, Mapping
@@ -96,7 +97,8 @@ class StepAdminMixin:
     step_template: str = ""
     step_url_name: str = ""
     steps_context_name: str = "steps"
-    # On a refused step: back to the change page, or show the step page again.
+    # On a refused step: back to the change page, or show the step page again
+    # (see `step_error_redirects` to decide per error).
     step_redirect_on_error: bool = True
 
     # ---- hooks
@@ -132,6 +134,11 @@ class StepAdminMixin:
         self, request: HttpRequest, obj: Any, step: Step, form: forms.Form | None
     ) -> str:
         return step.run(obj, request.user, form)
+
+    def step_error_redirects(self, error: DomainError) -> bool:
+        """Say whether a refused step goes back to the change page (True) or
+        shows its form again (False)."""
+        return self.step_redirect_on_error
 
     # ---- the change page and the step view
 
@@ -176,7 +183,7 @@ class StepAdminMixin:
                 text = self.step_run(request, obj, action, form)
             except DomainError as error:
                 self.message_user(request, str(error), messages.ERROR)
-                if self.step_redirect_on_error:
+                if self.step_error_redirects(error):
                     return HttpResponseRedirect(self.get_step_change_url(obj))
             else:
                 self.message_user(request, text, messages.SUCCESS)

@@ -165,11 +165,6 @@ RETURN_STEPS: dict[str, Step] = {
 }
 
 
-class _PageChanged(Exception):
-    """Carries a refused stale step past the step view's error message, so
-    that the user lands on the return's current page instead of the form."""
-
-
 class ReturnLineInline(ReadOnlyInline):
     model = ReturnLine
     fields = [
@@ -398,23 +393,10 @@ class ReturnRequestAdmin(
             return reverse("admin:returns_returnrequest_step", args=[obj.pk, "inspect"])
         return super().get_step_success_url(request, obj, name, step)
 
-    def step_run(self, request, obj, step, form) -> str:
-        try:
-            return super().step_run(request, obj, step, form)
-        except ReturnChangedError as error:
-            raise _PageChanged(str(error)) from error
-
-    def step_view(
-        self, request: HttpRequest, object_id: int, step: str
-    ) -> HttpResponse:
-        try:
-            return super().step_view(request, object_id, step)
-        except _PageChanged as changed:
-            # Optimistic locking: the page was opened before someone else's step.
-            self.message_user(request, str(changed), messages.ERROR)
-            return HttpResponseRedirect(
-                reverse("admin:returns_returnrequest_change", args=[object_id])
-            )
+    def step_error_redirects(self, error) -> bool:
+        # Optimistic locking: a step from a page opened before someone else's
+        # lands on the return's current page; other refusals keep the form.
+        return isinstance(error, ReturnChangedError)
 
     # ---- the receiving desk and the label
 
@@ -463,7 +445,13 @@ class ReturnRequestAdmin(
             return HttpResponseRedirect(
                 reverse("admin:returns_returnrequest_change", args=[rma.pk])
             )
-        pdf = documents.return_label_pdf(return_request=rma)
+        try:
+            pdf = documents.return_label_pdf(return_request=rma)
+        except DomainError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(
+                reverse("admin:returns_returnrequest_change", args=[rma.pk])
+            )
         return_label_print_record(return_request=rma, actor=request.user)
         return pdf_response(pdf, documents.return_label_filename(rma))
 
