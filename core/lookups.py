@@ -1,6 +1,10 @@
-"""`field__any_of=[...]`: `= ANY(%s)` with one array parameter (PostgreSQL)."""
+"""`field__any_of=[...]`: `= ANY(%s)` with one array parameter (PostgreSQL);
+`any_of()` picks it or `__in` by database."""
 
-from django.db.models import CharField, Field, Lookup, TextField
+from collections.abc import Iterable, Iterator, Sequence
+
+from django.db import connection
+from django.db.models import CharField, Field, Lookup, Q, TextField
 
 
 class AnyOf(Lookup):
@@ -17,3 +21,23 @@ class AnyOf(Lookup):
 Field.register_lookup(AnyOf)
 CharField.register_lookup(AnyOf)
 TextField.register_lookup(AnyOf)
+
+
+def any_of(field: str, values: Iterable) -> Q:
+    """Filter `field` on many values: `= ANY(%s)` with one array parameter on
+    PostgreSQL (no parameter list to build or parse), `IN (...)` elsewhere."""
+    values = list(values)
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__any_of": values})
+    return Q(**{f"{field}__in": values})
+
+
+def lookup_chunks(values: Sequence, size: int = 5000) -> Iterator[Sequence]:
+    """Split values for `any_of`: all at once on PostgreSQL, in chunks of
+    `size` elsewhere (SQLite limits the parameters of one query)."""
+    if connection.vendor == "postgresql":
+        if values:
+            yield values
+        return
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -80,3 +80,45 @@ class ScheduleSlot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} #{self.slot}"
+
+
+class BackgroundJob(models.Model):
+    """What a job row (an import, a print batch) needs so that it never stays
+    stuck: who runs it, when it last showed life, how often it was started,
+    and why it failed.
+
+    `core.jobs.job_run` fills these in; `core.jobs.jobs_reap` fails a job
+    whose worker died (or whose in-process run went silent) with the reason
+    from `lost_message`, and a person retries it.
+    """
+
+    worker_id = models.CharField(
+        max_length=64, blank=True, help_text="The background worker running it."
+    )
+    task_id = models.CharField(
+        max_length=64, blank=True, help_text="The queue's task running it."
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life while it ran."
+    )
+    error = models.TextField(blank=True)
+
+    # What the job is called in messages, and the columns the reaper skips.
+    job_noun = "job"
+    heavy_fields: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    def lost_message(self, cause: str) -> str:
+        """Say, for the person at the screen, why the run ended without an end.
+
+        `cause` names the job as `{job}`: "the worker running this {job} stopped".
+        """
+        return f"{cause.format(job=self.job_noun)}. Retry runs it again."
+
+    def lost_fields(self, message: str) -> dict:
+        """Return the model's own fields to write when its run is lost."""
+        return {}

@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -52,6 +53,11 @@ class WorkerLost(Exception):
 def current_worker_id() -> str | None:
     """Return the id of the worker running the current task, if any."""
     return getattr(_current, "worker_id", None)
+
+
+def current_task_id() -> str | None:
+    """Return the id of the queued task this worker is running, if any."""
+    return getattr(_current, "task_id", None)
 
 
 def stale_before(now: datetime | None = None) -> datetime:
@@ -194,7 +200,20 @@ class BeatingWorker(Worker):
         pulse = Pulse(self.worker_id)
         pulse.start()
         try:
-            super().run()
+            while True:
+                try:
+                    super().run()
+                    return
+                except (OperationalError, InterfaceError):
+                    # The database is down or restarting: wait for it rather
+                    # than exit, and take up the queue where it is then.
+                    logger.warning(
+                        "Worker %s: the database is unreachable; trying again",
+                        self.worker_id,
+                        exc_info=True,
+                    )
+                    connections.close_all()
+                    time.sleep(max(self.interval, 1.0))
         finally:
             pulse.stopping.set()
             pulse.join(timeout=5)
@@ -203,6 +222,7 @@ class BeatingWorker(Worker):
 
     def run_task(self, db_task_result: DBTaskResult) -> None:
         _current.worker_id = self.worker_id
+        _current.task_id = str(db_task_result.pk)
         try:
             super().run_task(db_task_result)
         except (OperationalError, InterfaceError) as error:
@@ -213,3 +233,4 @@ class BeatingWorker(Worker):
             db_task_result.set_failed(error)
         finally:
             _current.worker_id = None
+            _current.task_id = None

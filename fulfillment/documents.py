@@ -30,11 +30,14 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 from pypdf import PdfReader, PdfWriter
 from weasyprint import HTML
+from weasyprint.formatting_structure.boxes import TextBox
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from fulfillment import selectors
+from fulfillment.exceptions import LabelDoesNotFitError
 from fulfillment.models import DocumentKind
+from fulfillment.postage import labels as postage_labels
 
 logger = logging.getLogger(__name__)
 
@@ -177,11 +180,20 @@ def _fonts() -> FontConfiguration:
     return _font_config
 
 
-def render_html(kind: str, pages: Sequence) -> str:
-    """Render the document's template around a list of page records."""
+def render_html(kind: str, pages: Sequence, *, fits: Sequence[int] = ()) -> str:
+    """Render the document's template around a list of page records.
+
+    Labels take a print size per page (`fits`, 0 the largest; see
+    `labels_to_pdf`).
+    """
     return render_to_string(
         TEMPLATES[DocumentKind(kind)],
-        {"pages": pages, "paper": settings.OMS_DOCUMENT_PAPER, "kind": kind},
+        {
+            "pages": pages,
+            "labels": list(zip(pages, fits or [0] * len(pages), strict=True)),
+            "paper": settings.OMS_DOCUMENT_PAPER,
+            "kind": kind,
+        },
     )
 
 
@@ -192,8 +204,120 @@ def html_to_pdf(html: str, *, fetcher: StaticFilesFetcher | None = None) -> byte
     return document.write_pdf(font_config=_fonts())
 
 
+def _documents_to_pdf(htmls: Sequence[str]) -> bytes:
+    """Lay each HTML out as its own document, then write them as one PDF.
+
+    Page counters (`counter(page)`, `counter(pages)`) count within each
+    document, so every pick list of a batch says "Page 1 of n" of its own.
+    """
+    fetcher = StaticFilesFetcher()
+    documents = [
+        HTML(string=html, base_url=document_base_url(), url_fetcher=fetcher).render(
+            font_config=_fonts()
+        )
+        for html in htmls
+    ]
+    pages = [page for document in documents for page in document.pages]
+    return documents[0].copy(pages).write_pdf()
+
+
+# ---- labels: every line printed whole, one page each
+
+# Print sizes a label may take, fit-0 (normal) to fit-5 (smallest); see the
+# `.label.fit-N` rules in documents.css.
+LABEL_FITS = 6
+
+
+def _label_layout(render: Callable[[Sequence, Sequence[int]], str], records, fits):
+    html = render(records, fits)
+    return HTML(
+        string=html, base_url=document_base_url(), url_fetcher=StaticFilesFetcher()
+    ).render(font_config=_fonts())
+
+
+def _boxes(box):
+    yield box
+    for child in getattr(box, "children", None) or ():
+        yield from _boxes(child)
+
+
+def labels_not_fitting(document, count: int) -> list[int]:
+    """Return the indexes of labels that do not fit their page whole.
+
+    A label (a `<section data-label="i">`) that runs onto a second page, or
+    has a line of text reaching past the page's right edge, does not fit.
+    """
+    pages_of: dict[int, int] = {}
+    wide: set[int] = set()
+    for page in document.pages:
+        page_box = page._page_box
+        right = page_box.content_box_x() + page_box.width + 0.5
+        on_page: set[int] = set()
+        for box in _boxes(page_box):
+            element = getattr(box, "element", None)
+            if box.element_tag == "section" and element is not None:
+                index = element.get("data-label")
+                if index is not None:
+                    on_page.add(int(index))
+            elif isinstance(box, TextBox) and box.position_x + box.width > right:
+                wide |= on_page
+        for index in on_page:
+            pages_of[index] = pages_of.get(index, 0) + 1
+    return sorted(
+        index for index in range(count) if pages_of.get(index) != 1 or index in wide
+    )
+
+
+def labels_to_pdf(
+    records: Sequence,
+    *,
+    render: Callable[[Sequence, Sequence[int]], str],
+    describe: Callable[[object], str],
+) -> bytes:
+    """Render 4 × 6 in labels, one page each, never clipping a line.
+
+    Labels are laid out in normal print; any that would run onto a second
+    page is tried alone in smaller and smaller print, and the batch laid out
+    again with the sizes found. When even the smallest print does not fit,
+    nothing is printed: LabelDoesNotFitError names each label (`describe`).
+    `render(records, fits)` returns the HTML of the labels.
+    """
+    fits = [0] * len(records)
+    document = _label_layout(render, records, fits)
+    crowded = labels_not_fitting(document, len(records))
+    if not crowded:
+        return document.write_pdf()
+    refused = []
+    for index in crowded:
+        for fit in range(1, LABEL_FITS):
+            alone = _label_layout(render, [records[index]], [fit])
+            if not labels_not_fitting(alone, 1):
+                fits[index] = fit
+                break
+        else:
+            refused.append(describe(records[index]))
+    if refused:
+        raise LabelDoesNotFitError(refused)
+    document = _label_layout(render, records, fits)
+    if crowded := labels_not_fitting(document, len(records)):
+        raise LabelDoesNotFitError([describe(records[i]) for i in crowded])
+    return document.write_pdf()
+
+
+def _shipping_label_name(record) -> str:
+    return f"shipment {record.shipment_number} (order {record.order_number})"
+
+
 def _render_chunk(job: tuple[str, Sequence]) -> bytes:
     kind, pages = job
+    if kind == DocumentKind.SHIPPING_LABEL:
+        return labels_to_pdf(
+            pages,
+            render=lambda records, fits: render_html(kind, records, fits=fits),
+            describe=_shipping_label_name,
+        )
+    if kind == DocumentKind.PICK_LIST and len(pages) > 1:
+        return _documents_to_pdf([render_html(kind, [sheet]) for sheet in pages])
     return html_to_pdf(render_html(kind, pages))
 
 
@@ -280,6 +404,19 @@ def render(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> RenderedDocument:
     """Render the document `kind` for these shipments or pick lists."""
+    if kind == DocumentKind.SHIPPING_LABEL:
+        # Labels bought through EasyPost print as EasyPost made them.
+        merged = postage_labels.pdf_with_bought_labels(
+            object_ids,
+            lambda own: (
+                render(kind, own, workers=workers, on_progress=on_progress).pdf,
+                [_reference(record) for record in page_records(kind, own)],
+            ),
+        )
+        if merged is not None:
+            pdf, numbers = merged
+            pages = len(PdfReader(io.BytesIO(pdf)).pages)
+            return RenderedDocument(kind=kind, pdf=pdf, pages=pages, references=numbers)
     records = page_records(kind, object_ids)
     pdf = render_records(kind, records, workers=workers, on_progress=on_progress)
     pages = len(PdfReader(io.BytesIO(pdf)).pages)

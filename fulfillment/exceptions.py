@@ -37,3 +37,34 @@ class TrackingError(FulfillmentError):
         # tracking number, 409 a shipment that cannot take the update.
         self.status = status
         super().__init__(" ".join(self.errors))
+
+
+class BatchRefusedError(FulfillmentError):
+    """An all-or-nothing batch that did nothing: `errors` lists every problem
+    (in row order), `by_shipment` the problem of each refused shipment (pk)."""
+
+    def __init__(
+        self, errors: list[str], *, by_shipment: dict[int, str] | None = None
+    ) -> None:
+        self.errors = list(errors)
+        self.by_shipment = dict(by_shipment or {})
+        super().__init__(" ".join(self.errors) + " Nothing was done.")
+
+
+class LabelDoesNotFitError(FulfillmentError):
+    """Labels whose addresses do not fit a 4 × 6 in page even in small print."""
+
+    def __init__(self, labels: list[str]) -> None:
+        self.labels = list(labels)
+        which = "; ".join(self.labels)
+        super().__init__(
+            f"The label of {which} cannot be printed: its addresses do not fit on "
+            "a 4 × 6 in label even in the smallest print, and a clipped label "
+            "would not be delivered. Nothing was printed. Shorten the longest "
+            "address lines (name, company, street) and print again."
+        )
+
+    def __reduce__(self):
+        # Raised in a forked renderer, the error travels back pickled.
+        return (type(self), (self.labels,))
+

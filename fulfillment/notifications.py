@@ -7,6 +7,10 @@ from datetime import date
 from django.utils.formats import date_format
 
 from fulfillment.models import ExceptionReason, Shipment, TrackingEvent
+from fulfillment.outbox.services import (
+    outbox_shipment_shipped,
+    outbox_shipment_tracking_changed,
+)
 from fulfillment.webhooks import Event, channel_webhook_queue
 from orders.emails import customer_email_queue
 from orders.models import CustomerEmail, Order
@@ -35,6 +39,7 @@ def shipment_shipped_notify(*, shipment: Shipment) -> None:
         },
     )
     channel_webhook_queue(shipment=shipment, event=Event.SHIPPED)
+    outbox_shipment_shipped(shipment=shipment)
 
 
 def shipment_delivered_notify(*, shipment: Shipment, order: Order) -> None:
@@ -85,3 +90,9 @@ def shipment_tracking_notify(
                 f"{_day(shipment.estimated_delivery)} instead of {_day(previous_eta)}",
             },
         )
+
+
+def shipment_tracking_changed_notify(*, shipment: Shipment) -> None:
+    """Give the channel the shipment's new carrier and tracking number."""
+    channel_webhook_queue(shipment=shipment, event=Event.TRACKING)
+    outbox_shipment_tracking_changed(shipment=shipment)

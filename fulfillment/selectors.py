@@ -10,12 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
+from core.sequences import parse_number
 from fulfillment.models import (
+    DISPATCHED_STATUSES,
     ON_THE_WAY_STATUSES,
     OPEN_STATUSES,
+    Carrier,
     PickList,
     Shipment,
     ShipmentLine,
@@ -23,7 +26,7 @@ from fulfillment.models import (
     TrackingEvent,
 )
 from inventory.models import Location, StockLevel
-from orders.addresses import PostalAddress, postal_address
+from orders.addresses import PostalAddress, location_address, postal_address
 from orders.models import Order
 
 
@@ -93,11 +96,8 @@ class PickSheet:
 
 
 def _ship_from(location: Location) -> PostalAddress:
-    lines = tuple(
-        line.strip() for line in location.address.splitlines() if line.strip()
-    )
-    return PostalAddress(
-        name=location.name, company="", lines=lines, country=location.country
+    return location_address(
+        name=location.name, address=location.address, country=location.country
     )
 
 
@@ -362,3 +362,76 @@ def order_tracking_summary(*, order_id: int) -> list[ShipmentProgress]:
             )
         )
     return summary
+
+
+# ---- the warehouse forms
+
+
+def carriers_active() -> list[Carrier]:
+    """Return the carriers a shipment may be handed to, by name (1 query)."""
+    return list(Carrier.objects.filter(active=True).order_by("name", "pk"))
+
+
+def carrier_default(carriers: Sequence[Carrier] | None = None) -> Carrier | None:
+    """Return the carrier every ship form starts with: the first active one
+    by name (the list's Ship form and the order page's Ship step agree)."""
+    carriers = carriers_active() if carriers is None else carriers
+    return carriers[0] if carriers else None
+
+
+def shipment_weights_g(*, shipment_ids: Sequence[int]) -> dict[int, int]:
+    """Return each shipment's weight from its products × quantities, in grams
+    (1 query)."""
+    rows = (
+        ShipmentLine.objects.filter(shipment_id__in=list(shipment_ids))
+        .values("shipment_id")
+        .annotate(grams=Sum(F("quantity") * F("order_line__product__weight_g")))
+        .order_by()
+    )
+    weights = dict.fromkeys(shipment_ids, 0)
+    weights.update({row["shipment_id"]: row["grams"] or 0 for row in rows})
+    return weights
+
+
+def shipments_with_labels(queryset: QuerySet[Shipment]) -> QuerySet[Shipment]:
+    """Keep the shipments a shipping label is printed for: handed to a carrier
+    with a tracking number (a label without them would be a draft)."""
+    return queryset.filter(
+        status__in=DISPATCHED_STATUSES, carrier__isnull=False
+    ).exclude(tracking_number="")
+
+
+def shipment_has_label(shipment: Shipment) -> bool:
+    """Say whether a shipping label is printed for this shipment (as
+    `shipments_with_labels`)."""
+    return (
+        shipment.status in DISPATCHED_STATUSES
+        and shipment.carrier_id is not None
+        and bool(shipment.tracking_number)
+    )
+
+
+# Enough for the largest wave; a search answer is a page of orders anyway.
+SEARCH_ORDER_LIMIT = 1000
+
+
+def order_ids_for_search(term: str) -> list[int]:
+    """Return the ids of the orders a search term names by a fulfillment
+    number: a shipment (SH-000123), a pick list (PL-000045) or a tracking
+    number — each an exact lookup on a unique or indexed column."""
+    term = term.strip()
+    if not term:
+        return []
+    condition = Q(tracking_number__in={term, term.upper()})
+    if shipment := parse_number("SH", term):
+        condition |= Q(number=shipment)
+    if pick_list := parse_number("PL", term):
+        pick_list_ids = list(
+            PickList.objects.filter(number=pick_list).values_list("pk", flat=True)
+        )
+        condition |= Q(pick_list_id__in=pick_list_ids)
+    return list(
+        Shipment.objects.filter(condition)
+        .values_list("order_id", flat=True)
+        .distinct()[:SEARCH_ORDER_LIMIT]
+    )

@@ -4,6 +4,7 @@ raises `TrackingError` listing every problem with where it is."""
 
 import csv
 import io
+import re
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +18,9 @@ from fulfillment.services.tracking import TrackingUpdate
 
 T = TrackingEvent.Status
 MAX_ROWS = 20_000
+# Control characters and lone surrogates (JSON can carry "\u0000", "\ud800"):
+# no text column can store them, and none is meant in a scan.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 # Status words people and carriers use, to our tracking status.
 _STATUS_WORDS = {
@@ -107,6 +111,10 @@ def _update(
     number = str(tracking_number or "").strip()
     if not number:
         problems.append("the tracking number is missing")
+    elif _UNSTORABLE.search(number):
+        problems.append(
+            f"the tracking number {number[:40]!r} contains a control character"
+        )
     our_status = parse_status(status or "")
     if our_status is None:
         problems.append(f"status {status!r} is not one of " + ", ".join(T.values))
@@ -133,8 +141,8 @@ def _update(
         tracking_number=number,
         status=our_status,
         occurred_at=moment,
-        place=str(place or "").strip()[:120],
-        description=str(description or "").strip()[:255],
+        place=_UNSTORABLE.sub("", str(place or "")).strip()[:120],
+        description=_UNSTORABLE.sub("", str(description or "")).strip()[:255],
         estimated_delivery=eta,
         exception_reason=reason or "",
         where=where,
@@ -155,6 +163,15 @@ CSV_COLUMNS = (
 def parse_tracking_csv(text: str) -> list[TrackingUpdate]:
     """Read rows `tracking number, status, time, place, description, estimated
     delivery[, exception reason]`; a header row is skipped."""
+    updates, errors = read_tracking_csv(text)
+    if errors:
+        raise TrackingError(errors)
+    return updates
+
+
+def read_tracking_csv(text: str) -> tuple[list[TrackingUpdate], list[str]]:
+    """Return the good rows of a tracking CSV and a problem for each bad line
+    (see `parse_tracking_csv`), so a page can report every problem at once."""
     updates, errors = [], []
     for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
         cells = [cell.strip() for cell in row]
@@ -188,11 +205,9 @@ def parse_tracking_csv(text: str) -> list[TrackingUpdate]:
             updates.append(update)
         if len(updates) > MAX_ROWS:
             raise TrackingError(f"The file has more than {MAX_ROWS} rows; split it.")
-    if errors:
-        raise TrackingError(errors)
-    if not updates:
+    if not updates and not errors:
         raise TrackingError("The CSV holds no tracking rows.")
-    return updates
+    return updates, errors
 
 
 def parse_tracking_json(data: Any) -> list[TrackingUpdate]:

@@ -62,6 +62,29 @@ def _authenticated(request: HttpRequest, carrier: Carrier, body: bytes) -> bool:
     return False
 
 
+def _read_body(request: HttpRequest) -> bytes | None:
+    """Return the body, or None when it is larger than `MAX_BODY_BYTES`.
+
+    A body sent in chunks has no Content-Length: a server that de-chunks it
+    (gunicorn) says so with `wsgi.input_terminated`, and `wsgi.input` is read
+    up to the limit. Without either, the body is empty (PEP 3333).
+    """
+    length = request.headers.get("Content-Length", "")
+    if length or not request.environ.get("wsgi.input_terminated"):
+        if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return None
+        body = request.body
+    else:
+        stream = request.environ["wsgi.input"]
+        body = b""
+        while len(body) <= MAX_BODY_BYTES:
+            chunk = stream.read(min(64 * 1024, MAX_BODY_BYTES + 1 - len(body)))
+            if not chunk:
+                break
+            body += chunk
+    return body if len(body) <= MAX_BODY_BYTES else None
+
+
 @csrf_exempt
 @never_cache
 def carrier_tracking(request: HttpRequest, code: str) -> JsonResponse:
@@ -70,11 +93,8 @@ def carrier_tracking(request: HttpRequest, code: str) -> JsonResponse:
         response = _error(405, "POST tracking updates as JSON.")
         response["Allow"] = "POST"
         return response
-    length = request.headers.get("Content-Length") or "0"
-    if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-        return _error(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
-    body = request.body
-    if len(body) > MAX_BODY_BYTES:
+    body = _read_body(request)
+    if body is None:
         return _error(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
     carrier = Carrier.objects.filter(code=code, active=True).first()
     if carrier is None or not _authenticated(request, carrier, body):
@@ -85,7 +105,10 @@ def carrier_tracking(request: HttpRequest, code: str) -> JsonResponse:
         )
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except RecursionError:
+        return _error(400, "The body is not valid JSON: it is nested too deeply.")
+    except ValueError as error:
+        # Not JSON, not UTF-8, or a number with more digits than Python reads.
         return _error(400, f"The body is not valid JSON: {error}.")
     try:
         if tracking_formats.is_easypost_event(data):

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
 
@@ -13,6 +14,10 @@ class Product(models.Model):
         max_length=32, blank=True, help_text="GTIN / EAN printed on the item."
     )
     weight_g = models.PositiveIntegerField("weight (g)", default=0)
+    # Packed size, for the parcel EasyPost rates (empty: unknown).
+    length_mm = models.PositiveIntegerField("length (mm)", null=True, blank=True)
+    width_mm = models.PositiveIntegerField("width (mm)", null=True, blank=True)
+    height_mm = models.PositiveIntegerField("height (mm)", null=True, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -35,15 +40,14 @@ class Location(models.Model):
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=16, choices=Kind, default=Kind.WAREHOUSE)
     address = models.TextField(blank=True)
-    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code.")
+    country = CountryField()
     priority = models.PositiveSmallIntegerField(
         default=100, help_text="Lower ships first when several locations can."
     )
-    ships_to = models.CharField(
-        max_length=300,
+    ships_to = CountryField(
+        multiple=True,
         blank=True,
-        help_text="Country codes this location ships to, separated by spaces or "
-        "commas (e.g. 'US CA'). Empty means everywhere.",
+        help_text="Countries this location ships to. None chosen means everywhere.",
     )
     active = models.BooleanField(default=True)
 
@@ -57,11 +61,14 @@ class Location(models.Model):
 
     @property
     def ships_to_countries(self) -> frozenset[str]:
-        return frozenset(self.ships_to.replace(",", " ").upper().split())
+        # The field keeps its clean list of codes in the instance; reading it
+        # there skips building a Country object per code for every stock
+        # level the allocation engine weighs.
+        return frozenset(self.__dict__.get("ships_to") or ())
 
     def can_ship_to(self, country: str) -> bool:
         countries = self.ships_to_countries
-        return not countries or country.upper() in countries
+        return not countries or str(country).upper() in countries
 
 
 class StockLevel(models.Model):

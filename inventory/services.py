@@ -16,6 +16,7 @@ from django.utils.module_loading import import_string
 
 from core.bulk import bulk_insert
 from core.history import history_snapshot
+from core.lookups import any_of, lookup_chunks
 from inventory.allocation import Demand, Plan, Source, plan_allocation
 from inventory.exceptions import StockError
 from inventory.locks import lock_stock_levels, lock_stock_levels_by_pk
@@ -34,9 +35,21 @@ def _stock_available_on_commit(product_ids: Iterable[int]) -> None:
     product_ids = sorted(set(product_ids))
     if not product_ids:
         return
+    _stock_changed(product_ids)
     for dotted_path in getattr(settings, "OMS_STOCK_AVAILABLE_HANDLERS", []):
         handler = import_string(dotted_path)
         transaction.on_commit(lambda h=handler: h(product_ids=product_ids))
+
+
+def _stock_changed(product_ids: Iterable[int]) -> None:
+    """Within the transaction, tell the configured handlers that the available
+    quantity of these products changed (`OMS_STOCK_CHANGED_HANDLERS`: the
+    outbox records stock pushes to the shops), so inventory never imports
+    fulfillment."""
+    product_ids = sorted(set(product_ids))
+    for dotted_path in getattr(settings, "OMS_STOCK_CHANGED_HANDLERS", []):
+        if product_ids:
+            import_string(dotted_path)(product_ids=product_ids)
 
 
 def _record(
@@ -181,6 +194,8 @@ def stock_adjust(
     _record(level=level, delta=delta, reason=reason, actor=actor, note=note)
     if delta > 0:
         _stock_available_on_commit([level.product_id])
+    elif delta < 0:
+        _stock_changed([level.product_id])
     level.refresh_from_db(fields=["on_hand", "allocated"])
     return level
 
@@ -215,6 +230,8 @@ def stock_count(
     )
     if delta > 0:
         _stock_available_on_commit([level.product_id])
+    elif delta < 0:
+        _stock_changed([level.product_id])
     level.refresh_from_db(fields=["on_hand", "allocated"])
     return level
 
@@ -329,15 +346,24 @@ def stock_allocate_many(
     by_pk = {level.pk: level for level in levels}
     free = {level.pk: level.available for level in levels}
     # Which locked levels may ship each product to each country, worked out
-    # once per country rather than once per order.
-    shipping: dict[str, dict[int, list[StockLevel]]] = {}
+    # once per country rather than once per order, as (pk, product, location,
+    # priority, code): a `Source` without its free quantity.
+    shipping: dict[str, dict[int, list[tuple]]] = {}
 
-    def candidates(country: str) -> dict[int, list[StockLevel]]:
+    def candidates(country: str) -> dict[int, list[tuple]]:
         if country not in shipping:
-            by_product: dict[int, list[StockLevel]] = defaultdict(list)
+            by_product: dict[int, list[tuple]] = defaultdict(list)
             for level in levels:
                 if level.location.can_ship_to(country):
-                    by_product[level.product_id].append(level)
+                    by_product[level.product_id].append(
+                        (
+                            level.pk,
+                            level.product_id,
+                            level.location_id,
+                            level.location.priority,
+                            level.location.code,
+                        )
+                    )
             shipping[country] = by_product
         return shipping[country]
 
@@ -346,17 +372,10 @@ def stock_allocate_many(
     for request in requests:
         eligible = candidates(request.country)
         sources = [
-            Source(
-                stock_level_id=level.pk,
-                product_id=level.product_id,
-                location_id=level.location_id,
-                location_priority=level.location.priority,
-                location_code=level.location.code,
-                available=free[level.pk],
-            )
+            Source(*static, free[static[0]])
             for product_id in {d.product_id for d in request.demands}
-            for level in eligible.get(product_id, ())
-            if free[level.pk] > 0
+            for static in eligible.get(product_id, ())
+            if free[static[0]] > 0
         ]
         plan: Plan = plan_allocation(request.demands, sources)
         if all_or_nothing and not plan.complete:
@@ -373,11 +392,8 @@ def stock_allocate_many(
             reserved=dict(reserved), short=plan.short
         )
     _reserve(picks)
+    _stock_changed(by_pk[level_pk].product_id for _, level_pk, _ in picks)
     return results
-
-
-# Ids per query when looking up existing allocations (SQLite's variable limit).
-LOOKUP_CHUNK = 5000
 
 
 def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
@@ -400,12 +416,11 @@ def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
     _history(per_level, reason="reserved for orders")
     line_ids = sorted({line_id for line_id, _ in per_pair})
     existing: dict[tuple[int, int], int] = {}
-    for start in range(0, len(line_ids), LOOKUP_CHUNK):
+    for chunk in lookup_chunks(line_ids):
         existing.update(
             ((order_line_id, stock_level_id), pk)
             for pk, order_line_id, stock_level_id in Allocation.objects.filter(
-                order_line_id__in=line_ids[start : start + LOOKUP_CHUNK],
-                stock_level_id__in=per_level,
+                any_of("order_line__id", chunk), any_of("stock_level__id", per_level)
             ).values_list("pk", "order_line_id", "stock_level_id")
         )
     # Lines topped up (a backorder that got more stock where it already had

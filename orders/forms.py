@@ -3,7 +3,8 @@
 from django import forms
 
 from core.limits import single_line_text
-from orders.models import HoldReason
+from orders.addresses import SHIP_TO_FIELDS, address_problems
+from orders.models import HoldReason, Order
 
 
 class HoldForm(forms.Form):
@@ -19,3 +20,30 @@ class CancelForm(forms.Form):
         validators=[single_line_text],
         help_text="Shown on the order timeline, e.g. 'customer request'.",
     )
+
+
+class OrderForm(forms.ModelForm):
+    """The order admin's form: the ship-to address is checked against its
+    country's rules (required fields, postcode format) whenever it changes."""
+
+    class Meta:
+        model = Order
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and not set(self.changed_data) & set(SHIP_TO_FIELDS):
+            return cleaned
+        # Fields not on the form (read-only) keep the order's values.
+        address = {name: getattr(self.instance, name, "") for name in SHIP_TO_FIELDS}
+        address.update(
+            {name: cleaned[name] for name in SHIP_TO_FIELDS if name in cleaned}
+        )
+        if not address["ship_country"] or self.has_error("ship_country"):
+            return cleaned
+        for name, message in address_problems(address).items():
+            if name in self.fields and not self.has_error(name):
+                self.add_error(name, message)
+            elif name not in self.fields:
+                self.add_error(None, message)
+        return cleaned

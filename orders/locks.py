@@ -1,5 +1,6 @@
 """Row locks for orders."""
 
+from core.lookups import any_of
 from orders.models import Order
 
 
@@ -27,7 +28,7 @@ def lock_order_rows(pks: list[int]) -> list[tuple[int, str, str]]:
     of each: for set-based work on thousands of orders, without model rows."""
     return list(
         Order.objects.select_for_update(of=("self",))
-        .filter(pk__in=pks)
+        .filter(any_of("pk", pks))
         .order_by("pk")
         .values_list("pk", "status", "ship_country")
     )

@@ -6,10 +6,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
+from django_countries.fields import CountryField
 from django_fsm import RETURN_VALUE, FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from core.models import ProtectedStatusModel, VersionedModel
+from core.models import BackgroundJob, ProtectedStatusModel, VersionedModel
 from inventory.models import Product
 
 
@@ -37,11 +39,83 @@ class Channel(models.Model):
     )
     active = models.BooleanField(default=True)
 
+    class Platform(models.TextChoices):
+        GENERIC = "generic", "Generic (our API and signed webhooks)"
+        SHOPIFY = "shopify", "Shopify"
+        WOOCOMMERCE = "woocommerce", "WooCommerce"
+
+    platform = models.CharField(
+        max_length=16,
+        choices=Platform,
+        default=Platform.GENERIC,
+        help_text="Which shop software the channel is: it decides how orders "
+        "arrive (webhooks in the platform's shape) and how fulfilment and stock "
+        "go back (the platform's API, or our signed webhooks for generic).",
+    )
+    shop_domain = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Shopify: the shop's myshopify.com domain (acme.myshopify.com). "
+        "WooCommerce: the shop's address (shop.example.com, https assumed).",
+    )
+    access_token = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="For calls to the shop's API (write-only). Shopify: the Admin "
+        "API access token (shpat_…). WooCommerce: the REST API consumer key and "
+        "secret as ck_…:cs_….",
+    )
+    # Kept apart from webhook_secret: that one signs what is sent to the
+    # channel in the Standard Webhooks form (whsec_<base64>), while Shopify and
+    # WooCommerce sign what they send with a secret of their own, used as is.
+    inbound_secret = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Verifies webhooks the shop sends (write-only), used as typed. "
+        "Shopify: the app's client secret (or the secret shown under Settings → "
+        "Notifications → Webhooks). WooCommerce: the webhook's Secret. Not the "
+        "outbound webhook secret above, which signs what is sent to the channel.",
+    )
+    push_stock = models.BooleanField(
+        "push available stock",
+        default=False,
+        help_text="Tell the shop the available quantity of its SKUs whenever it "
+        "changes (Shopify and WooCommerce: the SKUs under Channel listings; "
+        "generic: every SKU, as inventory.updated webhooks).",
+    )
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+
+class ChannelApiKey(models.Model):
+    """A key a channel calls the order API with; only its SHA-256 is stored."""
+
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100, blank=True, help_text="Who uses it.")
+    # The key reads `oms_<prefix>_<secret>`; the prefix finds the row, the hash
+    # of the whole key is compared in constant time.
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["channel", "-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.channel.code}: {self.name or self.prefix}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
 
 
 class Customer(models.Model):
@@ -128,7 +202,7 @@ class Order(ProtectedStatusModel, VersionedModel):
     ship_city = models.CharField("city", max_length=100)
     ship_region = models.CharField("region / state", max_length=100, blank=True)
     ship_postcode = models.CharField("postcode", max_length=20, blank=True)
-    ship_country = models.CharField("country", max_length=2, help_text="ISO code.")
+    ship_country = CountryField("country")
     ship_phone = models.CharField("phone", max_length=40, blank=True)
     shipping_method = models.CharField(max_length=64, blank=True)
     requested_delivery_date = models.DateField(null=True, blank=True)
@@ -304,6 +378,8 @@ class OrderEvent(models.Model):
         EMAIL = "email", "E-mail sent"
         RETURN = "return", "Return"
         REFUND = "refund", "Refund"
+        # What a channel sent that could not be applied (an update after packing).
+        CHANNEL = "channel", "Channel message"
 
     # Indexed through (order, -created_at) below.
     order = models.ForeignKey(
@@ -329,8 +405,11 @@ class OrderEvent(models.Model):
         return f"{self.order_id}: {self.message}"
 
 
-class ImportJob(models.Model):
+class ImportJob(BackgroundJob):
     """One CSV upload: its file, what the preview found, and how the import went."""
+
+    job_noun = "import"
+    heavy_fields = ("source",)
 
     class Status(models.TextChoices):
         PREVIEWED = "previewed", "Previewed"
@@ -364,6 +443,21 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.get_status_display()})"
+
+    def lost_message(self, cause: str) -> str:
+        cause = cause.format(job=self.job_noun)
+        if self.stage == "settling":
+            return (
+                f"{cause} after the orders were written, while allocating them; "
+                "Retry allocates them and queues their e-mails (no order is "
+                "imported twice)."
+            )
+        # The write is one transaction: it is committed whole or not at all.
+        stage = {"writing": "writing the orders"}.get(self.stage, "checking the file")
+        return f"{cause} while {stage}; nothing was written. Retry runs it again."
+
+    def lost_fields(self, message: str) -> dict:
+        return {"result": {**(self.result or {}), "summary": message}}
 
     @property
     def percent(self) -> int:
@@ -423,3 +517,80 @@ class CustomerEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {self.to}"
+
+
+class InboundMessage(models.Model):
+    """One order message a channel sent (API call or shop webhook), kept raw.
+
+    Stored before it is answered, then processed by a task: a message that
+    failed can be replayed from what was stored.
+    """
+
+    class Source(models.TextChoices):
+        API = "api", "Order API"
+        SHOPIFY = "shopify", "Shopify webhook"
+        WOOCOMMERCE = "woocommerce", "WooCommerce webhook"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+        # Processed, and it changed nothing: the order it names was there.
+        DUPLICATE = "duplicate", "Duplicate"
+        IGNORED = "ignored", "Ignored"
+
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, related_name="inbound_messages"
+    )
+    source = models.CharField(max_length=16, choices=Source)
+    topic = models.CharField(max_length=64)
+    delivery_id = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="The platform's id of this delivery (X-Shopify-Webhook-Id, "
+        "X-WC-Webhook-Delivery-ID); a second delivery with it is a duplicate.",
+    )
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    # SHA-256 of the body: the same Idempotency-Key with another body is refused.
+    body_hash = models.CharField(max_length=64, blank=True, editable=False)
+    external_id = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=12, choices=Status, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    body = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    # What the API answered, given again for the same Idempotency-Key.
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    order = models.ForeignKey(
+        Order,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inbound_messages",
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "source", "delivery_id"],
+                condition=~Q(delivery_id=""),
+                name="inbound_delivery_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["channel", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="inbound_idempotency_key_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="inbound_status"),
+            models.Index(fields=["-received_at", "-id"], name="inbound_received"),
+        ]
+        permissions = [("replay_inboundmessage", "Can replay inbound messages")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.topic} #{self.pk}"

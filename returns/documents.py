@@ -1,13 +1,17 @@
 """The return label (4 × 6 in), rendered by the one PDF module
 (`fulfillment.documents`) with its static-files-only URL fetcher."""
 
+import logging
+
 from django.template.loader import render_to_string
 
-from fulfillment.documents import html_to_pdf
+from fulfillment.documents import labels_to_pdf
+from fulfillment.exceptions import LabelDoesNotFitError
 from orders.models import CustomerEmail
 from returns import selectors
 from returns.models import ReturnRequest
 
+logger = logging.getLogger(__name__)
 TEMPLATE = "documents/return_label.html"
 
 
@@ -15,10 +19,24 @@ def return_label_filename(return_request: ReturnRequest) -> str:
     return f"return-label-{return_request.number}.pdf"
 
 
+def _render(labels, fits) -> str:
+    return render_to_string(
+        TEMPLATE,
+        {"pages": labels, "labels": list(zip(labels, fits, strict=True))},
+    )
+
+
 def return_label_pdf(*, return_request: ReturnRequest) -> bytes:
-    """Render the return label of one RMA as a one-page PDF."""
+    """Render the return label of one RMA as a one-page PDF.
+
+    Raises LabelDoesNotFitError when its addresses cannot fit the label.
+    """
     label = selectors.return_label(return_request=return_request)
-    return html_to_pdf(render_to_string(TEMPLATE, {"pages": [label]}))
+    return labels_to_pdf(
+        [label],
+        render=_render,
+        describe=lambda record: f"return {record.number} (order {record.order_number})",
+    )
 
 
 def return_label_attachments(email: CustomerEmail) -> list[tuple[str, bytes, str]]:
@@ -29,10 +47,17 @@ def return_label_attachments(email: CustomerEmail) -> list[tuple[str, bytes, str
     )
     if return_request is None:
         return []
+    try:
+        pdf = return_label_pdf(return_request=return_request)
+    except LabelDoesNotFitError:
+        # The e-mail still tells the customer the return is approved; staff
+        # meet the same refusal, naming the return, when they print it.
+        logger.warning("Return label of %s does not fit", return_request.number)
+        return []
     return [
         (
             return_label_filename(return_request),
-            return_label_pdf(return_request=return_request),
+            pdf,
             "application/pdf",
         )
     ]

@@ -19,9 +19,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.sequences import parse_number
 from fulfillment.models import Shipment, ShipmentStatus
 from inventory.models import Location
-from orders.addresses import PostalAddress, postal_address
+from orders.addresses import PostalAddress, location_address, postal_address
 from orders.models import Order, OrderLine
 from returns.models import (
     FINISHED_STATUSES,
@@ -118,13 +119,9 @@ def refund_balance(
 def _returns_desk(location: Location | None) -> PostalAddress:
     if location is None:
         return PostalAddress(name="Returns", company="", lines=(), country="")
-    lines = tuple(
-        line.strip() for line in location.address.splitlines() if line.strip()
-    )
-    return PostalAddress(
+    return location_address(
         name=f"Returns · {location.name}",
-        company="",
-        lines=lines,
+        address=location.address,
         country=location.country,
     )
 
@@ -415,3 +412,19 @@ def returns_report(*, start: date, end: date) -> ReturnsReport:
         channels.values(), key=lambda r: (-r.returned_units, r.label)
     )
     return report
+
+
+def order_ids_for_search(term: str) -> list[int]:
+    """Return the ids of the orders a search term names by a return
+    (RMA-000012) or refund (RF-000034) number: exact, unique-index lookups."""
+    if number := parse_number("RMA", term):
+        return list(
+            ReturnRequest.objects.filter(number=number).values_list(
+                "order_id", flat=True
+            )
+        )
+    if number := parse_number("RF", term):
+        return list(
+            Refund.objects.filter(number=number).values_list("order_id", flat=True)
+        )
+    return []

@@ -88,6 +88,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
     ship_name = "Ada Lovelace"
     ship_address1 = "12 Analytical Row"
     ship_city = "Austin"
+    ship_region = "TX"
     ship_postcode = "78701"
     ship_country = "US"
     placed_at = factory.LazyFunction(timezone.now)

@@ -1,5 +1,5 @@
 """Production settings, login protection, health check, and a production-like
-run: gunicorn + whitenoise + a db_worker process on PostgreSQL."""
+run: gunicorn + whitenoise + a worker process on PostgreSQL."""
 
 import os
 import secrets
@@ -97,7 +97,7 @@ def wait_for(
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_gunicorn_whitenoise_and_db_worker_run_like_production(tmp_path):
+def test_gunicorn_whitenoise_and_worker_run_like_production(tmp_path):
     settings_dict = connection.settings_dict
     database_url = (
         f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:"
@@ -131,7 +131,7 @@ def test_gunicorn_whitenoise_and_db_worker_run_like_production(tmp_path):
         stderr=subprocess.PIPE,
     )
     worker = subprocess.Popen(
-        [sys.executable, "manage.py", "db_worker", "--interval", "0.2"],
+        [sys.executable, "manage.py", "worker", "--interval", "0.2"],
         cwd=ROOT,
         env={**clean, **env},
         stdout=subprocess.DEVNULL,
@@ -159,7 +159,7 @@ def test_gunicorn_whitenoise_and_db_worker_run_like_production(tmp_path):
 
         deadline = time.monotonic() + 30
         while DBTaskResult.objects.get(id=task_id).status != "SUCCESSFUL":
-            assert time.monotonic() < deadline, "the db_worker did not run the task"
+            assert time.monotonic() < deadline, "the worker did not run the task"
             time.sleep(0.3)
     finally:
         server.terminate()

@@ -1,7 +1,8 @@
 """Admin of the warehouse, by subject: `shipments` (shipments, the pack and
 ship forms, tracking entry), `pick_lists`, `printing` (documents and
 background print batches), `logs` (tracking events, channel webhook
-deliveries, the print log), `carriers`, and `order_panel`, the fulfillment
+deliveries, the print log), `outbox` (messages to the shops, Replay, channel
+listings), `carriers`, and `order_panel`, the fulfillment
 part of the one order admin (`FulfillmentOrderAdminMixin`, composed and
 registered in `oms.admin`).
 
@@ -12,7 +13,9 @@ Thin: every change is a call to `fulfillment.services`, every PDF comes from
 from fulfillment.admin import (  # noqa: F401 - registers them
     carriers,
     logs,
+    outbox,
     pick_lists,
+    postage,
     printing,
     shipments,
 )

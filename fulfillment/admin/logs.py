@@ -26,7 +26,8 @@ class TrackingEventAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAd
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
-    """Every attempt to tell a sales channel about a shipment, with its answer."""
+    """Every attempt to tell a sales channel about a shipment, with its answer
+    and, after a failure, when the next attempt is due."""
 
     list_display = [
         "created_at",
@@ -38,6 +39,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.Model
         "response_code",
         "succeeded",
         "error",
+        "next_attempt_at",
     ]
     list_filter = ["succeeded", "event", "channel"]
     list_select_related = ["channel", "order", "shipment"]

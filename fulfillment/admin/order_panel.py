@@ -11,7 +11,7 @@ registers the one `OrderAdmin` (in `oms.admin`).
 from collections.abc import Mapping
 
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -22,7 +22,8 @@ from core.exceptions import DomainError
 from core.steps import Step
 from fulfillment import forms, selectors
 from fulfillment.admin.base import FULFIL, PermissionsMixin
-from fulfillment.admin.printing import LABEL_STATUSES, print_documents
+from fulfillment.admin.pick_lists import pick_lists_print_url
+from fulfillment.admin.printing import print_documents
 from fulfillment.models import DocumentKind, Shipment, ShipmentStatus
 from fulfillment.services import packing, picking, shipping, tracking
 from orders.admin.orders import order_step
@@ -253,12 +254,31 @@ class FulfillmentOrderAdminMixin(PermissionsMixin):
         return inlines
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        shipments = Shipment.objects.filter(
+            order_id=object_id if str(object_id).isdigit() else None
+        )
+        available = shipments.aggregate(
+            shipments=Count("pk"),
+            slips=Count("pk", filter=~Q(status=S.CANCELLED)),
+            labels=Count(
+                "pk",
+                filter=Q(
+                    pk__in=selectors.shipments_with_labels(shipments).values("pk")
+                ),
+            ),
+        )
+        # Only the documents that can be printed now: labels once a shipment
+        # is shipped with a carrier and tracking number.
         extra_context = {
             **(extra_context or {}),
-            "order_has_shipments": Shipment.objects.filter(order_id=object_id).exists(),
+            "order_has_shipments": bool(available["shipments"]),
             "order_documents": [
-                ("print_packing_slips", "Packing slips"),
-                ("print_shipping_labels", "Labels"),
+                (action, label)
+                for action, label, count in (
+                    ("print_packing_slips", "Packing slips", available["slips"]),
+                    ("print_shipping_labels", "Labels", available["labels"]),
+                )
+                if count
             ],
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
@@ -294,10 +314,12 @@ class FulfillmentOrderAdminMixin(PermissionsMixin):
         self.message_user(
             request,
             format_html(
-                "{} order(s) on pick list(s) {}. Print them under Fulfilment › Pick "
-                "lists.",
+                '{} order(s) on pick list(s) {}. <a href="{}" data-print="wave">'
+                "Print {}</a>.",
                 len(wave.orders),
                 links,
+                pick_lists_print_url(wave.pick_lists),
+                "this pick list" if len(wave.pick_lists) == 1 else "these pick lists",
             ),
             messages.SUCCESS,
         )
@@ -318,9 +340,13 @@ class FulfillmentOrderAdminMixin(PermissionsMixin):
 
     @admin.action(description="Print shipping labels (4×6 in)", permissions=["print"])
     def print_shipping_labels(self, request, queryset: QuerySet[Order]):
-        ids = selectors.shipments_of_orders(
-            order_ids=list(queryset.values_list("pk", flat=True)),
-            statuses=LABEL_STATUSES,
+        shipments = Shipment.objects.filter(
+            order_id__in=list(queryset.values_list("pk", flat=True))
+        )
+        ids = list(
+            selectors.shipments_with_labels(shipments)
+            .order_by("number")
+            .values_list("pk", flat=True)
         )
         return print_documents(
             self, request, kind=DocumentKind.SHIPPING_LABEL, object_ids=ids

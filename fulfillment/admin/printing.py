@@ -8,12 +8,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.admin_utils import ReadOnlyAdminMixin
 from core.exceptions import DomainError
+from core.jobs import job_reap, job_waiting_notice, jobs_reap
 from core.responses import pdf_response
 from fulfillment import documents
 from fulfillment.admin.base import PermissionsMixin
@@ -22,6 +24,7 @@ from fulfillment.services.printing import (
     document_print_record,
     print_job_create,
     print_job_download,
+    print_job_retry,
 )
 
 S = ShipmentStatus
@@ -63,7 +66,11 @@ def print_documents(
         return HttpResponseRedirect(
             reverse("admin:fulfillment_printjob_progress", args=[job.pk])
         )
-    rendered = documents.render(kind, object_ids)
+    try:
+        rendered = documents.render(kind, object_ids)
+    except DomainError as error:
+        modeladmin.message_user(request, str(error), messages.ERROR)
+        return None
     is_pick_list = kind == DocumentKind.PICK_LIST
     document_print_record(
         kind=kind,
@@ -77,10 +84,44 @@ def print_documents(
 
 @admin.register(PrintJob)
 class PrintJobAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["pk", "kind", "status", "progress", "created_by", "created_at"]
+    list_display = [
+        "pk",
+        "kind",
+        "status",
+        "progress",
+        "error",
+        "attempts",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["kind", "status"]
     list_select_related = ["created_by"]
     exclude = ["pdf", "object_ids"]
+    actions = ["retry"]
+
+    def changelist_view(self, request, extra_context=None):
+        # Batches whose worker died show failed here even with no worker left.
+        jobs_reap(models=[PrintJob])
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(
+        description="Retry the selected failed batches", permissions=["print"]
+    )
+    def retry(self, request: HttpRequest, queryset) -> None:
+        retried = [job for job in queryset if print_job_retry(job=job)]
+        skipped = queryset.count() - len(retried)
+        if retried:
+            self.message_user(
+                request,
+                f"{len(retried)} batch{pluralize(len(retried), 'es')} queued again.",
+            )
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} selected batch{pluralize(skipped, 'es')} not retried: "
+                "only failed batches can be.",
+                messages.WARNING,
+            )
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("pdf", "object_ids")
@@ -104,6 +145,11 @@ class PrintJobAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                 name="fulfillment_printjob_progress",
             ),
             path(
+                "<int:job_id>/retry/",
+                self.admin_site.admin_view(self.retry_view),
+                name="fulfillment_printjob_retry",
+            ),
+            path(
                 "<int:job_id>/download/",
                 self.admin_site.admin_view(self.download_view),
                 name="fulfillment_printjob_download",
@@ -115,6 +161,10 @@ class PrintJobAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         if not self.has_print_permission(request):
             raise PermissionDenied
         job = get_object_or_404(PrintJob.objects.defer("pdf"), pk=job_id)
+        # With no worker left to reap it, the page itself ends a dead run.
+        if job_reap(job):
+            job.refresh_from_db()
+        notice = job_waiting_notice(job)
         return TemplateResponse(
             request,
             "admin/fulfillment/printjob/progress.html",
@@ -123,9 +173,29 @@ class PrintJobAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                 "title": f"{job.get_kind_display()}s: batch {job.pk}",
                 "opts": self.model._meta,
                 "job": job,
-                "finished": job.status
-                in (PrintJob.Status.DONE, PrintJob.Status.FAILED),
+                "waiting_notice": notice,
+                # The page stops refreshing: the batch ended, or nothing runs it.
+                "finished": job.status in (PrintJob.Status.DONE, PrintJob.Status.FAILED)
+                or bool(notice),
             },
+        )
+
+    def retry_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        if not self.has_print_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(PrintJob.objects.defer("pdf"), pk=job_id)
+        if request.method == "POST":
+            if print_job_retry(job=job):
+                self.message_user(request, f"Batch {job.pk} is queued again.")
+            else:
+                self.message_user(
+                    request,
+                    f"Batch {job.pk} is {job.get_status_display().lower()}; only a "
+                    "failed batch can be retried.",
+                    messages.WARNING,
+                )
+        return HttpResponseRedirect(
+            reverse("admin:fulfillment_printjob_progress", args=[job.pk])
         )
 
     def download_view(self, request: HttpRequest, job_id: int) -> HttpResponse:

@@ -2,6 +2,8 @@
 printing actions, and the warehouse steps (pack, ship, deliver, ship from a
 CSV)."""
 
+from decimal import Decimal
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -16,19 +18,21 @@ from core.admin_utils import LargeTableAdminMixin, ReadOnlyAdminMixin, ReadOnlyI
 from core.exceptions import DomainError
 from fulfillment import forms, selectors
 from fulfillment.admin.base import PermissionsMixin, status_badge
-from fulfillment.admin.printing import LABEL_STATUSES, print_documents
-from fulfillment.exceptions import TrackingError
+from fulfillment.admin import postage as postage_admin
+from fulfillment.admin.printing import print_documents
+from fulfillment.exceptions import BatchRefusedError, TrackingError
+from fulfillment.postage.labels import zpl_preferred
 from fulfillment.models import (
     DISPATCHED_STATUSES,
-    Carrier,
     DocumentKind,
     ExceptionReason,
+    PickList,
     Shipment,
     ShipmentLine,
     ShipmentStatus,
     TrackingEvent,
 )
-from fulfillment.services.packing import shipments_pack
+from fulfillment.services.packing import Parcels, shipments_pack
 from fulfillment.services.shipping import (
     ShipmentHandover,
     shipments_ship,
@@ -70,6 +74,7 @@ def _action_page(
             "action": action,
             "selected": queryset,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "seen_versions": request.POST.get("seen_versions", ""),
             **context,
         },
     )
@@ -85,6 +90,27 @@ def _seen_versions(request, queryset) -> dict[int, int]:
             seen[int(pk)] = int(version)
     selected = set(queryset.filter(pk__in=list(seen)).values_list("pk", flat=True))
     return {pk: version for pk, version in seen.items() if pk in selected}
+
+
+# A page lists this many problems of a CSV, then says how many more there are.
+LISTED_PROBLEMS = 500
+
+
+def _listed(errors: list[str]) -> dict:
+    return {
+        "errors": errors[:LISTED_PROBLEMS],
+        "more_errors": max(0, len(errors) - LISTED_PROBLEMS),
+    }
+
+
+def _errors_beside_rows(formset, refused: BatchRefusedError) -> None:
+    """Put each refused shipment's problem beside its row of the formset."""
+    for form in formset.forms:
+        problem = refused.by_shipment.get(_form_pk(form))
+        if problem:
+            form.add_error(None, problem)
+    if not refused.by_shipment:
+        formset._non_form_errors = formset.error_class(refused.errors)
 
 
 def _form_pk(form) -> int | None:
@@ -153,6 +179,29 @@ class ExceptionReasonFilter(admin.SimpleListFilter):
         return queryset
 
 
+class PickListFilter(admin.SimpleListFilter):
+    """The shipments of one pick list (`?pick_list=<id>`, linked from the pick
+    list page). Offers no list of pick lists: there are too many."""
+
+    title = "pick list"
+    parameter_name = "pick_list"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        if not value or not value.isdigit():
+            return []
+        number = (
+            PickList.objects.filter(pk=value).values_list("number", flat=True).first()
+        )
+        return [(value, number)] if number else []
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value:
+            return queryset.filter(pick_list_id=value if value.isdigit() else None)
+        return queryset
+
+
 @admin.register(Shipment)
 class ShipmentAdmin(
     PermissionsMixin, ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin
@@ -176,6 +225,7 @@ class ShipmentAdmin(
         ExceptionReasonFilter,
         "location",
         "carrier",
+        PickListFilter,
     ]
     list_select_related = ["order", "location", "pick_list", "carrier"]
     # Exact matches through unique or indexed columns: the table is large.
@@ -233,6 +283,35 @@ class ShipmentAdmin(
     @admin.display(description="weight (kg)")
     def weight_kg(self, obj: Shipment) -> str:
         return obj.weight_kg
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        shipment = (
+            Shipment.objects.filter(pk=object_id)
+            .only("status", "carrier_id", "tracking_number")
+            .first()
+            if str(object_id).isdigit()
+            else None
+        )
+        extra_context = extra_context or {}
+        if shipment is not None:
+            labelled = selectors.shipment_has_label(shipment)
+            extra_context |= {
+                "shipment_dispatched": shipment.status in DISPATCHED_STATUSES,
+                "shipment_documents": [
+                    (action, label)
+                    for action, label, offered in (
+                        (
+                            "print_packing_slips",
+                            "Packing slip",
+                            shipment.status != S.CANCELLED,
+                        ),
+                        ("print_shipping_labels", "Label", labelled),
+                    )
+                    if offered
+                ],
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
         return [
@@ -320,11 +399,12 @@ class ShipmentAdmin(
             try:
                 report = tracking_updates_record(
                     updates=form.cleaned_data["updates"],
+                    refused_lines=form.cleaned_data["refused_lines"],
                     actor=request.user,
                     source=TrackingEvent.Source.CSV,
                 )
             except TrackingError as error:
-                errors = error.errors[:50]
+                errors = error.errors
             else:
                 self.message_user(
                     request,
@@ -347,7 +427,7 @@ class ShipmentAdmin(
                 "title": "Tracking events from a CSV",
                 "opts": self.model._meta,
                 "form": form,
-                "errors": errors,
+                **_listed(errors),
             },
         )
 
@@ -366,18 +446,18 @@ class ShipmentAdmin(
 
     @admin.action(description="Print shipping labels (4×6 in)", permissions=["print"])
     def print_shipping_labels(self, request, queryset: QuerySet[Shipment]):
-        ids = list(
-            queryset.filter(status__in=LABEL_STATUSES)
-            .order_by("number")
-            .values_list("pk", flat=True)
-        )
-        skipped = queryset.exclude(status__in=LABEL_STATUSES).count()
+        labelled = selectors.shipments_with_labels(queryset)
+        ids = list(labelled.order_by("number").values_list("pk", flat=True))
+        skipped = queryset.count() - len(ids)
         if skipped:
             self.message_user(
                 request,
-                f"{skipped} selected shipment(s) are not packed yet and get no label.",
+                f"{skipped} selected shipment(s) get no label: a label is printed "
+                "once the shipment is shipped with a carrier and tracking number.",
                 messages.WARNING,
             )
+        if ids and zpl_preferred(ids):
+            return postage_admin.labels_response(self, request, ids)
         return print_documents(
             self, request, kind=DocumentKind.SHIPPING_LABEL, object_ids=ids
         )
@@ -386,36 +466,84 @@ class ShipmentAdmin(
 
     @admin.action(description="Mark packed", permissions=["fulfil"])
     def mark_packed(self, request, queryset: QuerySet[Shipment]):
-        form = forms.PackForm(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            try:
-                report = shipments_pack(
-                    shipments=list(queryset.order_by("number")),
-                    actor=request.user,
-                    expected_versions=_seen_versions(request, queryset),
-                    **form.cleaned_data,
-                )
-            except DomainError as error:
-                self.message_user(request, str(error), messages.ERROR)
-                return None
-            _report(self, request, report.done, report.errors, "Packed")
+        picking = list(
+            queryset.filter(status=S.PICKING)
+            .select_related("order", "location")
+            .order_by("number")
+        )
+        if not picking:
+            self.message_user(
+                request,
+                "None of the selected shipments is being picked; only shipments "
+                "on a pick list are packed.",
+                messages.WARNING,
+            )
             return None
+        by_pk = {shipment.pk: shipment for shipment in picking}
+        form_kwargs = {"shipment_ids": list(by_pk)}
+        if "apply" in request.POST:
+            formset = forms.PackRowFormSet(
+                request.POST, prefix="pack", form_kwargs=form_kwargs
+            )
+            if formset.is_valid():
+                try:
+                    report = shipments_pack(
+                        parcels=[
+                            Parcels(
+                                shipment=by_pk[row["shipment"]],
+                                packages=row["packages"],
+                                weight_g=row["weight_g"],
+                            )
+                            for row in formset.cleaned_data
+                        ],
+                        actor=request.user,
+                        expected_versions=_seen_versions(request, queryset),
+                    )
+                except BatchRefusedError as refused:
+                    _errors_beside_rows(formset, refused)
+                except DomainError as error:
+                    self.message_user(request, str(error), messages.ERROR)
+                    return None
+                else:
+                    _report(self, request, report.done, report.errors, "Packed")
+                    return None
+            self.message_user(
+                request,
+                "Nothing was packed: correct the rows marked below and press "
+                "Mark packed again.",
+                messages.ERROR,
+            )
+        else:
+            weights = selectors.shipment_weights_g(shipment_ids=list(by_pk))
+            formset = forms.PackRowFormSet(
+                prefix="pack",
+                form_kwargs=form_kwargs,
+                initial=[
+                    {
+                        "shipment": pk,
+                        "packages": 1,
+                        "weight_kg": Decimal(weights[pk]) / 1000,
+                    }
+                    for pk in by_pk
+                ],
+            )
         return _action_page(
             self,
             request,
             queryset,
             title="Mark shipments packed",
             action="mark_packed",
-            template="admin/fulfillment/shipment/action_form.html",
-            form=form,
-            button="Mark packed",
+            template="admin/fulfillment/shipment/pack.html",
+            rows=[(by_pk.get(_form_pk(form)), form) for form in formset.forms],
+            formset=formset,
+            skipped=len(queryset) - len(picking),
         )
 
     @admin.action(description="Ship (carrier and tracking)", permissions=["fulfil"])
     def ship(self, request, queryset: QuerySet[Shipment]):
         packed = list(
             queryset.filter(status=S.PACKED)
-            .select_related("order", "location")
+            .select_related("order", "location", "postage")
             .order_by("number")
         )
         if not packed:
@@ -423,15 +551,19 @@ class ShipmentAdmin(
                 request, "None of the selected shipments is packed.", messages.WARNING
             )
             return None
-        carrier = Carrier.objects.filter(active=True).first()
+        by_pk = {shipment.pk: shipment for shipment in packed}
+        carriers = selectors.carriers_active()
+        form_kwargs = {"shipment_ids": list(by_pk), "carriers": carriers}
         if "apply" in request.POST:
-            formset = forms.ShipRowFormSet(request.POST, prefix="ship")
+            formset = forms.ShipRowFormSet(
+                request.POST, prefix="ship", form_kwargs=form_kwargs
+            )
             if formset.is_valid():
                 try:
                     report = shipments_ship(
                         handovers=[
                             ShipmentHandover(
-                                shipment=row["shipment"],
+                                shipment=by_pk[row["shipment"]],
                                 carrier=row["carrier"],
                                 service=row["service"],
                                 tracking_number=row["tracking_number"],
@@ -441,17 +573,30 @@ class ShipmentAdmin(
                         actor=request.user,
                         expected_versions=_seen_versions(request, queryset),
                     )
+                except BatchRefusedError as refused:
+                    _errors_beside_rows(formset, refused)
                 except DomainError as error:
                     self.message_user(request, str(error), messages.ERROR)
                     return None
-                _report(self, request, report.done, report.errors, "Shipped")
-                return None
+                else:
+                    _report(self, request, report.done, report.errors, "Shipped")
+                    return None
+            self.message_user(
+                request,
+                "Nothing was shipped: correct the rows marked below and press "
+                "Ship again.",
+                messages.ERROR,
+            )
         else:
+            carrier = selectors.carrier_default(carriers)
             formset = forms.ShipRowFormSet(
                 prefix="ship",
-                initial=[{"shipment": s.pk, "carrier": carrier} for s in packed],
+                form_kwargs=form_kwargs,
+                initial=[
+                    {"shipment": pk, "carrier": carrier.pk if carrier else None}
+                    for pk in by_pk
+                ],
             )
-        by_pk = {shipment.pk: shipment for shipment in packed}
         return _action_page(
             self,
             request,
@@ -461,6 +606,7 @@ class ShipmentAdmin(
             template="admin/fulfillment/shipment/ship.html",
             rows=[(by_pk.get(_form_pk(form)), form) for form in formset.forms],
             formset=formset,
+            skipped=len(queryset) - len(packed),
         )
 
     @admin.action(description="Mark delivered", permissions=["fulfil"])
@@ -478,20 +624,23 @@ class ShipmentAdmin(
         if not self.has_fulfil_permission(request):
             raise PermissionDenied
         form = forms.ShipCsvForm(request.POST or None, request.FILES or None)
+        errors: list[str] = []
         if request.method == "POST" and form.is_valid():
-            report = shipments_ship_many(
-                instructions=form.cleaned_data["instructions"], actor=request.user
-            )
-            _report(
-                self,
-                request,
-                [s.number for s in report.shipped],
-                report.errors,
-                "Shipped",
-            )
-            return HttpResponseRedirect(
-                reverse("admin:fulfillment_shipment_changelist")
-            )
+            try:
+                report = shipments_ship_many(
+                    instructions=form.cleaned_data["instructions"],
+                    refused_lines=form.cleaned_data["refused_lines"],
+                    actor=request.user,
+                )
+            except BatchRefusedError as refused:
+                errors = refused.errors
+            else:
+                _report(
+                    self, request, [s.number for s in report.shipped], [], "Shipped"
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:fulfillment_shipment_changelist")
+                )
         return TemplateResponse(
             request,
             "admin/fulfillment/shipment/ship_csv.html",
@@ -500,5 +649,6 @@ class ShipmentAdmin(
                 "title": "Ship from a CSV",
                 "opts": self.model._meta,
                 "form": form,
+                **_listed(errors),
             },
         )

@@ -15,7 +15,11 @@ from django_fsm import can_proceed
 
 from core.exceptions import DomainError
 from core.users import Actor
-from fulfillment.exceptions import FulfillmentError, ShipmentStateError
+from fulfillment.exceptions import (
+    BatchRefusedError,
+    FulfillmentError,
+    ShipmentStateError,
+)
 from fulfillment.locks import (
     lock_order_shipments,
     lock_shipment,
@@ -23,6 +27,7 @@ from fulfillment.locks import (
     refuse_changed,
 )
 from fulfillment.models import Shipment, ShipmentStatus
+from fulfillment.postage.rates import shipment_postage_on_pack
 from fulfillment.selectors import order_with_channel
 from fulfillment.services.picking import pick_list_refresh
 from orders import events as order_events
@@ -35,10 +40,28 @@ S = ShipmentStatus
 
 @dataclass
 class BatchReport:
-    """Which shipments of a batch were done (numbers), and each problem."""
+    """Which shipments of a batch were done (numbers), and each problem (also
+    by shipment pk in `refused`)."""
 
     done: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
+
+    def refuse_all(self) -> None:
+        """Raise when any shipment was refused, so the batch's transaction
+        rolls back and nothing of it is done."""
+        if self.errors:
+            raise BatchRefusedError(self.errors, by_shipment=self.refused)
+
+
+@dataclass(frozen=True)
+class Parcels:
+    """One shipment of a pack batch: its parcel count and weight (None: add
+    up the product weights)."""
+
+    shipment: Shipment
+    packages: int = 1
+    weight_g: int | None = None
 
 
 def batch_run(
@@ -54,6 +77,7 @@ def batch_run(
                 orders[shipment.order_id] = step(order=orders[shipment.order_id])
         except DomainError as error:
             report.errors.append(str(error))
+            report.refused[shipment.pk] = str(error)
         else:
             report.done.append(shipment.number)
     return report
@@ -90,6 +114,7 @@ def _pack(
         weight_g = _default_weight_g(shipment)
     shipment.pack(packages, weight_g)
     shipment.save(update_fields=["status", "packages", "weight_g", "updated_at"])
+    shipment_postage_on_pack(shipment=shipment)
     order_events.order_event_fulfillment(
         order=order,
         actor=actor,
@@ -137,37 +162,38 @@ def shipment_pack(
 @transaction.atomic
 def shipments_pack(
     *,
-    shipments: Sequence[Shipment],
+    parcels: Sequence[Parcels],
     actor: Actor,
     expected_versions: Mapping[int, int],
-    packages: int = 1,
-    weight_g: int | None = None,
 ) -> BatchReport:
-    """Pack several shipments, each on its own: one that cannot be packed is
-    reported and leaves the others alone.
+    """Pack several shipments, each with its own parcel count and weight, all
+    or nothing: when one cannot be packed, `BatchRefusedError` names every
+    refused shipment and none is packed.
 
     `expected_versions` (shipment pk → version) are the versions the page
     showed; when any of those shipments changed since, nothing is done.
     """
     orders, locked = lock_shipments_unchanged(
-        [s.pk for s in shipments], expected_versions
+        [row.shipment.pk for row in parcels], expected_versions
     )
-    return batch_run(
+    report = batch_run(
         orders,
         [
             (
-                locked[s.pk],
+                locked[row.shipment.pk],
                 partial(
                     _pack,
-                    shipment=locked[s.pk],
+                    shipment=locked[row.shipment.pk],
                     actor=actor,
-                    packages=packages,
-                    weight_g=weight_g,
+                    packages=row.packages,
+                    weight_g=row.weight_g,
                 ),
             )
-            for s in shipments
+            for row in parcels
         ],
     )
+    report.refuse_all()
+    return report
 
 
 @transaction.atomic

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 from django_tasks import task
 
-from core.jobs import job_run
+from core.jobs import job_retry, job_run
 from core.users import Actor, acting_user
 from fulfillment import documents
 from fulfillment.exceptions import FulfillmentError
@@ -103,6 +103,7 @@ def print_job_create(*, kind: str, object_ids: Sequence[int], actor: Actor) -> P
         object_ids=sorted(set(object_ids)),
         total=len(set(object_ids)),
         created_by=acting_user(actor),
+        queued_at=timezone.now(),
     )
     transaction.on_commit(lambda: print_job_render.enqueue(job_id=job.pk))
     return job
@@ -150,9 +151,26 @@ def print_job_run(*, job_id: int) -> PrintJob:
         PrintJob.objects.all(),
         job_id=job_id,
         body=_print_job_body,
-        runnable=(PrintJob.Status.QUEUED, PrintJob.Status.FAILED),
-        on_start={"started_at": timezone.now(), "done": 0, "error": ""},
-        on_failure=lambda error: {"error": f"{type(error).__name__}: {error}"},
+        # A failed batch runs again only through `print_job_retry`: a task the
+        # reaper put back in the queue finds it failed and leaves it alone.
+        runnable=(PrintJob.Status.QUEUED,),
+        on_start={"started_at": timezone.now(), "done": 0},
+    )
+
+
+def print_job_retry(*, job: PrintJob) -> bool:
+    """Queue a failed batch again as a new task; say if it was queued.
+
+    The batch is rendered whole again into the job's one PDF; nothing is
+    printed until someone downloads it, so a retry prints one document.
+    """
+    return job_retry(
+        job,
+        enqueue=lambda: print_job_render.enqueue(job_id=job.pk),
+        done=0,
+        pages=0,
+        pdf=None,
+        started_at=None,
     )
 
 

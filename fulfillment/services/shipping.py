@@ -15,10 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from core.exceptions import DomainError
 from core.users import Actor
 from fulfillment import notifications
 from fulfillment.exceptions import (
+    BatchRefusedError,
     FulfillmentError,
     ShipmentStateError,
 )
@@ -69,7 +69,7 @@ class ShipReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _check_carrier(
+def check_carrier(
     *, shipment: Shipment, carrier: Carrier | None, service: str, tracking: str
 ) -> None:
     if carrier is None:
@@ -127,7 +127,7 @@ def _ship(
             "Pack it first." if shipment.status in (S.PENDING, S.PICKING) else "",
         )
     service, tracking_number = service.strip(), tracking_number.strip()
-    _check_carrier(
+    check_carrier(
         shipment=shipment, carrier=carrier, service=service, tracking=tracking_number
     )
     lines = list(shipment.lines.select_related("order_line"))
@@ -275,19 +275,12 @@ def _shipment_split(
 # ---- batches
 
 
-@transaction.atomic
-def shipments_ship(
+def _ship_batch(
     *,
     handovers: Sequence[ShipmentHandover],
     actor: Actor,
     expected_versions: Mapping[int, int],
 ) -> BatchReport:
-    """Hand several shipments to their carriers, each on its own: one that
-    cannot ship is reported and leaves the others alone.
-
-    `expected_versions` (shipment pk → version) are the versions the page
-    showed; when any of those shipments changed since, nothing is done.
-    """
     orders, locked = lock_shipments_unchanged(
         [handover.shipment.pk for handover in handovers], expected_versions
     )
@@ -310,15 +303,43 @@ def shipments_ship(
     )
 
 
-def shipments_ship_many(
-    *, instructions: Sequence[ShipInstruction], actor: Actor
-) -> ShipReport:
-    """Ship many packed shipments (a CSV from the carrier's manifest).
+@transaction.atomic
+def shipments_ship(
+    *,
+    handovers: Sequence[ShipmentHandover],
+    actor: Actor,
+    expected_versions: Mapping[int, int],
+) -> BatchReport:
+    """Hand several shipments to their carriers, all or nothing: when one
+    cannot ship, `BatchRefusedError` names every refused shipment and none
+    ships.
 
-    Each row ships in its own transaction; a row that cannot ship is
-    reported by line and leaves the others alone.
+    `expected_versions` (shipment pk → version) are the versions the page
+    showed; when any of those shipments changed since, nothing is done.
     """
-    report = ShipReport()
+    report = _ship_batch(
+        handovers=handovers, actor=actor, expected_versions=expected_versions
+    )
+    report.refuse_all()
+    return report
+
+
+@transaction.atomic
+def shipments_ship_many(
+    *,
+    instructions: Sequence[ShipInstruction],
+    actor: Actor,
+    refused_lines: Sequence[tuple[int, str]] = (),
+) -> ShipReport:
+    """Ship many packed shipments (a CSV from the carrier's manifest), all or
+    nothing.
+
+    Every line is checked, and every problem is reported at once by line in
+    `BatchRefusedError`; then none ships. `refused_lines` are `(line, problem)`
+    pairs the CSV reader already refused: they count as problems too, so one
+    try reports everything that is wrong with the file.
+    """
+    problems: list[tuple[int, str]] = list(refused_lines)
     shipments = {
         s.number: s
         for s in Shipment.objects.filter(number__in=[i.shipment for i in instructions])
@@ -327,36 +348,56 @@ def shipments_ship_many(
         c.code: c
         for c in Carrier.objects.filter(code__in=[i.carrier for i in instructions])
     }
-    seen: set[str] = set()
+    handovers: list[ShipmentHandover] = []
+    rows: dict[int, int] = {}
     for instruction in instructions:
         where = f"Line {instruction.row}"
         shipment = shipments.get(instruction.shipment)
         carrier = carriers.get(instruction.carrier)
         if shipment is None:
-            report.errors.append(f"{where}: no shipment {instruction.shipment}.")
+            problems.append(
+                (instruction.row, f"{where}: no shipment {instruction.shipment}.")
+            )
             continue
         if carrier is None:
-            report.errors.append(
-                f"{where}: no carrier with code {instruction.carrier!r} (see "
-                "Fulfilment › Carriers)."
-            )
-            continue
-        if shipment.number in seen:
-            report.errors.append(f"{where}: {shipment.number} is listed twice.")
-            continue
-        seen.add(shipment.number)
-        try:
-            report.shipped.append(
-                shipment_ship(
-                    shipment=shipment,
-                    actor=actor,
-                    carrier=carrier,
-                    service=instruction.service,
-                    tracking_number=instruction.tracking_number,
+            problems.append(
+                (
+                    instruction.row,
+                    f"{where}: no carrier with code {instruction.carrier!r} (see "
+                    "Fulfilment › Carriers).",
                 )
             )
-        except DomainError as error:
-            report.errors.append(f"{where}: {error}")
+            continue
+        if shipment.pk in rows:
+            problems.append(
+                (
+                    instruction.row,
+                    f"{where}: {shipment.number} is listed twice (first on line "
+                    f"{rows[shipment.pk]}).",
+                )
+            )
+            continue
+        rows[shipment.pk] = instruction.row
+        handovers.append(
+            ShipmentHandover(
+                shipment=shipment,
+                carrier=carrier,
+                service=instruction.service,
+                tracking_number=instruction.tracking_number,
+            )
+        )
+    report = ShipReport()
+    if handovers:
+        batch = _ship_batch(handovers=handovers, actor=actor, expected_versions={})
+        problems += [
+            (rows[pk], f"Line {rows[pk]}: {error}")
+            for pk, error in batch.refused.items()
+        ]
+        report.shipped = [
+            h.shipment for h in handovers if h.shipment.pk not in batch.refused
+        ]
+    if problems:
+        raise BatchRefusedError([error for _, error in sorted(problems)])
     return report
 
 

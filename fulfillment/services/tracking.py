@@ -15,8 +15,9 @@ history without moving the shipment back.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -35,6 +36,7 @@ from fulfillment.models import (
     TrackingEvent,
 )
 from fulfillment.selectors import order_with_channel
+from fulfillment.services.shipping import check_carrier
 from orders import events as order_events
 from orders.locks import lock_order
 from orders.models import Order, OrderStatus
@@ -63,6 +65,41 @@ class TrackingUpdate:
 class TrackingReport:
     recorded: list[TrackingEvent] = field(default_factory=list)
     duplicates: int = 0
+
+
+def future_tolerance() -> timedelta:
+    """Return how far ahead of now a scan may be dated (clocks and zones err)."""
+    tolerance = getattr(settings, "OMS_TRACKING_FUTURE_TOLERANCE", 24 * 3600)
+    if isinstance(tolerance, timedelta):
+        return tolerance
+    return timedelta(seconds=float(tolerance))
+
+
+def _tolerance_text(tolerance: timedelta) -> str:
+    hours = tolerance.total_seconds() / 3600
+    if hours >= 24 and hours % 24 == 0:
+        days = int(hours // 24)
+        return f"{days} day" + ("s" if days != 1 else "")
+    return f"{hours:g} hours"
+
+
+def _future_problem(*, occurred_at: datetime, status: str, shipment: Shipment) -> str:
+    """Say why a scan dated in the future cannot be recorded ("" when it can).
+
+    One scan dated years ahead would make every real scan old news, and a
+    delivery cannot have happened yet.
+    """
+    tolerance = future_tolerance()
+    if occurred_at <= timezone.now() + tolerance:
+        return ""
+    what = "A delivery" if status == T.DELIVERED else "A scan"
+    number = shipment.tracking_number or shipment.number
+    return (
+        f"tracking number {number[:40]!r}: the time "
+        f"{occurred_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC is in the future. "
+        f"{what} may be dated at most {_tolerance_text(tolerance)} ahead; check "
+        "the clock and time zone of the sender."
+    )
 
 
 def _describe(event: TrackingEvent, shipment: Shipment) -> str:
@@ -111,6 +148,10 @@ def tracking_event_record(
         exception_reason = ""
     if timezone.is_naive(occurred_at):
         raise TrackingError("Give the time of the event with its time zone.")
+    if problem := _future_problem(
+        occurred_at=occurred_at, status=status, shipment=shipment
+    ):
+        raise TrackingError(problem[0].upper() + problem[1:])
     order = lock_order(shipment.order_id)
     shipment = lock_shipment(shipment.pk)
     if shipment.status not in DISPATCHED_STATUSES:
@@ -183,6 +224,12 @@ def _shipments_by_tracking(
     return found
 
 
+def _line_number(error: str) -> int:
+    """Return the line of a "Line 12: …" problem (0 for other problems)."""
+    number = error.partition(":")[0].removeprefix("Line ").strip()
+    return int(number) if number.isdigit() else 0
+
+
 @transaction.atomic
 def tracking_updates_record(
     *,
@@ -190,14 +237,17 @@ def tracking_updates_record(
     actor: Actor,
     source: str,
     carrier: Carrier | None = None,
+    refused_lines: Sequence[str] = (),
 ) -> TrackingReport:
     """Record many updates (a CSV, a carrier's batch) all or nothing.
 
     A carrier only reports on its own parcels, unless it is an aggregator.
-    Every problem is reported with where it is; nothing is written then.
+    Every problem is reported with where it is, all at once, together with
+    `refused_lines` (problems the reader already found); nothing is written
+    then.
     """
     found = _shipments_by_tracking(updates, carrier)
-    errors, matched = [], []
+    errors, matched = list(refused_lines), []
     for update in updates:
         shipments = found.get(update.tracking_number, [])
         prefix = f"{update.where}: " if update.where else ""
@@ -219,9 +269,14 @@ def tracking_updates_record(
             )
         else:
             matched.append((shipments[0], update))
-    if errors:
-        unknown_only = all("no shipment has" in error for error in errors)
-        raise TrackingError(errors, status=404 if unknown_only else 400)
+    refused_status = None
+    if len(errors) > len(refused_lines):
+        unknown_only = not refused_lines and all(
+            "no shipment has" in error for error in errors
+        )
+        refused_status = 404 if unknown_only else 400
+    elif refused_lines:
+        refused_status = 400
     report = TrackingReport()
     # Oldest first per shipment, orders in a fixed order: no lock waits in a circle.
     matched.sort(key=lambda pair: (pair[0].order_id, pair[0].pk, pair[1].occurred_at))
@@ -239,14 +294,17 @@ def tracking_updates_record(
                 exception_reason=update.exception_reason,
             )
         except TrackingError as error:
+            # Keep checking the other rows so every problem is reported at once.
             prefix = f"{update.where}: " if update.where else ""
-            raise TrackingError(
-                [prefix + message for message in error.errors], status=error.status
-            ) from error
+            errors += [prefix + message for message in error.errors]
+            refused_status = refused_status or error.status
+            continue
         if event is None:
             report.duplicates += 1
         else:
             report.recorded.append(event)
+    if errors:
+        raise TrackingError(sorted(errors, key=_line_number), status=refused_status)
     return report
 
 
@@ -259,6 +317,12 @@ def _deliver(
     """Deliver a locked shipment of a locked order; return the order as it is now."""
     if not can_proceed(shipment.deliver):
         raise ShipmentStateError.refuse(shipment, "marked delivered", "Ship it first.")
+    if delivered_at and delivered_at > timezone.now() + future_tolerance():
+        raise TrackingError(
+            f"Shipment {shipment.number} cannot be delivered at "
+            f"{delivered_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC: that is in the "
+            "future."
+        )
     shipment.deliver(delivered_at or timezone.now())
     shipment.save(
         update_fields=["status", "delivered_at", "exception_reason", "updated_at"]
@@ -313,3 +377,51 @@ def order_deliver_shipments(*, order: Order, actor: Actor) -> Order:
         order = order_lifecycle.order_deliver(order=order, actor=actor)
         notifications.order_delivered_notify(order=order)
     return order
+
+
+@transaction.atomic
+def shipment_tracking_change(
+    *,
+    shipment: Shipment,
+    carrier: Carrier,
+    tracking_number: str,
+    actor: Actor,
+    service: str | None = None,
+) -> Shipment:
+    """Correct the carrier or tracking number of a shipment on its way (a new
+    label, a typing error) and give the sales channel the new tracking."""
+    order = lock_order(shipment.order_id)
+    shipment = lock_shipment(shipment.pk)
+    if shipment.status not in DISPATCHED_STATUSES or shipment.status == S.DELIVERED:
+        raise TrackingError(
+            f"Shipment {shipment.number} is {shipment.get_status_display().lower()}; "
+            "its tracking can change once it has shipped, until it is delivered.",
+            status=409,
+        )
+    tracking_number = tracking_number.strip()
+    service = shipment.service if service is None else service.strip()
+    check_carrier(
+        shipment=shipment, carrier=carrier, service=service, tracking=tracking_number
+    )
+    before = (shipment.carrier_id, shipment.tracking_number, shipment.service)
+    if before == (carrier.pk, tracking_number, service):
+        return shipment
+    was = (
+        f"{shipment.carrier.name} {shipment.tracking_number}"
+        if shipment.carrier
+        else ""
+    )
+    shipment.carrier = carrier
+    shipment.tracking_number = tracking_number
+    shipment.service = service
+    shipment.save(update_fields=["carrier", "tracking_number", "service", "updated_at"])
+    order_events.order_event_tracking(
+        order=order,
+        actor=actor,
+        message=f"Shipment {shipment.number}: tracking changed "
+        + (f"from {was} " if was else "")
+        + f"to {carrier.name} {tracking_number}.",
+        data={"shipment": shipment.number, "tracking_number": tracking_number},
+    )
+    notifications.shipment_tracking_changed_notify(shipment=shipment)
+    return shipment

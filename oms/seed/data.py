@@ -195,3 +195,7 @@ class SeedReport:
     products: int = 0
     orders_created: int = 0
     orders_existing: int = 0
+    # A fresh API key of the web shop (shown once), for the curl example.
+    api_channel: str = ""
+    api_key: str = ""
+    api_sku: str = ""

@@ -25,6 +25,7 @@ from oms.seed.data import (
 from oms.seed.fulfillment import seed_fulfillment
 from oms.seed.orders import journey_pick, order_walk
 from oms.seed.returns import seed_returns
+from oms.seed.shops import seed_api_key, seed_shops
 from orders.addresses import Address
 from orders.models import Channel, Order
 from orders.services.orders import LineInput, customer_get_or_create, order_create
@@ -37,6 +38,7 @@ def seed_demo(*, seed: int = 2026) -> SeedReport:
     with transaction.atomic():
         users = seed_users(report)
         products = seed_catalogue(rng, users["manager"], report)
+        seed_shops(products=products)
     channels = list(Channel.objects.order_by("code"))
     now = timezone.now()
     existing = set(Order.objects.values_list("channel__code", "external_id"))
@@ -98,4 +100,6 @@ def seed_demo(*, seed: int = 2026) -> SeedReport:
         report.orders_created += 1
     seed_fulfillment(journeys, rng, users)
     seed_returns(users)
+    report.api_channel, report.api_key = seed_api_key()
+    report.api_sku = products[0].sku
     return report

@@ -25,6 +25,7 @@ from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from import_export.admin import ExportMixin
@@ -41,7 +42,7 @@ from core.limits import FormLimitsMixin
 from core.steps import Step, StepAdminMixin
 from inventory.models import Location
 from orders import forms
-from orders.addresses import Address
+from orders.addresses import Address, country_name
 from orders.importing.admin import OrderImportMixin
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus
 from orders.resources import OrderExportResource
@@ -148,10 +149,22 @@ class OrderLineInline(FormLimitsMixin, admin.TabularInline):
 
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    fields = ["created_at", "kind", "message", "user"]
+    fields = ["created_at", "kind", "message_shown", "user"]
     readonly_fields = fields
     ordering = ["-created_at", "-pk"]
     verbose_name_plural = "Timeline (newest first)"
+
+    @admin.display(description="message")
+    def message_shown(self, obj: OrderEvent) -> str:
+        """The message, linked to the inbound message (API call, shop webhook)
+        it came from."""
+        message_id = (obj.data or {}).get("inbound_message")
+        if not isinstance(message_id, int):
+            return obj.message
+        url = reverse("admin:orders_inboundmessage_change", args=[message_id])
+        return format_html(
+            '{} <a href="{}">(message #{})</a>', obj.message, url, message_id
+        )
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).select_related("user")
@@ -180,8 +193,8 @@ class ShipCountryFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         countries = set()
         for location in Location.objects.filter(active=True):
-            countries |= location.ships_to_countries | {location.country}
-        return [(code, code) for code in sorted(countries)]
+            countries |= location.ships_to_countries | {str(location.country)}
+        return [(code, country_name(code)) for code in sorted(countries)]
 
     def queryset(self, request, queryset):
         return queryset.filter(ship_country=self.value()) if self.value() else queryset
@@ -222,6 +235,7 @@ class OrderAdminBase(
         "name, tracking number."
     )
     date_hierarchy = "placed_at"
+    form = forms.OrderForm
     autocomplete_fields = ["customer", "channel"]
     inlines = [OrderLineInline, OrderEventInline]
     change_form_template = "admin/orders/order/change_form.html"
@@ -345,7 +359,7 @@ class OrderAdminBase(
                 if name in EDITABLE_FIELDS
             }
             try:
-                order_update(
+                updated = order_update(
                     order=obj,
                     actor=request.user,
                     changes=changes,
@@ -353,6 +367,9 @@ class OrderAdminBase(
                 )
             except DomainError as error:
                 self.message_user(request, str(error), messages.ERROR)
+            else:
+                for notice in updated.notices:
+                    self.message_user(request, notice, messages.WARNING)
         # New orders are created in save_related, once their lines are known.
 
     def save_related(self, request, form, formsets, change: bool) -> None:

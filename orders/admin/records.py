@@ -1,8 +1,14 @@
 """Admin of the records services write: import jobs and customer e-mails."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
+from django.utils.html import format_html
 
 from core.admin_utils import ReadOnlyAdminMixin
+from core.jobs import jobs_reap
+from orders.importing.jobs import import_job_retry
 from orders.models import CustomerEmail, ImportJob
 
 
@@ -14,6 +20,7 @@ class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "channel",
         "format",
         "summary",
+        "attempts",
         "created_by",
         "created_at",
     ]
@@ -22,10 +29,46 @@ class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["filename"]
     date_hierarchy = "created_at"
     exclude = ["source"]
+    actions = ["retry"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("source")
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders.import_orders")
+
+    def changelist_view(self, request, extra_context=None):
+        # Runs whose worker died show failed here even with no worker left.
+        jobs_reap(models=[ImportJob])
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="result")
     def summary(self, obj: ImportJob) -> str:
-        return (obj.result or obj.preview).get("summary", "")
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:orders_import_job", args=[obj.pk]),
+            obj.error or (obj.result or obj.preview).get("summary", ""),
+        )
+
+    @admin.action(
+        description="Retry the selected failed imports", permissions=["import"]
+    )
+    def retry(self, request: HttpRequest, queryset) -> None:
+        retried = [job for job in queryset if import_job_retry(job=job)]
+        skipped = queryset.count() - len(retried)
+        if retried:
+            self.message_user(
+                request,
+                f"{len(retried)} import{pluralize(len(retried))} queued again.",
+            )
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} selected import{pluralize(skipped)} not retried: only "
+                "imports that failed while running can be (a refused file needs a "
+                "corrected upload).",
+                messages.WARNING,
+            )
 
 
 @admin.register(CustomerEmail)

@@ -3,16 +3,20 @@ progress, result. Thin: the work is in `jobs` and `services`."""
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from core.jobs import job_reap, job_waiting_notice
 from core.limits import fit_text
 from orders.importing.jobs import (
+    import_job_can_retry,
     import_job_confirm,
     import_job_preview,
+    import_job_retry,
     import_job_runs_in_background,
 )
 from orders.importing.reader import ImportFileError
@@ -78,6 +82,11 @@ class OrderImportMixin:
                 name="orders_import_confirm",
             ),
             path(
+                "import/<int:job_id>/retry/",
+                view(self.import_retry_view),
+                name="orders_import_retry",
+            ),
+            path(
                 "import/<int:job_id>/status/",
                 view(self.import_status_view),
                 name="orders_import_status",
@@ -134,7 +143,11 @@ class OrderImportMixin:
 
     def _job(self, request, job_id: int) -> ImportJob:
         self._check(request)
-        return get_object_or_404(ImportJob.objects.select_related("channel"), pk=job_id)
+        job = get_object_or_404(ImportJob.objects.select_related("channel"), pk=job_id)
+        # With no worker left to reap it, the page itself ends a dead run.
+        if job_reap(job):
+            job.refresh_from_db()
+        return job
 
     def import_job_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
         job = self._job(request, job_id)
@@ -146,7 +159,25 @@ class OrderImportMixin:
             preview=job.preview,
             result=job.result,
             background=import_job_runs_in_background(job),
+            waiting_notice=job_waiting_notice(job),
+            can_retry=import_job_can_retry(job),
         )
+
+    def import_retry_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        job = self._job(request, job_id)
+        if request.method == "POST":
+            if import_job_retry(job=job):
+                self.message_user(
+                    request, f"The import of {job.filename} is queued again."
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"The import of {job.filename} is {job.get_status_display().lower()}"
+                    "; only a failed import can be retried.",
+                    messages.WARNING,
+                )
+        return HttpResponseRedirect(reverse("admin:orders_import_job", args=[job.pk]))
 
     def import_confirm_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
         job = self._job(request, job_id)
@@ -156,6 +187,7 @@ class OrderImportMixin:
 
     def import_status_view(self, request: HttpRequest, job_id: int) -> JsonResponse:
         job = self._job(request, job_id)
+        notice = job_waiting_notice(job)
         return JsonResponse(
             {
                 "status": job.status,
@@ -164,7 +196,11 @@ class OrderImportMixin:
                 "total": job.total,
                 "percent": job.percent,
                 "summary": job.result.get("summary", ""),
+                "error": job.error,
+                "notice": notice,
+                # The page stops polling: the job ended, or nothing will run it.
                 "finished": job.status
-                in (ImportJob.Status.DONE, ImportJob.Status.FAILED),
+                in (ImportJob.Status.DONE, ImportJob.Status.FAILED)
+                or bool(notice),
             }
         )

@@ -17,7 +17,6 @@ one; a caller already in the background says `settle_in_background=False`.
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
 from django_tasks import task
 
 from core.users import Actor
@@ -43,11 +42,13 @@ def imported_orders_settle(*, order_ids: list[int], actor: Actor) -> int:
     Safe to run again (a retried task): orders already allocated are left
     alone and an e-mail already queued is not queued twice.
     """
-    counts = orders_allocate_many(order_ids=order_ids, actor=actor)
-    with transaction.atomic():
-        customer_emails_queue_many(
-            order_ids=order_ids, kind=CustomerEmail.Kind.RECEIVED
-        )
+    counts = orders_allocate_many(
+        order_ids=order_ids,
+        actor=actor,
+        with_locked=lambda locked: customer_emails_queue_many(
+            order_ids=locked, kind=CustomerEmail.Kind.RECEIVED
+        ),
+    )
     return counts.get(OrderStatus.ALLOCATED, 0)
 
 

@@ -9,13 +9,14 @@ request or queues the job for the background; progress the browser can poll.
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from django_tasks import task
 
-from core.jobs import job_run
+from core.jobs import job_retry, job_run
 from core.users import Actor
-from orders.importing.confirm import import_confirm
+from orders.importing.confirm import import_confirm, imported_orders_settle
 from orders.importing.services import orders_import
-from orders.models import Channel, ImportJob
+from orders.models import Channel, ImportJob, Order, OrderStatus
 
 Status = ImportJob.Status
 
@@ -62,8 +63,32 @@ def _import_job_failure(error: Exception) -> dict[str, Any]:
     return {"result": {"summary": str(error), "problems": [str(error)]}}
 
 
+def _stage(stage: str, done: int, total: int) -> str:
+    # "writing" is reported done only after the write committed: from then on
+    # the orders exist and what is left is settling them.
+    return "settling" if stage == "writing" and total and done >= total else stage
+
+
+def _orders_left_unsettled(job: ImportJob, external_ids: list[str]) -> list[int]:
+    """The orders an earlier, lost attempt of this job wrote but never settled."""
+    if job.attempts <= 1:
+        return []
+    # Rows may name their own channels; settling a pending order of another
+    # import is harmless (allocation and the e-mail are idempotent).
+    pending = Order.objects.filter(status=OrderStatus.PENDING)
+    found: list[int] = []
+    for start in range(0, len(external_ids), 900):
+        chunk = external_ids[start : start + 900]
+        found.extend(pending.filter(external_id__in=chunk).values_list("pk", flat=True))
+    return found
+
+
 def import_job_run(*, job_id: int) -> ImportJob:
-    """Import a previewed file for real, recording progress and the result."""
+    """Import a previewed file for real, recording progress and the result.
+
+    A retry after an attempt that was lost once its orders were written finds
+    them "already imported" (never written twice) and settles them instead.
+    """
 
     def body(job: ImportJob, progress) -> dict[str, Any]:
         confirmed = import_confirm(
@@ -74,7 +99,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
             filename=job.filename,
             partial=job.partial,
             progress=lambda stage, done, total: progress(
-                stage=stage, processed=done, total=total
+                stage=_stage(stage, done, total), processed=done, total=total
             ),
             # The job is the background work: settle here, not in another task.
             settle_in_background=False,
@@ -83,6 +108,15 @@ def import_job_run(*, job_id: int) -> ImportJob:
         outcome = result.as_dict()
         if result.written:
             outcome["allocated"] = confirmed.allocated
+        elif unsettled := _orders_left_unsettled(job, result.skipped_existing):
+            progress(stage="settling")
+            outcome["allocated"] = imported_orders_settle(
+                order_ids=unsettled, actor=job.created_by
+            )
+            outcome["summary"] = (
+                f"{result.summary()}; settled {len(unsettled)} orders the lost "
+                "attempt had written"
+            )
         return {
             "status": Status.DONE
             if result.written or not result.problems
@@ -111,8 +145,27 @@ def import_job_confirm(*, job: ImportJob) -> ImportJob:
         return job
     if import_job_runs_in_background(job):
         ImportJob.objects.filter(pk=job.pk, status=Status.PREVIEWED).update(
-            status=Status.QUEUED
+            status=Status.QUEUED, queued_at=timezone.now()
         )
         import_job_run_task.enqueue(job_id=job.pk)
         return job
     return import_job_run(job_id=job.pk)
+
+
+def import_job_can_retry(job: ImportJob) -> bool:
+    """A failed import can be retried unless the file itself was refused
+    (then only a corrected file helps)."""
+    return job.status == Status.FAILED and bool(job.error)
+
+
+def import_job_retry(*, job: ImportJob) -> bool:
+    """Queue a failed import again as a new task; say if it was queued."""
+    if not import_job_can_retry(job):
+        return False
+    return job_retry(
+        job,
+        enqueue=lambda: import_job_run_task.enqueue(job_id=job.pk),
+        stage="",
+        processed=0,
+        result={},
+    )

@@ -17,6 +17,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.bulk import bulk_insert
+from core.faults import fault_pause
 from core.history import history_snapshot
 from core.limits import fit_text, model_value_problem, printable, shown
 from core.sequences import format_number, sequence_reserve
@@ -25,7 +26,15 @@ from orders.addresses import SHIP_TO_FIELDS
 from orders.importing.formats import detect_format
 from orders.importing.reader import ImportFileError, read_table
 from orders.importing.validate import ParsedOrder, Problem, parse_table
-from orders.models import Channel, Customer, Order, OrderEvent, OrderLine
+from orders.models import (
+    Channel,
+    Customer,
+    HoldReason,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+)
 from orders.services.orders import ORDER_NUMBER_PREFIX
 
 Progress = Callable[[str, int, int], None]
@@ -42,6 +51,8 @@ class ImportResult:
     new_customers: list[str] = field(default_factory=list)
     skipped_existing: list[str] = field(default_factory=list)
     skipped_by_channel: list[tuple[int, str, str]] = field(default_factory=list)
+    # (row, external id, problem) of orders imported on hold for an address check.
+    held_for_address: list[tuple[int, str, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     refused_orders: int = 0
     written: bool = False
@@ -63,6 +74,11 @@ class ImportResult:
         )
         if self.skipped_by_channel:
             text += f", {len(self.skipped_by_channel)} fulfilled or cancelled in the channel"
+        if self.held_for_address:
+            text += (
+                f", {len(self.held_for_address)} on hold for an address check "
+                "(see each order's timeline)"
+            )
         return text
 
     def as_dict(self) -> dict:
@@ -76,6 +92,7 @@ class ImportResult:
             "skipped_existing": self.skipped_existing[:1000],
             "skipped_existing_count": len(self.skipped_existing),
             "skipped_by_channel": [list(s) for s in self.skipped_by_channel[:1000]],
+            "held_for_address": [list(h) for h in self.held_for_address[:1000]],
             "problems": [str(p) for p in self.problems[:1000]],
             "problem_count": len(self.problems),
             "refused_orders": self.refused_orders,
@@ -248,9 +265,22 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
                 "channel_id": order.channel_id,
                 "external_id": order.external_id,
                 "customer_id": order.customer_id,
-                "status": "pending",
-                "hold_reason": "",
-                "held_from": "",
+                # An address that fails its country's rules is imported on
+                # hold, as `order_hold` would leave it: stock waits until
+                # someone checks the address and releases the order.
+                **(
+                    {
+                        "status": OrderStatus.ON_HOLD,
+                        "hold_reason": HoldReason.ADDRESS_CHECK,
+                        "held_from": OrderStatus.PENDING,
+                    }
+                    if order.address_problem
+                    else {
+                        "status": OrderStatus.PENDING,
+                        "hold_reason": "",
+                        "held_from": "",
+                    }
+                ),
                 "priority": 0,
                 "placed_at": order.placed_at or now,
                 **{field: values.get(field, "") for field in SHIP_TO_FIELDS},
@@ -293,6 +323,19 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
                 "data": {"source": source, "row": order.first_row},
                 "created_at": now,
             }
+            if order.address_problem:
+                yield {
+                    "order_id": order_id,
+                    "kind": OrderEvent.Kind.HELD,
+                    "message": f"Put on hold: {HoldReason.ADDRESS_CHECK.label}. "
+                    f"{order.address_problem}",
+                    "user_id": user.pk if user else None,
+                    "data": {
+                        "reason": HoldReason.ADDRESS_CHECK,
+                        "from": OrderStatus.PENDING,
+                    },
+                    "created_at": now,
+                }
 
     bulk_insert(OrderLine, line_rows())
     bulk_insert(OrderEvent, event_rows())
@@ -417,6 +460,11 @@ def orders_import(
     if result.problems and not partial:
         importable = []
     result.orders = len(importable)
+    result.held_for_address = [
+        (order.first_row, order.external_id, order.address_problem)
+        for order in importable
+        if order.address_problem
+    ]
     result.lines = sum(len(order.lines) for order in importable)
     new_emails = {
         o.values["email"].lower() for o in importable if o.customer_id is None
@@ -450,6 +498,7 @@ def orders_import(
     try:
         with transaction.atomic():
             result.order_ids = _write(importable, actor=actor, source=source)
+            fault_pause("import.write")  # the fault suite kills it here
     except IntegrityError as error:
         raise ImportFileError(
             "Some of these orders were created by another import at the same time; "

@@ -14,8 +14,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 
-from core.countries import country_code
 from core.limits import integer_range, model_value_problem, shown
+from orders.addresses import address_problem_text, country_code
 from orders.importing.formats import ORDER_FIELDS, SHOPIFY, Format, column_indexes
 from orders.importing.reader import Table
 from orders.models import Customer, Order, OrderLine
@@ -74,6 +74,9 @@ class ParsedOrder:
     customer_id: int | None = None
     skip_reason: str = ""
     raw: tuple = ()
+    # Why the address does not meet its country's rules: the order is still
+    # imported, on hold for an address check, with this as the hold note.
+    address_problem: str = ""
 
     @property
     def valid(self) -> bool:
@@ -202,54 +205,73 @@ def parse_table(
                 elif not values[f]:
                     values[f] = cell
 
-        sku = row[sku_at].strip()
-        quantity_text = row[qty_at].strip()
-        price = _money(row[price_at], decimal_comma)
-        problems = order.problems
-        if not sku:
-            problems.append(
-                Problem(number, name_of["sku"], "the SKU is empty.", external_id)
-            )
-        elif message := model_value_problem(OrderLine, "sku", sku):
-            problems.append(Problem(number, name_of["sku"], message, external_id))
-            sku = ""  # never looked up
-        quantity, message = _quantity(quantity_text)
-        if message:
-            problems.append(Problem(number, name_of["quantity"], message, external_id))
-        if price is None or price < 0:
-            problems.append(
-                Problem(
-                    number,
-                    name_of["unit_price"],
-                    f"{shown(row[price_at].strip())} is not a price (a number like "
-                    "12.50).",
-                    external_id,
-                )
-            )
-            price = ZERO
-        elif message := model_value_problem(OrderLine, "unit_price", price):
-            problems.append(
-                Problem(number, name_of["unit_price"], message, external_id)
-            )
-            price = ZERO
-        order.lines.append(
-            ParsedLine(
-                number,
-                sku,
-                quantity,
-                price,
-                row[line_name_at].strip() if line_name_at is not None else "",
-            )
+        line_check(
+            order,
+            fmt,
+            row=number,
+            sku=row[sku_at],
+            quantity=row[qty_at],
+            price=row[price_at],
+            name=row[line_name_at] if line_name_at is not None else "",
+            decimal_comma=decimal_comma,
         )
 
     for order in orders.values():
-        _check_order(order, fmt, decimal_comma, default_currency)
+        order_check(order, fmt, decimal_comma, default_currency)
     return Parsed(orders=list(orders.values()), problems=loose)
 
 
-def _check_order(
+def line_check(
+    order: ParsedOrder,
+    fmt: Format,
+    *,
+    row: int,
+    sku: str,
+    quantity: str,
+    price: str,
+    name: str = "",
+    decimal_comma: bool = False,
+) -> None:
+    """Check one line's values and add it to the order, with its problems.
+
+    The CSV import and the order API (orders.intake) both check lines here;
+    `row` is the file's row or the API's line index, `fmt` names the columns.
+    """
+    name_of, external_id = fmt.columns, order.external_id
+    sku = sku.strip()
+    amount = _money(price, decimal_comma)
+    problems = order.problems
+    if not sku:
+        problems.append(Problem(row, name_of["sku"], "the SKU is empty.", external_id))
+    elif message := model_value_problem(OrderLine, "sku", sku):
+        problems.append(Problem(row, name_of["sku"], message, external_id))
+        sku = ""  # never looked up
+    count, message = _quantity(quantity.strip())
+    if message:
+        problems.append(Problem(row, name_of["quantity"], message, external_id))
+    if amount is None or amount < 0:
+        problems.append(
+            Problem(
+                row,
+                name_of["unit_price"],
+                f"{shown(price.strip())} is not a price (a number like 12.50).",
+                external_id,
+            )
+        )
+        amount = ZERO
+    elif message := model_value_problem(OrderLine, "unit_price", amount):
+        problems.append(Problem(row, name_of["unit_price"], message, external_id))
+        amount = ZERO
+    order.lines.append(ParsedLine(row, sku, count, amount, name.strip()))
+
+
+def order_check(
     order: ParsedOrder, fmt: Format, decimal_comma: bool, default_currency: str
 ) -> None:
+    """Check an order's own values (after its lines), collecting every problem.
+
+    Shared by the CSV import and the order API (orders.intake).
+    """
     values, name_of, row = order.values, fmt.columns, order.first_row
 
     def problem(f: str, message: str) -> None:
@@ -272,10 +294,11 @@ def _check_order(
     country = values.get("ship_country", "")
     if country:
         code = country_code(country)
-        if code is None:
+        if not code:
             problem(
                 "ship_country",
-                f"{shown(country)} is not a known country (use ISO codes like US, DE).",
+                f"{shown(country)} is not a known country (use an ISO code like DE "
+                "or DEU, or an English name like Germany).",
             )
         else:
             order.country = code
@@ -302,6 +325,10 @@ def _check_order(
             else:
                 setattr(order, f, amount)
     _check_storable(order, fmt)
+    if order.country and not order.problems:
+        order.address_problem = address_problem_text(
+            {**values, "ship_country": order.country}
+        )
 
 
 def _check_storable(order: ParsedOrder, fmt: Format) -> None:

@@ -4,25 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0011_orderevent_kind_without_note'),
+        ("orders", "0011_orderevent_kind_without_note"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customeremail',
-            name='claimed_at',
+            model_name="customeremail",
+            name="claimed_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='customeremail',
-            name='claimed_by',
+            model_name="customeremail",
+            name="claimed_by",
             field=models.CharField(blank=True, editable=False, max_length=32),
         ),
         migrations.AlterField(
-            model_name='customeremail',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('claimed', 'Claimed by a worker'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed')], default='queued', max_length=10),
+            model_name="customeremail",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("claimed", "Claimed by a worker"),
+                    ("sending", "Sending"),
+                    ("sent", "Sent"),
+                    ("failed", "Failed"),
+                ],
+                default="queued",
+                max_length=10,
+            ),
         ),
     ]

@@ -10,7 +10,7 @@ checked against the order state machine) and their field history in bulk.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -20,6 +20,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from core.history import history_snapshot
+from core.lookups import any_of, lookup_chunks
 from core.users import Actor
 from inventory.allocation import Demand
 from inventory.selectors import stock_free_exists
@@ -27,7 +28,7 @@ from inventory.services import AllocationRequest, stock_allocate_many
 from orders import events
 from orders.exceptions import OrderStateError
 from orders.locks import lock_order, lock_order_rows, lock_orders
-from orders.models import Order, OrderEvent, OrderLine, OrderStatus
+from orders.models import Order, OrderLine, OrderStatus
 
 S = OrderStatus
 
@@ -43,8 +44,6 @@ ALLOCATION_BATCH = 200
 # that the stock levels are locked a handful of times for 25,000 orders, small
 # enough that single orders allocating meanwhile wait well under a second.
 SET_ALLOCATION_CHUNK = 5000
-# Ids per query when reading lines (SQLite's variable limit).
-LINE_QUERY_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -63,11 +62,9 @@ TRANSITIONS = {S.ALLOCATED: Order.allocate, S.BACKORDERED: Order.backorder}
 def _outstanding_lines(order_ids: list[int]) -> dict[int, list[tuple]]:
     """(line id, product id, sku, quantity still to reserve) per order."""
     lines_of: dict[int, list[tuple]] = {pk: [] for pk in order_ids}
-    for start in range(0, len(order_ids), LINE_QUERY_CHUNK):
+    for chunk in lookup_chunks(order_ids):
         rows = (
-            OrderLine.objects.filter(
-                order_id__in=order_ids[start : start + LINE_QUERY_CHUNK]
-            )
+            OrderLine.objects.filter(any_of("order__id", chunk))
             .annotate(reserved=Coalesce(Sum("allocations__quantity"), 0))
             .order_by("order_id", "pk")
             .values_list(
@@ -110,7 +107,7 @@ def _allocate(*, waiting: Sequence[Waiting], actor: Actor) -> dict[int, str]:
             for order in waiting
         ]
     )
-    timeline: list[OrderEvent] = []
+    timeline: list[dict] = []
     moves: dict[tuple[str, str], list[int]] = defaultdict(list)
     statuses: dict[int, str] = {}
     for order in waiting:
@@ -118,8 +115,8 @@ def _allocate(*, waiting: Sequence[Waiting], actor: Actor) -> dict[int, str]:
         statuses[order.pk] = order.status
         if result.reserved_any:
             timeline.append(
-                events.order_event_allocated(
-                    order=order.pk, actor=actor, reserved=result.reserved, save=False
+                events.order_event_allocated_row(
+                    order_id=order.pk, actor=actor, reserved=result.reserved
                 )
             )
         if order.status in IN_PROGRESS:
@@ -133,13 +130,12 @@ def _allocate(*, waiting: Sequence[Waiting], actor: Actor) -> dict[int, str]:
         if order.status != S.BACKORDERED or result.reserved_any:
             sku_of = {pk: sku for pk, _product, sku, _qty in lines_of[order.pk]}
             timeline.append(
-                events.order_event_backordered(
-                    order=order.pk,
+                events.order_event_backordered_row(
+                    order_id=order.pk,
                     actor=actor,
                     short={
                         sku_of[line_id]: qty for line_id, qty in result.short.items()
                     },
-                    save=False,
                 )
             )
         if order.status != S.BACKORDERED:
@@ -155,7 +151,7 @@ def _allocate(*, waiting: Sequence[Waiting], actor: Actor) -> dict[int, str]:
             )
         # The state machine allows this move from this state, and the rows are
         # locked in it: one UPDATE per transition instead of one save per order.
-        Order.objects.filter(pk__in=pks, status=source).update(
+        Order.objects.filter(any_of("pk", pks), status=source).update(
             status=target, updated_at=now, version=F("version") + 1
         )
         statuses.update(dict.fromkeys(pks, target))
@@ -233,23 +229,28 @@ def orders_allocate_many(
     order_ids: Sequence[int],
     actor: Actor,
     statuses: Sequence[str] = (S.PENDING, S.BACKORDERED),
-    chunk: int = SET_ALLOCATION_CHUNK,
+    chunk: int | None = None,
+    with_locked: Callable[[list[int]], object] | None = None,
 ) -> dict[str, int]:
     """Allocate many orders set-based (an import of tens of thousands).
 
     All of them are served priority first, then oldest, in transactions of
-    `chunk` orders: each locks its orders (pk order), then the stock levels
-    involved once (pk order), plans every order in memory and writes in bulk.
+    `chunk` orders (default `SET_ALLOCATION_CHUNK`): each locks its orders
+    (pk order), then the stock levels involved once (pk order), plans every
+    order in memory and writes in bulk.
     Orders in other statuses than `statuses` (cancelled or held meanwhile)
-    are left alone. Returns how many orders ended in each status.
+    are left alone. `with_locked(order_ids)` runs in each transaction with
+    the ids of all its locked orders (an import queues its e-mails there:
+    the rows are locked already, so their foreign-key checks cost nothing).
+    Returns how many orders ended in each status.
     """
+    chunk = chunk or SET_ALLOCATION_CHUNK
     ranked = []
-    ids = list(order_ids)
-    for start in range(0, len(ids), LINE_QUERY_CHUNK):
+    for some_ids in lookup_chunks(list(order_ids)):
         ranked.extend(
-            Order.objects.filter(
-                pk__in=ids[start : start + LINE_QUERY_CHUNK]
-            ).values_list("priority", "placed_at", "pk")
+            Order.objects.filter(any_of("pk", some_ids)).values_list(
+                "priority", "placed_at", "pk"
+            )
         )
     ranked.sort(key=lambda row: (-row[0], row[1], row[2]))
     counts: dict[str, int] = defaultdict(int)
@@ -267,6 +268,8 @@ def orders_allocate_many(
             )
             for status in _allocate(waiting=waiting, actor=actor).values():
                 counts[status] += 1
+            if with_locked is not None:
+                with_locked([pk for pk, _status, _country in locked])
     return dict(counts)
 
 

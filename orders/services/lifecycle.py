@@ -13,7 +13,7 @@ from django_fsm import can_proceed
 from core.history import history_snapshot
 from core.users import Actor
 from inventory.services import stock_release
-from orders import events
+from orders import events, outbound
 from orders.emails import customer_email_queue
 from orders.exceptions import OrderError, OrderStateError
 from orders.locks import lock_order
@@ -113,6 +113,9 @@ def order_cancel(*, order: Order, actor: Actor, reason: str = "") -> Order:
     events.order_event_cancelled(order=order, actor=actor, reason=reason)
     customer_email_queue(
         order=order, kind=CustomerEmail.Kind.CANCELLED, context={"reason": reason}
+    )
+    outbound.order_outbound_notify(
+        event=outbound.CANCELLED, order_ids=[order.pk], reason=reason
     )
     return order
 

@@ -13,13 +13,14 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_countries import countries
 
 from core.sequences import format_number, sequence_reserve
 from core.users import Actor
-from inventory.models import Product
+from inventory.models import Allocation, Location, Product
 from inventory.services import stock_release
-from orders import events
-from orders.addresses import SHIP_TO_FIELDS, Address
+from orders import events, outbound
+from orders.addresses import SHIP_TO_FIELDS, Address, country_name
 from orders.emails import customer_email_queue
 from orders.exceptions import OrderConflictError, OrderError, OrderStateError
 from orders.locks import lock_order
@@ -43,6 +44,15 @@ EDITABLE_FIELDS = (
     "requested_delivery_date",
     "priority",
 )
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    """What `order_update` did: the order, and what the person should know
+    about its stock (a reservation moved, or given back)."""
+
+    order: Order
+    notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,8 +99,13 @@ def order_create(
     requested_delivery_date: date | None = None,
     allocate: bool = True,
     source: str = "admin",
+    inbound_message_id: int | None = None,
 ) -> Order:
-    """Record a new order with its lines and reserve stock for it."""
+    """Record a new order with its lines and reserve stock for it.
+
+    `inbound_message_id` names the API call or shop webhook it came from; the
+    timeline links to it.
+    """
     if not lines:
         raise OrderError(f"Order {external_id} from {channel.name} has no lines.")
     for line in lines:
@@ -132,12 +147,52 @@ def order_create(
         )
         for line in lines
     )
-    events.order_event_placed(order=order, actor=actor, source=source)
+    events.order_event_placed(
+        order=order, actor=actor, source=source, inbound_message_id=inbound_message_id
+    )
     if allocate:
         # The new row is this transaction's own: no lock to take again.
         order = orders_allocate_locked(orders=[order], actor=actor)[0]
     customer_email_queue(order=order, kind=CustomerEmail.Kind.RECEIVED)
+    outbound.order_outbound_notify(event=outbound.CREATED, order_ids=[order.pk])
     return order
+
+
+def _reserved_at(order: Order) -> list[str]:
+    """The codes of the locations holding stock for the order, sorted."""
+    return sorted(
+        set(
+            Allocation.objects.filter(order_line__order_id=order.pk).values_list(
+                "stock_level__location__code", flat=True
+            )
+        )
+    )
+
+
+def _reroute_notices(order: Order, before: list[str], after: list[str]) -> list[str]:
+    """Say what re-routing the reservation did, in words for the screen."""
+    notices = []
+    if before and after and before != after:
+        notices.append(
+            f"Reservation of order {order.number} moved from {', '.join(before)} "
+            f"to {', '.join(after)} (the new country is {country_name(order.ship_country)})."
+        )
+    if order.status == S.BACKORDERED and (before or not after):
+        country = country_name(order.ship_country)
+        ships = any(
+            location.can_ship_to(order.ship_country)
+            for location in Location.objects.filter(active=True)
+        )
+        why = (
+            f"not enough stock at the locations that ship to {country}"
+            if ships
+            else f"no location ships to {country}"
+        )
+        released = "Stock released" if before else "No stock reserved"
+        notices.append(
+            f"{released}: order {order.number} is backordered because {why}."
+        )
+    return notices
 
 
 @transaction.atomic
@@ -147,17 +202,25 @@ def order_update(
     actor: Actor,
     changes: dict[str, Any],
     expected_version: int | None = None,
-) -> Order:
+) -> OrderUpdate:
     """Change the ship-to address or delivery details of an order not yet packed.
 
     A new destination country re-routes the reservation, since not every
-    location ships everywhere.
+    location ships everywhere; the result's `notices` say where the stock
+    went, or that it was given back.
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise OrderError(
             "These order fields cannot be changed here: " + ", ".join(sorted(unknown))
         )
+    if "ship_country" in changes:
+        code = str(changes["ship_country"]).strip().upper()
+        if code not in countries:
+            raise OrderError(
+                f"{code!r} is not a country code; choose the country from the list."
+            )
+        changes["ship_country"] = code
     order = lock_order(order.pk)
     if expected_version is not None and order.version != expected_version:
         raise OrderConflictError(
@@ -169,23 +232,30 @@ def order_update(
             f"Order {order.number} is {order.get_status_display()}; its address and "
             "delivery can no longer be changed. Contact the carrier instead."
         )
-    if "ship_country" in changes:
-        changes["ship_country"] = str(changes["ship_country"]).upper()
     diff = {
-        name: (getattr(order, name), value)
+        name: (_stored(order, name), value)
         for name, value in changes.items()
-        if getattr(order, name) != value
+        if _stored(order, name) != value
     }
     if not diff:
-        return order
+        return OrderUpdate(order=order)
     for name, (_, value) in diff.items():
         setattr(order, name, value)
     order.save(update_fields=[*diff, "updated_at"])
     events.order_event_updated(order=order, actor=actor, changes=diff)
+    notices: list[str] = []
     if "ship_country" in diff and order.status in (S.ALLOCATED, S.BACKORDERED):
+        before = _reserved_at(order)
         stock_release(order_line_ids=order.lines.values_list("pk", flat=True))
         events.order_event_stock_released(
             order=order, actor=actor, reason="destination country changed"
         )
         order = orders_allocate_locked(orders=[order], actor=actor)[0]
-    return order
+        notices = _reroute_notices(order, before, _reserved_at(order))
+    return OrderUpdate(order=order, notices=tuple(notices))
+
+
+def _stored(order: Order, name: str) -> Any:
+    """The field's value as the timeline stores it (a country as its code)."""
+    value = getattr(order, name)
+    return str(value) if name == "ship_country" else value

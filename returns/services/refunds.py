@@ -15,6 +15,7 @@ from django_fsm import can_proceed
 
 from core.sequences import format_number, sequence_reserve
 from core.users import Actor, acting_user
+from fulfillment.outbox.services import outbox_order_refunded
 from orders import events
 from orders.emails import customer_email_queue
 from orders.locks import lock_order
@@ -293,6 +294,16 @@ def _refund_approve_locked(
             "refund": refund.number,
             "rma": return_request.number if return_request else "",
         },
+    )
+    outbox_order_refunded(
+        order=order,
+        refund_number=refund.number,
+        amount=refund.amount,
+        lines=[
+            {"sku": line.order_line.sku, "quantity": line.quantity}
+            for line in refund.lines.select_related("order_line").order_by("pk")
+        ],
+        reason=refund.reason,
     )
     return refund
 

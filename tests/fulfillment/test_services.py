@@ -2,7 +2,11 @@
 
 import pytest
 
-from fulfillment.exceptions import FulfillmentError, ShipmentStateError
+from fulfillment.exceptions import (
+    BatchRefusedError,
+    FulfillmentError,
+    ShipmentStateError,
+)
 from fulfillment.models import PickList, Shipment, ShipmentStatus
 from fulfillment.services.packing import order_pack_shipments, shipment_pack
 from fulfillment.services.picking import order_pick, pick_lists_create
@@ -205,7 +209,7 @@ def test_delivering_the_last_shipment_delivers_the_order(
     assert Order.objects.get().status == OrderStatus.DELIVERED
 
 
-def test_ship_many_ships_good_rows_and_reports_bad_ones(
+def test_ship_many_reports_every_bad_row_and_ships_nothing(
     picked, stock, product, user, carrier
 ):
     stock(product, 10)
@@ -213,23 +217,48 @@ def test_ship_many_ships_good_rows_and_reports_bad_ones(
     first, second = Shipment.objects.order_by("number")
     shipment_pack(shipment=first, actor=user)
 
-    report = shipments_ship_many(
-        instructions=[
-            ShipInstruction(2, first.number, "pex", "T-1"),
-            ShipInstruction(3, second.number, "pex", "T-2"),
-            ShipInstruction(4, "SH-999999", "pex", "T-3"),
-            ShipInstruction(5, first.number, "nope", "T-4"),
-        ],
-        actor=user,
-    )
+    with pytest.raises(BatchRefusedError) as refused:
+        shipments_ship_many(
+            instructions=[
+                ShipInstruction(2, first.number, "pex", "T-1"),
+                ShipInstruction(3, second.number, "pex", "T-2"),
+                ShipInstruction(4, "SH-999999", "pex", "T-3"),
+                ShipInstruction(5, first.number, "nope", "T-4"),
+            ],
+            refused_lines=[(6, "Line 6: expected shipment,carrier,tracking.")],
+            actor=user,
+        )
 
-    assert [s.number for s in report.shipped] == [first.number]
-    assert report.errors == [
+    assert refused.value.errors == [
         f"Line 3: Shipment {second.number} is Picking and cannot be shipped. Pack it "
         "first.",
         "Line 4: no shipment SH-999999.",
         "Line 5: no carrier with code 'nope' (see Fulfilment › Carriers).",
+        "Line 6: expected shipment,carrier,tracking.",
     ]
+    first.refresh_from_db()
+    assert (first.status, first.tracking_number) == (ShipmentStatus.PACKED, "")
+
+
+def test_ship_many_ships_every_row_when_all_are_good(
+    picked, stock, product, user, carrier
+):
+    stock(product, 10)
+    picked([[(product, 1)], [(product, 1)]])
+    first, second = Shipment.objects.order_by("number")
+    for shipment in (first, second):
+        shipment_pack(shipment=shipment, actor=user)
+
+    report = shipments_ship_many(
+        instructions=[
+            ShipInstruction(2, first.number, "pex", "T-1"),
+            ShipInstruction(3, second.number, "pex", "T-2", "Ground"),
+        ],
+        actor=user,
+    )
+
+    assert [s.number for s in report.shipped] == [first.number, second.number]
+    assert set(Shipment.objects.values_list("status", flat=True)) == {"shipped"}
 
 
 def test_order_buttons_walk_the_order_through_its_shipments(

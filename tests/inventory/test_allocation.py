@@ -16,8 +16,8 @@ S = OrderStatus
 def sites(db):
     return {
         "near": LocationFactory(code="NEAR", priority=1, ships_to="US"),
-        "far": LocationFactory(code="FAR", priority=5, ships_to="US CA"),
-        "eu": LocationFactory(code="EU", priority=1, country="DE", ships_to="DE FR"),
+        "far": LocationFactory(code="FAR", priority=5, ships_to="US,CA"),
+        "eu": LocationFactory(code="EU", priority=1, country="DE", ships_to="DE,FR"),
     }
 
 

@@ -1,4 +1,5 @@
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from inventory.models import StockLevel
@@ -37,9 +38,23 @@ def test_stock_level_is_unique_per_product_and_location():
 
 
 @pytest.mark.django_db
-def test_location_ships_to_parses_country_list():
-    location = LocationFactory(ships_to="de, AT fr")
+def test_location_ships_to_is_a_list_of_countries():
+    location = LocationFactory(ships_to=["FR", "DE", "AT"])
+    location.refresh_from_db()
+    assert [country.name for country in location.ships_to] == [
+        "Austria",
+        "Germany",
+        "France",
+    ]
     assert location.can_ship_to("AT")
     assert location.can_ship_to("de")
     assert not location.can_ship_to("US")
     assert LocationFactory(ships_to="").can_ship_to("JP")
+
+
+@pytest.mark.django_db
+def test_location_refuses_unknown_country_codes():
+    location = LocationFactory.build(code="X1", name="X", country="XX", ships_to=["ZZ"])
+    with pytest.raises(ValidationError) as caught:
+        location.full_clean()
+    assert set(caught.value.message_dict) == {"country", "ships_to"}

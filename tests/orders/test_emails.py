@@ -106,3 +106,209 @@ def test_cancellation_mail_gives_the_reason(
     message = mail.outbox[-1]
     assert message.subject == f"Your order {placed.number} was cancelled"
     assert "(out of stock for weeks)" in message.body
+
+
+# Against a real SMTP server (aiosmtpd on localhost): batches, connections,
+# never twice, and no row lock or transaction held while talking to it.
+
+
+@pytest.fixture
+def smtp_server(settings):
+    from tests.support.smtp import SmtpSink
+
+    with SmtpSink() as sink:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = sink.port
+        settings.EMAIL_USE_TLS = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        yield sink.handler
+
+
+@pytest.fixture
+def many_orders(channel, product, stock, place_order):
+    """Place `n` orders for different customers without mailing them yet."""
+    from tests.factories import CustomerFactory
+
+    def place(n):
+        stock(product, n)
+        orders = []
+        for number in range(n):
+            order = place_order([(product, 1)])
+            order.customer = CustomerFactory(email=f"buyer{number}@example.com")
+            order.save(update_fields=["customer"])
+            orders.append(order)
+        CustomerEmail.objects.all().delete()
+        return orders
+
+    return place
+
+
+@pytest.mark.django_db
+def test_bulk_queued_mails_go_out_in_batches_over_one_connection_each(
+    smtp_server, many_orders, django_capture_on_commit_callbacks, monkeypatch
+):
+    from orders import emails
+
+    monkeypatch.setattr(emails, "EMAIL_BATCH", 10)
+    orders = many_orders(25)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        queued = emails.customer_emails_queue_many(
+            order_ids=[o.pk for o in orders], kind="order_received"
+        )
+
+    assert queued == 25
+    assert len(callbacks) == 3  # one send task per batch of 10, not per e-mail
+    assert smtp_server.connections == 3
+    assert len(smtp_server.messages) == 25
+    assert set(smtp_server.keys.values()) == {1}
+    assert CustomerEmail.objects.filter(status="sent").count() == 25
+    assert OrderEvent.objects.filter(kind="email").count() == 25
+
+
+@pytest.mark.django_db
+def test_a_batch_sent_again_sends_nothing_twice(
+    smtp_server, many_orders, django_capture_on_commit_callbacks
+):
+    from orders.emails import customer_emails_queue_many
+
+    orders = many_orders(5)
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_emails_queue_many(
+            order_ids=[o.pk for o in orders], kind="order_received"
+        )
+        # The same event queued again (a retried import) adds nothing.
+        again = customer_emails_queue_many(
+            order_ids=[o.pk for o in orders], kind="order_received"
+        )
+    ids = list(CustomerEmail.objects.values_list("pk", flat=True))
+
+    outcome = customer_emails_send_task.enqueue(email_ids=ids).return_value
+
+    assert again == 0
+    assert outcome == {"sent": 0, "retry": 0, "failed": 0}
+    assert len(smtp_server.messages) == 5
+    assert set(smtp_server.keys.values()) == {1}
+
+
+@pytest.mark.django_db
+def test_worker_dying_mid_batch_loses_at_most_the_mail_in_flight_and_never_doubles(
+    smtp_server, many_orders, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders import emails
+
+    orders = many_orders(6)
+    emails.customer_emails_queue_many(
+        order_ids=[o.pk for o in orders], kind="order_received"
+    )
+    ids = sorted(CustomerEmail.objects.values_list("pk", flat=True))
+    step = emails._step
+
+    class WorkerKilled(BaseException):
+        pass
+
+    def die_after_sending_the_third(accepted, email, token):
+        if accepted is not None and accepted.pk == ids[2]:
+            raise WorkerKilled  # sent to the server, not yet marked sent
+        return step(accepted, email, token)
+
+    monkeypatch.setattr(emails, "_step", die_after_sending_the_third)
+    with pytest.raises(WorkerKilled):
+        emails.customer_emails_send(email_ids=ids)
+    monkeypatch.setattr(emails, "_step", step)
+    statuses = dict(CustomerEmail.objects.values_list("pk", "status"))
+    assert [statuses[pk] for pk in ids] == ["sent", "sent", "sending"] + ["claimed"] * 3
+
+    # A run right away leaves another batch's claims alone ...
+    assert emails.customer_emails_send(email_ids=ids) == {}
+    # ... and once the claim is stale, takes the untried ones over.
+    CustomerEmail.objects.filter(pk__in=ids).update(
+        claimed_at=timezone.now() - timedelta(hours=1)
+    )
+    outcome = emails.customer_emails_send(email_ids=ids)
+
+    assert outcome == dict.fromkeys(ids[3:], "sent")
+    in_flight = CustomerEmail.objects.get(pk=ids[2])
+    assert in_flight.status == "failed" and "may have been delivered" in (
+        in_flight.last_error
+    )
+    assert OrderEvent.objects.filter(
+        order_id=in_flight.order_id, kind="email", data__failed=True
+    ).exists()
+    assert len(smtp_server.messages) == 6
+    assert set(smtp_server.keys.values()) == {1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mail_is_sent_outside_any_transaction(
+    smtp_server, product, stock, place_order, monkeypatch
+):
+    from django.core.mail.backends.smtp import EmailBackend
+    from django.db import connection
+
+    seen = []
+    send = EmailBackend.send_messages
+
+    def watching(backend, messages):
+        seen.append(connection.in_atomic_block)
+        return send(backend, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", watching)
+    stock(product, 5)
+
+    place_order([(product, 1)])  # commits: the e-mail task runs after commit
+
+    assert seen == [False]
+    assert len(smtp_server.messages) == 1
+    assert CustomerEmail.objects.get().status == "sent"
+
+
+@pytest.mark.django_db
+def test_unreachable_mail_server_keeps_the_batch_queued_for_a_retry(
+    settings, many_orders, monkeypatch
+):
+    from orders import emails
+    from tests.support.smtp import free_port
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    settings.EMAIL_USE_TLS = False
+    orders = many_orders(3)
+    emails.customer_emails_queue_many(
+        order_ids=[o.pk for o in orders], kind="order_received"
+    )
+    ids = list(CustomerEmail.objects.values_list("pk", flat=True))
+
+    outcome = emails.customer_emails_send(email_ids=ids)
+
+    assert set(outcome.values()) == {"queued"}
+    assert set(CustomerEmail.objects.values_list("status", "attempts")) == {
+        ("queued", 1)
+    }
+    assert "ConnectionRefusedError" in CustomerEmail.objects.first().last_error
+
+
+@pytest.mark.django_db
+def test_sweep_sends_mails_left_behind_without_a_task(smtp_server, many_orders):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders.emails import customer_emails_queue_many, customer_emails_sweep_task
+
+    orders = many_orders(3)
+    # Queued, but the process died before its send task was enqueued.
+    customer_emails_queue_many(order_ids=[o.pk for o in orders], kind="order_received")
+    assert customer_emails_sweep_task.enqueue().return_value == 0  # not stale yet
+    CustomerEmail.objects.update(created_at=timezone.now() - timedelta(hours=1))
+
+    found = customer_emails_sweep_task.enqueue().return_value
+
+    assert found == 3
+    assert set(CustomerEmail.objects.values_list("status", flat=True)) == {"sent"}
+    assert set(smtp_server.keys.values()) == {1} and len(smtp_server.messages) == 3

@@ -6,6 +6,7 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from oms.roles import MANAGER, roles_setup
 from orders.models import ImportJob, Order
@@ -121,7 +122,13 @@ def test_large_file_runs_as_a_task_with_progress(manager_client, catalogue, sett
 @pytest.mark.django_db
 def test_running_job_page_shows_a_progress_bar(manager_client, catalogue):  # noqa: F811
     job_url = upload(manager_client, SAMPLE.read_bytes()).url
-    ImportJob.objects.update(status="running", stage="checking", processed=2, total=4)
+    ImportJob.objects.update(
+        status="running",
+        stage="checking",
+        processed=2,
+        total=4,
+        heartbeat_at=timezone.now(),
+    )
     page = manager_client.get(job_url).content.decode()
     assert '<progress id="import-progress" max="100" value="35"' in page
     status = manager_client.get(job_url + "status/").json()

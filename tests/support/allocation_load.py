@@ -4,8 +4,12 @@ PostgreSQL concurrency test and the allocation benchmark.
 Worker processes each take an interleaved slice of pending orders and
 allocate them, while also receiving stock and cancelling some of their
 orders, so allocations, releases and backorder re-allocation all race.
+`run_workers_with_import` adds one more process importing a CSV file of
+orders for the same products, allocated set-based in small chunks.
 """
 
+import csv
+import io
 import multiprocessing
 import random
 import time
@@ -169,6 +173,89 @@ def run_workers(
     arguments = [(s, n, churn, batches[n % len(batches)]) for n, s in enumerate(slices)]
     with context.Pool(processes=workers) as pool:
         return pool.map(_run_slice, arguments)
+
+
+def import_file(*, orders: int, products: int = 12, seed: int = 11) -> bytes:
+    """An OMS-format CSV file of `orders` orders (1-3 lines) for the load's
+    products, to import while the workers run."""
+    rng = random.Random(seed)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        ["order_ref", "customer_email", "ship_name", "ship_address1", "ship_city"]
+        + ["ship_region", "ship_postcode", "ship_country", "sku", "quantity"]
+        + ["unit_price"]
+    )
+    for number in range(orders):
+        for product in rng.sample(range(products), k=rng.randint(1, 3)):
+            writer.writerow(
+                [f"IMP-{number}", f"buyer{number % 40}@example.com", "Buyer"]
+                + ["2 Import Rd", "Reno", "NV", "89501", "US", f"LOAD-{product:03d}"]
+                + [rng.randint(1, 3), "9.99"]
+            )
+    return buffer.getvalue().encode()
+
+
+@dataclass
+class ImportReport:
+    orders: int = 0
+    allocated: int | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _import(data: bytes, chunk: int) -> ImportReport:
+    from orders.importing.confirm import import_confirm
+    from orders.services import allocation
+
+    close_old_connections()
+    report = ImportReport()
+    # Small chunks: many short transactions that interleave with the workers.
+    allocation.SET_ALLOCATION_CHUNK = chunk
+    try:
+        confirmed = import_confirm(
+            data=data,
+            actor=None,
+            channel=Channel.objects.get(code="load"),
+            format_code="oms",
+            filename="load.csv",
+            partial=False,
+            settle_in_background=False,
+        )
+        report.orders = confirmed.result.orders
+        report.allocated = confirmed.allocated
+        report.errors.extend(str(problem) for problem in confirmed.result.problems)
+    except Exception as error:  # noqa: BLE001 - every failure must be reported
+        report.errors.append(f"import: {type(error).__name__}: {error}")
+    connections.close_all()
+    return report
+
+
+def _run_job(arguments: tuple) -> WorkerReport | ImportReport:
+    if arguments[0] == "import":
+        return _import(*arguments[1:])
+    return _work(*arguments[1:])
+
+
+def run_workers_with_import(
+    order_ids: list[int],
+    *,
+    data: bytes,
+    workers: int,
+    chunk: int = 40,
+    batches: list[int] | None = None,
+) -> tuple[list[WorkerReport], ImportReport]:
+    """Run `workers` allocating (and cancelling, and receiving) processes and
+    one importing `data` at the same time."""
+    batches = batches or [1]
+    slices = [order_ids[n::workers] for n in range(workers)]
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    jobs = [("import", data, chunk)] + [
+        ("work", s, n, True, batches[n % len(batches)]) for n, s in enumerate(slices)
+    ]
+    with context.Pool(processes=len(jobs)) as pool:
+        reports = pool.map(_run_job, jobs, chunksize=1)
+    return reports[1:], reports[0]
 
 
 def invariant_violations() -> dict[str, list]:

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from oms.seed.data import DEMO_USERS
 from oms.seed.demo import seed_demo
+from oms.seed.shops import curl_example
 
 
 class Command(BaseCommand):
@@ -21,3 +22,18 @@ class Command(BaseCommand):
         )
         for username, password, role in DEMO_USERS:
             self.stdout.write(f"  {username:<10} {password:<22} {role or 'superuser'}")
+        if report.api_key:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"API key of channel {report.api_channel} (shown once; the "
+                    "previous demo key is revoked):"
+                )
+            )
+            self.stdout.write(f"  {report.api_key}")
+            self.stdout.write("Create an order through the API:")
+            self.stdout.write(curl_example(key=report.api_key, sku=report.api_sku))
+            self.stdout.write(
+                "The Shopify and WooCommerce demo channels are not connected to "
+                "real shops: what they would be sent shows as failed under "
+                "Fulfilment › Outbound messages."
+            )

@@ -1,0 +1,243 @@
+"""Postage in the admin: carrier accounts (the EasyPost key is write-only),
+location postage settings and boxes, channel return-label settings, each
+shipment's postage (rates, label, void), end-of-day scan forms, and the
+Buy button of the ship form.
+
+Thin: every change is a call to `fulfillment.postage`; EasyPost is only
+called from tasks, never in the request.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils import timezone
+
+from core.admin_secrets import secret_hint
+from core.admin_utils import ReadOnlyAdminMixin
+from core.exceptions import DomainError
+from core.responses import pdf_response
+from fulfillment.admin.base import FULFIL, PRINT, PermissionsMixin
+from fulfillment.postage.labels import shipping_labels_zpl
+from fulfillment.postage.models import (
+    Box,
+    CarrierAccount,
+    ChannelPostage,
+    LocationPostage,
+    ReturnLabel,
+    ScanForm,
+    ShipmentPostage,
+)
+from fulfillment.postage.purchase import shipments_postage_buy_task
+from fulfillment.postage.rates import shipment_rates_fetch_task
+from fulfillment.services.printing import document_print_record
+from fulfillment.models import DocumentKind
+
+
+class CarrierAccountForm(forms.ModelForm):
+    new_api_key = forms.CharField(
+        label="New EasyPost API key",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "new-password"}
+        ),
+        help_text="Type the key to set or replace it; leave empty to keep the "
+        "current one. It is never shown again after saving.",
+    )
+
+    class Meta:
+        model = CarrierAccount
+        fields = [
+            "carrier",
+            "kind",
+            "mode",
+            "carrier_account_ids",
+            "verify_addresses",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new_api_key"):
+            self.instance.api_key = data["new_api_key"]
+        return data
+
+
+@admin.register(CarrierAccount)
+class CarrierAccountAdmin(admin.ModelAdmin):
+    form = CarrierAccountForm
+    list_display = ["carrier", "kind", "mode", "key", "carrier_account_ids"]
+    list_filter = ["kind", "mode"]
+    list_select_related = ["carrier"]
+    readonly_fields = ["key"]
+
+    @admin.display(description="API key")
+    def key(self, obj: CarrierAccount) -> str:
+        return secret_hint(obj.api_key if obj else "")
+
+
+@admin.register(LocationPostage)
+class LocationPostageAdmin(admin.ModelAdmin):
+    list_display = [
+        "location",
+        "carrier",
+        "rate_choice",
+        "label_format",
+        "city",
+        "zip",
+    ]
+    list_select_related = ["location", "carrier"]
+
+
+@admin.register(Box)
+class BoxAdmin(admin.ModelAdmin):
+    list_display = ["name", "location", "length_mm", "width_mm", "height_mm", "active"]
+    list_filter = ["location", "active"]
+
+
+@admin.register(ChannelPostage)
+class ChannelPostageAdmin(admin.ModelAdmin):
+    list_display = ["channel", "return_carrier"]
+    list_select_related = ["channel", "return_carrier"]
+
+
+@admin.register(ReturnLabel)
+class ReturnLabelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "return_number",
+        "order",
+        "label_carrier",
+        "tracking_code",
+        "cost",
+        "error",
+        "bought_at",
+    ]
+    list_select_related = ["order"]
+    exclude = ["label_file"]
+
+
+@admin.register(ShipmentPostage)
+class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "shipment",
+        "status",
+        "carrier",
+        "box",
+        "cheapest",
+        "label_carrier",
+        "label_service",
+        "tracking_code",
+        "cost",
+        "refund_status",
+        "error",
+    ]
+    list_filter = ["status", "carrier", "label_format"]
+    list_select_related = ["shipment", "carrier", "box"]
+    search_fields = ["shipment__number", "tracking_code", "easypost_shipment_id"]
+    exclude = ["label_file", "rates"]
+    readonly_fields = ["rates_table"]
+    actions = ["fetch_rates", "buy_chosen", "download_labels"]
+
+    @admin.display(description="cheapest rate")
+    def cheapest(self, obj: ShipmentPostage) -> str:
+        if not obj.rates:
+            return ""
+        rate = obj.rates[0]
+        return f"{rate['carrier']} {rate['service']} {rate['rate']} {rate['currency']}"
+
+    @admin.display(description="rates")
+    def rates_table(self, obj: ShipmentPostage) -> str:
+        return "; ".join(
+            f"{'▶ ' if r['id'] == obj.rate_id else ''}{r['carrier']} {r['service']} "
+            f"{r['rate']} {r['currency']} ({r['delivery_days'] or '?'} days)"
+            for r in obj.rates
+        )
+
+    @admin.action(description="Fetch rates again", permissions=["fulfil"])
+    def fetch_rates(self, request, queryset):
+        ids = list(queryset.values_list("shipment_id", flat=True))
+        transaction.on_commit(
+            lambda: [shipment_rates_fetch_task.enqueue(shipment_id=pk) for pk in ids]
+        )
+        self.message_user(request, f"Fetching rates for {len(ids)} shipment(s).")
+
+    @admin.action(description="Buy labels (chosen rate)", permissions=["fulfil"])
+    def buy_chosen(self, request, queryset):
+        choices = [[pk, ""] for pk in queryset.values_list("shipment_id", flat=True)]
+        postage_buy_queue(request, choices)
+        self.message_user(
+            request,
+            f"Buying {len(choices)} label(s) in the background; each shipment ships "
+            "when its label is bought. Problems show in the error column.",
+        )
+
+    @admin.action(description="Download bought labels", permissions=["print"])
+    def download_labels(self, request, queryset):
+        ids = list(queryset.values_list("shipment_id", flat=True))
+        return labels_response(self, request, ids)
+
+    def get_urls(self):
+        return [
+            path(
+                "buy/",
+                self.admin_site.admin_view(self.buy_view),
+                name="fulfillment_shipmentpostage_buy",
+            ),
+            *super().get_urls(),
+        ]
+
+    def buy_view(self, request: HttpRequest) -> HttpResponse:
+        """The ship form's *Buy labels* button: the chosen rate of each row."""
+        if request.method != "POST" or not request.user.has_perm(FULFIL):
+            raise PermissionDenied
+        choices = [
+            [int(pk), request.POST.get(f"rate-{pk}", "")]
+            for pk in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
+            if pk.isdigit() and request.POST.get(f"rate-{pk}")
+        ]
+        if not choices:
+            self.message_user(
+                request, "Choose a rate for at least one shipment.", messages.WARNING
+            )
+        else:
+            postage_buy_queue(request, choices)
+            self.message_user(
+                request,
+                f"Buying {len(choices)} label(s) in the background; each shipment "
+                "ships when its label is bought (see Shipment postage).",
+            )
+        return HttpResponseRedirect(reverse("admin:fulfillment_shipment_changelist"))
+
+
+def postage_buy_queue(request: HttpRequest, choices: list[list]) -> None:
+    user_id = request.user.pk
+    transaction.on_commit(
+        lambda: shipments_postage_buy_task.enqueue(choices=choices, actor_id=user_id)
+    )
+
+
+def labels_response(modeladmin, request: HttpRequest, shipment_ids) -> HttpResponse | None:
+    """Answer with the ZPL of these labels (their locations print ZPL), and
+    record the print."""
+    if not request.user.has_perm(PRINT):
+        raise PermissionDenied
+    try:
+        text, numbers = shipping_labels_zpl(shipment_ids)
+    except DomainError as error:
+        modeladmin.message_user(request, str(error), messages.ERROR)
+        return None
+    document_print_record(
+        kind=DocumentKind.SHIPPING_LABEL,
+        actor=request.user,
+        shipment_ids=shipment_ids,
+        pages=len(numbers),
+    )
+    response = HttpResponse(text, content_type="application/zpl; charset=utf-8")
+    first = numbers[0] if numbers else "none"
+    response["Content-Disposition"] = (
+        f'attachment; filename="labels-{first}-{len(numbers)}.zpl"'
+    )
+    return response

@@ -1,0 +1,43 @@
+"""The outbox's settings and plain rules: platforms, attempts, backoff, the
+stock coalescing window, and what is available to sell."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F, Sum
+
+from inventory.models import StockLevel
+
+SHOPIFY = "shopify"
+WOOCOMMERCE = "woocommerce"
+GENERIC = "generic"
+SHOPS = {SHOPIFY, WOOCOMMERCE}
+
+
+def platform_of(channel) -> str:
+    return getattr(channel, "platform", "") or GENERIC
+
+
+def max_attempts() -> int:
+    """Attempts per message before it is failed (`OMS_OUTBOX_MAX_ATTEMPTS`)."""
+    return int(getattr(settings, "OMS_OUTBOX_MAX_ATTEMPTS", 10))
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """Back off after the n-th failed attempt: 30 s, 1, 2, 4 … up to 60 minutes."""
+    return timedelta(seconds=min(30 * 2 ** max(0, attempt - 1), 3600))
+
+
+def coalesce_window() -> timedelta:
+    """A channel hears about a SKU's stock at most once per this long."""
+    return timedelta(
+        seconds=float(getattr(settings, "OMS_STOCK_PUSH_COALESCE_SECONDS", 5))
+    )
+
+
+def available_quantity(product_id: int) -> int:
+    """What can still be sold of a product: free stock at active locations."""
+    total = StockLevel.objects.filter(
+        product_id=product_id, location__active=True
+    ).aggregate(free=Sum(F("on_hand") - F("allocated")))["free"]
+    return max(0, total or 0)

@@ -1,0 +1,334 @@
+"""Sending the outbox: one bounded attempt at a time, outside transactions.
+
+A sender first claims the message (pending and due → sending, with a lease
+in `next_attempt_at`), then makes its requests (each bounded by
+`OMS_OUTBOX_TIMEOUT`) with no transaction open, then records the attempt and
+the outcome: sent; pending again with the next attempt scheduled (backoff,
+or the shop's `Retry-After`); or failed, when the shop refused the message
+or the attempts ran out — until someone replays it. A failure is never
+slept on: with a queue that can wait the retry is a task to run then, and in
+every case the periodic `outbox_send_due` takes up what is due (and what a
+sender that died left in sending once its lease ran out).
+"""
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_tasks import default_task_backend, task
+
+from core.sequences import sequence_reserve
+from fulfillment.models import ChannelListing, OutboundAttempt, OutboundMessage
+from fulfillment.outbox import generic, shopify, woocommerce
+from fulfillment.outbox.http import Outcome, SendError
+from fulfillment.outbox.rules import (
+    GENERIC,
+    SHOPIFY,
+    WOOCOMMERCE,
+    available_quantity,
+    coalesce_window,
+    retry_delay,
+)
+from orders.models import Channel
+
+logger = logging.getLogger("oms.outbox")
+
+Kind = OutboundMessage.Kind
+Status = OutboundMessage.Status
+
+# A sender that has not recorded its outcome by then died; the message is
+# taken up again.
+SENDING_LEASE = timedelta(minutes=5)
+# With a queue, due messages are the queue's; the sweep takes up only those
+# overdue by this much (a lost task).
+QUEUED_GRACE = timedelta(minutes=1)
+# Messages one run of `outbox_send_due` takes up.
+SWEEP_BATCH = 100
+
+
+def queue_can_wait() -> bool:
+    return bool(default_task_backend.supports_defer)
+
+
+def _claim(message_id: int, now: datetime) -> OutboundMessage | None:
+    """Take the message for sending; None when it is not due, not pending, or
+    (stock) another push of the same SKU to the same channel is on its way."""
+    due = Q(status__in=[Status.PENDING, Status.SENDING], next_attempt_at__lte=now)
+    message = OutboundMessage.objects.filter(due, pk=message_id).first()
+    if message is None:
+        return None
+    try:
+        with transaction.atomic(durable=True):
+            if message.kind == Kind.INVENTORY_UPDATED:
+                # A push whose sender died is replaced by this newer one.
+                OutboundMessage.objects.filter(
+                    channel_id=message.channel_id,
+                    kind=message.kind,
+                    dedupe_key=message.dedupe_key,
+                    status=Status.SENDING,
+                    next_attempt_at__lte=now,
+                ).exclude(pk=message.pk).update(
+                    status=Status.SUPERSEDED,
+                    next_attempt_at=None,
+                    last_error="Its sender stopped answering; a newer push "
+                    "replaces it.",
+                )
+            claimed = OutboundMessage.objects.filter(due, pk=message_id).update(
+                status=Status.SENDING,
+                attempts=F("attempts") + 1,
+                next_attempt_at=now + SENDING_LEASE,
+            )
+            if not claimed:
+                return None
+            if message.kind == Kind.INVENTORY_UPDATED:
+                OutboundMessage.objects.filter(pk=message_id).update(
+                    sequence=sequence_reserve(name="outbox-stock")[0]
+                )
+    except IntegrityError:
+        # Another push of this SKU to this channel is on its way: go after it.
+        later = now + max(coalesce_window(), timedelta(seconds=1))
+        OutboundMessage.objects.filter(pk=message_id, status=Status.PENDING).update(
+            next_attempt_at=later
+        )
+        if queue_can_wait():
+            outbox_send_many_task.using(run_after=later).enqueue(
+                message_ids=[message_id]
+            )
+        return None
+    return OutboundMessage.objects.select_related("channel", "product").get(
+        pk=message_id
+    )
+
+
+def _shopify_fulfillment_id(message: OutboundMessage) -> str:
+    created = (
+        OutboundMessage.objects.filter(
+            channel_id=message.channel_id,
+            kind=Kind.FULFILLMENT_CREATE,
+            shipment_id=message.shipment_id,
+        )
+        .values_list("status", "remote_id")
+        .first()
+    )
+    if created and created[0] == Status.SENT and created[1]:
+        return created[1]
+    state = f"its fulfilment message is {created[0]}" if created else "none was sent"
+    raise SendError(
+        f"Shopify has no fulfilment for shipment {message.payload.get('shipment')} "
+        f"yet ({state}); the tracking follows once it has one.",
+        retry=bool(created) and created[0] != Status.FAILED,
+    )
+
+
+def _stock(channel: Channel, message: OutboundMessage, outcome: Outcome) -> None:
+    quantity = available_quantity(message.product_id)
+    if message.platform == GENERIC:
+        outcome.sent_quantity = quantity
+        generic.post(
+            channel,
+            message,
+            outcome,
+            payload={
+                "event": Kind.INVENTORY_UPDATED,
+                "sku": message.product.sku,
+                "available": quantity,
+                "sequence": message.sequence,
+                "occurred_at": timezone.now().isoformat(),
+            },
+        )
+        return
+    listing = ChannelListing.objects.filter(
+        channel=channel, product_id=message.product_id
+    ).first()
+    if listing is None:
+        raise SendError(
+            f"SKU {message.product.sku} is no longer listed for channel "
+            f"{channel.code}.",
+            retry=False,
+        )
+    listing.product = message.product
+    if message.platform == SHOPIFY:
+        shopify.inventory_set(channel, outcome, listing=listing, quantity=quantity)
+    else:
+        woocommerce.product_stock_set(
+            channel, outcome, listing=listing, quantity=quantity
+        )
+
+
+def _dispatch(message: OutboundMessage, outcome: Outcome) -> None:
+    """Make the requests that deliver the message; raise SendError if not."""
+    channel = message.channel
+    if not channel.active:
+        raise SendError(
+            f"Channel {channel.code} is inactive; activate it, then replay.",
+            retry=False,
+        )
+    if message.kind == Kind.INVENTORY_UPDATED:
+        _stock(channel, message, outcome)
+    elif message.platform == SHOPIFY and message.kind == Kind.FULFILLMENT_CREATE:
+        shopify.fulfillment_create(channel, message, outcome)
+    elif message.platform == SHOPIFY and message.kind == Kind.TRACKING_UPDATE:
+        shopify.tracking_update(
+            channel, message, outcome, fulfillment_id=_shopify_fulfillment_id(message)
+        )
+    elif message.platform == WOOCOMMERCE and message.kind in (
+        Kind.FULFILLMENT_CREATE,
+        Kind.ORDER_COMPLETED,
+        Kind.TRACKING_UPDATE,
+    ):
+        woocommerce.order_shipped(channel, message, outcome)
+    elif message.platform == GENERIC:
+        generic.post(channel, message, outcome, payload=message.payload)
+    else:
+        raise SendError(
+            f"{message.get_kind_display()} is not sent to {message.platform} channels.",
+            retry=False,
+        )
+
+
+def _finish(
+    message: OutboundMessage,
+    *,
+    outcome: Outcome,
+    failure: SendError | None,
+    started: datetime,
+    duration_ms: int,
+) -> OutboundMessage:
+    """Record the attempt and what becomes of the message."""
+    answers = outcome.answers or (
+        [failure.answer] if failure and failure.answer else []
+    )
+    last = answers[-1] if answers else None
+    error = str(failure)[:500] if failure else ""
+    now = timezone.now()
+    OutboundAttempt.objects.create(
+        message=message,
+        number=message.attempts,
+        started_at=started,
+        duration_ms=duration_ms,
+        request="; ".join(answer.request for answer in answers)[:300],
+        response_code=last.code if last else None,
+        response=last.excerpt() if last else "",
+        error=error,
+        succeeded=failure is None,
+    )
+    fields = {
+        "response_code": last.code if last else None,
+        "last_error": error,
+        "attempts_left": max(0, message.attempts_left - 1),
+    }
+    if failure is None:
+        fields.update(
+            status=Status.SENT,
+            sent_at=now,
+            next_attempt_at=None,
+            remote_id=outcome.remote_id[:200],
+            sent_quantity=outcome.sent_quantity,
+        )
+        logger.info("outbox sent %s %s", message.pk, message.kind)
+    elif failure.retry and fields["attempts_left"] > 0:
+        wait = retry_delay(message.attempts)
+        if last and last.retry_after:
+            wait = max(wait, timedelta(seconds=min(last.retry_after, 3600)))
+        fields.update(status=Status.PENDING, next_attempt_at=now + wait)
+        logger.warning("outbox retry %s later: %s", message.pk, error)
+    else:
+        fields.update(status=Status.FAILED, next_attempt_at=None)
+        logger.warning("outbox failed %s: %s", message.pk, error)
+    if (
+        message.kind == Kind.INVENTORY_UPDATED
+        and fields["status"] != Status.SENT
+        and OutboundMessage.objects.filter(
+            channel_id=message.channel_id,
+            kind=message.kind,
+            dedupe_key=message.dedupe_key,
+            status=Status.PENDING,
+        )
+        .exclude(pk=message.pk)
+        .exists()
+    ):
+        # A newer push waits and will carry the newest quantity.
+        fields.update(status=Status.SUPERSEDED, next_attempt_at=None)
+    try:
+        with transaction.atomic():
+            OutboundMessage.objects.filter(pk=message.pk).update(**fields)
+    except IntegrityError:
+        fields.update(status=Status.SUPERSEDED, next_attempt_at=None)
+        OutboundMessage.objects.filter(pk=message.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(message, name, value)
+    return message
+
+
+def outbox_send(
+    *, message_id: int, now: datetime | None = None
+) -> OutboundMessage | None:
+    """Make one attempt at a due message; return it, or None when it was not
+    taken (not due, not pending, or taken by another sender). Must run
+    outside any transaction: no row lock is held while the shop answers."""
+    message = _claim(message_id, now or timezone.now())
+    if message is None:
+        return None
+    started = timezone.now()
+    clock = time.monotonic()
+    outcome = Outcome()
+    failure: SendError | None = None
+    try:
+        _dispatch(message, outcome)
+    except SendError as error:
+        failure = error
+    message = _finish(
+        message,
+        outcome=outcome,
+        failure=failure,
+        started=started,
+        duration_ms=int((time.monotonic() - clock) * 1000),
+    )
+    if message.status == Status.PENDING and queue_can_wait():
+        outbox_send_many_task.using(run_after=message.next_attempt_at).enqueue(
+            message_ids=[message.pk]
+        )
+    return message
+
+
+@task()
+def outbox_send_many_task(message_ids: list[int]) -> int:
+    """Send these outbox messages (those due); return how many were sent."""
+    sent = 0
+    for message_id in message_ids:
+        message = outbox_send(message_id=message_id)
+        sent += message is not None and message.status == Status.SENT
+    return sent
+
+
+def outbox_due(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
+    """The messages due for an attempt that no queued task will take up."""
+    now = now or timezone.now()
+    late = now - QUEUED_GRACE if queue_can_wait() else now
+    due = OutboundMessage.objects.filter(
+        Q(status=Status.PENDING, next_attempt_at__lte=late)
+        | Q(status=Status.SENDING, next_attempt_at__lte=now)
+    )
+    return list(
+        due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]
+    )
+
+
+def outbox_send_due_run(*, now: datetime | None = None) -> int:
+    """Attempt every due message (with a queue: enqueue them); return how many."""
+    now = now or timezone.now()
+    ids = outbox_due(now=now)
+    if queue_can_wait():
+        if ids:
+            outbox_send_many_task.enqueue(message_ids=ids)
+        return len(ids)
+    return sum(outbox_send(message_id=pk, now=now) is not None for pk in ids)
+
+
+@task()
+def outbox_send_due() -> int:
+    """Periodic (`OMS_PERIODIC_TASKS`): send the outbox messages that are due."""
+    return outbox_send_due_run()

@@ -1,0 +1,333 @@
+"""Buying labels through EasyPost, one shipment or many at once.
+
+Each purchase runs in three steps, and the network is never called under
+a lock:
+
+1. plan, under lock: the shipment is packed, has rates and a chosen rate;
+   its postage is claimed (`buying`, `buying_since`) so no second worker
+   buys it at the same time;
+2. call EasyPost, outside any transaction: when an earlier attempt's
+   outcome is unknown (it timed out), the EasyPost shipment is looked up
+   first and a label found there is taken instead of buying again; then
+   the label file is fetched and a tracker ensured;
+3. record, under lock: tracking number, carrier and service, cost and the
+   label file on the shipment's postage, and the shipment ships through
+   `fulfillment.services.shipping` like any other.
+
+An EasyPost refusal is kept on the postage (shown in the admin) and
+changes nothing else; a timeout leaves the postage `buying` with no owner,
+so the next attempt looks the purchase up before buying.
+"""
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import task
+
+from core.exceptions import DomainError
+from core.users import Actor
+from fulfillment.exceptions import FulfillmentError
+from fulfillment.locks import lock_shipment
+from fulfillment.models import Shipment, ShipmentStatus
+from fulfillment.postage import client
+from fulfillment.postage.addresses import AddressCheckFailed, order_address_check
+from fulfillment.postage.models import ShipmentPostage
+from fulfillment.postage.parcels import ship_to
+from fulfillment.postage.rates import easypost_key, lock_postage
+from fulfillment.services.shipping import _ship
+from orders import events as order_events
+from orders.locks import lock_order
+
+P = ShipmentPostage.Status
+
+
+def concurrency() -> int:
+    return max(1, int(getattr(settings, "OMS_POSTAGE_CONCURRENCY", 16)))
+
+
+def claim_lease() -> timedelta:
+    """How long a purchase in flight keeps others off its shipment."""
+    return timedelta(seconds=client.timeout() * 3 + 30)
+
+
+@dataclass(frozen=True)
+class PurchasePlan:
+    shipment_id: int
+    number: str
+    api_key: str
+    easypost_id: str
+    rate_id: str
+    look_up_first: bool
+    verify_address: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """What EasyPost sold: the bought shipment and its label file."""
+
+    answer: dict[str, Any]
+    label: bytes
+    tracker_id: str
+
+
+@dataclass
+class PurchaseReport:
+    bought: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def _purchase_plan(*, shipment_id: int, rate_id: str = "") -> PurchasePlan:
+    shipment = lock_shipment(shipment_id)
+    postage = ShipmentPostage.objects.filter(shipment_id=shipment_id).first()
+    if postage is None or not postage.rates and postage.status != P.BUYING:
+        raise FulfillmentError(
+            f"Shipment {shipment.number} has no rates yet; fetch its rates first."
+        )
+    postage = lock_postage(shipment_id)
+    if postage.status == P.BOUGHT:
+        raise FulfillmentError(
+            f"Shipment {shipment.number} already has a label "
+            f"({postage.label_carrier} {postage.tracking_code})."
+        )
+    if shipment.status != ShipmentStatus.PACKED:
+        raise FulfillmentError(
+            f"Shipment {shipment.number} is {shipment.get_status_display().lower()}; "
+            "labels are bought for packed shipments."
+        )
+    now = timezone.now()
+    if postage.buying_since and now - postage.buying_since < claim_lease():
+        raise FulfillmentError(
+            f"A label for shipment {shipment.number} is being bought right now; "
+            "wait a minute and look again."
+        )
+    api_key = easypost_key(postage.carrier)
+    look_up_first = postage.status == P.BUYING
+    if not look_up_first:
+        rate_id = rate_id or postage.rate_id
+        if not rate_id:
+            raise FulfillmentError(
+                f"Shipment {shipment.number}: choose one of its rates to buy."
+            )
+        if postage.rate(rate_id) is None:
+            raise FulfillmentError(
+                f"Shipment {shipment.number}: that rate is not one of its current "
+                "rates; fetch the rates again and choose one."
+            )
+        postage.rate_id = rate_id
+    account = postage.carrier.account
+    verify = None
+    if account.verify_addresses and not look_up_first:
+        verify = ship_to(shipment.order)
+    postage.status = P.BUYING
+    postage.buying_since = now
+    postage.error = ""
+    postage.save(
+        update_fields=["status", "buying_since", "rate_id", "error", "updated_at"]
+    )
+    return PurchasePlan(
+        shipment_id=shipment_id,
+        number=shipment.number,
+        api_key=api_key,
+        easypost_id=postage.easypost_shipment_id,
+        rate_id=postage.rate_id,
+        look_up_first=look_up_first,
+        verify_address=verify,
+    )
+
+
+def _bought(answer: dict[str, Any]) -> bool:
+    label = answer.get("postage_label") or {}
+    return bool(answer.get("tracking_code") and (label.get("label_url") or label.get("label_zpl_url")))
+
+
+def _label_url(answer: dict[str, Any]) -> str:
+    label = answer.get("postage_label") or {}
+    if label.get("label_file_type", "").lower().endswith("zpl") or (
+        label.get("label_zpl_url") and not label.get("label_pdf_url")
+        and label.get("label_url", "").endswith(".zpl")
+    ):
+        return label.get("label_zpl_url") or label.get("label_url", "")
+    return label.get("label_pdf_url") or label.get("label_url", "")
+
+
+def _purchase_call(plan: PurchasePlan) -> Purchase:
+    """Buy (or find the earlier purchase of) one label; no database here."""
+    answer = None
+    if plan.look_up_first:
+        found = client.shipment_retrieve(plan.api_key, plan.easypost_id)
+        if _bought(found):
+            answer = found
+        elif not plan.rate_id:
+            raise FulfillmentError(f"Shipment {plan.number}: choose a rate to buy.")
+    if answer is None:
+        if plan.verify_address is not None:
+            order_address_check(api_key=plan.api_key, address=plan.verify_address)
+        answer = client.shipment_buy(plan.api_key, plan.easypost_id, plan.rate_id)
+    label = client.file_download(_label_url(answer))
+    tracker = answer.get("tracker") or {}
+    tracker_id = tracker.get("id", "") if isinstance(tracker, dict) else ""
+    if not tracker_id:
+        rate = answer.get("selected_rate") or {}
+        tracker_id = client.tracker_create(
+            plan.api_key, answer["tracking_code"], rate.get("carrier", "")
+        ).get("id", "")
+    return Purchase(answer=answer, label=label, tracker_id=tracker_id)
+
+
+@transaction.atomic
+def _purchase_failed(plan: PurchasePlan, error: DomainError) -> None:
+    """Keep EasyPost's message; a refusal frees the shipment, a timeout leaves
+    it to be looked up before buying again."""
+    postage = lock_postage(plan.shipment_id)
+    if postage.status != P.BUYING:
+        return
+    postage.error = str(error)[:500]
+    postage.buying_since = None
+    if not isinstance(error, client.PostageUnavailable) and not plan.look_up_first:
+        postage.status = P.RATED
+    postage.save(update_fields=["error", "buying_since", "status", "updated_at"])
+
+
+@transaction.atomic
+def _purchase_record(plan: PurchasePlan, purchase: Purchase, actor: Actor) -> Shipment:
+    shipment = Shipment.objects.only("order_id").get(pk=plan.shipment_id)
+    order = lock_order(shipment.order_id)
+    shipment = lock_shipment(plan.shipment_id)
+    postage = lock_postage(plan.shipment_id)
+    if postage.status == P.BOUGHT:
+        return shipment
+    answer = purchase.answer
+    rate = answer.get("selected_rate") or {}
+    label = answer.get("postage_label") or {}
+    postage.status = P.BOUGHT
+    postage.buying_since = None
+    postage.purchases += 1
+    postage.tracking_code = answer.get("tracking_code", "")
+    postage.label_carrier = rate.get("carrier", "")
+    postage.label_service = rate.get("service", "")
+    postage.cost = client.decimal_or_none(rate.get("rate"))
+    postage.currency = (rate.get("currency") or "")[:3]
+    postage.label_url = _label_url(answer)[:500]
+    postage.label_format = (
+        "ZPL" if postage.label_url.lower().endswith(".zpl")
+        or (label.get("label_file_type") or "").lower().endswith("zpl")
+        else "PDF"
+    )
+    postage.label_file = purchase.label
+    postage.tracker_id = purchase.tracker_id
+    postage.bought_at = timezone.now()
+    postage.refund_status = ""
+    postage.voided_at = None
+    postage.error = ""
+    postage.save()
+    order_events.order_event_fulfillment(
+        order=order,
+        actor=actor,
+        message=f"Label bought for shipment {shipment.number}: "
+        f"{postage.label_carrier} {postage.label_service} "
+        f"{postage.tracking_code}, {postage.cost} {postage.currency}.",
+        data={
+            "shipment": shipment.number,
+            "postage": "bought",
+            "tracking": postage.tracking_code,
+            "cost": str(postage.cost),
+            "easypost_shipment": postage.easypost_shipment_id,
+        },
+    )
+    try:
+        with transaction.atomic():
+            _ship(
+                order=order,
+                shipment=shipment,
+                actor=actor,
+                carrier=postage.carrier,
+                tracking_number=postage.tracking_code,
+            )
+            # The label is the truth about the service, whatever the
+            # carrier's list of typed services says.
+            Shipment.objects.filter(pk=shipment.pk).update(
+                service=postage.label_service[:64]
+            )
+    except DomainError as error:
+        postage.error = (
+            f"The label is bought but the shipment could not ship: {error} "
+            "Void the label or fix the problem and ship it."
+        )[:500]
+        postage.save(update_fields=["error", "updated_at"])
+    return shipment
+
+
+def shipment_postage_buy(
+    *, shipment: Shipment, actor: Actor, rate_id: str = ""
+) -> ShipmentPostage:
+    """Buy the label of one packed shipment (its chosen rate, or `rate_id`)
+    and ship it. Raises `PostageError` with EasyPost's message."""
+    plan = _purchase_plan(shipment_id=shipment.pk, rate_id=rate_id)
+    try:
+        purchase = _purchase_call(plan)
+    except DomainError as error:
+        _purchase_failed(plan, error)
+        if isinstance(error, AddressCheckFailed):
+            error.hold(shipment_id=plan.shipment_id, actor=actor)
+        raise
+    _purchase_record(plan, purchase, actor)
+    return ShipmentPostage.objects.get(shipment_id=shipment.pk)
+
+
+def shipments_postage_buy(
+    *,
+    choices: Sequence[tuple[int, str]],
+    actor: Actor,
+    workers: int | None = None,
+) -> PurchaseReport:
+    """Buy labels for many packed shipments: `(shipment pk, rate id or "")`.
+
+    Plans one by one (short transactions), buys concurrently with at most
+    `workers` purchases in flight (no transaction in the threads), records
+    each as it arrives. A shipment that fails is reported; the others go on.
+    """
+    report = PurchaseReport()
+    plans: list[PurchasePlan] = []
+    for shipment_id, rate_id in choices:
+        try:
+            plans.append(_purchase_plan(shipment_id=shipment_id, rate_id=rate_id))
+        except DomainError as error:
+            report.errors.append(str(error))
+    if not plans:
+        return report
+    with ThreadPoolExecutor(max_workers=min(workers or concurrency(), len(plans))) as pool:
+        futures = {pool.submit(_purchase_call, plan): plan for plan in plans}
+        for future in as_completed(futures):
+            plan = futures[future]
+            try:
+                purchase = future.result()
+            except DomainError as error:
+                _purchase_failed(plan, error)
+                if isinstance(error, AddressCheckFailed):
+                    error.hold(shipment_id=plan.shipment_id, actor=actor)
+                report.errors.append(f"Shipment {plan.number}: {error}")
+                continue
+            _purchase_record(plan, purchase, actor)
+            report.bought.append(plan.number)
+    report.bought.sort()
+    return report
+
+
+@task()
+def shipments_postage_buy_task(
+    choices: list[list], actor_id: int | None = None
+) -> dict[str, list[str]]:
+    """Buy labels in the background (the admin's Buy button)."""
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    report = shipments_postage_buy(
+        choices=[(int(pk), str(rate or "")) for pk, rate in choices], actor=actor
+    )
+    return {"bought": report.bought, "errors": report.errors}

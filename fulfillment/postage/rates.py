@@ -1,0 +1,283 @@
+"""Rates: when a shipment is packed its parcel is measured (a box of the
+location, or its products) and, for a location that buys postage through
+EasyPost, its rates are fetched in the background and a preferred one
+picked by the location's preference.
+
+Fetching reads top to bottom: plan (a short transaction), call EasyPost
+(no transaction), record (lock, check, write).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import task
+
+from fulfillment.exceptions import FulfillmentError
+from fulfillment.models import Carrier, Shipment, ShipmentStatus
+from fulfillment.postage import client
+from fulfillment.postage.models import (
+    Box,
+    LabelFormat,
+    LocationPostage,
+    RateChoice,
+    ShipmentPostage,
+)
+from fulfillment.postage.parcels import (
+    box_for,
+    easypost_parcel,
+    product_dimensions_mm,
+    ship_from,
+    ship_to,
+)
+
+
+def lock_postage(shipment_id: int) -> ShipmentPostage:
+    """Lock a shipment's postage row (after its order and shipment)."""
+    return (
+        ShipmentPostage.objects.select_for_update(of=("self",))
+        .select_related("carrier__account")
+        .get(shipment_id=shipment_id)
+    )
+
+
+def location_settings(location_id: int) -> LocationPostage | None:
+    return (
+        LocationPostage.objects.select_related("carrier__account")
+        .filter(location_id=location_id)
+        .first()
+    )
+
+
+def easypost_key(carrier: Carrier | None) -> str:
+    """Return the API key postage for `carrier` is bought with, or refuse."""
+    account = getattr(carrier, "account", None) if carrier else None
+    if account is None or not account.is_easypost:
+        name = carrier.name if carrier else "(none)"
+        raise FulfillmentError(
+            f"Carrier {name} does not buy postage through EasyPost; set it up "
+            "under Fulfilment › Carrier accounts."
+        )
+    return account.api_key
+
+
+def _content_dimensions(shipment: Shipment) -> tuple[int, int, int] | None:
+    return product_dimensions_mm(
+        [
+            (
+                line.quantity,
+                line.order_line.product.length_mm,
+                line.order_line.product.width_mm,
+                line.order_line.product.height_mm,
+            )
+            for line in shipment.lines.select_related("order_line__product")
+        ]
+    )
+
+
+def shipment_parcel_measure(
+    *,
+    shipment: Shipment,
+    box: Box | None = None,
+    dimensions_mm: tuple[int, int, int] | None = None,
+) -> ShipmentPostage | None:
+    """Record a packed shipment's parcel size, inside the packing transaction.
+
+    A chosen box or dimensions win; otherwise the smallest box of the
+    location the products fit in, else the products' own size. Returns None
+    for a location that buys no postage through EasyPost and is given no size.
+    """
+    settings = location_settings(shipment.location_id)
+    carrier = settings.carrier if settings else None
+    if box is not None and box.location_id != shipment.location_id:
+        raise FulfillmentError(
+            f"Box {box.name} belongs to another location than shipment "
+            f"{shipment.number}."
+        )
+    if dimensions_mm is not None and not (
+        len(dimensions_mm) == 3
+        and all(isinstance(d, int) and 0 < d < 10_000 for d in dimensions_mm)
+    ):
+        raise FulfillmentError(
+            f"Shipment {shipment.number}: give length, width and height in whole "
+            "millimetres between 1 and 9999."
+        )
+    if carrier is None and box is None and dimensions_mm is None:
+        return None
+    if box is None and dimensions_mm is None:
+        dimensions_mm = _content_dimensions(shipment)
+        box = box_for(list(Box.objects.filter(location_id=shipment.location_id)), dimensions_mm)
+    if box is not None:
+        dimensions_mm = (box.length_mm, box.width_mm, box.height_mm)
+    length, width, height = dimensions_mm or (None, None, None)
+    postage, _ = ShipmentPostage.objects.update_or_create(
+        shipment=shipment,
+        defaults={
+            "carrier": carrier,
+            "box": box,
+            "length_mm": length,
+            "width_mm": width,
+            "height_mm": height,
+        },
+    )
+    return postage
+
+
+def shipment_postage_on_pack(*, shipment: Shipment) -> None:
+    """Measure the parcel of a shipment being packed and fetch its rates
+    after the packing commits (a location buying through EasyPost only)."""
+    postage = shipment_parcel_measure(shipment=shipment)
+    if postage is not None and postage.carrier_id is not None:
+        transaction.on_commit(
+            lambda: shipment_rates_fetch_task.enqueue(shipment_id=shipment.pk)
+        )
+
+
+# ---- fetching
+
+
+@dataclass(frozen=True)
+class RatingPlan:
+    shipment_id: int
+    api_key: str
+    params: dict[str, Any]
+
+
+@transaction.atomic
+def _rating_plan(shipment_id: int) -> RatingPlan:
+    postage = lock_postage(shipment_id)
+    shipment = Shipment.objects.select_related("order__customer", "location").get(
+        pk=shipment_id
+    )
+    if shipment.status != ShipmentStatus.PACKED:
+        raise FulfillmentError(
+            f"Shipment {shipment.number} is {shipment.get_status_display().lower()}; "
+            "rates are fetched for packed shipments."
+        )
+    if postage.status in (ShipmentPostage.Status.BUYING, ShipmentPostage.Status.BOUGHT):
+        raise FulfillmentError(
+            f"Shipment {shipment.number} has a label (or one is being bought); "
+            "void it before fetching new rates."
+        )
+    settings = location_settings(shipment.location_id)
+    api_key = easypost_key(postage.carrier)
+    account = postage.carrier.account
+    reference = shipment.number + (
+        f"-{postage.purchases + 1}" if postage.purchases else ""
+    )
+    label_format = settings.label_format if settings else LabelFormat.PDF
+    params: dict[str, Any] = {
+        "reference": reference,
+        "from_address": ship_from(settings, shipment.location),
+        "to_address": ship_to(shipment.order),
+        "parcel": easypost_parcel(postage, shipment.weight_g),
+        "options": {"label_format": label_format, "label_size": "4x6"},
+    }
+    if account.account_id_list:
+        params["carrier_accounts"] = account.account_id_list
+    postage.reference = reference
+    postage.save(update_fields=["reference", "updated_at"])
+    return RatingPlan(shipment_id=shipment_id, api_key=api_key, params=params)
+
+
+def rate_preferred(
+    rates: Sequence[dict[str, Any]],
+    *,
+    choice: str,
+    preferred_carriers: Sequence[str] = (),
+    by_date: date | None = None,
+    shipped_on: date | None = None,
+) -> dict[str, Any] | None:
+    """Return the rate a location's preference picks, or None (a person picks)."""
+
+    def price(rate: dict[str, Any]) -> Decimal:
+        return client.decimal_or_none(rate.get("rate")) or Decimal("Infinity")
+
+    if choice == RateChoice.CHEAPEST:
+        candidates = list(rates)
+    elif choice == RateChoice.PREFERRED_CARRIERS:
+        wanted = [c.lower() for c in preferred_carriers]
+        candidates = [r for r in rates if r.get("carrier", "").lower() in wanted]
+    elif choice == RateChoice.CHEAPEST_BY_DATE:
+        if by_date is None:
+            candidates = list(rates)
+        else:
+            shipped_on = shipped_on or timezone.localdate()
+            candidates = [
+                r
+                for r in rates
+                if (r.get("delivery_date") and r["delivery_date"] <= by_date.isoformat())
+                or (
+                    not r.get("delivery_date")
+                    and r.get("delivery_days") is not None
+                    and (by_date - shipped_on).days >= int(r["delivery_days"])
+                )
+            ]
+    else:
+        return None
+    return min(candidates, key=price, default=None)
+
+
+@transaction.atomic
+def _rating_record(
+    shipment_id: int, answer: dict[str, Any] | None, error: str = ""
+) -> ShipmentPostage:
+    postage = lock_postage(shipment_id)
+    if postage.status in (ShipmentPostage.Status.BUYING, ShipmentPostage.Status.BOUGHT):
+        return postage  # a purchase started meanwhile: its rates stay
+    if answer is None:
+        postage.error = error[:500]
+        postage.save(update_fields=["error", "updated_at"])
+        return postage
+    rates = sorted(
+        (client.plain_rate(rate) for rate in answer.get("rates") or ()),
+        key=lambda rate: client.decimal_or_none(rate["rate"]) or Decimal("Infinity"),
+    )
+    shipment = Shipment.objects.select_related("order").get(pk=shipment_id)
+    settings = location_settings(shipment.location_id)
+    preferred = (
+        rate_preferred(
+            rates,
+            choice=settings.rate_choice,
+            preferred_carriers=settings.preferred_carrier_list,
+            by_date=shipment.order.requested_delivery_date,
+        )
+        if settings
+        else None
+    )
+    postage.easypost_shipment_id = answer.get("id", "")
+    postage.rates = rates
+    postage.rates_at = timezone.now()
+    postage.rate_id = preferred["id"] if preferred else ""
+    postage.status = ShipmentPostage.Status.RATED
+    postage.error = "" if rates else (
+        client.messages_text(answer) or "EasyPost found no rate for this parcel."
+    )
+    postage.save()
+    return postage
+
+
+def shipment_rates_fetch(*, shipment_id: int) -> ShipmentPostage:
+    """Fetch a packed shipment's rates from EasyPost and record them (with
+    the rate the location's preference picks). EasyPost's refusal is kept
+    on the postage record and raised as `PostageError`."""
+    plan = _rating_plan(shipment_id)
+    try:
+        answer = client.shipment_create(plan.api_key, **plan.params)
+    except client.PostageError as error:
+        _rating_record(shipment_id, None, str(error))
+        raise
+    return _rating_record(shipment_id, answer)
+
+
+@task()
+def shipment_rates_fetch_task(shipment_id: int) -> str:
+    try:
+        postage = shipment_rates_fetch(shipment_id=shipment_id)
+    except FulfillmentError as error:
+        return str(error)
+    return f"{len(postage.rates)} rate(s)"

@@ -1,0 +1,126 @@
+"""Shop webhooks: verified like the platform signs them, stored, answered.
+
+Each request does only this: find the channel, check the signature over the
+raw body, store the message (with its processing task) and answer 200. The
+worker does the rest (orders.intake.inbox).
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from orders.intake.inbox import inbound_store
+from orders.intake.shopify import shopify_external_id
+from orders.intake.woocommerce import woocommerce_external_id
+from orders.models import Channel, InboundMessage
+
+Source = InboundMessage.Source
+# Headers kept with the message (what a replay or a person needs).
+SHOPIFY_HEADERS = (
+    "X-Shopify-Topic",
+    "X-Shopify-Webhook-Id",
+    "X-Shopify-Shop-Domain",
+    "X-Shopify-Api-Version",
+    "X-Shopify-Triggered-At",
+    "X-Shopify-Event-Id",
+)
+WOOCOMMERCE_HEADERS = (
+    "X-WC-Webhook-Topic",
+    "X-WC-Webhook-Delivery-ID",
+    "X-WC-Webhook-ID",
+    "X-WC-Webhook-Source",
+    "X-WC-Webhook-Resource",
+    "X-WC-Webhook-Event",
+)
+
+
+def signature_valid(secret: str, body: bytes, presented: str) -> bool:
+    """Check a base64 HMAC-SHA256 of the body, as Shopify and WooCommerce sign."""
+    if not secret or not presented:
+        return False
+    expected = base64.b64encode(
+        hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    ).decode()
+    return hmac.compare_digest(expected.encode(), presented.strip().encode())
+
+
+def _channel(code: str) -> Channel | None:
+    return Channel.objects.filter(code=code, active=True).first()
+
+
+def _refuse(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"detail": message}, status=status)
+
+
+def _kept(request: HttpRequest, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: request.headers[name] for name in names if name in request.headers}
+
+
+def _external_id(body: bytes, reader) -> str:
+    # Only for the admin list; processing reads the body again.
+    try:
+        return reader(json.loads(body))
+    except ValueError:
+        return ""
+
+
+def _stored(message: InboundMessage, new: bool) -> JsonResponse:
+    return JsonResponse({"received": message.pk, "duplicate": not new}, status=200)
+
+
+@csrf_exempt
+@require_POST
+def shopify_webhook(request: HttpRequest, code: str) -> HttpResponse:
+    """Receive a Shopify `orders/*` webhook for a channel."""
+    channel = _channel(code)
+    if channel is None:
+        return _refuse(404, f"No active channel {code!r}.")
+    body = request.body
+    if not signature_valid(
+        channel.inbound_secret, body, request.headers.get("X-Shopify-Hmac-Sha256", "")
+    ):
+        return _refuse(401, "The X-Shopify-Hmac-Sha256 signature does not match.")
+    message, new = inbound_store(
+        channel=channel,
+        source=Source.SHOPIFY,
+        topic=request.headers.get("X-Shopify-Topic", ""),
+        delivery_id=request.headers.get("X-Shopify-Webhook-Id", ""),
+        body=body,
+        headers=_kept(request, SHOPIFY_HEADERS),
+        external_id=_external_id(body, shopify_external_id),
+    )
+    return _stored(message, new)
+
+
+@csrf_exempt
+@require_POST
+def woocommerce_webhook(request: HttpRequest, code: str) -> HttpResponse:
+    """Receive a WooCommerce `order.*` webhook (or its ping) for a channel."""
+    channel = _channel(code)
+    if channel is None:
+        return _refuse(404, f"No active channel {code!r}.")
+    body = request.body
+    topic = request.headers.get("X-WC-Webhook-Topic", "")
+    if body.startswith(b"webhook_id="):
+        # Saving a webhook in WooCommerce pings it (a form, not an order); it
+        # must see 200 or WooCommerce will not save the webhook.
+        return JsonResponse({"pong": True})
+    if not signature_valid(
+        channel.inbound_secret, body, request.headers.get("X-WC-Webhook-Signature", "")
+    ):
+        return _refuse(401, "The X-WC-Webhook-Signature signature does not match.")
+    message, new = inbound_store(
+        channel=channel,
+        source=Source.WOOCOMMERCE,
+        topic=topic,
+        delivery_id=request.headers.get("X-WC-Webhook-Delivery-ID", ""),
+        body=body,
+        headers=_kept(request, WOOCOMMERCE_HEADERS),
+        external_id=_external_id(body, woocommerce_external_id),
+    )
+    return _stored(message, new)

@@ -1,0 +1,315 @@
+"""Benchmark: orders through the order API and shop webhooks through the inbox.
+
+Runs gunicorn (2 sync workers) and `manage.py worker` processes against a
+throw-away PostgreSQL database, then
+
+1. POSTs 3-line orders to /api/v1/orders from concurrent clients: orders/s
+   and latency (each answer holds the created order: processed in-request);
+2. POSTs signed Shopify `orders/create` webhooks, every tenth delivery sent
+   twice: deliveries acknowledged per second and their latency (p50/p99);
+   while the workers process them one worker is killed (SIGKILL) mid-batch
+   and a fresh one started; then checks that every delivery made exactly one
+   order and no message is lost, failed or left waiting.
+
+Prints JSON. Usage (DATABASE_URL=postgres://…):
+
+    python tests/bench/bench_intake.py [--orders 1500] [--webhooks 5000]
+        [--clients 16] [--workers 2]
+"""
+
+import argparse
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchsupport import ROOT, bench_django, emit, peak_rss_mb  # noqa: E402
+
+SECRET = "bench-shop-secret"
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed() -> str:
+    from inventory.models import Location
+    from inventory.services import stock_receive
+    from orders.models import Channel
+    from orders.services.api_keys import channel_api_key_create
+    from tests.factories import ProductFactory
+
+    location = Location.objects.create(code="MAIN", name="Main", country="US")
+    for n in range(3):
+        product = ProductFactory(sku=f"BENCH-{n}", name=f"Bench {n}")
+        stock_receive(
+            product=product, location=location, quantity=10_000_000, actor=None
+        )
+    api = Channel.objects.create(code="api", name="API shop")
+    Channel.objects.create(
+        code="shopify",
+        name="Shopify",
+        platform=Channel.Platform.SHOPIFY,
+        inbound_secret=SECRET,
+    )
+    return channel_api_key_create(channel=api, name="bench")[1]
+
+
+def api_body(n: int) -> bytes:
+    return json.dumps(
+        {
+            "external_id": f"API-{n}",
+            "currency": "USD",
+            "customer": {"email": f"c{n % 500}@example.com", "name": "Bench"},
+            "shipping_address": {
+                "name": "Ann Lee",
+                "address1": "1 Main St",
+                "city": "Austin",
+                "region": "TX",
+                "postcode": "78701",
+                "country": "US",
+            },
+            "lines": [
+                {"sku": f"BENCH-{i}", "quantity": 1 + i, "unit_price": "9.90"}
+                for i in range(3)
+            ],
+        }
+    ).encode()
+
+
+def shopify_body(n: int) -> bytes:
+    return json.dumps(
+        {
+            "id": 5_000_000 + n,
+            "name": f"#{10000 + n}",
+            "email": f"s{n % 500}@example.com",
+            "created_at": "2026-11-20T14:30:00-05:00",
+            "currency": "USD",
+            "total_tax": "1.00",
+            "cancelled_at": None,
+            "customer": {"first_name": "Jon", "last_name": "Snow"},
+            "shipping_address": {
+                "name": "Jon Snow",
+                "address1": "123 Congress Ave",
+                "city": "Austin",
+                "province_code": "TX",
+                "zip": "78701",
+                "country_code": "US",
+            },
+            "shipping_lines": [{"title": "Standard", "price": "5.00"}],
+            "line_items": [
+                {"sku": f"BENCH-{i}", "quantity": 1, "price": "10.00"} for i in range(3)
+            ],
+        }
+    ).encode()
+
+
+def post(port: int, path: str, body: bytes, headers: dict) -> tuple[int, float]:
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(
+            "POST", path, body, {"Content-Type": "application/json", **headers}
+        )
+        response = connection.getresponse()
+        response.read()
+        return response.status, time.perf_counter() - started
+    finally:
+        connection.close()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def load(requests: list, clients: int, port: int) -> dict:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(lambda r: post(port, *r), requests))
+    elapsed = time.perf_counter() - started
+    latencies = [latency for _, latency in results]
+    codes: dict[int, int] = {}
+    for code, _ in results:
+        codes[code] = codes.get(code, 0) + 1
+    return {
+        "requests": len(requests),
+        "seconds": round(elapsed, 2),
+        "per_second": round(len(requests) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "max_ms": round(max(latencies) * 1000, 1),
+        "status_codes": codes,
+    }
+
+
+def start_worker(env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [PYTHON, "manage.py", "worker", "--interval", "0.05"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=1500)
+    parser.add_argument("--webhooks", type=int, default=5000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    options = parser.parse_args()
+
+    bench_django("oms_bench_intake")
+    key = seed()
+    port = free_port()
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-not-secret",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "OMS_TASKS_BACKEND": "database",
+        "OMS_API_KEY_RATE": "10000000/minute",
+        "OMS_WORKER_HEARTBEAT_SECONDS": "1",
+        "OMS_WORKER_STALE_SECONDS": "5",
+        "LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(PYTHON).parent / "gunicorn"),
+            "oms.wsgi",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    workers: list[subprocess.Popen] = []
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        auth = {"Authorization": f"Bearer {key}"}
+        # Warm both gunicorn workers up (imports, connections).
+        load([("/api/v1/orders", api_body(-n), auth) for n in range(1, 21)], 4, port)
+
+        api = load(
+            [("/api/v1/orders", api_body(n), auth) for n in range(options.orders)],
+            options.clients,
+            port,
+        )
+
+        deliveries = []
+        for n in range(options.webhooks):
+            body = shopify_body(n)
+            signature = base64.b64encode(
+                hmac.new(SECRET.encode(), body, hashlib.sha256).digest()
+            ).decode()
+            headers = {
+                "X-Shopify-Topic": "orders/create",
+                "X-Shopify-Hmac-Sha256": signature,
+                "X-Shopify-Webhook-Id": f"wh-{n}",
+            }
+            deliveries.append(
+                ("/api/channels/shopify/webhooks/shopify/", body, headers)
+            )
+            if n % 10 == 0:  # Shopify retries: the same delivery again
+                deliveries.append(deliveries[-1])
+        webhooks = load(deliveries, options.clients, port)
+
+        from django.db import connection
+        from django.db.models import Count
+
+        from orders.models import InboundMessage, Order
+
+        shop = InboundMessage.objects.filter(source="shopify")
+        started = time.perf_counter()
+        workers = [start_worker(env) for _ in range(options.workers)]
+        killed_at = None
+        while True:
+            waiting = shop.filter(status="received").count()
+            if killed_at is None and waiting < options.webhooks * 0.6:
+                # Mid-batch: one worker dies holding a task; a new one starts.
+                workers[0].send_signal(signal.SIGKILL)
+                workers[0].wait()
+                killed_at = options.webhooks - waiting
+                workers[0] = start_worker(env)
+            if waiting == 0:
+                break
+            if time.perf_counter() - started > 600:
+                break
+            time.sleep(0.25)
+        processing_seconds = time.perf_counter() - started
+        counts = dict(
+            shop.values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        orders = Order.objects.filter(channel__code="shopify").count()
+        distinct = (
+            Order.objects.filter(channel__code="shopify")
+            .values("external_id")
+            .distinct()
+            .count()
+        )
+        connection.close()
+    finally:
+        for worker in workers:
+            worker.terminate()
+        server.terminate()
+        for process in [*workers, server]:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    emit(
+        {
+            "benchmark": "intake",
+            "cpus": os.cpu_count(),
+            "gunicorn_workers": 2,
+            "api_orders_3_lines": api,
+            "webhooks_acknowledged": webhooks,
+            "webhook_processing": {
+                "deliveries_unique": options.webhooks,
+                "deliveries_sent": len(deliveries),
+                "workers": options.workers,
+                "worker_killed_after_processed": killed_at,
+                "seconds": round(processing_seconds, 1),
+                "per_second": round(options.webhooks / processing_seconds, 1),
+                "messages_by_status": counts,
+                "orders": orders,
+                "orders_distinct": distinct,
+                "lost_or_duplicated": orders != options.webhooks
+                or distinct != orders
+                or counts.get("processed", 0) != options.webhooks,
+            },
+            "peak_rss_mb": peak_rss_mb(),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
