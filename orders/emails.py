@@ -476,26 +476,36 @@ def customer_emails_send_task(email_ids: list[int]) -> dict[str, int]:
                 "attempts", flat=True
             )
         )
+        # Never at once, never by sleeping: the queue waits, or (in-process
+        # backend) the periodic sweep sends it when its delay has passed.
         if default_task_backend.supports_defer:
             customer_emails_send_task.using(
                 run_after=timezone.now() + retry_delay(attempts)
             ).enqueue(email_ids=retry)
-        elif attempts < MAX_ATTEMPTS:
-            # An in-process backend cannot wait: try again at once.
-            customer_emails_send_task.enqueue(email_ids=retry)
     return counts
 
 
 @task()
 def customer_emails_sweep_task() -> int:
     """Re-enqueue e-mails left behind: queued with no task (a process died
-    between commit and enqueue) or claimed by a worker that died. Claims make
+    between commit and enqueue), claimed by a worker that died, or refused
+    earlier and due again. Claims make
     a second task for the same e-mail harmless. Returns how many."""
-    stale = timezone.now() - timedelta(seconds=CLAIM_STALE_SECONDS)
+    now = timezone.now()
+    stale = now - timedelta(seconds=CLAIM_STALE_SECONDS)
+    due_again = Q()
+    for attempts in range(1, MAX_ATTEMPTS):
+        # Tried and refused: due again once its back-off has passed.
+        due_again |= Q(
+            status=Status.QUEUED,
+            attempts=attempts,
+            claimed_at__lt=now - retry_delay(attempts),
+        )
     ids = list(
         CustomerEmail.objects.filter(
             Q(status=Status.QUEUED, created_at__lt=stale, attempts=0)
             | Q(status__in=(Status.CLAIMED, Status.SENDING), claimed_at__lt=stale)
+            | due_again
         )
         .order_by("pk")
         .values_list("pk", flat=True)[:50_000]

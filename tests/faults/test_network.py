@@ -185,18 +185,6 @@ def silent_mail(settings):
 # ---- a mail server that accepts and never answers
 
 
-# The in-process task backend retries a failed e-mail at once, up to
-# orders.emails.MAX_ATTEMPTS times, so a silent mail server holds the Ship for
-# MAX_ATTEMPTS × EMAIL_TIMEOUT instead of one timeout. orders/emails.py is
-# another change's; this turns red (XPASS, strict) the day it schedules the
-# retry instead, and the marker goes.
-INLINE_EMAIL_RETRIES = pytest.mark.xfail(
-    reason="orders.emails retries inline with the immediate backend",
-    strict=True,
-)
-
-
-@INLINE_EMAIL_RETRIES
 @pytest.mark.django_db
 def test_a_silent_mail_server_does_not_hold_the_ship(
     silent_mail, packed, user, carrier, django_capture_on_commit_callbacks
@@ -231,7 +219,6 @@ def test_no_row_lock_is_held_while_the_mail_server_is_silent(
     outcome["thread"].join(20)
     assert not outcome["thread"].is_alive()
     assert outcome.get("error") is None, outcome.get("error")
-    # How long the Ship waits is the test above's (see INLINE_EMAIL_RETRIES).
     email = CustomerEmail.objects.get(
         order=shipment.order, kind=CustomerEmail.Kind.SHIPPED
     )

@@ -1,9 +1,16 @@
 """Customer e-mails: once per event, after commit, retried, on the timeline."""
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
+from django.utils import timezone
 
-from orders.emails import customer_email_queue, customer_emails_send_task
+from orders.emails import (
+    customer_email_queue,
+    customer_emails_send_task,
+    customer_emails_sweep_task,
+)
 from orders.models import CustomerEmail, OrderEvent
 from orders.services.lifecycle import order_cancel
 from tests.support.mail import FlakyBackend
@@ -63,6 +70,15 @@ def test_channel_that_mails_its_own_customers_gets_none(
     assert mail.outbox == [] and not CustomerEmail.objects.exists()
 
 
+def _retry_when_due(order, *, times: int) -> None:
+    """Let each back-off pass and run the periodic sweep, `times` times."""
+    for _ in range(times):
+        CustomerEmail.objects.filter(order=order).update(
+            claimed_at=timezone.now() - timedelta(days=1)
+        )
+        customer_emails_sweep_task.call()
+
+
 @pytest.mark.django_db
 def test_smtp_failure_is_retried_until_it_goes_through(
     settings, product, stock, place_order, django_capture_on_commit_callbacks
@@ -72,6 +88,8 @@ def test_smtp_failure_is_retried_until_it_goes_through(
     stock(product, 5)
     with django_capture_on_commit_callbacks(execute=True):
         order = place_order([(product, 1)])
+    # Retries are scheduled, never immediate: the sweep sends them when due.
+    _retry_when_due(order, times=2)
 
     email = CustomerEmail.objects.get(order=order)
     assert (email.status, email.attempts) == ("sent", 3)
@@ -87,6 +105,7 @@ def test_mail_that_keeps_failing_is_marked_failed_on_the_timeline(
     stock(product, 5)
     with django_capture_on_commit_callbacks(execute=True):
         order = place_order([(product, 1)])
+    _retry_when_due(order, times=6)
     FlakyBackend.failures = 0
 
     email = CustomerEmail.objects.get(order=order)
