@@ -96,10 +96,14 @@ class ReapReport:
     jobs_failed: int = 0
 
 
-def tasks_reap(*, now: datetime | None = None) -> ReapReport:
-    """Take up again, or fail, the tasks claimed by workers that died."""
+def tasks_reap(*, now: datetime | None = None, me: str | None = None) -> ReapReport:
+    """Take up again, or fail, the tasks claimed by workers that died.
+
+    `me` is the worker calling: alive, whatever its last beat on record says
+    (a beat delayed by a busy machine must not make a worker reap itself).
+    """
     now = now or timezone.now()
-    alive = workers_alive(now)
+    alive = workers_alive(now) | ({me} if me else set())
     report = ReapReport()
     candidates = DBTaskResult.objects.filter(status=RUNNING).values_list(
         "pk", "worker_ids"
@@ -185,7 +189,7 @@ class Pulse(threading.Thread):
     def pulse(self) -> None:
         try:
             worker_beat(worker_id=self.worker_id, started_at=self.started_at)
-            tasks_reap()
+            tasks_reap(me=self.worker_id)
             periodic_enqueue()
         except Exception:
             # A database hiccup must not stop the beat; the next one tries again.

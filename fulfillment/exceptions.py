@@ -67,4 +67,3 @@ class LabelDoesNotFitError(FulfillmentError):
     def __reduce__(self):
         # Raised in a forked renderer, the error travels back pickled.
         return (type(self), (self.labels,))
-

@@ -694,7 +694,7 @@ class ChannelListing(models.Model):
 
 # Postage (carrier accounts, parcels, rates, labels, scan forms) lives in its
 # own module; importing it here registers its models with this app.
-from fulfillment.postage.models import (  # noqa: E402, F401
+from fulfillment.postage_models import (  # noqa: E402, F401
     Box,
     CarrierAccount,
     ChannelPostage,

@@ -73,8 +73,14 @@ def label_zpl(label) -> str:
     weight = f"{label.weight_kg or '?'} kg"
     parcels = f"{label.packages} parcel{'s' if label.packages != 1 else ''}"
     parts.append(
-        _text(30, y, 24, f"{weight} - {parcels} - order {label.order_number} - "
-              f"{label.shipment_number}", 70)
+        _text(
+            30,
+            y,
+            24,
+            f"{weight} - {parcels} - order {label.order_number} - "
+            f"{label.shipment_number}",
+            70,
+        )
     )
     y += 50
     code = label.tracking_number or label.shipment_number
@@ -96,6 +102,5 @@ def labels_zpl(labels: Iterable) -> str:
 def zpl_blocks(document: str) -> Sequence[str]:
     """Split a ZPL document into its label blocks (for checks and counts)."""
     return [
-        "^XA" + block.split("^XZ")[0] + "^XZ"
-        for block in document.split("^XA")[1:]
+        "^XA" + block.split("^XZ")[0] + "^XZ" for block in document.split("^XA")[1:]
     ]

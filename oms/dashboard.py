@@ -2,22 +2,30 @@
 whatever the size of the tables."""
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, timedelta
 from statistics import median
 
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum, Value
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
 from core.charts import column_series, horizontal_bars
-from fulfillment.models import Shipment, ShipmentStatus
+from fulfillment.models import (
+    OutboundMessage,
+    PrintJob,
+    Shipment,
+    ShipmentStatus,
+    WebhookDelivery,
+)
+from fulfillment.webhooks import MAX_ATTEMPTS
 from inventory.selectors import stock_levels_below_reorder_point
-from orders.models import Order, OrderStatus
+from orders.models import ImportJob, Order, OrderStatus
+from returns.models import Refund
 
 S = OrderStatus
 BACKLOG = [
@@ -128,14 +136,20 @@ def dashboard_context(*, user) -> dict:
         context["orders_today"] = sum(today_channel.values())
         context["orders_30_days"] = sum(per_channel.values())
         context["orders_today_chart"] = horizontal_bars(
-            sorted(today_channel.items()), title="Orders received today by channel"
+            sorted(today_channel.items()),
+            title="Orders received today by channel",
+            value_label="orders",
         )
         context["orders_channel_chart"] = horizontal_bars(
-            sorted(per_channel.items()), title="Orders over the last 30 days by channel"
+            sorted(per_channel.items()),
+            title="Orders over the last 30 days by channel",
+            value_label="orders",
         )
         context["orders_day_chart"] = column_series(
-            [(day.isoformat(), per_day.get(day, 0)) for day in days],
+            [(day.strftime("%d %b"), per_day.get(day, 0)) for day in days],
             title="Orders per day, last 30 days",
+            value_label="orders",
+            category_label="day placed",
         )
         counts = dict(
             Order.objects.filter(status__in=[s for s, _ in BACKLOG])
@@ -166,6 +180,7 @@ def dashboard_context(*, user) -> dict:
             _cached("ship-time", lambda: _median_hours_to_ship(since)),
             title="Median hours from order to shipment, last 30 days",
             unit=" h",
+            value_label="hours (median)",
         )
     if can_stock:
         context["below_reorder"] = (
@@ -176,5 +191,85 @@ def dashboard_context(*, user) -> dict:
         context["returns_chart"] = horizontal_bars(
             _cached("returns", lambda: _returns_by_reason(since)),
             title="Returned units by reason, last 30 days",
+            unit=("unit", "units"),
+            value_label="units returned",
         )
+    context["attention"] = _needs_attention(user=user, now=now)
     return context
+
+
+def _counts(querysets: dict[str, QuerySet]) -> dict[str, int]:
+    """Count several querysets in one round trip (a UNION of COUNTs)."""
+    if not querysets:
+        return {}
+    parts = [
+        queryset.order_by()
+        .values(key=Value(name))
+        .annotate(n=Count("pk"))
+        .values_list("key", "n")
+        for name, queryset in querysets.items()
+    ]
+    first, *rest = parts
+    rows = first.union(*rest, all=True) if rest else first
+    return dict.fromkeys(querysets, 0) | dict(rows)
+
+
+def _needs_attention(*, user, now) -> list[tuple[str, int, str]]:
+    """What a person must act on: refunds waiting for their approval, failed
+    background jobs and channel updates that gave up, each with the link to
+    the filtered list. One query, whatever the user may see."""
+    since = (now - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    since_param = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    candidates = [
+        (
+            "refunds",
+            "returns.approve_refund",
+            "Refunds awaiting your approval",
+            Refund.objects.filter(status=Refund.Status.PENDING),
+            reverse("admin:returns_refund_changelist")
+            + f"?status__exact={Refund.Status.PENDING}",
+        ),
+        (
+            "imports",
+            "orders.view_importjob",
+            "Order imports that failed",
+            ImportJob.objects.filter(status=ImportJob.Status.FAILED),
+            reverse("admin:orders_importjob_changelist")
+            + f"?status__exact={ImportJob.Status.FAILED}",
+        ),
+        (
+            "prints",
+            "fulfillment.view_printjob",
+            "Print batches that failed",
+            PrintJob.objects.filter(status=PrintJob.Status.FAILED),
+            reverse("admin:fulfillment_printjob_changelist")
+            + f"?status__exact={PrintJob.Status.FAILED}",
+        ),
+        (
+            "webhooks",
+            "fulfillment.view_webhookdelivery",
+            "Webhook deliveries that gave up (last 7 days)",
+            # The last attempt failed and no other is planned; created_at
+            # is indexed, so this stays a range read on a large log.
+            WebhookDelivery.objects.filter(
+                created_at__gte=since,
+                succeeded=False,
+                attempt__gte=MAX_ATTEMPTS,
+                next_attempt_at__isnull=True,
+            ),
+            reverse("admin:fulfillment_webhookdelivery_changelist")
+            + f"?succeeded__exact=0&attempt__gte={MAX_ATTEMPTS}"
+            f"&next_attempt_at__isnull=True&created_at__gte={since_param}",
+        ),
+        (
+            "outbox",
+            "fulfillment.view_outboundmessage",
+            "Messages to the shops that failed",
+            OutboundMessage.objects.filter(status=OutboundMessage.Status.FAILED),
+            reverse("admin:fulfillment_outboundmessage_changelist")
+            + f"?status__exact={OutboundMessage.Status.FAILED}",
+        ),
+    ]
+    shown = [row for row in candidates if user.has_perm(row[1])]
+    counts = _counts({name: queryset for name, _, _, queryset, _ in shown})
+    return [(label, counts[name], url) for name, _, label, _, url in shown]

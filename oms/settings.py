@@ -138,6 +138,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# Dates in lists and pages: "1 Dec 2026 15:16" (oms/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["oms.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))

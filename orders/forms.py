@@ -28,7 +28,8 @@ class OrderForm(forms.ModelForm):
 
     class Meta:
         model = Order
-        fields = "__all__"
+        # The admin lays out the rest of the order's fields itself.
+        fields = SHIP_TO_FIELDS
 
     def clean(self):
         cleaned = super().clean()

@@ -1,6 +1,7 @@
 """Spreadsheet export of orders (django-import-export), safe to open in Excel."""
 
 from import_export import fields, resources
+from import_export.forms import SelectableFieldsExportForm
 
 from core.formulas import escape_formula
 from orders.models import Order
@@ -45,3 +46,14 @@ class OrderExportResource(resources.ModelResource):
 
     def export_field(self, field, instance, **kwargs):
         return escape_formula(super().export_field(field, instance, **kwargs))
+
+
+class OrderExportForm(SelectableFieldsExportForm):
+    """The export form with the first format (CSV) chosen from the start,
+    instead of a blank choice to fill in first."""
+
+    def _init_formats(self, formats):
+        super()._init_formats(formats)
+        field = self.fields["format"]
+        field.choices = [choice for choice in field.choices if choice[0] != ""]
+        field.initial = "0"

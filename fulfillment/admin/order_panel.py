@@ -218,18 +218,19 @@ class FulfillmentOrderAdminMixin(PermissionsMixin):
             OrderExceptionFilter,
         ]
 
-    def search_q(self, term: str):
-        """Also find orders by the exact tracking number of a shipment (indexed).
+    @property
+    def search_help_text(self) -> str:
+        return f"{super().search_help_text} Shipment (SH-…) or pick list (PL-…)."
 
-        The matching orders' ids are looked up first and passed as values, so
-        the whole OR stays an index lookup on a million orders."""
-        term = term.strip()
-        order_ids = list(
-            Shipment.objects.filter(
-                tracking_number__in={term, term.upper()}
-            ).values_list("order_id", flat=True)[:100]
-        )
-        return super().search_q(term) | Q(pk__in=order_ids)
+    def search_q(self, term: str):
+        """Also find orders by a shipment, pick list or tracking number.
+
+        The matching orders' ids are looked up first (exact, indexed) and
+        passed as values, so the whole OR stays an index lookup on a million
+        orders."""
+        order_ids = selectors.order_ids_for_search(term)
+        query = super().search_q(term)
+        return query | Q(pk__in=order_ids) if order_ids else query
 
     @admin.display(description="where it is")
     def tracking_summary(self, obj: Order) -> str:

@@ -12,29 +12,25 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils import timezone
 
 from core.admin_secrets import secret_hint
 from core.admin_utils import ReadOnlyAdminMixin
 from core.exceptions import DomainError
-from core.responses import pdf_response
 from fulfillment.admin.base import FULFIL, PRINT, PermissionsMixin
+from fulfillment.models import DocumentKind
 from fulfillment.postage.labels import shipping_labels_zpl
-from fulfillment.postage.models import (
+from fulfillment.postage.rates import shipment_rates_fetch_task
+from fulfillment.postage_models import (
     Box,
     CarrierAccount,
     ChannelPostage,
     LocationPostage,
     ReturnLabel,
-    ScanForm,
     ShipmentPostage,
 )
-from fulfillment.postage.purchase import shipments_postage_buy_task
-from fulfillment.postage.rates import shipment_rates_fetch_task
+from fulfillment.services.postage import shipments_postage_buy_task
 from fulfillment.services.printing import document_print_record
-from fulfillment.models import DocumentKind
 
 
 class CarrierAccountForm(forms.ModelForm):
@@ -219,7 +215,9 @@ def postage_buy_queue(request: HttpRequest, choices: list[list]) -> None:
     )
 
 
-def labels_response(modeladmin, request: HttpRequest, shipment_ids) -> HttpResponse | None:
+def labels_response(
+    modeladmin, request: HttpRequest, shipment_ids
+) -> HttpResponse | None:
     """Answer with the ZPL of these labels (their locations print ZPL), and
     record the print."""
     if not request.user.has_perm(PRINT):

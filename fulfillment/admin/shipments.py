@@ -17,11 +17,10 @@ from django.utils.html import format_html
 from core.admin_utils import LargeTableAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from core.exceptions import DomainError
 from fulfillment import forms, selectors
-from fulfillment.admin.base import PermissionsMixin, status_badge
 from fulfillment.admin import postage as postage_admin
+from fulfillment.admin.base import PermissionsMixin, status_badge
 from fulfillment.admin.printing import print_documents
 from fulfillment.exceptions import BatchRefusedError, TrackingError
-from fulfillment.postage.labels import zpl_preferred
 from fulfillment.models import (
     DISPATCHED_STATUSES,
     DocumentKind,
@@ -32,6 +31,7 @@ from fulfillment.models import (
     ShipmentStatus,
     TrackingEvent,
 )
+from fulfillment.postage.labels import zpl_preferred
 from fulfillment.services.packing import Parcels, shipments_pack
 from fulfillment.services.shipping import (
     ShipmentHandover,

@@ -1,6 +1,8 @@
-"""Postage: carrier accounts (manual or EasyPost), parcels and boxes, rates,
-buying labels, voids, end-of-day scan forms, return labels and address
-checks.
+"""Postage through EasyPost: the client (`client`), parcels and addresses
+(`parcels`), rates (`rates`), address checks (`addresses`), bought labels
+in printing and ZPL (`labels`), and bounded concurrent calls
+(`concurrency`). The records are in `fulfillment.postage_models`; buying,
+which ships, is `fulfillment.services.postage`.
 
 Every call to EasyPost runs outside a transaction and without row locks:
 a service plans under lock (`plan`), calls EasyPost (`client`), then

@@ -56,7 +56,9 @@ def order_address_check(*, api_key: str, address: dict[str, Any]) -> dict[str, A
     delivery = (verified.get("verifications") or {}).get("delivery") or {}
     if delivery and not delivery.get("success", True):
         messages = "; ".join(
-            e.get("message", "") for e in delivery.get("errors") or () if isinstance(e, dict)
+            e.get("message", "")
+            for e in delivery.get("errors") or ()
+            if isinstance(e, dict)
         )
         raise AddressCheckFailed(
             f"Address check failed: {messages or 'EasyPost cannot deliver to it.'}"

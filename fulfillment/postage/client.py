@@ -62,7 +62,9 @@ def _api_message(error: ApiError) -> str:
     for item in (body.get("error") or {}).get("errors") or ():
         text = item.get("message") if isinstance(item, dict) else str(item)
         if text and text not in message:
-            details.append(f"{item.get('field')}: {text}" if item.get("field") else text)
+            details.append(
+                f"{item.get('field')}: {text}" if item.get("field") else text
+            )
     return message + (f" ({'; '.join(details)})" if details else "")
 
 
@@ -144,7 +146,9 @@ def file_download(url: str) -> bytes:
     except requests.Timeout as error:
         raise PostageUnavailable("The label file did not arrive in time.") from error
     except requests.RequestException as error:
-        raise PostageUnavailable(f"The label file could not be fetched: {error}") from error
+        raise PostageUnavailable(
+            f"The label file could not be fetched: {error}"
+        ) from error
     return response.content
 
 

@@ -20,19 +20,20 @@ from django_tasks import task
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.models import Carrier, Shipment, ShipmentStatus
 from fulfillment.postage import client
-from fulfillment.postage.models import (
-    Box,
-    LabelFormat,
-    LocationPostage,
-    RateChoice,
-    ShipmentPostage,
-)
+from fulfillment.postage.concurrency import concurrency, run_bounded
 from fulfillment.postage.parcels import (
     box_for,
     easypost_parcel,
     product_dimensions_mm,
     ship_from,
     ship_to,
+)
+from fulfillment.postage_models import (
+    Box,
+    LabelFormat,
+    LocationPostage,
+    RateChoice,
+    ShipmentPostage,
 )
 
 
@@ -110,7 +111,9 @@ def shipment_parcel_measure(
         return None
     if box is None and dimensions_mm is None:
         dimensions_mm = _content_dimensions(shipment)
-        box = box_for(list(Box.objects.filter(location_id=shipment.location_id)), dimensions_mm)
+        box = box_for(
+            list(Box.objects.filter(location_id=shipment.location_id)), dimensions_mm
+        )
     if box is not None:
         dimensions_mm = (box.length_mm, box.width_mm, box.height_mm)
     length, width, height = dimensions_mm or (None, None, None)
@@ -210,7 +213,9 @@ def rate_preferred(
             candidates = [
                 r
                 for r in rates
-                if (r.get("delivery_date") and r["delivery_date"] <= by_date.isoformat())
+                if (
+                    r.get("delivery_date") and r["delivery_date"] <= by_date.isoformat()
+                )
                 or (
                     not r.get("delivery_date")
                     and r.get("delivery_days") is not None
@@ -254,8 +259,10 @@ def _rating_record(
     postage.rates_at = timezone.now()
     postage.rate_id = preferred["id"] if preferred else ""
     postage.status = ShipmentPostage.Status.RATED
-    postage.error = "" if rates else (
-        client.messages_text(answer) or "EasyPost found no rate for this parcel."
+    postage.error = (
+        ""
+        if rates
+        else (client.messages_text(answer) or "EasyPost found no rate for this parcel.")
     )
     postage.save()
     return postage
@@ -281,3 +288,28 @@ def shipment_rates_fetch_task(shipment_id: int) -> str:
     except FulfillmentError as error:
         return str(error)
     return f"{len(postage.rates)} rate(s)"
+
+
+def shipments_rates_fetch(
+    *, shipment_ids: Sequence[int], workers: int | None = None
+) -> list[str]:
+    """Fetch the rates of many packed shipments, at most `workers` calls in
+    flight; return the problems (the others are recorded)."""
+    problems: list[str] = []
+    plans = []
+    for shipment_id in shipment_ids:
+        try:
+            plans.append(_rating_plan(shipment_id))
+        except FulfillmentError as error:
+            problems.append(str(error))
+
+    def call(plan: RatingPlan) -> dict[str, Any]:
+        return client.shipment_create(plan.api_key, **plan.params)
+
+    def record(plan: RatingPlan, answer, error) -> None:
+        _rating_record(plan.shipment_id, answer, str(error) if error else "")
+        if error:
+            problems.append(str(error))
+
+    run_bounded(plans, call, record, workers or concurrency())
+    return problems

@@ -18,31 +18,40 @@ def ships_to_as_country_list(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inventory', '0003_history'),
+        ("inventory", "0003_history"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='historicallocation',
-            name='country',
+            model_name="historicallocation",
+            name="country",
             field=django_countries.fields.CountryField(max_length=2),
         ),
         migrations.AlterField(
-            model_name='historicallocation',
-            name='ships_to',
-            field=django_countries.fields.CountryField(blank=True, help_text='Countries this location ships to. None chosen means everywhere.', max_length=746, multiple=True),
+            model_name="historicallocation",
+            name="ships_to",
+            field=django_countries.fields.CountryField(
+                blank=True,
+                help_text="Countries this location ships to. None chosen means everywhere.",
+                max_length=746,
+                multiple=True,
+            ),
         ),
         migrations.AlterField(
-            model_name='location',
-            name='country',
+            model_name="location",
+            name="country",
             field=django_countries.fields.CountryField(max_length=2),
         ),
         migrations.AlterField(
-            model_name='location',
-            name='ships_to',
-            field=django_countries.fields.CountryField(blank=True, help_text='Countries this location ships to. None chosen means everywhere.', max_length=746, multiple=True),
+            model_name="location",
+            name="ships_to",
+            field=django_countries.fields.CountryField(
+                blank=True,
+                help_text="Countries this location ships to. None chosen means everywhere.",
+                max_length=746,
+                multiple=True,
+            ),
         ),
         migrations.RunPython(ships_to_as_country_list, migrations.RunPython.noop),
     ]

@@ -12,6 +12,7 @@ from oms.roles import roles_setup
 from oms.seed.data import (
     CARRIERS,
     CHANNELS,
+    DEMO_USER_NAMES,
     DEMO_USERS,
     LOCATIONS,
     PRODUCT_FAMILIES,
@@ -25,6 +26,7 @@ def seed_users(report: SeedReport) -> dict[str, object]:
     user_model = get_user_model()
     users = {}
     for username, password, role in DEMO_USERS:
+        first_name, last_name = DEMO_USER_NAMES[username]
         user = user_model.objects.filter(username=username).first()
         if user is None:
             user = user_model(
@@ -32,11 +34,16 @@ def seed_users(report: SeedReport) -> dict[str, object]:
                 email=f"{username}@oms.example",
                 is_staff=True,
                 is_superuser=role is None,
-                first_name=(role or "Administrator").split()[0],
+                first_name=first_name,
+                last_name=last_name,
             )
             user.set_password(password)
             user.save()
             report.users_created.append((username, password, role or "superuser"))
+        elif not user.last_name and user.first_name == (role or "Administrator").split()[0]:
+            # Seeded before demo users had names: the role was their name.
+            user.first_name, user.last_name = first_name, last_name
+            user.save(update_fields=["first_name", "last_name"])
         if role:
             user.groups.add(groups[role])
         users[username] = user

@@ -13,6 +13,13 @@ DEMO_USERS = [
     ("service", "oms-demo-service", CUSTOMER_SERVICE),
     ("manager", "oms-demo-manager", MANAGER),
 ]
+# The demo people's names: the admin greets a person, not a role.
+DEMO_USER_NAMES = {
+    "admin": ("Sam", "Rivera"),
+    "warehouse": ("Wendy", "Okafor"),
+    "service": ("Carlos", "Mendes"),
+    "manager": ("Priya", "Nair"),
+}
 
 CHANNELS = [
     ("web", "Web shop", Channel.Kind.WEB, True),

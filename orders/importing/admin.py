@@ -27,8 +27,8 @@ PERMISSION = "orders.import_orders"
 
 class ImportForm(forms.Form):
     file = forms.FileField(
-        help_text="A CSV file: the OMS order-line format (see docs/sample_orders.csv) "
-        "or a Shopify order export."
+        help_text="A CSV file: the OMS order-line format (as in the sample file "
+        "above) or a Shopify order export."
     )
     channel = forms.ModelChoiceField(
         queryset=Channel.objects.filter(active=True),
@@ -72,6 +72,11 @@ class OrderImportMixin:
         return [
             path("import/", view(self.import_view), name="orders_order_import"),
             path(
+                "import/sample.csv",
+                view(self.import_sample_view),
+                name="orders_order_import_sample",
+            ),
+            path(
                 "import/<int:job_id>/",
                 view(self.import_job_view),
                 name="orders_import_job",
@@ -113,6 +118,15 @@ class OrderImportMixin:
                 **context,
             },
         )
+
+    def import_sample_view(self, request: HttpRequest) -> HttpResponse:
+        """Download a sample file in the OMS format, to copy from."""
+        sample = settings.BASE_DIR / "docs" / "sample_orders.csv"
+        response = HttpResponse(
+            sample.read_bytes(), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="sample_orders.csv"'
+        return response
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
         self._check(request)

@@ -5,20 +5,23 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0012_customeremail_claims'),
+        ("orders", "0012_customeremail_claims"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='historicalorder',
-            name='ship_country',
-            field=django_countries.fields.CountryField(max_length=2, verbose_name='country'),
+            model_name="historicalorder",
+            name="ship_country",
+            field=django_countries.fields.CountryField(
+                max_length=2, verbose_name="country"
+            ),
         ),
         migrations.AlterField(
-            model_name='order',
-            name='ship_country',
-            field=django_countries.fields.CountryField(max_length=2, verbose_name='country'),
+            model_name="order",
+            name="ship_country",
+            field=django_countries.fields.CountryField(
+                max_length=2, verbose_name="country"
+            ),
         ),
     ]

@@ -8,7 +8,7 @@ so the project composes it with the other apps' parts and registers the one
 """
 
 from django.contrib import admin
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import HttpRequest
 
 from core.admin_utils import ReadOnlyInline
@@ -76,6 +76,16 @@ class ReturnsOrderAdminMixin:
 
     def get_list_filter(self, request: HttpRequest):
         return [*super().get_list_filter(request), ReturnStateFilter]
+
+    @property
+    def search_help_text(self) -> str:
+        return f"{super().search_help_text} Return (RMA-…) or refund (RF-…)."
+
+    def search_q(self, term: str):
+        """Also find orders by the exact number of a return or refund."""
+        order_ids = selectors.order_ids_for_search(term)
+        query = super().search_q(term)
+        return query | Q(pk__in=order_ids) if order_ids else query
 
     @admin.display(description="returns")
     def return_state(self, obj: Order) -> str:

@@ -42,24 +42,31 @@ class ReturnsReportAdminMixin:
             not form.is_bound or form.is_valid()
         ):
             return report_csv(report)
+        units = ("unit", "units")
         charts = [
             horizontal_bars(
                 [(row.label, row.returned_units) for row in report.by_reason],
                 title="Returned units by reason",
-                unit=" units",
+                unit=units,
+                value_label="units returned",
                 width=640,
+                heading="h3",
             ),
             horizontal_bars(
                 [(row.label, float(row.rate or 0)) for row in report.by_channel],
                 title="Return rate by channel (returned / shipped units)",
                 unit=" %",
+                value_label="% of shipped units returned",
                 width=640,
+                heading="h3",
             ),
             horizontal_bars(
                 [(row.key, row.returned_units) for row in report.by_product[:10]],
-                title="Most returned products (units)",
-                unit=" units",
+                title="Most returned products",
+                unit=units,
+                value_label="units returned",
                 width=640,
+                heading="h3",
             ),
         ]
         query = request.GET.copy()

@@ -5,7 +5,10 @@ e-mails are queued the way an import queues them (in bulk, tasks enqueued
 in chunks on the database queue); then this process runs the queued tasks
 one after the other, as one `manage.py worker` would, and the time until the
 last e-mail is sent gives e-mails/s. Checks that the server received every
-e-mail exactly once. Prints JSON.
+e-mail exactly once. In the same run, for comparison, as many e-mails again
+are sent the way they were before batching: one by one, each in a
+transaction holding its row lock, each over a new SMTP connection. Prints
+JSON.
 
     python tests/bench/bench_email.py [--emails 5000]
 """
@@ -22,7 +25,7 @@ from tests.bench.benchsupport import bench_django, emit, peak_rss_mb  # noqa: E4
 from tests.support.smtp import SmtpSinkProcess  # noqa: E402
 
 
-def build_orders(count: int) -> list[int]:
+def build_orders(count: int, prefix: str = "MAIL") -> list[int]:
     """`count` orders of two lines each, one customer per order."""
     from decimal import Decimal
 
@@ -32,12 +35,12 @@ def build_orders(count: int) -> list[int]:
     from inventory.models import Product
     from orders.models import Channel, Customer, Order, OrderLine
 
-    channel = Channel.objects.create(code="bench", name="Bench")
+    channel, _ = Channel.objects.get_or_create(code="bench", name="Bench")
     products = Product.objects.bulk_create(
-        Product(sku=f"MAIL-{n:03d}", name=f"Mail product {n}") for n in range(50)
+        Product(sku=f"{prefix}-{n:03d}", name=f"Mail product {n}") for n in range(50)
     )
     customers = Customer.objects.bulk_create(
-        Customer(email=f"customer{n}@example.com", name=f"Customer {n}")
+        Customer(email=f"{prefix.lower()}{n}@example.com", name=f"Customer {n}")
         for n in range(count)
     )
     numbers = sequence_reserve(name="order", count=count)
@@ -46,7 +49,7 @@ def build_orders(count: int) -> list[int]:
         Order(
             number=format_number("SO", number),
             channel=channel,
-            external_id=f"MAIL-{number}",
+            external_id=f"{prefix}-{number}",
             customer=customer,
             ship_name=customer.name,
             ship_address1="1 Main St",
@@ -72,6 +75,29 @@ def build_orders(count: int) -> list[int]:
     return [order.pk for order in orders]
 
 
+def send_one_by_one(email_ids: list[int]) -> None:
+    """The path before batching (for comparison only): per e-mail, lock its
+    row, render it, send it over a new connection, mark it sent."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from orders import events
+    from orders.emails import _render_batch
+    from orders.models import CustomerEmail
+
+    for email_id in email_ids:
+        with transaction.atomic():
+            email = CustomerEmail.objects.select_for_update().get(pk=email_id)
+            message = _render_batch([email])[email.pk]
+            message.send()
+            email.status, email.sent_at = "sent", timezone.now()
+            email.attempts += 1
+            email.save(update_fields=["status", "sent_at", "attempts", "subject"])
+            events.order_event_email(
+                order=email.order, message="sent", data={"email": email.pk}
+            )
+
+
 def run_queued_tasks() -> int:
     """Run every ready customer-e-mail task in this process, oldest first."""
     from django_tasks_db.models import DBTaskResult
@@ -90,6 +116,20 @@ def run_queued_tasks() -> int:
             result.task.call(*args, **kwargs)
             result.delete()
             ran += 1
+
+
+class send_tasks_paused:  # noqa: N801 - reads as a context manager
+    """Queue e-mails without their send tasks (the old path sends them here)."""
+
+    def __enter__(self):
+        from orders import emails
+
+        self.saved, emails._send_on_commit = emails._send_on_commit, lambda ids: None
+
+    def __exit__(self, *exc_info):
+        from orders import emails
+
+        emails._send_on_commit = self.saved
 
 
 def main() -> None:
@@ -128,6 +168,20 @@ def main() -> None:
         sent = CustomerEmail.objects.filter(status="sent").count()
         received, connections = server.count.value, server.sessions.value
 
+        # The same number again, the way before batching.
+        old_ids = build_orders(options.emails, prefix="OLD")
+        with send_tasks_paused(), transaction.atomic():
+            customer_emails_queue_many(
+                order_ids=old_ids, kind=CustomerEmail.Kind.RECEIVED
+            )
+        pending = list(
+            CustomerEmail.objects.filter(status="queued").values_list("pk", flat=True)
+        )
+        started = time.perf_counter()
+        send_one_by_one(pending)
+        old_seconds = time.perf_counter() - started
+        old_connections = server.sessions.value - connections
+
     emit(
         {
             "benchmark": "email",
@@ -141,6 +195,12 @@ def main() -> None:
             "received_by_server": received,
             "smtp_connections": connections,
             "received_exactly_once": received == sent == queued,
+            "one_by_one_before_batching": {
+                "emails": len(pending),
+                "seconds": round(old_seconds, 2),
+                "emails_per_second": round(len(pending) / old_seconds, 1),
+                "smtp_connections": old_connections,
+            },
             "peak_rss_mb": peak_rss_mb(),
         }
     )

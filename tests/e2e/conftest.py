@@ -49,22 +49,95 @@ def browser():
         browser.close()
 
 
+# The two screens every journey runs on: a desktop and a 1024 px laptop.
+VIEWPORTS = {"1400x900": (1400, 900), "1024x768": (1024, 768)}
+
+# Runs in every page: after it has loaded and laid out, report a page that is
+# wider than the window (it would scroll sideways) to the test.
+OVERFLOW_PROBE = """
+window.addEventListener("load", () => requestAnimationFrame(() => {
+  const root = document.documentElement;
+  if (root && root.scrollWidth > root.clientWidth) {
+    window.omsReportOverflow(
+      `${location.pathname}${location.search}: ${root.scrollWidth} > ${root.clientWidth}`
+    );
+  }
+}));
+"""
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def viewport(request) -> dict:
+    width, height = VIEWPORTS[request.param]
+    return {"width": width, "height": height}
+
+
+class Session:
+    """A browser context at one viewport that records every answer of 500 or
+    more and every page that scrolls sideways; `check()` asserts neither
+    happened."""
+
+    def __init__(self, browser, base_url: str, viewport: dict):
+        self.server_errors: list[str] = []
+        self.overflows: list[str] = []
+        self.context = browser.new_context(
+            base_url=base_url, viewport=viewport, accept_downloads=True
+        )
+        self.context.set_default_timeout(20_000)
+        self.context.expose_binding(
+            "omsReportOverflow", lambda source, text: self.overflows.append(text)
+        )
+        self.context.add_init_script(OVERFLOW_PROBE)
+        self.context.on("response", self._on_response)
+
+    def _on_response(self, response) -> None:
+        if response.status >= 500:
+            self.server_errors.append(f"{response.status} {response.url}")
+
+    def new_page(self):
+        return self.context.new_page()
+
+    def check(self) -> None:
+        assert not self.server_errors, f"answered 500: {self.server_errors}"
+        assert not self.overflows, f"pages scroll sideways: {self.overflows}"
+
+    def close(self) -> None:
+        self.context.close()
+
+
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, accept_downloads=True)
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    yield page
-    context.close()
+def session(browser, live_server, viewport):
+    """Open sessions at the test's viewport: session() -> Session; each is
+    checked (no 500, nothing scrolls sideways) when the test ends."""
+    opened: list[Session] = []
+
+    def open_session() -> Session:
+        opened.append(Session(browser, live_server.url, viewport))
+        return opened[-1]
+
+    yield open_session
+    try:
+        for each in opened:
+            each.check()
+    finally:
+        for each in opened:
+            each.close()
+
+
+@pytest.fixture
+def page(session):
+    return session().new_page()
 
 
 @pytest.fixture
 def shot():
-    """Save a full-page screenshot: shot(page, "journey-step")."""
+    """Save a full-page screenshot: shot(page, "journey-step") writes
+    journey-step-1024.png at a 1024 px wide viewport."""
     SCREENSHOTS.mkdir(exist_ok=True)
 
     def save(page, name: str) -> None:
-        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+        width = (page.viewport_size or {}).get("width", "")
+        page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
 
     return save
 
@@ -76,12 +149,15 @@ def role_user(django_user_model):
 
     groups = roles_setup()
 
-    def create(username: str, role: str):
+    def create(username: str, role: str, name: str = ""):
+        first_name, _, last_name = name.partition(" ")
         user = django_user_model.objects.create_user(
             username=username,
             password=PASSWORD,
             is_staff=True,
             email=f"{username}@oms.example",
+            first_name=first_name,
+            last_name=last_name,
         )
         user.groups.add(groups[role])
         return user
@@ -95,3 +171,12 @@ def login(page, username: str) -> None:
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_selector("#user-tools")
+
+
+def assert_fits(page) -> None:
+    """Assert that the page does not scroll sideways, now."""
+    width, client = page.evaluate(
+        "() => [document.documentElement.scrollWidth,"
+        " document.documentElement.clientWidth]"
+    )
+    assert width <= client, f"{page.url} scrolls sideways: {width} > {client}"

@@ -53,22 +53,20 @@ def customer_orders(db):
 
 @pytest.mark.django_db(transaction=True)
 def test_service_edits_opens_a_return_warehouse_receives_manager_refunds(
-    browser, live_server, shot, role_user, customer_orders
+    session, shot, role_user, customer_orders
 ):
     waiting, shipped = customer_orders
     role_user("cleo", CUSTOMER_SERVICE)
     role_user("wendy", WAREHOUSE)
     role_user("max", MANAGER)
 
-    def session(username):
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(20_000)
-        page = context.new_page()
+    def signed_in(username):
+        page = session().new_page()
         login(page, username)
         return page
 
     # Customer service finds the orders by e-mail, in any letter case.
-    cleo = session("cleo")
+    cleo = signed_in("cleo")
     cleo.goto("/admin/orders/order/")
     cleo.fill("#searchbar", "ZOE@EXAMPLE.COM")
     cleo.press("#searchbar", "Enter")
@@ -104,7 +102,7 @@ def test_service_edits_opens_a_return_warehouse_receives_manager_refunds(
     assert ReturnRequest.objects.get(pk=rma.pk).status == "approved"
 
     # The warehouse receives it by its RMA number and inspects it.
-    wendy = session("wendy")
+    wendy = signed_in("wendy")
     wendy.goto("/admin/returns/returnrequest/scan/")
     wendy.fill("input[name=code]", rma.number)
     wendy.press("input[name=code]", "Enter")
@@ -119,7 +117,7 @@ def test_service_edits_opens_a_return_warehouse_receives_manager_refunds(
     assert ReturnRequest.objects.get(pk=rma.pk).status == "inspected"
 
     # A manager refunds it, with the payment system's reference.
-    max_ = session("max")
+    max_ = signed_in("max")
     max_.goto(f"/admin/returns/returnrequest/{rma.pk}/change/")
     max_.click("a[data-step=refund]")
     max_.fill("input[name=external_reference]", "re_3PayRef")

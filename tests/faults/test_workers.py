@@ -88,6 +88,15 @@ def status_of(job) -> str:
     return type(job).objects.values_list("status", flat=True).get(pk=job.pk)
 
 
+def wait_until_done(job, timeout: float = 60) -> None:
+    """Wait for the job to end; fail showing its row if it does not end done."""
+    deadline = time.monotonic() + timeout
+    while status_of(job) not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    row = type(job).objects.values("status", "error", "attempts").get(pk=job.pk)
+    assert row["status"] == "done", row
+
+
 def other_work(count: int = 3) -> list[str]:
     return [
         str(backorders_reallocate_task.enqueue(product_ids=[]).id) for _ in range(count)
@@ -161,7 +170,7 @@ def test_worker_killed_mid_import_fails_the_job_and_retry_imports_once(
         assert_invariants()
 
         assert import_job_retry(job=job)
-        wait_for(lambda: status_of(job) == "done", timeout=30, what="the retry")
+        wait_until_done(job)
 
     job.refresh_from_db()
     assert job.attempts == 2 and job.error == ""
@@ -200,7 +209,7 @@ def test_worker_killed_mid_print_fails_the_batch_and_retry_prints_one_document(
         assert not DocumentPrint.objects.exists()
 
         assert print_job_retry(job=job)
-        wait_for(lambda: status_of(job) == "done", timeout=60, what="the retry")
+        wait_until_done(job)
 
     job.refresh_from_db()
     assert (job.pages, job.done, job.attempts) == (3, 3, 2)
@@ -252,7 +261,7 @@ def test_import_connection_terminated_mid_write_fails_the_job_not_the_worker(
         # The worker lives on and runs the retry.
         assert worker.alive()
         assert import_job_retry(job=job)
-        wait_for(lambda: status_of(job) == "done", timeout=30, what="the retry")
+        wait_until_done(job)
         waiting = other_work()
         wait_for(lambda: all_done(waiting), timeout=20, what="more work after it")
 

@@ -87,9 +87,7 @@ def return_of(user):
         line = order.lines.get()
         return return_open(
             order=order,
-            lines=[
-                ReturnLineInput(order_line=line, quantity=1, reason="does_not_fit")
-            ],
+            lines=[ReturnLineInput(order_line=line, quantity=1, reason="does_not_fit")],
             actor=user,
         )
 
@@ -132,9 +130,7 @@ def test_batch_of_long_and_short_labels_has_one_page_per_label_in_order(
     long_ones = labels(list(SCRIPTS))
     shipments = sorted([short, *long_ones], key=lambda s: s.number)
 
-    rendered = documents.render(
-        DocumentKind.SHIPPING_LABEL, [s.pk for s in shipments]
-    )
+    rendered = documents.render(DocumentKind.SHIPPING_LABEL, [s.pk for s in shipments])
 
     assert rendered.pages == len(shipments)
     for shipment, text in zip(shipments, pdf_pages(rendered.pdf), strict=True):
@@ -179,9 +175,7 @@ def test_admin_shows_the_refusal_instead_of_a_clipped_label(admin_client, labels
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("script", ["latin", "cjk", "arabic"])
-def test_return_label_prints_the_longest_address_whole(
-    labels, return_of, script
-):
+def test_return_label_prints_the_longest_address_whole(labels, return_of, script):
     (shipment,) = labels([script])
     rma = return_of(shipment.order)
 

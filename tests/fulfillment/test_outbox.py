@@ -86,7 +86,7 @@ def test_shipping_a_shopify_order_creates_a_fulfillment_with_its_tracking(
     assert shopify.orders["T-1"]["fulfillmentOrders"][0]["status"] == "CLOSED"
     request = shopify.requests[0]
     assert request["path"] == "/admin/api/2025-01/graphql.json"
-    assert request["headers"]["X-Shopify-Access-Token"] == FakeShopify.TOKEN
+    assert request["headers"]["x-shopify-access-token"] == FakeShopify.TOKEN
 
 
 def test_a_tracking_change_updates_the_shopify_fulfillment(

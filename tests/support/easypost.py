@@ -173,7 +173,9 @@ class FakeEasyPost:
         with self.lock:
             shipment = self.shipments.get(shipment_id)
             if shipment is None:
-                return 404, _error("NOT_FOUND", "The requested resource could not be found.")
+                return 404, _error(
+                    "NOT_FOUND", "The requested resource could not be found."
+                )
             if self.buy_error is not None:
                 status, code, message = self.buy_error
                 return status, _error(code, message)
@@ -234,7 +236,8 @@ class FakeEasyPost:
             shipment = self.shipments.get(shipment_id)
             if shipment is None or not shipment["postage_label"]:
                 return 422, _error(
-                    "SHIPMENT.REFUND.UNAVAILABLE", "Unable to refund a shipment without postage."
+                    "SHIPMENT.REFUND.UNAVAILABLE",
+                    "Unable to refund a shipment without postage.",
                 )
             if shipment["scan_form"]:
                 return 422, _error(
@@ -247,7 +250,9 @@ class FakeEasyPost:
     def _scan_form(self, params: dict) -> tuple[int, dict]:
         ids = [s.get("id") for s in params.get("shipments") or ()]
         with self.lock:
-            missing = [i for i in ids if not (self.shipments.get(i) or {}).get("tracking_code")]
+            missing = [
+                i for i in ids if not (self.shipments.get(i) or {}).get("tracking_code")
+            ]
             if not ids or missing:
                 return 422, _error(
                     "SCAN_FORM.SHIPMENTS.INVALID",
@@ -283,8 +288,12 @@ class FakeEasyPost:
                     "code": "ADDRESS.VERIFY.FAILURE",
                     "message": "Unable to verify address.",
                     "errors": [
-                        {"code": "E.ADDRESS.NOT_FOUND", "field": "address",
-                         "message": "Address not found", "suggestion": None}
+                        {
+                            "code": "E.ADDRESS.NOT_FOUND",
+                            "field": "address",
+                            "message": "Address not found",
+                            "suggestion": None,
+                        }
                     ],
                 }
             }
@@ -333,11 +342,17 @@ class FakeEasyPost:
                             "application/zpl",
                         )
                     return self._send(200, fake.pdf, "application/pdf")
-                if not (self.headers.get("Authorization") or "").startswith("Bearer EZ"):
-                    return self._send(401, _error("APIKEY.REQUIRED", "Invalid API key."))
+                if not (self.headers.get("Authorization") or "").startswith(
+                    "Bearer EZ"
+                ):
+                    return self._send(
+                        401, _error("APIKEY.REQUIRED", "Invalid API key.")
+                    )
                 match = re.fullmatch(r"/v2/shipments/(shp_\w+)(/\w+)?", path)
                 if method == "POST" and path == "/v2/shipments":
-                    return self._send(*fake._shipment_create(body.get("shipment") or {}))
+                    return self._send(
+                        *fake._shipment_create(body.get("shipment") or {})
+                    )
                 if match and method == "GET" and not match.group(2):
                     shipment = fake.shipments.get(match.group(1))
                     if shipment is None:

@@ -31,7 +31,10 @@ class _Server:
                         {
                             "method": method,
                             "path": self.path,
-                            "headers": dict(self.headers),
+                            "headers": {
+                                name.lower(): value
+                                for name, value in self.headers.items()
+                            },
                             "body": body,
                         }
                     )
@@ -39,8 +42,9 @@ class _Server:
                         code = server.fail_with.pop(0)
                         return self._send(code, {"errors": "Try again"}, retry=True)
                     server.raw = raw
+                    # Header names are case-insensitive, as in HTTP.
                     code, document = server.handle(
-                        method, self.path, dict(self.headers), body
+                        method, self.path, self.headers, body
                     )
                 self._send(code, document)
 
@@ -358,7 +362,9 @@ class GenericChannel(_Server):
         from standardwebhooks import Webhook, WebhookVerificationError
 
         try:
-            Webhook(self.secret).verify(self.raw, headers)
+            Webhook(self.secret).verify(
+                self.raw, {name.lower(): value for name, value in headers.items()}
+            )
             signed = True
         except WebhookVerificationError:
             signed = False

@@ -5,26 +5,21 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
+from fulfillment.exceptions import FulfillmentError
 from fulfillment.models import Carrier, ShipmentStatus
 from fulfillment.postage import client
-from fulfillment.postage.models import (
+from fulfillment.postage.parcels import box_for, product_dimensions_mm
+from fulfillment.postage.rates import rate_preferred, shipment_rates_fetch
+from fulfillment.postage_models import (
     Box,
     CarrierAccount,
     LocationPostage,
     RateChoice,
     ShipmentPostage,
 )
-from fulfillment.postage.parcels import box_for, product_dimensions_mm
-from fulfillment.postage.purchase import shipment_postage_buy, shipments_postage_buy
-from fulfillment.postage.rates import rate_preferred, shipment_rates_fetch
+from fulfillment.services.postage import shipment_postage_buy, shipments_postage_buy
 from orders.models import OrderEvent
-from tests.fulfillment.postage_fixtures import (  # noqa: F401
-    TEST_KEY,
-    easypost,
-    easypost_carrier,
-    packed,
-    postage_location,
-)
+from tests.fulfillment.postage.conftest import TEST_KEY
 
 pytestmark = pytest.mark.django_db
 
@@ -137,13 +132,15 @@ def test_rate_preference_by_date_and_preferred_carriers():
     from datetime import date
 
     assert (
-        rate_preferred(rates, choice=RateChoice.CHEAPEST_BY_DATE, by_date=date(2030, 1, 5))["id"]
+        rate_preferred(
+            rates, choice=RateChoice.CHEAPEST_BY_DATE, by_date=date(2030, 1, 5)
+        )["id"]
         == "b"
     )
     assert (
-        rate_preferred(rates, choice=RateChoice.PREFERRED_CARRIERS, preferred_carriers=["ups"])[
-            "id"
-        ]
+        rate_preferred(
+            rates, choice=RateChoice.PREFERRED_CARRIERS, preferred_carriers=["ups"]
+        )["id"]
         == "c"
     )
     assert rate_preferred(rates, choice=RateChoice.NONE) is None
@@ -152,7 +149,7 @@ def test_rate_preference_by_date_and_preferred_carriers():
 def test_rates_without_easypost_account_refused(packed, easypost, easypost_carrier):
     [shipment] = packed(1)
     CarrierAccount.objects.filter(carrier=easypost_carrier).update(kind="manual")
-    with pytest.raises(client.PostageError.__mro__[1], match="does not buy postage"):
+    with pytest.raises(FulfillmentError, match="does not buy postage"):
         shipment_rates_fetch(shipment_id=shipment.pk)
 
 
@@ -177,7 +174,9 @@ def test_buy_records_label_and_ships(packed, easypost, user):
     ).exists()
 
 
-def test_buy_creates_tracker_when_easypost_gave_none(packed, easypost, user, monkeypatch):
+def test_buy_creates_tracker_when_easypost_gave_none(
+    packed, easypost, user, monkeypatch
+):
     [shipment] = packed(1)
     postage = ShipmentPostage.objects.get(shipment=shipment)
     original = client.shipment_buy
@@ -199,7 +198,9 @@ def test_buy_timeout_then_retry_never_buys_twice(packed, easypost, user, setting
     settings.OMS_EASYPOST_TIMEOUT = 1
     easypost.buy_delay = 1.5
     with pytest.raises(client.PostageUnavailable, match="did not answer in time"):
-        shipment_postage_buy(shipment=shipment, actor=user, rate_id=postage.rates[0]["id"])
+        shipment_postage_buy(
+            shipment=shipment, actor=user, rate_id=postage.rates[0]["id"]
+        )
     postage.refresh_from_db()
     shipment.refresh_from_db()
     assert postage.status == ShipmentPostage.Status.BUYING
@@ -220,7 +221,9 @@ def test_buy_refused_by_easypost_shows_message_and_changes_nothing(
     postage = ShipmentPostage.objects.get(shipment=shipment)
     easypost.buy_error = (402, "PAYMENT_REQUIRED", "Insufficient funds.")
     with pytest.raises(client.PostageError, match="Insufficient funds"):
-        shipment_postage_buy(shipment=shipment, actor=user, rate_id=postage.rates[0]["id"])
+        shipment_postage_buy(
+            shipment=shipment, actor=user, rate_id=postage.rates[0]["id"]
+        )
     postage.refresh_from_db()
     shipment.refresh_from_db()
     assert shipment.status == ShipmentStatus.PACKED
@@ -234,7 +237,7 @@ def test_buy_twice_refused(packed, easypost, user):
     [shipment] = packed(1)
     postage = ShipmentPostage.objects.get(shipment=shipment)
     shipment_postage_buy(shipment=shipment, actor=user, rate_id=postage.rates[0]["id"])
-    with pytest.raises(client.PostageError.__mro__[1], match="already has a label"):
+    with pytest.raises(FulfillmentError, match="already has a label"):
         shipment_postage_buy(shipment=shipment, actor=user)
     assert sum(easypost.buys.values()) == 1
 
@@ -249,6 +252,48 @@ def test_buy_many_concurrently(packed, easypost, user, postage_location):
     )
     assert report.errors == []
     assert report.bought == sorted(s.number for s in shipments)
-    assert Carrier.objects.get(code="easypost").shipments.filter(
-        status=ShipmentStatus.SHIPPED
-    ).count() == 6
+    assert (
+        Carrier.objects.get(code="easypost")
+        .shipments.filter(status=ShipmentStatus.SHIPPED)
+        .count()
+        == 6
+    )
+
+
+# ---- address check
+
+
+def test_failed_address_check_refuses_purchase_with_easypost_message(
+    packed, easypost, user, easypost_carrier
+):
+    from fulfillment.postage.addresses import AddressCheckFailed
+
+    CarrierAccount.objects.filter(carrier=easypost_carrier).update(
+        verify_addresses=True
+    )
+    [shipment] = packed(1)
+    order = shipment.order
+    order.ship_address1 = "1 Nowhere Lane"
+    order.save(update_fields=["ship_address1"])
+    postage = ShipmentPostage.objects.get(shipment=shipment)
+    with pytest.raises(AddressCheckFailed, match="Address not found"):
+        shipment_postage_buy(
+            shipment=shipment, actor=user, rate_id=postage.rates[0]["id"]
+        )
+    shipment.refresh_from_db()
+    assert shipment.status == ShipmentStatus.PACKED
+    assert easypost.buys == {}
+    assert OrderEvent.objects.filter(
+        order=order, message__contains="Address check failed"
+    ).exists()
+
+
+def test_passed_address_check_buys(packed, easypost, user, easypost_carrier):
+    CarrierAccount.objects.filter(carrier=easypost_carrier).update(
+        verify_addresses=True
+    )
+    [shipment] = packed(1)
+    postage = ShipmentPostage.objects.get(shipment=shipment)
+    shipment_postage_buy(shipment=shipment, actor=user, rate_id=postage.rates[0]["id"])
+    assert easypost.count("POST", "/v2/addresses/create_and_verify") == 1
+    assert sum(easypost.buys.values()) == 1

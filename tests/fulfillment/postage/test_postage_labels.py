@@ -10,20 +10,14 @@ from pypdf import PdfReader
 from fulfillment import documents, selectors, zpl
 from fulfillment.models import DocumentKind, DocumentPrint, Shipment, ShipmentStatus
 from fulfillment.postage.labels import shipping_labels_zpl
-from fulfillment.postage.models import (
+from fulfillment.postage_models import (
     CarrierAccount,
     LabelFormat,
     LocationPostage,
     ShipmentPostage,
 )
-from fulfillment.postage.purchase import shipment_postage_buy
+from fulfillment.services.postage import shipment_postage_buy
 from tests.factories import ProductFactory
-from tests.fulfillment.postage_fixtures import (  # noqa: F401
-    easypost,
-    easypost_carrier,
-    packed,
-    postage_location,
-)
 
 pytestmark = pytest.mark.django_db
 

@@ -19,13 +19,12 @@ changes nothing else; a timeout leaves the postage `buying` with no owner,
 so the next attempt looks the purchase up before buying.
 """
 
+import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -34,22 +33,19 @@ from django_tasks import task
 from core.exceptions import DomainError
 from core.users import Actor
 from fulfillment.exceptions import FulfillmentError
-from fulfillment.locks import lock_shipment
+from fulfillment.locks import lock_shipment, lock_shipments
 from fulfillment.models import Shipment, ShipmentStatus
 from fulfillment.postage import client
 from fulfillment.postage.addresses import AddressCheckFailed, order_address_check
-from fulfillment.postage.models import ShipmentPostage
+from fulfillment.postage.concurrency import concurrency, run_bounded
 from fulfillment.postage.parcels import ship_to
 from fulfillment.postage.rates import easypost_key, lock_postage
+from fulfillment.postage_models import ShipmentPostage
 from fulfillment.services.shipping import _ship
 from orders import events as order_events
 from orders.locks import lock_order
 
 P = ShipmentPostage.Status
-
-
-def concurrency() -> int:
-    return max(1, int(getattr(settings, "OMS_POSTAGE_CONCURRENCY", 16)))
 
 
 def claim_lease() -> timedelta:
@@ -83,15 +79,15 @@ class PurchaseReport:
     errors: list[str] = field(default_factory=list)
 
 
-@transaction.atomic
-def _purchase_plan(*, shipment_id: int, rate_id: str = "") -> PurchasePlan:
-    shipment = lock_shipment(shipment_id)
-    postage = ShipmentPostage.objects.filter(shipment_id=shipment_id).first()
+def _claim(
+    shipment: Shipment, postage: ShipmentPostage | None, rate_id: str, now
+) -> PurchasePlan:
+    """Check one locked shipment and claim its postage for a purchase (the
+    caller saves the postage)."""
     if postage is None or not postage.rates and postage.status != P.BUYING:
         raise FulfillmentError(
             f"Shipment {shipment.number} has no rates yet; fetch its rates first."
         )
-    postage = lock_postage(shipment_id)
     if postage.status == P.BOUGHT:
         raise FulfillmentError(
             f"Shipment {shipment.number} already has a label "
@@ -102,7 +98,6 @@ def _purchase_plan(*, shipment_id: int, rate_id: str = "") -> PurchasePlan:
             f"Shipment {shipment.number} is {shipment.get_status_display().lower()}; "
             "labels are bought for packed shipments."
         )
-    now = timezone.now()
     if postage.buying_since and now - postage.buying_since < claim_lease():
         raise FulfillmentError(
             f"A label for shipment {shipment.number} is being bought right now; "
@@ -122,18 +117,14 @@ def _purchase_plan(*, shipment_id: int, rate_id: str = "") -> PurchasePlan:
                 "rates; fetch the rates again and choose one."
             )
         postage.rate_id = rate_id
-    account = postage.carrier.account
     verify = None
-    if account.verify_addresses and not look_up_first:
+    if postage.carrier.account.verify_addresses and not look_up_first:
         verify = ship_to(shipment.order)
     postage.status = P.BUYING
     postage.buying_since = now
     postage.error = ""
-    postage.save(
-        update_fields=["status", "buying_since", "rate_id", "error", "updated_at"]
-    )
     return PurchasePlan(
-        shipment_id=shipment_id,
+        shipment_id=shipment.pk,
         number=shipment.number,
         api_key=api_key,
         easypost_id=postage.easypost_shipment_id,
@@ -143,15 +134,63 @@ def _purchase_plan(*, shipment_id: int, rate_id: str = "") -> PurchasePlan:
     )
 
 
+CLAIM_FIELDS = ["status", "buying_since", "rate_id", "error", "updated_at"]
+
+
+@transaction.atomic
+def _purchase_plans(
+    choices: Sequence[tuple[int, str]],
+) -> tuple[list[PurchasePlan], list[str]]:
+    """Lock the shipments and their postage (pk order) and claim each that
+    may be bought; return the plans and the problems of the others."""
+    wanted = dict(choices)
+    shipments = lock_shipments(wanted)
+    postages = {
+        postage.shipment_id: postage
+        for postage in ShipmentPostage.objects.select_for_update(of=("self",))
+        .select_related("carrier__account")
+        .filter(shipment_id__in=list(shipments))
+        .order_by("pk")
+    }
+    now = timezone.now()
+    plans, problems, claimed = [], [], []
+    for pk in wanted:
+        shipment = shipments.get(pk)
+        if shipment is None:
+            problems.append(f"No shipment {pk}.")
+            continue
+        try:
+            plans.append(_claim(shipment, postages.get(pk), wanted[pk], now))
+        except DomainError as error:
+            problems.append(str(error))
+        else:
+            claimed.append(postages[pk])
+    for postage in claimed:
+        postage.updated_at = now
+    ShipmentPostage.objects.bulk_update(claimed, CLAIM_FIELDS)
+    return plans, problems
+
+
+def _purchase_plan(*, shipment_id: int, rate_id: str = "") -> PurchasePlan:
+    plans, problems = _purchase_plans([(shipment_id, rate_id)])
+    if problems:
+        raise FulfillmentError(problems[0])
+    return plans[0]
+
+
 def _bought(answer: dict[str, Any]) -> bool:
     label = answer.get("postage_label") or {}
-    return bool(answer.get("tracking_code") and (label.get("label_url") or label.get("label_zpl_url")))
+    return bool(
+        answer.get("tracking_code")
+        and (label.get("label_url") or label.get("label_zpl_url"))
+    )
 
 
 def _label_url(answer: dict[str, Any]) -> str:
     label = answer.get("postage_label") or {}
     if label.get("label_file_type", "").lower().endswith("zpl") or (
-        label.get("label_zpl_url") and not label.get("label_pdf_url")
+        label.get("label_zpl_url")
+        and not label.get("label_pdf_url")
         and label.get("label_url", "").endswith(".zpl")
     ):
         return label.get("label_zpl_url") or label.get("label_url", "")
@@ -217,7 +256,8 @@ def _purchase_record(plan: PurchasePlan, purchase: Purchase, actor: Actor) -> Sh
     postage.currency = (rate.get("currency") or "")[:3]
     postage.label_url = _label_url(answer)[:500]
     postage.label_format = (
-        "ZPL" if postage.label_url.lower().endswith(".zpl")
+        "ZPL"
+        if postage.label_url.lower().endswith(".zpl")
         or (label.get("label_file_type") or "").lower().endswith("zpl")
         else "PDF"
     )
@@ -290,33 +330,28 @@ def shipments_postage_buy(
 ) -> PurchaseReport:
     """Buy labels for many packed shipments: `(shipment pk, rate id or "")`.
 
-    Plans one by one (short transactions), buys concurrently with at most
-    `workers` purchases in flight (no transaction in the threads), records
-    each as it arrives. A shipment that fails is reported; the others go on.
+    Claims them all in one short transaction, buys concurrently with at most
+    `workers` purchases in flight (no transaction or lock held during a
+    call), records each in its own transaction. A shipment that fails is
+    reported; the others go on.
     """
     report = PurchaseReport()
-    plans: list[PurchasePlan] = []
-    for shipment_id, rate_id in choices:
-        try:
-            plans.append(_purchase_plan(shipment_id=shipment_id, rate_id=rate_id))
-        except DomainError as error:
-            report.errors.append(str(error))
-    if not plans:
-        return report
-    with ThreadPoolExecutor(max_workers=min(workers or concurrency(), len(plans))) as pool:
-        futures = {pool.submit(_purchase_call, plan): plan for plan in plans}
-        for future in as_completed(futures):
-            plan = futures[future]
-            try:
-                purchase = future.result()
-            except DomainError as error:
-                _purchase_failed(plan, error)
-                if isinstance(error, AddressCheckFailed):
-                    error.hold(shipment_id=plan.shipment_id, actor=actor)
-                report.errors.append(f"Shipment {plan.number}: {error}")
-                continue
+    plans, report.errors = _purchase_plans(choices)
+    lock = threading.Lock()
+
+    def record(plan: PurchasePlan, purchase: Purchase | None, error) -> None:
+        if error is None:
             _purchase_record(plan, purchase, actor)
-            report.bought.append(plan.number)
+            with lock:
+                report.bought.append(plan.number)
+            return
+        _purchase_failed(plan, error)
+        if isinstance(error, AddressCheckFailed):
+            error.hold(shipment_id=plan.shipment_id, actor=actor)
+        with lock:
+            report.errors.append(f"Shipment {plan.number}: {error}")
+
+    run_bounded(plans, _purchase_call, record, workers or concurrency())
     report.bought.sort()
     return report
 

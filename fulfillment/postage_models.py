@@ -2,7 +2,7 @@
 boxes, a shipment's parcel, rates and bought label, end-of-day scan forms,
 return labels bought for a return, and each channel's return-label setting.
 
-Loaded by `fulfillment.models` (the models belong to the fulfillment app).
+Imported by `fulfillment.models` (the models belong to the fulfillment app).
 """
 
 from django.conf import settings
@@ -172,9 +172,7 @@ class Box(models.Model):
         ]
 
     def __str__(self) -> str:
-        return (
-            f"{self.name} ({self.length_mm}×{self.width_mm}×{self.height_mm} mm)"
-        )
+        return f"{self.name} ({self.length_mm}×{self.width_mm}×{self.height_mm} mm)"
 
     @property
     def volume(self) -> int:
