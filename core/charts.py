@@ -64,7 +64,7 @@ def _svg_open(title: str, width: float, height: float) -> str:
     return (
         f'<svg class="oms-chart" role="img" aria-label="{escape(title)}" '
         f'width="100%" viewBox="0 0 {width:g} {height:g}" '
-        f'preserveAspectRatio="xMinYMin meet" style="max-width: {width * 1.6:g}px" '
+        f'preserveAspectRatio="xMinYMin meet" style="max-width: {width * 1.4:g}px" '
         f'font-size="{FONT}" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(title)}</title>"
     )
@@ -75,7 +75,7 @@ def horizontal_bars(
     *,
     title: str,
     unit: Unit = "",
-    width: int = 480,
+    width: int = 400,
     value_label: str = "",
     heading: str | None = None,
 ) -> SafeString:
@@ -137,8 +137,8 @@ def column_series(
     points: Sequence[tuple[str, float]],
     *,
     title: str,
-    width: int = 640,
-    height: int = 180,
+    width: int = 960,
+    height: int = 200,
     value_label: str = "",
     category_label: str = "",
     heading: str | None = None,

@@ -146,7 +146,7 @@ def dashboard_context(*, user) -> dict:
             value_label="orders",
         )
         context["orders_day_chart"] = column_series(
-            [(day.strftime("%d %b"), per_day.get(day, 0)) for day in days],
+            [(f"{day.day} {day:%b}", per_day.get(day, 0)) for day in days],
             title="Orders per day, last 30 days",
             value_label="orders",
             category_label="day placed",

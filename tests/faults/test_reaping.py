@@ -83,6 +83,16 @@ def test_task_of_a_living_worker_is_left_running():
     assert report.requeued == report.failed == []
 
 
+def test_worker_never_reaps_its_own_task_when_its_beat_is_late():
+    beat("busy", seconds_ago=300)
+    task = claimed_task("busy")
+
+    tasks_reap(me="busy")
+
+    task.refresh_from_db()
+    assert task.status == "RUNNING"
+
+
 def test_task_claimed_moments_ago_waits_for_its_workers_first_beat():
     task = claimed_task("new", started_seconds_ago=1)
 

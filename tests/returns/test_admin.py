@@ -382,7 +382,11 @@ def test_report_is_for_managers_with_a_chart_and_a_safe_csv(
     content = response.content.decode()
     assert response.status_code == 200
     assert '<svg class="oms-chart" role="img"' in content
-    assert "<title>Defective: 1 units</title>" in content
+    assert "<title>Defective: 1 unit</title>" in content
+    assert "<h3>Returned units by reason</h3>" in content
+    assert "<strong>1</strong> unit asked back on 1 return " in " ".join(
+        content.split()
+    )
     assert "<title>Web shop: 25 %</title>" in content
     assert "25.0 %" in content
 
