@@ -21,7 +21,7 @@ from fulfillment.admin.base import FULFIL, PRINT, PermissionsMixin
 from fulfillment.models import DocumentKind
 from fulfillment.postage.labels import shipping_labels_zpl
 from fulfillment.postage.rates import shipment_rates_fetch_task
-from fulfillment.postage_models import (
+from fulfillment.models.postage import (
     Box,
     CarrierAccount,
     ChannelPostage,

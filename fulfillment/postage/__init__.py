@@ -1,7 +1,7 @@
 """Postage through EasyPost: the client (`client`), parcels and addresses
 (`parcels`), rates (`rates`), address checks (`addresses`), bought labels
 in printing and ZPL (`labels`), and bounded concurrent calls
-(`concurrency`). The records are in `fulfillment.postage_models`; buying,
+(`concurrency`). The records are in `fulfillment.models.postage`; buying,
 which ships, is `fulfillment.services.postage`.
 
 Every call to EasyPost runs outside a transaction and without row locks:

@@ -10,7 +10,7 @@ from pypdf import PdfReader, PdfWriter
 from fulfillment import selectors, zpl
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.models import Shipment
-from fulfillment.postage_models import LabelFormat, LocationPostage, ShipmentPostage
+from fulfillment.models.postage import LabelFormat, LocationPostage, ShipmentPostage
 
 
 def bought_labels(shipment_ids: Sequence[int]) -> dict[int, tuple[str, str, bytes]]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fulfillment.exceptions import FulfillmentError
-from fulfillment.postage_models import Box, LocationPostage, ShipmentPostage
+from fulfillment.models.postage import Box, LocationPostage, ShipmentPostage
 
 MM_PER_INCH = 25.4
 GRAMS_PER_OUNCE = 28.349523125

@@ -28,7 +28,7 @@ from fulfillment.postage.parcels import (
     ship_from,
     ship_to,
 )
-from fulfillment.postage_models import (
+from fulfillment.models.postage import (
     Box,
     LabelFormat,
     LocationPostage,

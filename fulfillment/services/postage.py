@@ -40,7 +40,7 @@ from fulfillment.postage.addresses import AddressCheckFailed, order_address_chec
 from fulfillment.postage.concurrency import concurrency, run_bounded
 from fulfillment.postage.parcels import ship_to
 from fulfillment.postage.rates import easypost_key, lock_postage
-from fulfillment.postage_models import ShipmentPostage
+from fulfillment.models.postage import ShipmentPostage
 from fulfillment.services.shipping import _ship
 from orders import events as order_events
 from orders.locks import lock_order

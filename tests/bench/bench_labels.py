@@ -32,7 +32,7 @@ def build(count: int) -> list[int]:
     from decimal import Decimal
 
     from fulfillment.models import Carrier, Shipment
-    from fulfillment.postage_models import CarrierAccount, LocationPostage
+    from fulfillment.models.postage import CarrierAccount, LocationPostage
     from fulfillment.services.packing import Parcels, shipments_pack
     from fulfillment.services.picking import pick_lists_create
     from inventory.models import Location, Product

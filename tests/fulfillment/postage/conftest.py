@@ -4,7 +4,7 @@ account, a location that buys through it, and packed shipments."""
 import pytest
 
 from fulfillment.models import Carrier, Shipment
-from fulfillment.postage_models import CarrierAccount, LocationPostage
+from fulfillment.models.postage import CarrierAccount, LocationPostage
 from fulfillment.services.packing import shipment_pack
 from tests.support.easypost import FakeEasyPost
 

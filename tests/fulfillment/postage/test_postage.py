@@ -10,7 +10,7 @@ from fulfillment.models import Carrier, ShipmentStatus
 from fulfillment.postage import client
 from fulfillment.postage.parcels import box_for, product_dimensions_mm
 from fulfillment.postage.rates import rate_preferred, shipment_rates_fetch
-from fulfillment.postage_models import (
+from fulfillment.models.postage import (
     Box,
     CarrierAccount,
     LocationPostage,

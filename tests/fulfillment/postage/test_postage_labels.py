@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from fulfillment import documents, selectors, zpl
 from fulfillment.models import DocumentKind, DocumentPrint, Shipment, ShipmentStatus
 from fulfillment.postage.labels import shipping_labels_zpl
-from fulfillment.postage_models import (
+from fulfillment.models.postage import (
     CarrierAccount,
     LabelFormat,
     LocationPostage,

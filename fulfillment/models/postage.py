@@ -2,7 +2,7 @@
 boxes, a shipment's parcel, rates and bought label, end-of-day scan forms,
 return labels bought for a return, and each channel's return-label setting.
 
-Imported by `fulfillment.models` (the models belong to the fulfillment app).
+Part of the `fulfillment.models` package.
 """
 
 from django.conf import settings

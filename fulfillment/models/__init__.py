@@ -1,0 +1,39 @@
+"""The fulfillment app's models, by subject; every model is importable from here."""
+
+from fulfillment.models.documents import (  # noqa: F401
+    DocumentKind,
+    DocumentPrint,
+    PrintJob,
+)
+from fulfillment.models.outbox import (  # noqa: F401
+    ChannelListing,
+    OutboundAttempt,
+    OutboundMessage,
+)
+from fulfillment.models.postage import (  # noqa: F401
+    Box,
+    CarrierAccount,
+    ChannelPostage,
+    LabelFormat,
+    LocationPostage,
+    RateChoice,
+    ReturnLabel,
+    ScanForm,
+    ShipmentPostage,
+)
+from fulfillment.models.shipments import (  # noqa: F401
+    DISPATCHED_STATUSES,
+    ON_THE_WAY_STATUSES,
+    OPEN_STATUSES,
+    Carrier,
+    ExceptionReason,
+    PickList,
+    S,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+)
+from fulfillment.models.tracking import (  # noqa: F401
+    TrackingEvent,
+    WebhookDelivery,
+)
