@@ -31,9 +31,7 @@ def nice_ticks(top: float, count: int = 4) -> list[float]:
         return [0, 1]
     rough = top / count
     magnitude = 10 ** math.floor(math.log10(rough))
-    step = next(
-        m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= rough
-    )
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= rough)
     steps = math.ceil(top / step - 1e-9)
     return [round(step * index, 10) for index in range(steps + 1)]
 
@@ -87,9 +85,10 @@ def horizontal_bars(
     top_value = max((value for _, value in rows), default=0)
     ticks = nice_ticks(top_value)
     axis_max = ticks[-1]
-    value_room = max(
-        (len(format_value(value, unit)) for _, value in rows), default=4
-    ) * GLYPH + 8
+    value_room = (
+        max((len(format_value(value, unit)) for _, value in rows), default=4) * GLYPH
+        + 8
+    )
     room = max(60.0, width - label_width - value_room)
     plot_bottom = top_pad + max(1, len(rows)) * (bar_height + gap)
     height = plot_bottom + (38 if value_label else 24)

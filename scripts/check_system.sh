@@ -11,6 +11,9 @@ for lib in libpango-1.0.so.0:libpango-1.0-0 libpangoft2-1.0.so.0:libpangoft2-1.0
   ldconfig -p 2>/dev/null | grep -q "$so" || missing+=("$pkg")
 done
 fc-list 2>/dev/null | grep -qi . || missing+=(fonts-dejavu-core)
+# Labels print addresses in any script: DejaVu covers Latin, Cyrillic and
+# Arabic; Chinese, Japanese and Korean need a CJK font.
+fc-list :lang=ja 2>/dev/null | grep -qi . || missing+=(fonts-noto-cjk)
 optional=()
 command -v pdftoppm >/dev/null || optional+=(poppler-utils)
 command -v zbarimg >/dev/null || optional+=(zbar-tools)

@@ -147,6 +147,9 @@ def test_order_added_in_admin_gets_a_number_and_is_allocated(
             "ship_name": "Ada",
             "ship_address1": "1 Main St",
             "ship_city": "Austin",
+            # A US address needs its state and ZIP code (checked per country).
+            "ship_region": "TX",
+            "ship_postcode": "78701",
             "ship_country": "US",
             "currency": "USD",
             "shipping_amount": "4.95",

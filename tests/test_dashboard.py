@@ -201,9 +201,7 @@ def test_dashboard_query_count_stays_fixed_with_failures(admin_client, failures)
 
 
 @pytest.mark.django_db
-def test_dashboard_charts_scale_to_their_box_with_titles_and_axes(
-    admin_client, busy
-):
+def test_dashboard_charts_scale_to_their_box_with_titles_and_axes(admin_client, busy):
     busy(4)
     _, page = index_queries(admin_client)
     assert "#oms-dashboard" not in page  # styles live in the shared stylesheet

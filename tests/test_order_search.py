@@ -90,9 +90,7 @@ def test_search_finds_the_order_of_a_return_number(admin_client, documents):
 
 def test_search_finds_the_order_of_a_refund_number(admin_client, documents):
     refund = documents["refund"]
-    assert found(admin_client, refund.number.lower()) == {
-        documents["refunded"].number
-    }
+    assert found(admin_client, refund.number.lower()) == {documents["refunded"].number}
 
 
 def test_search_still_finds_orders_by_number_and_tracking(admin_client, documents):

@@ -66,7 +66,8 @@ def test_seed_demo_runs_twice_without_duplicates(django_user_model):
     assert not Order.objects.filter(
         status__in=["picking", "packed", "shipped", "delivered"], shipments=None
     ).exists()
-    assert Channel.objects.count() == 3
+    # web, marketplace, phone, and the two shop channels (Shopify, WooCommerce).
+    assert Channel.objects.count() == 5
     assert Location.objects.count() == 3
     assert len(set(Location.objects.values_list("country", flat=True))) == 2
     assert Product.objects.count() >= 60

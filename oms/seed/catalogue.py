@@ -40,7 +40,10 @@ def seed_users(report: SeedReport) -> dict[str, object]:
             user.set_password(password)
             user.save()
             report.users_created.append((username, password, role or "superuser"))
-        elif not user.last_name and user.first_name == (role or "Administrator").split()[0]:
+        elif (
+            not user.last_name
+            and user.first_name == (role or "Administrator").split()[0]
+        ):
             # Seeded before demo users had names: the role was their name.
             user.first_name, user.last_name = first_name, last_name
             user.save(update_fields=["first_name", "last_name"])

@@ -327,7 +327,9 @@ class OrderAdminBase(
     @admin.display(description="to", ordering="ship_country")
     def ship_to(self, obj: Order) -> str:
         return format_html(
-            '<abbr title="{}">{}</abbr>', country_name(obj.ship_country), obj.ship_country
+            '<abbr title="{}">{}</abbr>',
+            country_name(obj.ship_country),
+            obj.ship_country,
         )
 
     @admin.display(description="total", ordering="total")

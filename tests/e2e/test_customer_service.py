@@ -35,7 +35,12 @@ def customer_orders(db):
             customer=customer,
             external_id=reference,
             address=Address(
-                name="Zoë Adams", address1="1 Main St", city="Austin", country="US"
+                name="Zoë Adams",
+                address1="1 Main St",
+                city="Austin",
+                region="TX",
+                postcode="78701",
+                country="US",
             ),
             lines=[LineInput(product=product, quantity=2, unit_price=79)],
             actor=None,
@@ -80,6 +85,8 @@ def test_service_edits_opens_a_return_warehouse_receives_manager_refunds(
     cleo.fill("#id_ship_city", "Dallas")
     cleo.fill("#id_ship_postcode", "75201")
     cleo.click("input[name=_continue]")
+    cleo.wait_for_selector(".messagelist, .errornote")
+    assert not cleo.query_selector(".errornote"), cleo.inner_text("#content")
     cleo.wait_for_selector(".messagelist")
     shot(cleo, "service-2-address-changed")
     waiting.refresh_from_db()

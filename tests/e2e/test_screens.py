@@ -305,7 +305,10 @@ def test_manager_dashboard_lists_search_and_polish(page, shot, role_user, floor)
     answer = page.request.get(sample)
     assert answer.ok and answer.headers["content-type"].startswith("text/csv")
     assert answer.text().startswith(
-        Path(__file__).resolve().parents[2].joinpath("docs", "sample_orders.csv")
+        Path(__file__)
+        .resolve()
+        .parents[2]
+        .joinpath("docs", "sample_orders.csv")
         .read_text()[:40]
     )
     page.goto(reverse("admin:orders_order_export"))
@@ -346,20 +349,24 @@ def test_warehouse_packs_ships_by_scanner_and_prints_a_long_label(
     assert_fits(page)
     page.click("input[type=submit].default")
     page.wait_for_selector(".messagelist")
-    assert set(Shipment.objects.filter(pick_list=pick_list).values_list("status", flat=True)) == {"packed"}
+    assert set(
+        Shipment.objects.filter(pick_list=pick_list).values_list("status", flat=True)
+    ) == {"packed"}
 
     # 4: scanning into row 1 moves to row 2 instead of sending the form; an
     # error keeps every entry and names its row; nothing ships until all do.
-    run_action(page, reverse("admin:fulfillment_shipment_changelist"), "ship", shipments)
+    run_action(
+        page, reverse("admin:fulfillment_shipment_changelist"), "ship", shipments
+    )
     page.fill("input[name=ship-0-tracking_number]", "1ZSCAN0001")
     page.press("input[name=ship-0-tracking_number]", "Enter")
     assert page.evaluate("document.activeElement.name") == "ship-1-tracking_number"
     page.click("input[type=submit][value=Ship]")
     page.wait_for_selector("tr.errors")
+    shot(page, "ship-form-error")
     assert page.input_value("input[name=ship-0-tracking_number]") == "1ZSCAN0001"
     assert shipments[1].number in page.inner_text("tr.errors")
     assert_fits(page)
-    shot(page, "ship-form-error")
     assert not Shipment.objects.filter(tracking_number="1ZSCAN0001").exists()
     page.fill("input[name=ship-1-tracking_number]", "1ZSCAN0002")
     page.click("input[type=submit][value=Ship]")
@@ -389,9 +396,16 @@ def test_warehouse_packs_ships_by_scanner_and_prints_a_long_label(
         pdf = SCREENSHOTS / "label-long-address.pdf"
         pdf.write_bytes(answer.body())
         subprocess.run(
-            ["pdftoppm", "-png", "-r", "100", "-singlefile", str(pdf), str(pdf.with_suffix(""))],
+            [
+                "pdftoppm",
+                "-png",
+                "-r",
+                "100",
+                "-singlefile",
+                str(pdf),
+                str(pdf.with_suffix("")),
+            ],
             check=True,
             timeout=60,
         )
         pdf.unlink()
-
