@@ -1,0 +1,25 @@
+"""The orders app's models, by subject; every model is importable from here."""
+
+from orders.models.channels import (  # noqa: F401
+    Channel,
+    ChannelApiKey,
+)
+from orders.models.events import (  # noqa: F401
+    OrderEvent,
+)
+from orders.models.orders import (  # noqa: F401
+    CANCELLABLE,
+    EDITABLE,
+    HOLDABLE,
+    Customer,
+    HoldReason,
+    Order,
+    OrderLine,
+    OrderStatus,
+    S,
+)
+from orders.models.records import (  # noqa: F401
+    CustomerEmail,
+    ImportJob,
+    InboundMessage,
+)

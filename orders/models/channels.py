@@ -1,0 +1,106 @@
+"""Sales channels and their API keys."""
+
+from django.db import models
+
+
+class Channel(models.Model):
+    class Kind(models.TextChoices):
+        WEB = "web", "Web shop"
+        MARKETPLACE = "marketplace", "Marketplace"
+        PHONE = "phone", "Phone"
+        EMAIL = "email", "E-mail"
+        POS = "pos", "Point of sale"
+        IMPORT = "import", "CSV import"
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind, default=Kind.WEB)
+    webhook_url = models.URLField(
+        blank=True, help_text="Shipping updates are POSTed here when set."
+    )
+    webhook_secret = models.CharField(
+        max_length=128, blank=True, help_text="Signs webhook bodies (HMAC-SHA256)."
+    )
+    send_customer_emails = models.BooleanField(
+        default=True,
+        help_text="Turn off for marketplaces that mail their own customers.",
+    )
+    active = models.BooleanField(default=True)
+
+    class Platform(models.TextChoices):
+        GENERIC = "generic", "Generic (our API and signed webhooks)"
+        SHOPIFY = "shopify", "Shopify"
+        WOOCOMMERCE = "woocommerce", "WooCommerce"
+
+    platform = models.CharField(
+        max_length=16,
+        choices=Platform,
+        default=Platform.GENERIC,
+        help_text="Which shop software the channel is: it decides how orders "
+        "arrive (webhooks in the platform's shape) and how fulfilment and stock "
+        "go back (the platform's API, or our signed webhooks for generic).",
+    )
+    shop_domain = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Shopify: the shop's myshopify.com domain (acme.myshopify.com). "
+        "WooCommerce: the shop's address (shop.example.com, https assumed).",
+    )
+    access_token = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="For calls to the shop's API (write-only). Shopify: the Admin "
+        "API access token (shpat_…). WooCommerce: the REST API consumer key and "
+        "secret as ck_…:cs_….",
+    )
+    # Kept apart from webhook_secret: that one signs what is sent to the
+    # channel in the Standard Webhooks form (whsec_<base64>), while Shopify and
+    # WooCommerce sign what they send with a secret of their own, used as is.
+    inbound_secret = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Verifies webhooks the shop sends (write-only), used as typed. "
+        "Shopify: the app's client secret (or the secret shown under Settings → "
+        "Notifications → Webhooks). WooCommerce: the webhook's Secret. Not the "
+        "outbound webhook secret above, which signs what is sent to the channel.",
+    )
+    push_stock = models.BooleanField(
+        "push available stock",
+        default=False,
+        help_text="Tell the shop the available quantity of its SKUs whenever it "
+        "changes (Shopify and WooCommerce: the SKUs under Channel listings; "
+        "generic: every SKU, as inventory.updated webhooks).",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChannelApiKey(models.Model):
+    """A key a channel calls the order API with; only its SHA-256 is stored."""
+
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100, blank=True, help_text="Who uses it.")
+    # The key reads `oms_<prefix>_<secret>`; the prefix finds the row, the hash
+    # of the whole key is compared in constant time.
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["channel", "-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.channel.code}: {self.name or self.prefix}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

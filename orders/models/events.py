@@ -1,0 +1,51 @@
+"""The order's timeline."""
+
+from django.conf import settings
+from django.db import models
+
+from orders.models.orders import Order
+
+
+class OrderEvent(models.Model):
+    class Kind(models.TextChoices):
+        PLACED = "placed", "Placed"
+        IMPORTED = "imported", "Imported"
+        ALLOCATED = "allocated", "Stock allocated"
+        BACKORDERED = "backordered", "Backordered"
+        RELEASED_STOCK = "stock_released", "Stock released"
+        STATUS = "status", "Status changed"
+        HELD = "held", "Put on hold"
+        RELEASED = "released", "Released from hold"
+        CANCELLED = "cancelled", "Cancelled"
+        UPDATED = "updated", "Details changed"
+        DOCUMENT = "document", "Document printed"
+        SHIPPED = "shipped", "Shipped"
+        TRACKING = "tracking", "Tracking update"
+        EMAIL = "email", "E-mail sent"
+        RETURN = "return", "Return"
+        REFUND = "refund", "Refund"
+        # What a channel sent that could not be applied (an update after packing).
+        CHANNEL = "channel", "Channel message"
+
+    # Indexed through (order, -created_at) below.
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    kind = models.CharField(max_length=20, choices=Kind)
+    message = models.TextField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["order", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.message}"

@@ -1,0 +1,256 @@
+"""Customers, orders and their lines, with the order state machine."""
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django_countries.fields import CountryField
+from django_fsm import RETURN_VALUE, FSMField, transition
+from simple_history.models import HistoricalRecords
+
+from core.models import ProtectedStatusModel, VersionedModel
+from inventory.models import Product
+from orders.models.channels import Channel
+
+
+class Customer(models.Model):
+    email = models.EmailField()
+    name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    accepts_marketing = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="customer_email_ci_unique"),
+        ]
+        indexes = [models.Index(fields=["phone"], name="customer_phone")]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ALLOCATED = "allocated", "Allocated"
+    BACKORDERED = "backordered", "Backordered"
+    PICKING = "picking", "Picking"
+    PACKED = "packed", "Packed"
+    PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
+    SHIPPED = "shipped", "Shipped"
+    DELIVERED = "delivered", "Delivered"
+    ON_HOLD = "on_hold", "On hold"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class HoldReason(models.TextChoices):
+    ADDRESS_CHECK = "address_check", "Address check"
+    PAYMENT = "payment", "Payment"
+    FRAUD_REVIEW = "fraud_review", "Fraud review"
+    CUSTOMER_REQUEST = "customer_request", "Customer request"
+    OUT_OF_STOCK = "out_of_stock", "Out of stock"
+    OTHER = "other", "Other"
+
+
+S = OrderStatus
+HOLDABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED]
+CANCELLABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED, S.ON_HOLD]
+# The shipping address and delivery details may change until the order is packed.
+EDITABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED, S.ON_HOLD, S.PICKING]
+
+
+class Order(ProtectedStatusModel, VersionedModel):
+    class Priority(models.IntegerChoices):
+        NORMAL = 0, "Normal"
+        HIGH = 1, "High"
+        URGENT = 2, "Urgent"
+
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    # Indexed through the (channel, external_id) unique constraint.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
+    external_id = models.CharField(
+        "channel reference", max_length=64, help_text="The order's id in its channel."
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="orders"
+    )
+    status = FSMField(
+        max_length=20, choices=OrderStatus, default=OrderStatus.PENDING, protected=True
+    )
+    hold_reason = models.CharField(max_length=20, choices=HoldReason, blank=True)
+    held_from = models.CharField(
+        max_length=20, choices=OrderStatus, blank=True, editable=False
+    )
+    priority = models.PositiveSmallIntegerField(
+        choices=Priority, default=Priority.NORMAL
+    )
+
+    ship_name = models.CharField("ship-to name", max_length=200)
+    ship_company = models.CharField("company", max_length=200, blank=True)
+    ship_address1 = models.CharField("address line 1", max_length=200)
+    ship_address2 = models.CharField("address line 2", max_length=200, blank=True)
+    ship_city = models.CharField("city", max_length=100)
+    ship_region = models.CharField("region / state", max_length=100, blank=True)
+    ship_postcode = models.CharField("postcode", max_length=20, blank=True)
+    ship_country = CountryField("country")
+    ship_phone = models.CharField("phone", max_length=40, blank=True)
+    shipping_method = models.CharField(max_length=64, blank=True)
+    requested_delivery_date = models.DateField(null=True, blank=True)
+
+    currency = models.CharField(max_length=3, default="USD")
+    subtotal = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0")
+    )
+    shipping_amount = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0")
+    )
+    tax_amount = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0")
+    )
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+
+    placed_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # History is looked up by order (id) and date; no other index is kept, so
+    # bulk imports stay fast.
+    history = HistoricalRecords(no_db_index=["number", "channel", "customer"])
+
+    class Meta:
+        ordering = ["-placed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"],
+                name="order_channel_external_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=OrderStatus.ON_HOLD) | ~Q(hold_reason=""),
+                name="order_on_hold_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "priority", "placed_at"]),
+            # The order list: newest first, alone or within a status or channel.
+            models.Index(fields=["-placed_at", "-id"], name="order_placed_desc"),
+            models.Index(
+                fields=["status", "-placed_at", "-id"], name="order_status_placed"
+            ),
+            models.Index(
+                fields=["channel", "-placed_at", "-id"], name="order_channel_placed"
+            ),
+            models.Index(fields=["external_id"], name="order_external_id"),
+            models.Index(fields=["ship_phone"], name="order_ship_phone"),
+        ]
+        permissions = [
+            ("allocate_order", "Can allocate stock to orders"),
+            ("fulfil_order", "Can pick, pack, ship and deliver orders"),
+            ("hold_order", "Can put orders on hold and release them"),
+            ("cancel_order", "Can cancel orders"),
+            ("export_order", "Can export orders to CSV/XLSX"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in EDITABLE
+
+    # Transitions change only this row; orders/services/ does the rest.
+
+    @transition(field=status, source=[S.PENDING, S.BACKORDERED], target=S.ALLOCATED)
+    def allocate(self) -> None:
+        """Every line is reserved."""
+
+    @transition(field=status, source=[S.PENDING, S.ALLOCATED], target=S.BACKORDERED)
+    def backorder(self) -> None:
+        """Some line waits for stock."""
+
+    # A backordered order may be picked too: what is reserved ships now, the
+    # rest follows when it arrives (partial shipment).
+    @transition(field=status, source=[S.ALLOCATED, S.BACKORDERED], target=S.PICKING)
+    def start_picking(self) -> None:
+        """The order is on a pick list."""
+
+    @transition(field=status, source=S.PICKING, target=S.PACKED)
+    def pack(self) -> None:
+        """Every parcel is packed."""
+
+    @transition(
+        field=status,
+        source=[S.PICKING, S.PACKED, S.PARTIALLY_SHIPPED],
+        target=S.PARTIALLY_SHIPPED,
+    )
+    def ship_partially(self) -> None:
+        """Some shipments left, others have not."""
+
+    @transition(
+        field=status,
+        source=[S.PICKING, S.PACKED, S.PARTIALLY_SHIPPED],
+        target=S.SHIPPED,
+    )
+    def ship(self) -> None:
+        """Everything has left the building."""
+
+    @transition(field=status, source=S.SHIPPED, target=S.DELIVERED)
+    def deliver(self) -> None:
+        """The carrier delivered every shipment."""
+
+    @transition(field=status, source=HOLDABLE, target=S.ON_HOLD)
+    def hold(self, reason: str) -> None:
+        """Stop work on the order until someone releases it."""
+        self.held_from = self.status
+        self.hold_reason = reason
+
+    @transition(field=status, source=S.ON_HOLD, target=RETURN_VALUE(*HOLDABLE))
+    def release(self) -> str:
+        """Go back to the state the order was held from."""
+        previous = self.held_from or S.PENDING
+        self.held_from = ""
+        self.hold_reason = ""
+        return previous
+
+    @transition(field=status, source=CANCELLABLE, target=S.CANCELLED)
+    def cancel(self) -> None:
+        """Stop the order for good."""
+        self.held_from = ""
+        self.hold_reason = ""
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField("SKU", max_length=64)
+    name = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    quantity_shipped = models.PositiveIntegerField(default=0)
+    quantity_returned = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords(no_db_index=["order", "product"])
+
+    class Meta:
+        ordering = ["order", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="orderline_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity_shipped__lte=models.F("quantity")),
+                name="orderline_shipped_within_quantity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity

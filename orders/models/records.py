@@ -1,0 +1,201 @@
+"""Import jobs, customer e-mails and inbound messages: what came in and what went out."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from core.models import BackgroundJob
+from orders.models.channels import Channel
+from orders.models.orders import Order
+
+
+class ImportJob(BackgroundJob):
+    """One CSV upload: its file, what the preview found, and how the import went."""
+
+    job_noun = "import"
+    heavy_fields = ("source",)
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", "Previewed"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    filename = models.CharField(max_length=255)
+    source = models.BinaryField(editable=False)
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    format = models.CharField(max_length=16, default="auto")
+    partial = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status, default=Status.PREVIEWED)
+    stage = models.CharField(max_length=16, blank=True)
+    processed = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    preview = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("import_orders", "Can import orders from CSV files")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"
+
+    def lost_message(self, cause: str) -> str:
+        cause = cause.format(job=self.job_noun)
+        if self.stage == "settling":
+            return (
+                f"{cause} after the orders were written, while allocating them; "
+                "Retry allocates them and queues their e-mails (no order is "
+                "imported twice)."
+            )
+        # The write is one transaction: it is committed whole or not at all.
+        stage = {"writing": "writing the orders"}.get(self.stage, "checking the file")
+        return f"{cause} while {stage}; nothing was written. Retry runs it again."
+
+    def lost_fields(self, message: str) -> dict:
+        return {"result": {**(self.result or {}), "summary": message}}
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total:
+            return 0
+        # Checking is the first 70% of the work, writing the rest.
+        share = self.processed / self.total
+        return int(70 * share) if self.stage == "checking" else 70 + int(30 * share)
+
+
+class CustomerEmail(models.Model):
+    """One e-mail to a customer about one event; the key makes it unique."""
+
+    class Kind(models.TextChoices):
+        RECEIVED = "order_received", "Order received"
+        SHIPPED = "order_shipped", "Shipped"
+        DELAYED = "shipment_delayed", "Delayed or problem in transit"
+        DELIVERED = "order_delivered", "Delivered"
+        CANCELLED = "order_cancelled", "Order cancelled"
+        RETURN_APPROVED = "return_approved", "Return approved"
+        RETURN_REJECTED = "return_rejected", "Return rejected"
+        REFUNDED = "refund_issued", "Refund issued"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        # Taken by one worker's batch, not yet handed to the mail server.
+        CLAIMED = "claimed", "Claimed by a worker"
+        # Being handed to the mail server: the outcome is not known yet.
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=24, choices=Kind)
+    key = models.CharField(
+        max_length=120,
+        unique=True,
+        help_text="One e-mail per event: kind, order, subject.",
+    )
+    to = models.EmailField()
+    context = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    # Which worker batch holds the e-mail (claimed or sending), and since when.
+    claimed_by = models.CharField(max_length=32, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.to}"
+
+
+class InboundMessage(models.Model):
+    """One order message a channel sent (API call or shop webhook), kept raw.
+
+    Stored before it is answered, then processed by a task: a message that
+    failed can be replayed from what was stored.
+    """
+
+    class Source(models.TextChoices):
+        API = "api", "Order API"
+        SHOPIFY = "shopify", "Shopify webhook"
+        WOOCOMMERCE = "woocommerce", "WooCommerce webhook"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+        # Processed, and it changed nothing: the order it names was there.
+        DUPLICATE = "duplicate", "Duplicate"
+        IGNORED = "ignored", "Ignored"
+
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, related_name="inbound_messages"
+    )
+    source = models.CharField(max_length=16, choices=Source)
+    topic = models.CharField(max_length=64)
+    delivery_id = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="The platform's id of this delivery (X-Shopify-Webhook-Id, "
+        "X-WC-Webhook-Delivery-ID); a second delivery with it is a duplicate.",
+    )
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    # SHA-256 of the body: the same Idempotency-Key with another body is refused.
+    body_hash = models.CharField(max_length=64, blank=True, editable=False)
+    external_id = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=12, choices=Status, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    body = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    # What the API answered, given again for the same Idempotency-Key.
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    order = models.ForeignKey(
+        Order,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inbound_messages",
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "source", "delivery_id"],
+                condition=~Q(delivery_id=""),
+                name="inbound_delivery_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["channel", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="inbound_idempotency_key_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="inbound_status"),
+            models.Index(fields=["-received_at", "-id"], name="inbound_received"),
+        ]
+        permissions = [("replay_inboundmessage", "Can replay inbound messages")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.topic} #{self.pk}"
