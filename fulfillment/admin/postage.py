@@ -19,8 +19,6 @@ from core.admin_utils import ReadOnlyAdminMixin
 from core.exceptions import DomainError
 from fulfillment.admin.base import FULFIL, PRINT, PermissionsMixin
 from fulfillment.models import DocumentKind
-from fulfillment.postage.labels import shipping_labels_zpl
-from fulfillment.postage.rates import shipment_rates_fetch_task
 from fulfillment.models.postage import (
     Box,
     CarrierAccount,
@@ -29,6 +27,8 @@ from fulfillment.models.postage import (
     ReturnLabel,
     ShipmentPostage,
 )
+from fulfillment.postage.labels import shipping_labels_zpl
+from fulfillment.postage.rates import shipment_rates_fetch_task
 from fulfillment.services.postage import shipments_postage_buy_task
 from fulfillment.services.printing import document_print_record
 

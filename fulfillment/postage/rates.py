@@ -19,6 +19,13 @@ from django_tasks import task
 
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.models import Carrier, Shipment, ShipmentStatus
+from fulfillment.models.postage import (
+    Box,
+    LabelFormat,
+    LocationPostage,
+    RateChoice,
+    ShipmentPostage,
+)
 from fulfillment.postage import client
 from fulfillment.postage.concurrency import concurrency, run_bounded
 from fulfillment.postage.parcels import (
@@ -27,13 +34,6 @@ from fulfillment.postage.parcels import (
     product_dimensions_mm,
     ship_from,
     ship_to,
-)
-from fulfillment.models.postage import (
-    Box,
-    LabelFormat,
-    LocationPostage,
-    RateChoice,
-    ShipmentPostage,
 )
 
 

@@ -35,12 +35,12 @@ from core.users import Actor
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.locks import lock_shipment, lock_shipments
 from fulfillment.models import Shipment, ShipmentStatus
+from fulfillment.models.postage import ShipmentPostage
 from fulfillment.postage import client
 from fulfillment.postage.addresses import AddressCheckFailed, order_address_check
 from fulfillment.postage.concurrency import concurrency, run_bounded
 from fulfillment.postage.parcels import ship_to
 from fulfillment.postage.rates import easypost_key, lock_postage
-from fulfillment.models.postage import ShipmentPostage
 from fulfillment.services.shipping import _ship
 from orders import events as order_events
 from orders.locks import lock_order

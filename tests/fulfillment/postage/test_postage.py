@@ -7,9 +7,6 @@ from django.core.exceptions import ValidationError
 
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.models import Carrier, ShipmentStatus
-from fulfillment.postage import client
-from fulfillment.postage.parcels import box_for, product_dimensions_mm
-from fulfillment.postage.rates import rate_preferred, shipment_rates_fetch
 from fulfillment.models.postage import (
     Box,
     CarrierAccount,
@@ -17,6 +14,9 @@ from fulfillment.models.postage import (
     RateChoice,
     ShipmentPostage,
 )
+from fulfillment.postage import client
+from fulfillment.postage.parcels import box_for, product_dimensions_mm
+from fulfillment.postage.rates import rate_preferred, shipment_rates_fetch
 from fulfillment.services.postage import shipment_postage_buy, shipments_postage_buy
 from orders.models import OrderEvent
 from tests.fulfillment.postage.conftest import TEST_KEY

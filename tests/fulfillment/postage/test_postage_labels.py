@@ -9,13 +9,13 @@ from pypdf import PdfReader
 
 from fulfillment import documents, selectors, zpl
 from fulfillment.models import DocumentKind, DocumentPrint, Shipment, ShipmentStatus
-from fulfillment.postage.labels import shipping_labels_zpl
 from fulfillment.models.postage import (
     CarrierAccount,
     LabelFormat,
     LocationPostage,
     ShipmentPostage,
 )
+from fulfillment.postage.labels import shipping_labels_zpl
 from fulfillment.services.postage import shipment_postage_buy
 from tests.factories import ProductFactory
 
