@@ -95,6 +95,36 @@ def _errors_beside_rows(formset, refused: BatchRefusedError) -> None:
         formset._non_form_errors = formset.error_class(refused.errors)
 
 
+# The button each bulk form is sent with, by what it does.
+BATCH_BUTTONS = {"Packed": "Mark packed", "Shipped": "Ship"}
+
+
+def _batch_apply(modeladmin, request, queryset, formset, run, verb: str) -> bool:
+    """Run a bulk step's service on the rows of a valid form, all or nothing.
+
+    Return True when the step is over (done, or refused as a whole); False
+    when the form is shown again, each refused row marked beside it.
+    """
+    if formset.is_valid():
+        try:
+            report = run(formset.cleaned_data, _seen_versions(request, queryset))
+        except BatchRefusedError as refused:
+            _errors_beside_rows(formset, refused)
+        except DomainError as error:
+            modeladmin.message_user(request, str(error), messages.ERROR)
+            return True
+        else:
+            _report(modeladmin, request, report.done, report.errors, verb)
+            return True
+    modeladmin.message_user(
+        request,
+        f"Nothing was {verb.lower()}: correct the rows marked below and press "
+        f"{BATCH_BUTTONS[verb]} again.",
+        messages.ERROR,
+    )
+    return False
+
+
 def _form_pk(form) -> int | None:
     value = form["shipment"].value()
     return int(value) if str(value or "").isdigit() else None
@@ -126,34 +156,23 @@ class ShipmentStepsMixin:
             formset = forms.PackRowFormSet(
                 request.POST, prefix="pack", form_kwargs=form_kwargs
             )
-            if formset.is_valid():
-                try:
-                    report = shipments_pack(
-                        parcels=[
-                            Parcels(
-                                shipment=by_pk[row["shipment"]],
-                                packages=row["packages"],
-                                weight_g=row["weight_g"],
-                            )
-                            for row in formset.cleaned_data
-                        ],
-                        actor=request.user,
-                        expected_versions=_seen_versions(request, queryset),
-                    )
-                except BatchRefusedError as refused:
-                    _errors_beside_rows(formset, refused)
-                except DomainError as error:
-                    self.message_user(request, str(error), messages.ERROR)
-                    return None
-                else:
-                    _report(self, request, report.done, report.errors, "Packed")
-                    return None
-            self.message_user(
-                request,
-                "Nothing was packed: correct the rows marked below and press "
-                "Mark packed again.",
-                messages.ERROR,
-            )
+
+            def pack(rows, versions):
+                return shipments_pack(
+                    parcels=[
+                        Parcels(
+                            shipment=by_pk[row["shipment"]],
+                            packages=row["packages"],
+                            weight_g=row["weight_g"],
+                        )
+                        for row in rows
+                    ],
+                    actor=request.user,
+                    expected_versions=versions,
+                )
+
+            if _batch_apply(self, request, queryset, formset, pack, "Packed"):
+                return None
         else:
             weights = selectors.shipment_weights_g(shipment_ids=list(by_pk))
             formset = forms.PackRowFormSet(
@@ -199,35 +218,24 @@ class ShipmentStepsMixin:
             formset = forms.ShipRowFormSet(
                 request.POST, prefix="ship", form_kwargs=form_kwargs
             )
-            if formset.is_valid():
-                try:
-                    report = shipments_ship(
-                        handovers=[
-                            ShipmentHandover(
-                                shipment=by_pk[row["shipment"]],
-                                carrier=row["carrier"],
-                                service=row["service"],
-                                tracking_number=row["tracking_number"],
-                            )
-                            for row in formset.cleaned_data
-                        ],
-                        actor=request.user,
-                        expected_versions=_seen_versions(request, queryset),
-                    )
-                except BatchRefusedError as refused:
-                    _errors_beside_rows(formset, refused)
-                except DomainError as error:
-                    self.message_user(request, str(error), messages.ERROR)
-                    return None
-                else:
-                    _report(self, request, report.done, report.errors, "Shipped")
-                    return None
-            self.message_user(
-                request,
-                "Nothing was shipped: correct the rows marked below and press "
-                "Ship again.",
-                messages.ERROR,
-            )
+
+            def ship(rows, versions):
+                return shipments_ship(
+                    handovers=[
+                        ShipmentHandover(
+                            shipment=by_pk[row["shipment"]],
+                            carrier=row["carrier"],
+                            service=row["service"],
+                            tracking_number=row["tracking_number"],
+                        )
+                        for row in rows
+                    ],
+                    actor=request.user,
+                    expected_versions=versions,
+                )
+
+            if _batch_apply(self, request, queryset, formset, ship, "Shipped"):
+                return None
         else:
             carrier = selectors.carrier_default(carriers)
             formset = forms.ShipRowFormSet(
