@@ -376,3 +376,10 @@ SPECTACULAR_SETTINGS = {
 OMS_INBOX_SWEEP_AFTER_SECONDS = int(
     os.environ.get("OMS_INBOX_SWEEP_AFTER_SECONDS", "600")
 )
+
+# Postage through EasyPost: the API address (tests point it at a local
+# server), how long one call may take (seconds), and how many calls may be in
+# flight at once when many labels are bought.
+OMS_EASYPOST_API_BASE = os.environ.get("OMS_EASYPOST_API_BASE", "")
+OMS_EASYPOST_TIMEOUT = int(os.environ.get("OMS_EASYPOST_TIMEOUT", "20"))
+OMS_POSTAGE_CONCURRENCY = int(os.environ.get("OMS_POSTAGE_CONCURRENCY", "16"))
