@@ -3,7 +3,7 @@
 import datetime
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Max, Min
@@ -175,3 +175,27 @@ class OptimisticLockAdminMixin:
             (first_name, {**first, "fields": [*first["fields"], "seen_version"]}),
             *fieldsets[1:],
         ]
+
+
+def retry_report(
+    modeladmin,
+    request,
+    *,
+    retried: int,
+    skipped: int,
+    noun: tuple[str, str],
+    skipped_why: str,
+) -> None:
+    """Tell how many selected jobs a Retry action queued again, and why the
+    others were not (`noun` is the singular and plural, e.g. ("import",
+    "imports"))."""
+    if retried:
+        modeladmin.message_user(
+            request, f"{retried} {noun[retried != 1]} queued again."
+        )
+    if skipped:
+        modeladmin.message_user(
+            request,
+            f"{skipped} selected {noun[skipped != 1]} not retried: {skipped_why}",
+            messages.WARNING,
+        )

@@ -8,12 +8,11 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from core.admin_utils import ReadOnlyAdminMixin
+from core.admin_utils import ReadOnlyAdminMixin, retry_report
 from core.exceptions import DomainError
 from core.jobs import job_reap, job_waiting_notice, jobs_reap
 from core.responses import pdf_response
@@ -109,19 +108,14 @@ class PrintJobAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     def retry(self, request: HttpRequest, queryset) -> None:
         retried = [job for job in queryset if print_job_retry(job=job)]
-        skipped = queryset.count() - len(retried)
-        if retried:
-            self.message_user(
-                request,
-                f"{len(retried)} batch{pluralize(len(retried), 'es')} queued again.",
-            )
-        if skipped:
-            self.message_user(
-                request,
-                f"{skipped} selected batch{pluralize(skipped, 'es')} not retried: "
-                "only failed batches can be.",
-                messages.WARNING,
-            )
+        retry_report(
+            self,
+            request,
+            retried=len(retried),
+            skipped=queryset.count() - len(retried),
+            noun=("batch", "batches"),
+            skipped_why="only failed batches can be.",
+        )
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("pdf", "object_ids")

@@ -1,12 +1,11 @@
 """Admin of the records services write: import jobs and customer e-mails."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import HttpRequest
-from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.html import format_html
 
-from core.admin_utils import ReadOnlyAdminMixin
+from core.admin_utils import ReadOnlyAdminMixin, retry_report
 from core.jobs import jobs_reap
 from orders.importing.jobs import import_job_retry
 from orders.models import CustomerEmail, ImportJob
@@ -55,20 +54,15 @@ class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     def retry(self, request: HttpRequest, queryset) -> None:
         retried = [job for job in queryset if import_job_retry(job=job)]
-        skipped = queryset.count() - len(retried)
-        if retried:
-            self.message_user(
-                request,
-                f"{len(retried)} import{pluralize(len(retried))} queued again.",
-            )
-        if skipped:
-            self.message_user(
-                request,
-                f"{skipped} selected import{pluralize(skipped)} not retried: only "
-                "imports that failed while running can be (a refused file needs a "
-                "corrected upload).",
-                messages.WARNING,
-            )
+        retry_report(
+            self,
+            request,
+            retried=len(retried),
+            skipped=queryset.count() - len(retried),
+            noun=("import", "imports"),
+            skipped_why="only imports that failed while running can be (a refused "
+            "file needs a corrected upload).",
+        )
 
 
 @admin.register(CustomerEmail)
