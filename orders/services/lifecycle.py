@@ -35,40 +35,49 @@ def _transition(order: Order, name: str, verb: str, *args: Any) -> str:
     return previous
 
 
+def _status_step(
+    *, order: Order, actor: Actor, name: str, verb: str, message: str
+) -> Order:
+    """Lock the order, take one plain status transition and record it."""
+    order = lock_order(order.pk)
+    previous = _transition(order, name, verb)
+    order.save(update_fields=["status", "updated_at"])
+    events.order_event_status(
+        order=order, actor=actor, previous=previous, message=message
+    )
+    return order
+
+
 @transaction.atomic
 def order_start_picking(*, order: Order, actor: Actor) -> Order:
     """Mark an allocated order as being picked."""
-    order = lock_order(order.pk)
-    previous = _transition(order, "start_picking", "picked")
-    order.save(update_fields=["status", "updated_at"])
-    events.order_event_status(
-        order=order, actor=actor, previous=previous, message="Picking started."
+    return _status_step(
+        order=order,
+        actor=actor,
+        name="start_picking",
+        verb="picked",
+        message="Picking started.",
     )
-    return order
 
 
 @transaction.atomic
 def order_pack(*, order: Order, actor: Actor) -> Order:
     """Mark a picked order as packed."""
-    order = lock_order(order.pk)
-    previous = _transition(order, "pack", "packed")
-    order.save(update_fields=["status", "updated_at"])
-    events.order_event_status(
-        order=order, actor=actor, previous=previous, message="Packed."
+    return _status_step(
+        order=order, actor=actor, name="pack", verb="packed", message="Packed."
     )
-    return order
 
 
 @transaction.atomic
 def order_deliver(*, order: Order, actor: Actor) -> Order:
     """Record that the customer received the order."""
-    order = lock_order(order.pk)
-    previous = _transition(order, "deliver", "marked delivered")
-    order.save(update_fields=["status", "updated_at"])
-    events.order_event_status(
-        order=order, actor=actor, previous=previous, message="Delivered."
+    return _status_step(
+        order=order,
+        actor=actor,
+        name="deliver",
+        verb="marked delivered",
+        message="Delivered.",
     )
-    return order
 
 
 @transaction.atomic
