@@ -16,6 +16,7 @@ every database: SQLite would silently store 2**40 in a PositiveIntegerField
 that PostgreSQL refuses, and what passes on one must pass on the other.
 """
 
+import functools
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -75,17 +76,27 @@ def text_problem(text: str, *, max_length: int | None, single_line: bool) -> str
     return None
 
 
+@functools.lru_cache(maxsize=64)
+def _decimal_bounds(max_digits: int, decimal_places: int) -> tuple[Decimal, Decimal]:
+    """The first value too large for NUMERIC(max_digits, decimal_places), and
+    its smallest step."""
+    return (
+        Decimal(10) ** (max_digits - decimal_places),
+        Decimal(1).scaleb(-decimal_places),
+    )
+
+
 def decimal_problem(
     value: Decimal, *, max_digits: int, decimal_places: int
 ) -> str | None:
     """Say why a number does not fit NUMERIC(max_digits, decimal_places)."""
     if not value.is_finite():
         return f"{value} is not a number."
-    whole_digits = max_digits - decimal_places
-    if abs(value) >= Decimal(10) ** whole_digits:
-        largest = Decimal(10) ** whole_digits - Decimal(1).scaleb(-decimal_places)
+    too_large, step = _decimal_bounds(max_digits, decimal_places)
+    if abs(value) >= too_large:
+        largest = too_large - step
         return f"{value} is too large: the most it can be is {largest}."
-    if value != value.quantize(Decimal(1).scaleb(-decimal_places)):
+    if value != value.quantize(step):
         return (
             f"{value} has more than {decimal_places} decimal places; round it to "
             f"{decimal_places}."
@@ -95,6 +106,11 @@ def decimal_problem(
 
 def integer_range(field: models.Field) -> tuple[int, int]:
     """Return the smallest and largest value PostgreSQL stores in the field."""
+    return _integer_range(field)
+
+
+@functools.lru_cache(maxsize=1024)
+def _integer_range(field: models.Field) -> tuple[int, int]:
     internal_type = field.get_internal_type()
     if isinstance(field, models.ForeignKey):
         internal_type = field.target_field.get_internal_type()
@@ -149,9 +165,43 @@ def value_problem(field: models.Field, value: Any) -> str | None:
     return None
 
 
+def _plain_text_limit(field: models.Field) -> int | None:
+    """For a one-line text field without validators of its own, the length a
+    plain value may have (-1: any); None when every value needs the full
+    check."""
+    if isinstance(field, models.TextField) or not isinstance(field, models.CharField):
+        return None
+    if _explicit_validators(field):
+        return None
+    return -1 if field.max_length is None else field.max_length
+
+
+# (model, field name) -> (field, plain text length or None): `value_problem`
+# runs for every cell of an import, so what the field's metadata says is
+# worked out once.
+_FIELDS: dict[tuple[type[models.Model], str], tuple[models.Field, int | None]] = {}
+
+
 def model_value_problem(model: type[models.Model], name: str, value: Any) -> str | None:
-    """`value_problem` for the field `name` of `model`."""
-    return value_problem(model._meta.get_field(name), value)
+    """`value_problem` for the field `name` of `model`.
+
+    A plain value for a one-line text field (printable, short enough) is
+    answered at once: the full check would find nothing either.
+    """
+    try:
+        field, plain = _FIELDS[model, name]
+    except KeyError:
+        field = model._meta.get_field(name)
+        plain = _FIELDS.setdefault((model, name), (field, _plain_text_limit(field)))[1]
+    if (
+        plain is not None
+        and type(value) is str
+        and value.isprintable()
+        and (plain < 0 or len(value) <= plain)
+    ):
+        # Printable: no NUL, control character, line break or lone surrogate.
+        return None
+    return value_problem(field, value)
 
 
 def printable(text: str) -> str:

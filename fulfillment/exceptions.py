@@ -67,3 +67,11 @@ class LabelDoesNotFitError(FulfillmentError):
     def __reduce__(self):
         # Raised in a forked renderer, the error travels back pickled.
         return (type(self), (self.labels,))
+
+
+class PackStationBusyError(FulfillmentError):
+    """The shipment is open at another pack station; `holder` says whose."""
+
+    def __init__(self, message: str, *, holder: str = "") -> None:
+        self.holder = holder
+        super().__init__(message)

@@ -35,6 +35,8 @@ class SlipLine:
     sku: str
     name: str
     quantity: int
+    # The item's GTIN/EAN, printed as a barcode for the pack station.
+    barcode: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,9 +111,9 @@ def packing_slips(*, shipment_ids: Sequence[int]) -> list[PackingSlip]:
         .prefetch_related(
             Prefetch(
                 "lines",
-                queryset=ShipmentLine.objects.select_related("order_line").order_by(
-                    "order_line__sku", "pk"
-                ),
+                queryset=ShipmentLine.objects.select_related(
+                    "order_line__product"
+                ).order_by("order_line__sku", "pk"),
             )
         )
         .order_by("number")
@@ -130,6 +132,7 @@ def packing_slips(*, shipment_ids: Sequence[int]) -> list[PackingSlip]:
                     sku=line.order_line.sku,
                     name=line.order_line.name,
                     quantity=line.quantity,
+                    barcode=line.order_line.product.barcode,
                 )
                 for line in shipment.lines.all()
             ),

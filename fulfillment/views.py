@@ -21,6 +21,7 @@ from fulfillment import tracking_formats
 from fulfillment.exceptions import TrackingError
 from fulfillment.models import Carrier, TrackingEvent
 from fulfillment.services import tracking
+from fulfillment.services.postage_voids import postage_refund_record
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -85,6 +86,18 @@ def _read_body(request: HttpRequest) -> bytes | None:
     return body if len(body) <= MAX_BODY_BYTES else None
 
 
+def _easypost_refund(data) -> tuple[str, str] | None:
+    """The (EasyPost shipment id, refund status) of an EasyPost refund Event."""
+    if not tracking_formats.is_easypost_event(data):
+        return None
+    result = data.get("result")
+    if not str(data.get("description") or "").startswith("refund.") or not (
+        isinstance(result, dict) and result.get("object") == "Refund"
+    ):
+        return None
+    return str(result.get("shipment_id") or ""), str(result.get("status") or "")
+
+
 @csrf_exempt
 @never_cache
 def carrier_tracking(request: HttpRequest, code: str) -> JsonResponse:
@@ -110,6 +123,16 @@ def carrier_tracking(request: HttpRequest, code: str) -> JsonResponse:
     except ValueError as error:
         # Not JSON, not UTF-8, or a number with more digits than Python reads.
         return _error(400, f"The body is not valid JSON: {error}.")
+    refund = _easypost_refund(data)
+    if refund is not None:
+        # EasyPost's `refund.successful` (or other refund) Event: the refund
+        # of a voided label was decided.
+        changed = postage_refund_record(
+            easypost_shipment_id=refund[0], refund_status=refund[1]
+        )
+        return JsonResponse(
+            {"recorded": int(changed), "duplicates": int(not changed), "ignored": 0}
+        )
     try:
         if tracking_formats.is_easypost_event(data):
             updates, ignored = tracking_formats.parse_easypost_event(data)

@@ -37,6 +37,9 @@ class Plan:
 
     picks: list[tuple[int, int, int]] = field(default_factory=list)
     short: dict[int, int] = field(default_factory=dict)
+    # Units of the order each candidate location could ship on its own: the
+    # routing reasons recorded on the order's timeline.
+    coverage: dict[int, int] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -76,7 +79,8 @@ def plan_allocation(demands: Sequence[Demand], sources: Sequence[Source]) -> Pla
         return covered
 
     total = sum(needed.values())
-    whole = [loc for loc in by_location if coverage(loc) == total]
+    plan.coverage = {loc: coverage(loc) for loc in by_location}
+    whole = [loc for loc, covered in plan.coverage.items() if covered == total]
     order = sorted(whole, key=rank.__getitem__)[:1]
     remaining = set(by_location) - set(order)
     while needed:
@@ -112,3 +116,51 @@ def _take_from(
         if needed[line_id] == 0:
             del needed[line_id]
         plan.picks.append((line_id, stock[product_id].stock_level_id, take))
+
+
+# Candidate locations kept in a routing record: the first few tell the story.
+ROUTING_OPTIONS = 6
+
+
+def routing_record(
+    *,
+    demands: Sequence[Demand],
+    plan: Plan,
+    shipped_from: Sequence[str],
+    place: Mapping[int, tuple[str, int]],
+    not_shipping: set[int],
+    pin: int | None = None,
+    exclude: frozenset[int] = frozenset(),
+) -> dict:
+    """Say why `plan` routes the order as it does, as compact JSON for its
+    timeline: the units asked for, the candidate locations as [code,
+    priority, units each could ship alone] (best first), where it ships
+    from, the locations holding the goods that do not ship to the country,
+    and a rule's pin and exclusions. `place` maps location ids to (code,
+    priority)."""
+    units = sum(demand.quantity for demand in demands)
+    if not units:
+        return {}
+
+    def name(location_id: int) -> str:
+        return place.get(location_id, (f"#{location_id}", 0))[0]
+
+    options = sorted(
+        plan.coverage.items(),
+        key=lambda item: (-item[1], place[item[0]][1], place[item[0]][0]),
+    )
+    record: dict = {
+        "units": units,
+        "options": [
+            [name(location_id), place[location_id][1], covered]
+            for location_id, covered in options[:ROUTING_OPTIONS]
+        ],
+        "from": list(shipped_from),
+    }
+    if not_shipping:
+        record["no_ship"] = sorted(name(location_id) for location_id in not_shipping)
+    if pin is not None:
+        record["pin"] = name(pin)
+    if exclude:
+        record["excluded"] = sorted(name(location_id) for location_id in exclude)
+    return record

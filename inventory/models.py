@@ -1,10 +1,13 @@
 """Products, locations, stock levels, the stock ledger and allocations."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
+
+from inventory import workdays
 
 
 class Product(models.Model):
@@ -19,6 +22,11 @@ class Product(models.Model):
     width_mm = models.PositiveIntegerField("width (mm)", null=True, blank=True)
     height_mm = models.PositiveIntegerField("height (mm)", null=True, blank=True)
     active = models.BooleanField(default=True)
+    tags = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Comma-separated, e.g. fragile, hazmat (order rules can match them).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
@@ -50,6 +58,31 @@ class Location(models.Model):
         help_text="Countries this location ships to. None chosen means everywhere.",
     )
     active = models.BooleanField(default=True)
+    # Its calendar (inventory.workdays): ship-by dates and scheduled waves.
+    working_days = models.CharField(
+        max_length=7,
+        default=workdays.DEFAULT_WORKING_DAYS,
+        validators=[workdays.validate_working_days],
+        help_text="Weekdays it ships on, as digits 1 (Monday) to 7 (Sunday): "
+        "12345 is Monday to Friday.",
+    )
+    holidays = models.TextField(
+        blank=True,
+        validators=[workdays.validate_holidays],
+        help_text="Dates it does not ship, as YYYY-MM-DD, one per line.",
+    )
+    wave_times = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[workdays.validate_wave_times],
+        help_text="Times of day (site time zone) a pick wave is made from the "
+        "allocated orders, e.g. 09:00, 13:30. Empty: no scheduled waves.",
+    )
+    wave_size = models.PositiveIntegerField(
+        default=200,
+        validators=[MinValueValidator(1), MaxValueValidator(5000)],
+        help_text="Most orders on one scheduled wave.",
+    )
 
     history = HistoricalRecords()
 

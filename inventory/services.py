@@ -6,7 +6,7 @@
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -17,7 +17,13 @@ from django.utils.module_loading import import_string
 from core.bulk import bulk_insert
 from core.history import history_snapshot
 from core.lookups import any_of, lookup_chunks
-from inventory.allocation import Demand, Plan, Source, plan_allocation
+from inventory.allocation import (
+    Demand,
+    Plan,
+    Source,
+    plan_allocation,
+    routing_record,
+)
 from inventory.exceptions import StockError
 from inventory.locks import lock_stock_levels, lock_stock_levels_by_pk
 from inventory.models import Allocation, Location, Product, StockLevel, StockMovement
@@ -296,6 +302,8 @@ class AllocationResult:
 
     reserved: dict[str, list[tuple[str, int]]]
     short: dict[int, int]
+    # Why it was routed so (`inventory.allocation.routing_record`).
+    routing: dict = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -313,6 +321,9 @@ class AllocationRequest:
     key: int
     demands: Sequence[Demand]
     country: str
+    # Set by order rules: the location to ship from first, and those never to.
+    pin: int | None = None
+    exclude: frozenset[int] = frozenset()
 
 
 @transaction.atomic(savepoint=False)
@@ -332,7 +343,13 @@ def stock_allocate_many(
     if all_or_nothing is None:
         all_or_nothing = settings.OMS_ALLOCATION_MODE == "all_or_nothing"
     requests = [
-        AllocationRequest(r.key, [d for d in r.demands if d.quantity > 0], r.country)
+        AllocationRequest(
+            r.key,
+            [d for d in r.demands if d.quantity > 0],
+            r.country,
+            r.pin,
+            r.exclude,
+        )
         for r in requests
     ]
     product_ids = {d.product_id for r in requests for d in r.demands}
@@ -367,20 +384,63 @@ def stock_allocate_many(
             shipping[country] = by_product
         return shipping[country]
 
+    # For the routing reasons: each location's code and priority, and per
+    # country the locations holding a product that do not ship there.
+    place = {
+        level.location_id: (level.location.code, level.location.priority)
+        for level in levels
+    }
+    place.update(_places_named_by_rules(requests, known=place))
+    not_shipping: dict[str, dict[int, set[int]]] = {}
+
+    def blocked(country: str) -> dict[int, set[int]]:
+        if country not in not_shipping:
+            by_product: dict[int, set[int]] = defaultdict(set)
+            for level in levels:
+                if not level.location.can_ship_to(country):
+                    by_product[level.product_id].add(level.location_id)
+            not_shipping[country] = by_product
+        return not_shipping[country]
+
     results: dict[int, AllocationResult] = {}
     picks: list[tuple[int, int, int]] = []
     for request in requests:
         eligible = candidates(request.country)
+        away = blocked(request.country)
+        routing = {
+            "demands": request.demands,
+            "place": place,
+            "not_shipping": {
+                location_id
+                for demand in request.demands
+                for location_id in away.get(demand.product_id, ())
+            },
+            "pin": request.pin,
+            "exclude": request.exclude,
+        }
         sources = [
             Source(*static, free[static[0]])
             for product_id in {d.product_id for d in request.demands}
             for static in eligible.get(product_id, ())
             if free[static[0]] > 0
         ]
+        if request.pin is not None or request.exclude:
+            # A rule's pin ranks its location first; excluded ones are skipped.
+            sources = [
+                source._replace(location_priority=-1)
+                if source.location_id == request.pin
+                else source
+                for source in sources
+                if source.location_id not in request.exclude
+            ]
         plan: Plan = plan_allocation(request.demands, sources)
         if all_or_nothing and not plan.complete:
             short = {d.line_id: d.quantity for d in request.demands}
-            results[request.key] = AllocationResult(reserved={}, short=short)
+            results[request.key] = AllocationResult(
+                reserved={},
+                short=short,
+                routing=routing_record(plan=plan, shipped_from=(), **routing),
+            )
             continue
         reserved: dict[str, list[tuple[str, int]]] = defaultdict(list)
         for line_id, level_pk, quantity in plan.picks:
@@ -389,11 +449,31 @@ def stock_allocate_many(
             reserved[level.location.code].append((level.product.sku, quantity))
             picks.append((line_id, level_pk, quantity))
         results[request.key] = AllocationResult(
-            reserved=dict(reserved), short=plan.short
+            reserved=dict(reserved),
+            short=plan.short,
+            routing=routing_record(plan=plan, shipped_from=list(reserved), **routing),
         )
     _reserve(picks)
     _stock_changed(by_pk[level_pk].product_id for _, level_pk, _ in picks)
     return results
+
+
+def _places_named_by_rules(
+    requests: Sequence[AllocationRequest], *, known: dict[int, tuple[str, int]]
+) -> dict[int, tuple[str, int]]:
+    """(code, priority) of the locations rules pinned or excluded that hold
+    none of the goods: one query, only when there are any."""
+    named = {r.pin for r in requests if r.pin is not None}
+    named.update(location_id for r in requests for location_id in r.exclude)
+    missing = named - set(known)
+    if not missing:
+        return {}
+    return {
+        pk: (code, priority)
+        for pk, code, priority in Location.objects.filter(pk__in=missing).values_list(
+            "pk", "code", "priority"
+        )
+    }
 
 
 def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
@@ -506,3 +586,39 @@ def stock_consume(
         actor,
         f"shipped {reference}",
     )
+
+
+def stock_consume_reverse(
+    *,
+    returns: Sequence[tuple[int, int, int]],
+    actor: AbstractBaseUser | None,
+    reference: str,
+    note: str = "",
+) -> None:
+    """Undo `stock_consume` for goods that never left (a voided label): each
+    `(order line pk, stock level pk, quantity)` goes back on the shelf and
+    reserved for its line again; the ledger gets the opposite movement."""
+    levels = lock_stock_levels_by_pk(level_id for _, level_id, _ in returns)
+    for line_id, level_id, quantity in sorted(returns, key=lambda row: row[1]):
+        if quantity <= 0:
+            continue
+        level = levels[level_id]
+        StockLevel.objects.filter(pk=level.pk).update(
+            on_hand=F("on_hand") + quantity, allocated=F("allocated") + quantity
+        )
+        _record(
+            level=level,
+            delta=quantity,
+            reason=Reason.SHIPMENT,
+            actor=actor,
+            reference=reference,
+            note=note,
+        )
+        updated = Allocation.objects.filter(
+            order_line_id=line_id, stock_level_id=level_id
+        ).update(quantity=F("quantity") + quantity)
+        if not updated:
+            Allocation.objects.create(
+                order_line_id=line_id, stock_level_id=level_id, quantity=quantity
+            )
+    _history({level_id for _, level_id, _ in returns}, actor, f"unshipped {reference}")

@@ -2,17 +2,15 @@
 whatever the size of the tables."""
 
 from collections import defaultdict
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, time, timedelta
 from statistics import median
 
 from django.apps import apps
-from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum, Value
-from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks import task
 
 from core.charts import column_series, horizontal_bars
 from fulfillment.models import (
@@ -22,9 +20,13 @@ from fulfillment.models import (
     ShipmentStatus,
     WebhookDelivery,
 )
+from fulfillment.services.packstation import packers_today
 from fulfillment.webhooks import MAX_ATTEMPTS
 from inventory.selectors import stock_levels_below_reorder_point
-from orders.models import ImportJob, Order, OrderStatus
+from oms.models import DashboardFigure
+from oms.tallies import order_counts_by_day, order_counts_by_status
+from orders.models import Channel, CustomerRequest, ImportJob, Order, OrderStatus
+from orders.services.shipby import ship_by_due_today_q, ship_by_late_q
 from returns.models import Refund
 
 S = OrderStatus
@@ -42,25 +44,39 @@ IN_TRANSIT = [
 ]
 
 
-def _cached(name: str, compute):
-    """History-based figures change slowly: keep them a few minutes, so the
-    first page stays fast on tables with millions of rows."""
-    key = f"oms-dashboard:{name}:{timezone.localdate().isoformat()}"
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, settings.OMS_DASHBOARD_CACHE_SECONDS)
-    return value
-
-
-def _orders_by_day_and_channel(since) -> list[tuple]:
-    return list(
-        Order.objects.filter(placed_at__gte=since)
-        .annotate(day=TruncDate("placed_at"))
-        .values_list("day", "channel__name")
-        .annotate(n=Count("pk"))
-        .order_by()
+def _figures(names: list[str]) -> dict:
+    """Figures over history, as last computed by `dashboard_figures_refresh`
+    (periodic): never computed on the page once they exist."""
+    stored = dict(
+        DashboardFigure.objects.filter(name__in=names).values_list("name", "value")
     )
+    missing = [name for name in names if name not in stored]
+    if missing:  # a new install, before the worker's first refresh
+        stored |= dashboard_figures_refresh_now(names=missing)
+    return stored
+
+
+def dashboard_figures_refresh_now(*, names: list[str] | None = None) -> dict:
+    """Compute the history figures of the dashboard and store them."""
+    since = timezone.now() - timedelta(days=30)
+    compute = {
+        "ship-time": _median_hours_to_ship,
+        "returns": _returns_by_reason,
+    }
+    values = {}
+    for name in names or compute:
+        values[name] = [list(row) for row in compute[name](since)]
+        DashboardFigure.objects.update_or_create(
+            name=name,
+            defaults={"value": values[name], "computed_at": timezone.now()},
+        )
+    return values
+
+
+@task()
+def dashboard_figures_refresh() -> None:
+    """Periodic (`OMS_PERIODIC_TASKS`): the dashboard's history figures."""
+    dashboard_figures_refresh_now()
 
 
 def _median_hours_to_ship(since) -> list[tuple[str, float]]:
@@ -114,7 +130,6 @@ def dashboard_context(*, user) -> dict:
     """Everything the dashboard shows, limited to what the user may see."""
     now = timezone.now()
     today = timezone.localdate()
-    since = now - timedelta(days=30)
     can_orders = user.has_perm("orders.view_order")
     can_ship = user.has_perm("fulfillment.view_shipment")
     can_stock = user.has_perm("inventory.view_stocklevel")
@@ -125,9 +140,13 @@ def dashboard_context(*, user) -> dict:
         per_day: dict = defaultdict(int)
         per_channel: dict = defaultdict(int)
         today_channel: dict = defaultdict(int)
-        for day, channel, n in _cached(
-            "orders", lambda: _orders_by_day_and_channel(since)
-        ):
+        # Exact and live from the order tallies (oms.tallies), not the orders.
+        start = timezone.make_aware(
+            datetime.combine(today - timedelta(days=29), time.min)
+        )
+        names = dict(Channel.objects.values_list("pk", "name"))
+        for (day, channel_id), n in order_counts_by_day(start).items():
+            channel = names.get(channel_id, f"channel {channel_id}")
             per_day[day] += n
             per_channel[channel] += n
             if day == today:
@@ -151,12 +170,7 @@ def dashboard_context(*, user) -> dict:
             value_label="orders",
             category_label="day placed",
         )
-        counts = dict(
-            Order.objects.filter(status__in=[s for s, _ in BACKLOG])
-            .values_list("status")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
+        counts = order_counts_by_status([status for status, _ in BACKLOG])
         context["backlog"] = [
             (label, counts.get(status, 0), f"{order_list}?status={status}")
             for status, label in BACKLOG
@@ -176,8 +190,11 @@ def dashboard_context(*, user) -> dict:
             problems["exceptions"],
             f"{shipment_list}?status__exact={ShipmentStatus.EXCEPTION}",
         )
+        context["packers_today"] = packers_today(
+            since=timezone.make_aware(datetime.combine(today, time.min))
+        )
         context["ship_time_chart"] = horizontal_bars(
-            _cached("ship-time", lambda: _median_hours_to_ship(since)),
+            _figures(["ship-time"])["ship-time"],
             title="Median hours from order to shipment, last 30 days",
             unit=" h",
             value_label="hours (median)",
@@ -189,7 +206,7 @@ def dashboard_context(*, user) -> dict:
         )
     if user.has_perm("returns.view_returnrequest"):
         context["returns_chart"] = horizontal_bars(
-            _cached("returns", lambda: _returns_by_reason(since)),
+            _figures(["returns"])["returns"],
             title="Returned units by reason, last 30 days",
             unit=("unit", "units"),
             value_label="units returned",
@@ -220,7 +237,23 @@ def _needs_attention(*, user, now) -> list[tuple[str, int, str]]:
     the filtered list. One query, whatever the user may see."""
     since = (now - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
     since_param = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    order_list = reverse("admin:orders_order_changelist")
     candidates = [
+        # Both read the partial ship-by index of orders still to ship.
+        (
+            "ship_late",
+            "orders.view_order",
+            "Orders late to ship (ship-by date passed)",
+            Order.objects.filter(ship_by_late_q()),
+            f"{order_list}?ship_by=late",
+        ),
+        (
+            "ship_today",
+            "orders.view_order",
+            "Orders due to ship today",
+            Order.objects.filter(ship_by_due_today_q()),
+            f"{order_list}?ship_by=today",
+        ),
         (
             "refunds",
             "returns.approve_refund",
@@ -228,6 +261,14 @@ def _needs_attention(*, user, now) -> list[tuple[str, int, str]]:
             Refund.objects.filter(status=Refund.Status.PENDING),
             reverse("admin:returns_refund_changelist")
             + f"?status__exact={Refund.Status.PENDING}",
+        ),
+        (
+            "customer_requests",
+            "orders.view_customerrequest",
+            "Customer requests to answer (from the order page)",
+            # Read from the partial index of open requests.
+            CustomerRequest.objects.filter(status=CustomerRequest.Status.OPEN),
+            reverse("admin:orders_customerrequest_changelist"),
         ),
         (
             "imports",

@@ -20,6 +20,7 @@ _VIEW_ALL = [
     "orders.view_inboundmessage",
     "fulfillment.view_carrier",
     "fulfillment.view_picklist",
+    "fulfillment.view_pickwave",
     "fulfillment.view_shipment",
     "fulfillment.view_shipmentline",
     "fulfillment.view_trackingevent",
@@ -28,6 +29,10 @@ _VIEW_ALL = [
     "fulfillment.view_outboundmessage",
     "fulfillment.view_outboundattempt",
     "fulfillment.view_channellisting",
+    # Postage: each shipment's rates and label, end-of-day forms, return labels.
+    "fulfillment.view_shipmentpostage",
+    "fulfillment.view_scanform",
+    "fulfillment.view_returnlabel",
     "returns.view_returnrequest",
     "returns.view_returnline",
     "returns.view_refund",
@@ -57,6 +62,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.allocate_order",
         "orders.hold_order",
         "orders.cancel_order",
+        # The queue of requests customers send from their order page.
+        "orders.view_customerrequest",
+        "orders.change_customerrequest",
         # Open, approve or reject returns; propose refunds, exchange, close.
         "returns.add_returnrequest",
         "returns.approve_return",
@@ -81,9 +89,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.fulfil_order",
         "orders.hold_order",
         "orders.cancel_order",
+        "orders.view_customerrequest",
+        "orders.change_customerrequest",
         *_FULFIL,
         "fulfillment.add_carrier",
         "fulfillment.change_carrier",
+        # Postage set-up: EasyPost accounts, locations' settings and boxes,
+        # channels' return labels.
+        *(
+            f"fulfillment.{verb}_{model}"
+            for model in ("carrieraccount", "locationpostage", "box", "channelpostage")
+            for verb in ("view", "add", "change")
+        ),
         "fulfillment.replay_outboundmessage",
         "fulfillment.add_channellisting",
         "fulfillment.change_channellisting",
@@ -101,6 +118,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "returns.add_refund",
         "returns.approve_refund",
         "returns.view_return_report",
+        # Orders › Rules: automation managers write.
+        *(
+            f"orders.{verb}_{model}"
+            for model in ("rule", "rulecondition", "ruleaction", "ordertag")
+            for verb in ("view", "add", "change", "delete")
+        ),
     ],
 }
 

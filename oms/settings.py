@@ -241,8 +241,20 @@ OMS_PERIODIC_TASKS: list[tuple[str, int]] = [
     # The outbox to the shops: retries that are due, and coalesced stock pushes
     # whose task was lost.
     ("fulfillment.outbox.sending.outbox_send_due", 15),
-    # Inbound messages whose processing task was lost.
-    ("orders.intake.inbox.inbound_sweep", 300),
+    # Inbound messages whose drain was lost (its worker died, say).
+    ("orders.intake.inbox.inbound_sweep", 60),
+    # Postage: refunds of voided labels followed until EasyPost decides;
+    # scan form PDFs and return labels whose task was lost or failed.
+    ("fulfillment.services.postage_voids.postage_refunds_refresh_task", 900),
+    ("fulfillment.postage.scan_forms.scan_form_files_fetch_due", 300),
+    ("returns.services.labels.return_labels_buy_due", 300),
+    # Scheduled pick waves at each location's wave times (each slot once).
+    ("fulfillment.services.waves.pick_waves_run_due_task", 60),
+    # Dashboard: order tally changes folded in (the counts are exact either
+    # way; folding keeps the change table short), and the history figures
+    # (median hours to ship, returns by reason) at most 5 minutes old.
+    ("oms.tallies.tallies_fold", 60),
+    ("oms.dashboard.dashboard_figures_refresh", 240),
 ]
 # One channel webhook attempt: connecting and each read wait at most this long
 # (seconds); a failure is retried on a schedule, never waited for.
@@ -328,9 +340,6 @@ OMS_DOCUMENT_WORKERS = int(os.environ.get("OMS_DOCUMENT_WORKERS", "0"))
 # WeasyPrint reports each rendering step at INFO; keep its warnings only.
 LOGGING["loggers"]["weasyprint"] = {"level": "WARNING"}
 
-# The dashboard's 30-day charts are recomputed at most this often (seconds);
-# live counts (backlog, late shipments, stock alerts) are always fresh.
-OMS_DASHBOARD_CACHE_SECONDS = int(os.environ.get("OMS_DASHBOARD_CACHE_SECONDS", "300"))
 
 # Field history is read-only: a revert would step past the services and the
 # state machines.
@@ -371,10 +380,24 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
 }
-# A stored message still waiting this long (seconds) had its task lost: the
-# periodic sweep queues it again.
+# A stored message still waiting this long (seconds) had its drain lost: the
+# periodic sweep processes it.
 OMS_INBOX_SWEEP_AFTER_SECONDS = int(
-    os.environ.get("OMS_INBOX_SWEEP_AFTER_SECONDS", "600")
+    os.environ.get("OMS_INBOX_SWEEP_AFTER_SECONDS", "120")
+)
+# The inbox is drained by the worker in batches of OMS_INBOX_BATCH messages,
+# one transaction each; a webhook wakes a drain at most once per process every
+# OMS_INBOX_WAKE_SECONDS (the drain starts then, seeing every message stored
+# meanwhile); one drain runs at most OMS_INBOX_DRAIN_SECONDS, then queues its
+# continuation. A webhook's channel (code, secret) is cached per process for
+# OMS_INTAKE_CHANNEL_CACHE_SECONDS.
+OMS_INBOX_BATCH = int(os.environ.get("OMS_INBOX_BATCH", "100"))
+OMS_INBOX_WAKE_SECONDS = float(os.environ.get("OMS_INBOX_WAKE_SECONDS", "0.2"))
+OMS_INBOX_DRAIN_SECONDS = float(os.environ.get("OMS_INBOX_DRAIN_SECONDS", "30"))
+OMS_INTAKE_CHANNEL_CACHE_SECONDS = float(
+    os.environ.get(
+        "OMS_INTAKE_CHANNEL_CACHE_SECONDS", "0" if os.environ.get("PYTEST_VERSION") else "5"
+    )
 )
 
 # Postage through EasyPost: the API address (tests point it at a local
@@ -383,3 +406,16 @@ OMS_INBOX_SWEEP_AFTER_SECONDS = int(
 OMS_EASYPOST_API_BASE = os.environ.get("OMS_EASYPOST_API_BASE", "")
 OMS_EASYPOST_TIMEOUT = int(os.environ.get("OMS_EASYPOST_TIMEOUT", "20"))
 OMS_POSTAGE_CONCURRENCY = int(os.environ.get("OMS_POSTAGE_CONCURRENCY", "16"))
+
+# ---- The customer's order page (/o/<signed token>/)
+
+# The address customers reach the OMS at, for the links in their e-mails.
+OMS_PUBLIC_URL = os.environ.get("OMS_PUBLIC_URL", "http://127.0.0.1:8000")
+# A link works until this many days after delivery (or cancellation), and
+# while a return of the order is open.
+OMS_CUSTOMER_LINK_DAYS = int(os.environ.get("OMS_CUSTOMER_LINK_DAYS", "60"))
+# Changing it ends every link sent so far (as would a new SECRET_KEY).
+OMS_CUSTOMER_LINK_SALT = os.environ.get("OMS_CUSTOMER_LINK_SALT", "")
+# Requests per client address (page views and forms together), counted in the
+# default cache: per process unless CACHES names a shared one.
+OMS_CUSTOMER_PAGE_RATE = os.environ.get("OMS_CUSTOMER_PAGE_RATE", "60/minute")

@@ -20,4 +20,6 @@ urlpatterns = [
     path("api/", include("orders.urls")),
     # The order API, its OpenAPI schema and docs.
     path("api/v1/", include("oms.api.urls")),
+    # The customer's order page: a signed link per order, no login.
+    path("o/", include("oms.customer.urls")),
 ]

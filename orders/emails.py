@@ -5,19 +5,25 @@ recorded on the order timeline.
 Never twice. The unique `key` queues each event once. A sending task claims
 its e-mails first (status `claimed`, its own token) in one short UPDATE,
 renders them, and sends them over one connection, outside any transaction
-and holding no row lock. Right before each message goes to the server the
-row becomes `sending` (only if this batch still holds it), right after it
-becomes `sent`; both marks are one short transaction per message. So if the
-worker dies, the only e-mail whose fate is unknown is the one `sending`:
-it is marked failed ("may have been delivered"), never sent again, and the
-timeline says so; the batch's other e-mails are still `claimed` and another
-run takes them over once the claim is stale (`CLAIM_STALE_SECONDS`).
-Chosen: at most once. A customer may miss one mail per crash (visible on the
-order, for staff to resend), but never gets one twice.
+and holding no row lock. Before a group of `EMAIL_SEND_GROUP` messages goes
+to the server, their rows become `sending` (only those this batch still
+holds) in one durable commit; the same commit marks the previous group
+`sent` with its timeline entries. So if the worker dies, the only e-mails
+whose fate is unknown are the group `sending`: they are marked failed ("may
+have been delivered"), never sent again, and the timeline says so; the
+batch's other e-mails are still `claimed` and another run takes them over
+once the claim is stale (`CLAIM_STALE_SECONDS`). If the connection breaks
+mid-group, the process is alive and knows which of the group it never
+handed over: those go back to the queue. Only the claim and the last `sent`
+mark commit without waiting for the disk (`_relaxed_commit`): losing either
+in a database crash can only leave an e-mail `claimed` (taken over later,
+never handed to the server yet) or `sending` (failed, never resent).
+Chosen: at most once. A customer may miss a mail when a worker dies (at
+most one group per crash, visible on the order for staff to resend), but
+never gets one twice.
 """
 
 import contextlib
-import json
 import smtplib
 import uuid
 from collections.abc import Callable, Sequence
@@ -27,12 +33,13 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, CharField, F, Q, Value, When
 from django.template.loader import get_template
 from django.utils import timezone
 from django_tasks import default_task_backend, task
 
 from orders import events
+from orders.customer_access import customer_page_url
 from orders.models import CustomerEmail, Order, OrderEvent
 
 Kind = CustomerEmail.Kind
@@ -40,6 +47,9 @@ Status = CustomerEmail.Status
 MAX_ATTEMPTS = 5
 # E-mails per send task: one SMTP connection, one claim, one render pass.
 EMAIL_BATCH = 200
+# E-mails marked `sending` together, in one durable commit, before they go
+# to the server: the most a worker dying mid-send can leave unknown.
+EMAIL_SEND_GROUP = getattr(settings, "OMS_EMAIL_SEND_GROUP", 10)
 # A claim older than this belongs to a worker that died (a live batch of
 # EMAIL_BATCH takes seconds); another run may take its claimed e-mails over.
 CLAIM_STALE_SECONDS = getattr(settings, "OMS_EMAIL_CLAIM_STALE_SECONDS", 120)
@@ -183,7 +193,12 @@ def _render_batch(emails: list[CustomerEmail]) -> dict[int, EmailMultiAlternativ
     for email in emails:
         order = orders[email.order_id]
         email.order = order
-        context = {"order": order, "customer": order.customer, **email.context}
+        context = {
+            "order": order,
+            "customer": order.customer,
+            "customer_page_url": customer_page_url(order=order),
+            **email.context,
+        }
         subject = (
             get_template(f"emails/{email.kind}_subject.txt").render(context).strip()
         )
@@ -247,34 +262,6 @@ def _relaxed_commit() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-def _mark_sending(email: CustomerEmail, token: str) -> bool:
-    """Hand one e-mail to the mail server only while this batch still holds it.
-
-    Committed durably before the message goes out: a `sending` mark lost in
-    a crash could let the message go out again."""
-    return bool(
-        CustomerEmail.objects.filter(
-            pk=email.pk, claimed_by=token, status=Status.CLAIMED
-        ).update(
-            status=Status.SENDING,
-            claimed_at=timezone.now(),
-            attempts=F("attempts") + 1,
-        )
-    )
-
-
-def _finish_sent(email: CustomerEmail, token: str) -> None:
-    """Record a message the server accepted; the caller holds a transaction."""
-    CustomerEmail.objects.filter(pk=email.pk, claimed_by=token).update(
-        status=Status.SENT,
-        sent_at=timezone.now(),
-        subject=email.subject,
-        last_error="",
-        claimed_by="",
-    )
-    _sent_event(email).save()
-
-
 def _sent_event(email: CustomerEmail) -> OrderEvent:
     return events.order_event_email(
         order=email.order,
@@ -321,55 +308,58 @@ MESSAGE_ERRORS = (
 )
 
 
-def _step(accepted: CustomerEmail | None, email: CustomerEmail, token: str) -> bool:
-    """In one commit: mark `accepted` sent (with its timeline entry) and
-    `email` sending. Return whether this batch still holds `email`.
+def _step(
+    accepted: Sequence[CustomerEmail], group: Sequence[CustomerEmail], token: str
+) -> set[int]:
+    """In one commit: mark the `accepted` e-mails sent (with their timeline
+    entries) and the next `group` sending. Return the pks of `group` this
+    batch still holds (now `sending`).
 
-    On PostgreSQL this is one statement, so one round trip and one disk
-    flush per message whatever the number of rows it touches.
+    A few short statements and one durable commit per group, whatever its
+    size: the `sending` mark must be on disk before the messages go out.
     """
-    if connection.vendor != "postgresql":
-        with transaction.atomic():
-            if accepted is not None:
-                _finish_sent(accepted, token)
-            return _mark_sending(email, token)
-    table = CustomerEmail._meta.db_table
     now = timezone.now()
-    sent = (
-        f'WITH sent AS (UPDATE "{table}" SET status = %(sent)s, sent_at = %(now)s, '
-        "subject = %(subject)s, last_error = '', claimed_by = '' "
-        "WHERE id = %(accepted)s AND claimed_by = %(token)s RETURNING order_id), "
-        f'timeline AS (INSERT INTO "{OrderEvent._meta.db_table}" '
-        "(order_id, kind, message, user_id, data, created_at) "
-        "SELECT order_id, %(kind)s, %(message)s, NULL, %(data)s, %(now)s FROM sent) "
-        if accepted is not None
-        else ""
+    with transaction.atomic():
+        if accepted:
+            _mark_sent(accepted, token, now)
+        if not group:
+            return set()
+        pks = [email.pk for email in group]
+        CustomerEmail.objects.filter(
+            pk__in=pks, claimed_by=token, status=Status.CLAIMED
+        ).update(status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+        return set(
+            CustomerEmail.objects.filter(
+                pk__in=pks, claimed_by=token, status=Status.SENDING
+            ).values_list("pk", flat=True)
+        )
+
+
+def _mark_sent(accepted: Sequence[CustomerEmail], token: str, now) -> None:
+    """Record messages the server accepted, with their timeline entries, in
+    one UPDATE and one INSERT; the caller holds a transaction."""
+    by_pk = {email.pk: email for email in accepted}
+    CustomerEmail.objects.filter(pk__in=list(by_pk), claimed_by=token).update(
+        status=Status.SENT,
+        sent_at=now,
+        subject=Case(
+            *(When(pk=pk, then=Value(e.subject)) for pk, e in by_pk.items()),
+            output_field=CharField(),
+        ),
+        last_error="",
+        claimed_by="",
     )
-    parameters = {
-        "now": now,
-        "token": token,
-        "email": email.pk,
-        "sending": Status.SENDING,
-        "claimed": Status.CLAIMED,
-    }
-    if accepted is not None:
-        event = _sent_event(accepted)
-        parameters.update(
-            sent=Status.SENT,
-            subject=accepted.subject,
-            accepted=accepted.pk,
-            kind=event.kind,
-            message=event.message,
-            data=json.dumps(event.data),
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sent + f'UPDATE "{table}" SET status = %(sending)s, claimed_at = %(now)s, '
-            "attempts = attempts + 1 "
-            "WHERE id = %(email)s AND claimed_by = %(token)s AND status = %(claimed)s",
-            parameters,
-        )
-        return cursor.rowcount == 1
+    OrderEvent.objects.bulk_create(_sent_event(email) for email in accepted)
+
+
+def _give_back(emails: Sequence[CustomerEmail], token: str) -> None:
+    """Put `sending` e-mails this batch never handed to the server (the
+    connection broke before their turn) back in the queue, the attempt not
+    counted: this process knows they were not tried, so a later send cannot
+    double them."""
+    CustomerEmail.objects.filter(
+        pk__in=[email.pk for email in emails], claimed_by=token, status=Status.SENDING
+    ).update(status=Status.QUEUED, claimed_by="", attempts=F("attempts") - 1)
 
 
 def customer_emails_send(*, email_ids: Sequence[int]) -> dict[int, str]:
@@ -377,8 +367,9 @@ def customer_emails_send(*, email_ids: Sequence[int]) -> dict[int, str]:
     status of each e-mail this batch took. Safe to call twice, and meant to
     be called outside any transaction (it holds no row lock while sending).
 
-    One commit per message: the mark that the previous message was sent (and
-    its timeline entry) goes with the mark that the next one is being sent.
+    One commit per group of `EMAIL_SEND_GROUP` messages: the mark that the
+    previous group was sent (and its timeline entries) goes with the mark
+    that the next group is being sent.
     """
     token = uuid.uuid4().hex
     emails = _claim(email_ids, token)
@@ -394,42 +385,64 @@ def customer_emails_send(*, email_ids: Sequence[int]) -> dict[int, str]:
         _release(emails, token)
         raise
     outcome: dict[int, str] = {}
-    accepted: CustomerEmail | None = None  # sent, not yet marked sent
+    accepted: list[CustomerEmail] = []  # sent, not yet marked sent
     try:
-        for position, email in enumerate(emails):
-            marked = _step(accepted, email, token)
-            if accepted is not None:
-                outcome[accepted.pk], accepted = Status.SENT, None
-            if not marked:
-                continue  # taken over by another run after a stale claim
-            try:
-                mail_server.send_messages([messages[email.pk]])
-            except MESSAGE_ERRORS as error:
-                outcome[email.pk] = _finish_failed(
-                    email, f"{type(error).__name__}: {error}", claimed_by=token
-                )
-                continue
-            except (smtplib.SMTPException, OSError) as error:
-                # The connection is gone: this one counts as tried, the rest
-                # of the batch goes back to the queue untried.
-                outcome[email.pk] = _finish_failed(
-                    email, f"{type(error).__name__}: {error}", claimed_by=token
-                )
-                rest = emails[position + 1 :]
+        for start in range(0, len(emails), EMAIL_SEND_GROUP):
+            group = emails[start : start + EMAIL_SEND_GROUP]
+            held = _step(accepted, group, token)
+            outcome.update(dict.fromkeys((e.pk for e in accepted), Status.SENT))
+            # Those not held were taken over by another run after a stale claim.
+            accepted, group = [], [email for email in group if email.pk in held]
+            untried = _send_group(mail_server, messages, group, token, outcome)
+            skipped = {e.pk for e in untried or ()}
+            accepted = [e for e in group if e.pk not in outcome and e.pk not in skipped]
+            if untried is not None:
+                # The connection is gone: the rest of the batch goes back too.
+                rest = emails[start + EMAIL_SEND_GROUP :]
                 _release(rest, token)
-                outcome.update(dict.fromkeys((e.pk for e in rest), Status.QUEUED))
+                outcome.update(
+                    dict.fromkeys((e.pk for e in [*untried, *rest]), Status.QUEUED)
+                )
                 break
-            accepted = email
-        if accepted is not None:
+        if accepted:
             with transaction.atomic():
                 # A lost `sent` mark only shows as "may have been delivered".
                 _relaxed_commit()
-                _finish_sent(accepted, token)
-            outcome[accepted.pk] = Status.SENT
+                _mark_sent(accepted, token, timezone.now())
+            outcome.update(dict.fromkeys((e.pk for e in accepted), Status.SENT))
     finally:
         with contextlib.suppress(smtplib.SMTPException, OSError):
             mail_server.close()
     return outcome
+
+
+def _send_group(
+    mail_server,
+    messages: dict[int, EmailMultiAlternatives],
+    group: Sequence[CustomerEmail],
+    token: str,
+    outcome: dict[int, str],
+) -> list[CustomerEmail] | None:
+    """Hand a group of `sending` e-mails to the server. A refused message is
+    recorded in `outcome` and the group goes on; when the connection breaks,
+    the e-mails after it are given back untried and returned (None when the
+    connection held)."""
+    for position, email in enumerate(group):
+        try:
+            mail_server.send_messages([messages[email.pk]])
+        except MESSAGE_ERRORS as error:
+            outcome[email.pk] = _finish_failed(
+                email, f"{type(error).__name__}: {error}", claimed_by=token
+            )
+        except (smtplib.SMTPException, OSError) as error:
+            # This one counts as tried; the rest of the group never went out.
+            outcome[email.pk] = _finish_failed(
+                email, f"{type(error).__name__}: {error}", claimed_by=token
+            )
+            untried = list(group[position + 1 :])
+            _give_back(untried, token)
+            return untried
+    return None
 
 
 def _fail_batch(

@@ -26,10 +26,23 @@ def _event(
     order's id) and write them with `order_events_insert`."""
     user = actor if actor is not None and actor.is_authenticated else None
     target = {"order_id": order} if isinstance(order, int) else {"order": order}
-    event = OrderEvent(**target, kind=kind, message=message, user=user, data=data or {})
+    message, data = _by_customer(actor, message, data)
+    event = OrderEvent(**target, kind=kind, message=message, user=user, data=data)
     if save:
         event.save()
     return event
+
+
+def _by_customer(
+    actor: Actor, message: str, data: dict[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    """Mark an entry written for the customer on their order page (a
+    `CustomerActor`): *by the customer*, with their address and the time."""
+    data = dict(data or {})
+    if hasattr(actor, "timeline_data"):
+        data.update(actor.timeline_data())
+        message += actor.timeline_suffix()
+    return message, data
 
 
 def order_event_placed(
@@ -113,27 +126,43 @@ def _user_id(actor: Actor) -> int | None:
     return actor.pk if actor is not None and actor.is_authenticated else None
 
 
+def _with_routing(data: dict[str, Any], routing: dict | None) -> dict[str, Any]:
+    """Add why allocation routed the order so (`inventory.allocation.
+    routing_record`); the order page shows it under the entry."""
+    return {**data, "routing": routing} if routing else data
+
+
 def order_event_allocated_row(
-    *, order_id: int, actor: Actor, reserved: dict[str, list[tuple[str, int]]]
+    *,
+    order_id: int,
+    actor: Actor,
+    reserved: dict[str, list[tuple[str, int]]],
+    routing: dict | None = None,
 ) -> dict[str, Any]:
+    message, data = _by_customer(
+        actor, _reserved_text(reserved), _with_routing({"reserved": reserved}, routing)
+    )
     return {
         "order_id": order_id,
         "kind": Kind.ALLOCATED,
-        "message": _reserved_text(reserved),
+        "message": message,
         "user_id": _user_id(actor),
-        "data": {"reserved": reserved},
+        "data": data,
     }
 
 
 def order_event_backordered_row(
-    *, order_id: int, actor: Actor, short: dict[str, int]
+    *, order_id: int, actor: Actor, short: dict[str, int], routing: dict | None = None
 ) -> dict[str, Any]:
+    message, data = _by_customer(
+        actor, _short_text(short), _with_routing({"short": short}, routing)
+    )
     return {
         "order_id": order_id,
         "kind": Kind.BACKORDERED,
-        "message": _short_text(short),
+        "message": message,
         "user_id": _user_id(actor),
-        "data": {"short": short},
+        "data": data,
     }
 
 
@@ -241,12 +270,13 @@ def order_event_document(
     """Build (unsaved) a 'document printed' entry; the caller bulk-creates them."""
     order_id = order if isinstance(order, int) else order.pk
     user = actor if actor is not None and actor.is_authenticated else None
+    message, data = _by_customer(actor, message, data)
     return OrderEvent(
         order_id=order_id,
         kind=Kind.DOCUMENT,
         message=message,
         user=user,
-        data=data or {},
+        data=data,
     )
 
 
@@ -294,6 +324,19 @@ def order_event_tracking(
     """What a carrier reported about one of the order's shipments."""
     return _event(
         order=order, kind=Kind.TRACKING, message=message, actor=actor, data=data
+    )
+
+
+def order_event_customer_request(
+    *,
+    order: Order,
+    actor: Actor,
+    message: str,
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """A request a customer sent from their order page, or its answer."""
+    return _event(
+        order=order, kind=Kind.UPDATED, message=message, actor=actor, data=data
     )
 
 

@@ -7,6 +7,7 @@ from django.template.loader import render_to_string
 
 from fulfillment.documents import labels_to_pdf
 from fulfillment.exceptions import LabelDoesNotFitError
+from fulfillment.models.postage import ReturnLabel as PrepaidLabel
 from orders.models import CustomerEmail
 from returns import selectors
 from returns.models import ReturnRequest
@@ -27,10 +28,22 @@ def _render(labels, fits) -> str:
 
 
 def return_label_pdf(*, return_request: ReturnRequest) -> bytes:
-    """Render the return label of one RMA as a one-page PDF.
+    """Render the return label of one RMA as a one-page PDF — or, when a
+    prepaid label was bought through EasyPost for it, that label.
 
     Raises LabelDoesNotFitError when its addresses cannot fit the label.
     """
+    prepaid = (
+        PrepaidLabel.objects.filter(
+            return_number=return_request.number,
+            status=PrepaidLabel.Status.BOUGHT,
+            label_file__isnull=False,
+        )
+        .values_list("label_file", flat=True)
+        .first()
+    )
+    if prepaid is not None:
+        return bytes(prepaid)
     label = selectors.return_label(return_request=return_request)
     return labels_to_pdf(
         [label],

@@ -14,8 +14,10 @@ from fulfillment.admin import (  # noqa: F401 - registers them
     carriers,
     logs,
     outbox,
+    packstation,
     pick_lists,
     postage,
     printing,
     shipments,
+    waves,
 )

@@ -7,6 +7,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import timezone
 
 from core.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
 from fulfillment import selectors
@@ -61,6 +62,18 @@ class PickListAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: PickList) -> str:
         return status_badge(obj)
+
+    # The pick list's origin: a person's action, or a location's schedule.
+    readonly_fields = ["scheduled_wave"]
+
+    @admin.display(description="Scheduled wave")
+    def scheduled_wave(self, obj: PickList) -> str:
+        waves = [
+            f"Scheduled: the {timezone.localtime(wave.scheduled_for):%d %b %H:%M} "
+            f"wave at {obj.location.code} ({wave.order_count} orders)"
+            for wave in obj.waves.all()
+        ]
+        return "; ".join(waves) or "Made by hand"
 
     @admin.display(description="shipments", ordering="shipment_count")
     def shipments(self, obj: PickList) -> int:

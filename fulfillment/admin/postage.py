@@ -1,7 +1,8 @@
 """Postage in the admin: carrier accounts (the EasyPost key is write-only),
 location postage settings and boxes, channel return-label settings, each
 shipment's postage (rates, label, void), end-of-day scan forms, and the
-Buy button of the ship form.
+Buy button of the ship form. (The prepaid return labels' admin is in
+`returns.admin.return_labels`: buying one again is the returns app's.)
 
 Thin: every change is a call to `fulfillment.postage`; EasyPost is only
 called from tasks, never in the request.
@@ -11,26 +12,32 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from core.admin_secrets import secret_hint
 from core.admin_utils import ReadOnlyAdminMixin
 from core.exceptions import DomainError
 from fulfillment.admin.base import FULFIL, PRINT, PermissionsMixin
-from fulfillment.models import DocumentKind
+from fulfillment.models import Carrier, DocumentKind
 from fulfillment.models.postage import (
     Box,
     CarrierAccount,
     ChannelPostage,
     LocationPostage,
-    ReturnLabel,
+    ScanForm,
     ShipmentPostage,
 )
 from fulfillment.postage.labels import shipping_labels_zpl
 from fulfillment.postage.rates import shipment_rates_fetch_task
+from fulfillment.postage.scan_forms import scan_forms_create_task
 from fulfillment.services.postage import shipments_postage_buy_task
+from fulfillment.services.postage_voids import shipment_postage_void_task
 from fulfillment.services.printing import document_print_record
+from inventory.models import Location
 
 
 class CarrierAccountForm(forms.ModelForm):
@@ -100,21 +107,6 @@ class ChannelPostageAdmin(admin.ModelAdmin):
     list_select_related = ["channel", "return_carrier"]
 
 
-@admin.register(ReturnLabel)
-class ReturnLabelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "return_number",
-        "order",
-        "label_carrier",
-        "tracking_code",
-        "cost",
-        "error",
-        "bought_at",
-    ]
-    list_select_related = ["order"]
-    exclude = ["label_file"]
-
-
 @admin.register(ShipmentPostage)
 class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -135,7 +127,7 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     search_fields = ["shipment__number", "tracking_code", "easypost_shipment_id"]
     exclude = ["label_file", "rates"]
     readonly_fields = ["rates_table"]
-    actions = ["fetch_rates", "buy_chosen", "download_labels"]
+    actions = ["fetch_rates", "buy_chosen", "void_labels", "download_labels"]
 
     @admin.display(description="cheapest rate")
     def cheapest(self, obj: ShipmentPostage) -> str:
@@ -168,6 +160,32 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
             request,
             f"Buying {len(choices)} label(s) in the background; each shipment ships "
             "when its label is bought. Problems show in the error column.",
+        )
+
+    @admin.action(description="Void labels (not handed over)", permissions=["fulfil"])
+    def void_labels(self, request, queryset):
+        ids = list(
+            queryset.filter(status=ShipmentPostage.Status.BOUGHT).values_list(
+                "shipment_id", flat=True
+            )
+        )
+        if not ids:
+            self.message_user(
+                request, "None of these has a bought label to void.", messages.WARNING
+            )
+            return
+        user_id = request.user.pk
+        transaction.on_commit(
+            lambda: [
+                shipment_postage_void_task.enqueue(shipment_id=pk, actor_id=user_id)
+                for pk in ids
+            ]
+        )
+        self.message_user(
+            request,
+            f"Voiding {len(ids)} label(s) in the background: each shipment goes "
+            "back to packed when EasyPost takes the refund; a refusal shows in "
+            "the error column and on the order's timeline.",
         )
 
     @admin.action(description="Download bought labels", permissions=["print"])
@@ -206,6 +224,149 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
                 "ships when its label is bought (see Shipment postage).",
             )
         return HttpResponseRedirect(reverse("admin:fulfillment_shipment_changelist"))
+
+
+class EndOfDayForm(forms.Form):
+    location = forms.ModelChoiceField(queryset=None)
+    carrier = forms.ModelChoiceField(
+        queryset=None,
+        help_text="The EasyPost carrier account the labels were bought with.",
+    )
+    day = forms.DateField(
+        initial=timezone.localdate,
+        help_text="Labels bought on this day (YYYY-MM-DD) that are on no form yet.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = Location.objects.filter(
+            postage__isnull=False
+        ).order_by("code")
+        self.fields["carrier"].queryset = Carrier.objects.filter(
+            account__kind=CarrierAccount.Kind.EASYPOST
+        ).order_by("name")
+
+
+@admin.register(ScanForm)
+class ScanFormAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The end-of-day forms, their PDF, and the page that makes them."""
+
+    list_display = [
+        "day",
+        "location",
+        "carrier",
+        "label_carrier",
+        "status",
+        "labels",
+        "pdf",
+        "message",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["status", "location", "carrier"]
+    list_select_related = ["location", "carrier", "created_by"]
+    date_hierarchy = "day"
+    exclude = ["form_file"]
+
+    def get_queryset(self, request):
+        # The PDF stays in the database until it is downloaded.
+        return super().get_queryset(request).defer("form_file")
+
+    @admin.display(description="labels")
+    def labels(self, obj: ScanForm) -> int:
+        return len(obj.tracking_codes or ())
+
+    @admin.display(description="PDF")
+    def pdf(self, obj: ScanForm) -> str:
+        if not obj.form_url:
+            return ""
+        return format_html(
+            '<a href="{}">Download</a>',
+            reverse("admin:fulfillment_scanform_pdf", args=[obj.pk]),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "end-of-day/",
+                self.admin_site.admin_view(self.end_of_day_view),
+                name="fulfillment_scanform_end_of_day",
+            ),
+            path(
+                "<int:form_id>/pdf/",
+                self.admin_site.admin_view(self.pdf_view),
+                name="fulfillment_scanform_pdf",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = (extra_context or {}) | {
+            "end_of_day_url": reverse("admin:fulfillment_scanform_end_of_day")
+        }
+        return super().changelist_view(request, extra_context)
+
+    def end_of_day_view(self, request: HttpRequest) -> HttpResponse:
+        """Make the day's scan forms of a location and carrier (in the
+        background: EasyPost is never called in the request)."""
+        if not request.user.has_perm(FULFIL):
+            raise PermissionDenied
+        form = EndOfDayForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            args = {
+                "location_id": data["location"].pk,
+                "carrier_id": data["carrier"].pk,
+                "day": data["day"].isoformat(),
+                "actor_id": request.user.pk,
+            }
+            transaction.on_commit(lambda: scan_forms_create_task.enqueue(**args))
+            self.message_user(
+                request,
+                f"Making the scan forms of {data['location'].code}, "
+                f"{data['carrier'].name}, {data['day']:%Y-%m-%d} in the background; "
+                "they appear here with their PDF when EasyPost has made them.",
+            )
+            return HttpResponseRedirect(
+                reverse("admin:fulfillment_scanform_changelist")
+            )
+        context = self.admin_site.each_context(request) | {
+            "opts": self.model._meta,
+            "title": "End of day: scan forms",
+            "form": form,
+            "submit_label": "Make scan forms",
+        }
+        return TemplateResponse(
+            request, "admin/fulfillment/scanform/end_of_day.html", context
+        )
+
+    def pdf_view(self, request: HttpRequest, form_id: int) -> HttpResponse:
+        if not request.user.has_perm(PRINT):
+            raise PermissionDenied
+        found = (
+            ScanForm.objects.filter(pk=form_id)
+            .values_list("form_file", "day", "label_carrier", "status")
+            .first()
+        )
+        if found is None:
+            raise Http404
+        data, day, label_carrier, status = found
+        if data is None:
+            self.message_user(
+                request,
+                "The form's PDF has not arrived from EasyPost yet; try again in a "
+                "minute.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(
+                reverse("admin:fulfillment_scanform_changelist")
+            )
+        response = HttpResponse(bytes(data), content_type="application/pdf")
+        response["Content-Disposition"] = (
+            f'attachment; filename="scan-form-{day:%Y-%m-%d}-{label_carrier}-'
+            f'{form_id}.pdf"'
+        )
+        return response
 
 
 def postage_buy_queue(request: HttpRequest, choices: list[list]) -> None:

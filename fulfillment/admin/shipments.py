@@ -15,6 +15,7 @@ from core.admin_utils import LargeTableAdminMixin, ReadOnlyAdminMixin, ReadOnlyI
 from fulfillment import forms, selectors
 from fulfillment.admin import postage as postage_admin
 from fulfillment.admin.base import PermissionsMixin, status_badge
+from fulfillment.admin.packstation import PackScanInline
 from fulfillment.admin.printing import print_documents
 from fulfillment.admin.shipment_steps import ShipmentStepsMixin, listed
 from fulfillment.exceptions import TrackingError
@@ -175,7 +176,7 @@ class ShipmentAdmin(
 
     change_form_template = "admin/fulfillment/shipment/change_form.html"
     date_hierarchy = "created_at"
-    inlines = [ShipmentLineInline, TrackingEventInline]
+    inlines = [ShipmentLineInline, TrackingEventInline, PackScanInline]
     actions = [
         "print_packing_slips",
         "print_shipping_labels",

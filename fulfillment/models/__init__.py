@@ -10,6 +10,7 @@ from fulfillment.models.outbox import (  # noqa: F401
     OutboundAttempt,
     OutboundMessage,
 )
+from fulfillment.models.packstation import PackClaim, PackScan  # noqa: F401
 from fulfillment.models.postage import (  # noqa: F401
     Box,
     CarrierAccount,
@@ -37,3 +38,4 @@ from fulfillment.models.tracking import (  # noqa: F401
     TrackingEvent,
     WebhookDelivery,
 )
+from fulfillment.models.waves import PickWave  # noqa: F401

@@ -190,6 +190,12 @@ class ScanForm(models.Model):
         "fulfillment.Carrier", on_delete=models.PROTECT, related_name="scan_forms"
     )
     day = models.DateField()
+    label_carrier = models.CharField(
+        "carrier of the labels",
+        max_length=64,
+        blank=True,
+        help_text="The carrier EasyPost bought the labels from (one form each).",
+    )
     easypost_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=20, blank=True)
     form_url = models.URLField(max_length=500, blank=True)
@@ -209,7 +215,7 @@ class ScanForm(models.Model):
         ordering = ["-day", "-pk"]
 
     def __str__(self) -> str:
-        return f"Scan form {self.location.code} {self.carrier} {self.day}"
+        return f"Scan form {self.location.code} {self.label_carrier} {self.day}"
 
 
 class ShipmentPostage(models.Model):
@@ -225,7 +231,16 @@ class ShipmentPostage(models.Model):
         RATED = "rated", "Rates fetched"
         BUYING = "buying", "Buying"
         BOUGHT = "bought", "Label bought"
+        VOIDING = "voiding", "Voiding"
         VOIDED = "voided", "Label voided"
+
+    class Refund(models.TextChoices):
+        """EasyPost's refund status of a voided label."""
+
+        SUBMITTED = "submitted", "Refund submitted"
+        REFUNDED = "refunded", "Refunded"
+        REJECTED = "rejected", "Refund rejected"
+        NOT_APPLICABLE = "not_applicable", "No refund due"
 
     shipment = models.OneToOneField(
         "fulfillment.Shipment", on_delete=models.CASCADE, related_name="postage"
@@ -264,7 +279,8 @@ class ShipmentPostage(models.Model):
     label_file = models.BinaryField(null=True, blank=True, editable=False)
     tracker_id = models.CharField(max_length=64, blank=True)
     bought_at = models.DateTimeField(null=True, blank=True)
-    refund_status = models.CharField(max_length=20, blank=True)
+    refund_status = models.CharField(max_length=20, choices=Refund, blank=True)
+    voiding_since = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     scan_form = models.ForeignKey(
         ScanForm,
@@ -318,7 +334,17 @@ class ChannelPostage(models.Model):
 
 
 class ReturnLabel(models.Model):
-    """A prepaid return label bought through EasyPost for a return (RMA)."""
+    """A prepaid return label bought through EasyPost for a return (RMA).
+
+    Created when the return is approved; a worker buys it after the approval
+    commits (`fulfillment.postage.returns`). `reference` (the return number)
+    and `easypost_shipment_id` let a retry look the purchase up first."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "To buy"
+        BUYING = "buying", "Buying"
+        BOUGHT = "bought", "Bought"
+        FAILED = "failed", "Failed"
 
     order = models.ForeignKey(
         "orders.Order", on_delete=models.CASCADE, related_name="return_labels"
@@ -327,6 +353,11 @@ class ReturnLabel(models.Model):
     carrier = models.ForeignKey(
         "fulfillment.Carrier", on_delete=models.PROTECT, related_name="+"
     )
+    status = models.CharField(
+        max_length=10, choices=Status, default=Status.PENDING, db_index=True
+    )
+    buying_since = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     easypost_shipment_id = models.CharField(max_length=64, blank=True)
     tracking_code = models.CharField(max_length=64, blank=True)
     label_carrier = models.CharField(max_length=64, blank=True)

@@ -271,6 +271,15 @@ class Shipment(ProtectedStatusModel, VersionedModel):
         self.shipped_at = shipped_at
         self.estimated_delivery = estimated_delivery
 
+    @transition(field=status, source=S.SHIPPED, target=S.PACKED)
+    def unship(self) -> None:
+        """Not handed over after all (its label was voided): packed again."""
+        self.carrier = None
+        self.service = ""
+        self.tracking_number = ""
+        self.shipped_at = None
+        self.estimated_delivery = None
+
     @transition(
         field=status,
         source=[S.SHIPPED, S.EXCEPTION, S.OUT_FOR_DELIVERY],

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from core.users import Actor
@@ -26,12 +27,14 @@ from fulfillment.outbox.rules import (
     platform_of,
 )
 from fulfillment.outbox.sending import outbox_send_many_task, queue_can_wait
-from orders.models import Channel, Order
+from orders.models import Channel, Order, OrderLine
 
 logger = logging.getLogger("oms.outbox")
 
 Kind = OutboundMessage.Kind
 Status = OutboundMessage.Status
+# Messages per sending task (one task row per chunk, not per message).
+SEND_CHUNK = 200
 
 
 def _plain(payload: dict[str, Any]) -> dict[str, Any]:
@@ -192,7 +195,7 @@ def _order_payload(order: Order, event: str) -> dict[str, Any]:
         },
         "lines": [
             {"sku": line.sku, "quantity": line.quantity}
-            for line in order.lines.order_by("pk")
+            for line in sorted(order.lines.all(), key=lambda line: line.pk)
         ],
         "occurred_at": timezone.now(),
     }
@@ -202,29 +205,59 @@ def outbox_orders_event(
     *, event: str, order_ids: Sequence[int], reason: str = ""
 ) -> int:
     """Record `order.created` or `order.cancelled` for the generic channels
-    of these orders (`OMS_ORDER_OUTBOUND_HANDLERS`); return how many."""
+    of these orders (`OMS_ORDER_OUTBOUND_HANDLERS`); return how many.
+
+    Set-based (a CSV import of thousands records them in a few statements);
+    an order already told about this event is not told twice.
+    """
     if event not in (Kind.ORDER_CREATED, Kind.ORDER_CANCELLED):
         raise ValueError(f"{event!r} is not an order event the outbox sends.")
     channels = _generic_channels(order_ids)
     if not channels:
         return 0
-    recorded = 0
-    orders = Order.objects.filter(pk__in=list(order_ids), channel_id__in=channels)
-    for order in orders.order_by("pk"):
+    orders = (
+        Order.objects.filter(pk__in=list(order_ids), channel_id__in=channels)
+        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("pk")))
+        .order_by("pk")
+    )
+    orders = list(orders)
+    told = set(
+        OutboundMessage.objects.filter(
+            kind=event,
+            channel_id__in=channels,
+            dedupe_key__in=[order.number[:100] for order in orders],
+        ).values_list("channel_id", "dedupe_key")
+    )
+    now = timezone.now()
+    attempts = max_attempts()
+    messages = []
+    for order in orders:
+        key = order.number[:100]
+        if (order.channel_id, key) in told:
+            continue
         payload = _order_payload(order, event)
         if reason:
             payload["reason"] = reason
-        recorded += (
-            outbox_record(
-                channel=channels[order.channel_id],
+        channel = channels[order.channel_id]
+        messages.append(
+            OutboundMessage(
+                channel=channel,
+                platform=platform_of(channel),
                 kind=event,
-                key=order.number,
-                payload=payload,
+                dedupe_key=key,
                 order=order,
+                payload=_plain({**payload, "kind": event, "key": key}),
+                message_id=f"msg_{uuid.uuid4().hex}",
+                attempts_left=attempts,
+                next_attempt_at=now,
             )
-            is not None
         )
-    return recorded
+    created = OutboundMessage.objects.bulk_create(messages, batch_size=1000)
+    for chunk_start in range(0, len(created), SEND_CHUNK):
+        send_on_commit(
+            [m.pk for m in created[chunk_start : chunk_start + SEND_CHUNK]]
+        )
+    return len(created)
 
 
 def outbox_order_refunded(

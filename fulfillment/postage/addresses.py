@@ -1,7 +1,9 @@
 """Address check: the ship-to verified through EasyPost before a label is
-bought. A failed check refuses the purchase with EasyPost's message and
-puts the order on hold (*address check*) when its state allows a hold;
-otherwise the message goes on the order's timeline."""
+bought. A failed check refuses the purchase with EasyPost's message, puts
+the order on hold (*address check*) — a picked or packed order too: its
+parcels wait on the shelf — and drops the shipment's rates, whose EasyPost
+shipment carries the old address: after the address is fixed and the order
+released, the rates are fetched again."""
 
 from typing import Any
 
@@ -10,6 +12,7 @@ from django_fsm import can_proceed
 
 from core.users import Actor
 from fulfillment.models import Shipment
+from fulfillment.models.postage import ShipmentPostage
 from fulfillment.postage import client
 from orders import events as order_events
 from orders.locks import lock_order
@@ -26,13 +29,17 @@ class AddressCheckFailed(client.PostageError):
             pk=shipment_id
         )
         order = lock_order(order_id)
-        if can_proceed(order.hold, HoldReason.ADDRESS_CHECK):
-            order.hold(HoldReason.ADDRESS_CHECK)
-            order.save(
-                update_fields=["status", "hold_reason", "held_from", "updated_at"]
-            )
-            order_events.order_event_held(order=order, actor=actor, note=str(self))
-            return
+        ShipmentPostage.objects.filter(
+            shipment_id=shipment_id, status=ShipmentPostage.Status.RATED
+        ).update(status=ShipmentPostage.Status.NEW, rates=[], rate_id="")
+        for hold in (order.hold, order.hold_in_warehouse):
+            if can_proceed(hold, HoldReason.ADDRESS_CHECK):
+                hold(HoldReason.ADDRESS_CHECK)
+                order.save(
+                    update_fields=["status", "hold_reason", "held_from", "updated_at"]
+                )
+                order_events.order_event_held(order=order, actor=actor, note=str(self))
+                return
         order_events.order_event_fulfillment(
             order=order,
             actor=actor,

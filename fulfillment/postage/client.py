@@ -7,6 +7,7 @@ row lock while they call these functions.
 """
 
 import threading
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
@@ -180,3 +181,27 @@ def messages_text(shipment: dict[str, Any]) -> str:
         for m in shipment.get("messages") or ()
         if isinstance(m, dict)
     )[:500]
+
+
+def claim_lease() -> timedelta:
+    """How long a purchase in flight keeps others off its shipment."""
+    return timedelta(seconds=timeout() * 3 + 30)
+
+
+def label_bought(answer: dict[str, Any]) -> bool:
+    label = answer.get("postage_label") or {}
+    return bool(
+        answer.get("tracking_code")
+        and (label.get("label_url") or label.get("label_zpl_url"))
+    )
+
+
+def label_url(answer: dict[str, Any]) -> str:
+    label = answer.get("postage_label") or {}
+    if label.get("label_file_type", "").lower().endswith("zpl") or (
+        label.get("label_zpl_url")
+        and not label.get("label_pdf_url")
+        and label.get("label_url", "").endswith(".zpl")
+    ):
+        return label.get("label_zpl_url") or label.get("label_url", "")
+    return label.get("label_pdf_url") or label.get("label_url", "")

@@ -22,7 +22,6 @@ so the next attempt looks the purchase up before buying.
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -38,19 +37,18 @@ from fulfillment.models import Shipment, ShipmentStatus
 from fulfillment.models.postage import ShipmentPostage
 from fulfillment.postage import client
 from fulfillment.postage.addresses import AddressCheckFailed, order_address_check
+from fulfillment.postage.client import claim_lease
+from fulfillment.postage.client import label_bought as _bought
+from fulfillment.postage.client import label_url as _label_url
 from fulfillment.postage.concurrency import concurrency, run_bounded
 from fulfillment.postage.parcels import ship_to
 from fulfillment.postage.rates import easypost_key, lock_postage
 from fulfillment.services.shipping import _ship
 from orders import events as order_events
 from orders.locks import lock_order
+from orders.models import Order, OrderStatus
 
 P = ShipmentPostage.Status
-
-
-def claim_lease() -> timedelta:
-    """How long a purchase in flight keeps others off its shipment."""
-    return timedelta(seconds=client.timeout() * 3 + 30)
 
 
 @dataclass(frozen=True)
@@ -80,10 +78,19 @@ class PurchaseReport:
 
 
 def _claim(
-    shipment: Shipment, postage: ShipmentPostage | None, rate_id: str, now
+    shipment: Shipment,
+    postage: ShipmentPostage | None,
+    rate_id: str,
+    now,
+    order_status: str = "",
 ) -> PurchasePlan:
     """Check one locked shipment and claim its postage for a purchase (the
     caller saves the postage)."""
+    if order_status == OrderStatus.ON_HOLD:
+        raise FulfillmentError(
+            f"The order of shipment {shipment.number} is on hold; release it "
+            "(and fetch the rates again if its address changed) before buying."
+        )
     if postage is None or not postage.rates and postage.status != P.BUYING:
         raise FulfillmentError(
             f"Shipment {shipment.number} has no rates yet; fetch its rates first."
@@ -152,6 +159,11 @@ def _purchase_plans(
         .filter(shipment_id__in=list(shipments))
         .order_by("pk")
     }
+    order_statuses = dict(
+        Order.objects.filter(
+            pk__in={shipment.order_id for shipment in shipments.values()}
+        ).values_list("pk", "status")
+    )
     now = timezone.now()
     plans, problems, claimed = [], [], []
     for pk in wanted:
@@ -160,7 +172,15 @@ def _purchase_plans(
             problems.append(f"No shipment {pk}.")
             continue
         try:
-            plans.append(_claim(shipment, postages.get(pk), wanted[pk], now))
+            plans.append(
+                _claim(
+                    shipment,
+                    postages.get(pk),
+                    wanted[pk],
+                    now,
+                    order_statuses.get(shipment.order_id, ""),
+                )
+            )
         except DomainError as error:
             problems.append(str(error))
         else:
@@ -176,25 +196,6 @@ def _purchase_plan(*, shipment_id: int, rate_id: str = "") -> PurchasePlan:
     if problems:
         raise FulfillmentError(problems[0])
     return plans[0]
-
-
-def _bought(answer: dict[str, Any]) -> bool:
-    label = answer.get("postage_label") or {}
-    return bool(
-        answer.get("tracking_code")
-        and (label.get("label_url") or label.get("label_zpl_url"))
-    )
-
-
-def _label_url(answer: dict[str, Any]) -> str:
-    label = answer.get("postage_label") or {}
-    if label.get("label_file_type", "").lower().endswith("zpl") or (
-        label.get("label_zpl_url")
-        and not label.get("label_pdf_url")
-        and label.get("label_url", "").endswith(".zpl")
-    ):
-        return label.get("label_zpl_url") or label.get("label_url", "")
-    return label.get("label_pdf_url") or label.get("label_url", "")
 
 
 def _purchase_call(plan: PurchasePlan) -> Purchase:

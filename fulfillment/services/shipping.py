@@ -32,8 +32,8 @@ from fulfillment.models import Carrier, Shipment, ShipmentLine, ShipmentStatus
 from fulfillment.selectors import order_with_channel
 from fulfillment.services.packing import BatchReport, batch_run
 from fulfillment.services.picking import shipment_numbers_reserve
-from inventory.models import Allocation
-from inventory.services import stock_consume
+from inventory.models import Allocation, StockLevel
+from inventory.services import stock_consume, stock_consume_reverse
 from orders import events as order_events
 from orders.locks import lock_order
 from orders.models import Order
@@ -234,6 +234,63 @@ def shipment_ship(
         quantities=quantities,
     )
     return shipment
+
+
+def _unship(*, order: Order, shipment: Shipment, actor: Actor, why: str) -> Order:
+    """The exact reverse of `_ship` (without a split) for a locked shipment of
+    a locked order that did not leave after all: its units go back on the
+    shelf at its location, reserved for their lines again (opposite stock
+    movements), the order lines count them as not shipped, the order goes
+    back to where it was and the shipment is packed again, without carrier
+    or tracking number. The customer e-mail and the channel's news already
+    sent are not taken back: the next shipping sends them again."""
+    if not can_proceed(shipment.unship):
+        raise ShipmentStateError.refuse(
+            shipment, "taken back", "Only a shipment that shipped is taken back."
+        )
+    lines = list(shipment.lines.select_related("order_line"))
+    levels = dict(
+        StockLevel.objects.filter(
+            location_id=shipment.location_id,
+            product_id__in=[line.order_line.product_id for line in lines],
+        ).values_list("product_id", "pk")
+    )
+    stock_consume_reverse(
+        returns=[
+            (line.order_line_id, levels[line.order_line.product_id], line.quantity)
+            for line in lines
+        ],
+        actor=actor,
+        reference=shipment.number,
+        note=why,
+    )
+    was = (shipment.carrier, shipment.tracking_number)
+    shipment.unship()
+    shipment.save(
+        update_fields=[
+            "status",
+            "carrier",
+            "service",
+            "tracking_number",
+            "shipped_at",
+            "estimated_delivery",
+            "updated_at",
+        ]
+    )
+    others_open = (
+        Shipment.objects.filter(order_id=order.pk, status__in=[S.PENDING, S.PICKING])
+        .exclude(pk=shipment.pk)
+        .exists()
+    )
+    return order_lifecycle.order_shipment_reverse(
+        order=order,
+        actor=actor,
+        unshipped={line.order_line_id: line.quantity for line in lines},
+        reference=shipment.number
+        + (f" ({was[0].name} {was[1]})" if was[0] else "")
+        + (f": {why}" if why else ""),
+        others_open=others_open,
+    )
 
 
 def _shipment_split(

@@ -16,7 +16,12 @@ from oms.api.auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasChannelKey
 from oms.api.selectors import order_detail, stock_by_sku
 from oms.api.serializers import CancelIn, ErrorOut, OrderIn, OrderOut, StockListOut
 from orders.exceptions import OrderError
-from orders.intake.inbox import API_CREATE, inbound_process, inbound_store
+from orders.intake.inbox import (
+    API_CREATE,
+    inbound_apply_locked,
+    inbound_outcome_save,
+    inbound_store,
+)
 from orders.intake.payload import external_id_of
 from orders.models import InboundMessage, Order
 from orders.services.lifecycle import order_cancel
@@ -97,39 +102,41 @@ class OrderCreateView(ChannelApiView):
             data = request.data
         except ParseError as error:
             return _error(f"The body is not JSON: {error.detail}", 400)
-        message, new = inbound_store(
-            channel=channel,
-            source=InboundMessage.Source.API,
-            topic=API_CREATE,
-            body=raw,
-            headers={"Idempotency-Key": key} if key else {},
-            idempotency_key=key,
-            body_hash=body_hash,
-            external_id=external_id_of(data),
-            process=False,
-        )
-        if not new:
-            return self._again(message, body_hash)
-        # The caller needs the order in the answer: processed here, at once,
-        # the same way the worker processes a webhook.
-        outcome = inbound_process(message_id=message.pk)
+        # Stored and processed in one transaction: the caller needs the order
+        # in the answer, and no drain can take the message up half-done.
+        with transaction.atomic():
+            message, new = inbound_store(
+                channel=channel,
+                source=InboundMessage.Source.API,
+                topic=API_CREATE,
+                body=raw,
+                headers={"Idempotency-Key": key} if key else {},
+                idempotency_key=key,
+                body_hash=body_hash,
+                external_id=external_id_of(data),
+                process=False,
+            )
+            if not new:
+                return self._again(message, body_hash)
+            message.channel = channel
+            outcome = inbound_apply_locked(message=message)
+            code, body = self._answer(outcome)
+            inbound_outcome_save(message=message, response_status=code, response=body)
+        return Response(body, status=code)
+
+    def _answer(self, outcome) -> tuple[int, dict]:
         if outcome.status in (Status.PROCESSED, Status.DUPLICATE) and outcome.order:
             code = 201 if outcome.status == Status.PROCESSED else 200
-            order = Order.objects.select_related("channel").get(pk=outcome.order.pk)
-            body = order_detail(order=order)
-        elif outcome.problems:
-            code = 422
-            body = {
+            order = outcome.order
+            if order.channel_id == self.request.auth.channel_id:
+                order.channel = self.request.auth.channel
+            return code, order_detail(order=order)
+        if outcome.problems:
+            return 422, {
                 "detail": "The order was not taken; correct the fields named.",
                 "errors": [p.as_dict() for p in outcome.problems],
             }
-        else:
-            code = 422
-            body = {"detail": outcome.error or "The order was not taken."}
-        InboundMessage.objects.filter(pk=message.pk).update(
-            response_status=code, response=body
-        )
-        return Response(body, status=code)
+        return 422, {"detail": outcome.error or "The order was not taken."}
 
     def _again(self, earlier: InboundMessage, body_hash: str) -> Response:
         if earlier.body_hash != body_hash:

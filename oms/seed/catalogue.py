@@ -53,6 +53,13 @@ def seed_users(report: SeedReport) -> dict[str, object]:
     return users
 
 
+def ean13(base: int) -> str:
+    """Return a valid EAN-13 (GTIN) of a 12-digit number: its check digit added."""
+    digits = f"{base:012d}"
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits))
+    return digits + str(-total % 10)
+
+
 def seed_catalogue(rng: random.Random, actor, report: SeedReport) -> list[Product]:
     channels_locations = []
     for code, name, kind, mails in CHANNELS:
@@ -88,7 +95,7 @@ def seed_catalogue(rng: random.Random, actor, report: SeedReport) -> list[Produc
                     defaults={
                         "name": f"{title}, {colour.title()}"
                         + ("" if size == "OS" else f", {size}"),
-                        "barcode": f"40{index:011d}",
+                        "barcode": ean13(400_000_000_000 + index),
                         "weight_g": weight,
                     },
                 )

@@ -43,11 +43,13 @@ from core.steps import Step, StepAdminMixin
 from inventory.models import Location
 from orders import forms
 from orders.addresses import Address, country_name
+from orders.admin.rules import OrderTagFilter
 from orders.importing.admin import OrderImportMixin
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus
 from orders.resources import OrderExportForm, OrderExportResource
+from orders.routing import routing_text
 from orders.selectors import order_search_q
-from orders.services import allocation, lifecycle
+from orders.services import allocation, lifecycle, shipby
 from orders.services.orders import (
     EDITABLE_FIELDS,
     LineInput,
@@ -157,7 +159,15 @@ class OrderEventInline(ReadOnlyInline):
     @admin.display(description="message")
     def message_shown(self, obj: OrderEvent) -> str:
         """The message, linked to the inbound message (API call, shop webhook)
-        it came from."""
+        it came from; an allocation's routing reasons under it."""
+        routing = (obj.data or {}).get("routing")
+        if isinstance(routing, dict) and routing:
+            return format_html(
+                '{}<div class="oms-routing"><small><strong>Routing:</strong> {}'
+                "</small></div>",
+                obj.message,
+                routing_text(routing),
+            )
         message_id = (obj.data or {}).get("inbound_message")
         if not isinstance(message_id, int):
             return obj.message
@@ -182,6 +192,24 @@ class StatusFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(status=self.value()) if self.value() else queryset
+
+
+class ShipByFilter(admin.SimpleListFilter):
+    """Orders still to ship that are due today, or late (through the partial
+    ship-by index)."""
+
+    title = "ship by"
+    parameter_name = "ship_by"
+
+    def lookups(self, request, model_admin):
+        return [("today", "Due to ship today"), ("late", "Late to ship")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "today":
+            return queryset.filter(shipby.ship_by_due_today_q())
+        if self.value() == "late":
+            return queryset.filter(shipby.ship_by_late_q())
+        return queryset
 
 
 class ShipCountryFilter(admin.SimpleListFilter):
@@ -225,7 +253,9 @@ class OrderAdminBase(
         "channel",
         "priority",
         "hold_reason",
+        ShipByFilter,
         ShipCountryFilter,
+        OrderTagFilter,
     ]
     list_select_related = ["channel", "customer"]
     # Searched by get_search_results: every kind of term through an index.
@@ -258,7 +288,7 @@ class OrderAdminBase(
                     ("number", "status", "hold_reason"),
                     ("channel", "external_id"),
                     "customer",
-                    ("placed_at", "priority"),
+                    ("placed_at", "priority", "ship_by"),
                 ]
             },
         ),

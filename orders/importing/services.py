@@ -22,6 +22,7 @@ from core.history import history_snapshot
 from core.limits import fit_text, model_value_problem, printable, shown
 from core.sequences import format_number, sequence_reserve
 from inventory.models import Product
+from orders import outbound
 from orders.addresses import SHIP_TO_FIELDS
 from orders.importing.formats import detect_format
 from orders.importing.reader import ImportFileError, read_table
@@ -34,8 +35,11 @@ from orders.models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
+    Rule,
 )
+from orders.rules.services import rules_apply
 from orders.services.orders import ORDER_NUMBER_PREFIX
+from orders.services.shipby import ship_by_many
 
 Progress = Callable[[str, int, int], None]
 CHUNK = 5000
@@ -254,7 +258,10 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
     now = timezone.now()
     source_event = OrderEvent.Kind.IMPORTED
     order_rows = []
-    for number, order in zip(numbers, orders, strict=True):
+    ship_bys = ship_by_many(
+        orders=[(o.channel_id, o.placed_at or now, o.country) for o in orders]
+    )
+    for number, order, ship_by in zip(numbers, orders, ship_bys, strict=True):
         values = order.values
         subtotal = sum(
             (line.unit_price * line.quantity for line in order.lines), Decimal("0")
@@ -283,6 +290,7 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
                 ),
                 "priority": 0,
                 "placed_at": order.placed_at or now,
+                "ship_by": ship_by,
                 **{field: values.get(field, "") for field in SHIP_TO_FIELDS},
                 "ship_country": order.country,
                 "ship_phone": values.get("ship_phone", "") or values.get("phone", ""),
@@ -498,6 +506,14 @@ def orders_import(
     try:
         with transaction.atomic():
             result.order_ids = _write(importable, actor=actor, source=source)
+            # Intake rules, in bulk, before the new orders are allocated.
+            rules_apply(
+                order_ids=result.order_ids, trigger=Rule.Trigger.INTAKE, actor=actor
+            )
+            # The channels hear `order.created` as from the API, in bulk.
+            outbound.order_outbound_notify(
+                event=outbound.CREATED, order_ids=result.order_ids
+            )
             fault_pause("import.write")  # the fault suite kills it here
     except IntegrityError as error:
         raise ImportFileError(

@@ -12,16 +12,19 @@ fails is recorded on the message, listed in the admin, and can be replayed.
 
 import json
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 from django_tasks import task
 
 from core.exceptions import DomainError
+from core.faults import fault_pause
 from core.users import Actor
 from inventory.models import Product
 from orders import events
@@ -30,8 +33,8 @@ from orders.exceptions import OrderStateError
 from orders.importing.validate import ParsedOrder
 from orders.intake import shopify, woocommerce
 from orders.intake.payload import FieldProblem, PayloadError, payload_check
-from orders.models import Channel, HoldReason, InboundMessage, Order, OrderStatus
-from orders.services.lifecycle import order_cancel, order_hold
+from orders.models import Channel, InboundMessage, Order, OrderStatus
+from orders.services.lifecycle import order_cancel
 from orders.services.orders import (
     LineInput,
     customer_get_or_create,
@@ -96,9 +99,11 @@ def inbound_store(
 ) -> tuple[InboundMessage, bool]:
     """Store a message as it came; return it and whether it is new.
 
-    A delivery id or idempotency key seen before returns the earlier message
-    and False. With `process`, its processing is queued in the same
-    transaction (the database queue), or right after it commits.
+    One statement: an INSERT that does nothing when the delivery id or
+    idempotency key was seen before (then the earlier message and False come
+    back). With `process`, the worker is woken to drain the inbox (at most one
+    wake-up per process every `OMS_INBOX_WAKE_SECONDS`); with the immediate
+    task backend the message is processed at once.
     """
     message = InboundMessage(
         channel=channel,
@@ -111,20 +116,50 @@ def inbound_store(
         body=_clean_text(body.decode("utf-8", "replace")),
         headers={k: _clean_text(v) for k, v in (headers or {}).items()},
     )
-    queue_within = process and _queue_in_database()
-    try:
-        with transaction.atomic():
-            message.save(force_insert=True)
-            if queue_within:
-                inbound_process_task.enqueue(message.pk)
-    except IntegrityError:
+    for _ in range(3):
+        message.pk = _insert_unless_seen(message)
+        if message.pk is not None:
+            break
         earlier = _earlier(message)
-        if earlier is None:
-            raise
-        return earlier, False
-    if process and not queue_within:
-        inbound_process_task.enqueue(message.pk)
+        if earlier is not None:
+            return earlier, False
+        # The earlier delivery was rolled back meanwhile: store this one.
+    else:
+        raise IntegrityError(f"Inbound message {message.delivery_id!r} not stored.")
+    if process:
+        if _queue_in_database():
+            inbound_wake()
+        else:
+            inbound_process_task.enqueue(message.pk)
     return message, True
+
+
+def _insert_unless_seen(message: InboundMessage) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new id, or None when a
+    unique constraint (delivery id, idempotency key) already holds the row."""
+    meta = InboundMessage._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    for f in fields:
+        f.pre_save(message, add=True)
+    connection = connections[router.db_for_write(InboundMessage)]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} "
+        f"({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+    params = [
+        f.get_db_prep_save(getattr(message, f.attname), connection) for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    message._state.adding = False
+    message._state.db = connection.alias
+    return row[0]
 
 
 def _earlier(message: InboundMessage) -> InboundMessage | None:
@@ -139,11 +174,32 @@ def _earlier(message: InboundMessage) -> InboundMessage | None:
 
 
 def _queue_in_database() -> bool:
-    """Whether the task queue is a table beside the messages: then a message
-    and its task are stored in one transaction, together or not at all (and
-    in one commit). Otherwise (the immediate backend) the task runs once the
-    message is stored."""
+    """Whether tasks go to the database queue (run by `manage.py worker`);
+    otherwise (the immediate backend) a task runs where it is enqueued."""
     return settings.OMS_TASKS_BACKEND == "database"
+
+
+_woken_until = 0.0
+_wake_lock = threading.Lock()
+
+
+def inbound_wake() -> None:
+    """Queue a drain of the inbox, unless this process queued one that has not
+    started yet.
+
+    The drain is queued to start `OMS_INBOX_WAKE_SECONDS` from now, so it sees
+    every message stored until then: one task row per process and interval
+    however many webhooks arrive, and none when nothing arrives.
+    """
+    global _woken_until
+    delay = settings.OMS_INBOX_WAKE_SECONDS
+    now = time.monotonic()
+    with _wake_lock:
+        if now < _woken_until:
+            return
+        _woken_until = now + delay
+    run_after = timezone.now() + timedelta(seconds=delay)
+    inbound_drain_task.using(run_after=run_after).enqueue()
 
 
 # ---- processing
@@ -162,39 +218,111 @@ def inbound_process(*, message_id: int) -> Outcome:
             .select_related("channel")
             .get(pk=message_id)
         )
-        if message.status != Status.RECEIVED:
-            # Done before (a task queued twice, or a replay that raced).
-            return Outcome(message.status, message.order, message.error)
-        message.attempts += 1
-        try:
-            with transaction.atomic():
-                outcome = _apply(message)
-        except PayloadError as error:
-            outcome = Outcome(Status.FAILED, error=str(error), problems=error.problems)
-        except DomainError as error:
-            outcome = Outcome(Status.FAILED, error=str(error))
-        except Exception as error:  # recorded on the message, for a Replay
-            logger.exception("Inbound message %s failed", message.pk)
-            outcome = Outcome(
-                Status.FAILED, error=f"{type(error).__name__}: {error}"[:2000]
-            )
-        message.status = outcome.status
-        message.error = outcome.error
-        message.order = outcome.order
-        message.processed_at = timezone.now()
-        if outcome.order is not None and not message.external_id:
-            message.external_id = outcome.order.external_id
-        message.save(
-            update_fields=[
-                "status",
-                "error",
-                "order",
-                "processed_at",
-                "attempts",
-                "external_id",
-            ]
+        return _process_one(message)
+
+
+def inbound_apply_locked(*, message: InboundMessage) -> Outcome:
+    """Apply a message the caller holds locked (or has just inserted, in its
+    own transaction) and record the outcome on it."""
+    if message.status != Status.RECEIVED:
+        # Done before (a task queued twice, or a replay that raced).
+        return Outcome(message.status, message.order, message.error)
+    message.attempts += 1
+    try:
+        with transaction.atomic():
+            outcome = _apply(message)
+    except PayloadError as error:
+        outcome = Outcome(Status.FAILED, error=str(error), problems=error.problems)
+    except DomainError as error:
+        outcome = Outcome(Status.FAILED, error=str(error))
+    except Exception as error:  # recorded on the message, for a Replay
+        logger.exception("Inbound message %s failed", message.pk)
+        outcome = Outcome(
+            Status.FAILED, error=f"{type(error).__name__}: {error}"[:2000]
         )
+    message.status = outcome.status
+    message.error = outcome.error
+    message.order = outcome.order
+    message.processed_at = timezone.now()
+    if outcome.order is not None and not message.external_id:
+        message.external_id = outcome.order.external_id
     return outcome
+
+
+def inbound_outcome_save(*, message: InboundMessage, **extra: Any) -> None:
+    """Write what processing did to the message row (and `extra` fields)."""
+    for name, value in extra.items():
+        setattr(message, name, value)
+    message.save(
+        update_fields=[
+            "status",
+            "error",
+            "order",
+            "processed_at",
+            "attempts",
+            "external_id",
+            *extra,
+        ]
+    )
+
+
+def _process_one(message: InboundMessage) -> Outcome:
+    if message.status != Status.RECEIVED:
+        return Outcome(message.status, message.order, message.error)
+    outcome = inbound_apply_locked(message=message)
+    inbound_outcome_save(message=message)
+    return outcome
+
+
+# ---- draining the inbox in batches
+
+
+def inbound_drain(
+    *, received_before: datetime | None = None, budget_seconds: float | None = None
+) -> int:
+    """Process waiting messages, oldest first, in batches; return how many.
+
+    Each batch is one transaction holding its messages locked (`SKIP LOCKED`:
+    several workers drain side by side, never the same message). A worker
+    killed mid-batch commits nothing: its messages are waiting again, and the
+    next drain (or the sweep) takes them up. Stops after `budget_seconds` and
+    queues its continuation, so one worker is not held for ever.
+    """
+    budget = budget_seconds or settings.OMS_INBOX_DRAIN_SECONDS
+    started = time.monotonic()
+    done = 0
+    while True:
+        count = _drain_batch(received_before)
+        done += count
+        if count < settings.OMS_INBOX_BATCH:
+            return done
+        if time.monotonic() - started > budget:
+            if _queue_in_database():
+                inbound_drain_task.enqueue()
+            return done
+
+
+@transaction.atomic
+def _drain_batch(received_before: datetime | None) -> int:
+    waiting = InboundMessage.objects.filter(status=Status.RECEIVED)
+    if received_before is not None:
+        waiting = waiting.filter(received_at__lt=received_before)
+    messages = list(
+        waiting.select_for_update(skip_locked=True, of=("self",))
+        .select_related("channel")
+        .order_by("pk")[: settings.OMS_INBOX_BATCH]
+    )
+    for message in messages:
+        _process_one(message)
+    if messages:
+        fault_pause("inbox.batch")  # the fault suite kills the worker here
+    return len(messages)
+
+
+@task()
+def inbound_drain_task() -> int:
+    """Drain the inbox (queued by `inbound_wake` as webhooks arrive)."""
+    return inbound_drain()
 
 
 def _body(message: InboundMessage) -> Any:
@@ -241,8 +369,77 @@ def _apply_shopify(message: InboundMessage, body: Any) -> Outcome:
         return Outcome(Status.IGNORED, error=f"Topic {message.topic!r} is not read.")
     api_body = shopify.shopify_order_body(body)
     if order is not None and message.topic == "orders/updated":
-        return _update(message, order, api_body, "Shopify")
+        return _update_shopify(message, order, body, api_body)
     return _create(message, payload_check(api_body))
+
+
+def _update_shopify(
+    message: InboundMessage, order: Order, body: dict, api_body: dict
+) -> Outcome:
+    """Apply an `orders/updated` in Shopify's `updated_at` order: an older
+    update arriving after a newer one is ignored. Address and shipping
+    changes go through `order_update` (staff rules); line changes are
+    refused, on the timeline and the message."""
+    stale = _stale_shopify_update(message, order, body)
+    if stale:
+        return Outcome(Status.IGNORED, order, error=stale)
+    refused_lines = _shopify_line_changes(order, body)
+    outcome = _update(message, order, api_body, "Shopify")
+    if refused_lines:
+        _note_once(outcome.order or order, refused_lines, message)
+        outcome.error = " ".join(filter(None, [refused_lines, outcome.error]))
+    return outcome
+
+
+def _stale_shopify_update(message: InboundMessage, order: Order, body: dict) -> str:
+    """Say why this update is older than one already applied, or ""."""
+    updated_at = shopify.shopify_updated_at(body)
+    if updated_at is None:
+        return ""
+    applied = (
+        InboundMessage.objects.filter(
+            order=order, source=Source.SHOPIFY, status=Status.PROCESSED
+        )
+        .exclude(pk=message.pk)
+        .values_list("body", flat=True)
+    )
+    newest = None
+    for earlier in applied:
+        try:
+            moment = shopify.shopify_updated_at(json.loads(earlier))
+        except ValueError:
+            continue
+        if moment is not None and (newest is None or moment > newest):
+            newest = moment
+    if newest is None or updated_at >= newest:
+        return ""
+    return (
+        f"Not applied: this Shopify update (updated_at {updated_at.isoformat()}) "
+        f"is older than one already applied (updated_at {newest.isoformat()}); "
+        "it arrived late."
+    )
+
+
+def _shopify_line_changes(order: Order, body: dict) -> str:
+    """Describe how Shopify's lines differ from the order's, or ""."""
+    wanted = shopify.shopify_line_quantities(body)
+    if not wanted:
+        return ""
+    held: dict[str, int] = {}
+    for sku, quantity in order.lines.values_list("sku", "quantity"):
+        held[sku] = held.get(sku, 0) + quantity
+    if wanted == held:
+        return ""
+    changes = [
+        f"{sku} {held.get(sku, 0)} → {wanted.get(sku, 0)}"
+        for sku in sorted(set(wanted) | set(held))
+        if held.get(sku, 0) != wanted.get(sku, 0)
+    ]
+    return (
+        f"Shopify changed the lines of order {order.number} ({', '.join(changes)}); "
+        "not applied: order lines are not edited here after intake. Cancel the "
+        "order in Shopify and place it again, or change the shipment by hand."
+    )
 
 
 def _apply_woocommerce(message: InboundMessage, body: Any) -> Outcome:
@@ -330,18 +527,12 @@ def _create(message: InboundMessage, parsed: ParsedOrder) -> Outcome:
                 shipping_amount=parsed.shipping_amount,
                 tax_amount=parsed.tax_amount,
                 shipping_method=values.get("shipping_method", ""),
-                allocate=not parsed.address_problem,
                 source=message.get_source_display(),
                 inbound_message_id=message.pk,
+                # As the CSV import does: taken, held until someone checks it
+                # (before the intake rules run, so they see the hold).
+                address_problem=parsed.address_problem,
             )
-            if parsed.address_problem:
-                # As the CSV import does: taken, held until someone checks it.
-                order = order_hold(
-                    order=order,
-                    actor=None,
-                    reason=HoldReason.ADDRESS_CHECK,
-                    note=parsed.address_problem,
-                )
     except IntegrityError:
         # The same order arrived by another message a moment ago.
         existing = _find(channel, parsed.external_id)
@@ -434,14 +625,7 @@ def inbound_replay(*, message: InboundMessage, actor: Actor) -> InboundMessage:
 
 @task()
 def inbound_sweep() -> int:
-    """Queue again the messages still waiting long after they came (their
-    queued task was lost); processing each once is guarded by its lock."""
+    """Process the messages still waiting long after they came (the drain that
+    should have taken them was lost); each is applied once, under its lock."""
     before = timezone.now() - timedelta(seconds=settings.OMS_INBOX_SWEEP_AFTER_SECONDS)
-    waiting = list(
-        InboundMessage.objects.filter(
-            status=Status.RECEIVED, received_at__lt=before
-        ).values_list("pk", flat=True)[:1000]
-    )
-    for message_id in waiting:
-        inbound_process_task.enqueue(message_id)
-    return len(waiting)
+    return inbound_drain(received_before=before)

@@ -6,8 +6,12 @@ HMAC-SHA256 of the raw body under the app's client secret (or the secret
 shown for webhooks made under Settings → Notifications).
 """
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 TOPICS = {"orders/create", "orders/updated", "orders/cancelled"}
 
@@ -93,3 +97,36 @@ def shopify_order_body(resource: dict) -> dict:
 
 def shopify_is_cancelled(resource: Any) -> bool:
     return isinstance(resource, dict) and bool(resource.get("cancelled_at"))
+
+
+def shopify_updated_at(resource: Any) -> datetime | None:
+    """Return the resource's `updated_at` (aware), or None when absent or bad."""
+    if not isinstance(resource, dict) or not isinstance(
+        resource.get("updated_at"), str
+    ):
+        return None
+    moment = parse_datetime(resource["updated_at"].strip())
+    if moment is None or timezone.is_naive(moment):
+        return None
+    return moment
+
+
+def shopify_line_quantities(resource: dict) -> dict[str, int]:
+    """Return the quantity per SKU the order holds now.
+
+    Shopify keeps an edited order's original `quantity` on each line item and
+    gives what is left in `current_quantity` (0 for a removed item); added
+    items come as new line items.
+    """
+    quantities: dict[str, int] = {}
+    line_items = resource.get("line_items")
+    for item in line_items if isinstance(line_items, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("sku"), str):
+            continue
+        quantity = item.get("current_quantity", item.get("quantity"))
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            continue
+        sku = item["sku"].strip()
+        if sku and quantity > 0:
+            quantities[sku] = quantities.get(sku, 0) + quantity
+    return quantities

@@ -1,15 +1,17 @@
 """Shop webhooks: verified like the platform signs them, stored, answered.
 
-Each request does only this: find the channel, check the signature over the
-raw body, store the message (with its processing task) and answer 200. The
-worker does the rest (orders.intake.inbox).
+Each request does only this: find the channel (cached for a few seconds),
+check the signature over the raw body, store the message (one INSERT) and
+answer 200. The worker drains the inbox (orders.intake.inbox).
 """
 
 import base64
 import hashlib
 import hmac
 import json
+import time
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -49,8 +51,23 @@ def signature_valid(secret: str, body: bytes, presented: str) -> bool:
     return hmac.compare_digest(expected.encode(), presented.strip().encode())
 
 
+_channels: dict[str, tuple[float, Channel | None]] = {}
+
+
 def _channel(code: str) -> Channel | None:
-    return Channel.objects.filter(code=code, active=True).first()
+    """The active channel with this code, kept for a few seconds per process:
+    the acknowledgement is then the message's INSERT alone."""
+    keep = settings.OMS_INTAKE_CHANNEL_CACHE_SECONDS
+    now = time.monotonic()
+    cached = _channels.get(code)
+    if keep > 0 and cached is not None and cached[0] > now:
+        return cached[1]
+    channel = Channel.objects.filter(code=code, active=True).first()
+    if keep > 0:
+        if len(_channels) > 1000:  # codes that are not channels, sent at random
+            _channels.clear()
+        _channels[code] = (now + keep, channel)
+    return channel
 
 
 def _refuse(status: int, message: str) -> JsonResponse:

@@ -23,3 +23,12 @@ from orders.models.records import (  # noqa: F401
     ImportJob,
     InboundMessage,
 )
+from orders.models.requests import (  # noqa: F401
+    CustomerRequest,
+)
+from orders.models.rules import (  # noqa: F401
+    OrderTag,
+    Rule,
+    RuleAction,
+    RuleCondition,
+)

@@ -1,5 +1,8 @@
 """Sales channels and their API keys."""
 
+import datetime
+
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 
 
@@ -64,6 +67,52 @@ class Channel(models.Model):
         "Notifications → Webhooks). WooCommerce: the webhook's Secret. Not the "
         "outbound webhook secret above, which signs what is sent to the channel.",
     )
+    # The customer's order page (and its links in e-mails) in the channel's
+    # own colours: a shop's customers know the shop, not the OMS.
+    display_name = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The shop's name as customers know it, on the order page; "
+        "the channel's name when empty.",
+    )
+    logo_url = models.URLField(
+        "logo URL",
+        blank=True,
+        help_text="An https address of the shop's logo, shown at the top of the "
+        "order page (about 40 px high).",
+    )
+    accent_colour = models.CharField(
+        max_length=7,
+        default="#1f6feb",
+        validators=[
+            RegexValidator(
+                r"^#[0-9a-fA-F]{6}$", "Write the colour as #rrggbb, e.g. #1f6feb."
+            )
+        ],
+        help_text="Buttons and headings on the order page, as #rrggbb.",
+    )
+    support_email = models.EmailField(
+        blank=True, help_text="Where the order page tells customers to write."
+    )
+    return_window_days = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MaxValueValidator(365)],
+        help_text="Days after delivery during which customers may start a return "
+        "on their order page (0: never).",
+    )
+    # Handling time: when an order must leave (orders.services.shipby).
+    cutoff_time = models.TimeField(
+        "cut-off time",
+        default=datetime.time(14, 0),
+        help_text="Orders placed before this time of day (site time zone) on a "
+        "working day ship that day; later ones the next working day.",
+    )
+    handling_days = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(30)],
+        help_text="Working days the warehouse may take on top (0: ship on the "
+        "day given by the cut-off).",
+    )
     push_stock = models.BooleanField(
         "push available stock",
         default=False,
@@ -77,6 +126,11 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def shop_name(self) -> str:
+        """The name customers know the shop by."""
+        return self.display_name or self.name
 
 
 class ChannelApiKey(models.Model):

@@ -26,6 +26,7 @@ class OrderEvent(models.Model):
         REFUND = "refund", "Refund"
         # What a channel sent that could not be applied (an update after packing).
         CHANNEL = "channel", "Channel message"
+        RULE = "rule", "Rule applied"
 
     # Indexed through (order, -created_at) below.
     order = models.ForeignKey(

@@ -10,7 +10,7 @@ from django_fsm import RETURN_VALUE, FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from core.models import ProtectedStatusModel, VersionedModel
-from inventory.models import Product
+from inventory.models import Location, Product
 from orders.models.channels import Channel
 
 
@@ -61,6 +61,16 @@ HOLDABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED]
 CANCELLABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED, S.ON_HOLD]
 # The shipping address and delivery details may change until the order is packed.
 EDITABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED, S.ON_HOLD, S.PICKING]
+# Orders that still have something to ship (ship-by filters, their index).
+TO_SHIP = [
+    S.PENDING,
+    S.ALLOCATED,
+    S.BACKORDERED,
+    S.ON_HOLD,
+    S.PICKING,
+    S.PACKED,
+    S.PARTIALLY_SHIPPED,
+]
 
 
 class Order(ProtectedStatusModel, VersionedModel):
@@ -116,8 +126,30 @@ class Order(ProtectedStatusModel, VersionedModel):
     total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
 
     placed_at = models.DateTimeField()
+    # From the channel's handling time at intake (orders.services.shipby).
+    ship_by = models.DateField(
+        "ship by",
+        null=True,
+        blank=True,
+        help_text="The day the order must leave, from the channel's cut-off and "
+        "handling time and the working days of the location expected to ship it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Set by rules (orders.rules): tags, and where allocation must (not) ship from.
+    tags = models.ManyToManyField("orders.OrderTag", blank=True, related_name="orders")
+    routing_pin = models.ForeignKey(
+        Location,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="ship from (pinned by a rule)",
+    )
+    routing_exclude = models.JSONField(
+        "never ship from (location ids, set by rules)", default=list, blank=True
+    )
 
     # History is looked up by order (id) and date; no other index is kept, so
     # bulk imports stay fast.
@@ -147,6 +179,12 @@ class Order(ProtectedStatusModel, VersionedModel):
             ),
             models.Index(fields=["external_id"], name="order_external_id"),
             models.Index(fields=["ship_phone"], name="order_ship_phone"),
+            # Due today / late to ship: only orders still to leave are indexed.
+            models.Index(
+                fields=["ship_by"],
+                condition=Q(status__in=TO_SHIP),
+                name="order_ship_by_open",
+            ),
         ]
         permissions = [
             ("allocate_order", "Can allocate stock to orders"),
@@ -199,6 +237,16 @@ class Order(ProtectedStatusModel, VersionedModel):
     def ship(self) -> None:
         """Everything has left the building."""
 
+    @transition(
+        field=status,
+        source=[S.SHIPPED, S.PARTIALLY_SHIPPED],
+        target=RETURN_VALUE(S.PICKING, S.PACKED, S.PARTIALLY_SHIPPED),
+    )
+    def unship(self, back_to: str) -> str:
+        """A shipment did not leave after all (its label was voided before
+        the carrier had it): back to where the order was before it shipped."""
+        return back_to
+
     @transition(field=status, source=S.SHIPPED, target=S.DELIVERED)
     def deliver(self) -> None:
         """The carrier delivered every shipment."""
@@ -209,7 +257,18 @@ class Order(ProtectedStatusModel, VersionedModel):
         self.held_from = self.status
         self.hold_reason = reason
 
-    @transition(field=status, source=S.ON_HOLD, target=RETURN_VALUE(*HOLDABLE))
+    @transition(field=status, source=[S.PICKING, S.PACKED], target=S.ON_HOLD)
+    def hold_in_warehouse(self, reason: str) -> None:
+        """Stop a picked or packed order before it ships (its address failed
+        the carrier's check); released, it goes back to picking or packed."""
+        self.held_from = self.status
+        self.hold_reason = reason
+
+    @transition(
+        field=status,
+        source=S.ON_HOLD,
+        target=RETURN_VALUE(*HOLDABLE, S.PICKING, S.PACKED),
+    )
     def release(self) -> str:
         """Go back to the state the order was held from."""
         previous = self.held_from or S.PENDING
@@ -217,7 +276,13 @@ class Order(ProtectedStatusModel, VersionedModel):
         self.hold_reason = ""
         return previous
 
-    @transition(field=status, source=CANCELLABLE, target=S.CANCELLED)
+    @transition(
+        field=status,
+        source=CANCELLABLE,
+        target=S.CANCELLED,
+        # An order held in the warehouse has packed parcels: release it first.
+        conditions=[lambda order: order.held_from not in (S.PICKING, S.PACKED)],
+    )
     def cancel(self) -> None:
         """Stop the order for good."""
         self.held_from = ""

@@ -87,6 +87,7 @@ class CustomerEmail(models.Model):
         RETURN_APPROVED = "return_approved", "Return approved"
         RETURN_REJECTED = "return_rejected", "Return rejected"
         REFUNDED = "refund_issued", "Refund issued"
+        DELIVERY_CHANGED = "delivery_changed", "Delivery changed"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

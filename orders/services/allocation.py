@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tasks import task
@@ -28,7 +28,8 @@ from inventory.services import AllocationRequest, stock_allocate_many
 from orders import events
 from orders.exceptions import OrderStateError
 from orders.locks import lock_order, lock_order_rows, lock_orders
-from orders.models import Order, OrderLine, OrderStatus
+from orders.models import Order, OrderLine, OrderStatus, Rule
+from orders.rules.services import rules_apply
 
 S = OrderStatus
 
@@ -94,6 +95,7 @@ def _allocate(*, waiting: Sequence[Waiting], actor: Actor) -> dict[int, str]:
     if not waiting:
         return {}
     lines_of = _outstanding_lines([order.pk for order in waiting])
+    routing = _routing_of([order.pk for order in waiting])
     results = stock_allocate_many(
         requests=[
             AllocationRequest(
@@ -103,6 +105,8 @@ def _allocate(*, waiting: Sequence[Waiting], actor: Actor) -> dict[int, str]:
                     for pk, product_id, _sku, quantity in lines_of[order.pk]
                 ],
                 country=order.country,
+                pin=routing.get(order.pk, (None,))[0],
+                exclude=routing.get(order.pk, (None, frozenset()))[1],
             )
             for order in waiting
         ]
@@ -116,7 +120,10 @@ def _allocate(*, waiting: Sequence[Waiting], actor: Actor) -> dict[int, str]:
         if result.reserved_any:
             timeline.append(
                 events.order_event_allocated_row(
-                    order_id=order.pk, actor=actor, reserved=result.reserved
+                    order_id=order.pk,
+                    actor=actor,
+                    reserved=result.reserved,
+                    routing=result.routing,
                 )
             )
         if order.status in IN_PROGRESS:
@@ -136,6 +143,8 @@ def _allocate(*, waiting: Sequence[Waiting], actor: Actor) -> dict[int, str]:
                     short={
                         sku_of[line_id]: qty for line_id, qty in result.short.items()
                     },
+                    # Recorded once: on the allocated entry when some was reserved.
+                    routing=None if result.reserved_any else result.routing,
                 )
             )
         if order.status != S.BACKORDERED:
@@ -157,7 +166,28 @@ def _allocate(*, waiting: Sequence[Waiting], actor: Actor) -> dict[int, str]:
         statuses.update(dict.fromkeys(pks, target))
         changed.extend(pks)
     history_snapshot(Order, changed, user=actor, reason="allocation")
+    allocated = [pk for pk in changed if statuses[pk] == S.ALLOCATED]
+    if allocated:
+        ruled = rules_apply(
+            order_ids=allocated, trigger=Rule.Trigger.ALLOCATED, actor=actor
+        )
+        statuses.update(dict.fromkeys(ruled.held, S.ON_HOLD))
     return statuses
+
+
+def _routing_of(order_ids: list[int]) -> dict[int, tuple[int | None, frozenset[int]]]:
+    """Where rules pinned or excluded locations for these orders (most have
+    neither: only those rows are read)."""
+    routing: dict[int, tuple[int | None, frozenset[int]]] = {}
+    for chunk in lookup_chunks(order_ids):
+        rows = (
+            Order.objects.filter(any_of("pk", chunk))
+            .filter(Q(routing_pin__isnull=False) | ~Q(routing_exclude=[]))
+            .values_list("pk", "routing_pin_id", "routing_exclude")
+        )
+        for pk, pin, exclude in rows:
+            routing[pk] = (pin, frozenset(exclude or ()))
+    return routing
 
 
 def orders_allocate_locked(*, orders: Sequence[Order], actor: Actor) -> list[Order]:
@@ -172,7 +202,10 @@ def orders_allocate_locked(*, orders: Sequence[Order], actor: Actor) -> list[Ord
     )
     now = timezone.now()
     for order in orders:
-        if statuses[order.pk] != order.status:
+        if statuses[order.pk] not in TRANSITIONS and statuses[order.pk] != order.status:
+            # A "when allocated" rule held it: read the row as it is now.
+            order.refresh_from_db()
+        elif statuses[order.pk] != order.status:
             # Stored already; run the same transition on the instance to match.
             getattr(order, TRANSITIONS[statuses[order.pk]].__name__)()
             order.updated_at = now

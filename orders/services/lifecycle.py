@@ -17,7 +17,15 @@ from orders import events, outbound
 from orders.emails import customer_email_queue
 from orders.exceptions import OrderError, OrderStateError
 from orders.locks import lock_order
-from orders.models import CustomerEmail, HoldReason, Order, OrderLine, OrderStatus
+from orders.models import (
+    CustomerEmail,
+    HoldReason,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Rule,
+)
+from orders.rules.services import rules_apply
 from orders.services.allocation import orders_allocate_locked
 
 S = OrderStatus
@@ -62,10 +70,15 @@ def order_start_picking(*, order: Order, actor: Actor) -> Order:
 
 @transaction.atomic
 def order_pack(*, order: Order, actor: Actor) -> Order:
-    """Mark a picked order as packed."""
-    return _status_step(
+    """Mark a picked order as packed, then run the "when packed" rules."""
+    order = _status_step(
         order=order, actor=actor, name="pack", verb="packed", message="Packed."
     )
+    if rules_apply(
+        order_ids=[order.pk], trigger=Rule.Trigger.PACKED, actor=actor
+    ).changed:
+        order.refresh_from_db()
+    return order
 
 
 @transaction.atomic
@@ -174,6 +187,60 @@ def order_shipment_record(
         actor=actor,
         message=f"Shipment {reference} shipped {units} unit(s)"
         + ("." if everything else "; the rest follows in another shipment."),
+    )
+    if order.status != previous:
+        events.order_event_status(
+            order=order,
+            actor=actor,
+            previous=previous,
+            message=f"{order.get_status_display()}.",
+        )
+    return order
+
+
+@transaction.atomic
+def order_shipment_reverse(
+    *,
+    order: Order,
+    actor: Actor,
+    unshipped: dict[int, int],
+    reference: str,
+    others_open: bool,
+) -> Order:
+    """Undo `order_shipment_record` for a shipment that did not leave after
+    all (its label was voided): the lines count the units as not shipped and
+    the order goes back to partially shipped (other units left), picking
+    (`others_open`: another shipment is still being picked) or packed."""
+    order = lock_order(order.pk)
+    if not can_proceed(order.unship, S.PACKED):
+        raise OrderStateError(
+            f"Order {order.number} is {order.get_status_display()}; shipment "
+            f"{reference} cannot be taken back."
+        )
+    lines = list(order.lines.all())
+    for line in lines:
+        line.quantity_shipped -= unshipped.get(line.pk, 0)
+        if line.quantity_shipped < 0:
+            raise OrderError(
+                f"Shipment {reference} would take back more {line.sku} than "
+                f"order {order.number} shipped."
+            )
+    OrderLine.objects.bulk_update(lines, ["quantity_shipped"])
+    history_snapshot(
+        OrderLine, [line.pk for line in lines], user=actor, reason="unshipped"
+    )
+    if any(line.quantity_shipped for line in lines):
+        back_to = S.PARTIALLY_SHIPPED
+    else:
+        back_to = S.PICKING if others_open else S.PACKED
+    previous = order.status
+    order.unship(back_to)
+    order.save(update_fields=["status", "updated_at"])
+    events.order_event_shipped(
+        order=order,
+        actor=actor,
+        message=f"Shipment {reference} did not leave: "
+        f"{sum(unshipped.values())} unit(s) are back on the shelf, reserved.",
     )
     if order.status != previous:
         events.order_event_status(

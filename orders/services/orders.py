@@ -28,11 +28,15 @@ from orders.models import (
     Channel,
     Customer,
     CustomerEmail,
+    HoldReason,
     Order,
     OrderLine,
     OrderStatus,
+    Rule,
 )
+from orders.rules.services import rules_apply
 from orders.services.allocation import orders_allocate_locked
+from orders.services.shipby import ship_by_for
 
 S = OrderStatus
 ORDER_NUMBER_PREFIX = "SO"
@@ -100,11 +104,15 @@ def order_create(
     allocate: bool = True,
     source: str = "admin",
     inbound_message_id: int | None = None,
+    address_problem: str = "",
 ) -> Order:
     """Record a new order with its lines and reserve stock for it.
 
     `inbound_message_id` names the API call or shop webhook it came from; the
-    timeline links to it.
+    timeline links to it. An `address_problem` (the country's address check
+    failed) takes the order in on hold for an address check, as the CSV
+    import does. The intake rules run before allocation, so their holds and
+    location pins count.
     """
     if not lines:
         raise OrderError(f"Order {external_id} from {channel.name} has no lines.")
@@ -120,12 +128,16 @@ def order_create(
             "it was not created twice."
         )
     subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
+    placed_at = placed_at or timezone.now()
     order = Order.objects.create(
         number=order_number_next(),
         channel=channel,
         external_id=external_id,
         customer=customer,
-        placed_at=placed_at or timezone.now(),
+        placed_at=placed_at,
+        ship_by=ship_by_for(
+            channel=channel, placed_at=placed_at, country=address.country
+        ),
         currency=currency,
         subtotal=subtotal,
         shipping_amount=shipping_amount,
@@ -150,7 +162,15 @@ def order_create(
     events.order_event_placed(
         order=order, actor=actor, source=source, inbound_message_id=inbound_message_id
     )
-    if allocate:
+    if address_problem:
+        order.hold(HoldReason.ADDRESS_CHECK)
+        order.save(update_fields=["status", "hold_reason", "held_from", "updated_at"])
+        events.order_event_held(order=order, actor=actor, note=address_problem)
+    if rules_apply(
+        order_ids=[order.pk], trigger=Rule.Trigger.INTAKE, actor=actor
+    ).changed:
+        order.refresh_from_db()
+    if allocate and order.status == S.PENDING:
         # The new row is this transaction's own: no lock to take again.
         order = orders_allocate_locked(orders=[order], actor=actor)[0]
     customer_email_queue(order=order, kind=CustomerEmail.Kind.RECEIVED)

@@ -2,4 +2,8 @@
 `refunds`, `report`, and `order_panel` (the returns part of the one order
 admin, composed and registered by `oms.admin`)."""
 
-from returns.admin import refunds, returns  # noqa: F401  (registers the admins)
+from returns.admin import (  # noqa: F401  (registers the admins)
+    refunds,
+    return_labels,
+    returns,
+)

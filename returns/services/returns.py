@@ -42,6 +42,10 @@ from returns.services.checks import (
     lock_return_and_order,
     run_transition,
 )
+from returns.services.labels import (
+    return_approved_email_queue,
+    return_label_prepaid_queue,
+)
 
 RETURN_PREFIX = "RMA"
 DEFAULT_INSTRUCTIONS = (
@@ -180,24 +184,25 @@ def return_approve(
     instructions = message.strip() or DEFAULT_INSTRUCTIONS
     run_transition(return_request, "approve", "approved", instructions, timezone.now())
     return_request.save()
+    # A channel set up for EasyPost return labels: the label is bought after
+    # commit and the instructions go with it; otherwise our drawn label now.
+    prepaid = return_label_prepaid_queue(order=order, return_request=return_request)
     events.order_event_return(
         order=order,
         actor=actor,
-        message=f"Return {return_request.number} approved; instructions and the "
-        "return label go to the customer.",
+        message=f"Return {return_request.number} approved; "
+        + (
+            "a prepaid return label is being bought, then the instructions and "
+            "the label go to the customer."
+            if prepaid
+            else "instructions and the return label go to the customer."
+        ),
         data={"return": return_request.number, "status": return_request.status},
     )
-    customer_email_queue(
-        order=order,
-        kind=CustomerEmail.Kind.RETURN_APPROVED,
-        key=return_request.number,
-        context={
-            "rma": return_request.number,
-            "return_id": return_request.pk,
-            "instructions": instructions,
-            "return_lines": _lines_context(return_request),
-        },
-    )
+    if prepaid is None:
+        return_approved_email_queue(
+            order=order, return_request=return_request, instructions=instructions
+        )
     return return_request
 
 

@@ -53,9 +53,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--orders", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=25, help="orders per transaction")
+    parser.add_argument(
+        "--database", default="oms_bench_allocation", help="PostgreSQL database to (re)create"
+    )
     options = parser.parse_args()
 
-    bench_django("oms_bench_allocation")
+    bench_django(options.database)
     phases = [
         run_phase(
             orders=options.orders,

@@ -135,6 +135,9 @@ class send_tasks_paused:  # noqa: N801 - reads as a context manager
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--emails", type=int, default=5000)
+    parser.add_argument(
+        "--database", default="oms_bench_email", help="PostgreSQL database to (re)create"
+    )
     options = parser.parse_args()
 
     with SmtpSinkProcess() as server:
@@ -145,7 +148,7 @@ def main() -> None:
             EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
             OMS_TASKS_BACKEND="database",
         )
-        bench_django("oms_bench_email")
+        bench_django(options.database)
         from django.db import transaction
 
         from orders.emails import customer_emails_queue_many

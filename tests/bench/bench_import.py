@@ -332,12 +332,15 @@ def main() -> None:
     parser.add_argument("--paths", default="batches,set")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--settle", default="set", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--database", default="oms_bench_import", help="PostgreSQL database to (re)create"
+    )
     options = parser.parse_args()
     if options.child:
         child_import(options.child, options.settle)
         return
 
-    bench_django("oms_bench_import")
+    bench_django(options.database)
     skus = [f"BENCH-{n:04d}" for n in range(500)]
     data = generate(options.lines, skus, "BIG")
     paths = {

@@ -1,6 +1,6 @@
 """Benchmark: orders through the order API and shop webhooks through the inbox.
 
-Runs gunicorn (2 sync workers) and `manage.py worker` processes against a
+Runs gunicorn (2 workers, `--threads` each) and `manage.py worker` processes against a
 throw-away PostgreSQL database, then
 
 1. POSTs 3-line orders to /api/v1/orders from concurrent clients: orders/s
@@ -14,7 +14,7 @@ throw-away PostgreSQL database, then
 Prints JSON. Usage (DATABASE_URL=postgres://…):
 
     python tests/bench/bench_intake.py [--orders 1500] [--webhooks 5000]
-        [--clients 16] [--workers 2]
+        [--clients 16] [--workers 2] [--threads 4] [--database NAME]
 """
 
 import argparse
@@ -28,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -117,18 +118,37 @@ def shopify_body(n: int) -> bytes:
     ).encode()
 
 
+_local = threading.local()
+
+
 def post(port: int, path: str, body: bytes, headers: dict) -> tuple[int, float]:
+    """POST on this client thread's kept-alive connection (a new one if the
+    server closed it)."""
     started = time.perf_counter()
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request(
-            "POST", path, body, {"Content-Type": "application/json", **headers}
-        )
-        response = connection.getresponse()
-        response.read()
+    for attempt in range(2):
+        connection = getattr(_local, "connection", None)
+        if connection is None:
+            connection = _local.connection = http.client.HTTPConnection(
+                "127.0.0.1", port, timeout=30
+            )
+        try:
+            connection.request(
+                "POST", path, body, {"Content-Type": "application/json", **headers}
+            )
+            response = connection.getresponse()
+            response.read()
+        except (http.client.HTTPException, OSError):
+            connection.close()
+            _local.connection = None
+            if attempt:
+                raise
+            started = time.perf_counter()
+            continue
+        if response.will_close:
+            connection.close()
+            _local.connection = None
         return response.status, time.perf_counter() - started
-    finally:
-        connection.close()
+    raise AssertionError("unreachable")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -172,9 +192,16 @@ def main() -> None:
     parser.add_argument("--webhooks", type=int, default=5000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="threads per gunicorn worker (gthread); 1 = sync workers",
+    )
+    parser.add_argument("--database", default="oms_bench_intake")
     options = parser.parse_args()
 
-    bench_django("oms_bench_intake")
+    bench_django(options.database)
     key = seed()
     port = free_port()
     env = {
@@ -195,6 +222,8 @@ def main() -> None:
             "oms.wsgi",
             "--workers",
             "2",
+            "--threads",
+            str(options.threads),
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -290,6 +319,8 @@ def main() -> None:
             "benchmark": "intake",
             "cpus": os.cpu_count(),
             "gunicorn_workers": 2,
+            "gunicorn_threads": options.threads,
+            "clients": options.clients,
             "api_orders_3_lines": api,
             "webhooks_acknowledged": webhooks,
             "webhook_processing": {

@@ -212,7 +212,7 @@ def test_a_batch_sent_again_sends_nothing_twice(
 
 
 @pytest.mark.django_db
-def test_worker_dying_mid_batch_loses_at_most_the_mail_in_flight_and_never_doubles(
+def test_worker_dying_mid_batch_loses_at_most_the_group_in_flight_and_never_doubles(
     smtp_server, many_orders, monkeypatch
 ):
     from datetime import timedelta
@@ -221,7 +221,8 @@ def test_worker_dying_mid_batch_loses_at_most_the_mail_in_flight_and_never_doubl
 
     from orders import emails
 
-    orders = many_orders(6)
+    monkeypatch.setattr(emails, "EMAIL_SEND_GROUP", 2)
+    orders = many_orders(7)
     emails.customer_emails_queue_many(
         order_ids=[o.pk for o in orders], kind="order_received"
     )
@@ -231,17 +232,20 @@ def test_worker_dying_mid_batch_loses_at_most_the_mail_in_flight_and_never_doubl
     class WorkerKilled(BaseException):
         pass
 
-    def die_after_sending_the_third(accepted, email, token):
-        if accepted is not None and accepted.pk == ids[2]:
+    def die_after_sending_the_second_group(accepted, group, token):
+        if ids[2] in {email.pk for email in accepted}:
             raise WorkerKilled  # sent to the server, not yet marked sent
-        return step(accepted, email, token)
+        return step(accepted, group, token)
 
-    monkeypatch.setattr(emails, "_step", die_after_sending_the_third)
+    monkeypatch.setattr(emails, "_step", die_after_sending_the_second_group)
     with pytest.raises(WorkerKilled):
         emails.customer_emails_send(email_ids=ids)
     monkeypatch.setattr(emails, "_step", step)
     statuses = dict(CustomerEmail.objects.values_list("pk", "status"))
-    assert [statuses[pk] for pk in ids] == ["sent", "sent", "sending"] + ["claimed"] * 3
+    assert [statuses[pk] for pk in ids] == ["sent"] * 2 + ["sending"] * 2 + [
+        "claimed"
+    ] * 3
+    assert len(smtp_server.messages) == 4
 
     # A run right away leaves another batch's claims alone ...
     assert emails.customer_emails_send(email_ids=ids) == {}
@@ -251,15 +255,67 @@ def test_worker_dying_mid_batch_loses_at_most_the_mail_in_flight_and_never_doubl
     )
     outcome = emails.customer_emails_send(email_ids=ids)
 
-    assert outcome == dict.fromkeys(ids[3:], "sent")
-    in_flight = CustomerEmail.objects.get(pk=ids[2])
-    assert in_flight.status == "failed" and "may have been delivered" in (
-        in_flight.last_error
+    assert outcome == dict.fromkeys(ids[4:], "sent")
+    for pk in ids[2:4]:
+        in_flight = CustomerEmail.objects.get(pk=pk)
+        assert in_flight.status == "failed" and "may have been delivered" in (
+            in_flight.last_error
+        )
+        assert OrderEvent.objects.filter(
+            order_id=in_flight.order_id, kind="email", data__failed=True
+        ).exists()
+    assert len(smtp_server.messages) == 7
+    assert set(smtp_server.keys.values()) == {1}
+    assert CustomerEmail.objects.filter(status="sent").count() == 5
+    assert (
+        OrderEvent.objects.filter(kind="email", message__contains=" sent to ").count()
+        == 5
     )
-    assert OrderEvent.objects.filter(
-        order_id=in_flight.order_id, kind="email", data__failed=True
-    ).exists()
-    assert len(smtp_server.messages) == 6
+
+
+@pytest.mark.django_db
+def test_connection_lost_mid_group_gives_the_untried_back_and_sends_them_later(
+    smtp_server, many_orders, monkeypatch
+):
+    import smtplib
+
+    from django.core.mail.backends.smtp import EmailBackend
+
+    from orders import emails
+
+    monkeypatch.setattr(emails, "EMAIL_SEND_GROUP", 3)
+    orders = many_orders(7)
+    emails.customer_emails_queue_many(
+        order_ids=[o.pk for o in orders], kind="order_received"
+    )
+    ids = sorted(CustomerEmail.objects.values_list("pk", flat=True))
+    send = EmailBackend.send_messages
+    handed = []
+
+    def breaking_on_the_fifth(backend, messages):
+        handed.append(messages[0])
+        if len(handed) == 5:
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        return send(backend, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", breaking_on_the_fifth)
+    outcome = emails.customer_emails_send(email_ids=ids)
+
+    # Group one went out; in group two the fifth broke the connection: it
+    # counts as tried, the sixth was never handed over, nor was group three.
+    assert outcome == {
+        **dict.fromkeys(ids[:4], "sent"),
+        **dict.fromkeys(ids[4:], "queued"),
+    }
+    rows = dict(CustomerEmail.objects.values_list("pk", "attempts"))
+    assert [rows[pk] for pk in ids] == [1, 1, 1, 1, 1, 0, 0]
+    assert len(smtp_server.messages) == 4
+
+    monkeypatch.setattr(EmailBackend, "send_messages", send)
+    again = emails.customer_emails_send(email_ids=ids)
+
+    assert again == dict.fromkeys(ids[4:], "sent")
+    assert len(smtp_server.messages) == 7
     assert set(smtp_server.keys.values()) == {1}
 
 

@@ -7,7 +7,9 @@ files its answers point to. Knobs: `delay` (seconds per call), `buy_delay`
 (seconds a purchase takes after it is made: a client with a shorter
 timeout sees a timeout although the label was bought), `buy_error` (an
 EasyPost error for the next purchases), `undeliverable` (street words whose
-address check fails).
+address check fails), `refund_status` (what a refund answers: submitted,
+or rejected), `refund_delay` (seconds a refund takes after it is made),
+`scan_form_delay` (the same for a scan form).
 """
 
 import io
@@ -47,6 +49,10 @@ class FakeEasyPost:
         self.buy_delay = 0.0
         self.buy_error: tuple[int, str, str] | None = None
         self.undeliverable = ("NOWHERE",)
+        self.refund_status = "submitted"
+        self.refund_delay = 0.0
+        self.scan_form_delay = 0.0
+        self.refunds: dict[str, int] = {}
         self.shipments: dict[str, dict] = {}
         self.scan_forms: dict[str, dict] = {}
         self.calls: list[tuple[str, str]] = []
@@ -244,8 +250,18 @@ class FakeEasyPost:
                     "SHIPMENT.REFUND.ERROR",
                     "The shipment is on a scan form and cannot be refunded.",
                 )
-            shipment["refund_status"] = "submitted"
-            return 200, dict(shipment)
+            if shipment["refund_status"] in ("submitted", "refunded"):
+                return 422, _error(
+                    "SHIPMENT.REFUND.ERROR",
+                    "A refund has already been requested for this shipment.",
+                )
+            self.refunds[shipment_id] = self.refunds.get(shipment_id, 0) + 1
+            shipment["refund_status"] = self.refund_status
+            shipment["updated_at"] = _now()
+            answer = dict(shipment)
+        if self.refund_delay:
+            time.sleep(self.refund_delay)
+        return 200, answer
 
     def _scan_form(self, params: dict) -> tuple[int, dict]:
         ids = [s.get("id") for s in params.get("shipments") or ()]
@@ -257,6 +273,16 @@ class FakeEasyPost:
                 return 422, _error(
                     "SCAN_FORM.SHIPMENTS.INVALID",
                     "Shipments must have postage: " + ", ".join(map(str, missing)),
+                )
+            taken = [
+                i
+                for i in ids
+                if self.shipments[i]["scan_form"] or self.shipments[i]["refund_status"]
+            ]
+            if taken:
+                return 422, _error(
+                    "SCAN_FORM.SHIPMENTS.INVALID",
+                    "Shipments already on a scan form or refunded: " + ", ".join(taken),
                 )
             form_id = f"sf_{next(self.ids):010d}"
             codes = [self.shipments[i]["tracking_code"] for i in ids]
@@ -277,6 +303,8 @@ class FakeEasyPost:
             for i in ids:
                 self.shipments[i]["scan_form"] = form
             self.scan_forms[form_id] = form
+        if self.scan_form_delay:
+            time.sleep(self.scan_form_delay)
         return 200, form
 
     def _verify(self, params: dict) -> tuple[int, dict]:

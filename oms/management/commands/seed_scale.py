@@ -11,12 +11,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--customers", type=int, help="default: a quarter of --orders"
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=3,
+            help="database connections loading at once (default 3)",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
             figures = seed_scale(
                 orders=options["orders"],
                 customers=options["customers"],
+                workers=options["workers"],
                 say=self.stdout.write,
             )
         except RuntimeError as error:

@@ -1,0 +1,234 @@
+"""End of day: a *scan form* (EasyPost ScanForm, the carrier's manifest)
+for a location's labels bought on a day through one EasyPost carrier
+account — one form per carrier the labels are from (USPS, UPS, …), as
+EasyPost makes them per carrier.
+
+Creating reads: plan under lock (a `ScanForm` row per carrier, its labels
+claimed so no second form takes them and no void runs on them), call
+EasyPost with no transaction or lock, record the answer; the form's PDF is
+fetched by a worker after commit and served from the admin. A call that
+timed out leaves the form `unknown`: the next try looks the first label's
+EasyPost shipment up and takes the form found there, so a retry never makes
+a second form. EasyPost's refusal frees the labels and keeps its message.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import task
+
+from core.exceptions import DomainError
+from core.users import Actor, acting_user
+from fulfillment.exceptions import FulfillmentError
+from fulfillment.models import Carrier, ShipmentStatus
+from fulfillment.models.postage import ScanForm, ShipmentPostage
+from fulfillment.postage import client
+from fulfillment.postage.rates import easypost_key
+from inventory.models import Location
+
+CREATING = "creating"
+UNKNOWN = "unknown"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class FormPlan:
+    form_id: int
+    label_carrier: str
+    api_key: str
+    easypost_ids: list[str]
+    look_up_first: bool
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return start, start + timedelta(days=1)
+
+
+@transaction.atomic
+def _form_plans(
+    *, location: Location, carrier: Carrier, day: date, actor: Actor
+) -> list[FormPlan]:
+    api_key = easypost_key(carrier)
+    locked = list(
+        ShipmentPostage.objects.select_for_update(of=("self",))
+        .filter(
+            carrier=carrier,
+            shipment__location=location,
+            status=ShipmentPostage.Status.BOUGHT,
+            shipment__status=ShipmentStatus.SHIPPED,
+        )
+        .filter(bought_at__range=_day_bounds(day))
+        .exclude(easypost_shipment_id="")
+        .select_related("scan_form")
+        .order_by("pk")
+    )
+    plans: list[FormPlan] = []
+    # Forms whose creation timed out: asked again, after a look-up.
+    unknown: dict[int, list[ShipmentPostage]] = defaultdict(list)
+    fresh: dict[str, list[ShipmentPostage]] = defaultdict(list)
+    for postage in locked:
+        if postage.scan_form_id is None:
+            fresh[postage.label_carrier].append(postage)
+        elif postage.scan_form.status == UNKNOWN:
+            unknown[postage.scan_form_id].append(postage)
+    for form_id, postages in unknown.items():
+        ScanForm.objects.filter(pk=form_id).update(status=CREATING, message="")
+        plans.append(
+            FormPlan(
+                form_id=form_id,
+                label_carrier=postages[0].label_carrier,
+                api_key=api_key,
+                easypost_ids=[p.easypost_shipment_id for p in postages],
+                look_up_first=True,
+            )
+        )
+    for label_carrier, postages in sorted(fresh.items()):
+        form = ScanForm.objects.create(
+            location=location,
+            carrier=carrier,
+            day=day,
+            label_carrier=label_carrier[:64],
+            status=CREATING,
+            tracking_codes=[p.tracking_code for p in postages],
+            created_by=acting_user(actor),
+        )
+        ShipmentPostage.objects.filter(pk__in=[p.pk for p in postages]).update(
+            scan_form=form, updated_at=timezone.now()
+        )
+        plans.append(
+            FormPlan(
+                form_id=form.pk,
+                label_carrier=label_carrier,
+                api_key=api_key,
+                easypost_ids=[p.easypost_shipment_id for p in postages],
+                look_up_first=False,
+            )
+        )
+    if not plans:
+        raise FulfillmentError(
+            f"No label bought through {carrier.name} at {location.code} on "
+            f"{day:%Y-%m-%d} is waiting for a scan form."
+        )
+    return plans
+
+
+def _form_call(plan: FormPlan) -> dict:
+    if plan.look_up_first:
+        found = client.shipment_retrieve(plan.api_key, plan.easypost_ids[0])
+        form = found.get("scan_form")
+        if isinstance(form, dict) and form.get("id"):
+            return form
+    return client.scan_form_create(plan.api_key, plan.easypost_ids)
+
+
+@transaction.atomic
+def _form_record(plan: FormPlan, answer: dict | None, error: DomainError | None):
+    form = ScanForm.objects.select_for_update().get(pk=plan.form_id)
+    if form.status != CREATING:
+        return form
+    if answer is not None:
+        form.easypost_id = answer.get("id", "")[:64]
+        form.status = (answer.get("status") or "created")[:20]
+        form.form_url = (answer.get("form_url") or "")[:500]
+        form.tracking_codes = answer.get("tracking_codes") or form.tracking_codes
+        form.message = (answer.get("message") or "")[:500]
+        form.save()
+        if form.form_url:
+            transaction.on_commit(
+                lambda: scan_form_file_fetch_task.enqueue(form_id=form.pk)
+            )
+        return form
+    form.message = str(error)[:500]
+    if isinstance(error, client.PostageUnavailable):
+        form.status = UNKNOWN
+    else:
+        # Refused: its labels are free again (to void, or for another form).
+        form.status = FAILED
+        ShipmentPostage.objects.filter(scan_form=form).update(scan_form=None)
+    form.save(update_fields=["status", "message"])
+    return form
+
+
+def scan_forms_create(
+    *, location: Location, carrier: Carrier, day: date | None = None, actor: Actor
+) -> list[ScanForm]:
+    """Make the end-of-day scan forms of a location's labels bought on `day`
+    (today) through `carrier`, one per carrier of the labels; return them
+    (a refused one has status failed and EasyPost's message)."""
+    day = day or timezone.localdate()
+    forms = []
+    for plan in _form_plans(location=location, carrier=carrier, day=day, actor=actor):
+        try:
+            answer, error = _form_call(plan), None
+        except DomainError as failure:
+            answer, error = None, failure
+        forms.append(_form_record(plan, answer, error))
+    return forms
+
+
+@task()
+def scan_forms_create_task(
+    location_id: int, carrier_id: int, day: str, actor_id: int | None = None
+) -> str:
+    """Make scan forms in the background (the admin's End of day page)."""
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    try:
+        forms = scan_forms_create(
+            location=Location.objects.get(pk=location_id),
+            carrier=Carrier.objects.get(pk=carrier_id),
+            day=date.fromisoformat(day),
+            actor=actor,
+        )
+    except DomainError as error:
+        return str(error)
+    return "; ".join(
+        f"{form.label_carrier}: {form.status} {form.message}".strip() for form in forms
+    )
+
+
+def scan_form_file_fetch(*, form_id: int) -> ScanForm:
+    """Fetch a created form's PDF (no lock while it downloads) and keep it."""
+    form = ScanForm.objects.get(pk=form_id)
+    if form.form_file is not None or not form.form_url:
+        return form
+    try:
+        data = client.file_download(form.form_url)
+    except DomainError as error:
+        ScanForm.objects.filter(pk=form_id).update(
+            message=f"The form's PDF could not be fetched: {error}"[:500]
+        )
+        raise
+    ScanForm.objects.filter(pk=form_id, form_file__isnull=True).update(
+        form_file=data, message=""
+    )
+    form.refresh_from_db()
+    return form
+
+
+@task()
+def scan_form_file_fetch_task(form_id: int) -> str:
+    try:
+        form = scan_form_file_fetch(form_id=form_id)
+    except DomainError as error:
+        return str(error)
+    return f"{len(form.form_file or b'')} bytes"
+
+
+@task()
+def scan_form_files_fetch_due() -> str:
+    """Scheduled: fetch the PDFs of created forms whose fetch failed or whose
+    task was lost."""
+    due = ScanForm.objects.filter(form_file__isnull=True).exclude(form_url="")
+    fetched = 0
+    for form_id in due.order_by("pk").values_list("pk", flat=True)[:50]:
+        try:
+            scan_form_file_fetch(form_id=form_id)
+        except DomainError:
+            continue
+        fetched += 1
+    return f"{fetched} form(s) fetched"

@@ -1,0 +1,330 @@
+"""The customer's order page and its forms.
+
+Every answer: rate-limited per client address, `noindex` (header and meta),
+never cached, no referrer to other sites (the link is the key); a tampered, expired or
+unknown link is the same 404. Each form is CSRF-protected, posts to its own
+address, calls one service with a `CustomerActor` (timeline: *by the
+customer*, with the address and time) and comes back to the page.
+"""
+
+import functools
+import re
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_GET, require_POST
+
+from core.exceptions import DomainError
+from core.responses import pdf_response
+from fulfillment.exceptions import LabelDoesNotFitError
+from oms.customer import forms
+from oms.customer.labels import customer_return_label
+from oms.customer.selectors import CustomerPage, customer_page
+from orders.customer_access import CustomerActor
+from orders.models import CustomerRequest, OrderLine
+from orders.services.customer import (
+    customer_request_create,
+    order_cancel_by_customer,
+    order_delivery_change_by_customer,
+)
+from returns.models import ReturnRequest
+from returns.services.customer import return_open_by_customer
+from returns.services.labels import return_label_print_record
+from returns.services.returns import ReturnLineInput
+
+DONE_MESSAGES = {
+    "delivery": "Done: your delivery details are changed. We sent you an e-mail "
+    "to confirm.",
+    "request": "Thank you: customer service has your request and will write to you.",
+    "cancel": "Your order is cancelled. We sent you an e-mail to confirm.",
+    "return": "Your return request is in. We will write to you when it is "
+    "approved; the return label will then be here.",
+}
+
+
+ACCENT = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's IP address as the web server saw it."""
+    return request.META.get("REMOTE_ADDR", "") or ""
+
+
+def _rate_limited(request: HttpRequest) -> bool:
+    """Count this request against the client's budget; True when over it."""
+    limit, _, per = settings.OMS_CUSTOMER_PAGE_RATE.partition("/")
+    window = {"second": 1, "minute": 60, "hour": 3600}.get(per or "minute", 60)
+    bucket = int(time.time() // window)
+    key = f"oms-customer-rate:{client_address(request)}:{bucket}"
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window + 1)
+        count = 1
+    return count > int(limit)
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    response["X-Robots-Tag"] = "noindex, nofollow, noarchive"
+    response["Referrer-Policy"] = "same-origin"
+    add_never_cache_headers(response)
+    return response
+
+
+def not_found(request: HttpRequest) -> HttpResponse:
+    """The one answer to a link that is wrong, expired or for no order."""
+    return render(request, "customer/not_found.html", status=404)
+
+
+def customer_view(view: Callable) -> Callable:
+    """Rate-limit, load the page's order (or 404), mark the answer private."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, token: str, *args, **kwargs) -> HttpResponse:
+        if _rate_limited(request):
+            response = render(request, "customer/rate_limited.html", status=429)
+            response["Retry-After"] = "60"
+            return _private(response)
+        page = customer_page(token=token)
+        if page is None:
+            return _private(not_found(request))
+        return _private(view(request, page, token, *args, **kwargs))
+
+    return wrapped
+
+
+def _forms(page: CustomerPage, bound: dict | None = None) -> dict:
+    bound = bound or {}
+    return {
+        "delivery_form": bound.get("delivery")
+        or forms.DeliveryForm(current_date=page.order.requested_delivery_date),
+        "request_form": bound.get("request") or forms.RequestForm(),
+        "cancel_form": bound.get("cancel") or forms.CancelForm(),
+        "cancel_request_form": bound.get("cancel_request") or forms.CancelRequestForm(),
+        "return_form": bound.get("return") or forms.ReturnForm(lines=page.lines),
+    }
+
+
+def _page(
+    request: HttpRequest,
+    page: CustomerPage,
+    token: str,
+    *,
+    bound: dict | None = None,
+    error: str = "",
+    section: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "page": page,
+        "order": page.order,
+        "channel": page.order.channel,
+        # Checked again here: the colour goes into the page's style sheet.
+        "accent": page.order.channel.accent_colour
+        if ACCENT.match(page.order.channel.accent_colour or "")
+        else "",
+        "token": token,
+        "done": DONE_MESSAGES.get(request.GET.get("done", "")),
+        "error": error,
+        "section": section,
+        **_forms(page, bound),
+    }
+    return render(request, "customer/order.html", context, status=status)
+
+
+def _back(token: str, done: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(
+        reverse("customer:order", args=[token]) + f"?done={done}"
+    )
+
+
+def _actor(request: HttpRequest) -> CustomerActor:
+    return CustomerActor(client_address=client_address(request))
+
+
+@require_GET
+@customer_view
+def order_page(request: HttpRequest, page: CustomerPage, token: str) -> HttpResponse:
+    return _page(request, page, token)
+
+
+@require_POST
+@customer_view
+def delivery_change(
+    request: HttpRequest, page: CustomerPage, token: str
+) -> HttpResponse:
+    form = forms.DeliveryForm(request.POST)
+    if not form.is_valid():
+        return _page(
+            request,
+            page,
+            token,
+            bound={"delivery": form},
+            section="delivery",
+            status=400,
+        )
+    try:
+        order_delivery_change_by_customer(
+            order=page.order,
+            actor=_actor(request),
+            address=form.address(),
+            requested_delivery_date=form.cleaned_data["requested_delivery_date"],
+        )
+    except DomainError as error:
+        return _page(
+            request,
+            page,
+            token,
+            bound={"delivery": form},
+            error=str(error),
+            section="delivery",
+            status=400,
+        )
+    return _back(token, "delivery")
+
+
+@require_POST
+@customer_view
+def change_request(
+    request: HttpRequest, page: CustomerPage, token: str
+) -> HttpResponse:
+    form = forms.RequestForm(request.POST)
+    if not form.is_valid():
+        return _page(
+            request, page, token, bound={"request": form}, section="request", status=400
+        )
+    details = {}
+    if form.cleaned_data["requested_delivery_date"]:
+        details["requested_delivery_date"] = form.cleaned_data[
+            "requested_delivery_date"
+        ]
+    try:
+        customer_request_create(
+            order=page.order,
+            actor=_actor(request),
+            kind=CustomerRequest.Kind.CHANGE_DELIVERY,
+            message=form.cleaned_data["message"],
+            details=details,
+        )
+    except DomainError as error:
+        return _page(
+            request,
+            page,
+            token,
+            bound={"request": form},
+            error=str(error),
+            section="request",
+            status=400,
+        )
+    return _back(token, "request")
+
+
+@require_POST
+@customer_view
+def cancel(request: HttpRequest, page: CustomerPage, token: str) -> HttpResponse:
+    if page.can_cancel:
+        form = forms.CancelForm(request.POST)
+        bound_name = "cancel"
+    else:
+        form = forms.CancelRequestForm(request.POST)
+        bound_name = "cancel_request"
+    if not form.is_valid():
+        return _page(
+            request, page, token, bound={bound_name: form}, section="cancel", status=400
+        )
+    try:
+        if page.can_cancel:
+            order_cancel_by_customer(
+                order=page.order,
+                actor=_actor(request),
+                reason=form.cleaned_data["reason"],
+            )
+            done = "cancel"
+        else:
+            customer_request_create(
+                order=page.order,
+                actor=_actor(request),
+                kind=CustomerRequest.Kind.CANCEL,
+                message=form.cleaned_data["message"] or "Please cancel my order.",
+            )
+            done = "request"
+    except DomainError as error:
+        return _page(
+            request,
+            page,
+            token,
+            bound={bound_name: form},
+            error=str(error),
+            section="cancel",
+            status=400,
+        )
+    return _back(token, done)
+
+
+@require_POST
+@customer_view
+def return_start(request: HttpRequest, page: CustomerPage, token: str) -> HttpResponse:
+    form = forms.ReturnForm(request.POST, lines=page.lines)
+    if not form.is_valid():
+        return _page(
+            request, page, token, bound={"return": form}, section="return", status=400
+        )
+    chosen = form.chosen()
+    order_lines = OrderLine.objects.in_bulk([pk for pk, _, _ in chosen])
+    try:
+        return_open_by_customer(
+            order=page.order,
+            actor=_actor(request),
+            lines=[
+                ReturnLineInput(
+                    order_line=order_lines[pk], quantity=quantity, reason=reason
+                )
+                for pk, quantity, reason in chosen
+            ],
+            note=form.cleaned_data["note"],
+        )
+    except DomainError as error:
+        return _page(
+            request,
+            page,
+            token,
+            bound={"return": form},
+            error=str(error),
+            section="return",
+            status=400,
+        )
+    return _back(token, "return")
+
+
+@require_GET
+@customer_view
+def return_label(
+    request: HttpRequest, page: CustomerPage, token: str, number: str
+) -> HttpResponse:
+    """The approved return's label, as a PDF download; logged on the timeline."""
+    rma = ReturnRequest.objects.filter(order_id=page.order.pk, number=number).first()
+    if rma is None or not any(
+        view.number == rma.number and view.has_label for view in page.returns
+    ):
+        return not_found(request)
+    try:
+        pdf, filename = customer_return_label(return_request=rma)
+    except LabelDoesNotFitError:
+        return _page(
+            request,
+            page,
+            token,
+            error=f"The return label of {rma.number} cannot be printed; please "
+            "write to us and we will send it.",
+            section="returns",
+            status=409,
+        )
+    return_label_print_record(return_request=rma, actor=_actor(request))
+    return pdf_response(pdf, filename)

@@ -1,0 +1,208 @@
+"""What each rule condition and action accepts, and the checks on it.
+
+The admin's forms and the engine share these: a condition or action that
+passes `condition_parse` / `action_parse` is one the engine can run, and a
+refused one gets a message naming what to write instead.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django_countries import countries
+
+from orders.models import HoldReason, Order, RuleAction, RuleCondition
+
+F = RuleCondition.Field
+Op = RuleCondition.Operator
+A = RuleAction.Kind
+
+LIST_OPS = (Op.IS, Op.IS_NOT)
+PREFIX_OPS = (Op.STARTS_WITH, Op.NOT_STARTS_WITH)
+SET_OPS = (Op.CONTAINS, Op.NOT_CONTAINS)
+NUMBER_OPS = (Op.GTE, Op.GT, Op.LTE, Op.LT, Op.EQ)
+YES_NO = (Op.YES, Op.NO)
+
+# The operators each condition takes, and the kind of value it compares.
+OPERATORS: dict[str, tuple[tuple[str, ...], str]] = {
+    F.CHANNEL: (LIST_OPS, "codes"),
+    F.SHIP_COUNTRY: (LIST_OPS, "countries"),
+    F.SHIP_REGION: (LIST_OPS, "words"),
+    F.POSTCODE: (PREFIX_OPS + LIST_OPS, "postcodes"),
+    F.TOTAL: (NUMBER_OPS, "money"),
+    F.ITEM_COUNT: (NUMBER_OPS, "count"),
+    F.WEIGHT: (NUMBER_OPS, "count"),
+    F.SKU: (SET_OPS, "words"),
+    F.PRODUCT_TAG: (SET_OPS, "words"),
+    F.EMAIL: (LIST_OPS + PREFIX_OPS, "words"),
+    F.EMAIL_DOMAIN: (LIST_OPS, "domains"),
+    F.FIRST_ORDER: (YES_NO, "none"),
+    F.SHIPPING_METHOD: (LIST_OPS + PREFIX_OPS, "words"),
+    F.DELIVERY_WITHIN: ((Op.LTE, Op.GT), "count"),
+    F.ADDRESS_FAILED: (YES_NO, "none"),
+    F.ORDER_TAG: (SET_OPS, "words"),
+}
+
+PRIORITIES = {label.lower(): value for value, label in Order.Priority.choices}
+
+
+class RuleSchemaError(ValueError):
+    """A condition or action that cannot run; the message says why."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    operator: str
+    value: Any  # frozenset / tuple of str, Decimal, int or None
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str
+    value: Any
+    note: str = ""
+    location_id: int | None = None
+    location_code: str = ""
+
+
+def _words(value: str) -> list[str]:
+    return [part.strip().lower() for part in value.split(",") if part.strip()]
+
+
+def _label(choices, value: str) -> str:
+    return dict(choices.choices).get(value, value)
+
+
+def condition_parse(
+    *, field: str, operator: str, value: str, channel_codes: set[str] | None = None
+) -> Condition:
+    """Check one condition and return it ready to evaluate."""
+    if field not in OPERATORS:
+        raise RuleSchemaError(
+            f"{field!r} is not a condition; choose one from the list."
+        )
+    operators, kind = OPERATORS[field]
+    name = _label(F, field)
+    if operator not in operators:
+        allowed = ", ".join(f"“{_label(Op, op)}”" for op in operators)
+        raise RuleSchemaError(f"“{name}” takes one of these operators: {allowed}.")
+    value = (value or "").strip()
+    if kind == "none":
+        if value:
+            raise RuleSchemaError(f"“{name}” is yes or no: leave the value empty.")
+        return Condition(field, operator, None)
+    if not value:
+        raise RuleSchemaError(f"“{name}” needs a value.")
+    if kind == "money":
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            amount = None
+        if amount is None or not amount.is_finite() or amount < 0:
+            raise RuleSchemaError(
+                f"“{name}” compares with an amount such as 250 or 99.90, not {value!r}."
+            )
+        return Condition(field, operator, amount)
+    if kind == "count":
+        if not value.isdigit():
+            raise RuleSchemaError(
+                f"“{name}” compares with a whole number such as 3, not {value!r}."
+            )
+        return Condition(field, operator, int(value))
+    words = _words(value)
+    if not words:
+        raise RuleSchemaError(f"“{name}” needs a value.")
+    if kind == "countries":
+        words = [word.upper() for word in words]
+        unknown = [word for word in words if word not in countries]
+        if unknown:
+            raise RuleSchemaError(
+                f"{', '.join(unknown)} is not a country code: write two-letter codes "
+                "such as US, DE, GB, separated by commas."
+            )
+    elif kind == "codes" and channel_codes is not None:
+        known = {code.lower() for code in channel_codes}
+        unknown = [word for word in words if word not in known]
+        if unknown:
+            raise RuleSchemaError(
+                f"No channel has the code {', '.join(unknown)}; channels: "
+                f"{', '.join(sorted(channel_codes)) or 'none yet'}."
+            )
+    elif kind == "postcodes":
+        words = [word.replace(" ", "").upper() for word in words]
+    elif kind == "domains":
+        words = [word.lstrip("@") for word in words]
+        if any("." not in word or "@" in word for word in words):
+            raise RuleSchemaError(
+                f"“{name}” takes domains such as example.com, separated by commas."
+            )
+    if operator in PREFIX_OPS:
+        return Condition(field, operator, tuple(words))
+    return Condition(field, operator, frozenset(words))
+
+
+def action_parse(
+    *,
+    kind: str,
+    value: str,
+    note: str = "",
+    location_id: int | None = None,
+    location_code: str = "",
+) -> Action:
+    """Check one action and return it ready to apply."""
+    value = (value or "").strip()
+    note = (note or "").strip()
+    if kind == A.HOLD:
+        reasons = {v: v for v in HoldReason.values} | {
+            label.lower(): v for v, label in HoldReason.choices
+        }
+        reason = reasons.get(value.lower() or HoldReason.OTHER)
+        if reason is None:
+            raise RuleSchemaError(
+                "A hold needs a reason in the value: "
+                + ", ".join(HoldReason.labels)
+                + "."
+            )
+        return Action(kind, reason, note)
+    if kind == A.PRIORITY:
+        priority = PRIORITIES.get(value.lower())
+        if priority is None and value.isdigit() and int(value) in Order.Priority.values:
+            priority = int(value)
+        if priority is None:
+            raise RuleSchemaError(
+                "Set priority takes Normal, High or Urgent in the value."
+            )
+        return Action(kind, priority)
+    if kind == A.SHIPPING_METHOD:
+        limit = Order._meta.get_field("shipping_method").max_length
+        if not value or len(value) > limit:
+            raise RuleSchemaError(
+                f"Set shipping method needs the method's name in the value "
+                f"(at most {limit} characters)."
+            )
+        return Action(kind, value)
+    if kind in (A.PIN_LOCATION, A.EXCLUDE_LOCATION):
+        if location_id is None:
+            raise RuleSchemaError(
+                f"“{_label(A, kind)}” needs a location: choose it in the location column."
+            )
+        return Action(kind, None, location_id=location_id, location_code=location_code)
+    if kind == A.ADD_TAG:
+        if not value or len(value) > 50 or "," in value:
+            raise RuleSchemaError(
+                "Add order tag needs one tag in the value (at most 50 characters, "
+                "no commas)."
+            )
+        return Action(kind, value.lower())
+    if kind == A.EMAIL:
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise RuleSchemaError(
+                f"E-mail an address needs an e-mail address in the value, not {value!r}."
+            ) from None
+        return Action(kind, value.lower(), note)
+    raise RuleSchemaError(f"{kind!r} is not an action; choose one from the list.")

@@ -1,0 +1,288 @@
+"""Applying rules to orders, in bulk, and trying a rule out.
+
+`rules_apply` is the one call every hook makes (intake from every source,
+allocation, packing)::
+
+    outcome = rules_apply(order_ids=[...], trigger=Rule.Trigger.INTAKE, actor=user)
+
+It loads the trigger's active rules once, the orders' facts in a few
+queries, evaluates in memory (`orders.rules.engine`) and writes the effects
+set-based: one UPDATE per (field, value), tags and timeline rows in bulk,
+field history for the changed orders, e-mails queued after commit (one per
+rule and address, listing the orders). Nothing is sent in the request.
+
+`rule_preview` runs one rule over the last 30 days' orders and writes nothing.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django_tasks import task
+
+from core.history import history_snapshot
+from core.lookups import any_of, lookup_chunks
+from core.users import Actor
+from orders import events
+from orders.models import Order, OrderEvent, OrderStatus, OrderTag, Rule
+from orders.rules.engine import (
+    A,
+    Applied,
+    describe,
+    evaluate,
+    facts_load,
+    rules_load,
+)
+
+# Orders a preview looks at, newest first: enough for a month of a busy shop,
+# bounded so the page answers in well under a second.
+PREVIEW_LIMIT = 5000
+PREVIEW_DAYS = 30
+EMAIL_ORDERS_LISTED = 200
+
+
+@dataclass
+class RulesOutcome:
+    """What `rules_apply` did: the orders each rule matched, those it put on
+    hold and those whose row changed (callers holding instances reload them)."""
+
+    applied: list[Applied] = field(default_factory=list)
+    held: set[int] = field(default_factory=set)
+    changed: set[int] = field(default_factory=set)
+
+    def rules_of(self, order_id: int) -> list[str]:
+        return [a.rule.name for a in self.applied if a.order_id == order_id]
+
+
+@transaction.atomic
+def rules_apply(
+    *, order_ids: Sequence[int], trigger: str, actor: Actor
+) -> RulesOutcome:
+    """Run the trigger's active rules over these orders and write what they do."""
+    outcome = RulesOutcome()
+    order_ids = list(order_ids)
+    if not order_ids:
+        return outcome
+    rules = rules_load(trigger=trigger)
+    if not rules:
+        return outcome
+    facts = facts_load(order_ids=order_ids, rules=rules)
+    before = {
+        f.pk: (
+            f.status,
+            f.priority,
+            f.shipping_method,
+            f.routing_pin,
+            f.routing_exclude,
+        )
+        for f in facts
+    }
+    original_method = {f.pk: f.shipping_method for f in facts}
+    applied = evaluate(rules=rules, facts=facts)
+    if not applied:
+        return outcome
+    outcome.applied = applied
+    _write(
+        facts=facts,
+        before=before,
+        original_method=original_method,
+        applied=applied,
+        outcome=outcome,
+        actor=actor,
+    )
+    return outcome
+
+
+def _write(*, facts, before, original_method, applied, outcome, actor) -> None:
+    now = timezone.now()
+    holds: dict[tuple[str, str], list[int]] = defaultdict(list)
+    updates: dict[tuple[str, object], list[int]] = defaultdict(list)
+    methods: dict[int, str] = {}
+    for applied_rule in applied:
+        for data in applied_rule.data:
+            if data["action"] == A.HOLD:
+                holds[data["from"], data["reason"]].append(applied_rule.order_id)
+            elif data["action"] == A.SHIPPING_METHOD:
+                methods[applied_rule.order_id] = data["shipping_method"]
+    for fact in facts:
+        status, priority, _method, pin, exclude = before[fact.pk]
+        if fact.priority != priority:
+            updates["priority", fact.priority].append(fact.pk)
+        if fact.pk in methods and fact.shipping_method != original_method[fact.pk]:
+            updates["shipping_method", methods[fact.pk]].append(fact.pk)
+        if fact.routing_pin != pin:
+            updates["routing_pin_id", fact.routing_pin].append(fact.pk)
+        if fact.routing_exclude != exclude:
+            updates["routing_exclude", fact.routing_exclude].append(fact.pk)
+    for (source, reason), pks in holds.items():
+        Order.objects.filter(any_of("pk", pks), status=source).update(
+            status=OrderStatus.ON_HOLD,
+            hold_reason=reason,
+            held_from=source,
+            updated_at=now,
+            version=F("version") + 1,
+        )
+        outcome.held.update(pks)
+    for (name, value), pks in updates.items():
+        stored = list(value) if name == "routing_exclude" else value
+        for chunk in lookup_chunks(pks):
+            Order.objects.filter(any_of("pk", chunk)).update(
+                **{name: stored}, updated_at=now, version=F("version") + 1
+            )
+    outcome.changed = outcome.held | {pk for pks in updates.values() for pk in pks}
+    _tags_add(applied)
+    events.order_events_insert(
+        {
+            "order_id": a.order_id,
+            "kind": OrderEvent.Kind.RULE,
+            "message": describe(a),
+            "user_id": actor.pk
+            if actor is not None and actor.is_authenticated
+            else None,
+            "data": {"rule": a.rule.pk, "rule_name": a.rule.name, "actions": a.data},
+        }
+        for a in applied
+    )
+    history_snapshot(Order, outcome.changed, user=actor, reason="rule")
+    _emails_queue(applied, facts)
+
+
+def _tags_add(applied: Sequence[Applied]) -> None:
+    wanted = [
+        (a.order_id, data["tag"])
+        for a in applied
+        for data in a.data
+        if data["action"] == A.ADD_TAG
+    ]
+    if not wanted:
+        return
+    names = {name for _, name in wanted}
+    OrderTag.objects.bulk_create(
+        [OrderTag(name=name) for name in sorted(names)], ignore_conflicts=True
+    )
+    ids = dict(OrderTag.objects.filter(name__in=names).values_list("name", "pk"))
+    through = Order.tags.through
+    through.objects.bulk_create(
+        [
+            through(order_id=order_id, ordertag_id=ids[name])
+            for order_id, name in wanted
+        ],
+        batch_size=2000,
+        ignore_conflicts=True,
+    )
+
+
+def _emails_queue(applied: Sequence[Applied], facts) -> None:
+    """One e-mail per (rule, address), listing its orders, sent after commit."""
+    numbers = {fact.pk: fact.number for fact in facts}
+    batches: dict[tuple[str, str], list[str]] = defaultdict(list)
+    notes: dict[tuple[str, str], str] = {}
+    for a in applied:
+        for action in a.rule.actions:
+            if action.kind == A.EMAIL:
+                key = (a.rule.name, action.value)
+                batches[key].append(numbers[a.order_id])
+                notes[key] = action.note
+    for (rule_name, address), order_numbers in batches.items():
+        listed = order_numbers[:EMAIL_ORDERS_LISTED]
+        more = len(order_numbers) - len(listed)
+        body = "\n".join(
+            [
+                notes[rule_name, address]
+                or f"Rule '{rule_name}' matched these orders.",
+                "",
+                *listed,
+                *([f"… and {more} more."] if more else []),
+            ]
+        )
+        subject = (
+            f"Rule '{rule_name}': order {order_numbers[0]}"
+            if len(order_numbers) == 1
+            else f"Rule '{rule_name}': {len(order_numbers)} orders"
+        )
+        transaction.on_commit(
+            lambda subject=subject, body=body, address=address: (
+                rule_email_send_task.enqueue(to=address, subject=subject, body=body)
+            )
+        )
+
+
+@task()
+def rule_email_send_task(to: str, subject: str, body: str) -> int:
+    """Send a rule's e-mail (the connection's timeout is EMAIL_TIMEOUT)."""
+    return send_mail(
+        subject=subject,
+        message=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[to],
+    )
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    order_id: int
+    number: str
+    placed_at: object
+    status: str
+    would: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    looked_at: int
+    matched: int
+    rows: list[PreviewRow]
+    limited: bool
+
+
+def rule_preview(*, rule: Rule, shown: int = 100) -> Preview:
+    """Which of the last 30 days' orders the rule would match and what it
+    would do, the rule alone (as if first), changing nothing."""
+    since = timezone.now() - timedelta(days=PREVIEW_DAYS)
+    ids = list(
+        Order.objects.filter(placed_at__gte=since)
+        .order_by("-placed_at", "-pk")
+        .values_list("pk", flat=True)[: PREVIEW_LIMIT + 1]
+    )
+    limited = len(ids) > PREVIEW_LIMIT
+    ids = ids[:PREVIEW_LIMIT]
+    loaded = rules_load(trigger=rule.trigger, rule_ids=[rule.pk])
+    if not loaded or not ids:
+        return Preview(looked_at=len(ids), matched=0, rows=[], limited=limited)
+    facts = facts_load(order_ids=ids, rules=loaded)
+    applied = evaluate(rules=loaded, facts=facts)
+    info = {fact.pk: fact for fact in facts}
+    placed = dict(
+        Order.objects.filter(
+            any_of("pk", [a.order_id for a in applied[:shown]])
+        ).values_list("pk", "placed_at")
+    )
+    return Preview(
+        looked_at=len(ids),
+        matched=len(applied),
+        rows=[
+            PreviewRow(
+                order_id=a.order_id,
+                number=info[a.order_id].number,
+                placed_at=placed.get(a.order_id),
+                status=OrderStatus(before_status(a, info)).label,
+                would=describe(a),
+            )
+            for a in applied[:shown]
+        ],
+        limited=limited,
+    )
+
+
+def before_status(applied: Applied, info) -> str:
+    """The order's status before the preview's in-memory actions."""
+    for data in applied.data:
+        if data["action"] == A.HOLD:
+            return data["from"]
+    return info[applied.order_id].status

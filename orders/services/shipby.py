@@ -1,0 +1,157 @@
+"""Ship-by dates: the day an order must leave the warehouse.
+
+A channel's handling time says when: an order placed before the channel's
+cut-off time on a working day ships that day, a later one the next working
+day, plus the channel's handling days (working days). Working days are
+those of the location expected to ship the order — the first active
+location, by priority, that ships to its country — since stock is reserved
+only after intake. Times are read in the site's time zone (`TIME_ZONE`),
+so a cut-off of 14:00 means 14:00 on the warehouse's clock, summer or winter.
+
+`ship_by_for` serves one order; `ShipByCalendar.ship_by` serves an import of
+many from one read of the locations, with the answers memoised (most orders
+of an import share a channel, a country and a day).
+"""
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+from django.utils import timezone
+
+from inventory import workdays
+from inventory.models import Location
+from orders.models import Channel
+from orders.models.orders import TO_SHIP
+
+
+@dataclass(frozen=True)
+class WorkingDays:
+    """The days one location ships on."""
+
+    weekdays: frozenset[int]
+    holidays: frozenset[datetime.date]
+
+    def next(self, day: datetime.date, *, include_today: bool) -> datetime.date:
+        return workdays.next_working_day(
+            day,
+            weekdays=self.weekdays,
+            holidays=self.holidays,
+            include_today=include_today,
+        )
+
+
+MONDAY_TO_FRIDAY = WorkingDays(
+    workdays.parse_working_days(workdays.DEFAULT_WORKING_DAYS), frozenset()
+)
+
+
+@dataclass
+class ShipByCalendar:
+    """The active locations' working days, read once, and ship-by dates
+    worked out from them."""
+
+    # (ships_to countries, working days) per active location, best priority first.
+    locations: list[tuple[frozenset[str], WorkingDays]]
+    _by_country: dict[str, WorkingDays] = field(default_factory=dict)
+    _memo: dict[tuple, datetime.date] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> "ShipByCalendar":
+        """Read the active locations' calendars (one query)."""
+        rows = Location.objects.filter(active=True).order_by("priority", "code")
+        return cls(
+            [
+                (
+                    location.ships_to_countries,
+                    WorkingDays(
+                        workdays.parse_working_days(location.working_days),
+                        workdays.parse_holidays(location.holidays),
+                    ),
+                )
+                for location in rows
+            ]
+        )
+
+    def working_days(self, country: str) -> WorkingDays:
+        """The calendar of the location expected to ship to `country`."""
+        country = str(country).upper()
+        if country not in self._by_country:
+            shipping = [
+                days
+                for ships_to, days in self.locations
+                if not ships_to or country in ships_to
+            ]
+            chosen = shipping or [days for _, days in self.locations]
+            self._by_country[country] = chosen[0] if chosen else MONDAY_TO_FRIDAY
+        return self._by_country[country]
+
+    def ship_by(
+        self,
+        *,
+        placed_at: datetime.datetime,
+        country: str,
+        cutoff: datetime.time,
+        handling_days: int,
+    ) -> datetime.date:
+        """Return the day an order placed at `placed_at` must ship."""
+        local = timezone.localtime(placed_at)
+        before_cutoff = local.time() < cutoff
+        key = (local.date(), before_cutoff, str(country), cutoff, handling_days)
+        if key not in self._memo:
+            days = self.working_days(country)
+            ship = days.next(local.date(), include_today=before_cutoff)
+            for _ in range(handling_days):
+                ship = days.next(ship, include_today=False)
+            self._memo[key] = ship
+        return self._memo[key]
+
+
+def ship_by_for(
+    *,
+    channel: Channel,
+    placed_at: datetime.datetime,
+    country: str,
+    calendar: ShipByCalendar | None = None,
+) -> datetime.date:
+    """Return the ship-by date of one order of `channel` placed at `placed_at`
+    going to `country`."""
+    return (calendar or ShipByCalendar.load()).ship_by(
+        placed_at=placed_at,
+        country=country,
+        cutoff=channel.cutoff_time,
+        handling_days=channel.handling_days,
+    )
+
+
+def ship_by_many(
+    *, orders: list[tuple[int, datetime.datetime, str]]
+) -> list[datetime.date]:
+    """Return the ship-by dates of many new orders, given as (channel id,
+    placed at, country): two queries, however many orders."""
+    calendar = ShipByCalendar.load()
+    handling = {
+        pk: (cutoff, days)
+        for pk, cutoff, days in Channel.objects.filter(
+            pk__in={channel_id for channel_id, _, _ in orders}
+        ).values_list("pk", "cutoff_time", "handling_days")
+    }
+    return [
+        calendar.ship_by(
+            placed_at=placed_at,
+            country=country,
+            cutoff=handling[channel_id][0],
+            handling_days=handling[channel_id][1],
+        )
+        for channel_id, placed_at, country in orders
+    ]
+
+
+def ship_by_due_today_q(*, today: datetime.date | None = None) -> Q:
+    """Orders still to ship whose ship-by date is today (the site's today)."""
+    return Q(ship_by=today or timezone.localdate(), status__in=TO_SHIP)
+
+
+def ship_by_late_q(*, today: datetime.date | None = None) -> Q:
+    """Orders still to ship whose ship-by date has passed."""
+    return Q(ship_by__lt=today or timezone.localdate(), status__in=TO_SHIP)

@@ -1,0 +1,659 @@
+"""The customer's order page: the signed link, the rules of what a customer
+may do themselves (services), and the page and its forms (views)."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail, signing
+from django.urls import reverse
+from django.utils import timezone
+
+from fulfillment.models import Shipment, TrackingEvent
+from fulfillment.services.picking import pick_lists_create
+from fulfillment.services.tracking import order_deliver_shipments, tracking_event_record
+from orders.addresses import Address
+from orders.customer_access import (
+    CustomerActor,
+    customer_page_order_ref,
+    customer_page_path,
+    customer_page_token,
+    customer_page_url,
+)
+from orders.exceptions import OrderError, OrderStateError
+from orders.models import CustomerEmail, CustomerRequest, Order, OrderEvent
+from orders.services.customer import (
+    customer_request_create,
+    customer_request_handle,
+    order_cancel_by_customer,
+    order_delivery_change_by_customer,
+)
+from returns.exceptions import ReturnError
+from returns.models import ReturnRequest
+from returns.services.customer import return_open_by_customer
+from returns.services.returns import ReturnLineInput, return_approve
+from tests import factories
+
+BERLIN = Address(
+    name="Ada Lovelace", address1="Invalidenstr. 1", city="Berlin",
+    postcode="10115", country="DE",
+)  # fmt: skip
+DALLAS = Address(
+    name="Ada Lovelace", address1="2 Elm St", city="Dallas", region="TX",
+    postcode="75201", country="US",
+)  # fmt: skip
+
+
+@pytest.fixture
+def actor():
+    return CustomerActor(client_address="203.0.113.9")
+
+
+@pytest.fixture
+def allocated(place_order, stock, product):
+    stock(product, 10)
+    return place_order([(product, 2)])
+
+
+@pytest.fixture
+def delivered(shipped, product, user):
+    order = shipped([(product, 3)])
+    return order_deliver_shipments(order=order, actor=user)
+
+
+def _page(client, order, suffix=""):
+    return client.get(customer_page_path(order=order) + suffix)
+
+
+# ---- the signed link
+
+
+def test_token_names_its_order(allocated):
+    token = customer_page_token(order=allocated)
+    assert customer_page_order_ref(token) == (allocated.pk, allocated.number)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # signature changed
+        lambda t: "x" + t,  # payload changed
+        lambda t: t.split(":")[0],  # no signature
+        lambda t: "",
+        lambda t: "not a token",
+    ],
+)
+def test_tampered_token_names_no_order(allocated, tamper):
+    assert customer_page_order_ref(tamper(customer_page_token(order=allocated))) is None
+
+
+def test_token_signed_under_another_salt_names_no_order(allocated):
+    forged = signing.Signer(salt="something-else").sign_object(
+        {"o": allocated.pk, "n": allocated.number}, compress=True
+    )
+    assert customer_page_order_ref(forged) is None
+
+
+def test_rotating_the_link_salt_ends_old_links(allocated, settings):
+    token = customer_page_token(order=allocated)
+    settings.OMS_CUSTOMER_LINK_SALT = "rotated"
+    assert customer_page_order_ref(token) is None
+
+
+def test_page_url_is_absolute_for_emails(allocated, settings):
+    settings.OMS_PUBLIC_URL = "https://shop.example/"
+    url = customer_page_url(order=allocated)
+    assert url.startswith("https://shop.example/o/")
+    assert url.endswith(customer_page_token(order=allocated) + "/")
+
+
+# ---- changing the delivery
+
+
+def test_customer_changes_address_before_packing(allocated, actor):
+    updated = order_delivery_change_by_customer(
+        order=allocated, actor=actor, address=DALLAS, requested_delivery_date=None
+    )
+    order = Order.objects.get(pk=allocated.pk)
+    assert (order.ship_city, order.ship_postcode) == ("Dallas", "75201")
+    assert updated.order.status == "allocated"
+    event = order.events.filter(kind=OrderEvent.Kind.UPDATED).first()
+    assert "by the customer, from 203.0.113.9" in event.message
+    assert event.data["by"] == "customer"
+    assert event.data["client_address"] == "203.0.113.9"
+    assert event.user is None
+
+
+def test_address_change_is_confirmed_by_email(
+    allocated, actor, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        order_delivery_change_by_customer(
+            order=allocated, actor=actor, address=DALLAS, requested_delivery_date=None
+        )
+    email = CustomerEmail.objects.get(
+        order=allocated, kind=CustomerEmail.Kind.DELIVERY_CHANGED
+    )
+    assert email.context["address_changed"] is True
+    sent = [m for m in mail.outbox if "delivery" in m.subject.lower()]
+    assert sent and "Dallas" in sent[0].body
+
+
+def test_new_country_reroutes_the_reservation(
+    place_order, stock, product, location, actor
+):
+    berlin = factories.LocationFactory(code="BER", country="DE", ships_to=["DE"])
+    location.ships_to = ["US"]
+    location.save()
+    stock(product, 5)
+    stock(product, 5, at=berlin)
+    order = place_order([(product, 1)])
+    assert order.lines.get().allocations.get().stock_level.location == location
+    order_delivery_change_by_customer(
+        order=order, actor=actor, address=BERLIN, requested_delivery_date=None
+    )
+    line = Order.objects.get(pk=order.pk).lines.get()
+    assert line.allocations.get().stock_level.location == berlin
+
+
+def test_address_failing_country_rules_is_refused(allocated, actor):
+    bad = Address(name="Ada", address1="1 Main St", city="Austin", country="US")
+    with pytest.raises(OrderError, match="new address"):
+        order_delivery_change_by_customer(
+            order=allocated, actor=actor, address=bad, requested_delivery_date=None
+        )
+    assert Order.objects.get(pk=allocated.pk).ship_city == "Austin"
+
+
+def test_requested_date_must_be_in_the_future(allocated, actor):
+    with pytest.raises(OrderError, match="after today"):
+        order_delivery_change_by_customer(
+            order=allocated,
+            actor=actor,
+            address=None,
+            requested_delivery_date=timezone.localdate(),
+        )
+
+
+def test_requested_date_within_ninety_days(allocated, actor):
+    far = timezone.localdate() + timedelta(days=91)
+    with pytest.raises(OrderError, match="90 days"):
+        order_delivery_change_by_customer(
+            order=allocated, actor=actor, address=None, requested_delivery_date=far
+        )
+    soon = timezone.localdate() + timedelta(days=3)
+    order_delivery_change_by_customer(
+        order=allocated, actor=actor, address=None, requested_delivery_date=soon
+    )
+    assert Order.objects.get(pk=allocated.pk).requested_delivery_date == soon
+
+
+def test_unchanged_delivery_is_refused(allocated, actor):
+    same = Address.from_fields(allocated)
+    with pytest.raises(OrderError, match="Nothing to change"):
+        order_delivery_change_by_customer(
+            order=allocated, actor=actor, address=same, requested_delivery_date=None
+        )
+
+
+def test_delivery_cannot_change_after_packing(delivered, actor):
+    with pytest.raises(OrderStateError, match="request"):
+        order_delivery_change_by_customer(
+            order=delivered, actor=actor, address=DALLAS, requested_delivery_date=None
+        )
+
+
+# ---- cancelling
+
+
+def test_customer_cancels_before_the_pick_list(allocated, actor):
+    order = order_cancel_by_customer(order=allocated, actor=actor, reason="too slow")
+    assert order.status == "cancelled"
+    event = order.events.get(kind=OrderEvent.Kind.CANCELLED)
+    assert "customer request on the order page: too slow" in event.message
+    assert event.data["client_address"] == "203.0.113.9"
+    assert not allocated.lines.get().allocations.exists()
+
+
+def test_customer_cannot_cancel_once_picking(allocated, actor, user):
+    pick_lists_create(order_ids=[allocated.pk], actor=user)
+    with pytest.raises(OrderStateError, match="request"):
+        order_cancel_by_customer(order=allocated, actor=actor)
+    assert Order.objects.get(pk=allocated.pk).status == "picking"
+
+
+# ---- requests to customer service
+
+
+def test_cancel_request_after_pick_list_lands_in_the_queue(allocated, actor, user):
+    pick_lists_create(order_ids=[allocated.pk], actor=user)
+    request = customer_request_create(
+        order=allocated, actor=actor, kind=CustomerRequest.Kind.CANCEL, message="oops"
+    )
+    assert request.status == "open" and request.client_address == "203.0.113.9"
+    event = allocated.events.filter(data__request=request.pk).get()
+    assert "by the customer" in event.message
+
+
+def test_request_refused_while_customer_can_do_it_themselves(allocated, actor):
+    with pytest.raises(OrderStateError):
+        customer_request_create(
+            order=allocated, actor=actor, kind=CustomerRequest.Kind.CANCEL, message="x"
+        )
+    with pytest.raises(OrderStateError):
+        customer_request_create(
+            order=allocated,
+            actor=actor,
+            kind=CustomerRequest.Kind.CHANGE_DELIVERY,
+            message="x",
+        )
+
+
+def test_one_open_request_of_a_kind(shipped, product, actor):
+    order = shipped([(product, 1)])
+    kind = CustomerRequest.Kind.CHANGE_DELIVERY
+    customer_request_create(order=order, actor=actor, kind=kind, message="Leave it")
+    with pytest.raises(OrderError, match="already asked"):
+        customer_request_create(order=order, actor=actor, kind=kind, message="again")
+
+
+def test_request_needs_a_message(shipped, product, actor):
+    order = shipped([(product, 1)])
+    with pytest.raises(OrderError, match="Your message"):
+        customer_request_create(
+            order=order,
+            actor=actor,
+            kind=CustomerRequest.Kind.CHANGE_DELIVERY,
+            message="  ",
+        )
+
+
+def test_staff_closes_a_request_once(shipped, product, actor, user):
+    order = shipped([(product, 1)])
+    request = customer_request_create(
+        order=order,
+        actor=actor,
+        kind=CustomerRequest.Kind.CHANGE_DELIVERY,
+        message="Neighbour",
+    )
+    handled = customer_request_handle(
+        request=request, actor=user, status="done", note="called the carrier"
+    )
+    assert (handled.status, handled.handled_by) == ("done", user)
+    with pytest.raises(OrderStateError, match="already done"):
+        customer_request_handle(request=request, actor=user, status="declined")
+
+
+# ---- returns
+
+
+def test_customer_returns_delivered_items(delivered, actor):
+    line = delivered.lines.get()
+    rma = return_open_by_customer(
+        order=delivered,
+        actor=actor,
+        lines=[ReturnLineInput(order_line=line, quantity=2, reason="does_not_fit")],
+        note="Too small",
+    )
+    assert (rma.status, rma.customer_note) == ("requested", "Too small")
+    assert rma.created_by is None
+    event = delivered.events.filter(kind=OrderEvent.Kind.RETURN).first()
+    assert "by the customer" in event.message
+
+
+def test_return_refused_before_delivery(shipped, product, actor):
+    order = shipped([(product, 1)])
+    line = order.lines.get()
+    with pytest.raises(ReturnError, match="not been delivered"):
+        return_open_by_customer(
+            order=order,
+            actor=actor,
+            lines=[ReturnLineInput(order_line=line, quantity=1, reason="other")],
+        )
+
+
+def test_return_refused_after_the_channel_window(delivered, actor):
+    Shipment.objects.filter(order=delivered).update(
+        delivered_at=timezone.now() - timedelta(days=31)
+    )
+    line = delivered.lines.get()
+    with pytest.raises(ReturnError, match="window .* closed"):
+        return_open_by_customer(
+            order=delivered,
+            actor=actor,
+            lines=[ReturnLineInput(order_line=line, quantity=1, reason="other")],
+        )
+
+
+def test_return_window_is_per_channel(delivered, actor):
+    Shipment.objects.filter(order=delivered).update(
+        delivered_at=timezone.now() - timedelta(days=31)
+    )
+    delivered.channel.return_window_days = 60
+    delivered.channel.save()
+    line = delivered.lines.get()
+    rma = return_open_by_customer(
+        order=delivered,
+        actor=actor,
+        lines=[ReturnLineInput(order_line=line, quantity=1, reason="other")],
+    )
+    assert rma.status == "requested"
+
+
+def test_channel_without_window_takes_no_returns_on_the_page(delivered, actor):
+    delivered.channel.return_window_days = 0
+    delivered.channel.save()
+    line = delivered.lines.get()
+    with pytest.raises(ReturnError, match="customer service"):
+        return_open_by_customer(
+            order=delivered,
+            actor=actor,
+            lines=[ReturnLineInput(order_line=line, quantity=1, reason="other")],
+        )
+
+
+def test_return_cannot_exceed_what_was_delivered(delivered, actor):
+    line = delivered.lines.get()
+    with pytest.raises(ReturnError, match="at most 3"):
+        return_open_by_customer(
+            order=delivered,
+            actor=actor,
+            lines=[ReturnLineInput(order_line=line, quantity=4, reason="other")],
+        )
+
+
+# ---- the page
+
+
+def test_page_shows_status_items_and_masked_address(client, allocated):
+    response = _page(client, allocated)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Your items are set aside for you" in html
+    assert "T-shirt black M" in html
+    assert "Ada L." in html and "Lovelace" not in html
+    assert "1 Main St" not in html and "Austin" in html
+    assert response["X-Robots-Tag"].startswith("noindex")
+    assert '<meta name="robots" content="noindex' in html
+    assert response["Referrer-Policy"] == "same-origin"
+    assert "no-store" in response["Cache-Control"]
+    assert allocated.customer.email not in html
+
+
+def test_page_is_in_the_channels_branding(client, allocated):
+    channel = allocated.channel
+    channel.display_name = "Acme Outdoor"
+    channel.logo_url = "https://cdn.acme.example/logo.png"
+    channel.accent_colour = "#aa3300"
+    channel.support_email = "help@acme.example"
+    channel.save()
+    html = _page(client, allocated).content.decode()
+    assert "Acme Outdoor" in html
+    assert 'src="https://cdn.acme.example/logo.png"' in html
+    assert "--accent: #aa3300" in html
+    assert "mailto:help@acme.example" in html
+
+
+def test_bad_accent_colour_never_reaches_the_style_sheet(client, allocated):
+    Order.objects.filter(pk=allocated.pk)  # the colour is only set by a raw write
+    type(allocated.channel).objects.filter(pk=allocated.channel_id).update(
+        accent_colour="red;}"
+    )
+    html = _page(client, allocated).content.decode()
+    assert "red;}" not in html and "--accent: #1f6feb" in html
+
+
+def _tracked(order, user):
+    shipment = Shipment.objects.get(order=order)
+    now = timezone.now()
+    tracking_event_record(
+        shipment=shipment,
+        status=TrackingEvent.Status.IN_TRANSIT,
+        occurred_at=now - timedelta(hours=5),
+        place="Memphis, TN",
+        actor=user,
+        estimated_delivery=timezone.localdate() + timedelta(days=2),
+    )
+    tracking_event_record(
+        shipment=shipment,
+        status=TrackingEvent.Status.EXCEPTION,
+        occurred_at=now - timedelta(hours=1),
+        place="Dallas, TX",
+        description="Recipient not at address",
+        exception_reason="address",
+        estimated_delivery=timezone.localdate() + timedelta(days=4),
+        actor=user,
+    )
+    return shipment
+
+
+def test_page_explains_an_exception_and_shows_the_new_eta(
+    client, shipped, product, user
+):
+    order = shipped([(product, 1)])
+    shipment = _tracked(order, user)
+    html = _page(client, order).content.decode()
+    assert "The carrier could not deliver to the address." in html
+    assert "What happens next: The carrier tries again" in html
+    assert "Recipient not at address" in html
+    eta = timezone.localdate() + timedelta(days=4)
+    assert eta.strftime("%B") in html and f"{eta.day} " in html
+    assert "Memphis, TN" in html and "Dallas, TX" in html
+    assert f'href="{shipment.tracking_url}"' in html
+
+
+def test_page_says_how_late_a_parcel_is(client, shipped, product):
+    order = shipped([(product, 1)])
+    Shipment.objects.filter(order=order).update(
+        status="in_transit", estimated_delivery=timezone.localdate() - timedelta(days=2)
+    )
+    assert "2 days late" in _page(client, order).content.decode()
+
+
+def test_page_query_count_is_fixed(client, delivered, django_assert_max_num_queries):
+    with django_assert_max_num_queries(9):
+        assert _page(client, delivered).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "token", ["nothing", "eyJvIjoxfQ:forged", "a" * 300, "%00", "o:1:2:3"]
+)
+def test_bad_tokens_are_the_same_404(client, allocated, token):
+    response = client.get(f"/o/{token}/")
+    assert response.status_code == 404
+    assert "This link does not work" in response.content.decode()
+    assert response["X-Robots-Tag"].startswith("noindex")
+
+
+def test_token_of_a_deleted_order_is_the_same_404(client, allocated):
+    path = customer_page_path(order=allocated)
+    Order.objects.filter(pk=allocated.pk).update(number="SO-999999")
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "This link does not work" in response.content.decode()
+
+
+def test_link_expires_days_after_delivery(client, delivered, settings):
+    settings.OMS_CUSTOMER_LINK_DAYS = 10
+    assert _page(client, delivered).status_code == 200
+    Shipment.objects.filter(order=delivered).update(
+        delivered_at=timezone.now() - timedelta(days=11)
+    )
+    response = _page(client, delivered)
+    assert response.status_code == 404
+    assert "This link does not work" in response.content.decode()
+
+
+def test_open_return_keeps_the_link_alive(client, delivered, settings, actor):
+    line = delivered.lines.get()
+    return_open_by_customer(
+        order=delivered,
+        actor=actor,
+        lines=[ReturnLineInput(order_line=line, quantity=1, reason="other")],
+    )
+    settings.OMS_CUSTOMER_LINK_DAYS = 1
+    Shipment.objects.filter(order=delivered).update(
+        delivered_at=timezone.now() - timedelta(days=5)
+    )
+    assert _page(client, delivered).status_code == 200
+
+
+def test_page_is_rate_limited_per_client_address(client, allocated, settings):
+    settings.OMS_CUSTOMER_PAGE_RATE = "3/minute"
+    for _ in range(3):
+        assert _page(client, allocated).status_code == 200
+    response = _page(client, allocated)
+    assert response.status_code == 429
+    assert response["Retry-After"] == "60"
+    other = client.get(customer_page_path(order=allocated), REMOTE_ADDR="198.51.100.7")
+    assert other.status_code == 200
+
+
+def test_forms_need_the_csrf_token(allocated):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(
+        customer_page_path(order=allocated) + "cancel/", {"reason": ""}
+    )
+    assert response.status_code == 403
+    assert Order.objects.get(pk=allocated.pk).status == "allocated"
+
+
+def test_every_form_on_the_page_carries_a_csrf_token(client, delivered, allocated):
+    for order in (allocated, delivered):
+        html = _page(client, order).content.decode()
+        assert html.count("<form") == html.count('name="csrfmiddlewaretoken"')
+        assert html.count("<form") >= 1
+
+
+def test_change_address_through_the_page(client, allocated):
+    path = customer_page_path(order=allocated)
+    response = client.post(
+        path + "delivery/",
+        {
+            "ship_name": "Ada Lovelace",
+            "ship_address1": "2 Elm St",
+            "ship_city": "Dallas",
+            "ship_region": "TX",
+            "ship_postcode": "75201",
+            "ship_country": "US",
+        },
+        REMOTE_ADDR="203.0.113.50",
+    )
+    assert response.status_code == 302
+    assert response["Location"].endswith("?done=delivery")
+    order = Order.objects.get(pk=allocated.pk)
+    assert order.ship_city == "Dallas"
+    event = order.events.filter(kind=OrderEvent.Kind.UPDATED).first()
+    assert event.data["client_address"] == "203.0.113.50"
+    assert "changed" in client.get(response["Location"]).content.decode()
+
+
+def test_bad_address_on_the_page_names_the_field(client, allocated):
+    path = customer_page_path(order=allocated)
+    response = client.post(
+        path + "delivery/",
+        {"ship_name": "Ada", "ship_address1": "2 Elm St", "ship_country": "US"},
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Required for a new address." in html
+    assert Order.objects.get(pk=allocated.pk).ship_address1 == "1 Main St"
+
+
+def test_cancel_through_the_page(client, allocated):
+    response = client.post(customer_page_path(order=allocated) + "cancel/", {})
+    assert response.status_code == 302
+    assert Order.objects.get(pk=allocated.pk).status == "cancelled"
+
+
+def test_cancel_after_pick_list_becomes_a_request(client, allocated, user):
+    pick_lists_create(order_ids=[allocated.pk], actor=user)
+    path = customer_page_path(order=allocated)
+    assert "Ask us to cancel" in client.get(path).content.decode()
+    response = client.post(path + "cancel/", {"message": "Changed my mind"})
+    assert response.status_code == 302
+    assert Order.objects.get(pk=allocated.pk).status == "picking"
+    request = CustomerRequest.objects.get(order=allocated)
+    assert (request.kind, request.message) == ("cancel", "Changed my mind")
+
+
+def test_return_through_the_page_then_label_after_approval(client, delivered, user):
+    path = customer_page_path(order=delivered)
+    line = delivered.lines.get()
+    response = client.post(
+        path + "return/",
+        {f"quantity_{line.pk}": "1", f"reason_{line.pk}": "damaged", "note": "Torn"},
+    )
+    assert response.status_code == 302, response.content.decode()
+    rma = ReturnRequest.objects.get(order=delivered)
+    label = path + f"returns/{rma.number}/label/"
+    assert client.get(label).status_code == 404  # not approved yet
+    return_approve(return_request=rma, actor=user)
+    assert "Download the return label" in client.get(path).content.decode()
+    response = client.get(label)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
+    printed = delivered.events.filter(kind=OrderEvent.Kind.DOCUMENT).first()
+    assert "by the customer" in printed.message
+
+
+def test_return_form_needs_a_reason_per_line(client, delivered):
+    line = delivered.lines.get()
+    response = client.post(
+        customer_page_path(order=delivered) + "return/",
+        {f"quantity_{line.pk}": "1", f"reason_{line.pk}": ""},
+    )
+    assert response.status_code == 400
+    assert "Choose why" in response.content.decode()
+    assert not ReturnRequest.objects.filter(order=delivered).exists()
+
+
+def test_label_of_another_orders_return_is_not_found(client, delivered, allocated):
+    path = customer_page_path(order=allocated)
+    assert client.get(path + "returns/RMA-000001/label/").status_code == 404
+
+
+def test_customer_emails_link_to_the_page(
+    place_order, stock, product, django_capture_on_commit_callbacks
+):
+    stock(product, 5)
+    with django_capture_on_commit_callbacks(execute=True):
+        allocated = place_order([(product, 1)])
+    email = CustomerEmail.objects.get(order=allocated, kind="order_received")
+    sent = [m for m in mail.outbox if m.extra_headers["X-OMS-Email"] == email.key]
+    assert customer_page_path(order=allocated) in sent[0].body
+
+
+def test_request_queue_admin_lists_open_requests(
+    admin_client, shipped, product, actor, django_assert_max_num_queries
+):
+    for _ in range(3):
+        order = shipped([(product, 1)])
+        customer_request_create(
+            order=order,
+            actor=actor,
+            kind=CustomerRequest.Kind.CHANGE_DELIVERY,
+            message="Leave it with the neighbour",
+        )
+    with django_assert_max_num_queries(12):
+        response = admin_client.get(reverse("admin:orders_customerrequest_changelist"))
+    assert response.status_code == 200
+    assert response.content.decode().count("Leave it with the neighbour") == 3
+
+
+def test_dashboard_counts_open_requests(admin_client, shipped, product, actor):
+    from tests.test_dashboard import attention
+
+    order = shipped([(product, 1)])
+    customer_request_create(
+        order=order,
+        actor=actor,
+        kind=CustomerRequest.Kind.CHANGE_DELIVERY,
+        message="Leave it",
+    )
+    rows = attention(admin_client.get("/admin/").content.decode())
+    count, link = rows["Customer requests to answer (from the order page)"]
+    assert count == "1"
+    assert link == reverse("admin:orders_customerrequest_changelist")

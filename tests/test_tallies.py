@@ -1,0 +1,106 @@
+"""Order tallies: the database keeps per-(hour, channel, status) order counts
+exact through every insert, status change and delete, on SQLite and
+PostgreSQL; folding and rebuilding never change a count."""
+
+from datetime import timedelta
+
+import pytest
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from oms.models import OrderTally, OrderTallyChange
+from oms.tallies import (
+    order_counts_by_day,
+    order_counts_by_status,
+    tallies_fold_now,
+    tallies_rebuild,
+)
+from orders.models import Order, OrderStatus
+from orders.services.lifecycle import order_cancel, order_hold
+from tests.factories import OrderFactory, ProductFactory
+
+STATUSES = [value for value, _ in OrderStatus.choices]
+
+
+def truth_by_status() -> dict[str, int]:
+    counts = dict.fromkeys(STATUSES, 0)
+    counts |= dict(
+        Order.objects.values_list("status").annotate(n=Count("pk")).order_by()
+    )
+    return counts
+
+
+def truth_by_day(since) -> dict:
+    return {
+        (day, channel): n
+        for day, channel, n in Order.objects.filter(placed_at__gte=since)
+        .annotate(day=TruncDate("placed_at"))
+        .values_list("day", "channel_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+
+
+def assert_exact(since) -> None:
+    assert order_counts_by_status(STATUSES) == truth_by_status()
+    tallied = {key: n for key, n in order_counts_by_day(since).items() if n}
+    assert tallied == truth_by_day(since)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counts_follow_inserts_status_changes_deletes_and_folds(
+    place_order, stock, user
+):
+    since = timezone.now() - timedelta(days=40)
+    orders = []
+    for days in (0, 0, 1, 3, 12):
+        product = ProductFactory()
+        stock(product, 5)
+        orders.append(
+            place_order([(product, 1)], placed_at=timezone.now() - timedelta(days=days))
+        )
+    assert_exact(since)
+    assert OrderTallyChange.objects.exists()
+
+    order_hold(order=orders[0], actor=user, reason="payment")
+    order_cancel(order=orders[1], actor=user, reason="customer")
+    assert_exact(since)
+
+    moved = tallies_fold_now()
+    assert moved > 0 and not OrderTallyChange.objects.exists()
+    assert_exact(since)
+
+    # A change of the placing time moves the order to its new day.
+    Order.objects.filter(pk=orders[2].pk).update(
+        placed_at=timezone.now() - timedelta(days=20)
+    )
+    # A bulk status change, and deleting orders, are counted too.
+    Order.objects.filter(pk__in=[orders[3].pk, orders[4].pk]).update(
+        status=OrderStatus.ON_HOLD, hold_reason="payment"
+    )
+    assert_exact(since)
+    bare = OrderFactory(placed_at=timezone.now() - timedelta(days=2))
+    assert_exact(since)
+    Order.objects.filter(pk=bare.pk).delete()
+    assert_exact(since)
+    tallies_fold_now()
+    assert_exact(since)
+    # Folded rows that reach zero are dropped.
+    assert not OrderTally.objects.filter(orders=0).exists()
+
+    before = order_counts_by_status(STATUSES)
+    tallies_rebuild()
+    assert order_counts_by_status(STATUSES) == before
+    assert_exact(since)
+
+
+@pytest.mark.django_db
+def test_an_import_sized_insert_counts_every_order(place_order, stock):
+    product = ProductFactory()
+    stock(product, 100)
+    for _ in range(30):
+        place_order([(product, 1)])
+    assert sum(order_counts_by_status(STATUSES).values()) == Order.objects.count()
+    tallies_fold_now()
+    assert sum(order_counts_by_status(STATUSES).values()) == 30
