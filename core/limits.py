@@ -165,42 +165,50 @@ def value_problem(field: models.Field, value: Any) -> str | None:
     return None
 
 
-def _plain_text_limit(field: models.Field) -> int | None:
-    """For a one-line text field without validators of its own, the length a
-    plain value may have (-1: any); None when every value needs the full
-    check."""
-    if isinstance(field, models.TextField) or not isinstance(field, models.CharField):
-        return None
-    if _explicit_validators(field):
-        return None
-    return -1 if field.max_length is None else field.max_length
+# What `model_value_problem` knows of a field once it has met it: the field,
+# its kind ("text" for a one-line text field, "decimal", "integer", or "" for
+# any other), that kind's limit, and whether it has validators of its own.
+_FIELDS: dict[tuple[type[models.Model], str], tuple[models.Field, str, Any, bool]] = {}
 
 
-# (model, field name) -> (field, plain text length or None): `value_problem`
-# runs for every cell of an import, so what the field's metadata says is
-# worked out once.
-_FIELDS: dict[tuple[type[models.Model], str], tuple[models.Field, int | None]] = {}
+def _field_facts(model: type[models.Model], name: str) -> tuple:
+    field = model._meta.get_field(name)
+    validated = bool(_explicit_validators(field))
+    if isinstance(field, models.CharField) and not isinstance(field, models.TextField):
+        facts = (field, "text", field.max_length, validated)
+    elif isinstance(field, models.DecimalField):
+        facts = (field, "decimal", (field.max_digits, field.decimal_places), validated)
+    elif isinstance(field, models.IntegerField) and not field.choices:
+        facts = (field, "integer", integer_range(field), validated)
+    else:
+        facts = (field, "", None, validated)
+    return _FIELDS.setdefault((model, name), facts)
 
 
 def model_value_problem(model: type[models.Model], name: str, value: Any) -> str | None:
     """`value_problem` for the field `name` of `model`.
 
-    A plain value for a one-line text field (printable, short enough) is
-    answered at once: the full check would find nothing either.
+    It runs for every cell of an import, so the common cases are answered
+    from what the field's metadata says, worked out once per field: a
+    printable text short enough, a number in range. Anything else, and any
+    field with validators of its own, gets the full `value_problem`.
     """
-    try:
-        field, plain = _FIELDS[model, name]
-    except KeyError:
-        field = model._meta.get_field(name)
-        plain = _FIELDS.setdefault((model, name), (field, _plain_text_limit(field)))[1]
-    if (
-        plain is not None
-        and type(value) is str
-        and value.isprintable()
-        and (plain < 0 or len(value) <= plain)
-    ):
+    field, kind, limit, validated = _FIELDS.get((model, name)) or _field_facts(
+        model, name
+    )
+    kind_of_value = type(value)
+    if validated:
+        pass
+    elif kind == "text" and kind_of_value is str:
         # Printable: no NUL, control character, line break or lone surrogate.
-        return None
+        if value.isprintable() and (limit is None or len(value) <= limit):
+            return None
+    elif kind == "decimal" and kind_of_value is Decimal:
+        return decimal_problem(value, max_digits=limit[0], decimal_places=limit[1])
+    elif kind == "integer" and kind_of_value is int:
+        low, high = limit
+        if low <= value <= high:
+            return None
     return value_problem(field, value)
 
 

@@ -28,7 +28,10 @@ def shipment_shipped_notify(*, shipment: Shipment) -> None:
     customer_email_queue(
         order=shipment.order,
         kind=Kind.SHIPPED,
-        key=shipment.number,
+        # With the tracking number: a shipment shipped again after its label
+        # was voided mails its new tracking number (once).
+        key=shipment.number
+        + (f":{shipment.tracking_number}" if shipment.tracking_number else ""),
         context={
             "shipment": shipment.number,
             "carrier": carrier.name if carrier else "",

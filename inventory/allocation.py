@@ -141,26 +141,25 @@ def routing_record(
     units = sum(demand.quantity for demand in demands)
     if not units:
         return {}
-
-    def name(location_id: int) -> str:
-        return place.get(location_id, (f"#{location_id}", 0))[0]
-
-    options = sorted(
-        plan.coverage.items(),
-        key=lambda item: (-item[1], place[item[0]][1], place[item[0]][0]),
-    )
+    options = [
+        [*place[location_id], covered] for location_id, covered in plan.coverage.items()
+    ]
+    # Best first: most units, then priority, then code.
+    options.sort(key=lambda option: (-option[2], option[1], option[0]))
     record: dict = {
         "units": units,
-        "options": [
-            [name(location_id), place[location_id][1], covered]
-            for location_id, covered in options[:ROUTING_OPTIONS]
-        ],
+        "options": options[:ROUTING_OPTIONS],
         "from": list(shipped_from),
     }
-    if not_shipping:
-        record["no_ship"] = sorted(name(location_id) for location_id in not_shipping)
-    if pin is not None:
-        record["pin"] = name(pin)
-    if exclude:
-        record["excluded"] = sorted(name(location_id) for location_id in exclude)
+    if not_shipping or pin is not None or exclude:
+
+        def name(location_id: int) -> str:
+            return place.get(location_id, (f"#{location_id}", 0))[0]
+
+        if not_shipping:
+            record["no_ship"] = sorted(map(name, not_shipping))
+        if pin is not None:
+            record["pin"] = name(pin)
+        if exclude:
+            record["excluded"] = sorted(map(name, exclude))
     return record

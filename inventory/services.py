@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, Value, When
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from core.bulk import bulk_insert
@@ -334,7 +335,8 @@ def stock_allocate_many(
 ) -> dict[int, AllocationResult]:
     """Reserve stock for many orders at once, set-based, in the order given.
 
-    The candidate stock levels are locked once, in pk order; every request is
+    The candidate stock levels (those with stock free) are locked once, in
+    pk order; every request is
     routed in memory by `plan_allocation` against what the earlier ones left
     free; then the reservations are written in bulk (one UPDATE for the stock
     levels, COPY for new allocation rows on PostgreSQL). The database check
@@ -355,9 +357,16 @@ def stock_allocate_many(
     product_ids = {d.product_id for r in requests for d in r.demands}
     if not product_ids:
         return {r.key: AllocationResult(reserved={}, short={}) for r in requests}
+    # Only levels with stock free to reserve are locked: a level that is full
+    # has nothing to give, and on scarce stock most are, so orders for the
+    # same products no longer queue behind each other for them. (PostgreSQL
+    # re-checks the condition on a row it waited for, so a level another
+    # transaction just filled is skipped, never over-reserved.)
     levels = lock_stock_levels(
         StockLevel.objects.filter(
-            product_id__in=product_ids, location__active=True
+            product_id__in=product_ids,
+            location__active=True,
+            allocated__lt=F("on_hand"),
         ).select_related("location", "product")
     )
     by_pk = {level.pk: level for level in levels}
@@ -494,6 +503,9 @@ def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
         )
     )
     _history(per_level, reason="reserved for orders")
+    if connection.vendor == "postgresql" and len(per_pair) <= UPSERT_ROWS:
+        _allocations_upsert(per_pair)
+        return
     line_ids = sorted({line_id for line_id, _ in per_pair})
     existing: dict[tuple[int, int], int] = {}
     for chunk in lookup_chunks(line_ids):
@@ -517,6 +529,34 @@ def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
             for (line_id, level_pk), quantity in per_pair.items()
         ),
     )
+
+
+# Up to this many allocation rows (one order, a batch) are written with one
+# INSERT ... ON CONFLICT; more (an import) stream through COPY after one
+# look-up for lines that already hold some.
+UPSERT_ROWS = 2000
+
+
+def _allocations_upsert(per_pair: dict[tuple[int, int], int]) -> None:
+    """Add reservations in one statement on PostgreSQL: a new row per (line,
+    level), or more on the row the line already holds there."""
+    table = Allocation._meta.db_table
+    pairs = sorted(per_pair.items())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{table}" (order_line_id, stock_level_id, quantity, '
+            "created_at) SELECT line, level, quantity, %s "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::integer[]) "
+            "AS reserved(line, level, quantity) "
+            "ON CONFLICT (order_line_id, stock_level_id) DO UPDATE "
+            f'SET quantity = "{table}".quantity + EXCLUDED.quantity',
+            [
+                timezone.now(),
+                [line for (line, _), _ in pairs],
+                [level for (_, level), _ in pairs],
+                [quantity for _, quantity in pairs],
+            ],
+        )
 
 
 @transaction.atomic

@@ -51,6 +51,7 @@ def order_event_placed(
     actor: Actor,
     source: str = "admin",
     inbound_message_id: int | None = None,
+    save: bool = True,
 ) -> OrderEvent:
     data: dict[str, Any] = {"source": source}
     if inbound_message_id is not None:
@@ -61,6 +62,7 @@ def order_event_placed(
         message=f"Order placed via {order.channel.name} ({source}).",
         actor=actor,
         data=data,
+        save=save,
     )
 
 
@@ -189,7 +191,9 @@ def order_event_status(
     )
 
 
-def order_event_held(*, order: Order, actor: Actor, note: str) -> OrderEvent:
+def order_event_held(
+    *, order: Order, actor: Actor, note: str, save: bool = True
+) -> OrderEvent:
     text = f"Put on hold: {order.get_hold_reason_display()}."
     if note:
         text += f" {note}"
@@ -199,6 +203,7 @@ def order_event_held(*, order: Order, actor: Actor, note: str) -> OrderEvent:
         message=text,
         actor=actor,
         data={"reason": order.hold_reason, "from": order.held_from},
+        save=save,
     )
 
 

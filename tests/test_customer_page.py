@@ -394,7 +394,7 @@ def test_page_is_in_the_channels_branding(client, allocated):
 
 
 def test_bad_accent_colour_never_reaches_the_style_sheet(client, allocated):
-    Order.objects.filter(pk=allocated.pk)  # the colour is only set by a raw write
+    # Only a raw write gets past the field's validator.
     type(allocated.channel).objects.filter(pk=allocated.channel_id).update(
         accent_colour="red;}"
     )
@@ -657,3 +657,30 @@ def test_dashboard_counts_open_requests(admin_client, shipped, product, actor):
     count, link = rows["Customer requests to answer (from the order page)"]
     assert count == "1"
     assert link == reverse("admin:orders_customerrequest_changelist")
+
+
+def test_prepaid_label_is_offered_once_bought(client, delivered, user, carrier):
+    from fulfillment.models import ReturnLabel
+
+    line = delivered.lines.get()
+    rma = return_open_by_customer(
+        order=delivered,
+        actor=CustomerActor(client_address="203.0.113.9"),
+        lines=[ReturnLineInput(order_line=line, quantity=1, reason="other")],
+    )
+    return_approve(return_request=rma, actor=user)
+    prepaid = ReturnLabel.objects.create(
+        order=delivered, return_number=rma.number, carrier=carrier
+    )
+    path = customer_page_path(order=delivered)
+    label = path + f"returns/{rma.number}/label/"
+    html = client.get(path).content.decode()
+    assert "being prepared" in html and "Download the return label" not in html
+    assert client.get(label).status_code == 404
+
+    prepaid.status = ReturnLabel.Status.BOUGHT
+    prepaid.label_file = b"%PDF-1.4 prepaid by the carrier"
+    prepaid.save()
+    assert "Download the return label" in client.get(path).content.decode()
+    response = client.get(label)
+    assert b"".join(response.streaming_content) == b"%PDF-1.4 prepaid by the carrier"

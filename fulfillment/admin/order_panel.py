@@ -249,8 +249,14 @@ class FulfillmentOrderAdminMixin(PermissionsMixin):
 
     def get_inlines(self, request: HttpRequest, obj: Order | None):
         inlines = list(super().get_inlines(request, obj))
-        # Only orders that have shipments show (and post) the shipments inline.
-        if obj is not None and Shipment.objects.filter(order=obj).exists():
+        # Only orders that have shipments show (and post) the shipments inline;
+        # the change page has counted them already (change_view).
+        counted = request.__dict__.get("_oms_shipment_count")
+        if obj is not None and (
+            counted
+            if counted is not None
+            else Shipment.objects.filter(order=obj).exists()
+        ):
             inlines.append(ShipmentInline)
         return inlines
 
@@ -268,6 +274,8 @@ class FulfillmentOrderAdminMixin(PermissionsMixin):
                 ),
             ),
         )
+        if request.method == "GET":
+            request._oms_shipment_count = available["shipments"]
         # Only the documents that can be printed now: labels once a shipment
         # is shipped with a carrier and tracking number.
         extra_context = {

@@ -38,6 +38,10 @@ class PackScanInline(ReadOnlyInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
 
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        # The scans are part of the shipment: whoever sees it sees them.
+        return request.user.has_perm("fulfillment.view_shipment")
+
     @admin.display(description="result")
     def result(self, obj: PackScan) -> str:
         return "accepted" if obj.accepted else f"refused: {obj.reason}"

@@ -14,7 +14,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
 from django_tasks import task
@@ -22,7 +23,7 @@ from django_tasks import task
 from core.exceptions import DomainError
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError, PackStationBusyError
-from fulfillment.locks import lock_shipment
+from fulfillment.locks import lock_shipment, lock_shipment_at_station
 from fulfillment.models import (
     Box,
     Carrier,
@@ -67,38 +68,51 @@ def _holder(claim: PackClaim) -> str:
     return f"{who} (station {claim.station}, since {since})"
 
 
-def _scanned(shipment_id: int) -> dict[int, int]:
-    """Return the units counted so far per order line (accepted item scans)."""
-    return dict(
-        PackScan.objects.filter(shipment_id=shipment_id, kind=K.ITEM, accepted=True)
-        .values_list("order_line_id")
+def _lines(shipment: Shipment) -> list[ShipmentLine]:
+    """Return the shipment's lines with their product, the units scanned so
+    far (`scanned_units`, accepted item scans) and the pick bin, in one query."""
+    scanned = (
+        PackScan.objects.filter(
+            shipment_id=OuterRef("shipment_id"),
+            order_line_id=OuterRef("order_line_id"),
+            kind=K.ITEM,
+            accepted=True,
+        )
+        .order_by()
+        .values("order_line_id")
         .annotate(units=Sum("quantity"))
-        .values_list("order_line_id", "units")
+        .values("units")
+    )
+    bins = StockLevel.objects.filter(
+        location_id=shipment.location_id,
+        product_id=OuterRef("order_line__product_id"),
+    ).values("bin")[:1]
+    return list(
+        shipment.lines.select_related("order_line__product")
+        .annotate(
+            scanned_units=Coalesce(Subquery(scanned), 0),
+            pick_bin=Subquery(bins),
+        )
+        .order_by("pk")
     )
 
 
-def _lines(shipment: Shipment) -> list[ShipmentLine]:
-    return list(shipment.lines.select_related("order_line__product").order_by("pk"))
+def _scanned(lines: list[ShipmentLine]) -> dict[int, int]:
+    return {line.order_line_id: line.scanned_units for line in lines}
 
 
 def pack_state(*, shipment: Shipment, lines=None, scanned=None) -> dict[str, Any]:
     """Return what the station shows of a shipment: its lines (expected,
     scanned, bin), the pre-filled weight and the ways it can leave."""
     lines = _lines(shipment) if lines is None else lines
-    scanned = _scanned(shipment.pk) if scanned is None else scanned
-    product_ids = [line.order_line.product_id for line in lines]
-    bins = dict(
-        StockLevel.objects.filter(
-            location_id=shipment.location_id, product_id__in=product_ids
-        ).values_list("product_id", "bin")
-    )
+    scanned = _scanned(lines) if scanned is None else scanned
     rows = [
         {
             "order_line": line.order_line_id,
             "sku": line.order_line.sku,
             "name": line.order_line.name,
             "barcode": line.order_line.product.barcode,
-            "bin": bins.get(line.order_line.product_id, ""),
+            "bin": line.pick_bin or "",
             "expected": line.quantity,
             "scanned": min(scanned.get(line.order_line_id, 0), line.quantity),
         }
@@ -181,7 +195,10 @@ def check_station(station: str) -> str:
 
 
 def _check_claim(shipment: Shipment, station: str) -> PackClaim:
-    claim = PackClaim.objects.select_related("user").filter(shipment=shipment).first()
+    try:
+        claim = shipment.pack_claim
+    except PackClaim.DoesNotExist:
+        claim = None
     if claim is None:
         raise PackStationBusyError(
             f"Shipment {shipment.number} is not open at this station; scan its "
@@ -308,12 +325,12 @@ def packstation_scan(
     this station. An item not in the shipment, or more units than expected,
     is refused, recorded and not counted."""
     station = check_station(station)
-    shipment = lock_shipment(shipment_id)
+    shipment = lock_shipment_at_station(shipment_id)
     _check_claim(shipment, station)
     _check_packable(shipment)
     raw = (code or "").strip()[:100]
     lines = _lines(shipment)
-    scanned = _scanned(shipment.pk)
+    scanned = _scanned(lines)
     try:
         count, code = _parse_scan(raw)
     except FulfillmentError as error:
@@ -398,11 +415,11 @@ def packstation_missing(
     station = check_station(station)
     found = Shipment.objects.only("order_id").get(pk=shipment_id)
     lock_order(found.order_id)
-    shipment = lock_shipment(shipment_id)
+    shipment = lock_shipment_at_station(shipment_id)
     _check_claim(shipment, station)
     _check_packable(shipment)
     lines = _lines(shipment)
-    scanned = _scanned(shipment.pk)
+    scanned = _scanned(lines)
     leaving = {
         line.order_line_id: min(scanned.get(line.order_line_id, 0), line.quantity)
         for line in lines
@@ -492,7 +509,7 @@ def packstation_pack(
     station = check_station(station)
     found = Shipment.objects.only("order_id").get(pk=shipment_id)
     order = lock_order(found.order_id)
-    shipment = lock_shipment(shipment_id)
+    shipment = lock_shipment_at_station(shipment_id)
     claim = _check_claim(shipment, station)
     _check_packable(shipment)
     state = pack_state(shipment=shipment)

@@ -243,7 +243,8 @@ def _unship(*, order: Order, shipment: Shipment, actor: Actor, why: str) -> Orde
     movements), the order lines count them as not shipped, the order goes
     back to where it was and the shipment is packed again, without carrier
     or tracking number. The customer e-mail and the channel's news already
-    sent are not taken back: the next shipping sends them again."""
+    sent are not taken back; shipped again, the customer is mailed the new
+    tracking number."""
     if not can_proceed(shipment.unship):
         raise ShipmentStateError.refuse(
             shipment, "taken back", "Only a shipment that shipped is taken back."

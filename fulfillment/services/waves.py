@@ -48,12 +48,19 @@ def pick_wave_slots_due(
     today = timezone.localdate(now)
     due = []
     for location in Location.objects.filter(active=True).exclude(wave_times=""):
-        weekdays = workdays.parse_working_days(location.working_days)
-        holidays = workdays.parse_holidays(location.holidays)
+        try:
+            weekdays = workdays.parse_working_days(location.working_days)
+            holidays = workdays.parse_holidays(location.holidays)
+            times = workdays.parse_wave_times(location.wave_times)
+        except ValueError:
+            # Written past the form's checks: one location's typo must not
+            # stop every other location's waves.
+            logger.error("Location %s: unreadable calendar; no wave", location.code)
+            continue
         for day in (today - datetime.timedelta(days=1), today):
             if not workdays.is_working_day(day, weekdays=weekdays, holidays=holidays):
                 continue
-            for wave_time in workdays.parse_wave_times(location.wave_times):
+            for wave_time in times:
                 scheduled = timezone.make_aware(
                     datetime.datetime.combine(day, wave_time)
                 )

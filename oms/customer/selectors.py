@@ -16,6 +16,9 @@ from fulfillment.models import (
     ShipmentStatus,
     TrackingEvent,
 )
+from fulfillment.models import (
+    ReturnLabel as PrepaidLabel,
+)
 from oms.customer import wording
 from orders.customer_access import customer_page_order_ref
 from orders.models import CustomerRequest, Order, OrderLine, OrderStatus
@@ -68,6 +71,8 @@ class ReturnView:
     words: str
     items: tuple[tuple[str, int, str], ...]
     has_label: bool
+    # A prepaid label is being bought: the page says it comes shortly.
+    label_pending: bool = False
 
 
 @dataclass
@@ -191,6 +196,16 @@ def _returns(order_id: int) -> tuple[list[ReturnView], dict[int, int], bool]:
             queryset=ReturnLine.objects.select_related("order_line").order_by("pk"),
         )
     )
+    returns = list(returns)
+    approved = [rma.number for rma in returns if rma.status == ReturnStatus.APPROVED]
+    # Channels that buy prepaid labels: until it is bought there is none to give.
+    unbought = set()
+    if approved:
+        unbought = set(
+            PrepaidLabel.objects.filter(return_number__in=approved)
+            .exclude(status=PrepaidLabel.Status.BOUGHT)
+            .values_list("return_number", flat=True)
+        )
     claims: dict[int, int] = defaultdict(int)
     views = []
     any_open = False
@@ -209,7 +224,8 @@ def _returns(order_id: int) -> tuple[list[ReturnView], dict[int, int], bool]:
                     (line.order_line.name, line.quantity, line.get_reason_display())
                     for line in rma.lines.all()
                 ),
-                has_label=rma.status == ReturnStatus.APPROVED,
+                has_label=rma.number in approved and rma.number not in unbought,
+                label_pending=rma.number in unbought,
             )
         )
     return views, claims, any_open

@@ -24,7 +24,6 @@ from core.exceptions import DomainError
 from core.responses import pdf_response
 from fulfillment.exceptions import LabelDoesNotFitError
 from oms.customer import forms
-from oms.customer.labels import customer_return_label
 from oms.customer.selectors import CustomerPage, customer_page
 from orders.customer_access import CustomerActor
 from orders.models import CustomerRequest, OrderLine
@@ -33,6 +32,7 @@ from orders.services.customer import (
     order_cancel_by_customer,
     order_delivery_change_by_customer,
 )
+from returns import documents
 from returns.models import ReturnRequest
 from returns.services.customer import return_open_by_customer
 from returns.services.labels import return_label_print_record
@@ -101,14 +101,22 @@ def customer_view(view: Callable) -> Callable:
 
 
 def _forms(page: CustomerPage, bound: dict | None = None) -> dict:
+    """The forms the page offers now (only those: each costs rendering)."""
     bound = bound or {}
+    offered = {
+        "delivery": (
+            page.can_change_delivery,
+            lambda: forms.DeliveryForm(current_date=page.order.requested_delivery_date),
+        ),
+        "request": (page.can_request_change, forms.RequestForm),
+        "cancel": (page.can_cancel, forms.CancelForm),
+        "cancel_request": (page.can_request_cancel, forms.CancelRequestForm),
+        "return": (page.can_return, lambda: forms.ReturnForm(lines=page.lines)),
+    }
     return {
-        "delivery_form": bound.get("delivery")
-        or forms.DeliveryForm(current_date=page.order.requested_delivery_date),
-        "request_form": bound.get("request") or forms.RequestForm(),
-        "cancel_form": bound.get("cancel") or forms.CancelForm(),
-        "cancel_request_form": bound.get("cancel_request") or forms.CancelRequestForm(),
-        "return_form": bound.get("return") or forms.ReturnForm(lines=page.lines),
+        f"{name}_form": bound.get(name) or build()
+        for name, (shown, build) in offered.items()
+        if shown or name in bound
     }
 
 
@@ -315,7 +323,8 @@ def return_label(
     ):
         return not_found(request)
     try:
-        pdf, filename = customer_return_label(return_request=rma)
+        # The prepaid label where one was bought through EasyPost, else ours.
+        pdf = documents.return_label_pdf(return_request=rma)
     except LabelDoesNotFitError:
         return _page(
             request,
@@ -327,4 +336,4 @@ def return_label(
             status=409,
         )
     return_label_print_record(return_request=rma, actor=_actor(request))
-    return pdf_response(pdf, filename)
+    return pdf_response(pdf, documents.return_label_filename(rma))

@@ -16,23 +16,28 @@ them with `order_step` and name the FSM transitions they stand for::
 """
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django import forms as django_forms
 from django.contrib import admin, messages
-from django.db import transaction
+from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from import_export.admin import ExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin_utils import (
     LargeTableAdminMixin,
+    LargeTablePaginator,
     OptimisticLockAdminMixin,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
@@ -228,6 +233,54 @@ class ShipCountryFilter(admin.SimpleListFilter):
         return queryset.filter(ship_country=self.value()) if self.value() else queryset
 
 
+class OrderListPaginator(LargeTablePaginator):
+    """Numbered pages stop at `max_pages` (a deep OFFSET reads every row before
+    it); older orders are reached with "Older orders" (`before`, a seek on the
+    newest-first index) or by date (the date hierarchy)."""
+
+    max_pages = 20
+
+    @cached_property
+    def num_pages(self) -> int:
+        return min(super().num_pages, self.max_pages)
+
+
+class OrderChangeList(ChangeList):
+    """The order list, with links that page by seeking instead of counting."""
+
+    def older_url(self) -> str | None:
+        """Orders placed before the last one shown (newest-first order only)."""
+        rows = list(self.result_list)  # the page, already read
+        if ORDER_VAR in self.params or len(rows) < self.list_per_page:
+            return None
+        last = rows[-1]
+        key = f"{last.placed_at.isoformat()}_{last.pk}"
+        return self.get_query_string({BEFORE_VAR: key}, [PAGE_VAR])
+
+    def newest_url(self) -> str | None:
+        if not self.seeking:
+            return None
+        return self.get_query_string(remove=[PAGE_VAR, BEFORE_VAR])
+
+    def get_queryset(self, request, exclude_parameters=None):
+        self.seeking = getattr(request, "oms_before", None) is not None
+        return super().get_queryset(request, exclude_parameters)
+
+
+BEFORE_VAR = "before"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def parse_before(value: str):
+    """`<placed_at ISO>_<id>` as (aware datetime, id), or None if malformed."""
+    placed, _, pk = value.rpartition("_")
+    try:
+        moment = datetime.fromisoformat(placed)
+        return (moment, int(pk)) if moment.tzinfo else None
+    except ValueError:
+        return None
+
+
 class OrderAdminBase(
     FormLimitsMixin,
     StepAdminMixin,
@@ -275,6 +328,7 @@ class OrderAdminBase(
     resource_classes = [OrderExportResource]
     export_form_class = OrderExportForm
     list_per_page = 50
+    paginator = OrderListPaginator
     # The buttons of the order page; later apps extend or replace them.
     steps: dict[str, Step] = ORDER_STEPS
     step_template = "admin/orders/order/step.html"
@@ -317,6 +371,36 @@ class OrderAdminBase(
     ]
 
     # ---- list
+
+    def get_changelist(self, request, **kwargs):
+        return OrderChangeList
+
+    def changelist_view(self, request, extra_context=None):
+        """`before=<placed_at>_<id>` lists the orders placed before that one:
+        taken out of the query before the admin reads its filters."""
+        if BEFORE_VAR in request.GET:
+            query = request.GET.copy()
+            value = query.pop(BEFORE_VAR)[-1]
+            request.GET = query
+            request.oms_before = parse_before(value)
+            if request.oms_before is None:
+                self.message_user(
+                    request,
+                    f"Ignored before={value!r}: not a position in the order list.",
+                    messages.WARNING,
+                )
+        return super().changelist_view(request, extra_context)
+
+    def get_queryset(self, request: HttpRequest):
+        queryset = super().get_queryset(request)
+        before = getattr(request, "oms_before", None)
+        if before is not None:
+            # A row comparison: one range of the (placed_at, id) index.
+            queryset = queryset.extra(
+                where=['("orders_order"."placed_at", "orders_order"."id") < (%s, %s)'],
+                params=[connection.ops.adapt_datetimefield_value(before[0]), before[1]],
+            )
+        return queryset
 
     def search_q(self, term: str):
         """The search condition; later apps OR in their own (tracking numbers)."""
@@ -465,6 +549,8 @@ class OrderAdminBase(
             formset.changed_objects, formset.deleted_objects = [], []
 
     def _changeform_view(self, request, object_id, form_url, extra_context):
+        if request.method in SAFE_METHODS:  # reading: nothing to roll back
+            return super()._changeform_view(request, object_id, form_url, extra_context)
         try:
             with transaction.atomic():
                 return super()._changeform_view(
@@ -473,6 +559,25 @@ class OrderAdminBase(
         except DomainError as error:
             self.message_user(request, str(error), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+
+    def get_object(self, request, object_id, from_field=None):
+        """The order with the channel and customer the page shows; read once
+        per page view (the step buttons, the panels and the form all ask)."""
+        memo = request.__dict__.setdefault("_oms_orders", {})
+        key = (str(object_id), from_field)
+        if request.method in SAFE_METHODS and key in memo:
+            return memo[key]
+        queryset = self.get_queryset(request).select_related("channel", "customer")
+        field = (
+            Order._meta.pk if from_field is None else Order._meta.get_field(from_field)
+        )
+        try:
+            found = queryset.get(**{field.name: field.to_python(object_id)})
+        except (Order.DoesNotExist, ValidationError, ValueError):
+            found = None
+        if request.method in SAFE_METHODS:
+            memo[key] = found
+        return found
 
     def get_step_object(self, request: HttpRequest, object_id: int) -> Order:
         return get_object_or_404(Order.objects.select_related("channel"), pk=object_id)

@@ -37,9 +37,11 @@ from orders.models import Channel, InboundMessage, Order, OrderStatus
 from orders.services.lifecycle import order_cancel
 from orders.services.orders import (
     LineInput,
+    NewOrder,
     customer_get_or_create,
     order_create,
     order_update,
+    orders_create_many,
 )
 
 logger = logging.getLogger("oms.inbox")
@@ -60,6 +62,15 @@ UPDATABLE = (
     "ship_phone",
     "shipping_method",
 )
+
+
+# An order creation left for the batch (`_drain_batch`) to write.
+DEFERRED = "deferred"
+_batch = threading.local()
+
+
+class _AfterBatch(Exception):
+    """This message needs the batch's new orders written first."""
 
 
 @dataclass
@@ -231,6 +242,9 @@ def inbound_apply_locked(*, message: InboundMessage) -> Outcome:
     try:
         with transaction.atomic():
             outcome = _apply(message)
+    except _AfterBatch:
+        message.attempts -= 1
+        raise
     except PayloadError as error:
         outcome = Outcome(Status.FAILED, error=str(error), problems=error.problems)
     except DomainError as error:
@@ -312,11 +326,67 @@ def _drain_batch(received_before: datetime | None) -> int:
         .select_related("channel")
         .order_by("pk")[: settings.OMS_INBOX_BATCH]
     )
-    for message in messages:
+    if not messages:
+        return 0
+    done: list[InboundMessage] = []
+    later: list[InboundMessage] = []
+    _batch.pending, _batch.products = {}, {}
+    _batch.orders = _orders_of(messages)
+    try:
+        for message in messages:
+            try:
+                outcome = inbound_apply_locked(message=message)
+            except _AfterBatch:
+                later.append(message)
+                continue
+            if outcome.status != DEFERRED:
+                done.append(message)
+        pending = list(_batch.pending.values())
+    finally:
+        _batch.pending = _batch.products = _batch.orders = None
+    if pending:
+        done.extend(_create_batch(pending, later))
+    _outcomes_save(done)
+    for message in later:
         _process_one(message)
-    if messages:
-        fault_pause("inbox.batch")  # the fault suite kills the worker here
+    fault_pause("inbox.batch")  # the fault suite kills the worker here
     return len(messages)
+
+
+def _create_batch(
+    pending: list[tuple[InboundMessage, NewOrder]], later: list[InboundMessage]
+) -> list[InboundMessage]:
+    """Take the batch's new orders in at once; if that fails (an order came by
+    another path meanwhile, a value the database refuses), take each alone."""
+    messages = [message for message, _ in pending]
+    by_source: dict[str, list[NewOrder]] = {}
+    for message, new in pending:
+        by_source.setdefault(message.get_source_display(), []).append(new)
+    try:
+        with transaction.atomic():
+            created = {}
+            for source, news in by_source.items():
+                for order in orders_create_many(orders=news, actor=None, source=source):
+                    created[(order.channel_id, order.external_id)] = order
+    except Exception:  # each alone, below, records its own error
+        logger.info("Inbox batch of %d new orders taken one by one", len(pending))
+        for message in messages:
+            message.status, message.attempts = Status.RECEIVED, message.attempts - 1
+        later[:0] = messages
+        return []
+    for message, new in pending:
+        order = created[(new.channel.pk, new.external_id)]
+        message.status, message.order = Status.PROCESSED, order
+        message.external_id = message.external_id or order.external_id
+    return messages
+
+
+def _outcomes_save(messages: list[InboundMessage]) -> None:
+    """Record what processing did on many messages: one UPDATE."""
+    InboundMessage.objects.bulk_update(
+        messages,
+        ["status", "error", "order", "processed_at", "attempts", "external_id"],
+    )
 
 
 @task()
@@ -350,7 +420,27 @@ def _apply(message: InboundMessage) -> Outcome:
 def _find(channel: Channel, external_id: str) -> Order | None:
     if not external_id:
         return None
+    known = getattr(_batch, "orders", None)
+    if known is not None and known.get((channel.pk, external_id), "") is None:
+        # Not in the system when the batch began (read for all at once); one
+        # made since would be in this batch's pending creations.
+        return None
     return Order.objects.filter(channel=channel, external_id=external_id).first()
+
+
+def _orders_of(messages: list[InboundMessage]) -> dict[tuple[int, str], None]:
+    """The orders the batch's messages name (by the external id read when each
+    was stored) that are not in the system: one query for the batch."""
+    wanted = {(m.channel_id, m.external_id) for m in messages if m.external_id}
+    found: dict[tuple[int, str], None] = dict.fromkeys(wanted)
+    if wanted:
+        existing = Order.objects.filter(
+            channel_id__in={channel_id for channel_id, _ in wanted},
+            external_id__in={external_id for _, external_id in wanted},
+        ).values_list("channel_id", "external_id")
+        for key in existing:
+            found.pop(key, None)
+    return found
 
 
 def _apply_shopify(message: InboundMessage, body: Any) -> Outcome:
@@ -472,13 +562,63 @@ def _apply_woocommerce(message: InboundMessage, body: Any) -> Outcome:
     return _create(message, payload_check(api_body))
 
 
+def _products(skus: set[str]) -> dict[str, Product]:
+    """The products of these SKUs (read once per batch while draining)."""
+    known = getattr(_batch, "products", None)
+    if known is None:
+        return {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+    if missing := skus - known.keys():
+        known.update({p.sku: p for p in Product.objects.filter(sku__in=missing)})
+    return {sku: known[sku] for sku in skus if sku in known}
+
+
+def _new_order(
+    message: InboundMessage, parsed: ParsedOrder, products: dict[str, Product]
+) -> NewOrder:
+    values = parsed.values
+    return NewOrder(
+        channel=message.channel,
+        external_id=parsed.external_id,
+        email=values["email"],
+        customer_name=values.get("customer_name") or values.get("ship_name", ""),
+        customer_phone=values.get("phone", ""),
+        address=Address(
+            name=values["ship_name"],
+            company=values.get("ship_company", ""),
+            address1=values["ship_address1"],
+            address2=values.get("ship_address2", ""),
+            city=values["ship_city"],
+            region=values.get("ship_region", ""),
+            postcode=values.get("ship_postcode", ""),
+            country=parsed.country,
+            phone=values.get("ship_phone") or values.get("phone", ""),
+        ),
+        lines=[
+            LineInput(
+                product=products[line.sku],
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+            )
+            for line in parsed.lines
+        ],
+        placed_at=parsed.placed_at,
+        currency=parsed.currency,
+        shipping_amount=parsed.shipping_amount,
+        tax_amount=parsed.tax_amount,
+        shipping_method=values.get("shipping_method", ""),
+        # As the CSV import does: taken, held until someone checks it (before
+        # the intake rules run, so they see the hold).
+        address_problem=parsed.address_problem,
+        inbound_message_id=message.pk,
+    )
+
+
 def _create(message: InboundMessage, parsed: ParsedOrder) -> Outcome:
     channel = message.channel
     existing = _find(channel, parsed.external_id)
     if existing is not None:
         return Outcome(Status.DUPLICATE, existing)
-    skus = {line.sku for line in parsed.lines}
-    products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+    products = _products({line.sku for line in parsed.lines})
     unknown = [
         FieldProblem(
             f"lines[{line.row}].sku",
@@ -489,49 +629,34 @@ def _create(message: InboundMessage, parsed: ParsedOrder) -> Outcome:
     ]
     if unknown:
         raise PayloadError(unknown)
-    values = parsed.values
-
+    new = _new_order(message, parsed, products)
+    pending = getattr(_batch, "pending", None)
+    if pending is not None:
+        # Draining: taken in with the rest of the batch (`orders_create_many`).
+        if (channel.pk, new.external_id) in pending:
+            raise _AfterBatch  # a second message for an order of this batch
+        pending[(channel.pk, new.external_id)] = (message, new)
+        return Outcome(DEFERRED)
     try:
         with transaction.atomic():
             customer = customer_get_or_create(
-                email=values["email"],
-                name=values.get("customer_name") or values.get("ship_name", ""),
-                phone=values.get("phone", ""),
+                email=new.email, name=new.customer_name, phone=new.customer_phone
             )
             order = order_create(
                 channel=channel,
                 customer=customer,
-                external_id=parsed.external_id,
-                address=Address(
-                    name=values["ship_name"],
-                    company=values.get("ship_company", ""),
-                    address1=values["ship_address1"],
-                    address2=values.get("ship_address2", ""),
-                    city=values["ship_city"],
-                    region=values.get("ship_region", ""),
-                    postcode=values.get("ship_postcode", ""),
-                    country=parsed.country,
-                    phone=values.get("ship_phone") or values.get("phone", ""),
-                ),
-                lines=[
-                    LineInput(
-                        product=products[line.sku],
-                        quantity=line.quantity,
-                        unit_price=line.unit_price,
-                    )
-                    for line in parsed.lines
-                ],
+                external_id=new.external_id,
+                address=new.address,
+                lines=new.lines,
                 actor=None,
-                placed_at=parsed.placed_at,
-                currency=parsed.currency,
-                shipping_amount=parsed.shipping_amount,
-                tax_amount=parsed.tax_amount,
-                shipping_method=values.get("shipping_method", ""),
+                placed_at=new.placed_at,
+                currency=new.currency,
+                shipping_amount=new.shipping_amount,
+                tax_amount=new.tax_amount,
+                shipping_method=new.shipping_method,
                 source=message.get_source_display(),
                 inbound_message_id=message.pk,
-                # As the CSV import does: taken, held until someone checks it
-                # (before the intake rules run, so they see the hold).
-                address_problem=parsed.address_problem,
+                address_problem=new.address_problem,
             )
     except IntegrityError:
         # The same order arrived by another message a moment ago.
@@ -576,6 +701,9 @@ def _cancel(
     message: InboundMessage, order: Order | None, external_id: str, platform: str
 ) -> Outcome:
     if order is None:
+        pending = getattr(_batch, "pending", None)
+        if pending is not None and (message.channel_id, external_id) in pending:
+            raise _AfterBatch  # cancelled in the batch that takes it in
         return Outcome(
             Status.IGNORED,
             error=f"{platform} cancelled order {external_id or '(no id)'}, which is "

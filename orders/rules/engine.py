@@ -227,7 +227,7 @@ def facts_load(*, order_ids: Sequence[int], rules: Sequence[LoadedRule]) -> list
         lines: list[tuple[int, int, str, int]] = []
         for chunk in lookup_chunks(ids):
             lines.extend(
-                OrderLine.objects.filter(any_of("order_id", chunk))
+                OrderLine.objects.filter(any_of("order__id", chunk))
                 .order_by()
                 .values_list("order_id", "product_id", "sku", "quantity")
             )
@@ -260,7 +260,7 @@ def facts_load(*, order_ids: Sequence[int], rules: Sequence[LoadedRule]) -> list
         first: dict[int, int] = {}
         for chunk in lookup_chunks(customers):
             first.update(
-                Order.objects.filter(any_of("customer_id", chunk))
+                Order.objects.filter(any_of("customer__id", chunk))
                 .order_by()
                 .values("customer_id")
                 .annotate(first=Min("pk"))
@@ -272,7 +272,7 @@ def facts_load(*, order_ids: Sequence[int], rules: Sequence[LoadedRule]) -> list
         through = Order.tags.through
         for chunk in lookup_chunks(ids):
             for order_id, name in (
-                through.objects.filter(any_of("order_id", chunk))
+                through.objects.filter(any_of("order__id", chunk))
                 .order_by()
                 .values_list("order_id", "ordertag__name")
             ):

@@ -66,7 +66,7 @@ class ShipByCalendar:
                     location.ships_to_countries,
                     WorkingDays(
                         workdays.parse_working_days(location.working_days),
-                        workdays.parse_holidays(location.holidays),
+                        _holidays(location),
                     ),
                 )
                 for location in rows
@@ -105,6 +105,15 @@ class ShipByCalendar:
                 ship = days.next(ship, include_today=False)
             self._memo[key] = ship
         return self._memo[key]
+
+
+def _holidays(location: Location) -> frozenset[datetime.date]:
+    """The location's holidays; none when the text was written past the form's
+    checks (an order's intake never fails over a location's typo)."""
+    try:
+        return workdays.parse_holidays(location.holidays)
+    except ValueError:
+        return frozenset()
 
 
 def ship_by_for(

@@ -8,11 +8,11 @@ so the project composes it with the other apps' parts and registers the one
 """
 
 from django.contrib import admin
-from django.db.models import F, Q
+from django.db.models import Exists, F, Q
 from django.http import HttpRequest
 
 from core.admin_utils import ReadOnlyInline
-from orders.models import Order
+from orders.models import Order, OrderLine
 from returns import selectors
 from returns.admin.pages import OPEN, PROPOSE_REFUND
 from returns.models import ReturnRequest
@@ -113,18 +113,31 @@ class ReturnsOrderAdminMixin:
 
     def get_inlines(self, request: HttpRequest, obj: Order | None):
         inlines = list(super().get_inlines(request, obj))
-        # Only orders that have returns show (and post) the returns inline.
-        if obj is not None and ReturnRequest.objects.filter(order=obj).exists():
+        # Only orders that have returns show (and post) the returns inline;
+        # the change page has looked already (change_view).
+        known = request.__dict__.get("_oms_has_returns")
+        if obj is not None and (
+            known
+            if known is not None
+            else ReturnRequest.objects.filter(order=obj).exists()
+        ):
             inlines.append(ReturnOfOrderInline)
         return inlines
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        # One query for both: something shipped (a return can be opened), and
+        # returns to show (get_inlines).
+        pk = object_id if str(object_id).isdigit() else None
+        flags = Order.objects.filter(pk=pk).values_list(
+            Exists(OrderLine.objects.filter(order_id=pk, quantity_shipped__gt=0)),
+            Exists(ReturnRequest.objects.filter(order_id=pk)),
+        )
+        shipped, has_returns = flags.first() or (False, False)
+        if request.method == "GET":
+            request._oms_has_returns = has_returns
         extra_context = {
             **(extra_context or {}),
-            "can_open_return": request.user.has_perm(OPEN)
-            and Order.objects.filter(
-                pk=object_id, lines__quantity_shipped__gt=0
-            ).exists(),
+            "can_open_return": request.user.has_perm(OPEN) and shipped,
             "can_refund": request.user.has_perm(PROPOSE_REFUND),
         }
         return super().change_view(request, object_id, form_url, extra_context)

@@ -1,41 +1,58 @@
-"""Benchmark: the admin at a million orders (PostgreSQL).
+"""Benchmark: the admin at a million (or ten million) orders (PostgreSQL).
 
-Loads the data set into the `oms_bench_scale` database if it is absent
-(`seed_scale`), then times each list, filter, search, the dashboard and a
-large order page through Django's test client: several runs each, median,
-and the number of queries. Prints JSON.
+Loads the data set into its database if it is absent (`seed_scale`; the
+database is kept for the next run), then times every list, filter, search,
+date drill-down, the deepest numbered page and a seek far into history, the
+dashboard and an order page with 50 lines and 100 timeline entries through
+Django's test client: several runs each, median, and the number of queries.
+The `EXPLAIN` of each list's main query goes to stderr (the index it reads);
+the JSON result to stdout.
 
     python tests/bench/bench_admin.py [--orders 1000000] [--runs 5]
+        [--database oms_bench_scale_1m]
 """
 
 import argparse
+import re
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.benchsupport import bench_django, emit  # noqa: E402
 
-DATABASE = "oms_bench_scale"
+
+def _label(orders: int) -> str:
+    if orders % 1_000_000 == 0:
+        return f"{orders // 1_000_000}m"
+    return f"{orders // 1000}k" if orders % 1000 == 0 else str(orders)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--database", help="default: oms_bench_scale_<size>, e.g. oms_bench_scale_1m"
+    )
     options = parser.parse_args()
+    database = options.database or f"oms_bench_scale_{_label(options.orders)}"
 
-    bench_django(DATABASE, keep=True)
+    bench_django(database, keep=True)
     from django.contrib.auth import get_user_model
     from django.core.cache import cache
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from django.utils import timezone
 
     from fulfillment.models import Shipment
+    from oms.dashboard import dashboard_figures_refresh_now
     from oms.seed.scale import seed_scale
+    from oms.tallies import tallies_fold_now
     from orders.models import Customer, Order
 
     setup_test_environment()
@@ -49,31 +66,53 @@ def main() -> None:
         )
         load_seconds = round(time.perf_counter() - started, 1)
     big = _large_order()
+    # As the worker keeps them: history figures computed, tally changes folded.
+    dashboard_figures_refresh_now()
+    tallies_fold_now()
     admin, _ = get_user_model().objects.get_or_create(
         username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
     )
     client = Client()
     client.force_login(admin)
 
-    sample = Order.objects.order_by("-pk").values_list(
+    sample = Order.objects.order_by("-placed_at", "-pk").values_list(
         "number", "external_id", "customer_id"
     )[1000]
     email = Customer.objects.get(pk=sample[2]).email
     tracking = (
         Shipment.objects.exclude(tracking_number="")
-        .order_by("-pk")
+        .order_by("-created_at", "-pk")
         .values_list("tracking_number", flat=True)[500]
     )
     channel_id = Order.objects.values_list("channel_id", flat=True).first()
+    # A day and a month well in the past, in the admin's time zone.
+    old = timezone.localtime(timezone.now() - timedelta(days=200))
+    day = f"placed_at__year={old.year}&placed_at__month={old.month}&placed_at__day={old.day}"
+    month = f"placed_at__year={old.year}&placed_at__month={old.month}"
+    # A position ~300 days back in the newest-first list (the seek).
+    deep = (
+        Order.objects.filter(placed_at__lt=timezone.now() - timedelta(days=300))
+        .order_by("-placed_at", "-pk")
+        .values_list("placed_at", "pk")
+        .first()
+    )
+    before = f"{deep[0].isoformat()}_{deep[1]}".replace("+", "%2B")
+    orders = "/admin/orders/order/"
     pages = {
-        "orders": "/admin/orders/order/",
-        "orders_status_filter": "/admin/orders/order/?status=allocated",
-        "orders_channel_filter": f"/admin/orders/order/?channel__id__exact={channel_id}",
-        "orders_search_number": f"/admin/orders/order/?q={sample[0]}",
-        "orders_search_external_id": f"/admin/orders/order/?q={sample[1]}",
-        "orders_search_email": f"/admin/orders/order/?q={email.upper()}",
-        "orders_search_tracking": f"/admin/orders/order/?q={tracking}",
-        "orders_page_200": "/admin/orders/order/?p=200",
+        "orders": orders,
+        "orders_status_filter": f"{orders}?status=allocated",
+        "orders_status_filter_old": f"{orders}?status=delivered",
+        "orders_channel_filter": f"{orders}?channel__id__exact={channel_id}",
+        "orders_search_number": f"{orders}?q={sample[0]}",
+        "orders_search_external_id": f"{orders}?q={sample[1]}",
+        "orders_search_email": f"{orders}?q={email.upper()}",
+        "orders_search_tracking": f"{orders}?q={tracking}",
+        "orders_page_20_last_numbered": f"{orders}?p=20",
+        "orders_older_300_days_back": f"{orders}?before={before}",
+        "orders_month": f"{orders}?{month}",
+        "orders_day": f"{orders}?{day}",
+        "orders_day_page_20": f"{orders}?{day}&p=20",
+        "orders_day_status_filter": f"{orders}?{day}&status=delivered",
         "shipments": "/admin/fulfillment/shipment/",
         "shipments_status_filter": "/admin/fulfillment/shipment/?status__exact=exception",
         "shipments_search_tracking": f"/admin/fulfillment/shipment/?q={tracking}",
@@ -83,31 +122,47 @@ def main() -> None:
         "dashboard_uncached": "/admin/",
         "order_page_50_lines_100_events": f"/admin/orders/order/{big}/change/",
     }
-    results = {}
+    results, plans = {}, {}
     for name, url in pages.items():
         timings, queries, status, rows = [], 0, 0, None
         for _ in range(options.runs):
             if name.endswith("_uncached"):
-                cache.clear()
+                cache.clear()  # nothing on the dashboard depends on the cache
             with CaptureQueriesContext(connection) as captured:
                 started = time.perf_counter()
                 response = client.get(url)
                 timings.append((time.perf_counter() - started) * 1000)
             queries, status = len(captured), response.status_code
-            cl = getattr(response, "context_data", None) or {}
-            if "cl" in cl:
-                rows = len(cl["cl"].result_list)
+            context = getattr(response, "context_data", None) or {}
+            if "cl" in context:
+                rows = len(context["cl"].result_list)
         results[name] = {
             "median_ms": round(statistics.median(timings), 1),
             "queries": queries,
             "status": status,
             "rows": rows,
         }
+        if "cl" in context:
+            plan = _explain(connection, context["cl"].result_list)
+            plans[name] = plan
+            results[name]["indexes"] = sorted(
+                set(
+                    re.findall(
+                        r"(?:Index|Index Only) Scan (?:Backward )?using (\w+)", plan
+                    )
+                )
+            )
+            print(f"--- EXPLAIN {name}: {url}\n{plan}\n", file=sys.stderr)
     worst = max(results.values(), key=lambda r: r["median_ms"])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        size = cursor.fetchone()[0]
     emit(
         {
             "benchmark": "admin",
+            "database": database,
             "orders": Order.objects.count(),
+            "database_bytes": size,
             "seed_seconds": load_seconds,
             "runs": options.runs,
             "pages": results,
@@ -117,8 +172,17 @@ def main() -> None:
                 for n, r in results.items()
                 if not n.startswith("order_page")
             ),
+            "order_page_queries": results["order_page_50_lines_100_events"]["queries"],
         }
     )
+
+
+def _explain(connection, queryset) -> str:
+    """EXPLAIN (ANALYZE) of the list's page query, as the admin ran it."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
 
 
 def _large_order() -> int:

@@ -15,7 +15,11 @@ For each: import-only seconds, import-to-allocated seconds (every order
 allocated or backordered, every e-mail queued) and peak RSS.
 
     python tests/bench/bench_import.py [--lines 100000] [--baseline-lines 10000]
-        [--paths batches,set]
+        [--paths batches,set] [--rules 20]
+
+`--rules 20` times the `set` path once more with 20 active intake rules
+(evaluated in bulk inside the import) and reports the ratio to the same
+import without rules.
 """
 
 import argparse
@@ -299,8 +303,61 @@ def _check_settled(lines: int) -> dict:
     }
 
 
-def run_path(settle: str, data: bytes, skus: list[str], lines: int) -> dict:
+def bench_rules_create(count: int) -> None:
+    """`count` active intake rules of the kinds a shop writes (issue 20): every
+    kind of condition (lines, weights, product tags, first orders and order tags
+    are all read), tags and priorities on many orders, rare holds."""
+    from inventory.models import Location, Product
+    from orders.models import Rule, RuleAction, RuleCondition
+
+    Product.objects.filter(sku__endswith="7").update(tags="fragile")
+    overflow = Location.objects.get(code="OVERFLOW")
+    kinds = [
+        (
+            [("total", "gte", "300"), ("first_order", "yes", "")],
+            [("add_tag", "big-first")],
+        ),
+        ([("ship_region", "is", "ca")], [("priority", "high")]),
+        ([("postcode", "starts_with", "787")], [("add_tag", "austin")]),
+        ([("item_count", "gte", "10")], [("add_tag", "bulk")]),
+        ([("weight", "gte", "5000")], [("shipping_method", "Freight")]),
+        ([("sku", "contains", "BENCH-0001, BENCH-0002")], [("add_tag", "featured")]),
+        ([("product_tag", "contains", "fragile")], [("add_tag", "fragile")]),
+        ([("email_domain", "is", "corp.example")], [("priority", "high")]),
+        ([("shipping_method", "is", "express")], [("priority", "urgent")]),
+        ([("ship_country", "is_not", "US")], [("exclude_location", "")]),
+        ([("delivery_within", "lte", "2")], [("priority", "urgent")]),
+        ([("address_failed", "yes", "")], [("add_tag", "fix-address")]),
+        ([("email", "is", "customer1@example.com")], [("hold", "fraud_review")]),
+        ([("total", "lt", "20")], [("add_tag", "small")]),
+        ([("order_tag", "contains", "bulk")], [("priority", "high")]),
+        ([("item_count", "eq", "1")], [("add_tag", "single")]),
+        ([("first_order", "no", ""), ("total", "gte", "200")], [("add_tag", "loyal")]),
+        ([("sku", "contains", "BENCH-0499")], [("email", "ops@example.com")]),
+        ([("channel", "is", "bench"), ("total", "gte", "150")], [("priority", "high")]),
+        ([("total", "gte", "5000")], [("hold", "fraud_review")]),
+    ]
+    for n in range(count):
+        conditions, actions = kinds[n % len(kinds)]
+        rule = Rule.objects.create(name=f"Bench rule {n + 1}", position=n)
+        for field, operator, value in conditions:
+            RuleCondition.objects.create(
+                rule=rule, field=field, operator=operator, value=value
+            )
+        for kind, value in actions:
+            RuleAction.objects.create(
+                rule=rule,
+                kind=kind,
+                value=value,
+                location=overflow if kind == "exclude_location" else None,
+            )
+
+
+def run_path(
+    settle: str, data: bytes, skus: list[str], lines: int, rules: int = 0
+) -> dict:
     _fresh_catalogue(skus)
+    bench_rules_create(rules)
     with tempfile.NamedTemporaryFile(suffix=".csv") as file:
         file.write(data)
         file.flush()
@@ -330,6 +387,12 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--baseline-lines", type=int, default=10_000)
     parser.add_argument("--paths", default="batches,set")
+    parser.add_argument(
+        "--rules",
+        type=int,
+        default=0,
+        help="also time the `set` path with this many active intake rules (20)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--settle", default="set", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -347,6 +410,22 @@ def main() -> None:
         name: run_path(name, data, skus, options.lines)
         for name in options.paths.split(",")
     }
+    if options.rules:
+        # The same import with rules, against the same import without them.
+        plain = paths.get("set") or run_path("set", data, skus, options.lines)
+        ruled = run_path("set", data, skus, options.lines, rules=options.rules)
+        paths[f"set_with_{options.rules}_rules"] = {
+            **ruled,
+            "rules": options.rules,
+            "import_ratio_vs_no_rules": round(
+                ruled["import_seconds"] / plain["import_seconds"], 3
+            ),
+            "import_to_allocated_ratio_vs_no_rules": round(
+                ruled["import_to_allocated_seconds"]
+                / plain["import_to_allocated_seconds"],
+                3,
+            ),
+        }
 
     from orders.models import Order
 

@@ -112,11 +112,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.15)
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--zpl-labels", type=int, default=5000)
+    parser.add_argument("--database", default="oms_bench_labels")
     args = parser.parse_args()
 
     # Packing enqueues the rate fetch; here the bench fetches them itself.
     os.environ["OMS_TASKS_BACKEND"] = "database"
-    bench_django("oms_bench_labels")
+    bench_django(args.database)
 
     from django.conf import settings
 

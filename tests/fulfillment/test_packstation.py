@@ -539,3 +539,16 @@ def test_dashboard_shows_todays_packs_and_refused_scans_per_packer(
     ) == [("clerk", 1, 1)]
     assert b"Pack station today" in response.content
     assert len(after.captured_queries) == len(before.captured_queries)
+
+
+def test_warehouse_role_sees_the_scans_on_the_shipment_page(
+    client, packer, shipment, user
+):
+    open_here(shipment, user)
+    scan(shipment, user, "TEE-1")
+    client.force_login(packer)
+
+    response = client.get(f"/admin/fulfillment/shipment/{shipment.pk}/change/")
+
+    assert response.status_code == 200
+    assert b"Pack station scans" in response.content

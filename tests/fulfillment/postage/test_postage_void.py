@@ -19,7 +19,7 @@ from fulfillment.services.postage_voids import (
     shipment_postage_void,
 )
 from inventory.models import Allocation, StockLevel, StockMovement
-from orders.models import OrderEvent, OrderStatus
+from orders.models import CustomerEmail, OrderEvent, OrderStatus
 
 P = ShipmentPostage.Status
 
@@ -197,6 +197,13 @@ def test_voided_shipment_gets_new_rates_and_a_new_label(packed, easypost, user):
     assert shipment.status == ShipmentStatus.SHIPPED
     assert shipment.tracking_number == postage.tracking_code != first.tracking_code
     assert shipment.order.status == OrderStatus.SHIPPED
+    # The customer hears of the new tracking number (and of the old one once).
+    mailed = CustomerEmail.objects.filter(
+        order=shipment.order, kind=CustomerEmail.Kind.SHIPPED
+    )
+    assert sorted(m.context["tracking_number"] for m in mailed) == sorted(
+        [first.tracking_code, postage.tracking_code]
+    )
 
 
 def test_refund_status_from_the_easypost_webhook(
