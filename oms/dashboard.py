@@ -7,7 +7,7 @@ from statistics import median
 
 from django.apps import apps
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum, Value
+from django.db.models import Count, QuerySet, Sum, Value
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
@@ -24,7 +24,11 @@ from fulfillment.services.packstation import packers_today
 from fulfillment.webhooks import MAX_ATTEMPTS
 from inventory.selectors import stock_levels_below_reorder_point
 from oms.models import DashboardFigure
-from oms.tallies import order_counts_by_day, order_counts_by_status
+from oms.tallies import (
+    order_counts_by_day,
+    order_counts_by_status,
+    shipment_counts,
+)
 from orders.models import Channel, CustomerRequest, ImportJob, Order, OrderStatus
 from orders.services.shipby import ship_by_due_today_q, ship_by_late_q
 from returns.models import Refund
@@ -177,13 +181,9 @@ def dashboard_context(*, user) -> dict:
         ]
     if can_ship:
         shipment_list = reverse("admin:fulfillment_shipment_changelist")
-        problems = Shipment.objects.filter(
-            status__in=[*IN_TRANSIT, ShipmentStatus.EXCEPTION]
-        ).aggregate(
-            late=Count(
-                "pk", filter=Q(status__in=IN_TRANSIT, estimated_delivery__lt=today)
-            ),
-            exceptions=Count("pk", filter=Q(status=ShipmentStatus.EXCEPTION)),
+        # Exact and live from the shipment tallies (oms.tallies).
+        problems = shipment_counts(
+            on_the_way=IN_TRANSIT, problem=ShipmentStatus.EXCEPTION, today=today
         )
         context["late_shipments"] = (problems["late"], f"{shipment_list}?late=yes")
         context["exception_shipments"] = (

@@ -6,11 +6,18 @@
   transaction as the order, and the periodic `oms.tallies.tallies_fold`
   adds them into `OrderTally`. Readers add both, so a count is exact and
   live whether the fold ran a second or an hour ago.
+- `ShipmentTally`: shipments counted by status and estimated delivery date
+  (`NO_ESTIMATE` for none), kept the same way: late and exception counts.
 - `DashboardFigure`: figures over history (median hours to ship, returns by
   reason) computed by the periodic `oms.dashboard.dashboard_figures_refresh`.
 """
 
+import datetime
+
 from django.db import models
+
+# The estimated delivery of shipments without one, in ShipmentTally.
+NO_ESTIMATE = datetime.date(1, 1, 1)
 
 
 class OrderTally(models.Model):
@@ -41,6 +48,33 @@ class OrderTallyChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h {self.status}: {self.change:+d}"
+
+
+class ShipmentTally(models.Model):
+    status = models.CharField(max_length=20)
+    estimated_delivery = models.DateField()
+    shipments = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status", "estimated_delivery"], name="shipment_tally_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.estimated_delivery}: {self.shipments}"
+
+
+class ShipmentTallyChange(models.Model):
+    """Written only by the database triggers; folded into ShipmentTally."""
+
+    status = models.CharField(max_length=20)
+    estimated_delivery = models.DateField()
+    change = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.estimated_delivery}: {self.change:+d}"
 
 
 class DashboardFigure(models.Model):

@@ -449,8 +449,18 @@ def test_page_says_how_late_a_parcel_is(client, shipped, product):
     assert "2 days late" in _page(client, order).content.decode()
 
 
-def test_page_query_count_is_fixed(client, delivered, django_assert_max_num_queries):
-    with django_assert_max_num_queries(9):
+def test_page_query_count_is_fixed(
+    client, delivered, user, actor, django_assert_max_num_queries
+):
+    # The order, shipments, scans, returns, their lines, order lines, requests.
+    line = delivered.lines.get()
+    rma = return_open_by_customer(
+        order=delivered,
+        actor=actor,
+        lines=[ReturnLineInput(order_line=line, quantity=1, reason="other")],
+    )
+    return_approve(return_request=rma, actor=user)
+    with django_assert_max_num_queries(7):
         assert _page(client, delivered).status_code == 200
 
 
@@ -684,3 +694,20 @@ def test_prepaid_label_is_offered_once_bought(client, delivered, user, carrier):
     assert "Download the return label" in client.get(path).content.decode()
     response = client.get(label)
     assert b"".join(response.streaming_content) == b"%PDF-1.4 prepaid by the carrier"
+
+
+@pytest.mark.parametrize(
+    ("role", "answers"),
+    [("Customer service", True), ("Manager", True), ("Warehouse", False)],
+)
+def test_customer_service_and_managers_answer_requests(db, client, role, answers):
+    from oms.roles import roles_setup
+
+    person = factories.UserFactory(username=f"r-{role[:4].lower()}", is_staff=True)
+    person.groups.add(roles_setup()[role])
+    client.force_login(person)
+    response = client.get(reverse("admin:orders_customerrequest_changelist"))
+    assert (response.status_code == 200) is answers
+    if answers:
+        choices = response.context["action_form"].fields["action"].choices
+        assert {"mark_done", "mark_declined"} <= {name for name, _ in choices}

@@ -13,6 +13,7 @@ from oms.models import OrderTally, OrderTallyChange
 from oms.tallies import (
     order_counts_by_day,
     order_counts_by_status,
+    shipment_counts,
     tallies_fold_now,
     tallies_rebuild,
 )
@@ -104,3 +105,42 @@ def test_an_import_sized_insert_counts_every_order(place_order, stock):
     assert sum(order_counts_by_status(STATUSES).values()) == Order.objects.count()
     tallies_fold_now()
     assert sum(order_counts_by_status(STATUSES).values()) == 30
+
+
+def truth_shipments(today) -> dict:
+    from django.db.models import Q
+
+    from fulfillment.models import Shipment
+    from oms.dashboard import IN_TRANSIT
+
+    return Shipment.objects.aggregate(
+        late=Count("pk", filter=Q(status__in=IN_TRANSIT, estimated_delivery__lt=today)),
+        exceptions=Count("pk", filter=Q(status="exception")),
+    )
+
+
+@pytest.mark.django_db
+def test_late_and_exception_shipments_are_counted_exactly(shipped):
+    from fulfillment.models import Shipment
+    from oms.dashboard import IN_TRANSIT
+
+    today = timezone.localdate()
+
+    def counts():
+        return shipment_counts(on_the_way=IN_TRANSIT, problem="exception", today=today)
+
+    orders = [shipped([(ProductFactory(), 1)]) for _ in range(3)]
+    assert counts() == truth_shipments(today)
+    shipments = Shipment.objects.filter(order__in=orders)
+    # Past its estimate: late; a carrier problem: exception; no estimate: neither.
+    shipments.filter(order=orders[0]).update(
+        estimated_delivery=today - timedelta(days=2)
+    )
+    shipments.filter(order=orders[1]).update(status="exception")
+    shipments.filter(order=orders[2]).update(estimated_delivery=None)
+    assert counts() == truth_shipments(today)
+    assert counts()["late"] >= 1 and counts()["exceptions"] >= 1
+    tallies_fold_now()
+    assert counts() == truth_shipments(today)
+    tallies_rebuild()
+    assert counts() == truth_shipments(today)

@@ -254,9 +254,7 @@ def outbox_orders_event(
         )
     created = OutboundMessage.objects.bulk_create(messages, batch_size=1000)
     for chunk_start in range(0, len(created), SEND_CHUNK):
-        send_on_commit(
-            [m.pk for m in created[chunk_start : chunk_start + SEND_CHUNK]]
-        )
+        send_on_commit([m.pk for m in created[chunk_start : chunk_start + SEND_CHUNK]])
     return len(created)
 
 

@@ -36,6 +36,13 @@ from fulfillment.postage.parcels import (
     ship_to,
 )
 
+# A label is bought, being bought or being voided: no new rates meanwhile.
+LABEL_HELD = (
+    ShipmentPostage.Status.BUYING,
+    ShipmentPostage.Status.BOUGHT,
+    ShipmentPostage.Status.VOIDING,
+)
+
 
 def lock_postage(shipment_id: int) -> ShipmentPostage:
     """Lock a shipment's postage row (after its order and shipment)."""
@@ -161,7 +168,7 @@ def _rating_plan(shipment_id: int) -> RatingPlan:
             f"Shipment {shipment.number} is {shipment.get_status_display().lower()}; "
             "rates are fetched for packed shipments."
         )
-    if postage.status in (ShipmentPostage.Status.BUYING, ShipmentPostage.Status.BOUGHT):
+    if postage.status in LABEL_HELD:
         raise FulfillmentError(
             f"Shipment {shipment.number} has a label (or one is being bought); "
             "void it before fetching new rates."
@@ -232,8 +239,8 @@ def _rating_record(
     shipment_id: int, answer: dict[str, Any] | None, error: str = ""
 ) -> ShipmentPostage:
     postage = lock_postage(shipment_id)
-    if postage.status in (ShipmentPostage.Status.BUYING, ShipmentPostage.Status.BOUGHT):
-        return postage  # a purchase started meanwhile: its rates stay
+    if postage.status in LABEL_HELD:
+        return postage  # a purchase (or void) started meanwhile: its rates stay
     if answer is None:
         postage.error = error[:500]
         postage.save(update_fields=["error", "updated_at"])

@@ -21,6 +21,7 @@ from django.utils.formats import date_format
 from django_tasks import task
 
 from core.exceptions import DomainError
+from core.sequences import format_number, parse_number
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError, PackStationBusyError
 from fulfillment.locks import lock_shipment, lock_shipment_at_station
@@ -36,6 +37,7 @@ from fulfillment.models import (
 )
 from fulfillment.postage.rates import location_settings, shipment_parcel_measure
 from fulfillment.services.packing import _pack
+from fulfillment.services.picking import SHIPMENT_PREFIX
 from fulfillment.services.shipping import _ship, _shipment_split
 from inventory.models import StockLevel
 from orders.locks import lock_order
@@ -166,19 +168,17 @@ def shipment_find(code: str) -> Shipment:
     code = (code or "").strip()
     if not code:
         raise FulfillmentError("Scan the packing slip's barcode or type its number.")
+    # SH-000123, sh-123, SH000123, or the bare digits: one indexed lookup.
+    number = parse_number(SHIPMENT_PREFIX, code) or (
+        format_number(SHIPMENT_PREFIX, int(code))
+        if code.isdigit() and len(code) <= 12
+        else code.upper()
+    )
     shipment = (
         Shipment.objects.select_related("order", "location")
-        .filter(number__iexact=code)
+        .filter(number=number)
         .first()
     )
-    if shipment is None and code.isdigit():
-        # A typed number without its prefix: SH-000123 from 123.
-        shipment = (
-            Shipment.objects.select_related("order", "location")
-            .filter(number__iendswith=code.rjust(6, "0"))
-            .order_by("number")
-            .first()
-        )
     if shipment is None:
         raise FulfillmentError(
             f"No shipment {code}: scan the barcode at the top of the packing slip."

@@ -95,6 +95,11 @@ def _claim(
         raise FulfillmentError(
             f"Shipment {shipment.number} has no rates yet; fetch its rates first."
         )
+    if postage.status == P.VOIDING:
+        raise FulfillmentError(
+            f"The label of shipment {shipment.number} is being voided; buy a new "
+            "one once the void is recorded and its rates are fetched again."
+        )
     if postage.status == P.BOUGHT:
         raise FulfillmentError(
             f"Shipment {shipment.number} already has a label "

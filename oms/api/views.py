@@ -103,7 +103,7 @@ class OrderCreateView(ChannelApiView):
         except ParseError as error:
             return _error(f"The body is not JSON: {error.detail}", 400)
         # Stored and processed in one transaction: the caller needs the order
-        # in the answer, and no drain can take the message up half-done.
+        # in the answer, and no drain can take the message up before.
         with transaction.atomic():
             message, new = inbound_store(
                 channel=channel,
@@ -120,8 +120,13 @@ class OrderCreateView(ChannelApiView):
                 return self._again(message, body_hash)
             message.channel = channel
             outcome = inbound_apply_locked(message=message)
-            code, body = self._answer(outcome)
-            inbound_outcome_save(message=message, response_status=code, response=body)
+            inbound_outcome_save(message=message)
+        # Answered after the commit: the stock rows the order reserved are not
+        # held locked while the answer is read and written.
+        code, body = self._answer(outcome)
+        InboundMessage.objects.filter(pk=message.pk).update(
+            response_status=code, response=body
+        )
         return Response(body, status=code)
 
     def _answer(self, outcome) -> tuple[int, dict]:

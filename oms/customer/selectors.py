@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch
 from django.utils import timezone
 
 from fulfillment.models import (
@@ -190,22 +190,25 @@ def _shipments(order_id: int, today: date) -> list[ShipmentView]:
 def _returns(order_id: int) -> tuple[list[ReturnView], dict[int, int], bool]:
     """The order's returns, the units per line open returns claim, and
     whether any return is still open."""
-    returns = ReturnRequest.objects.filter(order_id=order_id).prefetch_related(
-        Prefetch(
-            "lines",
-            queryset=ReturnLine.objects.select_related("order_line").order_by("pk"),
+    returns = list(
+        ReturnRequest.objects.filter(order_id=order_id)
+        .annotate(
+            prepaid_unbought=Exists(
+                PrepaidLabel.objects.filter(return_number=OuterRef("number")).exclude(
+                    status=PrepaidLabel.Status.BOUGHT
+                )
+            )
+        )
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=ReturnLine.objects.select_related("order_line").order_by("pk"),
+            )
         )
     )
-    returns = list(returns)
-    approved = [rma.number for rma in returns if rma.status == ReturnStatus.APPROVED]
+    approved = {rma.number for rma in returns if rma.status == ReturnStatus.APPROVED}
     # Channels that buy prepaid labels: until it is bought there is none to give.
-    unbought = set()
-    if approved:
-        unbought = set(
-            PrepaidLabel.objects.filter(return_number__in=approved)
-            .exclude(status=PrepaidLabel.Status.BOUGHT)
-            .values_list("return_number", flat=True)
-        )
+    unbought = {rma.number for rma in returns if rma.prepaid_unbought}
     claims: dict[int, int] = defaultdict(int)
     views = []
     any_open = False

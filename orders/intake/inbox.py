@@ -1,13 +1,15 @@
 """The inbox: every order message a channel sends, stored raw first.
 
-A message is stored (one INSERT, together with the task that will process
-it) before it is answered, so nothing acknowledged is lost; a second
-delivery with the same delivery id is recognised by a unique constraint and
-changes nothing. The task applies the message through the same validator and
-services as every other source (`payload_check`, `order_create`,
-`order_update`, `order_cancel`), under a lock on the message row: a task run
-twice (its worker died and it was queued again) applies it once. Whatever
-fails is recorded on the message, listed in the admin, and can be replayed.
+A message is stored (one INSERT … ON CONFLICT DO NOTHING) before it is
+answered, so nothing acknowledged is lost; a second delivery with the same
+delivery id is recognised by a unique constraint and changes nothing. The
+worker drains the inbox in batches (`inbound_drain`: one transaction per
+batch, its messages locked with SKIP LOCKED) and applies each message through
+the same validator and services as every other source (`payload_check`,
+`order_create` — `orders_create_many` for a batch's new orders —,
+`order_update`, `order_cancel`): a worker killed mid-batch commits nothing,
+and a message is applied once however often it is drained. Whatever fails is
+recorded on the message, listed in the admin, and can be replayed.
 """
 
 import json
@@ -29,7 +31,7 @@ from core.users import Actor
 from inventory.models import Product
 from orders import events
 from orders.addresses import Address
-from orders.exceptions import OrderStateError
+from orders.exceptions import OrderError, OrderStateError
 from orders.importing.validate import ParsedOrder
 from orders.intake import shopify, woocommerce
 from orders.intake.payload import FieldProblem, PayloadError, payload_check
@@ -658,7 +660,7 @@ def _create(message: InboundMessage, parsed: ParsedOrder) -> Outcome:
                 inbound_message_id=message.pk,
                 address_problem=new.address_problem,
             )
-    except IntegrityError:
+    except (IntegrityError, OrderError):
         # The same order arrived by another message a moment ago.
         existing = _find(channel, parsed.external_id)
         if existing is None:

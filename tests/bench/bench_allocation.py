@@ -54,7 +54,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=25, help="orders per transaction")
     parser.add_argument(
-        "--database", default="oms_bench_allocation", help="PostgreSQL database to (re)create"
+        "--database",
+        default="oms_bench_allocation",
+        help="PostgreSQL database to (re)create",
     )
     options = parser.parse_args()
 

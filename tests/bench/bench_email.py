@@ -136,7 +136,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--emails", type=int, default=5000)
     parser.add_argument(
-        "--database", default="oms_bench_email", help="PostgreSQL database to (re)create"
+        "--database",
+        default="oms_bench_email",
+        help="PostgreSQL database to (re)create",
     )
     options = parser.parse_args()
 

@@ -396,7 +396,9 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--settle", default="set", help=argparse.SUPPRESS)
     parser.add_argument(
-        "--database", default="oms_bench_import", help="PostgreSQL database to (re)create"
+        "--database",
+        default="oms_bench_import",
+        help="PostgreSQL database to (re)create",
     )
     options = parser.parse_args()
     if options.child:

@@ -64,12 +64,12 @@ def test_open_shows_lines_with_expected_quantities_and_bins(shipment, user):
     assert PackClaim.objects.get(shipment=shipment).station == HERE
 
 
-def test_open_by_typed_number_without_prefix(shipment, user):
+@pytest.mark.parametrize("typed", ["digits", "short", "lower"])
+def test_open_by_a_typed_number(shipment, user, typed):
     digits = shipment.number.split("-")[-1].lstrip("0")
+    code = {"digits": digits, "short": f"SH-{digits}", "lower": shipment.number.lower()}
 
-    state = open_here(shipment, user) and station.packstation_open(
-        code=digits, actor=user, station=HERE
-    )
+    state = station.packstation_open(code=code[typed], actor=user, station=HERE)
 
     assert state["shipment"]["number"] == shipment.number
 

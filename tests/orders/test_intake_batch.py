@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from fulfillment.models import OutboundMessage
 from orders.importing.confirm import import_confirm
-from orders.intake import inbox
+from orders.intake import inbox, views
 from orders.intake.inbox import inbound_drain, inbound_store
 from orders.models import (
     CustomerEmail,
@@ -46,8 +46,10 @@ def database_queue(settings):
     settings.OMS_INTAKE_CHANNEL_CACHE_SECONDS = 60
     settings.OMS_INBOX_WAKE_SECONDS = 60
     inbox._woken_until = 0.0
+    views._channels.clear()  # channels of earlier tests are gone
     yield
     inbox._woken_until = 0.0
+    views._channels.clear()
 
 
 def store(shop, resource, *, delivery, topic="orders/create"):

@@ -138,7 +138,12 @@ def test_rules_run_in_order_and_stop_here_stops_the_later_ones():
 def test_later_rule_sees_what_an_earlier_rule_did():
     order = factories.OrderFactory()
     rule("Tag", [], [("add_tag", "vip")], position=1)
-    rule("Then rush", [("order_tag", "contains", "vip")], [("priority", "high")], position=2)
+    rule(
+        "Then rush",
+        [("order_tag", "contains", "vip")],
+        [("priority", "high")],
+        position=2,
+    )
     rule("Not stopped", [], [("add_tag", "seen")], position=3)
 
     outcome = rules_apply(order_ids=[order.pk], trigger="intake", actor=None)

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from orders.models import Order, OrderEvent, OrderStatus, OrderTag, Rule
+from orders.models import Order, OrderEvent, OrderTag, Rule
 from orders.rules.services import rule_preview
 from tests import factories
 from tests.orders.rules.support import rule
@@ -161,10 +161,21 @@ def test_rule_list_and_order_list_tag_filter(admin_client):
     assert plain.pk not in shown
 
 
-def test_managers_may_write_rules(db):
-    from oms.roles import MANAGER, ROLE_PERMISSIONS
+@pytest.mark.parametrize(
+    ("role", "allowed"), [("Manager", True), ("Customer service", False)]
+)
+def test_only_managers_write_rules(client, role, allowed):
+    from oms.roles import roles_setup
 
-    assert {"orders.add_rule", "orders.change_ruleaction"} <= set(
-        ROLE_PERMISSIONS[MANAGER]
+    groups = roles_setup()
+    person = factories.UserFactory(username=f"r-{allowed}", is_staff=True)
+    person.groups.add(groups[role])
+    client.force_login(person)
+
+    response = client.post(
+        reverse("admin:orders_rule_add"),
+        form_data([("total", "gte", "250")], [("add_tag", "big", "")]),
     )
-    assert OrderStatus.ON_HOLD  # the hold action uses the order's own states
+
+    assert response.status_code == (302 if allowed else 403)
+    assert Rule.objects.exists() == allowed
