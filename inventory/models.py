@@ -83,6 +83,11 @@ class Location(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(5000)],
         help_text="Most orders on one scheduled wave.",
     )
+    confirm_picks = models.BooleanField(
+        default=False,
+        help_text="Pickers confirm each pick list by scanning the bin, then "
+        "the item (Confirm picks on the pick list); short picks ship short.",
+    )
 
     history = HistoricalRecords()
 

@@ -12,8 +12,10 @@ from django.utils import timezone
 from core.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
 from fulfillment import selectors
 from fulfillment.admin.base import PermissionsMixin, status_badge
+from fulfillment.admin.pickconfirm import PickScanInline, confirm_urls
 from fulfillment.admin.printing import print_documents
 from fulfillment.models import DocumentKind, PickList, Shipment, ShipmentStatus
+from fulfillment.services.pickconfirm import pick_list_progress
 
 # The documents of a pick list's shipments, by the name in their URL.
 SHIPMENT_DOCUMENTS = {
@@ -52,7 +54,7 @@ class PickListAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "location"]
     search_fields = ["number", "shipments__number", "shipments__order__number"]
     date_hierarchy = "created_at"
-    inlines = [PickListShipmentInline]
+    inlines = [PickListShipmentInline, PickScanInline]
     actions = ["print_pick_lists"]
     change_form_template = "admin/fulfillment/picklist/change_form.html"
 
@@ -74,6 +76,27 @@ class PickListAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             for wave in obj.waves.all()
         ]
         return "; ".join(waves) or "Made by hand"
+
+    def get_inlines(self, request, obj):
+        inlines = super().get_inlines(request, obj)
+        if obj is None or not obj.location.confirm_picks:
+            return [inline for inline in inlines if inline is not PickScanInline]
+        return inlines
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.location.confirm_picks:
+            fields.append("pick_confirmation")
+        return fields
+
+    @admin.display(description="Pick confirmation")
+    def pick_confirmation(self, obj: PickList) -> str:
+        """Units picked and short of a list its location confirms by scanning."""
+        progress = pick_list_progress(pick_list=obj)
+        text = f"{progress['picked']} of {progress['expected']} units picked"
+        if progress["short"]:
+            text += f", {progress['short']} short"
+        return text
 
     @admin.display(description="shipments", ordering="shipment_count")
     def shipments(self, obj: PickList) -> int:
@@ -102,6 +125,7 @@ class PickListAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(self.shipment_documents_view),
                 name="fulfillment_picklist_documents",
             ),
+            *confirm_urls(self),
             *super().get_urls(),
         ]
 

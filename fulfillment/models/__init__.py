@@ -11,6 +11,7 @@ from fulfillment.models.outbox import (  # noqa: F401
     OutboundMessage,
 )
 from fulfillment.models.packstation import PackClaim, PackScan  # noqa: F401
+from fulfillment.models.pickconfirm import PickScan  # noqa: F401
 from fulfillment.models.postage import (  # noqa: F401
     Box,
     CarrierAccount,

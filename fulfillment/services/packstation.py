@@ -293,7 +293,7 @@ def packstation_state(*, shipment_id: int, station: str) -> dict[str, Any]:
 # ---- scanning
 
 
-def _parse_scan(code: str) -> tuple[int, str]:
+def scan_parse(code: str) -> tuple[int, str]:
     code = (code or "").strip()
     count = 1
     match = MULTIPLIED.match(code)
@@ -308,7 +308,7 @@ def _parse_scan(code: str) -> tuple[int, str]:
     return count, code[:100]
 
 
-def _matches(line: ShipmentLine, code: str) -> bool:
+def scan_matches(line: ShipmentLine, code: str) -> bool:
     product = line.order_line.product
     return (
         (product.barcode and product.barcode.strip() == code)
@@ -332,10 +332,10 @@ def packstation_scan(
     lines = _lines(shipment)
     scanned = _scanned(lines)
     try:
-        count, code = _parse_scan(raw)
+        count, code = scan_parse(raw)
     except FulfillmentError as error:
         return _refuse(shipment, raw, str(error), actor, station, lines, scanned)
-    matching = [line for line in lines if _matches(line, code)]
+    matching = [line for line in lines if scan_matches(line, code)]
     if not matching:
         return _refuse(
             shipment,

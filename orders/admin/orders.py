@@ -21,6 +21,7 @@ from typing import Any
 
 from django import forms as django_forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import build_q_object_from_lookup_parameters
 from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -281,23 +282,44 @@ class OrderChangeList(ChangeList):
         return self.get_query_string(remove=[PAGE_VAR, BEFORE_VAR])
 
     def get_ordering(self, request, queryset):
-        """Newest first within one status or channel leads with that column:
-        the same order, but the planner then reads the (status|channel,
-        placed_at, id) index in order instead of filtering the newest-first
-        one (slow for a status that no recent order has)."""
+        """Newest first within one status leads with the status: the same
+        order, but the planner then reads the (status, placed_at, id) index in
+        order instead of filtering the newest-first one (slow for a status
+        that no recent order has). See StatusFilter."""
         ordering = super().get_ordering(request, queryset)
-        if ORDER_VAR not in self.params:
-            for param, field in (
-                ("status", "status"),
-                ("channel__id__exact", "channel"),
-            ):
-                if self.params.get(param):
-                    return [field, *ordering]
+        if ORDER_VAR not in self.params and self.params.get(
+            StatusFilter.parameter_name
+        ):
+            return ["status", *ordering]
         return ordering
 
     def get_queryset(self, request, exclude_parameters=None):
         self.seeking = getattr(request, "oms_before", None) is not None
-        return super().get_queryset(request, exclude_parameters)
+        queryset = super().get_queryset(request, exclude_parameters)
+        self.dates_queryset = queryset
+        if self.params.get(StatusFilter.parameter_name):
+            # The date drill-down's first and last dates: over the date range
+            # only, through the newest-first index (under the status range of
+            # StatusFilter, MIN/MAX could walk that index filtering).
+            remaining = self.get_filters(request)[2]
+            self.dates_queryset = self.root_queryset.filter(
+                build_q_object_from_lookup_parameters(remaining)
+            )
+        return queryset
+
+    def dates_changelist(self):
+        """This list, for the date hierarchy (see get_queryset)."""
+        if self.dates_queryset is self.queryset:
+            return self
+        return _DatesOf(self, self.dates_queryset)
+
+
+class _DatesOf:
+    def __init__(self, changelist, queryset):
+        self._changelist, self.queryset = changelist, queryset
+
+    def __getattr__(self, name):
+        return getattr(self._changelist, name)
 
 
 BEFORE_VAR = "before"

@@ -83,6 +83,10 @@ class Facts:
     first_order: bool = False
     tags: set[str] = field(default_factory=set)
 
+    @property
+    def email_domain(self) -> str:
+        return self.email.rpartition("@")[2]
+
 
 @dataclass
 class Applied:
@@ -292,6 +296,18 @@ def _compare(operator: str, left, right) -> bool:
     return left == right
 
 
+# The fact a text condition compares, by field.
+TEXT_FACTS = {
+    F.CHANNEL: "channel",
+    F.SHIP_COUNTRY: "country",
+    F.SHIP_REGION: "region",
+    F.POSTCODE: "postcode",
+    F.EMAIL: "email",
+    F.EMAIL_DOMAIN: "email_domain",
+    F.SHIPPING_METHOD: "shipping_method",
+}
+
+
 def condition_holds(condition: Condition, fact: Facts, today: date) -> bool:
     """Whether one condition is true of one order."""
     field, operator, value = condition.field, condition.operator, condition.value
@@ -320,15 +336,7 @@ def condition_holds(condition: Condition, fact: Facts, today: date) -> bool:
         )
         found = not value.isdisjoint(have)
         return found if operator == Op.CONTAINS else not found
-    text = {
-        F.CHANNEL: fact.channel,
-        F.SHIP_COUNTRY: fact.country,
-        F.SHIP_REGION: fact.region,
-        F.POSTCODE: fact.postcode,
-        F.EMAIL: fact.email,
-        F.EMAIL_DOMAIN: fact.email.rpartition("@")[2],
-        F.SHIPPING_METHOD: fact.shipping_method,
-    }[field]
+    text = getattr(fact, TEXT_FACTS[field])
     if operator in PREFIX_OPS:
         found = text.startswith(value)
         return found if operator == Op.STARTS_WITH else not found
