@@ -39,7 +39,16 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: system $(STAMP) lint test-sqlite test-postgres
+# The two runs go side by side (a core each); their logs are printed when both end.
+test: system $(STAMP) lint
+	@mkdir -p .test-logs
+	@echo "== Test suite on SQLite and on PostgreSQL, side by side (logs in .test-logs/) =="
+	@$(MAKE) --no-print-directory test-sqlite >.test-logs/sqlite.log 2>&1 & sqlite=$$!; \
+	  $(MAKE) --no-print-directory test-postgres >.test-logs/postgres.log 2>&1 & postgres=$$!; \
+	  wait $$sqlite; s=$$?; wait $$postgres; p=$$?; \
+	  cat .test-logs/sqlite.log .test-logs/postgres.log; \
+	  echo "== SQLite: $$( [ $$s = 0 ] && echo passed || echo FAILED ); PostgreSQL: $$( [ $$p = 0 ] && echo passed || echo FAILED ) =="; \
+	  [ $$s = 0 ] && [ $$p = 0 ]
 
 test-sqlite: $(STAMP)
 	@echo "== Test suite on SQLite =="

@@ -5,9 +5,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import F, Sum
+from django.db.models.functions import Coalesce
 
 from fulfillment.selectors import order_tracking_summary
-from inventory.models import Allocation, Product, StockLevel
+from inventory.models import Product, StockLevel
 from orders.models import Order, OrderStatus
 
 S = OrderStatus
@@ -29,14 +30,13 @@ def _money(value) -> str:
     return f"{value:.2f}"
 
 
-def order_detail(*, order: Order) -> dict[str, Any]:
-    """Return the API's view of an order: status, lines, shipments (4 queries)."""
-    lines = list(order.lines.all())
-    allocated = dict(
-        Allocation.objects.filter(order_line__order_id=order.pk)
-        .values("order_line_id")
-        .annotate(total=Sum("quantity"))
-        .values_list("order_line_id", "total")
+def order_detail(*, order: Order, new: bool = False) -> dict[str, Any]:
+    """Return the API's view of an order: status, lines, shipments (2 queries;
+    1 for an order `new`ly taken in, which has no shipments yet)."""
+    lines = list(
+        order.lines.annotate(
+            allocated=Coalesce(Sum("allocations__quantity"), 0)
+        ).order_by("pk")
     )
     status_text = STATUS_TEXT.get(order.status, order.get_status_display())
     if order.status == S.ON_HOLD and order.hold_reason:
@@ -71,7 +71,7 @@ def order_detail(*, order: Order) -> dict[str, Any]:
                 "name": line.name,
                 "quantity": line.quantity,
                 "unit_price": _money(line.unit_price),
-                "allocated": allocated.get(line.pk, 0),
+                "allocated": line.allocated,
                 "shipped": line.quantity_shipped,
                 "returned": line.quantity_returned,
             }
@@ -96,7 +96,7 @@ def order_detail(*, order: Order) -> dict[str, Any]:
                 "exception": shipment.problem,
                 "last_news": shipment.last_news,
             }
-            for shipment in order_tracking_summary(order_id=order.pk)
+            for shipment in ([] if new else order_tracking_summary(order_id=order.pk))
         ],
     }
 

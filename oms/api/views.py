@@ -120,13 +120,10 @@ class OrderCreateView(ChannelApiView):
                 return self._again(message, body_hash)
             message.channel = channel
             outcome = inbound_apply_locked(message=message)
-            inbound_outcome_save(message=message)
-        # Answered after the commit: the stock rows the order reserved are not
-        # held locked while the answer is read and written.
-        code, body = self._answer(outcome)
-        InboundMessage.objects.filter(pk=message.pk).update(
-            response_status=code, response=body
-        )
+            # The answer is built from the order just written (one read of
+            # its lines) and stored with the outcome: one UPDATE, one commit.
+            code, body = self._answer(outcome)
+            inbound_outcome_save(message=message, response_status=code, response=body)
         return Response(body, status=code)
 
     def _answer(self, outcome) -> tuple[int, dict]:
@@ -135,7 +132,8 @@ class OrderCreateView(ChannelApiView):
             order = outcome.order
             if order.channel_id == self.request.auth.channel_id:
                 order.channel = self.request.auth.channel
-            return code, order_detail(order=order)
+            # A new order is answered from the rows just written (no reload).
+            return code, order_detail(order=order, new=code == 201)
         if outcome.problems:
             return 422, {
                 "detail": "The order was not taken; correct the fields named.",

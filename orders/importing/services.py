@@ -506,9 +506,21 @@ def orders_import(
     try:
         with transaction.atomic():
             result.order_ids = _write(importable, actor=actor, source=source)
-            # Intake rules, in bulk, before the new orders are allocated.
+            # Intake rules, in bulk, before the new orders are allocated; the
+            # lines just written are handed over rather than read again.
             rules_apply(
-                order_ids=result.order_ids, trigger=Rule.Trigger.INTAKE, actor=actor
+                order_ids=result.order_ids,
+                trigger=Rule.Trigger.INTAKE,
+                actor=actor,
+                lines={
+                    order_id: [
+                        (line.product_id, line.sku, line.quantity)
+                        for line in order.lines
+                    ]
+                    for order_id, order in zip(
+                        result.order_ids, importable, strict=True
+                    )
+                },
             )
             # The channels hear `order.created` as from the API, in bulk.
             outbound.order_outbound_notify(

@@ -8,8 +8,9 @@ through the rules in order and returns what each matching rule does, without
 touching the database. `orders.rules.services` writes the effects in bulk.
 """
 
+import operator
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -56,7 +57,7 @@ class LoadedRule:
     actions: tuple[Action, ...]
 
 
-@dataclass
+@dataclass(slots=True)
 class Facts:
     """What the rules may look at of one order; actions update it in memory so
     a later rule sees what an earlier one did."""
@@ -162,8 +163,22 @@ def _needs(rules: Sequence[LoadedRule]) -> set[str]:
     return needed
 
 
-def facts_load(*, order_ids: Sequence[int], rules: Sequence[LoadedRule]) -> list[Facts]:
-    """The facts of these orders the rules need, in a few set-based queries."""
+# An order's lines as a caller that just wrote them knows them:
+# order id -> [(product id, sku, quantity), ...].
+KnownLines = Mapping[int, Sequence[tuple[int | None, str, int]]]
+
+
+def facts_load(
+    *,
+    order_ids: Sequence[int],
+    rules: Sequence[LoadedRule],
+    lines: KnownLines | None = None,
+) -> list[Facts]:
+    """The facts of these orders the rules need, in a few set-based queries.
+
+    `lines` are the orders' lines when the caller has them in memory (the
+    import that just wrote them): they are not read again; an order missing
+    from it has its lines read."""
     needed = _needs(rules)
     facts: dict[int, Facts] = {}
     customer_of: dict[int, int] = {}
@@ -228,16 +243,22 @@ def facts_load(*, order_ids: Sequence[int], rules: Sequence[LoadedRule]) -> list
             )
     ids = list(facts)
     if needed & LINE_FIELDS:
-        lines: list[tuple[int, int, str, int]] = []
-        for chunk in lookup_chunks(ids):
-            lines.extend(
+        known = lines or {}
+        rows: list[tuple[int, int | None, str, int]] = [
+            (order_id, product_id, sku, quantity)
+            for order_id in ids
+            for product_id, sku, quantity in known.get(order_id, ())
+        ]
+        unknown = [order_id for order_id in ids if order_id not in known]
+        for chunk in lookup_chunks(unknown):
+            rows.extend(
                 OrderLine.objects.filter(any_of("order__id", chunk))
                 .order_by()
                 .values_list("order_id", "product_id", "sku", "quantity")
             )
         products: dict[int, tuple[int, frozenset[str]]] = {}
         if needed & {F.WEIGHT, F.PRODUCT_TAG}:
-            product_ids = list({line[1] for line in lines})
+            product_ids = list({row[1] for row in rows if row[1] is not None})
             for chunk in lookup_chunks(product_ids):
                 for pk, weight, tags in Product.objects.filter(
                     any_of("pk", chunk)
@@ -248,7 +269,7 @@ def facts_load(*, order_ids: Sequence[int], rules: Sequence[LoadedRule]) -> list
                     products[pk] = (weight, words)
         skus: dict[int, set[str]] = defaultdict(set)
         tags: dict[int, set[str]] = defaultdict(set)
-        for order_id, product_id, sku, quantity in lines:
+        for order_id, product_id, sku, quantity in rows:
             fact = facts[order_id]
             fact.items += quantity
             skus[order_id].add(sku.lower())
@@ -284,17 +305,13 @@ def facts_load(*, order_ids: Sequence[int], rules: Sequence[LoadedRule]) -> list
     return [facts[pk] for pk in order_ids if pk in facts]
 
 
-def _compare(operator: str, left, right) -> bool:
-    if operator == Op.GTE:
-        return left >= right
-    if operator == Op.GT:
-        return left > right
-    if operator == Op.LTE:
-        return left <= right
-    if operator == Op.LT:
-        return left < right
-    return left == right
-
+# The comparison each number operator makes (anything else is equality).
+COMPARE = {
+    Op.GTE: operator.ge,
+    Op.GT: operator.gt,
+    Op.LTE: operator.le,
+    Op.LT: operator.lt,
+}
 
 # The fact a text condition compares, by field.
 TEXT_FACTS = {
@@ -306,57 +323,96 @@ TEXT_FACTS = {
     F.EMAIL_DOMAIN: "email_domain",
     F.SHIPPING_METHOD: "shipping_method",
 }
+NUMBER_FACTS = {F.TOTAL: "total", F.ITEM_COUNT: "items", F.WEIGHT: "weight"}
+SET_FACTS = {F.SKU: "skus", F.PRODUCT_TAG: "product_tags", F.ORDER_TAG: "tags"}
+
+Test = Callable[[Facts], bool]
+
+
+def _never(fact: Facts) -> bool:
+    return False
+
+
+def condition_compile(condition: Condition, today: date) -> Test:
+    """One condition as a plain function of an order's facts: the field, the
+    operator and the value are looked at once here, not once per order."""
+    field, op, value = condition.field, condition.operator, condition.value
+    if field == F.FIRST_ORDER:
+        wanted = op == Op.YES
+        return lambda fact: fact.first_order == wanted
+    if field == F.ADDRESS_FAILED:
+        wanted = op == Op.YES
+        on_hold, reason = OrderStatus.ON_HOLD, HoldReason.ADDRESS_CHECK
+        return lambda fact: (
+            (fact.status == on_hold and fact.hold_reason == reason) == wanted
+        )
+    if field in NUMBER_FACTS:
+        get = operator.attrgetter(NUMBER_FACTS[field])
+        compare = COMPARE.get(op, operator.eq)
+        return lambda fact: compare(get(fact), value)
+    if field == F.DELIVERY_WITHIN:
+        limit = today + timedelta(days=value)
+        if op == Op.LTE:
+            return lambda fact: (
+                fact.delivery_date is not None and fact.delivery_date <= limit
+            )
+        return lambda fact: (
+            fact.delivery_date is not None and not fact.delivery_date <= limit
+        )
+    if field in SET_FACTS:
+        get = operator.attrgetter(SET_FACTS[field])
+        disjoint = value.isdisjoint
+        if op == Op.CONTAINS:
+            return lambda fact: not disjoint(get(fact))
+        return lambda fact: disjoint(get(fact))
+    get = operator.attrgetter(TEXT_FACTS[field])
+    if op in PREFIX_OPS:
+        if op == Op.STARTS_WITH:
+            return lambda fact: get(fact).startswith(value)
+        return lambda fact: not get(fact).startswith(value)
+    if op in LIST_OPS:
+        if op == Op.IS:
+            return lambda fact: get(fact) in value
+        return lambda fact: get(fact) not in value
+    return _never
 
 
 def condition_holds(condition: Condition, fact: Facts, today: date) -> bool:
     """Whether one condition is true of one order."""
-    field, operator, value = condition.field, condition.operator, condition.value
-    if field == F.FIRST_ORDER:
-        return fact.first_order == (operator == Op.YES)
-    if field == F.ADDRESS_FAILED:
-        failed = (
-            fact.status == OrderStatus.ON_HOLD
-            and fact.hold_reason == HoldReason.ADDRESS_CHECK
-        )
-        return failed == (operator == Op.YES)
-    if field == F.TOTAL:
-        return _compare(operator, fact.total, value)
-    if field == F.ITEM_COUNT:
-        return _compare(operator, fact.items, value)
-    if field == F.WEIGHT:
-        return _compare(operator, fact.weight, value)
-    if field == F.DELIVERY_WITHIN:
-        if fact.delivery_date is None:
-            return False
-        within = fact.delivery_date <= today + timedelta(days=value)
-        return within if operator == Op.LTE else not within
-    if field in (F.SKU, F.PRODUCT_TAG, F.ORDER_TAG):
-        have = {F.SKU: fact.skus, F.PRODUCT_TAG: fact.product_tags}.get(
-            field, fact.tags
-        )
-        found = not value.isdisjoint(have)
-        return found if operator == Op.CONTAINS else not found
-    text = getattr(fact, TEXT_FACTS[field])
-    if operator in PREFIX_OPS:
-        found = text.startswith(value)
-        return found if operator == Op.STARTS_WITH else not found
-    if operator in LIST_OPS:
-        return (text in value) == (operator == Op.IS)
-    return False
+    return condition_compile(condition, today)(fact)
+
+
+def rule_compile(rule: LoadedRule, today: date) -> Test:
+    """The rule's conditions as one function of an order's facts."""
+    tests = tuple(condition_compile(c, today) for c in rule.conditions)
+    if not tests:
+        return lambda fact: True
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        if rule.match_all:
+            return lambda fact: first(fact) and second(fact)
+        return lambda fact: first(fact) or second(fact)
+    match_all = rule.match_all
+
+    def test(fact: Facts) -> bool:
+        for one in tests:
+            if bool(one(fact)) is not match_all:
+                return not match_all
+        return match_all
+
+    return test
 
 
 def rule_matches(rule: LoadedRule, fact: Facts, today: date) -> bool:
-    if not rule.conditions:
-        return True
-    results = (condition_holds(c, fact, today) for c in rule.conditions)
-    return all(results) if rule.match_all else any(results)
+    return rule_compile(rule, today)(fact)
 
 
 def _act(action: Action, fact: Facts, applied: Applied) -> None:
     """Take one action on the facts (in memory) and say what it did."""
     kind = action.kind
     if kind == A.HOLD:
-        label = HoldReason(action.value).label
         if fact.status == OrderStatus.ON_HOLD:
             applied.done.append(
                 f"not held again (already on hold: {HoldReason(fact.hold_reason).label})"
@@ -369,6 +425,7 @@ def _act(action: Action, fact: Facts, applied: Applied) -> None:
                 f"not held ({OrderStatus(fact.status).label} orders cannot be held)"
             )
             return
+        label = HoldReason(action.value).label
         applied.done.append(
             f"held ({label}{': ' + action.note if action.note else ''})"
         )
@@ -414,18 +471,27 @@ def evaluate(
     *, rules: Sequence[LoadedRule], facts: Sequence[Facts], today: date | None = None
 ) -> list[Applied]:
     """Walk each order through the rules in order; return every rule that
-    matched, with what it did. The facts change in memory only."""
+    matched, with what it did. The facts change in memory only.
+
+    Each rule is compiled once into a plain function of the facts, so the
+    walk costs one call per (order, rule) and nothing else for a rule that
+    does not match."""
     today = today or timezone.localdate()
+    compiled = [
+        (rule, rule_compile(rule, today), rule.actions, rule.stop_here)
+        for rule in rules
+    ]
     applied: list[Applied] = []
+    add = applied.append
     for fact in facts:
-        for rule in rules:
-            if not rule_matches(rule, fact, today):
+        for rule, test, actions, stop_here in compiled:
+            if not test(fact):
                 continue
             outcome = Applied(rule=rule, order_id=fact.pk)
-            for action in rule.actions:
+            for action in actions:
                 _act(action, fact, outcome)
-            applied.append(outcome)
-            if rule.stop_here:
+            add(outcome)
+            if stop_here:
                 break
     return applied
 

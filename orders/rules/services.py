@@ -14,6 +14,7 @@ rule and address, listing the orders). Nothing is sent in the request.
 `rule_preview` runs one rule over the last 30 days' orders and writes nothing.
 """
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
@@ -34,6 +35,7 @@ from orders.models import Order, OrderEvent, OrderStatus, OrderTag, Rule
 from orders.rules.engine import (
     A,
     Applied,
+    KnownLines,
     describe,
     evaluate,
     facts_load,
@@ -60,11 +62,37 @@ class RulesOutcome:
         return [a.rule.name for a in self.applied if a.order_id == order_id]
 
 
+# trigger -> (read at, monotonic seconds; any active rule?), per process.
+_TRIGGERS_SEEN: dict[str, tuple[float, bool]] = {}
+
+
+def rules_exist(*, trigger: str) -> bool:
+    """Whether any active rule has this trigger: one tiny query, remembered
+    per process for `OMS_RULES_CACHE_SECONDS` (0 under pytest), so a hot path
+    with no such rule skips `rules_apply` without a query or a savepoint."""
+    ttl = settings.OMS_RULES_CACHE_SECONDS
+    now = time.monotonic()
+    seen = _TRIGGERS_SEEN.get(trigger)
+    if seen is not None and now - seen[0] < ttl:
+        return seen[1]
+    exists = Rule.objects.filter(trigger=trigger, active=True).exists()
+    if ttl > 0:
+        _TRIGGERS_SEEN[trigger] = (now, exists)
+    return exists
+
+
 @transaction.atomic
 def rules_apply(
-    *, order_ids: Sequence[int], trigger: str, actor: Actor
+    *,
+    order_ids: Sequence[int],
+    trigger: str,
+    actor: Actor,
+    lines: KnownLines | None = None,
 ) -> RulesOutcome:
-    """Run the trigger's active rules over these orders and write what they do."""
+    """Run the trigger's active rules over these orders and write what they do.
+
+    `lines` (order id -> [(product id, sku, quantity), ...]) saves reading the
+    lines again when the caller just wrote them."""
     outcome = RulesOutcome()
     order_ids = list(order_ids)
     if not order_ids:
@@ -72,7 +100,7 @@ def rules_apply(
     rules = rules_load(trigger=trigger)
     if not rules:
         return outcome
-    facts = facts_load(order_ids=order_ids, rules=rules)
+    facts = facts_load(order_ids=order_ids, rules=rules, lines=lines)
     before = {
         f.pk: (
             f.status,
@@ -168,6 +196,23 @@ def _tags_add(applied: Sequence[Applied]) -> None:
     )
     ids = dict(OrderTag.objects.filter(name__in=names).values_list("name", "pk"))
     through = Order.tags.through
+    if connection.vendor == "postgresql":
+        # One statement for every (order, tag), without building a model
+        # instance per row; a pair another transaction added is skipped.
+        table = through._meta.db_table
+        order_column = through._meta.get_field("order").column
+        tag_column = through._meta.get_field("ordertag").column
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'INSERT INTO "{table}" ("{order_column}", "{tag_column}") '
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) "
+                "ON CONFLICT DO NOTHING",
+                [
+                    [order_id for order_id, _ in wanted],
+                    [ids[name] for _, name in wanted],
+                ],
+            )
+        return
     through.objects.bulk_create(
         [
             through(order_id=order_id, ordertag_id=ids[name])

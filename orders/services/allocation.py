@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Case, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tasks import task
@@ -29,7 +29,7 @@ from orders import events
 from orders.exceptions import OrderStateError
 from orders.locks import lock_order, lock_order_rows, lock_orders
 from orders.models import Order, OrderLine, OrderStatus, Rule
-from orders.rules.services import rules_apply
+from orders.rules.services import rules_apply, rules_exist
 
 S = OrderStatus
 
@@ -45,15 +45,21 @@ ALLOCATION_BATCH = 200
 # that the stock levels are locked a handful of times for 25,000 orders, small
 # enough that single orders allocating meanwhile wait well under a second.
 SET_ALLOCATION_CHUNK = 5000
+# Up to this many orders change status in one UPDATE with a CASE on the new
+# status (a batch of single orders); more (an import) take one per transition.
+CASE_UPDATE_LIMIT = 500
 
 
 @dataclass(frozen=True)
 class Waiting:
-    """A locked order to allocate: what `_allocate` needs of it."""
+    """A locked order to allocate: what `_allocate` needs of it. `routing` is
+    the rules' (pin, excluded locations) when the caller read the row already;
+    None has `_allocate` read it."""
 
     pk: int
     status: str
     country: str
+    routing: tuple[int | None, frozenset[int]] | None = None
 
 
 # The transition each outcome takes, as the state machine defines it.
@@ -95,7 +101,10 @@ def _allocate(*, waiting: Sequence[Waiting], actor: Actor) -> dict[int, str]:
     if not waiting:
         return {}
     lines_of = _outstanding_lines([order.pk for order in waiting])
-    routing = _routing_of([order.pk for order in waiting])
+    routing = {o.pk: o.routing for o in waiting if o.routing is not None}
+    unread = [order.pk for order in waiting if order.routing is None]
+    if unread:
+        routing.update(_routing_of(unread))
     results = stock_allocate_many(
         requests=[
             AllocationRequest(
@@ -150,29 +159,58 @@ def _allocate(*, waiting: Sequence[Waiting], actor: Actor) -> dict[int, str]:
         if order.status != S.BACKORDERED:
             moves[order.status, S.BACKORDERED].append(order.pk)
     events.order_events_insert(timeline)
-    now = timezone.now()
-    changed: list[int] = []
+    changed = _statuses_move(moves)
+    for (_source, target), pks in moves.items():
+        statuses.update(dict.fromkeys(pks, target))
+    history_snapshot(Order, changed, user=actor, reason="allocation")
+    allocated = [pk for pk in changed if statuses[pk] == S.ALLOCATED]
+    if allocated and rules_exist(trigger=Rule.Trigger.ALLOCATED):
+        ruled = rules_apply(
+            order_ids=allocated, trigger=Rule.Trigger.ALLOCATED, actor=actor
+        )
+        statuses.update(dict.fromkeys(ruled.held, S.ON_HOLD))
+    return statuses
+
+
+def _statuses_move(moves: dict[tuple[str, str], list[int]]) -> list[int]:
+    """Move each group of locked orders from its source status to its target
+    in one UPDATE for all groups (a CASE on the target); return the pks moved.
+
+    Each move is checked against the order state machine first; the rows are
+    locked in their source status, and the WHERE clause names it again.
+    """
     for (source, target), pks in moves.items():
         if not TRANSITIONS[target]._django_fsm.has_transition(source):
             raise OrderStateError(
                 f"{len(pks)} order(s) are {S(source).label} and cannot become "
                 f"{S(target).label}."
             )
-        # The state machine allows this move from this state, and the rows are
-        # locked in it: one UPDATE per transition instead of one save per order.
-        Order.objects.filter(any_of("pk", pks), status=source).update(
-            status=target, updated_at=now, version=F("version") + 1
-        )
-        statuses.update(dict.fromkeys(pks, target))
-        changed.extend(pks)
-    history_snapshot(Order, changed, user=actor, reason="allocation")
-    allocated = [pk for pk in changed if statuses[pk] == S.ALLOCATED]
-    if allocated:
-        ruled = rules_apply(
-            order_ids=allocated, trigger=Rule.Trigger.ALLOCATED, actor=actor
-        )
-        statuses.update(dict.fromkeys(ruled.held, S.ON_HOLD))
-    return statuses
+    changed = [pk for pks in moves.values() for pk in pks]
+    if not changed:
+        return changed
+    targets: dict[str, list[int]] = defaultdict(list)
+    for (_source, target), pks in moves.items():
+        targets[target].extend(pks)
+    now = timezone.now()
+    if len(changed) > CASE_UPDATE_LIMIT:
+        # Thousands of orders (an import): one UPDATE per transition, each
+        # with its ids as one array parameter.
+        for (source, target), pks in moves.items():
+            Order.objects.filter(any_of("pk", pks), status=source).update(
+                status=target, updated_at=now, version=F("version") + 1
+            )
+        return changed
+    where = Q()
+    for (source, _target), pks in moves.items():
+        where |= Q(pk__in=pks, status=source)
+    Order.objects.filter(where).update(
+        status=Case(
+            *(When(pk__in=pks, then=Value(target)) for target, pks in targets.items())
+        ),
+        updated_at=now,
+        version=F("version") + 1,
+    )
+    return changed
 
 
 def _routing_of(order_ids: list[int]) -> dict[int, tuple[int | None, frozenset[int]]]:
@@ -198,7 +236,16 @@ def orders_allocate_locked(*, orders: Sequence[Order], actor: Actor) -> list[Ord
     locked rows; they come back with their new status.
     """
     statuses = _allocate(
-        waiting=[Waiting(o.pk, o.status, o.ship_country) for o in orders], actor=actor
+        waiting=[
+            Waiting(
+                o.pk,
+                o.status,
+                o.ship_country,
+                (o.routing_pin_id, frozenset(o.routing_exclude or ())),
+            )
+            for o in orders
+        ],
+        actor=actor,
     )
     now = timezone.now()
     for order in orders:

@@ -1,7 +1,6 @@
 """Bought labels in printing, ZPL labels, and the postage admin."""
 
 import io
-import time
 
 import pytest
 from django.urls import reverse
@@ -55,15 +54,13 @@ def test_zpl_escapes_customer_text(shipped, product):
     assert "Evil _5EXZ_7EJR _C3_9Cnal" in block
 
 
-def test_own_zpl_renders_over_2000_labels_per_second(shipped, product):
+def test_own_zpl_renders_one_block_per_label_in_a_large_batch(shipped, product):
+    # The speed (labels/s) is measured by tests/bench/bench_labels.py.
     order = shipped([(product, 1)])
     [label] = selectors.shipping_labels(shipment_ids=[order.shipments.get().pk])
-    labels = [label] * 4000
-    started = time.perf_counter()
-    text = zpl.labels_zpl(labels)
-    rate = len(labels) / (time.perf_counter() - started)
-    assert text.count("^XA") == 4000
-    assert rate >= 2000, f"{rate:.0f} labels/s"
+    text = zpl.labels_zpl([label] * 4000)
+    assert text.count("^XA") == 4000 and text.count("^XZ") == 4000
+    assert text.startswith("^XA") and text.rstrip().endswith("^XZ")
 
 
 # ---- bought labels join the batch printing
