@@ -303,10 +303,10 @@ class ShipmentProgress:
     last_news_at: object
 
 
-def order_tracking_summary(*, order_id: int) -> list[ShipmentProgress]:
-    """Every shipment of an order with its latest tracking news (two queries)."""
-    today = timezone.localdate()
-    shipments = (
+def order_shipments_tracked(*, order_id: int):
+    """An order's shipments (not cancelled) with their carrier and, in
+    `history`, their tracking events newest first (two queries)."""
+    return (
         Shipment.objects.filter(order_id=order_id)
         .exclude(status=ShipmentStatus.CANCELLED)
         .select_related("carrier")
@@ -319,6 +319,12 @@ def order_tracking_summary(*, order_id: int) -> list[ShipmentProgress]:
         )
         .order_by("number")
     )
+
+
+def order_tracking_summary(*, order_id: int) -> list[ShipmentProgress]:
+    """Every shipment of an order with its latest tracking news (two queries)."""
+    today = timezone.localdate()
+    shipments = order_shipments_tracked(order_id=order_id)
     summary = []
     for shipment in shipments:
         latest = shipment.history[0] if shipment.history else None

@@ -404,7 +404,9 @@ OMS_INTAKE_CHANNEL_CACHE_SECONDS = float(
 # none has "when allocated") is cached per process this many seconds: a new
 # or re-activated rule takes effect at most this late (0 = always read).
 OMS_RULES_CACHE_SECONDS = float(
-    os.environ.get("OMS_RULES_CACHE_SECONDS", "0" if os.environ.get("PYTEST_VERSION") else "5")
+    os.environ.get(
+        "OMS_RULES_CACHE_SECONDS", "0" if os.environ.get("PYTEST_VERSION") else "5"
+    )
 )
 
 # Postage through EasyPost: the API address (tests point it at a local

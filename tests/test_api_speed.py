@@ -37,7 +37,10 @@ def skus(stock, product):
 
 
 @pytest.fixture(autouse=True)
-def _no_kept_keys():
+def _no_kept_keys(monkeypatch):
+    monkeypatch.setattr(
+        auth.ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "1000/minute"}
+    )
     auth._keys.clear()
     yield
     auth._keys.clear()

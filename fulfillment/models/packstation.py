@@ -35,7 +35,40 @@ class PackClaim(models.Model):
         return f"Shipment {self.shipment_id} at station {self.station}"
 
 
-class PackScan(models.Model):
+class ScanRecord(models.Model):
+    """What every scan record keeps (pack station, pick confirmation): what was
+    scanned, the line and units it counted, accepted or refused and why, who
+    and when."""
+
+    code = models.CharField("scanned", max_length=100, blank=True)
+    order_line = models.ForeignKey(
+        "orders.OrderLine",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    quantity = models.PositiveIntegerField(default=0)
+    accepted = models.BooleanField(default=True)
+    reason = models.CharField(max_length=300, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.code}".strip()
+
+
+class PackScan(ScanRecord):
     """One scan at the pack station (or a step it took), accepted or refused."""
 
     class Kind(models.TextChoices):
@@ -49,29 +82,9 @@ class PackScan(models.Model):
         "fulfillment.Shipment", on_delete=models.CASCADE, related_name="pack_scans"
     )
     kind = models.CharField(max_length=10, choices=Kind)
-    code = models.CharField("scanned", max_length=100, blank=True)
-    order_line = models.ForeignKey(
-        "orders.OrderLine",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    quantity = models.PositiveIntegerField(default=0)
-    accepted = models.BooleanField(default=True)
-    reason = models.CharField(max_length=300, blank=True)
     station = models.CharField(max_length=64, blank=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["created_at", "pk"]
+    class Meta(ScanRecord.Meta):
         indexes = [
             models.Index(fields=["shipment", "created_at"], name="packscan_shipment"),
             # The dashboard: today's packs and refused scans, per packer.
@@ -81,6 +94,3 @@ class PackScan(models.Model):
                 condition=Q(kind="pack") | Q(accepted=False),
             ),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.code}".strip()

@@ -12,13 +12,13 @@ from django.utils import timezone
 
 from fulfillment.models import (
     ON_THE_WAY_STATUSES,
-    Shipment,
     ShipmentStatus,
     TrackingEvent,
 )
 from fulfillment.models import (
     ReturnLabel as PrepaidLabel,
 )
+from fulfillment.selectors import order_shipments_tracked
 from oms.customer import wording
 from orders.customer_access import customer_page_order_ref
 from orders.models import CustomerRequest, Order, OrderLine, OrderStatus
@@ -127,19 +127,7 @@ def masked_address(order: Order) -> list[str]:
 
 
 def _shipments(order_id: int, today: date) -> list[ShipmentView]:
-    shipments = (
-        Shipment.objects.filter(order_id=order_id)
-        .exclude(status=ShipmentStatus.CANCELLED)
-        .select_related("carrier")
-        .prefetch_related(
-            Prefetch(
-                "tracking_events",
-                queryset=TrackingEvent.objects.order_by("-occurred_at", "-pk"),
-                to_attr="history",
-            )
-        )
-        .order_by("number")
-    )
+    shipments = order_shipments_tracked(order_id=order_id)
     views = []
     for shipment in shipments:
         problem = problem_detail = problem_next = ""

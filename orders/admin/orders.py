@@ -41,7 +41,6 @@ from core.admin_utils import (
     LargeTablePaginator,
     OptimisticLockAdminMixin,
     ReadOnlyAdminMixin,
-    ReadOnlyInline,
 )
 from core.exceptions import DomainError
 from core.limits import FormLimitsMixin
@@ -155,38 +154,56 @@ class OrderLineInline(FormLimitsMixin, admin.TabularInline):
         return obj is None and super().has_add_permission(request, obj)
 
 
-class OrderEventInline(ReadOnlyInline):
-    model = OrderEvent
-    fields = ["created_at", "kind", "message_shown", "user"]
-    readonly_fields = fields
-    ordering = ["-created_at", "-pk"]
-    verbose_name_plural = "Timeline (newest first)"
-
-    @admin.display(description="message")
-    def message_shown(self, obj: OrderEvent) -> str:
-        """The message, linked to the inbound message (API call, shop webhook)
-        it came from; an allocation's routing reasons under it."""
-        routing = (obj.data or {}).get("routing")
-        if isinstance(routing, dict) and routing:
-            return format_html(
-                '{}<div class="oms-routing"><small><strong>Routing:</strong> {}'
-                "</small></div>",
-                obj.message,
-                routing_text(routing),
-            )
-        message_id = (obj.data or {}).get("inbound_message")
-        if not isinstance(message_id, int):
-            return obj.message
-        url = reverse("admin:orders_inboundmessage_change", args=[message_id])
+def event_message_html(event: OrderEvent) -> str:
+    """An event's message, linked to the inbound message (API call, shop
+    webhook) it came from; an allocation's routing reasons under it."""
+    routing = (event.data or {}).get("routing")
+    if isinstance(routing, dict) and routing:
         return format_html(
-            '{} <a href="{}">(message #{})</a>', obj.message, url, message_id
+            '{}<div class="oms-routing"><small><strong>Routing:</strong> {}'
+            "</small></div>",
+            event.message,
+            routing_text(routing),
         )
+    message_id = (event.data or {}).get("inbound_message")
+    if not isinstance(message_id, int):
+        return event.message
+    url = reverse("admin:orders_inboundmessage_change", args=[message_id])
+    return format_html(
+        '{} <a href="{}">(message #{})</a>', event.message, url, message_id
+    )
 
-    def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).select_related("user")
 
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm("orders.view_order")
+def order_timeline_rows(order: Order) -> list[OrderEvent]:
+    """The order's events, newest first, each with `message_html` set: the
+    order page shows them as a read-only table (one query, no forms)."""
+    events = list(
+        OrderEvent.objects.filter(order=order)
+        .select_related("user")
+        .order_by("-created_at", "-pk")
+    )
+    for event in events:
+        event.message_html = event_message_html(event)
+    return events
+
+
+def order_line_rows(order: Order) -> list[OrderLine]:
+    """The order's lines with their allocated units (`reserved_total`) and a
+    link to each product's page (`product_url`): the read-only lines table of
+    the order page (one query, no forms)."""
+    lines = list(
+        OrderLine.objects.filter(order=order)
+        .select_related("product")
+        .annotate(reserved_total=Coalesce(Sum("allocations__quantity"), 0))
+        .order_by("pk")
+    )
+    for line in lines:
+        line.product_url = (
+            reverse("admin:inventory_product_change", args=[line.product_id])
+            if line.product_id
+            else ""
+        )
+    return lines
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -375,7 +392,9 @@ class OrderAdminBase(
     date_hierarchy = "placed_at"
     form = forms.OrderForm
     autocomplete_fields = ["customer", "channel"]
-    inlines = [OrderLineInline, OrderEventInline]
+    # Only the add page has inline forms (the new order's lines); the change
+    # page shows lines and timeline as read-only tables (render_change_form).
+    inlines = [OrderLineInline]
     change_form_template = "admin/orders/order/change_form.html"
     import_export_change_list_template = (
         "admin/orders/order/change_list_import_export.html"
@@ -508,7 +527,22 @@ class OrderAdminBase(
     # ---- change page
 
     def get_inlines(self, request: HttpRequest, obj: Order | None):
-        return self.inlines if obj else [OrderLineInline]
+        return [] if obj else [OrderLineInline]
+
+    def render_change_form(
+        self, request, context, add=False, change=False, form_url="", obj=None
+    ):
+        """The change page's lines and timeline: read-only tables from two
+        queries, no formsets (an order page has 50 lines and 100 events)."""
+        if obj is not None and obj.pk:
+            lines_inline = OrderLineInline(OrderLine, self.admin_site)
+            if lines_inline.has_view_permission(request, obj):
+                context["order_lines_table"] = order_line_rows(obj)
+            if request.user.has_perm("orders.view_order"):
+                context["order_timeline"] = order_timeline_rows(obj)
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None):
         always = ["number", "status", "hold_reason", "subtotal", "total"]

@@ -233,7 +233,8 @@ def orders_allocate_locked(*, orders: Sequence[Order], actor: Actor) -> list[Ord
     and move each order to allocated or backordered.
 
     The caller holds the orders' row locks (`orders.locks`) and passes the
-    locked rows; they come back with their new status.
+    locked rows, current (their rule pins and exclusions are taken from them,
+    not read again); they come back with their new status.
     """
     statuses = _allocate(
         waiting=[

@@ -342,12 +342,23 @@ def orders_create_many(
     user = actor if actor is not None and actor.is_authenticated else None
     history_snapshot(Order, order_ids, user=user, created=True)
     history_snapshot(OrderLine, order_ids, user=user, created=True, column="order_id")
-    rules_apply(order_ids=order_ids, trigger=Rule.Trigger.INTAKE, actor=actor)
-    pending = list(
-        Order.objects.select_related("channel")
-        .filter(pk__in=order_ids, status=S.PENDING)
-        .order_by("pk")
+    changed = rules_apply(
+        order_ids=order_ids, trigger=Rule.Trigger.INTAKE, actor=actor
+    ).changed
+    # Orders a rule changed are read again; the others are as written.
+    reread = (
+        {
+            order.pk: order
+            for order in Order.objects.select_related("channel").filter(pk__in=changed)
+        }
+        if changed
+        else {}
     )
+    pending = [
+        order
+        for order in (reread.get(order.pk, order) for order in created)
+        if order.status == S.PENDING
+    ]
     if pending:
         # The new rows are this transaction's own: no lock to take again.
         orders_allocate_locked(orders=pending, actor=actor)

@@ -30,13 +30,7 @@
 
   const url = (name, id) => urls[name].replace("{id}", String(id));
 
-  async function readJson(response) {
-    try {
-      return await response.json();
-    } catch (error) {
-      return { ok: false, error: `The server answered ${response.status}; try again.` };
-    }
-  }
+  const readJson = window.OmsScan.readJson;
 
   function post(name, body) {
     return fetch(urls[name], {
@@ -57,35 +51,8 @@
 
   // ---- feedback: words, colour and a sound
 
-  let audio = null;
-  function beep(ok) {
-    try {
-      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
-      const oscillator = audio.createOscillator();
-      const gain = audio.createGain();
-      oscillator.type = ok ? "sine" : "square";
-      oscillator.frequency.value = ok ? 880 : 180;
-      gain.gain.value = ok ? 0.08 : 0.2;
-      oscillator.connect(gain).connect(audio.destination);
-      oscillator.start();
-      oscillator.stop(audio.currentTime + (ok ? 0.08 : 0.45));
-    } catch (error) {
-      /* no sound on this machine: the colour still tells */
-    }
-  }
-
   function say(kind, text) {
-    const box = $("pack-feedback");
-    box.className = kind;
-    box.textContent = text;
-    if (kind === "refused") {
-      beep(false);
-      root.classList.remove("flash-refused");
-      void root.offsetWidth; // restart the flash
-      root.classList.add("flash-refused");
-    } else if (kind === "ok") {
-      beep(true);
-    }
+    window.OmsScan.say(root, $("pack-feedback"), kind, text);
   }
 
   // ---- drawing the shipment

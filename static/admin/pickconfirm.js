@@ -15,13 +15,7 @@
   let state = null;
   let queue = Promise.resolve(); // scans reach the server in the order typed
 
-  async function readJson(response) {
-    try {
-      return await response.json();
-    } catch (error) {
-      return { ok: false, error: `The server answered ${response.status}; try again.` };
-    }
-  }
+  const readJson = window.OmsScan.readJson;
 
   function call(name, body) {
     const init = body === undefined
@@ -37,35 +31,8 @@
       .catch(() => ({ ok: false, error: "The server cannot be reached; scan again." }));
   }
 
-  let audio = null;
-  function beep(ok) {
-    try {
-      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
-      const oscillator = audio.createOscillator();
-      const gain = audio.createGain();
-      oscillator.type = ok ? "sine" : "square";
-      oscillator.frequency.value = ok ? 880 : 180;
-      gain.gain.value = ok ? 0.08 : 0.2;
-      oscillator.connect(gain).connect(audio.destination);
-      oscillator.start();
-      oscillator.stop(audio.currentTime + (ok ? 0.08 : 0.45));
-    } catch (error) {
-      /* no sound on this machine: the colour still tells */
-    }
-  }
-
   function say(kind, text) {
-    const box = $("pick-feedback");
-    box.className = kind;
-    box.textContent = text;
-    root.classList.remove("flash-refused");
-    if (kind === "refused") {
-      beep(false);
-      void root.offsetWidth; // restart the flash
-      root.classList.add("flash-refused");
-    } else if (kind === "ok") {
-      beep(true);
-    }
+    window.OmsScan.say(root, $("pick-feedback"), kind, text);
   }
 
   function render(next) {
