@@ -396,7 +396,8 @@ OMS_INBOX_WAKE_SECONDS = float(os.environ.get("OMS_INBOX_WAKE_SECONDS", "0.2"))
 OMS_INBOX_DRAIN_SECONDS = float(os.environ.get("OMS_INBOX_DRAIN_SECONDS", "30"))
 OMS_INTAKE_CHANNEL_CACHE_SECONDS = float(
     os.environ.get(
-        "OMS_INTAKE_CHANNEL_CACHE_SECONDS", "0" if os.environ.get("PYTEST_VERSION") else "5"
+        "OMS_INTAKE_CHANNEL_CACHE_SECONDS",
+        "0" if os.environ.get("PYTEST_VERSION") else "5",
     )
 )
 

@@ -202,7 +202,9 @@ class NewOrder:
     inbound_message_id: int | None = None
 
 
-def customers_get_or_create(*, wanted: Sequence[tuple[str, str, str]]) -> dict[str, int]:
+def customers_get_or_create(
+    *, wanted: Sequence[tuple[str, str, str]]
+) -> dict[str, int]:
     """Find or create customers by e-mail (any letter case) in bulk; `wanted`
     holds (email, name, phone). Return their ids by lower-case e-mail."""
     firsts: dict[str, tuple[str, str]] = {}
@@ -267,8 +269,7 @@ def orders_create_many(
     ).values_list("channel_id", "external_id")
     if already := [key for key in taken if key in keys]:
         raise OrderError(
-            f"Order {already[0][1]} is already in the system; it was not created "
-            "twice."
+            f"Order {already[0][1]} is already in the system; it was not created twice."
         )
     customers = customers_get_or_create(
         wanted=[(n.email, n.customer_name, n.customer_phone) for n in orders]
