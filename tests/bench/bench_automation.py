@@ -7,7 +7,7 @@
   with `routing_record` (what each allocated entry carries), and the size of
   the recorded JSON.
 
-    python tests/bench/bench_automation.py [--orders 25000] [--database h8_bench]
+    python tests/bench/bench_automation.py [--orders 25000] [--database oms_bench_automation]
 """
 
 import argparse
@@ -27,7 +27,7 @@ from tests.bench.benchsupport import bench_django, emit  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=25_000)
-    parser.add_argument("--database", default="h8_bench")
+    parser.add_argument("--database", default="oms_bench_automation")
     options = parser.parse_args()
     bench_django(options.database)
 

@@ -1,6 +1,7 @@
 """Benchmark: the customer's order page at a million orders (PostgreSQL).
 
-Loads the scale data set into `--database` (default `h6_1m`) if it holds
+Loads the scale data set into `--database` (default `oms_bench_scale_1m`,
+the one `bench_admin.py` loads and keeps) if it holds
 fewer than `--orders` orders (`seed_scale`), then opens the page of orders
 in several states — allocated, shipped with scans and an exception, and
 delivered with a return — through Django's test client: several runs each,
@@ -87,7 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--database", default="h6_1m")
+    parser.add_argument("--database", default="oms_bench_scale_1m")
     options = parser.parse_args()
 
     bench_django(options.database, keep=True)
