@@ -18,9 +18,29 @@ class AnyOf(Lookup):
         return f"{lhs} = ANY(%s)", [*lhs_params, self.rhs]
 
 
+class IdsIn(Lookup):
+    """`field IN (SELECT unnest(%s::bigint[]))`: integer ids as one array that
+    the planner joins on, never an index condition.
+
+    PostgreSQL 15 would put `id = ANY(array)` into any index holding the id
+    after other columns (`(status, placed_at, id)`, `(channel_id, placed_at,
+    id)`) and walk the whole first-column range once per element: quadratic,
+    seconds for an import's 25,000 orders."""
+
+    lookup_name = "ids_in"
+
+    def get_prep_lookup(self):
+        return list(self.rhs)
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} IN (SELECT unnest(%s::bigint[]))", [*lhs_params, self.rhs]
+
+
 Field.register_lookup(AnyOf)
 CharField.register_lookup(AnyOf)
 TextField.register_lookup(AnyOf)
+Field.register_lookup(IdsIn)
 
 
 def any_of(field: str, values: Iterable) -> Q:
@@ -30,6 +50,16 @@ def any_of(field: str, values: Iterable) -> Q:
     if connection.vendor == "postgresql":
         return Q(**{f"{field}__any_of": values})
     return Q(**{f"{field}__in": values})
+
+
+def ids_in(field: str, ids: Iterable[int]) -> Q:
+    """Filter `field` on many integer ids when the query has other conditions
+    too (a status, a join): `IN (SELECT unnest(%s))` on PostgreSQL (see
+    `IdsIn`), `IN (...)` elsewhere."""
+    ids = list(ids)
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__ids_in": ids})
+    return Q(**{f"{field}__in": ids})
 
 
 def lookup_chunks(values: Sequence, size: int = 5000) -> Iterator[Sequence]:

@@ -1,21 +1,29 @@
 """Human document numbers drawn from named counters."""
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connections, router
 
 from core.models import Sequence
 
 
-@transaction.atomic
 def sequence_reserve(*, name: str, count: int = 1) -> range:
     """Reserve `count` consecutive numbers of a counter and return them.
 
-    The counter row is locked for the rest of the caller's transaction, so a
-    bulk import reserves its whole block with one round trip.
+    One statement (an upsert returning the new last value): the counter row
+    is locked for the rest of the caller's transaction, so a bulk import
+    reserves its whole block with one round trip, and a rolled-back caller
+    gives its numbers back.
     """
-    Sequence.objects.get_or_create(name=name)
-    Sequence.objects.filter(name=name).update(last_value=F("last_value") + count)
-    last = Sequence.objects.select_for_update().get(name=name).last_value
+    connection = connections[router.db_for_write(Sequence)]
+    table = connection.ops.quote_name(Sequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (name, last_value) VALUES (%s, %s) "
+            "ON CONFLICT (name) DO UPDATE "
+            f"SET last_value = {table}.last_value + excluded.last_value "
+            "RETURNING last_value",
+            [name, count],
+        )
+        last = cursor.fetchone()[0]
     return range(last - count + 1, last + 1)
 
 

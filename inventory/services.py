@@ -4,6 +4,7 @@
 `StockMovement`, so `on_hand == sum(delta)` holds per product and location.
 """
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,12 @@ from inventory.allocation import (
     routing_record,
 )
 from inventory.exceptions import StockError
-from inventory.locks import lock_stock_levels, lock_stock_levels_by_pk
+from inventory.locks import (
+    lock_free_stock,
+    lock_stock_levels,
+    lock_stock_levels_by_pk,
+    lock_stock_levels_holding,
+)
 from inventory.models import Allocation, Location, Product, StockLevel, StockMovement
 
 Reason = StockMovement.Reason
@@ -357,18 +363,7 @@ def stock_allocate_many(
     product_ids = {d.product_id for r in requests for d in r.demands}
     if not product_ids:
         return {r.key: AllocationResult(reserved={}, short={}) for r in requests}
-    # Only levels with stock free to reserve are locked: a level that is full
-    # has nothing to give, and on scarce stock most are, so orders for the
-    # same products no longer queue behind each other for them. (PostgreSQL
-    # re-checks the condition on a row it waited for, so a level another
-    # transaction just filled is skipped, never over-reserved.)
-    levels = lock_stock_levels(
-        StockLevel.objects.filter(
-            product_id__in=product_ids,
-            location__active=True,
-            allocated__lt=F("on_hand"),
-        ).select_related("location", "product")
-    )
+    levels = lock_free_stock(product_ids)
     by_pk = {level.pk: level for level in levels}
     free = {level.pk: level.available for level in levels}
     # Which locked levels may ship each product to each country, worked out
@@ -380,14 +375,14 @@ def stock_allocate_many(
         if country not in shipping:
             by_product: dict[int, list[tuple]] = defaultdict(list)
             for level in levels:
-                if level.location.can_ship_to(country):
+                if level.can_ship_to(country):
                     by_product[level.product_id].append(
                         (
                             level.pk,
                             level.product_id,
                             level.location_id,
-                            level.location.priority,
-                            level.location.code,
+                            level.priority,
+                            level.code,
                         )
                     )
             shipping[country] = by_product
@@ -395,10 +390,7 @@ def stock_allocate_many(
 
     # For the routing reasons: each location's code and priority, and per
     # country the locations holding a product that do not ship there.
-    place = {
-        level.location_id: (level.location.code, level.location.priority)
-        for level in levels
-    }
+    place = {level.location_id: (level.code, level.priority) for level in levels}
     place.update(_places_named_by_rules(requests, known=place))
     not_shipping: dict[str, dict[int, set[int]]] = {}
 
@@ -406,7 +398,7 @@ def stock_allocate_many(
         if country not in not_shipping:
             by_product: dict[int, set[int]] = defaultdict(set)
             for level in levels:
-                if not level.location.can_ship_to(country):
+                if not level.can_ship_to(country):
                     by_product[level.product_id].add(level.location_id)
             not_shipping[country] = by_product
         return not_shipping[country]
@@ -455,7 +447,7 @@ def stock_allocate_many(
         for line_id, level_pk, quantity in plan.picks:
             free[level_pk] -= quantity
             level = by_pk[level_pk]
-            reserved[level.location.code].append((level.product.sku, quantity))
+            reserved[level.code].append((level.sku, quantity))
             picks.append((line_id, level_pk, quantity))
         results[request.key] = AllocationResult(
             reserved=dict(reserved),
@@ -487,7 +479,12 @@ def _places_named_by_rules(
 
 def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
     """Write reservations in bulk: allocation rows, and `allocated` on each
-    stock level (one UPDATE), with the levels' field history."""
+    stock level, with the levels' field history.
+
+    On PostgreSQL one statement does it all for a batch of orders (the stock
+    levels stay locked until the commit, so every statement here is time
+    other orders wait); an import's many rows stream through COPY after it.
+    """
     if not picks:
         return
     per_level: dict[int, int] = defaultdict(int)
@@ -495,17 +492,23 @@ def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
     for line_id, level_pk, quantity in picks:
         per_level[level_pk] += quantity
         per_pair[line_id, level_pk] += quantity
-    StockLevel.objects.filter(pk__in=per_level).update(
-        allocated=F("allocated")
-        + Case(
-            *(When(pk=pk, then=Value(quantity)) for pk, quantity in per_level.items()),
-            output_field=IntegerField(),
+    if connection.vendor == "postgresql":
+        upsert = len(per_pair) <= UPSERT_ROWS
+        _reserve_postgresql(per_level, per_pair if upsert else {})
+        if upsert:
+            return
+    else:
+        StockLevel.objects.filter(pk__in=per_level).update(
+            allocated=F("allocated")
+            + Case(
+                *(
+                    When(pk=pk, then=Value(quantity))
+                    for pk, quantity in per_level.items()
+                ),
+                output_field=IntegerField(),
+            )
         )
-    )
-    _history(per_level, reason="reserved for orders")
-    if connection.vendor == "postgresql" and len(per_pair) <= UPSERT_ROWS:
-        _allocations_upsert(per_pair)
-        return
+        _history(per_level, reason=RESERVED)
     line_ids = sorted({line_id for line_id, _ in per_pair})
     existing: dict[tuple[int, int], int] = {}
     for chunk in lookup_chunks(line_ids):
@@ -531,27 +534,68 @@ def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
     )
 
 
+# The field history reason of a reservation.
+RESERVED = "reserved for orders"
 # Up to this many allocation rows (one order, a batch) are written with one
 # INSERT ... ON CONFLICT; more (an import) stream through COPY after one
 # look-up for lines that already hold some.
 UPSERT_ROWS = 2000
 
 
-def _allocations_upsert(per_pair: dict[tuple[int, int], int]) -> None:
-    """Add reservations in one statement on PostgreSQL: a new row per (line,
-    level), or more on the row the line already holds there."""
-    table = Allocation._meta.db_table
+@functools.cache
+def _reserve_statements() -> tuple[str, str]:
+    """The SQL of `_reserve_postgresql`: the stock levels' UPDATE with their
+    history INSERT, and the allocation rows' upsert (joined on when there
+    are rows to write)."""
+    levels = StockLevel._meta.db_table
+    history = StockLevel.history.model._meta.db_table
+    allocations = Allocation._meta.db_table
+    columns = ", ".join(f'"{f.column}"' for f in StockLevel._meta.concrete_fields)
+    stock = (
+        f'WITH reserved AS (UPDATE "{levels}" AS level '
+        "SET allocated = level.allocated + change.quantity "
+        "FROM unnest(%s::bigint[], %s::integer[]) AS change(id, quantity) "
+        "WHERE level.id = change.id RETURNING level.*)"
+        f', recorded AS (INSERT INTO "{history}" ({columns}, "history_date", '
+        '"history_change_reason", "history_type", "history_user_id") '
+        f"SELECT {columns}, %s, %s, '~', NULL FROM reserved)"
+    )
+    upsert = (
+        f'INSERT INTO "{allocations}" (order_line_id, stock_level_id, quantity, '
+        "created_at) SELECT line, level, quantity, %s "
+        "FROM unnest(%s::bigint[], %s::bigint[], %s::integer[]) "
+        "AS reservation(line, level, quantity) "
+        "ON CONFLICT (order_line_id, stock_level_id) DO UPDATE "
+        f'SET quantity = "{allocations}".quantity + EXCLUDED.quantity'
+    )
+    return f"{stock} SELECT count(*) FROM reserved", f"{stock} {upsert}"
+
+
+def _reserve_postgresql(
+    per_level: dict[int, int], per_pair: dict[tuple[int, int], int]
+) -> None:
+    """Add to `allocated` of the locked stock levels and record their history,
+    and add the reservations `per_pair` (a new row per line and level, or more
+    on the row the line already holds there), all in one statement."""
+    levels = sorted(per_level.items())
     pairs = sorted(per_pair.items())
+    now = timezone.now()
+    parameters = [
+        [pk for pk, _ in levels],
+        [quantity for _, quantity in levels],
+        now,
+        RESERVED,
+    ]
+    stock_only, with_rows = _reserve_statements()
     with connection.cursor() as cursor:
+        if not pairs:
+            cursor.execute(stock_only, parameters)
+            return
         cursor.execute(
-            f'INSERT INTO "{table}" (order_line_id, stock_level_id, quantity, '
-            "created_at) SELECT line, level, quantity, %s "
-            "FROM unnest(%s::bigint[], %s::bigint[], %s::integer[]) "
-            "AS reserved(line, level, quantity) "
-            "ON CONFLICT (order_line_id, stock_level_id) DO UPDATE "
-            f'SET quantity = "{table}".quantity + EXCLUDED.quantity',
+            with_rows,
             [
-                timezone.now(),
+                *parameters,
+                now,
                 [line for (line, _), _ in pairs],
                 [level for (_, level), _ in pairs],
                 [quantity for _, quantity in pairs],
@@ -562,8 +606,13 @@ def _allocations_upsert(per_pair: dict[tuple[int, int], int]) -> None:
 @transaction.atomic
 def stock_release(*, order_line_ids: Iterable[int]) -> list[int]:
     """Give back every reservation of these order lines; return the product ids."""
+    order_line_ids = sorted(set(order_line_ids))
+    if not order_line_ids:
+        return []
+    if connection.vendor == "postgresql":
+        return _release_postgresql(order_line_ids)
     allocations = list(
-        Allocation.objects.filter(order_line_id__in=list(order_line_ids)).order_by("pk")
+        Allocation.objects.filter(order_line_id__in=order_line_ids).order_by("pk")
     )
     if not allocations:
         return []
@@ -576,8 +625,48 @@ def stock_release(*, order_line_ids: Iterable[int]) -> list[int]:
             allocated=F("allocated") - per_level[level_pk]
         )
     Allocation.objects.filter(pk__in=[a.pk for a in allocations]).delete()
-    _history(per_level, reason="reservation released")
+    _history(per_level, reason=RELEASED)
     product_ids = sorted({levels[pk].product_id for pk in per_level})
+    _stock_available_on_commit(product_ids)
+    return product_ids
+
+
+# The field history reason of a release.
+RELEASED = "reservation released"
+
+
+@functools.cache
+def _release_statement() -> str:
+    """The SQL of `_release_postgresql`."""
+    levels = StockLevel._meta.db_table
+    history = StockLevel.history.model._meta.db_table
+    allocations = Allocation._meta.db_table
+    columns = ", ".join(f'"{f.column}"' for f in StockLevel._meta.concrete_fields)
+    return (
+        f'WITH released AS (DELETE FROM "{allocations}" '
+        "WHERE order_line_id = ANY(%s) RETURNING stock_level_id, quantity)"
+        ", per_level AS (SELECT stock_level_id AS id, sum(quantity) AS quantity "
+        "FROM released GROUP BY stock_level_id)"
+        f', freed AS (UPDATE "{levels}" AS level '
+        "SET allocated = level.allocated - per_level.quantity FROM per_level "
+        "WHERE level.id = per_level.id RETURNING level.*) "
+        f'INSERT INTO "{history}" ({columns}, "history_date", '
+        '"history_change_reason", "history_type", "history_user_id") '
+        f"SELECT {columns}, %s, %s, '~', NULL FROM freed"
+    )
+
+
+def _release_postgresql(order_line_ids: list[int]) -> list[int]:
+    """`stock_release` in two statements: lock the stock levels the lines hold
+    (pk order), then delete the allocations, give their quantities back and
+    record the levels' history in one. The caller holds the orders' locks, so
+    the lines' allocations cannot change between the two."""
+    levels = lock_stock_levels_holding(order_line_ids)
+    if not levels:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_release_statement(), [order_line_ids, timezone.now(), RELEASED])
+    product_ids = sorted(set(levels.values()))
     _stock_available_on_commit(product_ids)
     return product_ids
 

@@ -307,6 +307,14 @@ OMS_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OMS_OUTBOX_MAX_ATTEMPTS", "10"))
 OMS_STOCK_PUSH_COALESCE_SECONDS = float(
     os.environ.get("OMS_STOCK_PUSH_COALESCE_SECONDS", "5")
 )
+# Which channels push stock is cached per process this many seconds (every
+# stock write asks): a channel switched on hears of changes at most this late.
+OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS = float(
+    os.environ.get(
+        "OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS",
+        "0" if os.environ.get("PYTEST_VERSION") else "5",
+    )
+)
 OMS_SHOPIFY_API_VERSION = os.environ.get("OMS_SHOPIFY_API_VERSION", "2025-01")
 
 # CSV import: the largest accepted file, the default currency for files that

@@ -32,6 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, CharField, F, Q, Value, When
 from django.template.loader import get_template
@@ -40,6 +41,7 @@ from django_tasks import default_task_backend, task
 
 from orders import events
 from orders.customer_access import customer_page_url
+from orders.mime import smtp_bytes
 from orders.models import CustomerEmail, Order, OrderEvent
 
 Kind = CustomerEmail.Kind
@@ -125,9 +127,12 @@ def _queue_many_postgresql(order_ids: list[int], kind: str) -> list[int]:
             "attempts, last_error, subject, claimed_by, created_at) "
             "SELECT o.id, %s, concat(%s::text, ':', o.id, ':'), c.email, '{}'::jsonb, "
             "%s, 0, '', '', '', %s "
-            "FROM orders_order o JOIN orders_customer c ON c.id = o.customer_id "
+            # Joined on the ids, never `o.id = ANY(...)`: see core.lookups.IdsIn.
+            "FROM unnest(%s::bigint[]) AS wanted(id) "
+            "JOIN orders_order o ON o.id = wanted.id "
+            "JOIN orders_customer c ON c.id = o.customer_id "
             "JOIN orders_channel ch ON ch.id = o.channel_id "
-            "WHERE o.id = ANY(%s) AND ch.send_customer_emails AND c.email <> '' "
+            "WHERE ch.send_customer_emails AND c.email <> '' "
             "ORDER BY o.id ON CONFLICT (key) DO NOTHING RETURNING id",
             [kind, kind, Status.QUEUED, timezone.now(), order_ids],
         )
@@ -429,7 +434,7 @@ def _send_group(
     connection held)."""
     for position, email in enumerate(group):
         try:
-            mail_server.send_messages([messages[email.pk]])
+            _hand_over(mail_server, messages[email.pk])
         except MESSAGE_ERRORS as error:
             outcome[email.pk] = _finish_failed(
                 email, f"{type(error).__name__}: {error}", claimed_by=token
@@ -443,6 +448,21 @@ def _send_group(
             _give_back(untried, token)
             return untried
     return None
+
+
+def _hand_over(mail_server, message: EmailMultiAlternatives) -> None:
+    """Give one message to the mail server; raise what the server answers.
+
+    Over Django's SMTP backend, a customer e-mail goes out as the bytes
+    `orders.mime` writes (the same message, a fraction of the CPU time);
+    any other backend, or a message of another shape, goes through Django.
+    """
+    if type(mail_server) is SMTPBackend and mail_server.connection is not None:
+        wire = smtp_bytes(message)
+        if wire is not None:
+            mail_server.connection.sendmail(*wire)
+            return
+    mail_server.send_messages([message])
 
 
 def _fail_batch(

@@ -52,20 +52,20 @@ def api(client, api_key, product, stock):
     return call
 
 
-def test_create_returns_201_with_the_order(api, channel):
+def test_create_returns_201_with_the_order_as_received(api, channel):
     response = api("post", "orders", order_body())
 
     assert response.status_code == 201
     body = response.json()
-    assert body["external_id"] == "API-1" and body["status"] == "allocated"
-    assert body["status_text"] == "Stock reserved; waiting to be picked."
+    assert body["external_id"] == "API-1" and body["status"] == "pending"
+    assert body["status_text"] == "Received; stock not reserved yet."
     assert body["lines"] == [
         {
             "sku": "TSH-BLK-M",
             "name": "T-shirt black M",
             "quantity": 2,
             "unit_price": "19.90",
-            "allocated": 2,
+            "allocated": 0,
             "shipped": 0,
             "returned": 0,
         }
@@ -77,6 +77,31 @@ def test_create_returns_201_with_the_order(api, channel):
         "processed",
         "API-1",
     )
+
+
+def test_created_order_is_allocated_once_committed(
+    api, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        created = api("post", "orders", order_body())
+
+    read = api("get", "orders/API-1").json()
+
+    assert created.json()["status"] == "pending"
+    assert read["status"] == "allocated"
+    assert read["status_text"] == "Stock reserved; waiting to be picked."
+    assert [line["allocated"] for line in read["lines"]] == [2]
+
+
+def test_created_order_is_not_allocated_before_commit(
+    api, product, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        api("post", "orders", order_body())
+
+    order = Order.objects.get(external_id="API-1")
+    assert callbacks and order.status == OrderStatus.PENDING
+    assert not order.lines.get().allocations.exists()
 
 
 def test_repeat_returns_200_with_the_same_order(api):

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from orders.models import RatePreference
+
 
 class CarrierAccount(models.Model):
     """How postage for a carrier is had: typed by hand, or bought through
@@ -89,10 +91,19 @@ class LabelFormat(models.TextChoices):
 
 
 class RateChoice(models.TextChoices):
+    """A location's rate preference: the orders' `RatePreference` (a rule may
+    set one on an order), or a person picks."""
+
     NONE = "", "A person picks the rate"
-    CHEAPEST = "cheapest", "Cheapest"
-    CHEAPEST_BY_DATE = "by_date", "Cheapest arriving by the requested delivery date"
-    PREFERRED_CARRIERS = "preferred", "Cheapest of the preferred carriers"
+    CHEAPEST = RatePreference.CHEAPEST.value, RatePreference.CHEAPEST.label
+    CHEAPEST_BY_DATE = (
+        RatePreference.CHEAPEST_BY_DATE.value,
+        RatePreference.CHEAPEST_BY_DATE.label,
+    )
+    PREFERRED_CARRIERS = (
+        RatePreference.PREFERRED_CARRIERS.value,
+        RatePreference.PREFERRED_CARRIERS.label,
+    )
 
 
 class LocationPostage(models.Model):

@@ -12,9 +12,11 @@ a time (a database constraint), each drawing a higher `sequence` when it
 leaves, so an older push never lands after a newer one.
 """
 
+import time
 import uuid
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.utils import timezone
 
 from fulfillment.models import ChannelListing, OutboundMessage
@@ -51,6 +53,32 @@ def _listed(channel: Channel, product_ids: list[int]) -> set[int]:
     return set(listings.values_list("product_id", flat=True))
 
 
+# (read at, monotonic seconds; the channels that push stock), per process.
+_CHANNELS_SEEN: list[tuple[float, list[Channel]]] = []
+
+
+def _pushing_channels() -> list[Channel]:
+    """The active channels that push stock to a platform that takes it.
+
+    Every stock write asks, and the answer rarely changes: it is remembered
+    per process for `OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS` (0 under pytest),
+    which keeps a query out of the allocation engine's locked stretch. A
+    channel switched to pushing stock hears of changes made from at most that
+    many seconds later (switching it on never sent the stock it had before
+    either); one switched off may get a last push in that time."""
+    ttl = settings.OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS
+    now = time.monotonic()
+    if _CHANNELS_SEEN and now - _CHANNELS_SEEN[0][0] < ttl:
+        return _CHANNELS_SEEN[0][1]
+    channels = [
+        channel
+        for channel in Channel.objects.filter(active=True, push_stock=True)
+        if platform_of(channel) in (GENERIC, SHOPIFY, WOOCOMMERCE)
+    ]
+    _CHANNELS_SEEN[:] = [(now, channels)] if ttl > 0 else []
+    return channels
+
+
 def outbox_stock_changed(*, product_ids: Iterable[int]) -> int:
     """Queue a stock push of these products to every channel that wants one;
     return how many new messages were recorded (changes that join a waiting
@@ -58,11 +86,7 @@ def outbox_stock_changed(*, product_ids: Iterable[int]) -> int:
     product_ids = sorted(set(product_ids))
     if not product_ids:
         return 0
-    channels = [
-        channel
-        for channel in Channel.objects.filter(active=True, push_stock=True)
-        if platform_of(channel) in (GENERIC, SHOPIFY, WOOCOMMERCE)
-    ]
+    channels = _pushing_channels()
     if not channels:
         return 0
     skus = dict(Product.objects.filter(pk__in=product_ids).values_list("pk", "sku"))

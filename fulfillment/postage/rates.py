@@ -35,6 +35,8 @@ from fulfillment.postage.parcels import (
     ship_from,
     ship_to,
 )
+from orders import events as order_events
+from orders.models import Order
 
 # A label is bought, being bought or being voided: no new rates meanwhile.
 LABEL_HELD = (
@@ -251,28 +253,77 @@ def _rating_record(
     )
     shipment = Shipment.objects.select_related("order").get(pk=shipment_id)
     settings = location_settings(shipment.location_id)
-    preferred = (
-        rate_preferred(
-            rates,
-            choice=settings.rate_choice,
-            preferred_carriers=settings.preferred_carrier_list,
-            by_date=shipment.order.requested_delivery_date,
-        )
-        if settings
-        else None
-    )
+    preferred, missing = rate_for_order(rates, order=shipment.order, settings=settings)
     postage.easypost_shipment_id = answer.get("id", "")
     postage.rates = rates
     postage.rates_at = timezone.now()
     postage.rate_id = preferred["id"] if preferred else ""
     postage.status = ShipmentPostage.Status.RATED
     postage.error = (
-        ""
+        missing
         if rates
         else (client.messages_text(answer) or "EasyPost found no rate for this parcel.")
     )
     postage.save()
+    if rates and missing:
+        order_events.order_event_fulfillment(
+            order=shipment.order,
+            actor=None,
+            message=f"Shipment {shipment.number}: {missing}",
+            data={"shipment": shipment.number, "postage_missing": True},
+        )
     return postage
+
+
+def rate_for_order(
+    rates: Sequence[dict[str, Any]],
+    *,
+    order: Order,
+    settings: LocationPostage | None,
+) -> tuple[dict[str, Any] | None, str]:
+    """Return the rate the order's postage wishes pick, and why its carrier and
+    service were not (empty when they were, or when it has none).
+
+    The order's carrier + service come first (the cheapest such rate); then
+    its rate preference; then the shipping location's preference.
+    """
+    missing = ""
+    if order.postage_carrier and order.postage_service:
+        wanted = (order.postage_carrier.lower(), order.postage_service.lower())
+        matching = [
+            rate
+            for rate in rates
+            if (rate.get("carrier", "").lower(), rate.get("service", "").lower())
+            == wanted
+        ]
+        if matching:
+            return min(matching, key=_price), ""
+        fallback = (
+            "its rate preference"
+            if order.rate_preference
+            else "the location's preference"
+            if settings and settings.rate_choice
+            else "a person"
+        )
+        missing = (
+            f"EasyPost offered no {order.postage_carrier} {order.postage_service} "
+            f"rate, which order {order.number} asks for; the rate is picked by "
+            f"{fallback} instead."
+        )
+    choice = order.rate_preference or (settings.rate_choice if settings else "")
+    if not choice:
+        return None, missing
+    preferred = rate_preferred(
+        rates,
+        choice=choice,
+        preferred_carriers=settings.preferred_carrier_list if settings else (),
+        by_date=order.requested_delivery_date,
+    )
+    return preferred, missing
+
+
+def _price(rate: dict[str, Any]) -> Decimal:
+    return client.decimal_or_none(rate.get("rate")) or Decimal("Infinity")
 
 
 def shipment_rates_fetch(*, shipment_id: int) -> ShipmentPostage:

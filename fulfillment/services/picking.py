@@ -5,7 +5,8 @@ check, act, record. The order side is always changed through
 `orders.services`; stock through `inventory.services`.
 """
 
-from collections import defaultdict
+import datetime
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +38,22 @@ PICKABLE_ORDERS = (
     OrderStatus.BACKORDERED,
     OrderStatus.PARTIALLY_SHIPPED,
 )
+# The order orders are picked in, by hand or in scheduled waves: earliest
+# ship-by first (none last), then priority, then oldest.
+PICK_ORDER = (F("ship_by").asc(nulls_last=True), "-priority", "placed_at", "pk")
+# Orders named one by one when some wait for the next pick list.
+NAMED_WAITING = 10
+
+
+def pick_order_key(order: Order) -> tuple:
+    """`PICK_ORDER` for orders in memory."""
+    return (
+        order.ship_by is None,
+        order.ship_by or datetime.date.max,
+        -order.priority,
+        order.placed_at,
+        order.pk,
+    )
 
 
 @dataclass
@@ -80,7 +97,13 @@ def _shipments_plan(*, orders: Sequence[Order]) -> list[Shipment]:
         (s.order_id, s.location_id): s
         for s in Shipment.objects.filter(order_id__in=order_ids, status=S.PENDING)
     }
-    new_keys = [key for key in sorted(needed) if key not in pending]
+    # New shipments are numbered in pick order (the orders come so).
+    rank = {order.pk: n for n, order in enumerate(orders)}
+    new_keys = [
+        key
+        for key in sorted(needed, key=lambda key: (rank[key[0]], key[1]))
+        if key not in pending
+    ]
     numbers = shipment_numbers_reserve(count=len(new_keys)) if new_keys else []
     created = Shipment.objects.bulk_create(
         Shipment(number=number, order_id=order_id, location_id=location_id)
@@ -117,12 +140,17 @@ def pick_lists_create(*, order_ids: Sequence[int], actor: Actor) -> Wave:
     """Put orders on pick lists: one list per location, a wave of many orders.
 
     Each order's reserved stock becomes one shipment per location; the
-    shipments and the orders move to picking. Orders that cannot be picked
-    are skipped and named in the result.
+    shipments and the orders move to picking. Orders are taken in pick order
+    (`PICK_ORDER`: earliest ship-by, priority, oldest) and each location's
+    list takes at most its wave size of them; orders that cannot be picked,
+    or wait for the next list, are skipped and named in the result.
     """
     wave = Wave()
     orders = lock_orders(sorted(set(order_ids)))
-    pickable = [order for order in orders if order.status in PICKABLE_ORDERS]
+    pickable = sorted(
+        (order for order in orders if order.status in PICKABLE_ORDERS),
+        key=pick_order_key,
+    )
     wave.skipped = [
         f"{order.number} is {order.get_status_display()}"
         for order in orders
@@ -135,11 +163,14 @@ def pick_lists_create(*, order_ids: Sequence[int], actor: Actor) -> Wave:
             + "). Only orders with reserved stock are picked; allocate or release "
             "them first."
         )
+    pickable, waiting = _within_list_sizes(pickable)
     _shipments_plan(orders=pickable)
-    shipments = list(
-        Shipment.objects.filter(order__in=pickable, status=S.PENDING)
-        .select_related("location")
-        .order_by("location__code", "number")
+    rank = {order.pk: n for n, order in enumerate(pickable)}
+    shipments = sorted(
+        Shipment.objects.filter(order__in=pickable, status=S.PENDING).select_related(
+            "location"
+        ),
+        key=lambda s: (s.location.code, rank[s.order_id], s.number),
     )
     by_location: dict[int, list[Shipment]] = defaultdict(list)
     for shipment in shipments:
@@ -149,7 +180,7 @@ def pick_lists_create(*, order_ids: Sequence[int], actor: Actor) -> Wave:
         f"{order.number} has nothing left to pick"
         for order in pickable
         if order.pk not in with_work
-    ]
+    ] + waiting
     if not by_location:
         raise FulfillmentError(
             "Nothing to pick: every reserved unit of the selected orders is "
@@ -193,6 +224,51 @@ def pick_lists_create(*, order_ids: Sequence[int], actor: Actor) -> Wave:
             order = order_lifecycle.order_start_picking(order=order, actor=actor)
         wave.orders.append(order)
     return wave
+
+
+def _within_list_sizes(orders: list[Order]) -> tuple[list[Order], list[str]]:
+    """Keep, in the order given, the orders every location they are reserved
+    at still has room for on its list (its wave size); say which wait."""
+    if len(orders) < 2:
+        return orders, []
+    places: dict[int, set[int]] = defaultdict(set)
+    size: dict[int, tuple[str, int]] = {}
+    for order_id, location_id, code, wave_size in (
+        Allocation.objects.filter(order_line__order_id__in=[o.pk for o in orders])
+        .order_by()
+        .values_list(
+            "order_line__order_id",
+            "stock_level__location_id",
+            "stock_level__location__code",
+            "stock_level__location__wave_size",
+        )
+        .distinct()
+    ):
+        places[order_id].add(location_id)
+        size[location_id] = (code, wave_size)
+    taken: list[Order] = []
+    counted: Counter[int] = Counter()
+    waiting: dict[int, list[str]] = defaultdict(list)
+    for order in orders:
+        full = sorted(
+            place for place in places[order.pk] if counted[place] >= size[place][1]
+        )
+        if full:
+            waiting[full[0]].append(order.number)
+            continue
+        counted.update(places[order.pk])
+        taken.append(order)
+    notes = []
+    for place, numbers in waiting.items():
+        code, wave_size = size[place]
+        named = ", ".join(numbers[:NAMED_WAITING])
+        more = len(numbers) - NAMED_WAITING
+        notes.append(
+            f"{named}{f' and {more} more' if more > 0 else ''} wait for the next "
+            f"pick list ({code}'s takes at most {wave_size} orders, earliest "
+            "ship-by first)"
+        )
+    return taken, notes
 
 
 def pick_list_refresh(*, pick_list_id: int | None) -> None:

@@ -13,7 +13,7 @@ import datetime
 import logging
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django_tasks import task
 
@@ -21,7 +21,7 @@ from core.models import ScheduleSlot
 from core.users import Actor
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.models import PickWave
-from fulfillment.services.picking import pick_lists_create
+from fulfillment.services.picking import PICK_ORDER, pick_lists_create
 from inventory import workdays
 from inventory.models import Allocation, Location
 from orders import events as order_events
@@ -79,7 +79,7 @@ def pick_wave_candidates(*, location: Location, limit: int) -> list[int]:
     return list(
         Order.objects.filter(status=OrderStatus.ALLOCATED)
         .filter(Exists(reserved_here))
-        .order_by(F("ship_by").asc(nulls_last=True), "-priority", "placed_at", "pk")
+        .order_by(*PICK_ORDER)
         .values_list("pk", flat=True)[:limit]
     )
 

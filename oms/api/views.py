@@ -18,6 +18,7 @@ from oms.api.serializers import CancelIn, ErrorOut, OrderIn, OrderOut, StockList
 from orders.exceptions import OrderError
 from orders.intake.inbox import (
     API_CREATE,
+    inbound_api_prepare,
     inbound_apply_locked,
     inbound_outcome_save,
     inbound_store,
@@ -102,8 +103,12 @@ class OrderCreateView(ChannelApiView):
             data = request.data
         except ParseError as error:
             return _error(f"The body is not JSON: {error.detail}", 400)
+        # Checked, and its number reserved, before the transaction: requests
+        # do not queue on the order counter.
+        prepared = inbound_api_prepare(channel=channel, body=data)
         # Stored and processed in one transaction: the caller needs the order
-        # in the answer, and no drain can take the message up before.
+        # in the answer, and no drain can take the message up before. Its
+        # stock is reserved by the worker after commit (`inbound_allocate`).
         with transaction.atomic():
             message, new = inbound_store(
                 channel=channel,
@@ -119,7 +124,7 @@ class OrderCreateView(ChannelApiView):
             if not new:
                 return self._again(message, body_hash)
             message.channel = channel
-            outcome = inbound_apply_locked(message=message)
+            outcome = inbound_apply_locked(message=message, prepared=prepared)
             # The answer is built from the order just written (one read of
             # its lines) and stored with the outcome: one UPDATE, one commit.
             code, body = self._answer(outcome)

@@ -434,6 +434,10 @@ class OrderAdminBase(
             },
         ),
         (
+            "Postage (before the location's preference)",
+            {"fields": [("postage_carrier", "postage_service", "rate_preference")]},
+        ),
+        (
             "Money",
             {
                 "fields": [

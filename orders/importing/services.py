@@ -305,7 +305,16 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
                 "updated_at": now,
             }
         )
-    order_ids = _insert_returning_ids(Order, order_rows)
+    if connection.vendor == "postgresql":
+        order_ids = _ids_reserve(Order, len(order_rows))
+        for pk, row in zip(order_ids, order_rows, strict=True):
+            row["id"] = pk
+        # Intake rules before the orders go in: what they change is set on
+        # the rows, so each new order is written once, as the rules left it.
+        _rules_intake(order_ids, orders, actor=actor, rows=order_rows)
+        bulk_insert(Order, _same_columns(Order, order_rows))
+    else:
+        order_ids = _insert_returning_ids(Order, order_rows)
 
     def line_rows():
         for order_id, order in zip(order_ids, orders, strict=True):
@@ -356,7 +365,68 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
     history_snapshot(
         OrderLine, order_ids, user=user, reason=reason, created=True, column="order_id"
     )
+    if connection.vendor != "postgresql":
+        _rules_intake(order_ids, orders, actor=actor)
     return order_ids
+
+
+def _rules_intake(
+    order_ids: list[int],
+    orders: list[ParsedOrder],
+    *,
+    actor,
+    rows: list[dict] | None = None,
+) -> None:
+    """Apply the intake rules, in bulk, to the new orders: to `rows` not
+    written yet when given (see `rules_apply(unwritten=...)`), else to the
+    stored orders. Their lines are handed over rather than read again."""
+    lines = {
+        order_id: [(line.product_id, line.sku, line.quantity) for line in order.lines]
+        for order_id, order in zip(order_ids, orders, strict=True)
+    }
+    if rows is None:
+        rules_apply(
+            order_ids=order_ids, trigger=Rule.Trigger.INTAKE, actor=actor, lines=lines
+        )
+        return
+    codes = dict(Channel.objects.values_list("pk", "code"))
+    for row, order in zip(rows, orders, strict=True):
+        row["channel__code"] = codes[row["channel_id"]]
+        row["customer__email"] = order.values["email"]
+    try:
+        rules_apply(
+            order_ids=order_ids,
+            trigger=Rule.Trigger.INTAKE,
+            actor=actor,
+            lines=lines,
+            unwritten={row["id"]: row for row in rows},
+        )
+    finally:
+        for row in rows:
+            del row["channel__code"], row["customer__email"]
+
+
+def _same_columns(model, rows: list[dict]) -> list[dict]:
+    """Give every row the columns any row has (a rule may have set a column
+    on a few), the others with the field's default: COPY takes one column
+    list for all rows."""
+    names = set().union(*(row.keys() for row in rows)) if rows else set()
+    fields = {field.attname: field for field in model._meta.concrete_fields}
+    for name in names:
+        missing = [row for row in rows if name not in row]
+        for row in missing:
+            row[name] = fields[name].get_default()
+    return rows
+
+
+def _ids_reserve(model, count: int) -> list[int]:
+    """Take `count` new primary keys from the table's sequence (PostgreSQL)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [model._meta.db_table, model._meta.pk.column, count],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def _customers_insert(customers: list[Customer]) -> dict[str, int]:
@@ -400,12 +470,7 @@ def _insert_returning_ids(model, rows: list[dict]) -> list[int]:
     if not rows:
         return []
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [model._meta.db_table, model._meta.pk.column, len(rows)],
-            )
-            ids = [pk for (pk,) in cursor.fetchall()]
+        ids = _ids_reserve(model, len(rows))
         for pk, row in zip(ids, rows, strict=True):
             row["id"] = pk
         bulk_insert(model, rows)
@@ -505,23 +570,9 @@ def orders_import(
     source = printable(filename) or f"{fmt.label} file"
     try:
         with transaction.atomic():
+            # Intake rules run in `_write`, in bulk, before the new orders
+            # are allocated.
             result.order_ids = _write(importable, actor=actor, source=source)
-            # Intake rules, in bulk, before the new orders are allocated; the
-            # lines just written are handed over rather than read again.
-            rules_apply(
-                order_ids=result.order_ids,
-                trigger=Rule.Trigger.INTAKE,
-                actor=actor,
-                lines={
-                    order_id: [
-                        (line.product_id, line.sku, line.quantity)
-                        for line in order.lines
-                    ]
-                    for order_id, order in zip(
-                        result.order_ids, importable, strict=True
-                    )
-                },
-            )
             # The channels hear `order.created` as from the API, in bulk.
             outbound.order_outbound_notify(
                 event=outbound.CREATED, order_ids=result.order_ids

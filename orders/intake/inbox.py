@@ -36,11 +36,13 @@ from orders.importing.validate import ParsedOrder
 from orders.intake import shopify, woocommerce
 from orders.intake.payload import FieldProblem, PayloadError, payload_check
 from orders.models import Channel, InboundMessage, Order, OrderStatus
+from orders.services.allocation import orders_allocate_many
 from orders.services.lifecycle import order_cancel
 from orders.services.orders import (
     LineInput,
     NewOrder,
     order_create_one,
+    order_number_next,
     order_update,
     orders_create_many,
 )
@@ -233,16 +235,19 @@ def inbound_process(*, message_id: int) -> Outcome:
         return _process_one(message)
 
 
-def inbound_apply_locked(*, message: InboundMessage) -> Outcome:
+def inbound_apply_locked(
+    *, message: InboundMessage, prepared: "Prepared | None" = None
+) -> Outcome:
     """Apply a message the caller holds locked (or has just inserted, in its
-    own transaction) and record the outcome on it."""
+    own transaction) and record the outcome on it. An API order `prepared`
+    (`inbound_api_prepare`) is taken in as checked then, with its number."""
     if message.status != Status.RECEIVED:
         # Done before (a task queued twice, or a replay that raced).
         return Outcome(message.status, message.order, message.error)
     message.attempts += 1
     try:
         with transaction.atomic():
-            outcome = _apply(message)
+            outcome = _apply(message, prepared)
     except _AfterBatch:
         message.attempts -= 1
         raise
@@ -405,7 +410,9 @@ def _body(message: InboundMessage) -> Any:
         ) from error
 
 
-def _apply(message: InboundMessage) -> Outcome:
+def _apply(message: InboundMessage, prepared: "Prepared | None" = None) -> Outcome:
+    if prepared is not None and message.topic == API_CREATE:
+        return _create(message, prepared.parsed, prepared)
     body = _body(message)
     if message.source == Source.API:
         if message.topic != API_CREATE:
@@ -574,7 +581,10 @@ def _products(skus: set[str]) -> dict[str, Product]:
 
 
 def _new_order(
-    message: InboundMessage, parsed: ParsedOrder, products: dict[str, Product]
+    message: InboundMessage,
+    parsed: ParsedOrder,
+    products: dict[str, Product],
+    number: str = "",
 ) -> NewOrder:
     values = parsed.values
     return NewOrder(
@@ -611,15 +621,53 @@ def _new_order(
         # the intake rules run, so they see the hold).
         address_problem=parsed.address_problem,
         inbound_message_id=message.pk,
+        number=number,
     )
 
 
-def _create(message: InboundMessage, parsed: ParsedOrder) -> Outcome:
-    channel = message.channel
-    existing = _find(channel, parsed.external_id)
-    if existing is not None:
-        return Outcome(Status.DUPLICATE, existing)
+@dataclass(frozen=True)
+class Prepared:
+    """An API order checked before the transaction that takes it in."""
+
+    parsed: ParsedOrder
+    products: dict[str, Product]
+    number: str
+
+
+def inbound_api_prepare(*, channel: Channel, body: Any) -> Prepared | None:
+    """Check an API order before its transaction, and reserve its number then.
+
+    Called outside a transaction, the number costs one statement and the
+    order counter is not held while the order is written: API requests do
+    not queue on it. Only an order that passes the validator, names known
+    SKUs and is not here yet gets a number (a number is lost only when the
+    same order is sent twice at the same moment). Return None otherwise: the
+    transaction then finds out why, as for any message.
+    """
+    try:
+        parsed = payload_check(body)
+    except PayloadError:
+        return None
     products = _products({line.sku for line in parsed.lines})
+    if any(line.sku not in products for line in parsed.lines):
+        return None
+    if Order.objects.filter(channel=channel, external_id=parsed.external_id).exists():
+        return None
+    return Prepared(parsed, products, order_number_next())
+
+
+def _create(
+    message: InboundMessage, parsed: ParsedOrder, prepared: Prepared | None = None
+) -> Outcome:
+    channel = message.channel
+    if prepared is None:
+        existing = _find(channel, parsed.external_id)
+        if existing is not None:
+            return Outcome(Status.DUPLICATE, existing)
+    # Else not here a moment ago: `orders_create_many` checks again, and the
+    # unique constraint holds against one made meanwhile (answered below).
+    skus = {line.sku for line in parsed.lines}
+    products = prepared.products if prepared else _products(skus)
     unknown = [
         FieldProblem(
             f"lines[{line.row}].sku",
@@ -630,7 +678,7 @@ def _create(message: InboundMessage, parsed: ParsedOrder) -> Outcome:
     ]
     if unknown:
         raise PayloadError(unknown)
-    new = _new_order(message, parsed, products)
+    new = _new_order(message, parsed, products, prepared.number if prepared else "")
     pending = getattr(_batch, "pending", None)
     if pending is not None:
         # Draining: taken in with the rest of the batch (`orders_create_many`).
@@ -638,12 +686,18 @@ def _create(message: InboundMessage, parsed: ParsedOrder) -> Outcome:
             raise _AfterBatch  # a second message for an order of this batch
         pending[(channel.pk, new.external_id)] = (message, new)
         return Outcome(DEFERRED)
+    # An API order is answered at once and allocated by the worker after
+    # commit (`inbound_allocate`): the request locks no stock level.
+    deferred = message.source == Source.API
     try:
         with transaction.atomic():
             # One order through the set-based path: a fixed, small number of
             # statements (the API answers in-request).
             order = order_create_one(
-                order=new, actor=None, source=message.get_source_display()
+                order=new,
+                actor=None,
+                source=message.get_source_display(),
+                allocate=not deferred,
             )
     except (IntegrityError, OrderError):
         # The same order arrived by another message a moment ago.
@@ -651,6 +705,8 @@ def _create(message: InboundMessage, parsed: ParsedOrder) -> Outcome:
         if existing is None:
             raise
         return Outcome(Status.DUPLICATE, existing)
+    if deferred and order.status == OrderStatus.PENDING:
+        transaction.on_commit(inbound_allocate_wake)
     return Outcome(Status.PROCESSED, order)
 
 
@@ -718,6 +774,70 @@ def _note_once(order: Order, text: str, message: InboundMessage) -> None:
         )
 
 
+# ---- reserving stock for the orders the API took in
+
+
+_allocate_woken_until = 0.0
+
+
+def inbound_allocate_wake() -> None:
+    """Have the worker reserve stock for the orders the API took in.
+
+    With the database queue, as `inbound_wake`: one task per process every
+    `OMS_INBOX_WAKE_SECONDS`, which allocates every such order waiting when
+    it starts; with the immediate backend, at once.
+    """
+    global _allocate_woken_until
+    if not _queue_in_database():
+        inbound_allocate_task.enqueue()
+        return
+    delay = settings.OMS_INBOX_WAKE_SECONDS
+    now = time.monotonic()
+    with _wake_lock:
+        if now < _allocate_woken_until:
+            return
+        _allocate_woken_until = now + delay
+    run_after = timezone.now() + timedelta(seconds=delay)
+    inbound_allocate_task.using(run_after=run_after).enqueue()
+
+
+@task()
+def inbound_allocate_task() -> dict[str, int]:
+    """Allocate the API's pending orders (queued by `inbound_allocate_wake`)."""
+    return inbound_allocate()
+
+
+def inbound_allocate(*, placed_before: datetime | None = None) -> dict[str, int]:
+    """Reserve stock for the orders the API took in that are still pending,
+    oldest first, set-based in batches of `OMS_INBOX_BATCH` (one transaction
+    each: `orders_allocate_many` locks the orders, then their stock levels
+    once). An order held or cancelled meanwhile is left alone; several
+    workers may run this side by side (each order is allocated once, under
+    its lock). Return how many orders ended in each status."""
+    waiting = Order.objects.filter(
+        status=OrderStatus.PENDING, inbound_messages__source=Source.API
+    )
+    if placed_before is not None:
+        waiting = waiting.filter(created_at__lt=placed_before)
+    counts: dict[str, int] = {}
+    last = 0
+    while True:
+        order_ids = list(
+            waiting.filter(pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+            .distinct()[: settings.OMS_INBOX_BATCH]
+        )
+        if not order_ids:
+            return counts
+        last = order_ids[-1]
+        done = orders_allocate_many(
+            order_ids=order_ids, actor=None, statuses=(OrderStatus.PENDING,)
+        )
+        for status, count in done.items():
+            counts[status] = counts.get(status, 0) + count
+
+
 # ---- replay and the sweep
 
 
@@ -741,6 +861,9 @@ def inbound_replay(*, message: InboundMessage, actor: Actor) -> InboundMessage:
 @task()
 def inbound_sweep() -> int:
     """Process the messages still waiting long after they came (the drain that
-    should have taken them was lost); each is applied once, under its lock."""
+    should have taken them was lost), each applied once under its lock, and
+    allocate the API's orders still pending as long (their task was lost)."""
     before = timezone.now() - timedelta(seconds=settings.OMS_INBOX_SWEEP_AFTER_SECONDS)
-    return inbound_drain(received_before=before)
+    done = inbound_drain(received_before=before)
+    inbound_allocate(placed_before=before)
+    return done

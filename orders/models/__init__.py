@@ -16,6 +16,7 @@ from orders.models.orders import (  # noqa: F401
     Order,
     OrderLine,
     OrderStatus,
+    RatePreference,
     S,
 )
 from orders.models.records import (  # noqa: F401

@@ -56,6 +56,16 @@ class HoldReason(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class RatePreference(models.TextChoices):
+    """How a postage rate is picked among those EasyPost offers: a location's
+    preference (fulfillment's `RateChoice`, which adds "a person picks") or
+    one a rule set on an order."""
+
+    CHEAPEST = "cheapest", "Cheapest"
+    CHEAPEST_BY_DATE = "by_date", "Cheapest arriving by the requested delivery date"
+    PREFERRED_CARRIERS = "preferred", "Cheapest of the preferred carriers"
+
+
 S = OrderStatus
 HOLDABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED]
 CANCELLABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED, S.ON_HOLD]
@@ -112,6 +122,21 @@ class Order(ProtectedStatusModel, VersionedModel):
     ship_phone = models.CharField("phone", max_length=40, blank=True)
     shipping_method = models.CharField(max_length=64, blank=True)
     requested_delivery_date = models.DateField(null=True, blank=True)
+    # The postage the order wants (set by rules or staff), before the shipping
+    # location's preference (fulfillment.postage.rates): an EasyPost carrier
+    # and service, else a rate preference.
+    postage_carrier = models.CharField(
+        max_length=64, blank=True, help_text="EasyPost carrier name, e.g. USPS."
+    )
+    postage_service = models.CharField(
+        max_length=64, blank=True, help_text="EasyPost service name, e.g. Priority."
+    )
+    rate_preference = models.CharField(
+        max_length=10,
+        choices=RatePreference,
+        blank=True,
+        help_text="Empty: the shipping location's preference.",
+    )
 
     currency = models.CharField(max_length=3, default="USD")
     subtotal = models.DecimalField(

@@ -123,6 +123,8 @@ class RuleAction(models.Model):
         HOLD = "hold", "Hold (reason in value, note)"
         PRIORITY = "priority", "Set priority"
         SHIPPING_METHOD = "shipping_method", "Set shipping method"
+        POSTAGE_SERVICE = "postage_service", "Set postage carrier + service"
+        RATE_PREFERENCE = "rate_preference", "Set postage rate preference"
         PIN_LOCATION = "pin_location", "Ship from location (pin)"
         EXCLUDE_LOCATION = "exclude_location", "Never ship from location (exclude)"
         ADD_TAG = "add_tag", "Add order tag"
@@ -133,7 +135,9 @@ class RuleAction(models.Model):
     value = models.CharField(
         max_length=254,
         blank=True,
-        help_text="Hold reason, priority, shipping method, tag or e-mail address.",
+        help_text="Hold reason, priority, shipping method, postage carrier and "
+        "service (e.g. 'USPS Priority'), rate preference (cheapest, by_date, "
+        "preferred), tag or e-mail address.",
     )
     location = models.ForeignKey(
         Location,

@@ -8,6 +8,7 @@ through the rules in order and returns what each matching rule does, without
 touching the database. `orders.rules.services` writes the effects in bulk.
 """
 
+import functools
 import operator
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +20,7 @@ from typing import Any
 from django.db.models import Min
 from django.utils import timezone
 
-from core.lookups import any_of, lookup_chunks
+from core.lookups import any_of, ids_in, lookup_chunks
 from inventory.models import Product
 from orders.models import (
     HOLDABLE,
@@ -27,6 +28,7 @@ from orders.models import (
     Order,
     OrderLine,
     OrderStatus,
+    RatePreference,
     Rule,
     RuleAction,
     RuleCondition,
@@ -77,6 +79,9 @@ class Facts:
     priority: int
     routing_pin: int | None
     routing_exclude: tuple[int, ...]
+    postage_carrier: str = ""
+    postage_service: str = ""
+    rate_preference: str = ""
     items: int = 0
     weight: int = 0
     skus: frozenset[str] = frozenset()
@@ -168,43 +173,82 @@ def _needs(rules: Sequence[LoadedRule]) -> set[str]:
 KnownLines = Mapping[int, Sequence[tuple[int | None, str, int]]]
 
 
+# The order's columns the facts are made of, as `values_list` names them.
+ORDER_FACT_COLUMNS = (
+    "pk",
+    "number",
+    "status",
+    "hold_reason",
+    "channel__code",
+    "ship_country",
+    "ship_region",
+    "ship_postcode",
+    "total",
+    "customer_id",
+    "customer__email",
+    "shipping_method",
+    "requested_delivery_date",
+    "priority",
+    "routing_pin_id",
+    "routing_exclude",
+    "postage_carrier",
+    "postage_service",
+    "rate_preference",
+)
+
+
+def _unwritten_row(pk: int, values: Mapping[str, Any]) -> tuple:
+    """An order not written yet, given as {attname: value} plus its
+    "channel__code" and "customer__email", in `ORDER_FACT_COLUMNS` order;
+    columns it leaves out have the field's default."""
+    return tuple(
+        pk
+        if name == "pk"
+        else values[name]
+        if name in values
+        else _order_fields()[name].get_default()
+        for name in ORDER_FACT_COLUMNS
+    )
+
+
+@functools.cache
+def _order_fields() -> dict[str, Any]:
+    return {field.attname: field for field in Order._meta.concrete_fields}
+
+
 def facts_load(
     *,
     order_ids: Sequence[int],
     rules: Sequence[LoadedRule],
     lines: KnownLines | None = None,
+    unwritten: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> list[Facts]:
     """The facts of these orders the rules need, in a few set-based queries.
 
     `lines` are the orders' lines when the caller has them in memory (the
     import that just wrote them): they are not read again; an order missing
-    from it has its lines read."""
+    from it has its lines read. `unwritten` are orders the caller has not
+    written yet (an import applying its rules before the rows go in, see
+    `_unwritten_row`): they are taken from it, never read; give their lines
+    too."""
     needed = _needs(rules)
+    unwritten = unwritten or {}
     facts: dict[int, Facts] = {}
     customer_of: dict[int, int] = {}
     for chunk in lookup_chunks(list(order_ids)):
         rows = (
-            Order.objects.filter(any_of("pk", chunk))
-            .order_by()
-            .values_list(
-                "pk",
-                "number",
-                "status",
-                "hold_reason",
-                "channel__code",
-                "ship_country",
-                "ship_region",
-                "ship_postcode",
-                "total",
-                "customer_id",
-                "customer__email",
-                "shipping_method",
-                "requested_delivery_date",
-                "priority",
-                "routing_pin_id",
-                "routing_exclude",
+            # Joined on the ids: see `core.lookups.IdsIn`.
+            Order.objects.filter(
+                ids_in("pk", [pk for pk in chunk if pk not in unwritten])
             )
+            .order_by()
+            .values_list(*ORDER_FACT_COLUMNS)
         )
+        if unwritten:
+            rows = [
+                *rows,
+                *(_unwritten_row(pk, unwritten[pk]) for pk in chunk if pk in unwritten),
+            ]
         for (
             pk,
             number,
@@ -222,6 +266,9 @@ def facts_load(
             priority,
             pin,
             exclude,
+            postage_carrier,
+            postage_service,
+            rate_preference,
         ) in rows:
             customer_of[pk] = customer_id
             facts[pk] = Facts(
@@ -240,6 +287,9 @@ def facts_load(
                 priority=priority,
                 routing_pin=pin,
                 routing_exclude=tuple(exclude or ()),
+                postage_carrier=postage_carrier,
+                postage_service=postage_service,
+                rate_preference=rate_preference,
             )
     ids = list(facts)
     if needed & LINE_FIELDS:
@@ -291,6 +341,11 @@ def facts_load(
                 .annotate(first=Min("pk"))
                 .values_list("customer_id", "first")
             )
+        # Orders not written yet count too: the lowest id is the first order.
+        for pk in unwritten:
+            customer = customer_of.get(pk)
+            if pk in facts and (customer not in first or pk < first[customer]):
+                first[customer] = pk
         for pk, fact in facts.items():
             fact.first_order = first.get(customer_of[pk]) == pk
     if F.ORDER_TAG in needed:
@@ -448,6 +503,24 @@ def _act(action: Action, fact: Facts, applied: Applied) -> None:
             fact.shipping_method = action.value.lower()
             applied.done.append(f"shipping method set to {action.value}")
             applied.data.append({"action": kind, "shipping_method": action.value})
+    elif kind == A.POSTAGE_SERVICE:
+        carrier, service = action.value
+        # EasyPost's names are matched in any case: "usps" is no new wish.
+        if (fact.postage_carrier.lower(), fact.postage_service.lower()) != (
+            carrier.lower(),
+            service.lower(),
+        ):
+            fact.postage_carrier, fact.postage_service = carrier, service
+            applied.done.append(f"postage set to {carrier} {service}")
+            applied.data.append(
+                {"action": kind, "carrier": carrier, "service": service}
+            )
+    elif kind == A.RATE_PREFERENCE:
+        if fact.rate_preference != action.value:
+            fact.rate_preference = action.value
+            label = RatePreference(action.value).label
+            applied.done.append(f"postage rate preference set to {label}")
+            applied.data.append({"action": kind, "rate_preference": action.value})
     elif kind == A.PIN_LOCATION:
         fact.routing_pin = action.location_id
         applied.done.append(f"routed to ship from {action.location_code}")

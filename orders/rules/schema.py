@@ -13,7 +13,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django_countries import countries
 
-from orders.models import HoldReason, Order, RuleAction, RuleCondition
+from orders.models import (
+    HoldReason,
+    Order,
+    RatePreference,
+    RuleAction,
+    RuleCondition,
+)
 
 F = RuleCondition.Field
 Op = RuleCondition.Operator
@@ -46,6 +52,11 @@ OPERATORS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 PRIORITIES = {label.lower(): value for value, label in Order.Priority.choices}
+# A rate preference by its value ("by_date") or its label, any case.
+RATE_PREFERENCES = {value: value for value in RatePreference.values} | {
+    label.lower(): value for value, label in RatePreference.choices
+}
+POSTAGE_EXAMPLE = "“USPS Priority” or “UPS / Ground”"
 
 
 class RuleSchemaError(ValueError):
@@ -184,6 +195,18 @@ def action_parse(
                 f"(at most {limit} characters)."
             )
         return Action(kind, value)
+    if kind == A.POSTAGE_SERVICE:
+        return Action(kind, postage_service_parse(value))
+    if kind == A.RATE_PREFERENCE:
+        preference = RATE_PREFERENCES.get(value.lower())
+        if preference is None:
+            raise RuleSchemaError(
+                "Set postage rate preference takes one of "
+                + ", ".join(RatePreference.values)
+                + f" in the value ({'; '.join(RatePreference.labels)}), "
+                f"not {value!r}."
+            )
+        return Action(kind, preference)
     if kind in (A.PIN_LOCATION, A.EXCLUDE_LOCATION):
         if location_id is None:
             raise RuleSchemaError(
@@ -206,3 +229,25 @@ def action_parse(
             ) from None
         return Action(kind, value.lower(), note)
     raise RuleSchemaError(f"{kind!r} is not an action; choose one from the list.")
+
+
+def postage_service_parse(value: str) -> tuple[str, str]:
+    """Split "USPS Priority" or "UPS / Next Day Air" into the EasyPost
+    carrier and service names, or refuse with what to write."""
+    value = (value or "").strip()
+    carrier, slash, service = value.partition("/")
+    if not slash:
+        carrier, _space, service = value.partition(" ")
+    carrier, service = carrier.strip(), service.strip()
+    limit = Order._meta.get_field("postage_carrier").max_length
+    if not carrier or not service or " " in carrier:
+        raise RuleSchemaError(
+            "Set postage carrier + service needs the EasyPost carrier and service "
+            f"names in the value, such as {POSTAGE_EXAMPLE}, not {value!r}."
+        )
+    if len(carrier) > limit or len(service) > limit:
+        raise RuleSchemaError(
+            f"Set postage carrier + service: the carrier and the service have at "
+            f"most {limit} characters each."
+        )
+    return carrier, service

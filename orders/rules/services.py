@@ -16,9 +16,10 @@ rule and address, listing the orders). Nothing is sent in the request.
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -28,7 +29,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from core.history import history_snapshot
-from core.lookups import any_of, lookup_chunks
+from core.lookups import any_of, ids_in, lookup_chunks
 from core.users import Actor
 from orders import events
 from orders.models import Order, OrderEvent, OrderStatus, OrderTag, Rule
@@ -47,6 +48,8 @@ from orders.rules.engine import (
 PREVIEW_LIMIT = 5000
 PREVIEW_DAYS = 30
 EMAIL_ORDERS_LISTED = 200
+# The order's postage wishes a rule may set (facts and columns alike).
+POSTAGE_FIELDS = ("postage_carrier", "postage_service", "rate_preference")
 
 
 @dataclass
@@ -88,11 +91,17 @@ def rules_apply(
     trigger: str,
     actor: Actor,
     lines: KnownLines | None = None,
+    unwritten: Mapping[int, dict[str, Any]] | None = None,
 ) -> RulesOutcome:
     """Run the trigger's active rules over these orders and write what they do.
 
     `lines` (order id -> [(product id, sku, quantity), ...]) saves reading the
-    lines again when the caller just wrote them."""
+    lines again when the caller just wrote them. `unwritten` (order id ->
+    {attname: value, ..., "channel__code", "customer__email"}) are orders the
+    caller writes after this call, in this transaction (an import): their
+    facts come from it, and what the rules change is set in those dicts
+    rather than updated, so each new row is written once, as the rules left
+    it (timeline entries and tags are written here, as for any order)."""
     outcome = RulesOutcome()
     order_ids = list(order_ids)
     if not order_ids:
@@ -100,7 +109,9 @@ def rules_apply(
     rules = rules_load(trigger=trigger)
     if not rules:
         return outcome
-    facts = facts_load(order_ids=order_ids, rules=rules, lines=lines)
+    facts = facts_load(
+        order_ids=order_ids, rules=rules, lines=lines, unwritten=unwritten
+    )
     before = {
         f.pk: (
             f.status,
@@ -108,6 +119,9 @@ def rules_apply(
             f.shipping_method,
             f.routing_pin,
             f.routing_exclude,
+            f.postage_carrier,
+            f.postage_service,
+            f.rate_preference,
         )
         for f in facts
     }
@@ -123,11 +137,14 @@ def rules_apply(
         applied=applied,
         outcome=outcome,
         actor=actor,
+        unwritten=unwritten or {},
     )
     return outcome
 
 
-def _write(*, facts, before, original_method, applied, outcome, actor) -> None:
+def _write(
+    *, facts, before, original_method, applied, outcome, actor, unwritten
+) -> None:
     now = timezone.now()
     holds: dict[tuple[str, str], list[int]] = defaultdict(list)
     updates: dict[tuple[str, object], list[int]] = defaultdict(list)
@@ -139,7 +156,7 @@ def _write(*, facts, before, original_method, applied, outcome, actor) -> None:
             elif data["action"] == A.SHIPPING_METHOD:
                 methods[applied_rule.order_id] = data["shipping_method"]
     for fact in facts:
-        status, priority, _method, pin, exclude = before[fact.pk]
+        status, priority, _method, pin, exclude, *postage = before[fact.pk]
         if fact.priority != priority:
             updates["priority", fact.priority].append(fact.pk)
         if fact.pk in methods and fact.shipping_method != original_method[fact.pk]:
@@ -148,19 +165,37 @@ def _write(*, facts, before, original_method, applied, outcome, actor) -> None:
             updates["routing_pin_id", fact.routing_pin].append(fact.pk)
         if fact.routing_exclude != exclude:
             updates["routing_exclude", fact.routing_exclude].append(fact.pk)
+        for name, was in zip(POSTAGE_FIELDS, postage, strict=True):
+            if getattr(fact, name) != was:
+                updates[name, getattr(fact, name)].append(fact.pk)
     for (source, reason), pks in holds.items():
-        Order.objects.filter(any_of("pk", pks), status=source).update(
+        stored = []
+        for pk in pks:
+            row = unwritten.get(pk)
+            if row is None:
+                stored.append(pk)
+            elif row["status"] == source:
+                row.update(
+                    status=OrderStatus.ON_HOLD, hold_reason=reason, held_from=source
+                )
+                outcome.held.add(pk)
+        if not stored:
+            continue
+        Order.objects.filter(ids_in("pk", stored), status=source).update(
             status=OrderStatus.ON_HOLD,
             hold_reason=reason,
             held_from=source,
             updated_at=now,
             version=F("version") + 1,
         )
-        outcome.held.update(pks)
+        outcome.held.update(stored)
     for (name, value), pks in updates.items():
         stored = list(value) if name == "routing_exclude" else value
-        for chunk in lookup_chunks(pks):
-            Order.objects.filter(any_of("pk", chunk)).update(
+        for pk in pks:
+            if pk in unwritten:
+                unwritten[pk][name] = stored
+        for chunk in lookup_chunks([pk for pk in pks if pk not in unwritten]):
+            Order.objects.filter(ids_in("pk", chunk)).update(
                 **{name: stored}, updated_at=now, version=F("version") + 1
             )
     outcome.changed = outcome.held | {pk for pks in updates.values() for pk in pks}
@@ -177,7 +212,10 @@ def _write(*, facts, before, original_method, applied, outcome, actor) -> None:
         }
         for a in applied
     )
-    history_snapshot(Order, outcome.changed, user=actor, reason="rule")
+    # Unwritten orders get their history when the caller writes them.
+    history_snapshot(
+        Order, outcome.changed.difference(unwritten), user=actor, reason="rule"
+    )
     _emails_queue(applied, facts)
 
 

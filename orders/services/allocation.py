@@ -12,6 +12,7 @@ checked against the order state machine) and their field history in bulk.
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from django.db import transaction
 from django.db.models import Case, F, Q, Sum, Value, When
@@ -20,7 +21,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from core.history import history_snapshot
-from core.lookups import any_of, lookup_chunks
+from core.lookups import any_of, ids_in, lookup_chunks
 from core.users import Actor
 from inventory.allocation import Demand
 from inventory.selectors import stock_free_exists
@@ -30,6 +31,7 @@ from orders.exceptions import OrderStateError
 from orders.locks import lock_order, lock_order_rows, lock_orders
 from orders.models import Order, OrderLine, OrderStatus, Rule
 from orders.rules.services import rules_apply, rules_exist
+from orders.services.shipby import ship_by_follow_allocation
 
 S = OrderStatus
 
@@ -91,10 +93,16 @@ def _outstanding_lines(order_ids: list[int]) -> dict[int, list[tuple]]:
     return lines_of
 
 
-def _allocate(*, waiting: Sequence[Waiting], actor: Actor) -> dict[int, str]:
+def _allocate(
+    *,
+    waiting: Sequence[Waiting],
+    actor: Actor,
+    ship_by_moved: dict[int, date] | None = None,
+) -> dict[int, str]:
     """Reserve what the locked orders' lines still need, in the order given,
     and move each order to allocated or backordered. Return each order's
-    status afterwards.
+    status afterwards; `ship_by_moved` (when given) collects the orders whose
+    ship-by date moved to the working days of the locations reserved at.
 
     The caller holds the orders' row locks (`orders.locks`).
     """
@@ -162,7 +170,17 @@ def _allocate(*, waiting: Sequence[Waiting], actor: Actor) -> dict[int, str]:
     changed = _statuses_move(moves)
     for (_source, target), pks in moves.items():
         statuses.update(dict.fromkeys(pks, target))
-    history_snapshot(Order, changed, user=actor, reason="allocation")
+    moved = ship_by_follow_allocation(
+        reserved_at={
+            o.pk: (o.country, results[o.pk].reserved)
+            for o in waiting
+            if results[o.pk].reserved_any
+        },
+        reserved_before={o.pk for o in waiting if o.status != S.PENDING},
+    )
+    if ship_by_moved is not None:
+        ship_by_moved.update(moved)
+    history_snapshot(Order, {*changed, *moved}, user=actor, reason="allocation")
     allocated = [pk for pk in changed if statuses[pk] == S.ALLOCATED]
     if allocated and rules_exist(trigger=Rule.Trigger.ALLOCATED):
         ruled = rules_apply(
@@ -196,7 +214,7 @@ def _statuses_move(moves: dict[tuple[str, str], list[int]]) -> list[int]:
         # Thousands of orders (an import): one UPDATE per transition, each
         # with its ids as one array parameter.
         for (source, target), pks in moves.items():
-            Order.objects.filter(any_of("pk", pks), status=source).update(
+            Order.objects.filter(ids_in("pk", pks), status=source).update(
                 status=target, updated_at=now, version=F("version") + 1
             )
         return changed
@@ -236,7 +254,9 @@ def orders_allocate_locked(*, orders: Sequence[Order], actor: Actor) -> list[Ord
     locked rows, current (their rule pins and exclusions are taken from them,
     not read again); they come back with their new status.
     """
+    ship_by_moved: dict[int, date] = {}
     statuses = _allocate(
+        ship_by_moved=ship_by_moved,
         waiting=[
             Waiting(
                 o.pk,
@@ -250,6 +270,7 @@ def orders_allocate_locked(*, orders: Sequence[Order], actor: Actor) -> list[Ord
     )
     now = timezone.now()
     for order in orders:
+        order.ship_by = ship_by_moved.get(order.pk, order.ship_by)
         if statuses[order.pk] not in TRANSITIONS and statuses[order.pk] != order.status:
             # A "when allocated" rule held it: read the row as it is now.
             order.refresh_from_db()

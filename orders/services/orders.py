@@ -50,6 +50,9 @@ EDITABLE_FIELDS = (
     "shipping_method",
     "requested_delivery_date",
     "priority",
+    "postage_carrier",
+    "postage_service",
+    "rate_preference",
 )
 
 
@@ -200,6 +203,9 @@ class NewOrder:
     shipping_method: str = ""
     address_problem: str = ""
     inbound_message_id: int | None = None
+    # Reserved beforehand (`order_number_next` outside the transaction, so
+    # the counter is not held while the order is written); "" reserves one.
+    number: str = ""
 
 
 def customers_get_or_create(
@@ -235,7 +241,7 @@ def customers_get_or_create(
 
 @transaction.atomic(savepoint=False)
 def orders_create_many(
-    *, orders: Sequence[NewOrder], actor: Actor, source: str
+    *, orders: Sequence[NewOrder], actor: Actor, source: str, allocate: bool = True
 ) -> list[Order]:
     """Take many orders in at once, as `order_create` takes one.
 
@@ -246,6 +252,10 @@ def orders_create_many(
     quantity, or is already in the system. No savepoint of its own (two
     round trips per call): a caller that goes on after an error wraps the
     call in `transaction.atomic()`, as the inbox does, and nothing is written.
+
+    Without `allocate` the orders stay pending and no stock level is locked:
+    the caller has them allocated after commit (the order API answers at
+    once and the worker reserves in batches, `inbound_allocate`).
     """
     if not orders:
         return []
@@ -282,14 +292,17 @@ def orders_create_many(
             for new, when in zip(orders, placed, strict=True)
         ]
     )
-    numbers = sequence_reserve(name="order", count=len(orders))
+    unnumbered = sum(1 for new in orders if not new.number)
+    numbers = iter(
+        sequence_reserve(name="order", count=unnumbered) if unnumbered else ()
+    )
     rows = []
-    for new, number, when, due in zip(orders, numbers, placed, ship_by, strict=True):
+    for new, when, due in zip(orders, placed, ship_by, strict=True):
         subtotal = sum(
             (line.unit_price * line.quantity for line in new.lines), Decimal("0")
         )
         order = Order(
-            number=format_number(ORDER_NUMBER_PREFIX, number),
+            number=new.number or format_number(ORDER_NUMBER_PREFIX, next(numbers)),
             channel=new.channel,
             external_id=new.external_id,
             customer_id=customers[new.email.strip().lower()],
@@ -360,21 +373,28 @@ def orders_create_many(
         for order in (reread.get(order.pk, order) for order in created)
         if order.status == S.PENDING
     ]
-    if pending:
+    if pending and allocate:
         # The new rows are this transaction's own: no lock to take again.
         orders_allocate_locked(orders=pending, actor=actor)
     customer_emails_queue_many(order_ids=order_ids, kind=CustomerEmail.Kind.RECEIVED)
     outbound.order_outbound_notify(event=outbound.CREATED, order_ids=order_ids)
+    if not allocate:
+        # Nothing changed them since they were written or read again.
+        return [reread.get(order.pk, order) for order in created]
     by_id = Order.objects.select_related("channel").in_bulk(order_ids)
     return [by_id[pk] for pk in order_ids]
 
 
-def order_create_one(*, order: NewOrder, actor: Actor, source: str) -> Order:
+def order_create_one(
+    *, order: NewOrder, actor: Actor, source: str, allocate: bool = True
+) -> Order:
     """Take one order in (an API call, a webhook processed alone) through
     `orders_create_many`'s set-based path: a fixed few statements whatever
     its lines, where `order_create` costs a few dozen. Same checks, errors
     and effects as `orders_create_many`."""
-    return orders_create_many(orders=[order], actor=actor, source=source)[0]
+    return orders_create_many(
+        orders=[order], actor=actor, source=source, allocate=allocate
+    )[0]
 
 
 def _reserved_at(order: Order) -> list[str]:
@@ -460,6 +480,11 @@ def order_update(
         return OrderUpdate(order=order)
     for name, (_, value) in diff.items():
         setattr(order, name, value)
+    if bool(order.postage_carrier) != bool(order.postage_service):
+        raise OrderError(
+            f"Order {order.number}: give both the postage carrier and the service "
+            "(e.g. USPS and Priority), or neither."
+        )
     order.save(update_fields=[*diff, "updated_at"])
     events.order_event_updated(order=order, actor=actor, changes=diff)
     notices: list[str] = []

@@ -11,17 +11,24 @@ so a cut-off of 14:00 means 14:00 on the warehouse's clock, summer or winter.
 `ship_by_for` serves one order; `ShipByCalendar.ship_by` serves an import of
 many from one read of the locations, with the answers memoised (most orders
 of an import share a channel, a country and a day).
+
+Once allocation reserves an order's stock, the locations actually chosen
+are known: `ship_by_follow_allocation` moves the date to their working days
+(the latest of them, when the order ships from several).
 """
 
 import datetime
+from collections import defaultdict
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
+from core.lookups import any_of, lookup_chunks
 from inventory import workdays
-from inventory.models import Location
-from orders.models import Channel
+from inventory.models import Allocation, Location
+from orders.models import Channel, Order
 from orders.models.orders import TO_SHIP
 
 
@@ -53,6 +60,8 @@ class ShipByCalendar:
 
     # (ships_to countries, working days) per active location, best priority first.
     locations: list[tuple[frozenset[str], WorkingDays]]
+    # The same calendars by location code (allocation names locations so).
+    by_code: dict[str, WorkingDays] = field(default_factory=dict)
     _by_country: dict[str, WorkingDays] = field(default_factory=dict)
     _memo: dict[tuple, datetime.date] = field(default_factory=dict)
 
@@ -60,17 +69,19 @@ class ShipByCalendar:
     def load(cls) -> "ShipByCalendar":
         """Read the active locations' calendars (one query)."""
         rows = Location.objects.filter(active=True).order_by("priority", "code")
+        by_code = {
+            location.code: WorkingDays(
+                workdays.parse_working_days(location.working_days),
+                _holidays(location),
+            )
+            for location in rows
+        }
         return cls(
             [
-                (
-                    location.ships_to_countries,
-                    WorkingDays(
-                        workdays.parse_working_days(location.working_days),
-                        _holidays(location),
-                    ),
-                )
+                (location.ships_to_countries, by_code[location.code])
                 for location in rows
-            ]
+            ],
+            by_code,
         )
 
     def working_days(self, country: str) -> WorkingDays:
@@ -95,11 +106,27 @@ class ShipByCalendar:
         handling_days: int,
     ) -> datetime.date:
         """Return the day an order placed at `placed_at` must ship."""
+        return self.ship_by_from(
+            placed_at=placed_at,
+            days=self.working_days(country),
+            cutoff=cutoff,
+            handling_days=handling_days,
+        )
+
+    def ship_by_from(
+        self,
+        *,
+        placed_at: datetime.datetime,
+        days: WorkingDays,
+        cutoff: datetime.time,
+        handling_days: int,
+    ) -> datetime.date:
+        """Return the day an order placed at `placed_at` must ship from a
+        location working `days`."""
         local = timezone.localtime(placed_at)
         before_cutoff = local.time() < cutoff
-        key = (local.date(), before_cutoff, str(country), cutoff, handling_days)
+        key = (local.date(), before_cutoff, days, cutoff, handling_days)
         if key not in self._memo:
-            days = self.working_days(country)
             ship = days.next(local.date(), include_today=before_cutoff)
             for _ in range(handling_days):
                 ship = days.next(ship, include_today=False)
@@ -154,6 +181,96 @@ def ship_by_many(
         )
         for channel_id, placed_at, country in orders
     ]
+
+
+def ship_by_follow_allocation(
+    *,
+    reserved_at: Mapping[int, tuple[str, Collection[str]]],
+    reserved_before: Collection[int] = (),
+) -> dict[int, datetime.date]:
+    """Move the ship-by dates of orders that just reserved stock to the working
+    days of the locations reserving it: the latest date of those locations.
+
+    `reserved_at` is order id -> (ship-to country, codes of the locations this
+    allocation reserved at); `reserved_before` are the orders that may hold
+    older reservations too (backordered, partly shipped), whose every
+    location is read. Orders whose locations work the days the intake
+    expected keep their date without a query: with one calendar everywhere,
+    this costs one small read of the locations. The rest are read and those
+    whose date moves are written in one UPDATE. Returns id -> new date.
+    """
+    if not reserved_at:
+        return {}
+    calendar = ShipByCalendar.load()
+    if not reserved_before and len(set(calendar.by_code.values())) < 2:
+        return {}  # one calendar everywhere: no date can move
+    # Per country, the locations working other days than the expected one.
+    other_days: dict[str, frozenset[str]] = {}
+    codes_of: dict[int, set[str]] = {}
+    for order_id, (country, codes) in reserved_at.items():
+        if country not in other_days:
+            expected = calendar.working_days(country)
+            other_days[country] = frozenset(
+                code for code, days in calendar.by_code.items() if days != expected
+            )
+        if order_id in reserved_before or not other_days[country].isdisjoint(codes):
+            codes_of[order_id] = set(codes)
+    if not codes_of:
+        return {}
+    earlier = [pk for pk in codes_of if pk in reserved_before]
+    for chunk in lookup_chunks(earlier):
+        for order_id, code in (
+            Allocation.objects.filter(any_of("order_line__order__id", chunk))
+            .order_by()
+            .values_list("order_line__order_id", "stock_level__location__code")
+            .distinct()
+        ):
+            codes_of[order_id].add(code)
+    moved: dict[int, datetime.date] = {}
+    for chunk in lookup_chunks(list(codes_of)):
+        for pk, placed_at, ship_by, cutoff, handling_days in (
+            Order.objects.filter(any_of("pk", chunk), ship_by__isnull=False)
+            .order_by()
+            .values_list(
+                "pk",
+                "placed_at",
+                "ship_by",
+                "channel__cutoff_time",
+                "channel__handling_days",
+            )
+        ):
+            calendars = {
+                calendar.by_code[code]
+                for code in codes_of[pk]
+                if code in calendar.by_code
+            }
+            if not calendars:
+                continue
+            latest = max(
+                calendar.ship_by_from(
+                    placed_at=placed_at,
+                    days=days,
+                    cutoff=cutoff,
+                    handling_days=handling_days,
+                )
+                for days in calendars
+            )
+            if latest != ship_by:
+                moved[pk] = latest
+    for chunk in lookup_chunks(list(moved)):
+        # One UPDATE, a CASE on the few new dates (SQLite: per chunk of ids).
+        by_date: dict[datetime.date, list[int]] = defaultdict(list)
+        for pk in chunk:
+            by_date[moved[pk]].append(pk)
+        Order.objects.filter(any_of("pk", chunk)).update(
+            ship_by=Case(
+                *(
+                    When(any_of("pk", pks), then=Value(day))
+                    for day, pks in by_date.items()
+                )
+            )
+        )
+    return moved
 
 
 def ship_by_due_today_q(*, today: datetime.date | None = None) -> Q:

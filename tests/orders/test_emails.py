@@ -279,8 +279,6 @@ def test_connection_lost_mid_group_gives_the_untried_back_and_sends_them_later(
 ):
     import smtplib
 
-    from django.core.mail.backends.smtp import EmailBackend
-
     from orders import emails
 
     monkeypatch.setattr(emails, "EMAIL_SEND_GROUP", 3)
@@ -289,16 +287,16 @@ def test_connection_lost_mid_group_gives_the_untried_back_and_sends_them_later(
         order_ids=[o.pk for o in orders], kind="order_received"
     )
     ids = sorted(CustomerEmail.objects.values_list("pk", flat=True))
-    send = EmailBackend.send_messages
+    send = smtplib.SMTP.sendmail
     handed = []
 
-    def breaking_on_the_fifth(backend, messages):
-        handed.append(messages[0])
+    def breaking_on_the_fifth(client, sender, recipients, message, *args):
+        handed.append(message)
         if len(handed) == 5:
             raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
-        return send(backend, messages)
+        return send(client, sender, recipients, message, *args)
 
-    monkeypatch.setattr(EmailBackend, "send_messages", breaking_on_the_fifth)
+    monkeypatch.setattr(smtplib.SMTP, "sendmail", breaking_on_the_fifth)
     outcome = emails.customer_emails_send(email_ids=ids)
 
     # Group one went out; in group two the fifth broke the connection: it
@@ -311,7 +309,7 @@ def test_connection_lost_mid_group_gives_the_untried_back_and_sends_them_later(
     assert [rows[pk] for pk in ids] == [1, 1, 1, 1, 1, 0, 0]
     assert len(smtp_server.messages) == 4
 
-    monkeypatch.setattr(EmailBackend, "send_messages", send)
+    monkeypatch.setattr(smtplib.SMTP, "sendmail", send)
     again = emails.customer_emails_send(email_ids=ids)
 
     assert again == dict.fromkeys(ids[4:], "sent")
@@ -323,17 +321,18 @@ def test_connection_lost_mid_group_gives_the_untried_back_and_sends_them_later(
 def test_mail_is_sent_outside_any_transaction(
     smtp_server, product, stock, place_order, monkeypatch
 ):
-    from django.core.mail.backends.smtp import EmailBackend
+    import smtplib
+
     from django.db import connection
 
     seen = []
-    send = EmailBackend.send_messages
+    send = smtplib.SMTP.sendmail
 
-    def watching(backend, messages):
+    def watching(client, *args, **kwargs):
         seen.append(connection.in_atomic_block)
-        return send(backend, messages)
+        return send(client, *args, **kwargs)
 
-    monkeypatch.setattr(EmailBackend, "send_messages", watching)
+    monkeypatch.setattr(smtplib.SMTP, "sendmail", watching)
     stock(product, 5)
 
     place_order([(product, 1)])  # commits: the e-mail task runs after commit
