@@ -293,6 +293,19 @@ def order_event_email(
     )
 
 
+def order_event_email_row(
+    *, order_id: int, message: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """An e-mail's timeline row, for `order_events_insert` (bulk sending)."""
+    return {
+        "order_id": order_id,
+        "kind": Kind.EMAIL,
+        "message": message,
+        "user_id": None,
+        "data": data,
+    }
+
+
 def order_event_return(
     *,
     order: Order,

@@ -64,9 +64,8 @@ def smtp_bytes(message: EmailMultiAlternatives) -> tuple[str, list[str], bytes] 
     headers = [
         f'Content-Type: multipart/alternative; boundary="{boundary}"',
         "MIME-Version: 1.0",
-        "Subject: " + Header(subject, None if subject.isascii() else encoding).encode(
-            linesep=CRLF
-        ),
+        "Subject: "
+        + Header(subject, None if subject.isascii() else encoding).encode(linesep=CRLF),
         f"From: {sender}",
         "To: " + ", ".join(recipients),
         "Date: " + formatdate(localtime=settings.EMAIL_USE_LOCALTIME),

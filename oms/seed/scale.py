@@ -19,22 +19,21 @@ levels hold on-hand stock only), and on a large load it
   are checked as usual): every key it writes points at a row it wrote, and
   the tallies are counted again at the end.
 
-The work is a graph of tasks run by `--workers` connections, the longest
-chain first (`_plan`): each table is filled by one connection at a time
-(chunk after chunk, so two never contend for the same pages), vacuumed as
-soon as it is full (hint bits and visibility map written in the same pass,
-before any index build reads the pages), its indexes built one per
-connection (in memory, without parallel workers unless a core would
-otherwise idle) while other tables still load, then its unique constraints
-attached to their indexes and ANALYZE. Per table it reports the seconds of
-each phase.
+The work is a graph of tasks run by `--workers` connections (`_plan`): each
+table is filled by one connection at a time (chunk after chunk, so two never
+contend for the same pages), vacuumed as soon as it is full (hint bits and
+visibility map written in the same pass, before any index build reads the
+pages), its indexes built one per connection (sorted in memory) while other
+tables still load, then its unique constraints attached to their indexes and
+ANALYZE. A table begun is finished before another is started (its pages are
+still cached), the longest chains first; the tallies are counted alongside.
+It reports the seconds of each phase per table.
 
 Orders grow over the year (twice the average rate today, none a year ago).
 Orders of the last `OPEN_DAYS` days hold the open work; older ones are done.
 """
 
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -283,7 +282,7 @@ def seed_scale(
         missing = _unfinished(rebuild, done)
         if missing:
             _run(missing, workers=workers, say=say, started=started, done=done)
-    _report(tasks, done, say=say, started=started)
+    _report(done, say=say, started=started)
     seconds = time.perf_counter() - started
     shipments = sum(
         task.rows
@@ -441,7 +440,6 @@ def _statements(product_count: int) -> dict[str, str]:
 # only used to order the work, longest chain first.
 LOAD_COST = {"orders": 1.0, "lines": 1.6, "events": 0.5, "shipments": 1.1}
 CUSTOMER_COST = 0.6
-CORES = os.cpu_count() or 1  # the database server's, when it runs here
 ROWS_PER_ORDER = {"orders": 1, "lines": 2.5, "events": 1, "shipments": 0.95}
 
 
@@ -461,7 +459,6 @@ class _Task:
     began: float = 0.0
     ended: float = 0.0
     rows: int = 0
-    spare: int = 0  # cores left idle when it started
 
 
 def _plan(*, statements, params, orders, customers, models, rebuild) -> list[_Task]:
@@ -617,7 +614,7 @@ def _unfinished(rebuild: list["_Rebuild"], done: dict[str, _Task]) -> list[_Task
     return tasks
 
 
-def _report(tasks: list[_Task], done: dict[str, _Task], *, say, started: float) -> None:
+def _report(done: dict[str, _Task], *, say, started: float) -> None:
     """Per table: when its rows were in, its indexes built, and the busy time
     of each phase (seconds of a connection's work)."""
     tables: dict[str, dict[str, list[_Task]]] = {}
@@ -649,10 +646,9 @@ def _connect() -> psycopg.Connection:
     params.pop("context", None)
     conn = psycopg.connect(**params, autocommit=True)
     conn.execute("SET synchronous_commit = off")
-    # Index builds sort in memory (a 25-million-line index needs ~1.5 GB);
-    # the workers build different indexes at once instead of one in parallel.
+    # Index builds sort in memory: a 25-million-line index needs ~1.5 GB,
+    # shared by the build's parallel workers (2 by default).
     conn.execute("SET maintenance_work_mem = '2GB'")
-    conn.execute("SET max_parallel_maintenance_workers = 0")
     conn.execute("SET TIME ZONE 'UTC'")
     # Keys are consistent by construction: skip the per-row FK triggers (a
     # superuser's right; otherwise the keys are checked, just slower).
@@ -665,7 +661,7 @@ def _run(
     tasks: list[_Task], *, workers: int, say, started: float, done: dict[str, _Task]
 ) -> None:
     """Run the tasks on `workers` connections, each as soon as the tasks it
-    waits for are done, the highest rank first; stop at the first failure and
+    waits for are done, the tables begun first, then the highest rank; stop at the first failure and
     raise it. Finished tasks go into `done`."""
     pending = {task.name: task for task in tasks if task.name not in done}
     if not pending:
@@ -677,6 +673,9 @@ def _run(
     errors: list[BaseException] = []
     state = threading.Condition()
     running: set[str] = set()
+    # A table begun is finished first (its pages are still in memory when
+    # VACUUM and the index builds read them); then the longest chain.
+    begun: set[str] = {""}
 
     def ready() -> list[_Task]:
         return [
@@ -690,13 +689,10 @@ def _run(
             while not errors and pending:
                 candidates = ready()
                 if candidates:
-                    task = max(candidates, key=lambda t: t.rank)
+                    task = max(candidates, key=lambda t: (t.table in begun, t.rank))
                     del pending[task.name]
                     running.add(task.name)
-                    # Nothing else to start: an index build may use the idle
-                    # cores (parallel workers).
-                    if len(candidates) == 1:
-                        task.spare = max(0, CORES - len(running))
+                    begun.add(task.table)
                     return task
                 if not running:  # pragma: no cover - a cycle in the plan
                     errors.append(RuntimeError(f"unreachable: {sorted(pending)}"))
@@ -709,8 +705,6 @@ def _run(
         if callable(task.sql):
             task.sql()
             return
-        if task.kind == "index":
-            conn.execute(f"SET max_parallel_maintenance_workers = {task.spare}")
         for sql in task.sql:
             cursor = conn.execute(sql, task.params, prepare=False)
             task.rows += max(cursor.rowcount, 0)
@@ -815,6 +809,16 @@ def _key_columns(index_def: str) -> int:
     return count
 
 
+def _django_sql(model, index: str) -> str | None:
+    """The model's CREATE statement for its index (or partial unique
+    constraint) named `index`, if it declares one."""
+    editor = connection.schema_editor(collect_sql=True)
+    for declared in (*model._meta.indexes, *model._meta.constraints):
+        if declared.name == index.rsplit(".", 1)[-1].strip('"'):
+            return str(declared.create_sql(model, editor))
+    return None
+
+
 def _drop_indexes(models: dict, *, adding: int, say) -> list[_Rebuild]:
     """When the load is at least as big as what is there, drop the secondary
     indexes and unique constraints of the models' tables; return what builds
@@ -857,6 +861,10 @@ def _drop_indexes(models: dict, *, adding: int, say) -> list[_Rebuild]:
                         inner.execute(drop)
                 except DatabaseError:  # kept: another table's key needs it
                     continue
+                if " WHERE " in index_def:
+                    # A partial index as its migration wrote it: PostgreSQL's
+                    # own text of the condition would read back differently.
+                    index_def = _django_sql(model, index) or index_def
                 rebuild.append(
                     _Rebuild.of(
                         key,

@@ -76,6 +76,15 @@ class _AfterBatch(Exception):
     """This message needs the batch's new orders written first."""
 
 
+class _Raced(Exception):
+    """Writing the order failed, maybe because the same order was made a
+    moment ago by another message: decided once the savepoint is undone."""
+
+    def __init__(self, external_id: str) -> None:
+        super().__init__(external_id)
+        self.external_id = external_id
+
+
 @dataclass
 class Outcome:
     """What processing a message did."""
@@ -251,6 +260,8 @@ def inbound_apply_locked(
     except _AfterBatch:
         message.attempts -= 1
         raise
+    except _Raced as raced:
+        outcome = _raced(message, raced)
     except PayloadError as error:
         outcome = Outcome(Status.FAILED, error=str(error), problems=error.problems)
     except DomainError as error:
@@ -267,6 +278,19 @@ def inbound_apply_locked(
     if outcome.order is not None and not message.external_id:
         message.external_id = outcome.order.external_id
     return outcome
+
+
+def _raced(message: InboundMessage, raced: _Raced) -> Outcome:
+    """The outcome of a message whose order could not be written: a duplicate
+    when the order is there now, else the failure."""
+    existing = _find(message.channel, raced.external_id)
+    if existing is not None:
+        return Outcome(Status.DUPLICATE, existing)
+    error = raced.__cause__
+    if isinstance(error, DomainError):
+        return Outcome(Status.FAILED, error=str(error))
+    logger.error("Inbound message %s failed: %r", message.pk, error)
+    return Outcome(Status.FAILED, error=f"{type(error).__name__}: {error}"[:2000])
 
 
 def inbound_outcome_save(*, message: InboundMessage, **extra: Any) -> None:
@@ -689,6 +713,23 @@ def _create(
     # An API order is answered at once and allocated by the worker after
     # commit (`inbound_allocate`): the request locks no stock level.
     deferred = message.source == Source.API
+    if prepared is not None:
+        # Checked new a moment ago; if it was made meanwhile, the savepoint
+        # `inbound_apply_locked` holds is undone and the message answered
+        # as a duplicate (`_raced`): no savepoint of its own.
+        try:
+            order = order_create_one(
+                order=new,
+                actor=None,
+                source=message.get_source_display(),
+                allocate=not deferred,
+                checked_new=True,
+            )
+        except (IntegrityError, OrderError) as error:
+            raise _Raced(parsed.external_id) from error
+        if deferred and order.status == OrderStatus.PENDING:
+            transaction.on_commit(inbound_allocate_wake)
+        return Outcome(Status.PROCESSED, order)
     try:
         with transaction.atomic():
             # One order through the set-based path: a fixed, small number of

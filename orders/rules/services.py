@@ -28,6 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
 
+from core.bulk import bulk_insert
 from core.history import history_snapshot
 from core.lookups import any_of, ids_in, lookup_chunks
 from core.users import Actor
@@ -199,7 +200,7 @@ def _write(
                 **{name: stored}, updated_at=now, version=F("version") + 1
             )
     outcome.changed = outcome.held | {pk for pks in updates.values() for pk in pks}
-    _tags_add(applied)
+    _tags_add(applied, unwritten=unwritten)
     events.order_events_insert(
         {
             "order_id": a.order_id,
@@ -219,7 +220,7 @@ def _write(
     _emails_queue(applied, facts)
 
 
-def _tags_add(applied: Sequence[Applied]) -> None:
+def _tags_add(applied: Sequence[Applied], *, unwritten: Mapping | None = None) -> None:
     wanted = [
         (a.order_id, data["tag"])
         for a in applied
@@ -234,6 +235,22 @@ def _tags_add(applied: Sequence[Applied]) -> None:
     )
     ids = dict(OrderTag.objects.filter(name__in=names).values_list("name", "pk"))
     through = Order.tags.through
+    if (
+        connection.vendor == "postgresql"
+        and unwritten
+        and all(order_id in unwritten for order_id, _ in wanted)
+    ):
+        # Orders not written yet have no tags to clash with: COPY each pair once.
+        bulk_insert(
+            through,
+            (
+                {"order_id": order_id, "ordertag_id": tag_id}
+                for order_id, tag_id in dict.fromkeys(
+                    (order_id, ids[name]) for order_id, name in wanted
+                )
+            ),
+        )
+        return
     if connection.vendor == "postgresql":
         # One statement for every (order, tag), without building a model
         # instance per row; a pair another transaction added is skipped.

@@ -4,7 +4,9 @@ Runs gunicorn (2 workers, `--threads` each) and `manage.py worker` processes aga
 throw-away PostgreSQL database, then
 
 1. POSTs 3-line orders to /api/v1/orders from concurrent clients: orders/s
-   and latency (each answer holds the created order: processed in-request);
+   and latency (each answer holds the order taken in, pending), with the
+   workers running: they reserve the orders' stock meanwhile, and the time
+   from the last answer until every order is allocated is reported;
 2. POSTs signed Shopify `orders/create` webhooks, every tenth delivery sent
    twice: deliveries acknowledged per second and their latency (p50/p99);
    while the workers process them one worker is killed (SIGKILL) mid-batch
@@ -314,7 +316,15 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
+        from django.db import connection
+        from django.db.models import Count
+
+        from orders.models import InboundMessage, Order
+
         auth = {"Authorization": f"Bearer {key}"}
+        # The workers allocate the API's orders as they come (they share the
+        # cores with the web processes, as in production).
+        workers = [start_worker(env) for _ in range(options.workers)]
         # Warm both gunicorn workers up (imports, connections).
         load([("/api/v1/orders", api_body(-n), auth) for n in range(1, 21)], 4, port)
 
@@ -323,6 +333,24 @@ def main() -> None:
             options.clients,
             port,
         )
+        api_orders = Order.objects.filter(channel__code="api")
+        started = time.perf_counter()
+        while api_orders.filter(status="pending").exists():
+            if time.perf_counter() - started > 300:
+                break
+            time.sleep(0.05)
+        api["allocated_seconds_after_last_answer"] = round(
+            time.perf_counter() - started, 2
+        )
+        api["orders_by_status"] = dict(
+            api_orders.values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        for worker in workers:
+            worker.terminate()
+            worker.wait()
+        workers = []
 
         deliveries = []
         for n in range(options.webhooks):
@@ -341,11 +369,6 @@ def main() -> None:
             if n % 10 == 0:  # Shopify retries: the same delivery again
                 deliveries.append(deliveries[-1])
         webhooks = load(deliveries, options.clients, port)
-
-        from django.db import connection
-        from django.db.models import Count
-
-        from orders.models import InboundMessage, Order
 
         shop = InboundMessage.objects.filter(source="shopify")
         started = time.perf_counter()

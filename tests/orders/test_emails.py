@@ -386,3 +386,83 @@ def test_sweep_sends_mails_left_behind_without_a_task(smtp_server, many_orders):
     assert found == 3
     assert set(CustomerEmail.objects.values_list("status", flat=True)) == {"sent"}
     assert set(smtp_server.keys.values()) == {1} and len(smtp_server.messages) == 3
+
+
+@pytest.mark.django_db
+def test_plain_text_parts_are_not_html_escaped(
+    customer, product, stock, place_order, django_capture_on_commit_callbacks
+):
+    customer.name = "Tom & Jerry <Ltd>"
+    customer.save()
+    stock(product, 5)
+    with django_capture_on_commit_callbacks(execute=True):
+        place_order([(product, 1)])
+
+    message = mail.outbox[0]
+    assert "Hello Tom & Jerry <Ltd>," in message.body
+    html, _ = message.alternatives[0]
+    assert "Hello Tom &amp; Jerry &lt;Ltd&gt;," in html
+
+
+@pytest.mark.django_db
+def test_the_server_receives_the_message_django_would_build(
+    smtp_server, customer, product, stock, place_order, monkeypatch
+):
+    """Over SMTP the bytes are written by orders.mime, not by Django's MIME
+    classes: a mail reader must find the same headers, parts and texts."""
+    from email import message_from_bytes, policy
+
+    from orders import emails
+
+    customer.name = "Zoë Ça & Co"
+    customer.email = "zoe@exämple.com"
+    customer.save()
+    stock(product, 5)
+    order = place_order([(product, 2)])
+    email = CustomerEmail.objects.get(order=order)
+    expected = emails._render_batch([email])[email.pk]
+    expected.subject = "Ihre Bestellung “ist da” — ça va"  # non-ASCII header
+    monkeypatch.setattr(emails, "_render_batch", lambda batch: {email.pk: expected})
+
+    assert emails.customer_emails_send(email_ids=[email.pk]) == {email.pk: "sent"}
+
+    (received,) = smtp_server.messages
+    assert received.to == ["zoe@xn--exmple-cua.com"]
+    got = message_from_bytes(received.content, policy=policy.default)
+    # As Django's SMTP backend would have sent it.
+    django = message_from_bytes(
+        expected.message().as_bytes(linesep="\r\n"), policy=policy.default
+    )
+    for header in ("Subject", "From", "To", "X-OMS-Email", "MIME-Version"):
+        assert got[header] == django[header]
+    assert got["Subject"] == "Ihre Bestellung “ist da” — ça va"
+    assert got.get_content_type() == "multipart/alternative"
+    parts = [(p.get_content_type(), p.get_content()) for p in got.iter_parts()]
+    assert parts == [
+        (p.get_content_type(), p.get_content()) for p in django.iter_parts()
+    ]
+    assert "Hello Zoë Ça & Co," in parts[0][1]
+    assert "Zoë Ça &amp; Co" in parts[1][1]
+    assert got["Date"] and got["Message-ID"]
+
+
+def test_messages_of_another_shape_are_left_to_django():
+    from django.core.mail import EmailMultiAlternatives
+
+    from orders.mime import smtp_bytes
+
+    def message(**kwargs):
+        built = EmailMultiAlternatives(
+            subject="s", body="text", from_email="a@example.com", to=["b@example.com"]
+        )
+        built.attach_alternative("<p>html</p>", "text/html")
+        for name, value in kwargs.items():
+            setattr(built, name, value)
+        return built
+
+    assert smtp_bytes(message()) is not None
+    assert smtp_bytes(message(body="x" * 1000)) is None  # Django: quoted-printable
+    attachment = ("a.pdf", b"%PDF", "application/pdf")
+    assert smtp_bytes(message(attachments=[attachment])) is None
+    assert smtp_bytes(message(cc=["c@example.com"])) is None
+    assert smtp_bytes(message(alternatives=[])) is None

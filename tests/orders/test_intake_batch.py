@@ -112,7 +112,10 @@ def test_drain_costs_a_savepoint_per_message_and_no_more(shop, database_queue):
 
     # Each message is applied inside a savepoint (two statements); the orders,
     # lines, timeline, customers and allocation are written for the batch.
-    assert many - few <= 2 * 27, (few, many)
+    # SQLite splits a bulk insert by its parameter limit: an order row has
+    # some 50 columns, so 30 orders (and their history) take a few more.
+    split_inserts = 4 if connection.vendor == "sqlite" else 0
+    assert many - few <= 2 * 27 + split_inserts, (few, many)
     assert Order.objects.count() == 33
     assert not InboundMessage.objects.exclude(status=Status.PROCESSED).exists()
     assert set(Order.objects.values_list("status", flat=True)) == {"allocated"}

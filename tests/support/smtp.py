@@ -26,6 +26,7 @@ class Received:
     session: int
     key: str
     to: list[str]
+    content: bytes = b""
 
 
 @dataclass
@@ -48,7 +49,11 @@ class SinkHandler:
         key = message_from_bytes(envelope.content).get("X-OMS-Email", "")
         connection = getattr(session, "oms_connection", 0)
         with self.lock:
-            self.messages.append(Received(connection, key, list(envelope.rcpt_tos)))
+            self.messages.append(
+                Received(
+                    connection, key, list(envelope.rcpt_tos), bytes(envelope.content)
+                )
+            )
         return "250 Message accepted for delivery"
 
     @property
