@@ -197,6 +197,23 @@ def _settle_in_batches(order_ids: list[int]) -> None:
             )
 
 
+def _cpu_seconds(backend_pid: int | None) -> tuple[float, float | None]:
+    """CPU seconds used so far by this process and by its PostgreSQL backend
+    (read from /proc when the server runs on this machine, else None).
+
+    On a shared machine CPU time moves far less than wall time when other
+    work competes for the cores, so A/B comparisons read it beside wall time.
+    """
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    own = usage.ru_utime + usage.ru_stime
+    try:
+        with open(f"/proc/{backend_pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return own, None
+    return own, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def child_import(path: str, settle: str) -> None:
     """Import the file and settle it in this fresh process; print JSON figures.
 
@@ -207,17 +224,24 @@ def child_import(path: str, settle: str) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
     django.setup()
+    from django.db import connection
+
     from orders.importing.services import orders_import
     from orders.models import Channel
 
     data = Path(path).read_bytes()
     channel = Channel.objects.get(code="bench")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend_pid = cursor.fetchone()[0]
+    cpu_start = _cpu_seconds(backend_pid)
     started = time.perf_counter()
     if settle == "batches":
         result = orders_import(
             data=data, actor=None, channel=channel, filename="bench.csv"
         )
         imported = time.perf_counter() - started
+        cpu_imported = _cpu_seconds(backend_pid)
         _settle_in_batches(result.order_ids)
     else:
         # What import_confirm runs, with the import and the settling timed apart.
@@ -227,14 +251,27 @@ def child_import(path: str, settle: str) -> None:
             data=data, actor=None, channel=channel, filename="bench.csv"
         )
         imported = time.perf_counter() - started
+        cpu_imported = _cpu_seconds(backend_pid)
         imported_orders_settle(order_ids=result.order_ids, actor=None)
     ready = time.perf_counter() - started
+    cpu_ready = _cpu_seconds(backend_pid)
+
+    def spent(since, until) -> dict:
+        return {
+            "client": round(until[0] - since[0], 2),
+            "database": None if since[1] is None else round(until[1] - since[1], 2),
+        }
+
     assert result.written and result.ok, result.problems[:5]
     print(
         json.dumps(
             {
                 "import_seconds": imported,
                 "ready_seconds": ready,
+                "cpu_seconds": {
+                    "import": spent(cpu_start, cpu_imported),
+                    "allocation_and_emails": spent(cpu_imported, cpu_ready),
+                },
                 "orders": result.orders,
                 "lines": result.lines,
                 "new_customers": len(result.new_customers),
@@ -353,6 +390,25 @@ def bench_rules_create(count: int) -> None:
             )
 
 
+def _cpu_ratios(ruled: dict, plain: dict) -> dict:
+    def total(cpu: dict, phases) -> float | None:
+        spent = [cpu[phase][side] for phase in phases for side in cpu[phase]]
+        return None if None in spent else sum(spent)
+
+    ratios = {}
+    for name, phases in (
+        ("import_cpu_ratio_vs_no_rules", ["import"]),
+        (
+            "import_to_allocated_cpu_ratio_vs_no_rules",
+            ["import", "allocation_and_emails"],
+        ),
+    ):
+        with_rules, without = total(ruled, phases), total(plain, phases)
+        if with_rules is not None and without:
+            ratios[name] = round(with_rules / without, 3)
+    return ratios
+
+
 def run_path(
     settle: str, data: bytes, skus: list[str], lines: int, rules: int = 0
 ) -> dict:
@@ -378,6 +434,9 @@ def run_path(
         "orders": figures["orders"],
         "lines_per_second_to_allocated": round(lines / figures["ready_seconds"]),
         "peak_rss_mb": round(figures["peak_rss_mb"], 1),
+        # CPU seconds of the importing process and of its database backend:
+        # steadier than wall time on a busy machine.
+        "cpu_seconds": figures["cpu_seconds"],
         **_check_settled(lines),
     }
 
@@ -427,6 +486,9 @@ def main() -> None:
                 / plain["import_to_allocated_seconds"],
                 3,
             ),
+            # The same ratios in CPU seconds (this process and its database
+            # backend), for a machine where other work skews wall time.
+            **_cpu_ratios(ruled["cpu_seconds"], plain["cpu_seconds"]),
         }
 
     from orders.models import Order
