@@ -3,6 +3,7 @@ django-simple-history listens to (COPY imports, F() stock updates,
 bulk status changes)."""
 
 from collections.abc import Iterable
+from functools import cache
 
 from django.db import connection
 from django.utils import timezone
@@ -29,7 +30,6 @@ def history_snapshot(
         if user is not None and getattr(user, "is_authenticated", False)
         else None
     )
-    history = model.history.model
     if connection.vendor != "postgresql":
         model.history.bulk_history_create(
             list(model.objects.filter(**{f"{column}__in": pks})),
@@ -42,9 +42,16 @@ def history_snapshot(
     quoted = ", ".join(f'"{column}"' for column in columns)
     with connection.cursor() as cursor:
         cursor.execute(
-            f'INSERT INTO "{history._meta.db_table}" ({quoted}, "history_date", '
+            f'INSERT INTO "{_history_table(model)}" ({quoted}, "history_date", '
             '"history_change_reason", "history_type", "history_user_id") '
             f'SELECT {quoted}, %s, %s, %s, %s FROM "{model._meta.db_table}" '
             f'WHERE "{model._meta.get_field(column.removesuffix("_id")).column}" = ANY(%s)',
             [timezone.now(), reason or None, "+" if created else "~", user_id, pks],
         )
+
+
+@cache
+def _history_table(model) -> str:
+    """The model's history table (`model.history` builds a manager class each
+    time it is read: too dear for every order taken in)."""
+    return model.history.model._meta.db_table

@@ -409,9 +409,18 @@ OMS_INTAKE_CHANNEL_CACHE_SECONDS = float(
     )
 )
 
-# Whether any active rule has a trigger (so allocation skips the rules when
-# none has "when allocated") is cached per process this many seconds: a new
-# or re-activated rule takes effect at most this late (0 = always read).
+# The locations' working days and holidays, which date each new order's
+# ship-by, are cached per process this many seconds (0 = always read): a
+# changed calendar dates new orders at most this late.
+OMS_SHIP_BY_CACHE_SECONDS = float(
+    os.environ.get(
+        "OMS_SHIP_BY_CACHE_SECONDS", "0" if os.environ.get("PYTEST_VERSION") else "5"
+    )
+)
+
+# Whether any active rule has a trigger (so intake and allocation skip the
+# rules when none has that trigger) is cached per process this many seconds:
+# a new or re-activated rule takes effect at most this late (0 = always read).
 OMS_RULES_CACHE_SECONDS = float(
     os.environ.get(
         "OMS_RULES_CACHE_SECONDS", "0" if os.environ.get("PYTEST_VERSION") else "5"

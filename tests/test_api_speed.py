@@ -88,6 +88,38 @@ def test_create_costs_the_same_few_statements_whatever_its_lines(client, api_key
     assert counts[1] == counts[3] == counts[5] <= MAX_STATEMENTS, counts
 
 
+def test_warm_create_reads_no_line_rule_location_or_channel(
+    client, api_key, skus, settings, monkeypatch
+):
+    from orders.rules import services as rule_services
+    from orders.services import shipby
+
+    monkeypatch.setattr(rule_services, "_TRIGGERS_SEEN", {})
+    monkeypatch.setattr(shipby, "_CALENDAR", [])
+    settings.OMS_RULES_CACHE_SECONDS = 60
+    settings.OMS_SHIP_BY_CACHE_SECONDS = 60
+    settings.OMS_INTAKE_CHANNEL_CACHE_SECONDS = 60
+    post(client, api_key, order_body("WARM", lines=lines(skus, 1)))
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = post(client, api_key, order_body("Q-1", lines=lines(skus, 3)))
+
+    assert response.status_code == 201
+    assert [line["sku"] for line in response.json()["lines"]] == skus[:3]
+    read = [
+        sql.split(" WHERE ")[0]
+        for sql in statements(ctx.captured_queries)
+        if sql.startswith("SELECT")
+    ]
+    # The answer's lines and their reservations: the rows just written.
+    assert not [
+        sql for sql in read if 'FROM "orders_orderline"' in sql and "SUM(" in sql
+    ]
+    for table in ("orders_rule", "inventory_location"):
+        assert not [sql for sql in read if f'FROM "{table}"' in sql], (table, read)
+    assert not [sql for sql in read if 'AS "cutoff_time"' in sql], read
+
+
 def test_create_query_bound_with_savepoints(
     client, api_key, skus, django_assert_max_num_queries
 ):

@@ -30,14 +30,28 @@ def _money(value) -> str:
     return f"{value:.2f}"
 
 
+def _lines_known(order: Order) -> bool:
+    """Whether the order's lines are in memory (`prefetch_related`, or the
+    rows the intake just wrote)."""
+    cache_name = Order._meta.get_field("lines").cache_name
+    return cache_name in getattr(order, "_prefetched_objects_cache", {})
+
+
 def order_detail(*, order: Order, new: bool = False) -> dict[str, Any]:
     """Return the API's view of an order: status, lines, shipments (2 queries;
-    1 for an order `new`ly taken in, which has no shipments yet)."""
-    lines = list(
-        order.lines.annotate(
-            allocated=Coalesce(Sum("allocations__quantity"), 0)
-        ).order_by("pk")
-    )
+    1 for an order `new`ly taken in, which has no shipments yet; none when
+    it is still pending and its lines are those just written)."""
+    if new and order.status == S.PENDING and _lines_known(order):
+        # A pending order has reserved nothing yet.
+        lines = list(order.lines.all())
+        for line in lines:
+            line.allocated = 0
+    else:
+        lines = list(
+            order.lines.annotate(
+                allocated=Coalesce(Sum("allocations__quantity"), 0)
+            ).order_by("pk")
+        )
     status_text = STATUS_TEXT.get(order.status, order.get_status_display())
     if order.status == S.ON_HOLD and order.hold_reason:
         status_text = f"On hold: {order.get_hold_reason_display()}."

@@ -5,6 +5,7 @@ is checked before anything is written. `resolve` then looks up channels,
 products, customers and already imported orders in a few set-based queries.
 """
 
+import functools
 import operator
 import re
 from collections.abc import Callable
@@ -23,6 +24,16 @@ from orders.models import Customer, Order, OrderLine
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 ZERO = Decimal("0")
+
+
+@functools.lru_cache(maxsize=16384)
+def _text_problem(model, name: str, value: str) -> str | None:
+    """`model_value_problem` for a text value, remembered: a file repeats its
+    SKUs, customers, cities and methods on many rows, and fields with
+    validators of their own (the e-mail) are slow to check."""
+    return model_value_problem(model, name, value)
+
+
 # Order fields written from the file value of the same name, as it is.
 ORDER_TEXT_FIELDS = (
     "ship_name",
@@ -111,8 +122,21 @@ def _money(text: str, decimal_comma: bool) -> Decimal | None:
     return value if value.is_finite() else None
 
 
+@functools.lru_cache(maxsize=16384)
+def _price(text: str, decimal_comma: bool) -> tuple[Decimal | None, str | None]:
+    """A line's unit price read from the text, and why a line cannot store it
+    (None when it can, or when the text is no price at all), remembered per
+    text: prices repeat across a file's lines. Decimals are immutable."""
+    amount = _money(text, decimal_comma)
+    if amount is None or amount < 0:
+        return amount, None
+    return amount, model_value_problem(OrderLine, "unit_price", amount)
+
+
+@functools.lru_cache(maxsize=4096)
 def _quantity(text: str) -> tuple[int, str]:
-    """Return a line's quantity, or 0 and why the text is not one."""
+    """Return a line's quantity, or 0 and why the text is not one (remembered:
+    a file has few different quantities)."""
     if not (text.isascii() and text.isdigit()) or not text.strip("0"):
         return 0, f"{shown(text)} is not a whole number above zero."
     field = OrderLine._meta.get_field("quantity")
@@ -177,7 +201,7 @@ def parse_table(
                 Problem(number, name_of["external_id"], "the order reference is empty.")
             )
             continue
-        if message := model_value_problem(Order, "external_id", external_id):
+        if message := _text_problem(Order, "external_id", external_id):
             # A reference that cannot be stored cannot name an order either.
             loose.append(Problem(number, name_of["external_id"], message))
             continue
@@ -239,11 +263,11 @@ def line_check(
     """
     name_of, external_id = fmt.columns, order.external_id
     sku = sku.strip()
-    amount = _money(price, decimal_comma)
+    amount, price_problem = _price(price, decimal_comma)
     problems = order.problems
     if not sku:
         problems.append(Problem(row, name_of["sku"], "the SKU is empty.", external_id))
-    elif message := model_value_problem(OrderLine, "sku", sku):
+    elif message := _text_problem(OrderLine, "sku", sku):
         problems.append(Problem(row, name_of["sku"], message, external_id))
         sku = ""  # never looked up
     count, message = _quantity(quantity.strip())
@@ -259,7 +283,7 @@ def line_check(
             )
         )
         amount = ZERO
-    elif message := model_value_problem(OrderLine, "unit_price", amount):
+    elif message := price_problem:
         problems.append(Problem(row, name_of["unit_price"], message, external_id))
         amount = ZERO
     order.lines.append(ParsedLine(row, sku, count, amount, name.strip()))
@@ -340,7 +364,11 @@ def _check_storable(order: ParsedOrder, fmt: Format) -> None:
         column = name_of.get(f, f)
         if column in refused:
             return
-        message = model_value_problem(model, field_name, value)
+        message = (
+            _text_problem(model, field_name, value)
+            if type(value) is str
+            else model_value_problem(model, field_name, value)
+        )
         if message:
             refused.add(column)
             order.problems.append(Problem(row, column, message, order.external_id))

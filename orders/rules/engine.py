@@ -350,7 +350,8 @@ def facts_load(
             fact.first_order = first.get(customer_of[pk]) == pk
     if F.ORDER_TAG in needed:
         through = Order.tags.through
-        for chunk in lookup_chunks(ids):
+        # Orders not written yet have no tags to read.
+        for chunk in lookup_chunks([pk for pk in ids if pk not in unwritten]):
             for order_id, name in (
                 through.objects.filter(any_of("order__id", chunk))
                 .order_by()

@@ -18,10 +18,13 @@ are known: `ship_by_follow_allocation` moves the date to their working days
 """
 
 import datetime
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
@@ -160,18 +163,51 @@ def ship_by_for(
     )
 
 
+# (read at, monotonic seconds; the calendar), per process.
+_CALENDAR: list[tuple[float, ShipByCalendar]] = []
+_CALENDAR_LOCK = threading.Lock()
+
+
+def ship_by_calendar_cached() -> ShipByCalendar:
+    """Return the locations' calendar, read at most every
+    `OMS_SHIP_BY_CACHE_SECONDS` per process (0 under pytest: always read), so
+    each order of the API or a webhook does not read the locations again: a
+    location's new working days or holidays date new orders at most this
+    late (allocation moves the date to the locations it reserves at)."""
+    ttl = settings.OMS_SHIP_BY_CACHE_SECONDS
+    if ttl <= 0:
+        return ShipByCalendar.load()
+    now = time.monotonic()
+    with _CALENDAR_LOCK:
+        if _CALENDAR and now - _CALENDAR[0][0] < ttl:
+            return _CALENDAR[0][1]
+    calendar = ShipByCalendar.load()
+    with _CALENDAR_LOCK:
+        _CALENDAR[:] = [(now, calendar)]
+    return calendar
+
+
 def ship_by_many(
-    *, orders: list[tuple[int, datetime.datetime, str]]
+    *,
+    orders: list[tuple[int, datetime.datetime, str]],
+    handling: Mapping[int, tuple[datetime.time, int]] | None = None,
 ) -> list[datetime.date]:
     """Return the ship-by dates of many new orders, given as (channel id,
-    placed at, country): two queries, however many orders."""
-    calendar = ShipByCalendar.load()
-    handling = {
-        pk: (cutoff, days)
-        for pk, cutoff, days in Channel.objects.filter(
-            pk__in={channel_id for channel_id, _, _ in orders}
-        ).values_list("pk", "cutoff_time", "handling_days")
-    }
+    placed at, country): two queries at most, however many orders.
+
+    `handling` (channel id -> (cut-off time, handling days)) are the channels
+    the caller has read already; the others are read. The locations'
+    calendar may come from the per-process cache (`ship_by_calendar_cached`).
+    """
+    calendar = ship_by_calendar_cached()
+    handling = dict(handling or {})
+    if missing := {pk for pk, _, _ in orders if pk not in handling}:
+        handling.update(
+            (pk, (cutoff, days))
+            for pk, cutoff, days in Channel.objects.filter(pk__in=missing).values_list(
+                "pk", "cutoff_time", "handling_days"
+            )
+        )
     return [
         calendar.ship_by(
             placed_at=placed_at,

@@ -101,6 +101,41 @@ def test_each_applied_rule_is_on_the_timeline(rules, channel, user):
     )
 
 
+def test_orders_ruled_alike_each_get_their_own_entry(rules, channel, user):
+    # Two customers' first big orders and a returning customer's second one:
+    # the same rules do the same to the first two, something else to the third.
+    orders = import_file(
+        row("A-1", "one@example.com", 10, "20.00")
+        + row("A-2", "two@example.com", 10, "20.00")
+        + row("A-3", "one@example.com", 10, "20.00", hour=11),
+        channel,
+        user,
+    )
+
+    def entries(order):
+        return [
+            (event.message, event.data, event.user_id)
+            for event in OrderEvent.objects.filter(
+                order=order, kind=OrderEvent.Kind.RULE
+            ).order_by("pk")
+        ]
+
+    first, second, third = (entries(orders[ref]) for ref in ("A-1", "A-2", "A-3"))
+    assert first == second
+    assert [data["rule_name"] for _, data, _ in first] == [
+        "First big order",
+        "Bulk",
+        "Never overflow",
+    ]
+    hold = first[0][1]["actions"][0]
+    assert hold["action"] == "hold" and hold["reason"] == "fraud_review"
+    assert hold["from"] == OrderStatus.PENDING
+    assert {user_id for _, _, user_id in first} == {user.pk}
+    # The returning customer's order is no first order: no hold entry.
+    assert [data["rule_name"] for _, data, _ in third] == ["Bulk", "Never overflow"]
+    assert third == first[1:]
+
+
 def test_only_the_customers_first_order_in_the_file_is_first(rules, channel, user):
     orders = import_file(
         row("A-1", "twice@example.com", 1, "150.00", hour=9)

@@ -121,6 +121,44 @@ def test_bulk_matches_one_by_one_in_two_queries(web, django_assert_num_queries):
     assert bulk[1] == D(2026, 11, 18) and bulk[4] == D(2026, 11, 19)
 
 
+@pytest.mark.django_db
+def test_bulk_with_known_channels_reads_only_the_calendar(
+    web, django_assert_num_queries
+):
+    placed = at("2026-11-18 15:00")
+    with django_assert_num_queries(1):
+        (ship_by,) = ship_by_many(
+            orders=[(web.pk, placed, "US")],
+            handling={web.pk: (web.cutoff_time, web.handling_days)},
+        )
+    assert ship_by == ship_by_for(channel=web, placed_at=placed, country="US")
+
+
+@pytest.mark.django_db
+def test_calendar_is_kept_for_the_cache_seconds_then_read_again(
+    web, settings, monkeypatch, django_assert_num_queries
+):
+    from orders.services import shipby
+
+    clock = [1000.0]
+    monkeypatch.setattr(shipby.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(shipby, "_CALENDAR", [])
+    settings.OMS_SHIP_BY_CACHE_SECONDS = 5
+    rows = [(web.pk, at("2026-11-20 09:00"), "US")]
+    handling = {web.pk: (web.cutoff_time, web.handling_days)}
+    assert ship_by_many(orders=rows, handling=handling) == [D(2026, 11, 20)]
+
+    LocationFactory(code="MAIN", holidays="2026-11-20")
+    with django_assert_num_queries(0):
+        kept = ship_by_many(orders=rows, handling=handling)
+    clock[0] += 5
+    with django_assert_num_queries(1):
+        fresh = ship_by_many(orders=rows, handling=handling)
+
+    assert kept == [D(2026, 11, 20)]  # the holiday is not seen yet
+    assert fresh == [D(2026, 11, 23)]  # the holiday moves it to Monday
+
+
 def test_location_calendar_validators_name_the_bad_value():
     with pytest.raises(ValidationError, match="digits 1"):
         workdays.validate_working_days("1238")
