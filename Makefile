@@ -72,7 +72,7 @@ bench: system $(STAMP)
 	  DATABASE_URL="$${DATABASE_URL:-$(OMS_TEST_DATABASE_URL)}" $(BIN)/python $$script || exit 1; \
 	done
 
-# The admin at 10 M orders: loads its data set once (~25 min, 16 GB) and keeps it.
+# The admin at 10 M orders: loads its data set once (~8 min, 17 GB) and keeps it.
 bench-scale: system $(STAMP)
 	DATABASE_URL="$${DATABASE_URL:-$(OMS_TEST_DATABASE_URL)}" \
 	  $(BIN)/python tests/bench/bench_admin.py --orders 10000000
