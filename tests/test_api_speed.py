@@ -250,9 +250,9 @@ def database_queue(settings):
     settings.OMS_TASKS_BACKEND = "database"
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     settings.OMS_INBOX_WAKE_SECONDS = 60
-    inbox._allocate_woken_until = 0.0
+    inbox._woken_until.clear()
     yield
-    inbox._allocate_woken_until = 0.0
+    inbox._woken_until.clear()
 
 
 def test_worker_allocates_the_api_orders_in_one_task(

@@ -202,7 +202,8 @@ def _queue_in_database() -> bool:
     return settings.OMS_TASKS_BACKEND == "database"
 
 
-_woken_until = 0.0
+# When this process last queued each wake-up task (time.monotonic()).
+_woken_until: dict[str, float] = {}
 _wake_lock = threading.Lock()
 
 
@@ -214,15 +215,20 @@ def inbound_wake() -> None:
     every message stored until then: one task row per process and interval
     however many webhooks arrive, and none when nothing arrives.
     """
-    global _woken_until
+    _wake_once(inbound_drain_task)
+
+
+def _wake_once(task_) -> None:
+    """Queue `task_` to start `OMS_INBOX_WAKE_SECONDS` from now, unless this
+    process queued it within that time (it has not started yet)."""
     delay = settings.OMS_INBOX_WAKE_SECONDS
     now = time.monotonic()
     with _wake_lock:
-        if now < _woken_until:
+        if now < _woken_until.get(task_.name, 0.0):
             return
-        _woken_until = now + delay
+        _woken_until[task_.name] = now + delay
     run_after = timezone.now() + timedelta(seconds=delay)
-    inbound_drain_task.using(run_after=run_after).enqueue()
+    task_.using(run_after=run_after).enqueue()
 
 
 # ---- processing
@@ -818,9 +824,6 @@ def _note_once(order: Order, text: str, message: InboundMessage) -> None:
 # ---- reserving stock for the orders the API took in
 
 
-_allocate_woken_until = 0.0
-
-
 def inbound_allocate_wake() -> None:
     """Have the worker reserve stock for the orders the API took in.
 
@@ -828,18 +831,10 @@ def inbound_allocate_wake() -> None:
     `OMS_INBOX_WAKE_SECONDS`, which allocates every such order waiting when
     it starts; with the immediate backend, at once.
     """
-    global _allocate_woken_until
     if not _queue_in_database():
         inbound_allocate_task.enqueue()
         return
-    delay = settings.OMS_INBOX_WAKE_SECONDS
-    now = time.monotonic()
-    with _wake_lock:
-        if now < _allocate_woken_until:
-            return
-        _allocate_woken_until = now + delay
-    run_after = timezone.now() + timedelta(seconds=delay)
-    inbound_allocate_task.using(run_after=run_after).enqueue()
+    _wake_once(inbound_allocate_task)
 
 
 @task()

@@ -45,10 +45,10 @@ def database_queue(settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     settings.OMS_INTAKE_CHANNEL_CACHE_SECONDS = 60
     settings.OMS_INBOX_WAKE_SECONDS = 60
-    inbox._woken_until = 0.0
+    inbox._woken_until.clear()
     views._channels.clear()  # channels of earlier tests are gone
     yield
-    inbox._woken_until = 0.0
+    inbox._woken_until.clear()
     views._channels.clear()
 
 
