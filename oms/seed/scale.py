@@ -537,22 +537,19 @@ def _plan(*, statements, params, orders, customers, models, rebuild) -> list[_Ta
             after=("vacuum orders", "vacuum shipments"),
         )
     )
-    try:
-        from oms.dashboard import dashboard_figures_refresh_now
-    except ImportError:  # pragma: no cover - an older dashboard
-        pass
-    else:
-        # The history figures once the tables have their indexes and statistics.
-        tasks.append(
-            _Task(
-                "figures",
-                "figures",
-                "",
-                _in_django(dashboard_figures_refresh_now),
-                cost=0.7 * orders / 1e6,
-                after=("finish orders", "finish shipments"),
-            )
+    from oms.dashboard import dashboard_figures_refresh_now
+
+    # The history figures once the tables have their indexes and statistics.
+    tasks.append(
+        _Task(
+            "figures",
+            "figures",
+            "",
+            _in_django(dashboard_figures_refresh_now),
+            cost=0.7 * orders / 1e6,
+            after=("finish orders", "finish shipments"),
         )
+    )
     for table, model in models.items():
         # The tallies lock their tables in SHARE mode, as CREATE INDEX does;
         # ALTER TABLE and ANALYZE wait for both.
