@@ -52,9 +52,12 @@ class FreeStock(NamedTuple):
         return not self.ships_to or str(country).upper() in self.ships_to
 
 
-def lock_free_stock(product_ids: Iterable[int]) -> list[FreeStock]:
+def lock_free_stock(
+    product_ids: Iterable[int], *, lock: bool = True
+) -> list[FreeStock]:
     """Lock the stock levels of these products that have stock free at an
-    active location, in pk order, and return them as plain rows.
+    active location, in pk order, and return them as plain rows. With
+    `lock=False` only read them (to plan before locking, then compare).
 
     A level that is full has nothing to give and stays unlocked, so on
     scarce stock orders for the same products do not queue behind each other
@@ -64,25 +67,23 @@ def lock_free_stock(product_ids: Iterable[int]) -> list[FreeStock]:
     the commit, and building three models per level is time spent holding
     them.
     """
-    rows = (
-        StockLevel.objects.filter(
-            product_id__in=set(product_ids),
-            location__active=True,
-            allocated__lt=F("on_hand"),
-        )
-        .select_for_update(of=("self",))
-        .order_by("pk")
-        .values_list(
-            "pk",
-            "product_id",
-            "location_id",
-            "on_hand",
-            "allocated",
-            "location__priority",
-            "location__code",
-            "location__ships_to",
-            "product__sku",
-        )
+    levels = StockLevel.objects.filter(
+        product_id__in=set(product_ids),
+        location__active=True,
+        allocated__lt=F("on_hand"),
+    )
+    if lock:
+        levels = levels.select_for_update(of=("self",))
+    rows = levels.order_by("pk").values_list(
+        "pk",
+        "product_id",
+        "location_id",
+        "on_hand",
+        "allocated",
+        "location__priority",
+        "location__code",
+        "location__ships_to",
+        "product__sku",
     )
     return [
         FreeStock(

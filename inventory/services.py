@@ -6,7 +6,7 @@
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -338,8 +338,13 @@ def stock_allocate_many(
     *,
     requests: Sequence[AllocationRequest],
     all_or_nothing: bool | None = None,
+    new_lines: bool = False,
+    before_lock: Callable[[dict[int, AllocationResult]], object] | None = None,
 ) -> dict[int, AllocationResult]:
     """Reserve stock for many orders at once, set-based, in the order given.
+
+    `new_lines`: the demands' lines were written in this transaction (an
+    import), so none holds a reservation yet and none is looked for.
 
     The candidate stock levels (those with stock free) are locked once, in
     pk order; every request is
@@ -347,6 +352,15 @@ def stock_allocate_many(
     free; then the reservations are written in bulk (one UPDATE for the stock
     levels, COPY for new allocation rows on PostgreSQL). The database check
     constraint refuses any over-allocation that slipped past the lock.
+
+    `before_lock` (an import, whose orders nobody else sees yet): plan
+    first against the levels read without a lock, hand that plan to
+    `before_lock(results)` (which writes what depends on it but not on the
+    lock: the orders with their statuses), then lock the levels; when they
+    are exactly as read the plan stands, else every request is planned
+    again against the locked levels (the same result as planning under the
+    lock from the start). The stock locks are then held only while the
+    reservations are written. Returns the results that were reserved.
     """
     if all_or_nothing is None:
         all_or_nothing = settings.OMS_ALLOCATION_MODE == "all_or_nothing"
@@ -362,8 +376,81 @@ def stock_allocate_many(
     ]
     product_ids = {d.product_id for r in requests for d in r.demands}
     if not product_ids:
-        return {r.key: AllocationResult(reserved={}, short={}) for r in requests}
-    levels = lock_free_stock(product_ids)
+        results = {r.key: AllocationResult(reserved={}, short={}) for r in requests}
+        if before_lock is not None:
+            before_lock(results)
+        return results
+    if before_lock is None:
+        levels = lock_free_stock(product_ids)
+    else:
+        read = lock_free_stock(product_ids, lock=False)
+        results, picks = _plan(requests, read, all_or_nothing=all_or_nothing)
+        before_lock(results)
+        # The allocation rows too, and their lines' foreign keys checked:
+        # their stock levels' keys are checked at the commit, under the lock
+        # (checking takes a share lock on the level).
+        _reserve(picks, new_lines=new_lines, levels=False)
+        _check_now(Allocation, "order_line")
+        levels = lock_free_stock(product_ids)
+        if levels == read:
+            # As planned: only the stock levels are left to write.
+            return _reserved(results, picks, levels, new_lines=new_lines, rows=False)
+        Allocation.objects.filter(
+            any_of("order_line__id", sorted({line_id for line_id, _, _ in picks}))
+        ).delete()
+    results, picks = _plan(requests, levels, all_or_nothing=all_or_nothing)
+    return _reserved(results, picks, levels, new_lines=new_lines)
+
+
+def _check_now(model, field_name: str) -> None:
+    """Check the foreign key `field_name` of the rows of `model` written so
+    far in this transaction now rather than at the commit (PostgreSQL; its
+    constraints are deferred)."""
+    if connection.vendor != "postgresql":
+        return
+    field = model._meta.get_field(field_name)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT quote_ident(conname) FROM pg_constraint WHERE contype = 'f' "
+            "AND condeferrable AND conrelid = %s::regclass "
+            "AND confrelid = %s::regclass AND conkey = ARRAY[("
+            "SELECT attnum FROM pg_attribute WHERE attrelid = %s::regclass "
+            "AND attname = %s)]::int2[]",
+            [
+                model._meta.db_table,
+                field.related_model._meta.db_table,
+                model._meta.db_table,
+                field.column,
+            ],
+        )
+        names = [name for (name,) in cursor.fetchall()]
+        if names:
+            cursor.execute(f"SET CONSTRAINTS {', '.join(names)} IMMEDIATE")
+            cursor.execute(f"SET CONSTRAINTS {', '.join(names)} DEFERRED")
+
+
+def _reserved(
+    results: dict[int, AllocationResult],
+    picks: list[tuple[int, int, int]],
+    levels: list,
+    *,
+    new_lines: bool,
+    rows: bool = True,
+) -> dict[int, AllocationResult]:
+    """Write the planned reservations on the locked `levels` (without the
+    allocation rows with `rows=False`); return `results`."""
+    product_of = {level.pk: level.product_id for level in levels}
+    _reserve(picks, new_lines=new_lines, rows=rows)
+    _stock_changed(product_of[level_pk] for _, level_pk, _ in picks)
+    return results
+
+
+def _plan(
+    requests: Sequence[AllocationRequest], levels: list, *, all_or_nothing: bool
+) -> tuple[dict[int, AllocationResult], list[tuple[int, int, int]]]:
+    """Route every request in memory, in the order given, against what the
+    earlier ones left free at `levels`: the results and the (line id, level
+    pk, quantity) picks to write."""
     by_pk = {level.pk: level for level in levels}
     free = {level.pk: level.available for level in levels}
     # Which locked levels may ship each product to each country, worked out
@@ -454,9 +541,7 @@ def stock_allocate_many(
             short=plan.short,
             routing=routing_record(plan=plan, shipped_from=list(reserved), **routing),
         )
-    _reserve(picks)
-    _stock_changed(by_pk[level_pk].product_id for _, level_pk, _ in picks)
-    return results
+    return results, picks
 
 
 def _places_named_by_rules(
@@ -477,9 +562,18 @@ def _places_named_by_rules(
     }
 
 
-def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
+def _reserve(
+    picks: Sequence[tuple[int, int, int]],
+    *,
+    new_lines: bool = False,
+    rows: bool = True,
+    levels: bool = True,
+) -> None:
     """Write reservations in bulk: allocation rows, and `allocated` on each
-    stock level, with the levels' field history.
+    stock level, with the levels' field history. With `new_lines` no line
+    holds a reservation yet: the rows are only inserted. `rows=False` /
+    `levels=False` leave out the allocation rows / the stock levels (an
+    import writes its rows before it locks the levels).
 
     On PostgreSQL one statement does it all for a batch of orders (the stock
     levels stay locked until the commit, so every statement here is time
@@ -492,12 +586,12 @@ def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
     for line_id, level_pk, quantity in picks:
         per_level[level_pk] += quantity
         per_pair[line_id, level_pk] += quantity
-    if connection.vendor == "postgresql":
-        upsert = len(per_pair) <= UPSERT_ROWS
+    if levels and connection.vendor == "postgresql":
+        upsert = rows and len(per_pair) <= UPSERT_ROWS
         _reserve_postgresql(per_level, per_pair if upsert else {})
         if upsert:
             return
-    else:
+    elif levels:
         StockLevel.objects.filter(pk__in=per_level).update(
             allocated=F("allocated")
             + Case(
@@ -509,7 +603,9 @@ def _reserve(picks: Sequence[tuple[int, int, int]]) -> None:
             )
         )
         _history(per_level, reason=RESERVED)
-    line_ids = sorted({line_id for line_id, _ in per_pair})
+    if not rows:
+        return
+    line_ids = [] if new_lines else sorted({line_id for line_id, _ in per_pair})
     existing: dict[tuple[int, int], int] = {}
     for chunk in lookup_chunks(line_ids):
         existing.update(

@@ -409,6 +409,16 @@ OMS_INTAKE_CHANNEL_CACHE_SECONDS = float(
     )
 )
 
+# Big admin lists' filter choices (channels, countries, tags, carriers) are
+# cached per process this many seconds (0 = always read): a new channel or tag
+# shows in the filters at most this late.
+OMS_ADMIN_FILTER_CACHE_SECONDS = float(
+    os.environ.get(
+        "OMS_ADMIN_FILTER_CACHE_SECONDS",
+        "0" if os.environ.get("PYTEST_VERSION") else "30",
+    )
+)
+
 # The locations' working days and holidays, which date each new order's
 # ship-by, are cached per process this many seconds (0 = always read): a
 # changed calendar dates new orders at most this late.

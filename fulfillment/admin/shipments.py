@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.admin_choices import CachedRelatedFieldListFilter
 from core.admin_utils import LargeTableAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from fulfillment import forms, selectors
 from fulfillment.admin import postage as postage_admin
@@ -148,8 +149,8 @@ class ShipmentAdmin(
         "status",
         LateFilter,
         ExceptionReasonFilter,
-        "location",
-        "carrier",
+        ("location", CachedRelatedFieldListFilter),
+        ("carrier", CachedRelatedFieldListFilter),
         PickListFilter,
     ]
     list_select_related = ["order", "location", "pick_list", "carrier"]

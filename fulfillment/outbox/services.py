@@ -8,10 +8,12 @@ and key (a shipment, an order, a refund): recording it again does nothing.
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Prefetch
@@ -171,15 +173,37 @@ def outbox_shipment_tracking_changed(*, shipment: Shipment) -> OutboundMessage |
 # ---- order events (generic channels)
 
 
-def _generic_channels(order_ids: Iterable[int]) -> dict[int, Channel]:
-    """The generic channels with a webhook URL that these orders came from."""
-    # The few channels first: most shops have none with a webhook, and then
-    # the orders (25,000 from an import) are never looked at.
-    candidates = {
+# (read at, monotonic seconds; the generic channels with a webhook URL), per
+# process.
+_WEBHOOK_CHANNELS_SEEN: list[tuple[float, dict[int, Channel]]] = []
+
+
+def _webhook_channels() -> dict[int, Channel]:
+    """The active generic channels with a webhook URL, by id.
+
+    Every new order asks (and the answer rarely changes): remembered per
+    process for `OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS` (0 under pytest), as
+    the channels that push stock are. A channel given a webhook URL hears of
+    orders made from at most that many seconds later; one switched off may
+    hear of one more order in that time."""
+    ttl = settings.OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS
+    now = time.monotonic()
+    if _WEBHOOK_CHANNELS_SEEN and now - _WEBHOOK_CHANNELS_SEEN[0][0] < ttl:
+        return _WEBHOOK_CHANNELS_SEEN[0][1]
+    channels = {
         channel.pk: channel
         for channel in Channel.objects.filter(active=True).exclude(webhook_url="")
         if platform_of(channel) == GENERIC
     }
+    _WEBHOOK_CHANNELS_SEEN[:] = [(now, channels)] if ttl > 0 else []
+    return channels
+
+
+def _generic_channels(order_ids: Iterable[int]) -> dict[int, Channel]:
+    """The generic channels with a webhook URL that these orders came from."""
+    # The few channels first (kept per process): most shops have none with a
+    # webhook, and then the orders (25,000 from an import) are never looked at.
+    candidates = _webhook_channels()
     if not candidates:
         return {}
     used = (

@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 
 from fulfillment.selectors import order_tracking_summary
 from inventory.models import Product, StockLevel
-from orders.models import Order, OrderStatus
+from orders.models import Order, OrderLine, OrderStatus
 
 S = OrderStatus
 STATUS_TEXT = {
@@ -37,11 +37,19 @@ def _lines_known(order: Order) -> bool:
     return cache_name in getattr(order, "_prefetched_objects_cache", {})
 
 
-def order_detail(*, order: Order, new: bool = False) -> dict[str, Any]:
+def order_detail(
+    *, order: Order, new: bool = False, lines: Sequence[OrderLine] | None = None
+) -> dict[str, Any]:
     """Return the API's view of an order: status, lines, shipments (2 queries;
     1 for an order `new`ly taken in, which has no shipments yet; none when
-    it is still pending and its lines are those just written)."""
-    if new and order.status == S.PENDING and _lines_known(order):
+    it is still pending and its lines are those just written, or when it is
+    an order taken in and not written yet, given with its `lines`)."""
+    if lines is not None:
+        # Nothing reserved, shipped or returned yet.
+        lines = list(lines)
+        for line in lines:
+            line.allocated = 0
+    elif new and order.status == S.PENDING and _lines_known(order):
         # A pending order has reserved nothing yet.
         lines = list(order.lines.all())
         for line in lines:

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,13 +17,13 @@ from oms.api.selectors import order_detail, stock_by_sku
 from oms.api.serializers import CancelIn, ErrorOut, OrderIn, OrderOut, StockListOut
 from orders.exceptions import OrderError
 from orders.intake.inbox import (
-    API_CREATE,
-    inbound_api_prepare,
-    inbound_apply_locked,
-    inbound_outcome_save,
+    ApiCheck,
+    inbound_api_check,
+    inbound_api_take,
+    inbound_api_waiting,
+    inbound_process,
     inbound_store,
 )
-from orders.intake.payload import external_id_of
 from orders.models import InboundMessage, Order
 from orders.services.lifecycle import order_cancel
 
@@ -45,6 +45,13 @@ class ChannelApiView(APIView):
             Order.objects.select_related("channel"),
             channel=self.channel(request),
             external_id=external_id,
+        )
+
+    def order_or_none(self, request: Request, external_id: str) -> Order | None:
+        return (
+            Order.objects.select_related("channel")
+            .filter(channel=self.channel(request), external_id=external_id)
+            .first()
         )
 
 
@@ -103,48 +110,39 @@ class OrderCreateView(ChannelApiView):
             data = request.data
         except ParseError as error:
             return _error(f"The body is not JSON: {error.detail}", 400)
-        # Checked, and its number reserved, before the transaction: requests
-        # do not queue on the order counter.
-        prepared = inbound_api_prepare(channel=channel, body=data)
-        # Stored and processed in one transaction: the caller needs the order
-        # in the answer, and no drain can take the message up before. Its
-        # stock is reserved by the worker after commit (`inbound_allocate`).
-        with transaction.atomic():
-            message, new = inbound_store(
-                channel=channel,
-                source=InboundMessage.Source.API,
-                topic=API_CREATE,
-                body=raw,
-                headers={"Idempotency-Key": key} if key else {},
-                idempotency_key=key,
-                body_hash=body_hash,
-                external_id=external_id_of(data),
-                process=False,
-            )
-            if not new:
-                return self._again(message, body_hash)
-            message.channel = channel
-            outcome = inbound_apply_locked(message=message, prepared=prepared)
-            # The answer is built from the order just written (one read of
-            # its lines) and stored with the outcome: one UPDATE, one commit.
-            code, body = self._answer(outcome)
-            inbound_outcome_save(message=message, response_status=code, response=body)
+        # Checked as the worker will take it in, without a transaction; a new
+        # order is answered as taken in (its number reserved, pending) and
+        # stored with its answer in one statement. The worker writes the
+        # waiting orders in batches and reserves their stock.
+        check = inbound_api_check(channel=channel, body=data)
+        code, body = self._answer(check)
+        message, new = inbound_api_take(
+            channel=channel,
+            body=raw,
+            check=check,
+            response_status=code,
+            response=body,
+            idempotency_key=key,
+            body_hash=body_hash,
+        )
+        if not new:
+            if key and message.idempotency_key == key:
+                return self._again(message, body_hash)  # sent twice at once
+            code, body = self._earlier_answer(message)
+            return Response(body, status=code)
         return Response(body, status=code)
 
-    def _answer(self, outcome) -> tuple[int, dict]:
-        if outcome.status in (Status.PROCESSED, Status.DUPLICATE) and outcome.order:
-            code = 201 if outcome.status == Status.PROCESSED else 200
-            order = outcome.order
-            if order.channel_id == self.request.auth.channel_id:
-                order.channel = self.request.auth.channel
-            # A new order is answered from the rows just written (no reload).
-            return code, order_detail(order=order, new=code == 201)
-        if outcome.problems:
-            return 422, {
-                "detail": "The order was not taken; correct the fields named.",
-                "errors": [p.as_dict() for p in outcome.problems],
-            }
-        return 422, {"detail": outcome.error or "The order was not taken."}
+    def _answer(self, check: ApiCheck) -> tuple[int, dict]:
+        if check.draft is not None:
+            return 201, order_detail(order=check.draft, lines=check.lines, new=True)
+        if check.existing is not None:
+            return 200, order_detail(order=check.existing)
+        if check.earlier is not None:
+            return self._earlier_answer(check.earlier)
+        return 422, {
+            "detail": "The order was not taken; correct the fields named.",
+            "errors": [problem.as_dict() for problem in check.problems],
+        }
 
     def _again(self, earlier: InboundMessage, body_hash: str) -> Response:
         if earlier.body_hash != body_hash:
@@ -161,6 +159,17 @@ class OrderCreateView(ChannelApiView):
             )
         return Response(earlier.response, status=earlier.response_status)
 
+    def _earlier_answer(self, earlier: InboundMessage) -> tuple[int, dict]:
+        """The answer to a second request for an order an earlier message
+        took in: 200 with the order (as taken in, while it waits for the
+        worker)."""
+        if earlier.status == Status.RECEIVED and earlier.response is not None:
+            return 200, earlier.response
+        if earlier.order_id is not None:
+            order = Order.objects.get(pk=earlier.order_id)
+            return 200, order_detail(order=order)
+        return 422, {"detail": earlier.error or "The order was not taken."}
+
 
 class OrderDetailView(ChannelApiView):
     @extend_schema(
@@ -169,8 +178,16 @@ class OrderDetailView(ChannelApiView):
         responses={200: OrderOut, 401: ErrorOut, 404: ErrorOut},
     )
     def get(self, request: Request, external_id: str) -> Response:
-        order = self.order_or_404(request, external_id)
-        return Response(order_detail(order=order))
+        order = self.order_or_none(request, external_id)
+        if order is not None:
+            return Response(order_detail(order=order))
+        # Taken in, and not written by the worker yet: as it was answered.
+        waiting = inbound_api_waiting(
+            channel=self.channel(request), external_id=external_id
+        )
+        if waiting is None:
+            raise NotFound("No order with this external_id.")
+        return Response(waiting.response)
 
 
 class OrderCancelView(ChannelApiView):
@@ -182,7 +199,16 @@ class OrderCancelView(ChannelApiView):
     )
     def post(self, request: Request, external_id: str) -> Response:
         """Cancel the order where its state allows it, else 409 with the reason."""
-        order = self.order_or_404(request, external_id)
+        order = self.order_or_none(request, external_id)
+        if order is None:
+            # Taken in, not written by the worker yet: written now (under the
+            # message's lock, as the worker would), then cancelled.
+            waiting = inbound_api_waiting(
+                channel=self.channel(request), external_id=external_id
+            )
+            if waiting is not None:
+                inbound_process(message_id=waiting.pk)
+            order = self.order_or_404(request, external_id)
         data = request.data if isinstance(request.data, dict) else {}
         reason = data.get("reason") if isinstance(data.get("reason"), str) else ""
         reason = (reason or "cancelled through the API").strip()[:200]

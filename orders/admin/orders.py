@@ -17,6 +17,7 @@ them with `order_step` and name the FSM transitions they stand for::
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django import forms as django_forms
@@ -36,6 +37,7 @@ from django.utils.html import format_html
 from import_export.admin import ExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin_choices import CachedRelatedFieldListFilter, filter_choices_cached
 from core.admin_utils import (
     LargeTableAdminMixin,
     LargeTablePaginator,
@@ -249,13 +251,17 @@ class ShipCountryFilter(admin.SimpleListFilter):
     parameter_name = "ship_country"
 
     def lookups(self, request, model_admin):
-        countries = set()
-        for location in Location.objects.filter(active=True):
-            countries |= location.ships_to_countries | {str(location.country)}
-        return [(code, country_name(code)) for code in sorted(countries)]
+        return filter_choices_cached("ship_countries", _ship_countries)
 
     def queryset(self, request, queryset):
         return queryset.filter(ship_country=self.value()) if self.value() else queryset
+
+
+def _ship_countries() -> list[tuple[str, str]]:
+    countries = set()
+    for location in Location.objects.filter(active=True):
+        countries |= location.ships_to_countries | {str(location.country)}
+    return [(code, country_name(code)) for code in sorted(countries)]
 
 
 class OrderListPaginator(LargeTablePaginator):
@@ -283,6 +289,13 @@ class OrderListPaginator(LargeTablePaginator):
 
 class OrderChangeList(ChangeList):
     """The order list, with links that page by seeking instead of counting."""
+
+    def get_filters(self, request):
+        """The filters, built once per list view (get_queryset asks again for
+        the date drill-down; building them reads their choices)."""
+        if "_filters" not in self.__dict__:
+            self._filters = super().get_filters(request)
+        return self._filters
 
     def older_url(self) -> str | None:
         """Orders placed before the last one shown (newest-first order only)."""
@@ -339,6 +352,21 @@ class _DatesOf:
         return getattr(self._changelist, name)
 
 
+@lru_cache(maxsize=64)
+def _status_badge(status: str) -> str:
+    """A status as the list shows it (the same for every order of it)."""
+    label = OrderStatus(status).label if status in OrderStatus.values else status
+    return format_html(
+        '<span class="oms-status oms-status-{}">{}</span>', status, label
+    )
+
+
+@lru_cache(maxsize=512)
+def _ship_to(code: str) -> str:
+    """A ship-to country as the list shows it: the code, named on hover."""
+    return format_html('<abbr title="{}">{}</abbr>', country_name(code), code)
+
+
 BEFORE_VAR = "before"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -375,7 +403,7 @@ class OrderAdminBase(
     ]
     list_filter = [
         StatusFilter,
-        "channel",
+        ("channel", CachedRelatedFieldListFilter),
         "priority",
         "hold_reason",
         ShipByFilter,
@@ -495,11 +523,7 @@ class OrderAdminBase(
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Order) -> str:
-        badge = format_html(
-            '<span class="oms-status oms-status-{}">{}</span>',
-            obj.status,
-            obj.get_status_display(),
-        )
+        badge = _status_badge(obj.status)
         if obj.status == OrderStatus.ON_HOLD:
             return format_html(
                 '{} <small class="oms-hold-reason">({})</small>',
@@ -518,11 +542,7 @@ class OrderAdminBase(
 
     @admin.display(description="to", ordering="ship_country")
     def ship_to(self, obj: Order) -> str:
-        return format_html(
-            '<abbr title="{}">{}</abbr>',
-            country_name(obj.ship_country),
-            obj.ship_country,
-        )
+        return _ship_to(str(obj.ship_country or ""))
 
     @admin.display(description="total", ordering="total")
     def total_display(self, obj: Order) -> str:

@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from core.admin_choices import filter_choices_cached
 from orders.models import Channel, Order, OrderTag, Rule, RuleAction, RuleCondition
 from orders.rules.schema import RuleSchemaError, action_parse, condition_parse
 from orders.rules.services import PREVIEW_DAYS, PREVIEW_LIMIT, rule_preview
@@ -141,6 +142,10 @@ class OrderTagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+def _order_tags() -> list[tuple[str, str]]:
+    return [(str(pk), name) for pk, name in OrderTag.objects.values_list("pk", "name")]
+
+
 class OrderTagFilter(admin.SimpleListFilter):
     """Orders carrying a tag (a subquery: no DISTINCT over the order list)."""
 
@@ -148,9 +153,7 @@ class OrderTagFilter(admin.SimpleListFilter):
     parameter_name = "tag"
 
     def lookups(self, request, model_admin):
-        return [
-            (str(pk), name) for pk, name in OrderTag.objects.values_list("pk", "name")
-        ]
+        return filter_choices_cached("order_tags", _order_tags)
 
     def queryset(self, request, queryset):
         value = self.value()

@@ -7,16 +7,20 @@ background job all call it::
     confirmed = import_confirm(data=..., actor=user, channel=None,
                                format_code="auto", filename="orders.csv",
                                partial=False)
-    confirmed.result.summary(), confirmed.allocated, confirmed.settle_queued
+    confirmed.result.summary(), confirmed.allocated
 
 Settling (allocating the new orders, queueing their "order received"
-e-mails) runs in this process for a small import and as a task for a big
-one; a caller already in the background says `settle_in_background=False`.
+e-mails) happens inside the import's own transaction, whatever the size
+(`orders_import(settle=True)`): the orders are committed allocated,
+backordered or held, or not at all, so no order is left waiting for a
+second step. On PostgreSQL each order is written once, with its final
+status (see `orders.importing.services._write` for the lock order).
+`imported_orders_settle` stays for orders written but never settled (an
+import of an earlier version, or queued as a task by one).
 """
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django_tasks import task
 
 from core.users import Actor
@@ -29,13 +33,15 @@ from orders.services.allocation import orders_allocate_many
 @dataclass(frozen=True)
 class ConfirmedImport:
     result: ImportResult
-    # How many new orders are fully allocated; None while the settling is queued.
+    # How many new orders are fully allocated (None when none were written).
     allocated: int | None = None
+    # Always False now (settled in the import); kept for callers that ask.
     settle_queued: bool = False
 
 
 def imported_orders_settle(*, order_ids: list[int], actor: Actor) -> int:
-    """After an import commits: allocate the new orders set-based (priority
+    """Allocate imported orders that were written but not settled (a lost
+    attempt of an older version, or its queued task) set-based (priority
     first, then oldest) and queue their "order received" e-mails in bulk.
     Returns how many are allocated.
 
@@ -67,13 +73,14 @@ def import_confirm(
     filename: str,
     partial: bool,
     progress: Progress | None = None,
-    settle_in_background: bool | None = None,
 ) -> ConfirmedImport:
-    """Import a file for real, then allocate the new orders and queue their mails.
+    """Import a file for real, allocating the new orders and queueing their
+    mails in the same transaction. Raises ImportFileError (nothing written)
+    when the file cannot be imported.
 
-    With `settle_in_background=None` the settling is queued as a task when
-    more orders than `OMS_IMPORT_BACKGROUND_LINES` were written. Raises
-    ImportFileError (nothing written) when the file cannot be imported.
+    Whether a big file runs in the background is the caller's choice (the
+    admin queues its job above `OMS_IMPORT_BACKGROUND_LINES`); once running,
+    the import settles its orders itself.
     """
     result = orders_import(
         data=data,
@@ -83,15 +90,8 @@ def import_confirm(
         filename=filename,
         partial=partial,
         progress=progress,
+        settle=True,
     )
     if not result.written:
         return ConfirmedImport(result=result)
-    if settle_in_background is None:
-        settle_in_background = (
-            len(result.order_ids) > settings.OMS_IMPORT_BACKGROUND_LINES
-        )
-    if settle_in_background:
-        imported_orders_settle_task.enqueue(order_ids=result.order_ids)
-        return ConfirmedImport(result=result, settle_queued=True)
-    allocated = imported_orders_settle(order_ids=result.order_ids, actor=actor)
-    return ConfirmedImport(result=result, allocated=allocated)
+    return ConfirmedImport(result=result, allocated=result.allocated)

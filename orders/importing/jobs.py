@@ -101,8 +101,6 @@ def import_job_run(*, job_id: int) -> ImportJob:
             progress=lambda stage, done, total: progress(
                 stage=_stage(stage, done, total), processed=done, total=total
             ),
-            # The job is the background work: settle here, not in another task.
-            settle_in_background=False,
         )
         result = confirmed.result
         outcome = result.as_dict()

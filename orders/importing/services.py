@@ -7,6 +7,7 @@ imports the valid orders whole, never half an order.
 """
 
 import gc
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,12 +27,14 @@ from core.sequences import format_number, sequence_reserve
 from inventory.models import Product
 from orders import outbound
 from orders.addresses import SHIP_TO_FIELDS
+from orders.emails import customer_emails_queue_many
 from orders.importing.formats import detect_format
 from orders.importing.reader import ImportFileError, read_table
 from orders.importing.validate import ParsedOrder, Problem, parse_table
 from orders.models import (
     Channel,
     Customer,
+    CustomerEmail,
     HoldReason,
     Order,
     OrderEvent,
@@ -39,7 +42,13 @@ from orders.models import (
     OrderStatus,
     Rule,
 )
-from orders.rules.services import rules_apply
+from orders.rules.services import rules_apply, rules_exist
+from orders.services.allocation import (
+    NewOrder,
+    orders_allocate_many,
+    orders_allocate_unwritten,
+    orders_allocate_unwritten_done,
+)
 from orders.services.orders import ORDER_NUMBER_PREFIX
 from orders.services.shipby import ship_by_many
 
@@ -65,6 +74,8 @@ class ImportResult:
     dry_run: bool = False
     order_ids: list[int] = field(default_factory=list)
     preview: list[dict] = field(default_factory=list)
+    # With `settle`: how many new orders ended fully allocated.
+    allocated: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -237,8 +248,25 @@ def _resolve(
         order.customer_id = customers.get(order.values.get("email", "").lower())
 
 
-def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
-    """Insert customers, orders, lines and timeline entries in bulk."""
+def _write(
+    orders: list[ParsedOrder], *, actor, source: str, settle: bool = False
+) -> tuple[list[int], dict[int, str] | None]:
+    """Insert customers, orders, lines and timeline entries in bulk; return
+    the new orders' ids and, when they were settled here, their statuses.
+
+    With `settle` on PostgreSQL the new pending orders are allocated before
+    they are written (`_settle_unwritten`), so each is written once, with
+    its final status: no UPDATE of thousands of fresh rows afterwards.
+    Stock levels are locked late, to keep the time single orders wait for
+    them short: customers, lines (with ids taken first), the "imported"
+    timeline entries and the lines' history go in first; every order is
+    planned in memory against the stock as read, the orders are written
+    with the planned statuses, their e-mails queued and the foreign keys
+    checked; only then are the stock levels locked (pk order) and the
+    reservations and allocation entries written, so the locks are held for
+    that and the commit (see `_settle_unwritten`). On SQLite (small
+    imports, tests) `_orders_import` settles the written orders instead.
+    """
     user = actor if actor is not None and actor.is_authenticated else None
     new_customers: dict[str, Customer] = {}
     for order in orders:
@@ -307,21 +335,28 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
                 "updated_at": now,
             }
         )
-    if connection.vendor == "postgresql":
+    postgresql = connection.vendor == "postgresql"
+    if postgresql:
         order_ids = _ids_reserve(Order, len(order_rows))
         for pk, row in zip(order_ids, order_rows, strict=True):
             row["id"] = pk
         # Intake rules before the orders go in: what they change is set on
         # the rows, so each new order is written once, as the rules left it.
         _rules_intake(order_ids, orders, actor=actor, rows=order_rows)
-        bulk_insert(Order, _same_columns(Order, order_rows))
+        # The lines go in before their orders (the foreign keys are checked
+        # at the commit), with ids taken now: allocations name them.
+        line_ids = iter(_ids_reserve(OrderLine, sum(len(o.lines) for o in orders)))
     else:
         order_ids = _insert_returning_ids(Order, order_rows)
+        line_ids = None
+    # (line id, product id, sku, quantity) per order, for the allocation.
+    lines_of: dict[int, list[tuple[int, int, str, int]]] = {}
 
     def line_rows():
         for order_id, order in zip(order_ids, orders, strict=True):
+            planned = lines_of[order_id] = []
             for line in order.lines:
-                yield {
+                row = {
                     "order_id": order_id,
                     "product_id": line.product_id,
                     "sku": line.sku,
@@ -331,6 +366,12 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
                     "quantity_shipped": 0,
                     "quantity_returned": 0,
                 }
+                if line_ids is not None:
+                    row["id"] = next(line_ids)
+                    planned.append(
+                        (row["id"], line.product_id, line.sku, line.quantity)
+                    )
+                yield row
 
     def event_rows():
         for order_id, order in zip(order_ids, orders, strict=True):
@@ -363,13 +404,81 @@ def _write(orders: list[ParsedOrder], *, actor, source: str) -> list[int]:
         Order.history.model._meta.get_field("history_change_reason"),
         f"imported from {source}",
     )
-    history_snapshot(Order, order_ids, user=user, reason=reason, created=True)
     history_snapshot(
         OrderLine, order_ids, user=user, reason=reason, created=True, column="order_id"
     )
-    if connection.vendor != "postgresql":
+
+    def orders_history() -> None:
+        history_snapshot(Order, order_ids, user=user, reason=reason, created=True)
+
+    if not postgresql:
+        orders_history()
         _rules_intake(order_ids, orders, actor=actor)
-    return order_ids
+        return order_ids, None
+    if not settle:
+        bulk_insert(Order, _same_columns(Order, order_rows))
+        orders_history()
+        return order_ids, None
+    return order_ids, _settle_unwritten(
+        order_rows, lines_of, actor=actor, orders_history=orders_history
+    )
+
+
+def _settle_unwritten(
+    order_rows: list[dict],
+    lines_of: dict[int, list[tuple[int, int, str, int]]],
+    *,
+    actor,
+    orders_history: Callable[[], None],
+) -> dict[int, str]:
+    """Allocate the new orders still pending after the intake rules (held
+    ones are left alone), priority first, then oldest, writing every order
+    once, with the status it ends in, and queue their "order received"
+    e-mails. Returns the allocated orders' statuses.
+
+    Lock order (see `orders_allocate_unwritten`): the plan is made against
+    the stock levels as read; the orders (with the planned statuses), their
+    history and e-mails are written and every foreign key written so far is
+    checked (`SET CONSTRAINTS ALL IMMEDIATE`, otherwise left to the commit)
+    before the stock levels are locked. From the lock to the commit only the
+    reservations, the allocation entries and their checks are written (and
+    the few orders re-planned, if the stock moved meanwhile).
+    """
+    order_ids = [row["id"] for row in order_rows]
+    waiting = sorted(
+        (row for row in order_rows if row["status"] == OrderStatus.PENDING),
+        key=lambda row: (-row["priority"], row["placed_at"], row["id"]),
+    )
+
+    def write_orders(planned: dict[int, str]) -> None:
+        for row in waiting:
+            row["status"] = planned[row["id"]]
+        bulk_insert(Order, _same_columns(Order, order_rows))
+        orders_history()
+        customer_emails_queue_many(
+            order_ids=order_ids, kind=CustomerEmail.Kind.RECEIVED
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+    statuses, reserved_at = orders_allocate_unwritten(
+        orders=[
+            NewOrder(
+                pk=row["id"],
+                country=row["ship_country"],
+                lines=lines_of[row["id"]],
+                pin=row.get("routing_pin_id"),
+                exclude=frozenset(row.get("routing_exclude") or ()),
+            )
+            for row in waiting
+        ],
+        actor=actor,
+        write_orders=write_orders,
+    )
+    return orders_allocate_unwritten_done(
+        statuses=statuses, reserved_at=reserved_at, actor=actor
+    )
 
 
 def _rules_intake(
@@ -382,6 +491,8 @@ def _rules_intake(
     """Apply the intake rules, in bulk, to the new orders: to `rows` not
     written yet when given (see `rules_apply(unwritten=...)`), else to the
     stored orders. Their lines are handed over rather than read again."""
+    if not rules_exist(trigger=Rule.Trigger.INTAKE):
+        return
     lines = {
         order_id: [(line.product_id, line.sku, line.quantity) for line in order.lines]
         for order_id, order in zip(order_ids, orders, strict=True)
@@ -422,6 +533,18 @@ def _same_columns(model, rows: list[dict]) -> list[dict]:
             for row in missing:
                 row[name] = default
     return rows
+
+
+def _settle(order_ids: list[int], statuses: dict[int, str] | None, *, actor) -> int:
+    """Allocate the new orders (unless `_write` did already, giving their
+    `statuses`) and queue their "order received" e-mails; return how many
+    are fully allocated."""
+    if statuses is not None:
+        # `_settle_unwritten` queued the e-mails too.
+        return Counter(statuses.values()).get(OrderStatus.ALLOCATED, 0)
+    counts = orders_allocate_many(order_ids=order_ids, actor=actor)
+    customer_emails_queue_many(order_ids=order_ids, kind=CustomerEmail.Kind.RECEIVED)
+    return counts.get(OrderStatus.ALLOCATED, 0)
 
 
 def _ids_reserve(model, count: int) -> list[int]:
@@ -494,12 +617,17 @@ def orders_import(
     partial: bool = False,
     dry_run: bool = False,
     progress: Progress | None = None,
+    settle: bool = False,
 ) -> ImportResult:
     """Import orders from CSV bytes; see the module docstring for the rules.
 
     Raises ImportFileError when the file as a whole cannot be read. Returns the
     result with every problem found; nothing is written when there are
     problems, unless `partial` is set (then only the valid orders are).
+
+    With `settle` (what `import_confirm` asks) the new orders are also
+    allocated and their "order received" e-mails queued, in the same
+    transaction: they are committed settled or not at all.
     """
 
     with _gc_paused():
@@ -512,6 +640,7 @@ def orders_import(
             partial=partial,
             dry_run=dry_run,
             progress=progress,
+            settle=settle,
         )
 
 
@@ -544,6 +673,7 @@ def _orders_import(
     partial: bool,
     dry_run: bool,
     progress: Progress | None,
+    settle: bool = False,
 ) -> ImportResult:
     def report(stage: str, done: int, total: int) -> None:
         if progress:
@@ -620,7 +750,11 @@ def _orders_import(
         with transaction.atomic():
             # Intake rules run in `_write`, in bulk, before the new orders
             # are allocated.
-            result.order_ids = _write(importable, actor=actor, source=source)
+            result.order_ids, statuses = _write(
+                importable, actor=actor, source=source, settle=settle
+            )
+            if settle:
+                result.allocated = _settle(result.order_ids, statuses, actor=actor)
             # The channels hear `order.created` as from the API, in bulk.
             outbound.order_outbound_notify(
                 event=outbound.CREATED, order_ids=result.order_ids

@@ -10,23 +10,36 @@ the same validator and services as every other source (`payload_check`,
 `order_update`, `order_cancel`): a worker killed mid-batch commits nothing,
 and a message is applied once however often it is drained. Whatever fails is
 recorded on the message, listed in the admin, and can be replayed.
+
+An order sent to the API is checked in its request (`inbound_api_check`) and
+stored with its answer, waiting like a webhook (`inbound_api_take`); the
+drain writes it with the number and time it was answered with.
 """
 
 import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connections, router, transaction
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    router,
+    transaction,
+)
 from django.utils import timezone
 from django_tasks import task
 
 from core.exceptions import DomainError
 from core.faults import fault_pause
+from core.models import Sequence
+from core.sequences import format_number
 from core.users import Actor
 from inventory.models import Product
 from orders import events
@@ -34,14 +47,23 @@ from orders.addresses import Address
 from orders.exceptions import OrderError, OrderStateError
 from orders.importing.validate import ParsedOrder
 from orders.intake import shopify, woocommerce
-from orders.intake.payload import FieldProblem, PayloadError, payload_check
+from orders.intake.payload import (
+    FieldProblem,
+    PayloadError,
+    external_id_of,
+    payload_check,
+)
 from orders.models import Channel, InboundMessage, Order, OrderStatus
 from orders.services.allocation import orders_allocate_many
 from orders.services.lifecycle import order_cancel
 from orders.services.orders import (
+    ORDER_NUMBER_PREFIX,
+    ORDER_SEQUENCE,
     LineInput,
     NewOrder,
     order_create_one,
+    order_draft,
+    order_draft_lines,
     order_number_next,
     order_update,
     orders_create_many,
@@ -74,15 +96,6 @@ _batch = threading.local()
 
 class _AfterBatch(Exception):
     """This message needs the batch's new orders written first."""
-
-
-class _Raced(Exception):
-    """Writing the order failed, maybe because the same order was made a
-    moment ago by another message: decided once the savepoint is undone."""
-
-    def __init__(self, external_id: str) -> None:
-        super().__init__(external_id)
-        self.external_id = external_id
 
 
 @dataclass
@@ -157,6 +170,10 @@ def inbound_store(
     return message, True
 
 
+# The INSERT statement per database alias (its text never changes).
+_insert_sql: dict[str, str] = {}
+
+
 def _insert_unless_seen(message: InboundMessage) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new id, or None when a
     unique constraint (delivery id, idempotency key) already holds the row."""
@@ -165,24 +182,58 @@ def _insert_unless_seen(message: InboundMessage) -> int | None:
     for f in fields:
         f.pre_save(message, add=True)
     connection = connections[router.db_for_write(InboundMessage)]
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} "
-        f"({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
-    )
+    sql = _insert_sql.get(connection.alias)
+    if sql is None:
+        quote = connection.ops.quote_name
+        sql = _insert_sql[connection.alias] = (
+            f"INSERT INTO {quote(meta.db_table)} "
+            f"({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+        )
     params = [
         f.get_db_prep_save(getattr(message, f.attname), connection) for f in fields
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    # A repeated statement changes nothing when the message has a delivery id
+    # or an idempotency key (the unique constraints hold the first one).
+    repeatable = bool(message.delivery_id or message.idempotency_key)
+    row = _fetch_one(connection, sql, params, repeatable=repeatable)
     if row is None:
         return None
     message._state.adding = False
     message._state.db = connection.alias
     return row[0]
+
+
+def _fetch_one(connection, sql: str, params: list, *, repeatable: bool):
+    """Run one statement and return its first row.
+
+    Outside a transaction, a `repeatable` statement stands in for Django's
+    health check of a kept connection (a `SELECT 1` round trip before a
+    request's first statement, half of a webhook's acknowledgement): should
+    the statement find the connection broken (the database restarted, an idle
+    connection cut), the connection is replaced and the statement run again.
+    """
+    trusted = (
+        repeatable
+        and connection.health_check_enabled
+        and not connection.health_check_done
+        and connection.connection is not None
+        and not connection.in_atomic_block
+    )
+    if trusted:
+        connection.health_check_done = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    except (OperationalError, InterfaceError):
+        if not trusted or connection.is_usable():
+            raise
+        connection.close()  # the next cursor connects anew
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
 
 
 def _earlier(message: InboundMessage) -> InboundMessage | None:
@@ -250,24 +301,19 @@ def inbound_process(*, message_id: int) -> Outcome:
         return _process_one(message)
 
 
-def inbound_apply_locked(
-    *, message: InboundMessage, prepared: "Prepared | None" = None
-) -> Outcome:
+def inbound_apply_locked(*, message: InboundMessage) -> Outcome:
     """Apply a message the caller holds locked (or has just inserted, in its
-    own transaction) and record the outcome on it. An API order `prepared`
-    (`inbound_api_prepare`) is taken in as checked then, with its number."""
+    own transaction) and record the outcome on it."""
     if message.status != Status.RECEIVED:
         # Done before (a task queued twice, or a replay that raced).
         return Outcome(message.status, message.order, message.error)
     message.attempts += 1
     try:
         with transaction.atomic():
-            outcome = _apply(message, prepared)
+            outcome = _apply(message)
     except _AfterBatch:
         message.attempts -= 1
         raise
-    except _Raced as raced:
-        outcome = _raced(message, raced)
     except PayloadError as error:
         outcome = Outcome(Status.FAILED, error=str(error), problems=error.problems)
     except DomainError as error:
@@ -284,19 +330,6 @@ def inbound_apply_locked(
     if outcome.order is not None and not message.external_id:
         message.external_id = outcome.order.external_id
     return outcome
-
-
-def _raced(message: InboundMessage, raced: _Raced) -> Outcome:
-    """The outcome of a message whose order could not be written: a duplicate
-    when the order is there now, else the failure."""
-    existing = _find(message.channel, raced.external_id)
-    if existing is not None:
-        return Outcome(Status.DUPLICATE, existing)
-    error = raced.__cause__
-    if isinstance(error, DomainError):
-        return Outcome(Status.FAILED, error=str(error))
-    logger.error("Inbound message %s failed: %r", message.pk, error)
-    return Outcome(Status.FAILED, error=f"{type(error).__name__}: {error}"[:2000])
 
 
 def inbound_outcome_save(*, message: InboundMessage, **extra: Any) -> None:
@@ -418,11 +451,38 @@ def _create_batch(
 
 
 def _outcomes_save(messages: list[InboundMessage]) -> None:
-    """Record what processing did on many messages: one UPDATE."""
-    InboundMessage.objects.bulk_update(
-        messages,
-        ["status", "error", "order", "processed_at", "attempts", "external_id"],
-    )
+    """Record what processing did on many messages: one UPDATE (on PostgreSQL
+    from arrays, a constant statement cheap to build: `bulk_update`'s CASE
+    per row and field cost more CPU than the batch's orders)."""
+    if not messages:
+        return
+    connection = connections[router.db_for_write(InboundMessage)]
+    if connection.vendor != "postgresql":
+        InboundMessage.objects.bulk_update(
+            messages,
+            ["status", "error", "order", "processed_at", "attempts", "external_id"],
+        )
+        return
+    table = connection.ops.quote_name(InboundMessage._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS m SET status = v.status, error = v.error, "
+            "order_id = v.order_id, processed_at = v.processed_at, "
+            "attempts = v.attempts, external_id = v.external_id "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], "
+            "%s::timestamptz[], %s::integer[], %s::text[]) "
+            "AS v(id, status, error, order_id, processed_at, attempts, external_id) "
+            "WHERE m.id = v.id",
+            [
+                [m.pk for m in messages],
+                [m.status for m in messages],
+                [m.error for m in messages],
+                [m.order_id for m in messages],
+                [m.processed_at for m in messages],
+                [m.attempts for m in messages],
+                [m.external_id for m in messages],
+            ],
+        )
 
 
 @task()
@@ -440,9 +500,7 @@ def _body(message: InboundMessage) -> Any:
         ) from error
 
 
-def _apply(message: InboundMessage, prepared: "Prepared | None" = None) -> Outcome:
-    if prepared is not None and message.topic == API_CREATE:
-        return _create(message, prepared.parsed, prepared)
+def _apply(message: InboundMessage) -> Outcome:
     body = _body(message)
     if message.source == Source.API:
         if message.topic != API_CREATE:
@@ -655,50 +713,264 @@ def _new_order(
     )
 
 
+# ---- the order API: taken in at once, written by the worker in batches
+
+# The delivery id of an order API message that was taken in: a second one for
+# the same order (channel, external id) is refused by the unique constraint.
+API_ORDER_DELIVERY = "order:"
+
+# Products by SKU, kept per process for `OMS_INTAKE_CHANNEL_CACHE_SECONDS`
+# (as channels and keys are): the API checks its SKUs without a query.
+_api_products: dict[str, tuple[float, Product]] = {}
+_api_products_lock = threading.Lock()
+
+
+def api_delivery_id(external_id: str) -> str:
+    return _clean_text(f"{API_ORDER_DELIVERY}{external_id}")[:128]
+
+
+def _products_kept(skus: set[str]) -> dict[str, Product]:
+    """The products of these SKUs, read once per few seconds per process (an
+    unknown SKU is read again every time: a product added is known at once)."""
+    keep = settings.OMS_INTAKE_CHANNEL_CACHE_SECONDS
+    if keep <= 0:
+        return _products(skus)
+    now = time.monotonic()
+    found: dict[str, Product] = {}
+    for sku in skus:
+        cached = _api_products.get(sku)
+        if cached is not None and cached[0] > now:
+            found[sku] = cached[1]
+    if missing := skus - found.keys():
+        read = _products(missing)
+        with _api_products_lock:
+            if len(_api_products) > 50_000:
+                _api_products.clear()
+            for sku, product in read.items():
+                _api_products[sku] = (now + keep, product)
+        found.update(read)
+    return found
+
+
 @dataclass(frozen=True)
-class Prepared:
-    """An API order checked before the transaction that takes it in."""
+class ApiCheck:
+    """An API order checked (`inbound_api_check`): its problems, the order of
+    the channel with its external id if there is one, or the `earlier`
+    message that took it in, else the order as it will be written (`draft`,
+    unsaved, with its `lines`)."""
 
-    parsed: ParsedOrder
-    products: dict[str, Product]
-    number: str
+    problems: list[FieldProblem]
+    existing: Order | None = None
+    earlier: InboundMessage | None = None
+    draft: Order | None = None
+    lines: list = field(default_factory=list)
+    external_id: str = ""
 
 
-def inbound_api_prepare(*, channel: Channel, body: Any) -> Prepared | None:
-    """Check an API order before its transaction, and reserve its number then.
-
-    Called outside a transaction, the number costs one statement and the
-    order counter is not held while the order is written: API requests do
-    not queue on it. Only an order that passes the validator, names known
-    SKUs and is not here yet gets a number (a number is lost only when the
-    same order is sent twice at the same moment). Return None otherwise: the
-    transaction then finds out why, as for any message.
-    """
+def inbound_api_check(*, channel: Channel, body: Any) -> ApiCheck:
+    """Check an order sent to the API as the worker will take it in: the
+    shared validator, its SKUs (kept per process), and whether the channel
+    has the order already. A new order gets its number (outside any
+    transaction: requests do not queue on the counter) and is drafted as
+    `orders_create_many` will write it. One statement on PostgreSQL, two on
+    SQLite; nothing else is written."""
     try:
         parsed = payload_check(body)
-    except PayloadError:
-        return None
-    products = _products({line.sku for line in parsed.lines})
-    if any(line.sku not in products for line in parsed.lines):
-        return None
-    if Order.objects.filter(channel=channel, external_id=parsed.external_id).exists():
-        return None
-    return Prepared(parsed, products, order_number_next())
+    except PayloadError as error:
+        return ApiCheck(error.problems, external_id=external_id_of(body))
+    products = _products_kept({line.sku for line in parsed.lines})
+    unknown = _unknown_skus(parsed, products)
+    if unknown:
+        return ApiCheck(unknown, external_id=parsed.external_id)
+    # The channel's order, or an earlier message that took it in and waits
+    # for the worker, and the number of a new order: one statement.
+    order_id, message_id, number = _order_or_number(channel, parsed.external_id)
+    if order_id is not None:
+        existing = Order.objects.get(pk=order_id)
+        return ApiCheck([], existing=existing, external_id=parsed.external_id)
+    if message_id is not None:
+        earlier = InboundMessage.objects.get(pk=message_id)
+        return ApiCheck([], earlier=earlier, external_id=parsed.external_id)
+    now = timezone.now()
+    new = _new_order(_ApiSource(channel), parsed, products, number)
+    draft = order_draft(
+        order=new, number=new.number, placed_at=parsed.placed_at or now, now=now
+    )
+    return ApiCheck(
+        [],
+        draft=draft,
+        lines=order_draft_lines(order=draft, new=new),
+        external_id=parsed.external_id,
+    )
 
 
-def _create(
-    message: InboundMessage, parsed: ParsedOrder, prepared: Prepared | None = None
-) -> Outcome:
-    channel = message.channel
-    if prepared is None:
-        existing = _find(channel, parsed.external_id)
-        if existing is not None:
-            return Outcome(Status.DUPLICATE, existing)
-    # Else not here a moment ago: `orders_create_many` checks again, and the
-    # unique constraint holds against one made meanwhile (answered below).
-    skus = {line.sku for line in parsed.lines}
-    products = prepared.products if prepared else _products(skus)
-    unknown = [
+def _order_or_number(channel: Channel, external_id: str) -> tuple[Any, Any, str]:
+    """The id of the channel's order with this external id, and of the API
+    message that took it in; when neither is here, a new order number ("" if
+    one is). On PostgreSQL one statement: the look-ups, and the counter's
+    upsert (`sequence_reserve`'s) only when they found nothing."""
+    connection = connections[router.db_for_write(Order)]
+    quote = connection.ops.quote_name
+    orders, messages = Order._meta.db_table, InboundMessage._meta.db_table
+    found = (
+        f"SELECT (SELECT {quote('id')} FROM {quote(orders)} "
+        f"WHERE {quote('channel_id')} = %s AND {quote('external_id')} = %s) "
+        "AS order_id, "
+        f"(SELECT {quote('id')} FROM {quote(messages)} "
+        f"WHERE {quote('channel_id')} = %s AND {quote('source')} = %s "
+        f"AND {quote('delivery_id')} = %s) AS message_id"
+    )
+    params = [
+        channel.pk,
+        external_id,
+        channel.pk,
+        Source.API.value,
+        api_delivery_id(external_id),
+    ]
+    if connection.vendor != "postgresql":
+        # A read: it stands in for the connection's health check.
+        order_id, message_id = _fetch_one(connection, found, params, repeatable=True)
+        if order_id is not None or message_id is not None:
+            return order_id, message_id, ""
+        return None, None, order_number_next()
+    counter = quote(Sequence._meta.db_table)
+    sql = (
+        f"WITH found AS ({found}), "
+        f"reserved AS (INSERT INTO {counter} (name, last_value) "
+        "SELECT %s, 1 FROM found "
+        "WHERE found.order_id IS NULL AND found.message_id IS NULL "
+        "ON CONFLICT (name) DO UPDATE "
+        f"SET last_value = {counter}.last_value + excluded.last_value "
+        "RETURNING last_value) "
+        "SELECT found.order_id, found.message_id, "
+        "(SELECT last_value FROM reserved) FROM found"
+    )
+    # Run again on a connection found broken, it reserves at most one number
+    # more: it stands in for the connection's health check (`_fetch_one`).
+    order_id, message_id, last = _fetch_one(
+        connection, sql, [*params, ORDER_SEQUENCE], repeatable=True
+    )
+    if last is None:
+        return order_id, message_id, ""
+    return None, None, format_number(ORDER_NUMBER_PREFIX, last)
+
+
+@dataclass
+class _ApiSource:
+    """Stands for the message `_new_order` reads (not stored yet)."""
+
+    channel: Channel
+    pk: int | None = None
+
+
+def inbound_api_take(
+    *,
+    channel: Channel,
+    body: bytes,
+    check: ApiCheck,
+    response_status: int,
+    response: dict,
+    idempotency_key: str = "",
+    body_hash: str = "",
+) -> tuple[InboundMessage, bool]:
+    """Store an API order message with its answer (one INSERT, no transaction);
+    return it and whether it is new.
+
+    A new order (`check.draft`) is stored waiting (received), named by its
+    external id: the worker writes it in a batch with the others waiting
+    (`inbound_drain`), with the number and time of the answer. A second
+    message for the same order, or the same Idempotency-Key, stores nothing:
+    the earlier message comes back. A refused or repeated order is stored
+    done (failed, duplicate), with its answer, for the Idempotency-Key."""
+    waiting = check.draft is not None
+    if waiting:
+        status, error, order_id = Status.RECEIVED, "", None
+    elif check.existing is not None:
+        status, error, order_id = Status.DUPLICATE, "", check.existing.pk
+    elif check.earlier is not None:
+        status, error, order_id = Status.DUPLICATE, "", check.earlier.order_id
+    else:
+        status, order_id = Status.FAILED, None
+        error = "; ".join(str(problem) for problem in check.problems)[:2000]
+    now = timezone.now()
+    key = _clean_text(idempotency_key)[:255]
+    message = InboundMessage(
+        channel=channel,
+        source=Source.API,
+        topic=API_CREATE,
+        delivery_id=api_delivery_id(check.external_id) if waiting else "",
+        idempotency_key=key,
+        body_hash=body_hash,
+        external_id=_clean_text(check.external_id)[:64],
+        received_at=check.draft.created_at if waiting else now,
+        status=status,
+        error=error,
+        attempts=0 if waiting else 1,
+        body=_clean_text(body.decode("utf-8", "replace")),
+        headers={"Idempotency-Key": key} if key else {},
+        response_status=response_status,
+        response=response,
+        processed_at=None if waiting else now,
+        order_id=order_id,
+    )
+    for _ in range(3):
+        message.pk = _insert_unless_seen(message)
+        if message.pk is not None:
+            break
+        earlier = _earlier_api(message)
+        if earlier is not None:
+            return earlier, False
+    else:
+        raise IntegrityError(f"Order API message {message.external_id!r} not stored.")
+    if waiting:
+        if _queue_in_database():
+            inbound_wake()
+        else:
+            inbound_process_task.enqueue(message.pk)
+    return message, True
+
+
+def _earlier_api(message: InboundMessage) -> InboundMessage | None:
+    """The message that holds this one's Idempotency-Key or order."""
+    found = InboundMessage.objects.filter(channel=message.channel)
+    if message.idempotency_key:
+        earlier = found.filter(idempotency_key=message.idempotency_key).first()
+        if earlier is not None:
+            return earlier
+    if message.delivery_id:
+        return found.filter(source=Source.API, delivery_id=message.delivery_id).first()
+    return None
+
+
+def inbound_api_waiting(*, channel: Channel, external_id: str) -> InboundMessage | None:
+    """The API message of an order taken in and not written yet, or None."""
+    return (
+        InboundMessage.objects.filter(
+            channel=channel,
+            source=Source.API,
+            delivery_id=api_delivery_id(external_id),
+            status=Status.RECEIVED,
+        )
+        .only("pk", "response", "response_status", "status")
+        .first()
+    )
+
+
+def _api_taken(message: InboundMessage) -> tuple[str, datetime | None]:
+    """The number and time an API order was answered with when it was taken
+    in (`inbound_api_take`), or ("", None) for an older message."""
+    if (
+        message.source == Source.API
+        and message.delivery_id.startswith(API_ORDER_DELIVERY)
+        and isinstance(message.response, dict)
+        and isinstance(message.response.get("number"), str)
+    ):
+        return message.response["number"], message.received_at
+    return "", None
+
+
+def _unknown_skus(parsed: ParsedOrder, products: dict[str, Product]) -> list:
+    return [
         FieldProblem(
             f"lines[{line.row}].sku",
             f"unknown SKU {line.sku!r}: add the product or correct the SKU.",
@@ -706,9 +978,22 @@ def _create(
         for line in parsed.lines
         if line.sku not in products
     ]
+
+
+def _create(message: InboundMessage, parsed: ParsedOrder) -> Outcome:
+    channel = message.channel
+    existing = _find(channel, parsed.external_id)
+    if existing is not None:
+        return Outcome(Status.DUPLICATE, existing)
+    products = _products({line.sku for line in parsed.lines})
+    unknown = _unknown_skus(parsed, products)
     if unknown:
         raise PayloadError(unknown)
-    new = _new_order(message, parsed, products, prepared.number if prepared else "")
+    # An API order is written with the number and time it was answered with.
+    number, taken_at = _api_taken(message)
+    new = _new_order(message, parsed, products, number)
+    if taken_at is not None and parsed.placed_at is None:
+        new = replace(new, placed_at=taken_at)
     pending = getattr(_batch, "pending", None)
     if pending is not None:
         # Draining: taken in with the rest of the batch (`orders_create_many`).
@@ -716,30 +1001,14 @@ def _create(
             raise _AfterBatch  # a second message for an order of this batch
         pending[(channel.pk, new.external_id)] = (message, new)
         return Outcome(DEFERRED)
-    # An API order is answered at once and allocated by the worker after
-    # commit (`inbound_allocate`): the request locks no stock level.
+    # An API order processed alone (a cancel before the worker took it up, or
+    # the immediate task backend) is allocated after commit
+    # (`inbound_allocate`): no stock level is locked here.
     deferred = message.source == Source.API
-    if prepared is not None:
-        # Checked new a moment ago; if it was made meanwhile, the savepoint
-        # `inbound_apply_locked` holds is undone and the message answered
-        # as a duplicate (`_raced`): no savepoint of its own.
-        try:
-            order = order_create_one(
-                order=new,
-                actor=None,
-                source=message.get_source_display(),
-                allocate=not deferred,
-                checked_new=True,
-            )
-        except (IntegrityError, OrderError) as error:
-            raise _Raced(parsed.external_id) from error
-        if deferred and order.status == OrderStatus.PENDING:
-            transaction.on_commit(inbound_allocate_wake)
-        return Outcome(Status.PROCESSED, order)
     try:
         with transaction.atomic():
             # One order through the set-based path: a fixed, small number of
-            # statements (the API answers in-request).
+            # statements.
             order = order_create_one(
                 order=new,
                 actor=None,

@@ -29,6 +29,7 @@ from orders.models.requests import (  # noqa: F401
 )
 from orders.models.rules import (  # noqa: F401
     OrderTag,
+    OrderTagging,
     Rule,
     RuleAction,
     RuleCondition,

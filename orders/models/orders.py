@@ -163,7 +163,12 @@ class Order(ProtectedStatusModel, VersionedModel):
     updated_at = models.DateTimeField(auto_now=True)
 
     # Set by rules (orders.rules): tags, and where allocation must (not) ship from.
-    tags = models.ManyToManyField("orders.OrderTag", blank=True, related_name="orders")
+    tags = models.ManyToManyField(
+        "orders.OrderTag",
+        blank=True,
+        related_name="orders",
+        through="orders.OrderTagging",
+    )
     routing_pin = models.ForeignKey(
         Location,
         null=True,

@@ -3,15 +3,16 @@
 `rules_load` reads the active rules of one trigger (three queries);
 `facts_load` reads what those rules look at for a batch of orders in a few
 set-based queries (the orders, and only when a rule needs them: their lines,
-products, tags, the customers' first orders); `evaluate` walks each order
-through the rules in order and returns what each matching rule does, without
-touching the database. `orders.rules.services` writes the effects in bulk.
+products, tags, the customers' first orders); `evaluate` runs the rules in
+order, each over all the orders at once (as if each order walked through
+them), and returns what each matching rule does, without touching the
+database. `orders.rules.services` writes the effects in bulk.
 """
 
 import functools
 import operator
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -197,18 +198,20 @@ ORDER_FACT_COLUMNS = (
 )
 
 
-def _unwritten_row(pk: int, values: Mapping[str, Any]) -> tuple:
-    """An order not written yet, given as {attname: value} plus its
-    "channel__code" and "customer__email", in `ORDER_FACT_COLUMNS` order;
-    columns it leaves out have the field's default."""
-    return tuple(
-        pk
-        if name == "pk"
-        else values[name]
-        if name in values
-        else _order_fields()[name].get_default()
-        for name in ORDER_FACT_COLUMNS
-    )
+def _unwritten_rows(
+    pks: Sequence[int], unwritten: Mapping[int, Mapping[str, Any]]
+) -> Iterator[tuple]:
+    """Orders not written yet, each given as {attname: value} plus its
+    "channel__code" and "customer__email", as rows in `ORDER_FACT_COLUMNS`
+    order; columns one leaves out have the field's default."""
+    fields = _order_fields()
+    columns = [
+        (name, fields[name].get_default() if name in fields else None)
+        for name in ORDER_FACT_COLUMNS[1:]
+    ]
+    for pk in pks:
+        get = unwritten[pk].get
+        yield (pk, *[get(name, default) for name, default in columns])
 
 
 @functools.cache
@@ -229,7 +232,7 @@ def facts_load(
     import that just wrote them): they are not read again; an order missing
     from it has its lines read. `unwritten` are orders the caller has not
     written yet (an import applying its rules before the rows go in, see
-    `_unwritten_row`): they are taken from it, never read; give their lines
+    `_unwritten_rows`): they are taken from it, never read; give their lines
     too."""
     needed = _needs(rules)
     unwritten = unwritten or {}
@@ -247,7 +250,7 @@ def facts_load(
         if unwritten:
             rows = [
                 *rows,
-                *(_unwritten_row(pk, unwritten[pk]) for pk in chunk if pk in unwritten),
+                *_unwritten_rows([pk for pk in chunk if pk in unwritten], unwritten),
             ]
         for (
             pk,
@@ -293,22 +296,26 @@ def facts_load(
             )
     ids = list(facts)
     if needed & LINE_FIELDS:
+        # order id -> [(product id, sku, quantity), ...]: as given, else read.
         known = lines or {}
-        rows: list[tuple[int, int | None, str, int]] = [
-            (order_id, product_id, sku, quantity)
-            for order_id in ids
-            for product_id, sku, quantity in known.get(order_id, ())
-        ]
+        lines_of: dict[int, Sequence[Sequence]] = {
+            order_id: known[order_id] for order_id in ids if order_id in known
+        }
         unknown = [order_id for order_id in ids if order_id not in known]
+        for order_id in unknown:
+            lines_of[order_id] = []
         for chunk in lookup_chunks(unknown):
-            rows.extend(
+            for order_id, *line in (
                 OrderLine.objects.filter(any_of("order__id", chunk))
                 .order_by()
                 .values_list("order_id", "product_id", "sku", "quantity")
-            )
+            ):
+                lines_of[order_id].append(line)
         products: dict[int, tuple[int, frozenset[str]]] = {}
         if needed & {F.WEIGHT, F.PRODUCT_TAG}:
-            product_ids = list({row[1] for row in rows if row[1] is not None})
+            product_ids = list(
+                {line[0] for found in lines_of.values() for line in found} - {None}
+            )
             for chunk in lookup_chunks(product_ids):
                 for pk, weight, tags in Product.objects.filter(
                     any_of("pk", chunk)
@@ -317,19 +324,21 @@ def facts_load(
                         t.strip().lower() for t in tags.split(",") if t.strip()
                     )
                     products[pk] = (weight, words)
-        skus: dict[int, set[str]] = defaultdict(set)
-        tags: dict[int, set[str]] = defaultdict(set)
-        for order_id, product_id, sku, quantity in rows:
-            fact = facts[order_id]
-            fact.items += quantity
-            skus[order_id].add(sku.lower())
-            if product_id in products:
-                weight, words = products[product_id]
-                fact.weight += weight * quantity
-                tags[order_id].update(words)
+        unknown_product = (0, frozenset())
+        # One pass per order, its sums kept in locals.
         for order_id, fact in facts.items():
-            fact.skus = frozenset(skus.get(order_id, ()))
-            fact.product_tags = frozenset(tags.get(order_id, ()))
+            items = weight = 0
+            skus: set[str] = set()
+            tags: set[str] = set()
+            for product_id, sku, quantity in lines_of[order_id]:
+                items += quantity
+                skus.add(sku.lower())
+                grams, words = products.get(product_id, unknown_product)
+                weight += grams * quantity
+                if words:
+                    tags.update(words)
+            fact.items, fact.weight = items, weight
+            fact.skus, fact.product_tags = frozenset(skus), frozenset(tags)
     if F.FIRST_ORDER in needed:
         customers = list(set(customer_of.values()))
         first: dict[int, int] = {}
@@ -585,33 +594,29 @@ def evaluate(
     *, rules: Sequence[LoadedRule], facts: Sequence[Facts], today: date | None = None
 ) -> list[Applied]:
     """Walk each order through the rules in order; return every rule that
-    matched, with what it did. The facts change in memory only.
+    matched, with what it did (rule by rule: each order's in the rules'
+    order). The facts change in memory only.
 
-    Each rule is compiled once into a plain function of the facts, so the
-    walk costs one call per (order, rule) and nothing else for a rule that
-    does not match."""
+    Each rule is compiled once into a plain function of the facts and run
+    over all the orders still in play at once (`filter`): a rule sees each
+    order as the rules before it left it, as if the orders went through the
+    rules one by one, at one call per (order, rule) and nothing else for a
+    rule that does not match."""
     today = today or timezone.localdate()
-    compiled = [
-        (
-            rule,
-            rule_compile(rule, today),
-            tuple(action_compile(action) for action in rule.actions),
-            rule.stop_here,
-        )
-        for rule in rules
-    ]
     applied: list[Applied] = []
     add = applied.append
-    for fact in facts:
-        for rule, test, actions, stop_here in compiled:
-            if not test(fact):
-                continue
+    live = list(facts)
+    for rule in rules:
+        effects = tuple(action_compile(action) for action in rule.actions)
+        matched = list(filter(rule_compile(rule, today), live))
+        for fact in matched:
             outcome = Applied(rule=rule, order_id=fact.pk)
-            for effect in actions:
+            for effect in effects:
                 effect(fact, outcome)
             add(outcome)
-            if stop_here:
-                break
+        if rule.stop_here and matched:
+            stopped = set(map(id, matched))
+            live = [fact for fact in live if id(fact) not in stopped]
     return applied
 
 

@@ -14,13 +14,14 @@ rule and address, listing the orders). Nothing is sent in the request.
 `rule_preview` runs one rule over the last 30 days' orders and writes nothing.
 """
 
+import itertools
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -29,12 +30,18 @@ from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
 
-from core.bulk import Json, bulk_insert
 from core.history import history_snapshot
 from core.lookups import any_of, ids_in, lookup_chunks
 from core.users import Actor
 from orders import events
-from orders.models import Order, OrderEvent, OrderStatus, OrderTag, Rule
+from orders.models import (
+    Order,
+    OrderEvent,
+    OrderStatus,
+    OrderTag,
+    OrderTagging,
+    Rule,
+)
 from orders.rules.engine import (
     A,
     Applied,
@@ -52,6 +59,8 @@ PREVIEW_DAYS = 30
 EMAIL_ORDERS_LISTED = 200
 # The order's postage wishes a rule may set (facts and columns alike).
 POSTAGE_FIELDS = ("postage_carrier", "postage_service", "rate_preference")
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -151,13 +160,20 @@ def _write(
     holds: dict[tuple[str, str], list[int]] = defaultdict(list)
     updates: dict[tuple[str, object], list[int]] = defaultdict(list)
     methods: dict[int, str] = {}
+    # The orders an action may have changed a column of (tags and e-mails
+    # change none): only their facts are compared with before.
+    touched: set[int] = set()
     for applied_rule in applied:
         for data in applied_rule.data:
             if data["action"] == A.HOLD:
                 holds[data["from"], data["reason"]].append(applied_rule.order_id)
             elif data["action"] == A.SHIPPING_METHOD:
                 methods[applied_rule.order_id] = data["shipping_method"]
+            if data["action"] not in (A.ADD_TAG, A.EMAIL):
+                touched.add(applied_rule.order_id)
     for fact in facts:
+        if fact.pk not in touched:
+            continue
         status, priority, _method, pin, exclude, *postage = before[fact.pk]
         if fact.priority != priority:
             updates["priority", fact.priority].append(fact.pk)
@@ -203,16 +219,7 @@ def _write(
     outcome.changed = outcome.held | {pk for pks in updates.values() for pk in pks}
     _tags_add(applied, unwritten=unwritten)
     user_id = actor.pk if actor is not None and actor.is_authenticated else None
-    entry = _timeline_entry_memo()
-    events.order_events_insert(
-        {
-            "order_id": a.order_id,
-            "kind": OrderEvent.Kind.RULE,
-            "user_id": user_id,
-            **entry(a),
-        }
-        for a in applied
-    )
+    _timeline_insert(applied, user_id=user_id)
     # Unwritten orders get their history when the caller writes them.
     history_snapshot(
         Order, outcome.changed.difference(unwritten), user=actor, reason="rule"
@@ -220,30 +227,101 @@ def _write(
     _emails_queue(applied, facts)
 
 
-def _timeline_entry_memo() -> Callable[[Applied], dict[str, Any]]:
-    """The message and data of an applied rule's timeline entry, worked out
-    once for every order the rule did the same to (an import applies each
-    rule to thousands of orders alike). On PostgreSQL the data is encoded
-    once too (`Json`, written as is by `bulk_insert`)."""
-    encoded = connection.vendor == "postgresql"
-    seen: dict[tuple, dict[str, Any]] = {}
+# The timeline's columns `_timeline_insert` writes itself on PostgreSQL: all
+# of `OrderEvent`'s but its id (should it gain one, `bulk_insert` writes).
+TIMELINE_COLUMNS = ("order_id", "kind", "message", "data", "user_id", "created_at")
 
-    def entry(a: Applied) -> dict[str, Any]:
+
+def _timeline_insert(applied: Sequence[Applied], *, user_id: int | None) -> None:
+    """One timeline entry per applied rule. An import applies each rule to
+    thousands of orders alike: each distinct entry is worked out once and,
+    on PostgreSQL, its columns are put in COPY's text form once too, so each
+    row costs one short line ("<order id><the entry's columns>")."""
+    kind = OrderEvent.Kind.RULE
+    own = {f.attname for f in OrderEvent._meta.concrete_fields if not f.primary_key}
+    if connection.vendor != "postgresql" or own != set(TIMELINE_COLUMNS):
+        entry = _timeline_entry_memo(
+            lambda message, data: {"message": message, "data": data}
+        )
+        events.order_events_insert(
+            {"order_id": a.order_id, "kind": kind, "user_id": user_id, **entry(a)}
+            for a in applied
+        )
+        return
+    fixed = (
+        "\\N" if user_id is None else str(user_id),
+        timezone.now().isoformat(),
+    )
+    entry = _timeline_entry_memo(
+        lambda message, data: (
+            "\t"
+            + "\t".join(
+                [
+                    _copy_text(kind),
+                    _copy_text(message),
+                    _copy_text(json.dumps(data)),
+                    *fixed,
+                ]
+            )
+            + "\n"
+        )
+    )
+    _copy_lines(
+        OrderEvent, TIMELINE_COLUMNS, (f"{a.order_id}{entry(a)}" for a in applied)
+    )
+
+
+def _copy_text(text: str) -> str:
+    """A value for COPY's text format: its backslashes, tabs and line breaks
+    escaped."""
+    return (
+        text.replace("\\", "\\\\")
+        .replace("\t", "\\t")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+    )
+
+
+def _copy_lines(model, columns: Sequence[str], lines: Iterable[str]) -> None:
+    """Stream rows already in COPY's text format (one "a\\tb\\n" line each,
+    values escaped by `_copy_text`) into the model's table (PostgreSQL): no
+    per-value adaptation, for rows made of a few prepared pieces."""
+    column = {f.attname: f.column for f in model._meta.concrete_fields}
+    names = ", ".join(f'"{column[name]}"' for name in columns)
+    statement = f'COPY "{model._meta.db_table}" ({names}) FROM STDIN'
+    # As `core.bulk.bulk_insert`: database errors as Django's own.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(statement) as copy,
+    ):
+        lines = iter(lines)
+        while batch := "".join(itertools.islice(lines, 5000)):
+            copy.write(batch)
+
+
+def _timeline_entry_memo(render: Callable[[str, dict], T]) -> Callable[[Applied], T]:
+    """`render(message, data)` of an applied rule's timeline entry, worked out
+    once for every order the rule did the same to."""
+    seen: dict[tuple, T] = {}
+
+    def entry(a: Applied) -> T:
         try:
+            # The rule and what it did: each data dict starts with its action
+            # and has that action's keys, so their values in a row tell them.
             key = (
                 a.rule.pk,
-                tuple(a.done),
-                tuple(tuple(data.items()) for data in a.data),
+                *a.done,
+                *[value for data in a.data for value in data.values()],
             )
             found = seen.get(key)
         except TypeError:  # a value that cannot be a key: nothing shared
             key, found = None, None
         if found is None:
-            data = {"rule": a.rule.pk, "rule_name": a.rule.name, "actions": a.data}
-            found = {
-                "message": describe(a),
-                "data": Json(json.dumps(data)) if encoded else data,
-            }
+            found = render(
+                describe(a),
+                {"rule": a.rule.pk, "rule_name": a.rule.name, "actions": a.data},
+            )
             if key is not None:
                 seen[key] = found
         return found
@@ -265,17 +343,18 @@ def _tags_add(applied: Sequence[Applied], *, unwritten: Mapping | None = None) -
         [OrderTag(name=name) for name in sorted(names)], ignore_conflicts=True
     )
     ids = dict(OrderTag.objects.filter(name__in=names).values_list("name", "pk"))
-    through = Order.tags.through
+    through = OrderTagging
     if (
         connection.vendor == "postgresql"
         and unwritten
         and all(order_id in unwritten for order_id, _ in wanted)
     ):
         # Orders not written yet have no tags to clash with: COPY each pair once.
-        bulk_insert(
-            through,
+        _copy_lines(
+            OrderTagging,
+            ("order_id", "ordertag_id"),
             (
-                {"order_id": order_id, "ordertag_id": tag_id}
+                f"{order_id}\t{tag_id}\n"
                 for order_id, tag_id in dict.fromkeys(
                     (order_id, ids[name]) for order_id, name in wanted
                 )

@@ -7,6 +7,10 @@ locks; it reads every outstanding line in one query, reserves through
 memory, reservations written in bulk), then writes the timeline entries
 (COPY on PostgreSQL), the status changes (one UPDATE per transition, each
 checked against the order state machine) and their field history in bulk.
+
+An import's new orders take `orders_allocate_unwritten`: the same engine,
+planned before the orders are written, so each is written once with its
+final status, and the stock levels locked late (see there).
 """
 
 from collections import defaultdict
@@ -25,11 +29,15 @@ from core.lookups import any_of, ids_in, lookup_chunks
 from core.users import Actor
 from inventory.allocation import Demand
 from inventory.selectors import stock_free_exists
-from inventory.services import AllocationRequest, stock_allocate_many
+from inventory.services import (
+    AllocationRequest,
+    AllocationResult,
+    stock_allocate_many,
+)
 from orders import events
 from orders.exceptions import OrderStateError
 from orders.locks import lock_order, lock_order_rows, lock_orders
-from orders.models import Order, OrderLine, OrderStatus, Rule
+from orders.models import Order, OrderEvent, OrderLine, OrderStatus, Rule
 from orders.rules.services import rules_apply, rules_exist
 from orders.services.shipby import ship_by_follow_allocation
 
@@ -373,6 +381,148 @@ def orders_allocate_many(
             if with_locked is not None:
                 with_locked([pk for pk, _status, _country in locked])
     return dict(counts)
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """An order being written in the caller's transaction (an import), not
+    in the table yet: what allocating it needs. `lines` are (line id,
+    product id, sku, quantity) of lines already written."""
+
+    pk: int
+    country: str
+    lines: Sequence[tuple[int, int, str, int]]
+    pin: int | None = None
+    exclude: frozenset[int] = frozenset()
+
+
+def orders_allocate_unwritten(
+    *,
+    orders: Sequence[NewOrder],
+    actor: Actor,
+    write_orders: Callable[[dict[int, str]], object],
+) -> tuple[dict[int, str], dict[int, tuple[str, list[str]]]]:
+    """Plan and reserve stock for new pending orders not written yet, in the
+    order given (the caller ranks them: priority, then oldest), so that the
+    caller writes each order once, with its status: allocated or backordered.
+
+    The same engine as `_allocate` (`stock_allocate_many`: every order routed
+    in memory by `plan_allocation`, rule pins and exclusions respected,
+    reservations written in bulk), with the stock levels locked late: the
+    plan is made against the levels as read, `write_orders(statuses)` writes
+    the orders with the planned statuses, and only then are the levels locked
+    (pk order, to the commit). If they changed meanwhile, the orders are
+    planned again under the lock and those whose status differs move (one
+    UPDATE per transition, with their field history) and their allocated /
+    backordered timeline entries (with the routing reasons), written with
+    the orders before the lock, are written again from the plan reserved.
+    Nobody else can see or lock these orders, so no order lock is taken.
+
+    Returns each order's status and, for the orders that reserved anything,
+    (country, codes of the locations reserved at); the caller hands the
+    latter to `orders_allocate_unwritten_done`.
+    """
+    if not orders:
+        write_orders({})
+        return {}, {}
+    planned: dict[int, AllocationResult] = {}
+
+    def statuses_of(results: dict) -> dict[int, str]:
+        return {
+            order.pk: S.ALLOCATED if results[order.pk].complete else S.BACKORDERED
+            for order in orders
+        }
+
+    def before_lock(results: dict) -> None:
+        planned.update(results)
+        write_orders(statuses_of(results))
+        events.order_events_insert(_unwritten_timeline(orders, results, actor))
+
+    results = stock_allocate_many(
+        requests=[
+            AllocationRequest(
+                key=order.pk,
+                demands=[
+                    Demand(line_id=pk, product_id=product_id, quantity=quantity)
+                    for pk, product_id, _sku, quantity in order.lines
+                ],
+                country=order.country,
+                pin=order.pin,
+                exclude=order.exclude,
+            )
+            for order in orders
+        ],
+        new_lines=True,
+        before_lock=before_lock,
+    )
+    statuses = statuses_of(results)
+    if any(results[order.pk] is not planned[order.pk] for order in orders):
+        # Planned again under the lock: the statuses that differ move, and
+        # the entries written from the first plan are written again.
+        before = statuses_of(planned)
+        moves: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for pk, status in statuses.items():
+            if before[pk] != status:
+                moves[before[pk], status].append(pk)
+        changed = _statuses_move(moves)
+        history_snapshot(Order, changed, user=actor, reason="allocation")
+        OrderEvent.objects.filter(
+            ids_in("order__id", list(statuses)),
+            kind__in=[OrderEvent.Kind.ALLOCATED, OrderEvent.Kind.BACKORDERED],
+        ).delete()
+        events.order_events_insert(_unwritten_timeline(orders, results, actor))
+    reserved_at = {
+        order.pk: (order.country, list(results[order.pk].reserved))
+        for order in orders
+        if results[order.pk].reserved_any
+    }
+    return statuses, reserved_at
+
+
+def _unwritten_timeline(
+    orders: Sequence[NewOrder], results: dict[int, AllocationResult], actor: Actor
+) -> Iterable[dict]:
+    """The allocated / backordered timeline entries of new orders."""
+    for order in orders:
+        result = results[order.pk]
+        if result.reserved_any:
+            yield events.order_event_allocated_row(
+                order_id=order.pk,
+                actor=actor,
+                reserved=result.reserved,
+                routing=result.routing,
+            )
+        if result.complete:
+            continue
+        sku_of = {pk: sku for pk, _product, sku, _qty in order.lines}
+        yield events.order_event_backordered_row(
+            order_id=order.pk,
+            actor=actor,
+            short={sku_of[line_id]: qty for line_id, qty in result.short.items()},
+            routing=None if result.reserved_any else result.routing,
+        )
+
+
+def orders_allocate_unwritten_done(
+    *,
+    statuses: dict[int, str],
+    reserved_at: dict[int, tuple[str, list[str]]],
+    actor: Actor,
+) -> dict[int, str]:
+    """What allocating takes once the orders of `orders_allocate_unwritten`
+    and their reservations are written: their ship-by dates follow the
+    locations reserved at (with their field history), then the "when
+    allocated" rules run. Returns the statuses, those the rules held
+    updated."""
+    moved = ship_by_follow_allocation(reserved_at=reserved_at)
+    history_snapshot(Order, moved, user=actor, reason="allocation")
+    allocated = [pk for pk, status in statuses.items() if status == S.ALLOCATED]
+    if allocated and rules_exist(trigger=Rule.Trigger.ALLOCATED):
+        ruled = rules_apply(
+            order_ids=allocated, trigger=Rule.Trigger.ALLOCATED, actor=actor
+        )
+        statuses = {**statuses, **dict.fromkeys(ruled.held, S.ON_HOLD)}
+    return statuses
 
 
 def backorders_reallocate(*, product_ids: Iterable[int]) -> int:

@@ -43,6 +43,8 @@ from orders.services.shipby import ship_by_for, ship_by_many
 
 S = OrderStatus
 ORDER_NUMBER_PREFIX = "SO"
+# The counter order numbers are drawn from (`core.sequences`).
+ORDER_SEQUENCE = "order"
 
 # Fields a person may change on an order until it is packed.
 EDITABLE_FIELDS = (
@@ -88,7 +90,7 @@ def customer_get_or_create(*, email: str, name: str = "", phone: str = "") -> Cu
 
 def order_number_next() -> str:
     """Reserve the next human order number."""
-    return format_number(ORDER_NUMBER_PREFIX, sequence_reserve(name="order")[0])
+    return format_number(ORDER_NUMBER_PREFIX, sequence_reserve(name=ORDER_SEQUENCE)[0])
 
 
 @transaction.atomic
@@ -208,6 +210,58 @@ class NewOrder:
     number: str = ""
 
 
+def order_draft(
+    *,
+    order: NewOrder,
+    number: str,
+    placed_at: datetime,
+    now: datetime,
+    ship_by: date | None = None,
+    customer_id: int | None = None,
+) -> Order:
+    """The order row `orders_create_many` writes for a new order (unsaved):
+    the order API answers with it before the worker writes it."""
+    new = order
+    subtotal = sum(
+        (line.unit_price * line.quantity for line in new.lines), Decimal("0")
+    )
+    row = Order(
+        number=number,
+        channel=new.channel,
+        external_id=new.external_id,
+        customer_id=customer_id,
+        placed_at=placed_at,
+        ship_by=ship_by,
+        currency=new.currency,
+        subtotal=subtotal,
+        shipping_amount=new.shipping_amount,
+        tax_amount=new.tax_amount,
+        total=subtotal + new.shipping_amount + new.tax_amount,
+        shipping_method=new.shipping_method,
+        created_at=now,
+        updated_at=now,
+        **new.address.as_order_fields(),
+    )
+    if new.address_problem:
+        row.hold(HoldReason.ADDRESS_CHECK)
+    return row
+
+
+def order_draft_lines(*, order: Order, new: NewOrder) -> list[OrderLine]:
+    """The line rows of `order_draft`'s order (unsaved)."""
+    return [
+        OrderLine(
+            order=order,
+            product=line.product,
+            sku=line.product.sku,
+            name=line.product.name,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+        )
+        for line in new.lines
+    ]
+
+
 def customers_get_or_create(
     *, wanted: Sequence[tuple[str, str, str]]
 ) -> dict[str, int]:
@@ -312,45 +366,24 @@ def orders_create_many(
     )
     unnumbered = sum(1 for new in orders if not new.number)
     numbers = iter(
-        sequence_reserve(name="order", count=unnumbered) if unnumbered else ()
+        sequence_reserve(name=ORDER_SEQUENCE, count=unnumbered) if unnumbered else ()
     )
-    rows = []
-    for new, when, due in zip(orders, placed, ship_by, strict=True):
-        subtotal = sum(
-            (line.unit_price * line.quantity for line in new.lines), Decimal("0")
-        )
-        order = Order(
+    rows = [
+        order_draft(
+            order=new,
             number=new.number or format_number(ORDER_NUMBER_PREFIX, next(numbers)),
-            channel=new.channel,
-            external_id=new.external_id,
-            customer_id=customers[new.email.strip().lower()],
             placed_at=when,
+            now=now,
             ship_by=due,
-            currency=new.currency,
-            subtotal=subtotal,
-            shipping_amount=new.shipping_amount,
-            tax_amount=new.tax_amount,
-            total=subtotal + new.shipping_amount + new.tax_amount,
-            shipping_method=new.shipping_method,
-            created_at=now,
-            updated_at=now,
-            **new.address.as_order_fields(),
+            customer_id=customers[new.email.strip().lower()],
         )
-        if new.address_problem:
-            order.hold(HoldReason.ADDRESS_CHECK)
-        rows.append(order)
+        for new, when, due in zip(orders, placed, ship_by, strict=True)
+    ]
     created = Order.objects.bulk_create(rows)
     written = OrderLine.objects.bulk_create(
-        OrderLine(
-            order=order,
-            product=line.product,
-            sku=line.product.sku,
-            name=line.product.name,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-        )
+        line
         for order, new in zip(created, orders, strict=True)
-        for line in new.lines
+        for line in order_draft_lines(order=order, new=new)
     )
     _lines_cache(created, written)
     timeline = []

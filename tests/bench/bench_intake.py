@@ -1,14 +1,16 @@
 """Benchmark: orders through the order API and shop webhooks through the inbox.
 
-Runs gunicorn (2 workers, `--threads` each) and `manage.py worker` processes against a
-throw-away PostgreSQL database, then
+Runs gunicorn (gunicorn.conf.py, 2 workers, `--threads` each) and `manage.py worker`
+processes against a throw-away PostgreSQL database, then
 
 1. POSTs 3-line orders to /api/v1/orders from concurrent clients: orders/s
    and latency (each answer holds the order taken in, pending), with the
    workers running: they reserve the orders' stock meanwhile, and the time
    from the last answer until every order is allocated is reported;
 2. POSTs signed Shopify `orders/create` webhooks, every tenth delivery sent
-   twice: deliveries acknowledged per second and their latency (p50/p99);
+   twice: deliveries acknowledged per second and their latency (p50/p99),
+   and the CPU the gunicorn workers and the PostgreSQL backends spent per
+   delivery (steadier than the rate on a machine doing other work);
    while the workers process them one worker is killed (SIGKILL) mid-batch
    and a fresh one started; then checks that every delivery made exactly one
    order and no message is lost, failed or left waiting.
@@ -252,6 +254,63 @@ def load(requests: list, clients: int, port: int) -> dict:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc; 0 when gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (gunicorn's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def server_cpu(server_pid: int) -> dict[str, dict[int, float]]:
+    """CPU used so far by the gunicorn workers and by the PostgreSQL backends
+    serving this database (same machine): measured around a load, it is the
+    server's CPU per request, which the machine's other work does not blur as
+    it blurs requests per second."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        backends = [pid for (pid,) in cursor.fetchall()]
+    return {
+        "gunicorn": {pid: cpu_seconds(pid) for pid in children(server_pid)},
+        "postgres": {pid: cpu_seconds(pid) for pid in backends},
+    }
+
+
+def cpu_per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
+    """CPU milliseconds per request of each server side between two
+    `server_cpu` readings (a backend started meanwhile counts from 0)."""
+    return {
+        f"{side}_cpu_ms_per_request": round(
+            sum(used - before[side].get(pid, 0.0) for pid, used in after[side].items())
+            / requests
+            * 1000,
+            3,
+        )
+        for side in after
+    }
+
+
 def start_worker(env: dict) -> subprocess.Popen:
     return subprocess.Popen(
         [PYTHON, "manage.py", "worker", "--interval", "0.05"],
@@ -328,19 +387,39 @@ def main() -> None:
         # Warm both gunicorn workers up (imports, connections).
         load([("/api/v1/orders", api_body(-n), auth) for n in range(1, 21)], 4, port)
 
+        api_orders = Order.objects.filter(channel__code="api")
+        api_waiting = InboundMessage.objects.filter(source="api", status="received")
+        while api_waiting.exists() or api_orders.filter(status="pending").exists():
+            time.sleep(0.05)  # the warm-up's orders written and allocated
+        cpu_before = server_cpu(server.pid)
+        workers_before = sum(cpu_seconds(worker.pid) for worker in workers)
         api = load(
             [("/api/v1/orders", api_body(n), auth) for n in range(options.orders)],
             options.clients,
             port,
         )
-        api_orders = Order.objects.filter(channel__code="api")
+        api.update(cpu_per_request(cpu_before, server_cpu(server.pid), options.orders))
+        # The answer holds the order as taken in (pending); the workers write
+        # the waiting orders in batches and reserve their stock.
         started = time.perf_counter()
-        while api_orders.filter(status="pending").exists():
+        while api_waiting.exists() or api_orders.filter(status="pending").exists():
             if time.perf_counter() - started > 300:
                 break
             time.sleep(0.05)
         api["allocated_seconds_after_last_answer"] = round(
             time.perf_counter() - started, 2
+        )
+        # The workers' own CPU (their PostgreSQL backends count in
+        # postgres_cpu_ms_per_request above while the load runs).
+        api["worker_cpu_ms_per_order"] = round(
+            (sum(cpu_seconds(worker.pid) for worker in workers) - workers_before)
+            / options.orders
+            * 1000,
+            3,
+        )
+        api["orders_written"] = (
+            api_orders.filter(external_id__startswith="API-").count()
+            - api_orders.filter(external_id__startswith="API--").count()
         )
         api["orders_by_status"] = dict(
             api_orders.values_list("status")
@@ -368,7 +447,11 @@ def main() -> None:
             )
             if n % 10 == 0:  # Shopify retries: the same delivery again
                 deliveries.append(deliveries[-1])
+        cpu_before = server_cpu(server.pid)
         webhooks = load(deliveries, options.clients, port)
+        webhooks.update(
+            cpu_per_request(cpu_before, server_cpu(server.pid), len(deliveries))
+        )
 
         shop = InboundMessage.objects.filter(source="shopify")
         started = time.perf_counter()

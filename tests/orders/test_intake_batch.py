@@ -3,9 +3,10 @@ draining the inbox in batches (set-based order intake), Shopify updates in
 `updated_at` order, line edits refused, CSV imports telling generic channels."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from fulfillment.models import OutboundMessage
@@ -13,6 +14,7 @@ from orders.importing.confirm import import_confirm
 from orders.intake import inbox, views
 from orders.intake.inbox import inbound_drain, inbound_store
 from orders.models import (
+    Channel,
     CustomerEmail,
     InboundMessage,
     Order,
@@ -21,7 +23,7 @@ from orders.models import (
 )
 from tests import factories
 from tests.orders.test_import import csv_bytes, row
-from tests.orders.test_intake import post_shopify, shopify_order
+from tests.orders.test_intake import post_shopify, shopify_order, sign
 
 pytestmark = pytest.mark.django_db
 Status = InboundMessage.Status
@@ -86,6 +88,73 @@ def test_repeated_delivery_is_the_insert_and_a_lookup(client, shop, database_que
     assert response.json()["duplicate"] is True
     assert len(queries.captured_queries) == 2
     assert InboundMessage.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhook_skips_the_health_check_round_trip(
+    client, shop, database_queue, monkeypatch
+):
+    """A kept connection is checked by the acknowledgement's INSERT itself,
+    not by a `SELECT 1` before it; a message without a delivery id (whose
+    repeat could store it twice) keeps Django's check."""
+    post_shopify(client, shopify_order("#1"), delivery="d-1")  # connects
+    checks = []
+    wrapper = connections["default"]
+    monkeypatch.setattr(
+        type(wrapper), "is_usable", lambda self: checks.append(1) or True
+    )
+
+    wrapper.health_check_done = False  # as at the start of every request
+    response = post_shopify(client, shopify_order("#2"), delivery="d-2")
+    assert response.status_code == 200 and checks == []
+
+    wrapper.health_check_done = False
+    response = post_shopify(client, shopify_order("#3"), delivery="")
+    assert response.status_code == 200 and checks == [1]
+    assert InboundMessage.objects.count() == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_webhook_on_a_connection_cut_while_idle_is_stored(client, shop, database_queue):
+    post_shopify(client, shopify_order("#1"), delivery="d-1")
+    wrapper = connections["default"]
+    cut = wrapper.connection
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:  # waits until the backend has gone
+            cursor.execute(
+                "SELECT pg_terminate_backend(%s, 10000)", [cut.info.backend_pid]
+            )
+    finally:
+        other.close()
+    wrapper.health_check_done = False  # a new request on the kept connection
+
+    response = post_shopify(client, shopify_order("#2"), delivery="d-2")
+
+    assert response.status_code == 200 and response.json()["duplicate"] is False
+    assert wrapper.connection is not cut
+    assert InboundMessage.objects.filter(delivery_id="d-2").count() == 1
+
+
+def test_changed_secret_takes_effect_after_the_channel_cache(
+    client, shop, database_queue, settings, monkeypatch
+):
+    settings.OMS_INTAKE_CHANNEL_CACHE_SECONDS = 5
+    now = [1000.0]
+    monkeypatch.setattr(views, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    assert post_shopify(client, shopify_order("#1"), delivery="d-1").status_code == 200
+    Channel.objects.filter(pk=shop.pk).update(inbound_secret="shpss_new")
+
+    now[0] += 4  # within the cache time the old secret still holds
+    assert post_shopify(client, shopify_order("#2"), delivery="d-2").status_code == 200
+    now[0] += 2
+    assert post_shopify(client, shopify_order("#3"), delivery="d-3").status_code == 401
+    body = json.dumps(shopify_order("#3")).encode()
+    response = post_shopify(
+        client, shopify_order("#3"), delivery="d-3", signature=sign(body, "shpss_new")
+    )
+    assert response.status_code == 200
 
 
 def test_first_webhook_wakes_one_delayed_drain(client, shop, database_queue):

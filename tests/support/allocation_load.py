@@ -209,7 +209,8 @@ def _import(data: bytes, chunk: int) -> ImportReport:
 
     close_old_connections()
     report = ImportReport()
-    # Small chunks: many short transactions that interleave with the workers.
+    # The import allocates in its own transaction, locking the stock levels
+    # late; small chunks for whatever settles after it (re-settling).
     allocation.SET_ALLOCATION_CHUNK = chunk
     try:
         confirmed = import_confirm(
@@ -219,7 +220,6 @@ def _import(data: bytes, chunk: int) -> ImportReport:
             format_code="oms",
             filename="load.csv",
             partial=False,
-            settle_in_background=False,
         )
         report.orders = confirmed.result.orders
         report.allocated = confirmed.allocated
