@@ -177,3 +177,56 @@ def test_create_skips_the_health_check_round_trip(
         from oms.api import auth
 
         auth._keys.clear()
+
+
+def test_drain_reads_the_api_orders_without_a_savepoint_each(api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(4):
+        assert api("post", "orders", order_body(f"S-{n}")).status_code == 201
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert inbox.inbound_drain() == 4
+
+    savepoints = [q for q in ctx.captured_queries if q["sql"].startswith("SAVEPOINT")]
+    # The batch's own (writing its orders), not one per message.
+    assert len(savepoints) <= 2, [q["sql"] for q in ctx.captured_queries]
+    assert Order.objects.filter(status=OrderStatus.ALLOCATED).count() == 4
+
+
+def test_an_order_the_worker_cannot_write_fails_alone(api):
+    for n in range(3):
+        api("post", "orders", order_body(f"F-{n}"))
+    # Its product went away after the answer (as if deleted meanwhile).
+    broken = InboundMessage.objects.get(external_id="F-1")
+    broken.body = broken.body.replace("TSH-BLK-M", "GONE-SKU")
+    broken.save(update_fields=["body"])
+
+    assert inbox.inbound_drain() == 3
+
+    assert set(Order.objects.values_list("external_id", flat=True)) == {"F-0", "F-2"}
+    broken.refresh_from_db()
+    assert broken.status == "failed" and "GONE-SKU" in broken.error
+    # Shown to the shop as it is: the order was not written.
+    again = api("post", "orders", order_body("F-1"))
+    assert again.status_code == 422 and "GONE-SKU" in again.json()["detail"]
+
+
+def test_database_error_while_draining_leaves_the_batch_waiting(api, monkeypatch):
+    from django.db import DatabaseError
+
+    for n in range(2):
+        api("post", "orders", order_body(f"E-{n}"))
+
+    def broken(skus):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(inbox, "_products", broken)
+    with pytest.raises(DatabaseError):
+        inbox.inbound_drain()
+    monkeypatch.undo()
+
+    assert set(InboundMessage.objects.values_list("status", flat=True)) == {"received"}
+    assert inbox.inbound_drain() == 2
+    assert Order.objects.count() == 2

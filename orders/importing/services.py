@@ -42,7 +42,7 @@ from orders.models import (
     OrderStatus,
     Rule,
 )
-from orders.rules.services import rules_apply, rules_exist
+from orders.rules.services import rules_apply
 from orders.services.allocation import (
     NewOrder,
     orders_allocate_many,
@@ -491,7 +491,9 @@ def _rules_intake(
     """Apply the intake rules, in bulk, to the new orders: to `rows` not
     written yet when given (see `rules_apply(unwritten=...)`), else to the
     stored orders. Their lines are handed over rather than read again."""
-    if not rules_exist(trigger=Rule.Trigger.INTAKE):
+    # Read now, not remembered (`rules_exist`): a rule saved just before an
+    # import applies to it. Without rules, the lines are not gathered.
+    if not Rule.objects.filter(trigger=Rule.Trigger.INTAKE, active=True).exists():
         return
     lines = {
         order_id: [(line.product_id, line.sku, line.quantity) for line in order.lines]

@@ -26,6 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import (
+    DatabaseError,
     IntegrityError,
     InterfaceError,
     OperationalError,
@@ -308,8 +309,15 @@ def inbound_apply_locked(*, message: InboundMessage) -> Outcome:
         # Done before (a task queued twice, or a replay that raced).
         return Outcome(message.status, message.order, message.error)
     message.attempts += 1
+    # Draining, an order the API took in is only read until the batch writes
+    # it: applied without a savepoint of its own (two round trips a message).
+    # A database error there fails the batch, whose messages wait again.
+    guarded = not _drained_api_create(message)
     try:
-        with transaction.atomic():
+        if guarded:
+            with transaction.atomic():
+                outcome = _apply(message)
+        else:
             outcome = _apply(message)
     except _AfterBatch:
         message.attempts -= 1
@@ -319,6 +327,8 @@ def inbound_apply_locked(*, message: InboundMessage) -> Outcome:
     except DomainError as error:
         outcome = Outcome(Status.FAILED, error=str(error))
     except Exception as error:  # recorded on the message, for a Replay
+        if not guarded and isinstance(error, DatabaseError):
+            raise
         logger.exception("Inbound message %s failed", message.pk)
         outcome = Outcome(
             Status.FAILED, error=f"{type(error).__name__}: {error}"[:2000]
@@ -330,6 +340,17 @@ def inbound_apply_locked(*, message: InboundMessage) -> Outcome:
     if outcome.order is not None and not message.external_id:
         message.external_id = outcome.order.external_id
     return outcome
+
+
+def _drained_api_create(message: InboundMessage) -> bool:
+    """Whether the message is an order the API took in (`inbound_api_take`),
+    met while draining: applying it reads, and the batch writes it."""
+    return (
+        getattr(_batch, "pending", None) is not None
+        and message.source == Source.API
+        and message.topic == API_CREATE
+        and message.delivery_id.startswith(API_ORDER_DELIVERY)
+    )
 
 
 def inbound_outcome_save(*, message: InboundMessage, **extra: Any) -> None:

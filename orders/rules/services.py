@@ -311,7 +311,7 @@ def _timeline_entry_memo(render: Callable[[str, dict], T]) -> Callable[[Applied]
             # and has that action's keys, so their values in a row tell them.
             key = (
                 a.rule.pk,
-                *a.done,
+                tuple(a.done),
                 *[value for data in a.data for value in data.values()],
             )
             found = seen.get(key)
