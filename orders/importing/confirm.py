@@ -35,8 +35,6 @@ class ConfirmedImport:
     result: ImportResult
     # How many new orders are fully allocated (None when none were written).
     allocated: int | None = None
-    # Always False now (settled in the import); kept for callers that ask.
-    settle_queued: bool = False
 
 
 def imported_orders_settle(*, order_ids: list[int], actor: Actor) -> int:

@@ -90,9 +90,7 @@ class Command(BaseCommand):
             self.stdout.write(f"row {row}: order {external_id} skipped, {reason}.")
         for problem in result.problems:
             self.stderr.write(str(problem))
-        if confirmed is not None and confirmed.settle_queued:
-            self.stdout.write("Allocation of the imported orders is queued.")
-        elif confirmed is not None and result.written:
+        if confirmed is not None and result.written:
             self.stdout.write(
                 f"Allocated {confirmed.allocated} of {len(result.order_ids)} orders."
             )
