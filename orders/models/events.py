@@ -28,9 +28,18 @@ class OrderEvent(models.Model):
         CHANNEL = "channel", "Channel message"
         RULE = "rule", "Rule applied"
 
-    # Indexed through (order, -created_at) below.
+    # Indexed through (order, -created_at) below. No database foreign key:
+    # timeline rows are written in bulk (an import writes one per order and
+    # step, and one per applied rule: a hundred thousand at a time), always
+    # in the transaction that writes or locks their order, and deleted with
+    # it by Django's cascade. PostgreSQL's check, a lookup and a row lock of
+    # the order per row at commit, cost as much as writing the rows.
     order = models.ForeignKey(
-        Order, on_delete=models.CASCADE, related_name="events", db_index=False
+        Order,
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(max_length=20, choices=Kind)
     message = models.TextField()

@@ -30,12 +30,25 @@ class OrderTagging(models.Model):
     """One tag on one order: the table of `Order.tags`, as Django would make
     it, less its index on the order alone. The unique (order, tag) index
     starts with the order, so it serves those lookups too, and an import's
-    rules write tens of thousands of these rows: one index fewer to fill."""
+    rules write tens of thousands of these rows: one index fewer to fill.
+
+    Neither column has a database foreign key, for the same reason as the
+    timeline's (`OrderEvent.order`): the rows are written in bulk in the
+    transaction that writes or locks their order, from tags that exist, and
+    Django's cascade deletes them with their order or tag; PostgreSQL's check
+    at commit (a lookup and a row lock per row and column) cost more than
+    writing the rows."""
 
     order = models.ForeignKey(
-        "orders.Order", on_delete=models.CASCADE, db_index=False, related_name="+"
+        "orders.Order",
+        on_delete=models.CASCADE,
+        db_index=False,
+        db_constraint=False,
+        related_name="+",
     )
-    ordertag = models.ForeignKey(OrderTag, on_delete=models.CASCADE, related_name="+")
+    ordertag = models.ForeignKey(
+        OrderTag, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+    )
 
     class Meta:
         db_table = "orders_order_tags"

@@ -158,3 +158,25 @@ def test_order_tags_table_has_no_index_on_the_order_alone():
     assert indexed.get(("order_id", "ordertag_id")) is True
     assert indexed.get(("ordertag_id",)) is False
     assert ("order_id",) not in indexed
+
+
+@pytest.mark.django_db
+def test_timeline_and_tags_go_with_their_order_and_tag():
+    """The timeline and tag rows have no database foreign key (they are
+    written in bulk); Django's cascade still removes them with their order or
+    their tag, so none is left pointing nowhere."""
+    from tests.factories import OrderFactory
+
+    kept, deleted = OrderFactory(), OrderFactory()
+    vip, gone = OrderTag.objects.create(name="vip"), OrderTag.objects.create(name="x")
+    for order in (kept, deleted):
+        order.tags.add(vip, gone)
+        OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.RULE, message="m")
+
+    deleted.delete()
+    gone.delete()
+
+    assert set(OrderTagging.objects.values_list("order_id", "ordertag_id")) == {
+        (kept.pk, vip.pk)
+    }
+    assert set(OrderEvent.objects.values_list("order_id", flat=True)) == {kept.pk}
