@@ -12,16 +12,7 @@ from tests import factories
 from tests.orders.rules.test_sources import EXPECTED, outcome
 from tests.orders.rules.test_sources import rules as rules  # noqa: F401 - fixture
 from tests.test_api import order_body
-
-
-@pytest.fixture
-def database_queue(settings):
-    settings.OMS_TASKS_BACKEND = "database"
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    settings.OMS_INBOX_WAKE_SECONDS = 60
-    inbox._woken_until.clear()
-    yield
-    inbox._woken_until.clear()
+from tests.test_api_speed import database_queue as database_queue  # noqa: F401
 
 
 @pytest.fixture

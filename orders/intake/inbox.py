@@ -20,6 +20,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -153,22 +154,35 @@ def inbound_store(
         body=_clean_text(body.decode("utf-8", "replace")),
         headers={k: _clean_text(v) for k, v in (headers or {}).items()},
     )
+    stored, new = _insert_or_earlier(message, _earlier)
+    if new and process:
+        _process_soon(stored)
+    return stored, new
+
+
+def _insert_or_earlier(
+    message: InboundMessage, earlier_of: Callable[[InboundMessage], Any]
+) -> tuple[InboundMessage, bool]:
+    """Store `message` (True), or give the earlier one holding its delivery
+    id or key (`earlier_of`, False)."""
     for _ in range(3):
         message.pk = _insert_unless_seen(message)
         if message.pk is not None:
-            break
-        earlier = _earlier(message)
+            return message, True
+        earlier = earlier_of(message)
         if earlier is not None:
             return earlier, False
-        # The earlier delivery was rolled back meanwhile: store this one.
+        # The earlier message was rolled back meanwhile: store this one.
+    raise IntegrityError(f"Inbound message {message.delivery_id!r} not stored.")
+
+
+def _process_soon(message: InboundMessage) -> None:
+    """The worker's drain takes a stored message up (the immediate backend:
+    processed here and now)."""
+    if _queue_in_database():
+        inbound_wake()
     else:
-        raise IntegrityError(f"Inbound message {message.delivery_id!r} not stored.")
-    if process:
-        if _queue_in_database():
-            inbound_wake()
-        else:
-            inbound_process_task.enqueue(message.pk)
-    return message, True
+        inbound_process_task.enqueue(message.pk)
 
 
 # The INSERT statement per database alias (its text never changes).
@@ -934,21 +948,10 @@ def inbound_api_take(
         processed_at=None if waiting else now,
         order_id=order_id,
     )
-    for _ in range(3):
-        message.pk = _insert_unless_seen(message)
-        if message.pk is not None:
-            break
-        earlier = _earlier_api(message)
-        if earlier is not None:
-            return earlier, False
-    else:
-        raise IntegrityError(f"Order API message {message.external_id!r} not stored.")
-    if waiting:
-        if _queue_in_database():
-            inbound_wake()
-        else:
-            inbound_process_task.enqueue(message.pk)
-    return message, True
+    stored, new = _insert_or_earlier(message, _earlier_api)
+    if new and waiting:
+        _process_soon(stored)
+    return stored, new
 
 
 def _earlier_api(message: InboundMessage) -> InboundMessage | None:

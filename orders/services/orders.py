@@ -156,17 +156,7 @@ def order_create(
         requested_delivery_date=requested_delivery_date,
         **address.as_order_fields(),
     )
-    OrderLine.objects.bulk_create(
-        OrderLine(
-            order=order,
-            product=line.product,
-            sku=line.product.sku,
-            name=line.product.name,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-        )
-        for line in lines
-    )
+    OrderLine.objects.bulk_create(_line_rows(order, lines))
     events.order_event_placed(
         order=order, actor=actor, source=source, inbound_message_id=inbound_message_id
     )
@@ -249,6 +239,11 @@ def order_draft(
 
 def order_draft_lines(*, order: Order, new: NewOrder) -> list[OrderLine]:
     """The line rows of `order_draft`'s order (unsaved)."""
+    return _line_rows(order, new.lines)
+
+
+def _line_rows(order: Order, lines: Sequence[LineInput]) -> list[OrderLine]:
+    """Unsaved line rows of `order`, each with its product's SKU and name."""
     return [
         OrderLine(
             order=order,
@@ -258,7 +253,7 @@ def order_draft_lines(*, order: Order, new: NewOrder) -> list[OrderLine]:
             quantity=line.quantity,
             unit_price=line.unit_price,
         )
-        for line in new.lines
+        for line in lines
     ]
 
 
