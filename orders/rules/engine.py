@@ -10,6 +10,7 @@ database. `orders.rules.services` writes the effects in bulk.
 """
 
 import functools
+import itertools
 import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -205,13 +206,25 @@ def _unwritten_rows(
     "channel__code" and "customer__email", as rows in `ORDER_FACT_COLUMNS`
     order; columns one leaves out have the field's default."""
     fields = _order_fields()
-    columns = [
-        (name, fields[name].get_default() if name in fields else None)
-        for name in ORDER_FACT_COLUMNS[1:]
+    names = ORDER_FACT_COLUMNS[1:]
+    defaults = [
+        fields[name].get_default() if name in fields else None for name in names
     ]
     for pk in pks:
-        get = unwritten[pk].get
-        yield (pk, *[get(name, default) for name, default in columns])
+        yield (pk, *map(unwritten[pk].get, names, defaults))
+
+
+class _Memo(dict):
+    """`normalise(value)` as `memo[value]`, worked out once per distinct
+    value (a hit is a plain dict lookup, no call)."""
+
+    def __init__(self, normalise: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.normalise = normalise
+
+    def __missing__(self, value: Any) -> Any:
+        found = self[value] = self.normalise(value)
+        return found
 
 
 @functools.cache
@@ -237,6 +250,12 @@ def facts_load(
     needed = _needs(rules)
     unwritten = unwritten or {}
     facts: dict[int, Facts] = {}
+    # Many orders share a channel, country, region or shipping method: each
+    # distinct value is normalised once.
+    channels = _Memo(str.lower)
+    countries = _Memo(lambda country: str(country).upper())
+    regions = _Memo(lambda region: region.strip().lower())
+    methods = _Memo(lambda method: method.strip().lower())
     customer_of: dict[int, int] = {}
     for chunk in lookup_chunks(list(order_ids)):
         rows = (
@@ -275,24 +294,24 @@ def facts_load(
         ) in rows:
             customer_of[pk] = customer_id
             facts[pk] = Facts(
-                pk=pk,
-                number=number,
-                status=status,
-                hold_reason=hold_reason,
-                channel=channel.lower(),
-                country=str(country).upper(),
-                region=region.strip().lower(),
-                postcode=postcode.replace(" ", "").upper(),
-                total=total,
-                email=email.lower(),
-                shipping_method=method.strip().lower(),
-                delivery_date=delivery,
-                priority=priority,
-                routing_pin=pin,
-                routing_exclude=tuple(exclude or ()),
-                postage_carrier=postage_carrier,
-                postage_service=postage_service,
-                rate_preference=rate_preference,
+                pk,
+                number,
+                status,
+                hold_reason,
+                channels[channel],
+                countries[country],
+                regions[region],
+                postcode.replace(" ", "").upper(),
+                total,
+                email.lower(),
+                methods[method],
+                delivery,
+                priority,
+                pin,
+                tuple(exclude) if exclude else (),
+                postage_carrier,
+                postage_service,
+                rate_preference,
             )
     ids = list(facts)
     if needed & LINE_FIELDS:
@@ -325,15 +344,23 @@ def facts_load(
                     )
                     products[pk] = (weight, words)
         unknown_product = (0, frozenset())
+        # (product id, sku) -> (lowered sku, grams, tags), once per pair.
+        seen: dict[tuple, tuple[str, int, frozenset[str]]] = {}
         # One pass per order, its sums kept in locals.
         for order_id, fact in facts.items():
             items = weight = 0
             skus: set[str] = set()
             tags: set[str] = set()
             for product_id, sku, quantity in lines_of[order_id]:
+                known_line = seen.get((product_id, sku))
+                if known_line is None:
+                    known_line = seen[product_id, sku] = (
+                        sku.lower(),
+                        *products.get(product_id, unknown_product),
+                    )
+                lowered, grams, words = known_line
                 items += quantity
-                skus.add(sku.lower())
-                grams, words = products.get(product_id, unknown_product)
+                skus.add(lowered)
                 weight += grams * quantity
                 if words:
                     tags.update(words)
@@ -468,6 +495,76 @@ def rule_compile(rule: LoadedRule, today: date) -> Test:
         return match_all
 
     return test
+
+
+# The comparison each number operator makes with the value first, so that
+# `partial(SWAPPED[op], value)(x)` is `COMPARE[op](x, value)` at C speed.
+SWAPPED = {
+    Op.GTE: operator.le,
+    Op.GT: operator.lt,
+    Op.LTE: operator.ge,
+    Op.LT: operator.gt,
+}
+
+
+def _condition_split(
+    condition: Condition,
+) -> tuple[Callable[[Facts], Any], Callable[[Any], Any], bool] | None:
+    """A condition as (the fact it reads, a test of that fact, negated?),
+    each piece a built-in (no Python call per order), when it is that
+    simple; the same truth as `condition_compile`'s function."""
+    field, op, value = condition.field, condition.operator, condition.value
+    if field == F.FIRST_ORDER:
+        return (
+            operator.attrgetter("first_order"),
+            functools.partial(operator.eq, op == Op.YES),
+            False,
+        )
+    if field in NUMBER_FACTS:
+        swapped = SWAPPED.get(op, operator.eq)
+        return (
+            operator.attrgetter(NUMBER_FACTS[field]),
+            functools.partial(swapped, value),
+            False,
+        )
+    if field in SET_FACTS:
+        return (
+            operator.attrgetter(SET_FACTS[field]),
+            value.isdisjoint,
+            op == Op.CONTAINS,
+        )
+    if field in TEXT_FACTS:
+        get = operator.attrgetter(TEXT_FACTS[field])
+        if op in PREFIX_OPS:
+            return (
+                get,
+                operator.methodcaller("startswith", value),
+                op != Op.STARTS_WITH,
+            )
+        if op in LIST_OPS:
+            return get, value.__contains__, op != Op.IS
+    return None
+
+
+def _rule_filter(rule: LoadedRule, today: date) -> Callable[[list[Facts]], list[Facts]]:
+    """The orders of a list the rule matches, in order. A rule of simple
+    conditions (see `_condition_split`), one or all to hold, is run
+    column-wise with built-ins, each condition over the orders the ones
+    before it left (as `and` would); any other through `rule_compile`."""
+    splits = [_condition_split(c) for c in rule.conditions]
+    if not splits or None in splits or (len(splits) > 1 and not rule.match_all):
+        test = rule_compile(rule, today)
+        return lambda live: list(filter(test, live))
+
+    def run(live: list[Facts]) -> list[Facts]:
+        for get, holds, negated in splits:
+            kept = map(holds, map(get, live))
+            if negated:
+                kept = map(operator.not_, kept)
+            live = list(itertools.compress(live, kept))
+        return live
+
+    return run
 
 
 def rule_matches(rule: LoadedRule, fact: Facts, today: date) -> bool:
@@ -608,12 +705,19 @@ def evaluate(
     live = list(facts)
     for rule in rules:
         effects = tuple(action_compile(action) for action in rule.actions)
-        matched = list(filter(rule_compile(rule, today), live))
-        for fact in matched:
-            outcome = Applied(rule=rule, order_id=fact.pk)
-            for effect in effects:
+        matched = _rule_filter(rule, today)(live)
+        if len(effects) == 1:
+            [effect] = effects
+            for fact in matched:
+                outcome = Applied(rule, fact.pk)
                 effect(fact, outcome)
-            add(outcome)
+                add(outcome)
+        else:
+            for fact in matched:
+                outcome = Applied(rule, fact.pk)
+                for effect in effects:
+                    effect(fact, outcome)
+                add(outcome)
         if rule.stop_here and matched:
             stopped = set(map(id, matched))
             live = [fact for fact in live if id(fact) not in stopped]

@@ -4,10 +4,12 @@ an earlier one did to that order; *stop here* stops that order only), and
 the timeline rows it writes in bulk keep every character of the rule's
 words."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from orders.models import (
     Order,
@@ -17,7 +19,7 @@ from orders.models import (
     OrderTagging,
     Rule,
 )
-from orders.rules.engine import Facts, LoadedRule, evaluate
+from orders.rules.engine import Facts, LoadedRule, evaluate, rule_matches
 from orders.rules.schema import action_parse, condition_parse
 from orders.rules.services import rules_apply
 from tests.orders.rules.support import rule
@@ -180,3 +182,103 @@ def test_timeline_and_tags_go_with_their_order_and_tag():
         (kept.pk, vip.pk)
     }
     assert set(OrderEvent.objects.values_list("order_id", flat=True)) == {kept.pk}
+
+
+TODAY = timezone.localdate()
+
+# Every field and operator `evaluate` runs column-wise, and rules of several
+# conditions (all or any), against the per-order test of `rule_matches`.
+EVERY_CONDITION = [
+    ("channel", "is", "web, phone"),
+    ("channel", "is_not", "web"),
+    ("ship_country", "is", "US"),
+    ("ship_country", "is_not", "us"),
+    ("ship_region", "is", "tx"),
+    ("ship_region", "is_not", "tx"),
+    ("postcode", "starts_with", "787, 10"),
+    ("postcode", "not_starts_with", "787"),
+    ("postcode", "is", "78701"),
+    ("postcode", "is_not", "78701"),
+    ("total", "gte", "300"),
+    ("total", "gt", "500"),
+    ("total", "lte", "400"),
+    ("total", "lt", "50"),
+    ("total", "eq", "5000"),
+    ("item_count", "gte", "2"),
+    ("item_count", "eq", "1"),
+    ("weight", "gt", "100"),
+    ("sku", "contains", "a-1, b-2"),
+    ("sku", "not_contains", "a-1"),
+    ("product_tag", "contains", "fragile"),
+    ("product_tag", "not_contains", "fragile"),
+    ("order_tag", "contains", "vip"),
+    ("order_tag", "not_contains", "vip"),
+    ("email", "is", "vip@example.com"),
+    ("email", "is_not", "vip@example.com"),
+    ("email", "starts_with", "vip"),
+    ("email", "not_starts_with", "vip"),
+    ("email_domain", "is", "example.com"),
+    ("email_domain", "is_not", "example.com"),
+    ("shipping_method", "is", "standard"),
+    ("shipping_method", "is_not", "standard"),
+    ("shipping_method", "starts_with", "stand"),
+    ("shipping_method", "not_starts_with", "stand"),
+    ("first_order", "yes", ""),
+    ("first_order", "no", ""),
+    ("address_failed", "yes", ""),
+    ("address_failed", "no", ""),
+    ("delivery_within", "lte", "2"),
+    ("delivery_within", "gt", "2"),
+]
+
+
+def varied_facts():
+    facts = orders()
+    for n, f in enumerate(facts):
+        f.items, f.weight = n, 60 * n
+        f.skus = frozenset({"a-1"} if n % 2 else {"b-2", "c-3"} if n else set())
+        f.product_tags = frozenset({"fragile"} if n % 3 == 0 else ())
+        f.tags = {"vip"} if n in (1, 4) else set()
+        f.first_order = n % 2 == 0
+        f.channel = "web" if n % 2 else "phone"
+        f.postcode = "10001" if n == 2 else f.postcode
+        f.delivery_date = TODAY + timedelta(days=n) if n else None
+    facts[3].status, facts[3].hold_reason = OrderStatus.ON_HOLD, "address_check"
+    return facts
+
+
+@pytest.mark.parametrize("condition", EVERY_CONDITION)
+def test_each_condition_over_all_orders_matches_as_on_each_order_alone(condition):
+    rule = loaded(1, [condition], [])
+    facts = varied_facts()
+
+    applied = evaluate(rules=[rule], facts=facts, today=TODAY)
+
+    expected = [f.pk for f in varied_facts() if rule_matches(rule, f, TODAY)]
+    assert [a.order_id for a in applied] == expected
+
+
+@pytest.mark.parametrize("match_all", [True, False])
+@pytest.mark.parametrize(
+    "conditions",
+    [
+        [("total", "gte", "300"), ("first_order", "yes", "")],
+        [("first_order", "no", ""), ("sku", "not_contains", "a-1")],
+        [
+            ("channel", "is", "web"),
+            ("total", "gte", "100"),
+            ("order_tag", "contains", "vip"),
+        ],
+        [("email", "is", "vip@example.com"), ("delivery_within", "lte", "2")],
+    ],
+)
+def test_rules_of_several_conditions_over_all_orders_match_as_alone(
+    conditions, match_all
+):
+    rule = loaded(1, conditions, [], match_all=match_all)
+    facts = varied_facts()
+
+    applied = evaluate(rules=[rule], facts=facts, today=TODAY)
+
+    expected = [f.pk for f in varied_facts() if rule_matches(rule, f, TODAY)]
+    assert [a.order_id for a in applied] == expected
