@@ -3,7 +3,8 @@
 import itertools
 import json
 import operator
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from django.db import connection
 from django.utils import timezone
@@ -32,16 +33,7 @@ def bulk_insert(model, rows: Iterable[dict]) -> None:
     defaults = _defaults(model, first)
     names = [*first, *defaults]
     json_fields = {n for n in names if by_attname[n].get_internal_type() == "JSONField"}
-    columns = ", ".join(f'"{by_attname[n].column}"' for n in names)
-    statement = f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN'
-    # COPY runs on the driver's own cursor, outside Django's error translation:
-    # wrap it so callers catch django.db.IntegrityError/DataError as for any
-    # other write (a concurrent import's duplicate is an IntegrityError).
-    with (
-        connection.wrap_database_errors,
-        connection.cursor() as cursor,
-        cursor.cursor.copy(statement) as copy,
-    ):
+    with _copy(model, names) as copy:
         # Per row only a tuple pick and the JSON columns' encoding: an import
         # streams a few hundred thousand rows through here.
         pick = operator.itemgetter(*first)
@@ -56,6 +48,46 @@ def bulk_insert(model, rows: Iterable[dict]) -> None:
                 if type(values[i]) is not Json:
                     values[i] = dumps(values[i])
             copy.write_row(values)
+
+
+def copy_lines(model, names: Sequence[str], lines: Iterable[str]) -> None:
+    """Stream rows already in COPY's text format into the model's table
+    (PostgreSQL): one "a\\tb\\n" line per row, in the order of the fields
+    `names` (attnames), each value escaped by `copy_text` (None as "\\N").
+    No per-value adaptation: for many rows made of a few prepared pieces."""
+    with _copy(model, names) as copy:
+        lines = iter(lines)
+        while batch := "".join(itertools.islice(lines, 5000)):
+            copy.write(batch)
+
+
+def copy_text(text: str) -> str:
+    """A value for COPY's text format: backslashes, tabs and line breaks
+    escaped."""
+    return (
+        text.replace("\\", "\\\\")
+        .replace("\t", "\\t")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+    )
+
+
+@contextmanager
+def _copy(model, names: Sequence[str]) -> Iterator:
+    """A COPY ... FROM STDIN into the model's fields `names` (attnames).
+
+    COPY runs on the driver's own cursor, outside Django's error translation:
+    it is wrapped so callers catch django.db.IntegrityError/DataError as for
+    any other write (a concurrent import's duplicate is an IntegrityError)."""
+    column = {f.attname: f.column for f in model._meta.concrete_fields}
+    columns = ", ".join(f'"{column[name]}"' for name in names)
+    statement = f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN'
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(statement) as copy,
+    ):
+        yield copy
 
 
 def _defaults(model, given: dict) -> dict:

@@ -20,7 +20,6 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -154,22 +153,20 @@ def inbound_store(
         body=_clean_text(body.decode("utf-8", "replace")),
         headers={k: _clean_text(v) for k, v in (headers or {}).items()},
     )
-    stored, new = _insert_or_earlier(message, _earlier)
+    stored, new = _insert_or_earlier(message)
     if new and process:
         _process_soon(stored)
     return stored, new
 
 
-def _insert_or_earlier(
-    message: InboundMessage, earlier_of: Callable[[InboundMessage], Any]
-) -> tuple[InboundMessage, bool]:
+def _insert_or_earlier(message: InboundMessage) -> tuple[InboundMessage, bool]:
     """Store `message` (True), or give the earlier one holding its delivery
-    id or key (`earlier_of`, False)."""
+    id or key (False)."""
     for _ in range(3):
         message.pk = _insert_unless_seen(message)
         if message.pk is not None:
             return message, True
-        earlier = earlier_of(message)
+        earlier = _earlier(message)
         if earlier is not None:
             return earlier, False
         # The earlier message was rolled back meanwhile: store this one.
@@ -252,9 +249,13 @@ def _fetch_one(connection, sql: str, params: list, *, repeatable: bool):
 
 
 def _earlier(message: InboundMessage) -> InboundMessage | None:
+    """The stored message that holds this one's Idempotency-Key or delivery
+    id (an API order's is its external id), or None."""
     found = InboundMessage.objects.filter(channel=message.channel)
     if message.idempotency_key:
-        return found.filter(idempotency_key=message.idempotency_key).first()
+        earlier = found.filter(idempotency_key=message.idempotency_key).first()
+        if earlier is not None:
+            return earlier
     if message.delivery_id:
         return found.filter(
             source=message.source, delivery_id=message.delivery_id
@@ -948,22 +949,10 @@ def inbound_api_take(
         processed_at=None if waiting else now,
         order_id=order_id,
     )
-    stored, new = _insert_or_earlier(message, _earlier_api)
+    stored, new = _insert_or_earlier(message)
     if new and waiting:
         _process_soon(stored)
     return stored, new
-
-
-def _earlier_api(message: InboundMessage) -> InboundMessage | None:
-    """The message that holds this one's Idempotency-Key or order."""
-    found = InboundMessage.objects.filter(channel=message.channel)
-    if message.idempotency_key:
-        earlier = found.filter(idempotency_key=message.idempotency_key).first()
-        if earlier is not None:
-            return earlier
-    if message.delivery_id:
-        return found.filter(source=Source.API, delivery_id=message.delivery_id).first()
-    return None
 
 
 def inbound_api_waiting(*, channel: Channel, external_id: str) -> InboundMessage | None:

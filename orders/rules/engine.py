@@ -10,7 +10,6 @@ database. `orders.rules.services` writes the effects in bulk.
 """
 
 import functools
-import itertools
 import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -497,76 +496,6 @@ def rule_compile(rule: LoadedRule, today: date) -> Test:
     return test
 
 
-# The comparison each number operator makes with the value first, so that
-# `partial(SWAPPED[op], value)(x)` is `COMPARE[op](x, value)` at C speed.
-SWAPPED = {
-    Op.GTE: operator.le,
-    Op.GT: operator.lt,
-    Op.LTE: operator.ge,
-    Op.LT: operator.gt,
-}
-
-
-def _condition_split(
-    condition: Condition,
-) -> tuple[Callable[[Facts], Any], Callable[[Any], Any], bool] | None:
-    """A condition as (the fact it reads, a test of that fact, negated?),
-    each piece a built-in (no Python call per order), when it is that
-    simple; the same truth as `condition_compile`'s function."""
-    field, op, value = condition.field, condition.operator, condition.value
-    if field == F.FIRST_ORDER:
-        return (
-            operator.attrgetter("first_order"),
-            functools.partial(operator.eq, op == Op.YES),
-            False,
-        )
-    if field in NUMBER_FACTS:
-        swapped = SWAPPED.get(op, operator.eq)
-        return (
-            operator.attrgetter(NUMBER_FACTS[field]),
-            functools.partial(swapped, value),
-            False,
-        )
-    if field in SET_FACTS:
-        return (
-            operator.attrgetter(SET_FACTS[field]),
-            value.isdisjoint,
-            op == Op.CONTAINS,
-        )
-    if field in TEXT_FACTS:
-        get = operator.attrgetter(TEXT_FACTS[field])
-        if op in PREFIX_OPS:
-            return (
-                get,
-                operator.methodcaller("startswith", value),
-                op != Op.STARTS_WITH,
-            )
-        if op in LIST_OPS:
-            return get, value.__contains__, op != Op.IS
-    return None
-
-
-def _rule_filter(rule: LoadedRule, today: date) -> Callable[[list[Facts]], list[Facts]]:
-    """The orders of a list the rule matches, in order. A rule of simple
-    conditions (see `_condition_split`), one or all to hold, is run
-    column-wise with built-ins, each condition over the orders the ones
-    before it left (as `and` would); any other through `rule_compile`."""
-    splits = [_condition_split(c) for c in rule.conditions]
-    if not splits or None in splits or (len(splits) > 1 and not rule.match_all):
-        test = rule_compile(rule, today)
-        return lambda live: list(filter(test, live))
-
-    def run(live: list[Facts]) -> list[Facts]:
-        for get, holds, negated in splits:
-            kept = map(holds, map(get, live))
-            if negated:
-                kept = map(operator.not_, kept)
-            live = list(itertools.compress(live, kept))
-        return live
-
-    return run
-
-
 def rule_matches(rule: LoadedRule, fact: Facts, today: date) -> bool:
     return rule_compile(rule, today)(fact)
 
@@ -705,19 +634,12 @@ def evaluate(
     live = list(facts)
     for rule in rules:
         effects = tuple(action_compile(action) for action in rule.actions)
-        matched = _rule_filter(rule, today)(live)
-        if len(effects) == 1:
-            [effect] = effects
-            for fact in matched:
-                outcome = Applied(rule, fact.pk)
+        matched = list(filter(rule_compile(rule, today), live))
+        for fact in matched:
+            outcome = Applied(rule, fact.pk)
+            for effect in effects:
                 effect(fact, outcome)
-                add(outcome)
-        else:
-            for fact in matched:
-                outcome = Applied(rule, fact.pk)
-                for effect in effects:
-                    effect(fact, outcome)
-                add(outcome)
+            add(outcome)
         if rule.stop_here and matched:
             stopped = set(map(id, matched))
             live = [fact for fact in live if id(fact) not in stopped]

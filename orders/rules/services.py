@@ -14,11 +14,10 @@ rule and address, listing the orders). Nothing is sent in the request.
 `rule_preview` runs one rule over the last 30 days' orders and writes nothing.
 """
 
-import itertools
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -30,6 +29,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
 
+from core.bulk import copy_lines, copy_text
 from core.history import history_snapshot
 from core.lookups import any_of, ids_in, lookup_chunks
 from core.users import Actor
@@ -257,47 +257,18 @@ def _timeline_insert(applied: Sequence[Applied], *, user_id: int | None) -> None
             "\t"
             + "\t".join(
                 [
-                    _copy_text(kind),
-                    _copy_text(message),
-                    _copy_text(json.dumps(data)),
+                    copy_text(kind),
+                    copy_text(message),
+                    copy_text(json.dumps(data)),
                     *fixed,
                 ]
             )
             + "\n"
         )
     )
-    _copy_lines(
+    copy_lines(
         OrderEvent, TIMELINE_COLUMNS, (f"{a.order_id}{entry(a)}" for a in applied)
     )
-
-
-def _copy_text(text: str) -> str:
-    """A value for COPY's text format: its backslashes, tabs and line breaks
-    escaped."""
-    return (
-        text.replace("\\", "\\\\")
-        .replace("\t", "\\t")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-    )
-
-
-def _copy_lines(model, columns: Sequence[str], lines: Iterable[str]) -> None:
-    """Stream rows already in COPY's text format (one "a\\tb\\n" line each,
-    values escaped by `_copy_text`) into the model's table (PostgreSQL): no
-    per-value adaptation, for rows made of a few prepared pieces."""
-    column = {f.attname: f.column for f in model._meta.concrete_fields}
-    names = ", ".join(f'"{column[name]}"' for name in columns)
-    statement = f'COPY "{model._meta.db_table}" ({names}) FROM STDIN'
-    # As `core.bulk.bulk_insert`: database errors as Django's own.
-    with (
-        connection.wrap_database_errors,
-        connection.cursor() as cursor,
-        cursor.cursor.copy(statement) as copy,
-    ):
-        lines = iter(lines)
-        while batch := "".join(itertools.islice(lines, 5000)):
-            copy.write(batch)
 
 
 def _timeline_entry_memo(render: Callable[[str, dict], T]) -> Callable[[Applied], T]:
@@ -350,7 +321,7 @@ def _tags_add(applied: Sequence[Applied], *, unwritten: Mapping | None = None) -
         and all(order_id in unwritten for order_id, _ in wanted)
     ):
         # Orders not written yet have no tags to clash with: COPY each pair once.
-        _copy_lines(
+        copy_lines(
             OrderTagging,
             ("order_id", "ordertag_id"),
             (

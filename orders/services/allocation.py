@@ -123,12 +123,9 @@ def _allocate(
         routing.update(_routing_of(unread))
     results = stock_allocate_many(
         requests=[
-            AllocationRequest(
-                key=order.pk,
-                demands=[
-                    Demand(line_id=pk, product_id=product_id, quantity=quantity)
-                    for pk, product_id, _sku, quantity in lines_of[order.pk]
-                ],
+            _request(
+                order.pk,
+                lines_of[order.pk],
                 country=order.country,
                 pin=routing.get(order.pk, (None,))[0],
                 exclude=routing.get(order.pk, (None, frozenset()))[1],
@@ -143,14 +140,7 @@ def _allocate(
         result = results[order.pk]
         statuses[order.pk] = order.status
         if result.reserved_any:
-            timeline.append(
-                events.order_event_allocated_row(
-                    order_id=order.pk,
-                    actor=actor,
-                    reserved=result.reserved,
-                    routing=result.routing,
-                )
-            )
+            timeline.append(_allocated_row(order.pk, result, actor))
         if order.status in IN_PROGRESS:
             # Partly picked or shipped: the new reservation waits for the next
             # pick list; the status stays where the work is.
@@ -160,17 +150,8 @@ def _allocate(
                 moves[order.status, S.ALLOCATED].append(order.pk)
             continue
         if order.status != S.BACKORDERED or result.reserved_any:
-            sku_of = {pk: sku for pk, _product, sku, _qty in lines_of[order.pk]}
             timeline.append(
-                events.order_event_backordered_row(
-                    order_id=order.pk,
-                    actor=actor,
-                    short={
-                        sku_of[line_id]: qty for line_id, qty in result.short.items()
-                    },
-                    # Recorded once: on the allocated entry when some was reserved.
-                    routing=None if result.reserved_any else result.routing,
-                )
+                _backordered_row(order.pk, lines_of[order.pk], result, actor)
             )
         if order.status != S.BACKORDERED:
             moves[order.status, S.BACKORDERED].append(order.pk)
@@ -190,6 +171,61 @@ def _allocate(
         ship_by_moved.update(moved)
     history_snapshot(Order, {*changed, *moved}, user=actor, reason="allocation")
     allocated = [pk for pk in changed if statuses[pk] == S.ALLOCATED]
+    return _allocated_rules_apply(allocated, statuses, actor)
+
+
+def _request(
+    key: int,
+    lines: Sequence[tuple[int, int, str, int]],
+    *,
+    country: str,
+    pin: int | None,
+    exclude: frozenset[int],
+) -> AllocationRequest:
+    """What an order asks of the stock: its (line id, product id, sku,
+    quantity) lines, where it ships to, and the rules' pin and exclusions."""
+    return AllocationRequest(
+        key=key,
+        demands=[
+            Demand(line_id=pk, product_id=product_id, quantity=quantity)
+            for pk, product_id, _sku, quantity in lines
+        ],
+        country=country,
+        pin=pin,
+        exclude=exclude,
+    )
+
+
+def _allocated_row(order_id: int, result: AllocationResult, actor: Actor) -> dict:
+    return events.order_event_allocated_row(
+        order_id=order_id,
+        actor=actor,
+        reserved=result.reserved,
+        routing=result.routing,
+    )
+
+
+def _backordered_row(
+    order_id: int,
+    lines: Sequence[tuple[int, int, str, int]],
+    result: AllocationResult,
+    actor: Actor,
+) -> dict:
+    sku_of = {pk: sku for pk, _product, sku, _qty in lines}
+    return events.order_event_backordered_row(
+        order_id=order_id,
+        actor=actor,
+        short={sku_of[line_id]: qty for line_id, qty in result.short.items()},
+        # Recorded once: on the allocated entry when some was reserved.
+        routing=None if result.reserved_any else result.routing,
+    )
+
+
+def _allocated_rules_apply(
+    allocated: list[int], statuses: dict[int, str], actor: Actor
+) -> dict[int, str]:
+    """Run the "when allocated" rules on the orders just allocated; return
+    `statuses` with those the rules held on hold."""
     if allocated and rules_exist(trigger=Rule.Trigger.ALLOCATED):
         ruled = rules_apply(
             order_ids=allocated, trigger=Rule.Trigger.ALLOCATED, actor=actor
@@ -440,12 +476,9 @@ def orders_allocate_unwritten(
 
     results = stock_allocate_many(
         requests=[
-            AllocationRequest(
-                key=order.pk,
-                demands=[
-                    Demand(line_id=pk, product_id=product_id, quantity=quantity)
-                    for pk, product_id, _sku, quantity in order.lines
-                ],
+            _request(
+                order.pk,
+                order.lines,
                 country=order.country,
                 pin=order.pin,
                 exclude=order.exclude,
@@ -486,21 +519,9 @@ def _unwritten_timeline(
     for order in orders:
         result = results[order.pk]
         if result.reserved_any:
-            yield events.order_event_allocated_row(
-                order_id=order.pk,
-                actor=actor,
-                reserved=result.reserved,
-                routing=result.routing,
-            )
-        if result.complete:
-            continue
-        sku_of = {pk: sku for pk, _product, sku, _qty in order.lines}
-        yield events.order_event_backordered_row(
-            order_id=order.pk,
-            actor=actor,
-            short={sku_of[line_id]: qty for line_id, qty in result.short.items()},
-            routing=None if result.reserved_any else result.routing,
-        )
+            yield _allocated_row(order.pk, result, actor)
+        if not result.complete:
+            yield _backordered_row(order.pk, order.lines, result, actor)
 
 
 def orders_allocate_unwritten_done(
@@ -517,12 +538,7 @@ def orders_allocate_unwritten_done(
     moved = ship_by_follow_allocation(reserved_at=reserved_at)
     history_snapshot(Order, moved, user=actor, reason="allocation")
     allocated = [pk for pk, status in statuses.items() if status == S.ALLOCATED]
-    if allocated and rules_exist(trigger=Rule.Trigger.ALLOCATED):
-        ruled = rules_apply(
-            order_ids=allocated, trigger=Rule.Trigger.ALLOCATED, actor=actor
-        )
-        statuses = {**statuses, **dict.fromkeys(ruled.held, S.ON_HOLD)}
-    return statuses
+    return _allocated_rules_apply(allocated, dict(statuses), actor)
 
 
 def backorders_reallocate(*, product_ids: Iterable[int]) -> int:

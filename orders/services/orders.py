@@ -295,7 +295,6 @@ def orders_create_many(
     actor: Actor,
     source: str,
     allocate: bool = True,
-    checked_new: bool = False,
 ) -> list[Order]:
     """Take many orders in at once, as `order_create` takes one.
 
@@ -309,10 +308,7 @@ def orders_create_many(
 
     Without `allocate` the orders stay pending and no stock level is locked:
     the caller has them allocated after commit (the order API answers at
-    once and the worker reserves in batches, `inbound_allocate`). With
-    `checked_new` the caller has just seen that none is in the system: it is
-    not looked up again, and one made meanwhile fails the (channel, external
-    id) unique constraint (IntegrityError).
+    once and the worker reserves in batches, `inbound_allocate`).
     """
     if not orders:
         return []
@@ -330,14 +326,10 @@ def orders_create_many(
     keys = {(new.channel.pk, new.external_id) for new in orders}
     if len(keys) < len(orders):
         raise OrderError("The same order appears twice in one batch.")
-    taken = (
-        ()
-        if checked_new
-        else Order.objects.filter(
-            external_id__in=[external_id for _, external_id in keys],
-            channel_id__in={channel_id for channel_id, _ in keys},
-        ).values_list("channel_id", "external_id")
-    )
+    taken = Order.objects.filter(
+        external_id__in=[external_id for _, external_id in keys],
+        channel_id__in={channel_id for channel_id, _ in keys},
+    ).values_list("channel_id", "external_id")
     if already := [key for key in taken if key in keys]:
         raise OrderError(
             f"Order {already[0][1]} is already in the system; it was not created twice."
@@ -460,7 +452,6 @@ def order_create_one(
     actor: Actor,
     source: str,
     allocate: bool = True,
-    checked_new: bool = False,
 ) -> Order:
     """Take one order in (an API call, a webhook processed alone) through
     `orders_create_many`'s set-based path: a fixed few statements whatever
@@ -471,7 +462,6 @@ def order_create_one(
         actor=actor,
         source=source,
         allocate=allocate,
-        checked_new=checked_new,
     )[0]
 
 

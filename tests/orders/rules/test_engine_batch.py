@@ -186,8 +186,8 @@ def test_timeline_and_tags_go_with_their_order_and_tag():
 
 TODAY = timezone.localdate()
 
-# Every field and operator `evaluate` runs column-wise, and rules of several
-# conditions (all or any), against the per-order test of `rule_matches`.
+# Every field and operator, and rules of several conditions (all or any), run
+# by `evaluate` over all the orders at once, against `rule_matches` per order.
 EVERY_CONDITION = [
     ("channel", "is", "web, phone"),
     ("channel", "is_not", "web"),
