@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "import_export",
     "simple_history",
+    "pgtrigger",
+    "pghistory",
     "django_countries",
     "rest_framework",
     "drf_spectacular",
@@ -62,6 +64,7 @@ INSTALLED_APPS = [
     "orders",
     "fulfillment",
     "returns",
+    "connections",
     "oms",
 ]
 

@@ -1,0 +1,2 @@
+"""Everything that talks to shops: the inbox and the one outbox, one folder
+per platform holding both directions."""
