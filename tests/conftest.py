@@ -1,62 +1,13 @@
-"""Shared fixtures, and the rule that PostgreSQL-only tests never skip in a
-PostgreSQL run."""
+"""Shared fixtures."""
 
-import os
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.db.models.signals import post_migrate
 
 from inventory.services import stock_receive
 from orders.addresses import Address
 from orders.services.orders import LineInput, order_create
 from tests import factories
-
-POSTGRES_RUN = os.environ.get("OMS_POSTGRES_RUN") == "1"
-
-
-def _tallies_recount_after_flush(sender, **kwargs) -> None:
-    """Between transactional tests the test database is flushed, and on SQLite
-    a flush is a DELETE per table in name order: the tally tables are emptied
-    before the orders, whose delete triggers then count -1s into them (a
-    PostgreSQL TRUNCATE fires no row triggers). A flush ends with
-    post_migrate: count again, from empty tables, so the next test starts
-    from exact tallies."""
-    if sender.label != "oms":
-        return
-    from oms.tallies import tallies_rebuild
-
-    tallies_rebuild()
-
-
-post_migrate.connect(
-    _tallies_recount_after_flush, sender=None, dispatch_uid="tests-tallies-flush"
-)
-
-
-def pytest_collection_modifyitems(config, items):
-    if connection.vendor == "postgresql":
-        return
-    skip = pytest.mark.skip(
-        reason="needs PostgreSQL (real row locks and processes); `make test` runs it "
-        "against OMS_TEST_DATABASE_URL"
-    )
-    for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
-    report = yield
-    if POSTGRES_RUN and report.skipped and "postgres" in item.keywords:
-        # In the PostgreSQL run a skipped PostgreSQL test hides a broken proof.
-        report.outcome = "failed"
-        report.longrepr = (
-            f"PostgreSQL-only test was skipped in the PostgreSQL run: {report.longrepr}"
-        )
-    return report
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,38 @@
+"""Settings for the test suite: the production settings, then what tests change.
+
+pytest uses this module (pyproject.toml); processes a test starts (workers,
+gunicorn) inherit it through DJANGO_SETTINGS_MODULE. Each value stays
+overridable from the environment, so a test can start a worker with
+`OMS_TASKS_BACKEND=database`.
+"""
+
+import os
+
+from oms.settings import *  # noqa: F403
+
+# Tasks run in the process that enqueues them unless a test asks for the queue.
+OMS_TASKS_BACKEND = os.environ.get("OMS_TASKS_BACKEND", "immediate")
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend"
+        if OMS_TASKS_BACKEND == "database"
+        else "django_tasks.backends.immediate.ImmediateBackend",
+    }
+}
+
+
+def _seconds(name: str) -> float:
+    """Per-process caches read every time in tests: a test sees what it wrote."""
+    return float(os.environ.get(name, "0"))
+
+
+OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS = _seconds(
+    "OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS"
+)
+OMS_INTAKE_CHANNEL_CACHE_SECONDS = _seconds("OMS_INTAKE_CHANNEL_CACHE_SECONDS")
+OMS_ADMIN_FILTER_CACHE_SECONDS = _seconds("OMS_ADMIN_FILTER_CACHE_SECONDS")
+OMS_SHIP_BY_CACHE_SECONDS = _seconds("OMS_SHIP_BY_CACHE_SECONDS")
+OMS_RULES_CACHE_SECONDS = _seconds("OMS_RULES_CACHE_SECONDS")
+
+# Passwords hash fast: tests log many users in.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
