@@ -7,4 +7,16 @@ class ConnectionsConfig(AppConfig):
 
     def ready(self) -> None:
         # Handlers of the hooks the lower apps emit (core/hooks.py).
-        pass
+        from connections.outbox import handlers
+        from core.hooks import (
+            ORDER_EVENT,
+            REFUND_APPROVED,
+            SHIPMENT_EVENT,
+            STOCK_CHANGED,
+            hook_register,
+        )
+
+        hook_register(STOCK_CHANGED, handlers.stock_changed_record)
+        hook_register(ORDER_EVENT, handlers.order_event_record)
+        hook_register(SHIPMENT_EVENT, handlers.shipment_event_record)
+        hook_register(REFUND_APPROVED, handlers.refund_approved_record)

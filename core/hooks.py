@@ -42,7 +42,22 @@ ORDER_EVENT = Hook(
     runs="in the transaction",
 )
 
-HOOKS = (STOCK_AVAILABLE, STOCK_CHANGED, ORDER_EVENT)
+SHIPMENT_EVENT = Hook(
+    name="shipment.event",
+    arguments=(
+        "event: 'shipment.shipped' (the parcel left) | 'shipment.tracking_updated'"
+        " (a carrier scan) | 'shipment.tracking_changed' (carrier or tracking"
+        " number corrected) | 'shipment.delivered'; shipment"
+    ),
+    runs="in the transaction",
+)
+REFUND_APPROVED = Hook(
+    name="refund.approved",
+    arguments=("order; refund_number; amount; lines: [{'sku', 'quantity'}]; reason"),
+    runs="in the transaction",
+)
+
+HOOKS = (STOCK_AVAILABLE, STOCK_CHANGED, ORDER_EVENT, SHIPMENT_EVENT, REFUND_APPROVED)
 
 _handlers: dict[str, list[Callable[..., object]]] = {hook.name: [] for hook in HOOKS}
 

@@ -1,17 +1,14 @@
 """Who hears about a shipment: the customer (e-mail) and the sales channel
-(webhook). Called by the fulfillment services inside their transaction; both
-go out after commit, through the task queue."""
+(the `shipment.event` hook: the connections record the shop's message in the
+outbox). Called by the fulfillment services inside their transaction; both go
+out after commit, through the task queue."""
 
 from datetime import date
 
 from django.utils.formats import date_format
 
+from core.hooks import SHIPMENT_EVENT, hook_emit
 from fulfillment.models import ExceptionReason, Shipment, TrackingEvent
-from fulfillment.outbox.services import (
-    outbox_shipment_shipped,
-    outbox_shipment_tracking_changed,
-)
-from fulfillment.webhooks import Event, channel_webhook_queue
 from orders.emails import customer_email_queue
 from orders.models import CustomerEmail, Order
 
@@ -41,13 +38,12 @@ def shipment_shipped_notify(*, shipment: Shipment) -> None:
             "eta": _day(shipment.estimated_delivery),
         },
     )
-    channel_webhook_queue(shipment=shipment, event=Event.SHIPPED)
-    outbox_shipment_shipped(shipment=shipment)
+    hook_emit(SHIPMENT_EVENT, event="shipment.shipped", shipment=shipment)
 
 
 def shipment_delivered_notify(*, shipment: Shipment, order: Order) -> None:
     """Tell the channel; mail the customer once the whole order has arrived."""
-    channel_webhook_queue(shipment=shipment, event=Event.DELIVERED)
+    hook_emit(SHIPMENT_EVENT, event="shipment.delivered", shipment=shipment)
     order_delivered_notify(order=order)
 
 
@@ -62,7 +58,7 @@ def shipment_tracking_notify(
 ) -> None:
     """Tell the channel about the news; mail the customer when something went
     wrong (once per kind of problem) or the delivery date moved later."""
-    channel_webhook_queue(shipment=shipment, event=Event.TRACKING)
+    hook_emit(SHIPMENT_EVENT, event="shipment.tracking_updated", shipment=shipment)
     context = {
         "shipment": shipment.number,
         "eta": _day(shipment.estimated_delivery),
@@ -97,5 +93,4 @@ def shipment_tracking_notify(
 
 def shipment_tracking_changed_notify(*, shipment: Shipment) -> None:
     """Give the channel the shipment's new carrier and tracking number."""
-    channel_webhook_queue(shipment=shipment, event=Event.TRACKING)
-    outbox_shipment_tracking_changed(shipment=shipment)
+    hook_emit(SHIPMENT_EVENT, event="shipment.tracking_changed", shipment=shipment)

@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string
 
 from core.bulk import bulk_insert
 from core.history import history_snapshot
+from core.hooks import STOCK_CHANGED, hook_emit
 from core.lookups import any_of, lookup_chunks
 from inventory.allocation import (
     Demand,
@@ -55,14 +56,12 @@ def _stock_available_on_commit(product_ids: Iterable[int]) -> None:
 
 
 def _stock_changed(product_ids: Iterable[int]) -> None:
-    """Within the transaction, tell the configured handlers that the available
-    quantity of these products changed (`OMS_STOCK_CHANGED_HANDLERS`: the
-    outbox records stock pushes to the shops), so inventory never imports
-    fulfillment."""
+    """Within the transaction, tell the later apps that the available
+    quantity of these products changed (the `stock.changed` hook: the
+    connections record stock pushes to the shops)."""
     product_ids = sorted(set(product_ids))
-    for dotted_path in getattr(settings, "OMS_STOCK_CHANGED_HANDLERS", []):
-        if product_ids:
-            import_string(dotted_path)(product_ids=product_ids)
+    if product_ids:
+        hook_emit(STOCK_CHANGED, product_ids=product_ids)
 
 
 def _record(

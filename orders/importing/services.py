@@ -22,10 +22,10 @@ from django.utils import timezone
 from core.bulk import bulk_insert
 from core.faults import fault_pause
 from core.history import history_snapshot
+from core.hooks import ORDER_EVENT, hook_emit
 from core.limits import fit_text, model_value_problem, printable, shown
 from core.sequences import format_number, sequence_reserve
 from inventory.models import Product
-from orders import outbound
 from orders.addresses import SHIP_TO_FIELDS
 from orders.emails import customer_emails_queue_many
 from orders.importing.formats import detect_format
@@ -758,8 +758,11 @@ def _orders_import(
             if settle:
                 result.allocated = _settle(result.order_ids, statuses, actor=actor)
             # The channels hear `order.created` as from the API, in bulk.
-            outbound.order_outbound_notify(
-                event=outbound.CREATED, order_ids=result.order_ids
+            hook_emit(
+                ORDER_EVENT,
+                event="order.created",
+                order_ids=result.order_ids,
+                reason="",
             )
             fault_pause("import.write")  # the fault suite kills it here
     except IntegrityError as error:

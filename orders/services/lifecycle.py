@@ -11,9 +11,10 @@ from django.db import transaction
 from django_fsm import can_proceed
 
 from core.history import history_snapshot
+from core.hooks import ORDER_EVENT, hook_emit
 from core.users import Actor
 from inventory.services import stock_release
-from orders import events, outbound
+from orders import events
 from orders.emails import customer_email_queue
 from orders.exceptions import OrderError, OrderStateError
 from orders.locks import lock_order
@@ -136,9 +137,7 @@ def order_cancel(*, order: Order, actor: Actor, reason: str = "") -> Order:
     customer_email_queue(
         order=order, kind=CustomerEmail.Kind.CANCELLED, context={"reason": reason}
     )
-    outbound.order_outbound_notify(
-        event=outbound.CANCELLED, order_ids=[order.pk], reason=reason
-    )
+    hook_emit(ORDER_EVENT, event="order.cancelled", order_ids=[order.pk], reason=reason)
     return order
 
 

@@ -17,11 +17,12 @@ from django.utils import timezone
 from django_countries import countries
 
 from core.history import history_snapshot
+from core.hooks import ORDER_EVENT, hook_emit
 from core.sequences import format_number, sequence_reserve
 from core.users import Actor
 from inventory.models import Allocation, Location, Product
 from inventory.services import stock_release
-from orders import events, outbound
+from orders import events
 from orders.addresses import SHIP_TO_FIELDS, Address, country_name
 from orders.emails import customer_email_queue, customer_emails_queue_many
 from orders.exceptions import OrderConflictError, OrderError, OrderStateError
@@ -172,7 +173,7 @@ def order_create(
         # The new row is this transaction's own: no lock to take again.
         order = orders_allocate_locked(orders=[order], actor=actor)[0]
     customer_email_queue(order=order, kind=CustomerEmail.Kind.RECEIVED)
-    outbound.order_outbound_notify(event=outbound.CREATED, order_ids=[order.pk])
+    hook_emit(ORDER_EVENT, event="order.created", order_ids=[order.pk], reason="")
     return order
 
 
@@ -421,7 +422,7 @@ def orders_create_many(
         # The new rows are this transaction's own: no lock to take again.
         orders_allocate_locked(orders=pending, actor=actor)
     customer_emails_queue_many(order_ids=order_ids, kind=CustomerEmail.Kind.RECEIVED)
-    outbound.order_outbound_notify(event=outbound.CREATED, order_ids=order_ids)
+    hook_emit(ORDER_EVENT, event="order.created", order_ids=order_ids, reason="")
     if not allocate:
         # Nothing changed them since they were written or read again.
         return [reread.get(order.pk, order) for order in created]

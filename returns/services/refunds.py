@@ -13,9 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from core.hooks import REFUND_APPROVED, hook_emit
 from core.sequences import format_number, sequence_reserve
 from core.users import Actor, acting_user
-from fulfillment.outbox.services import outbox_order_refunded
 from orders import events
 from orders.emails import customer_email_queue
 from orders.locks import lock_order
@@ -295,7 +295,8 @@ def _refund_approve_locked(
             "rma": return_request.number if return_request else "",
         },
     )
-    outbox_order_refunded(
+    hook_emit(
+        REFUND_APPROVED,
         order=order,
         refund_number=refund.number,
         amount=refund.amount,

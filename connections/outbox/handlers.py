@@ -1,0 +1,48 @@
+"""What the shops must hear, learnt from the hooks the lower apps emit.
+
+Registered in `ConnectionsConfig.ready()` (core/hooks.py lists the hooks).
+Every handler runs inside the emitting transaction and only records outbox
+rows; the worker sends them after commit.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from fulfillment.outbox.services import (
+    outbox_order_refunded,
+    outbox_orders_event,
+    outbox_shipment_shipped,
+    outbox_shipment_tracking_changed,
+)
+from fulfillment.outbox.stock import outbox_stock_changed
+from fulfillment.webhooks import channel_webhook_queue
+
+
+def stock_changed_record(*, product_ids: Iterable[int]) -> None:
+    """`stock.changed`: queue the coalesced stock pushes."""
+    outbox_stock_changed(product_ids=product_ids)
+
+
+def order_event_record(
+    *, event: str, order_ids: Iterable[int], reason: str = ""
+) -> None:
+    """`order.event`: record `order.created` / `order.cancelled`."""
+    order_ids = sorted(set(order_ids))
+    if order_ids:
+        outbox_orders_event(event=event, order_ids=order_ids, reason=reason)
+
+
+def shipment_event_record(*, event: str, shipment: Any) -> None:
+    """`shipment.event`: the shop's fulfilment or tracking update, and the
+    signed webhook of a channel with a webhook URL."""
+    if event == "shipment.shipped":
+        outbox_shipment_shipped(shipment=shipment)
+    elif event == "shipment.tracking_changed":
+        outbox_shipment_tracking_changed(shipment=shipment)
+        event = "shipment.tracking_updated"
+    channel_webhook_queue(shipment=shipment, event=event)
+
+
+def refund_approved_record(**refund: Any) -> None:
+    """`refund.approved`: record `order.refunded` for a generic channel."""
+    outbox_order_refunded(**refund)
