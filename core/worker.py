@@ -34,6 +34,7 @@ from django.utils.module_loading import import_string
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
+from core.locks import lock_running_task
 from core.models import ScheduleSlot, WorkerHeartbeat
 
 logger = logging.getLogger("oms.worker")
@@ -112,11 +113,7 @@ def tasks_reap(*, now: datetime | None = None, me: str | None = None) -> ReapRep
         if worker_ids and worker_ids[-1] in alive:
             continue
         with transaction.atomic():
-            task = (
-                DBTaskResult.objects.select_for_update(skip_locked=True)
-                .filter(pk=pk, status=RUNNING)
-                .first()
-            )
+            task = lock_running_task(pk=pk, running_status=RUNNING)
             if task is None or (task.worker_ids and task.worker_ids[-1] in alive):
                 continue
             if task.started_at and task.started_at > stale_before(now):

@@ -7,8 +7,6 @@ from fulfillment.models import ExceptionReason, ShipmentStatus
 from orders.models import HoldReason, OrderStatus
 from returns.models import ReturnStatus
 
-S = OrderStatus
-
 
 @dataclass(frozen=True)
 class NowAndNext:
@@ -17,43 +15,43 @@ class NowAndNext:
 
 
 ORDER_WORDS: dict[str, NowAndNext] = {
-    S.PENDING: NowAndNext(
+    OrderStatus.PENDING: NowAndNext(
         "We have your order and are getting it ready.",
         "We set your items aside in our warehouse.",
     ),
-    S.ALLOCATED: NowAndNext(
+    OrderStatus.ALLOCATED: NowAndNext(
         "Your items are set aside for you in our warehouse.",
         "We pick and pack them, and hand the parcel to the carrier.",
     ),
-    S.BACKORDERED: NowAndNext(
+    OrderStatus.BACKORDERED: NowAndNext(
         "Some of your items are not in stock yet; more are on their way to us.",
         "They are set aside for you as soon as they arrive, then we pack your parcel.",
     ),
-    S.PICKING: NowAndNext(
+    OrderStatus.PICKING: NowAndNext(
         "We are taking your items from the shelves.",
         "We pack them and hand the parcel to the carrier.",
     ),
-    S.PACKED: NowAndNext(
+    OrderStatus.PACKED: NowAndNext(
         "Your parcel is packed and waiting for the carrier.",
         "The carrier collects it; you get an e-mail with the tracking link.",
     ),
-    S.PARTIALLY_SHIPPED: NowAndNext(
+    OrderStatus.PARTIALLY_SHIPPED: NowAndNext(
         "Part of your order is on its way; the rest follows in another parcel.",
         "You get an e-mail with the tracking link of each parcel.",
     ),
-    S.SHIPPED: NowAndNext(
+    OrderStatus.SHIPPED: NowAndNext(
         "Your order is on its way to you.",
         "The carrier delivers it; each parcel's latest news is below.",
     ),
-    S.DELIVERED: NowAndNext(
+    OrderStatus.DELIVERED: NowAndNext(
         "Your order was delivered.",
         "Enjoy it. If something is not right, you can send items back below.",
     ),
-    S.ON_HOLD: NowAndNext(
+    OrderStatus.ON_HOLD: NowAndNext(
         "We paused your order to check something.",
         "We carry on as soon as it is cleared, and write to you if we need anything.",
     ),
-    S.CANCELLED: NowAndNext(
+    OrderStatus.CANCELLED: NowAndNext(
         "Your order was cancelled.",
         "Nothing more happens; any payment goes back the way you paid.",
     ),
@@ -128,8 +126,8 @@ RETURN_WORDS = {
 
 
 def order_words(*, status: str, hold_reason: str = "") -> NowAndNext:
-    words = ORDER_WORDS.get(status, ORDER_WORDS[S.PENDING])
-    if status == S.ON_HOLD and hold_reason in HOLD_WORDS:
+    words = ORDER_WORDS.get(status, ORDER_WORDS[OrderStatus.PENDING])
+    if status == OrderStatus.ON_HOLD and hold_reason in HOLD_WORDS:
         return NowAndNext(HOLD_WORDS[hold_reason], words.next)
     return words
 

@@ -1,6 +1,6 @@
-"""The admin's finish (issue 14, points 9 and 10): error pages with a way
-back, a sample import file the app serves, CSV as the export default, a
-greeting by name, the search box focused, lists that fit a laptop."""
+"""The admin site's templates and pages: error pages with a way back, a sample
+import file the app serves, CSV as the export default, a greeting by name, the
+search box focused, lists that fit a laptop."""
 
 import pytest
 from django.conf import settings
