@@ -1,4 +1,4 @@
-"""Insert many rows fast: COPY on PostgreSQL, bulk_create elsewhere."""
+"""Insert many rows fast through COPY."""
 
 import itertools
 import json
@@ -11,26 +11,23 @@ from django.utils import timezone
 
 
 class Json(str):
-    """JSON text already encoded, for a JSON column of `bulk_insert` on
-    PostgreSQL: written as is (a caller writing many rows with the same
+    """JSON text already encoded, for a JSON column of `bulk_insert`: written
+    as is (a caller writing many rows with the same
     value encodes it once)."""
 
 
 def bulk_insert(model, rows: Iterable[dict]) -> None:
     """Insert rows given as {attname: value} dicts, without per-row ORM work.
 
-    On PostgreSQL the rows stream through COPY. Columns a row leaves out get
-    the field's default (now for auto_now fields), the primary key excepted.
+    The rows stream through COPY. Columns a row leaves out get the field's
+    default (now for auto_now fields), the primary key excepted.
     """
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create((model(**row) for row in rows), batch_size=2000)
-        return
     rows = iter(rows)
     first = next(rows, None)
     if first is None:
         return
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
-    defaults = _defaults(model, first)
+    defaults = column_defaults(model, first)
     names = [*first, *defaults]
     json_fields = {n for n in names if by_attname[n].get_internal_type() == "JSONField"}
     with _copy(model, names) as copy:
@@ -51,8 +48,7 @@ def bulk_insert(model, rows: Iterable[dict]) -> None:
 
 
 def copy_lines(model, names: Sequence[str], lines: Iterable[str]) -> None:
-    """Stream rows already in COPY's text format into the model's table
-    (PostgreSQL): one "a\\tb\\n" line per row, in the order of the fields
+    """Stream rows already in COPY's text format into the model's table: one "a\\tb\\n" line per row, in the order of the fields
     `names` (attnames), each value escaped by `copy_text` (None as "\\N").
     No per-value adaptation: for many rows made of a few prepared pieces."""
     with _copy(model, names) as copy:
@@ -90,7 +86,7 @@ def _copy(model, names: Sequence[str]) -> Iterator:
         yield copy
 
 
-def _defaults(model, given: dict) -> dict:
+def column_defaults(model, given: dict) -> dict:
     """Values for the columns a row leaves out, so callers survive new fields."""
     now = timezone.now()
     values = {}
@@ -106,8 +102,12 @@ def _defaults(model, given: dict) -> dict:
     return values
 
 
+# The old private name, still imported by oms/seed/scale.py (H6's file).
+_defaults = column_defaults
+
+
 def reserve_ids(model, count: int) -> range:
-    """Reserve `count` consecutive primary keys on PostgreSQL for explicit inserts."""
+    """Reserve `count` consecutive primary keys for explicit inserts."""
     table, column = model._meta.db_table, model._meta.pk.column
     with connection.cursor() as cursor:
         cursor.execute(

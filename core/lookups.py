@@ -1,9 +1,13 @@
-"""`field__any_of=[...]`: `= ANY(%s)` with one array parameter (PostgreSQL);
-`any_of()` picks it or `__in` by database."""
+"""Lookups for filtering on long lists of values with one array parameter.
+
+- `field__any_of=[...]` (`any_of()`): `= ANY(%s)`, no parameter list to
+  build or parse;
+- `field__ids_in=[...]` (`ids_in()`): `IN (SELECT unnest(%s::bigint[]))`,
+  for integer ids in a query with other conditions too.
+"""
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from django.db import connection
 from django.db.models import CharField, Field, Lookup, Q, TextField
 
 
@@ -44,30 +48,18 @@ Field.register_lookup(IdsIn)
 
 
 def any_of(field: str, values: Iterable) -> Q:
-    """Filter `field` on many values: `= ANY(%s)` with one array parameter on
-    PostgreSQL (no parameter list to build or parse), `IN (...)` elsewhere."""
-    values = list(values)
-    if connection.vendor == "postgresql":
-        return Q(**{f"{field}__any_of": values})
-    return Q(**{f"{field}__in": values})
+    """Filter `field` on many values: `= ANY(%s)` with one array parameter."""
+    return Q(**{f"{field}__any_of": list(values)})
 
 
 def ids_in(field: str, ids: Iterable[int]) -> Q:
     """Filter `field` on many integer ids when the query has other conditions
-    too (a status, a join): `IN (SELECT unnest(%s))` on PostgreSQL (see
-    `IdsIn`), `IN (...)` elsewhere."""
-    ids = list(ids)
-    if connection.vendor == "postgresql":
-        return Q(**{f"{field}__ids_in": ids})
-    return Q(**{f"{field}__in": ids})
+    too (a status, a join): `IN (SELECT unnest(%s))` (see `IdsIn`)."""
+    return Q(**{f"{field}__ids_in": list(ids)})
 
 
-def lookup_chunks(values: Sequence, size: int = 5000) -> Iterator[Sequence]:
-    """Split values for `any_of`: all at once on PostgreSQL, in chunks of
-    `size` elsewhere (SQLite limits the parameters of one query)."""
-    if connection.vendor == "postgresql":
-        if values:
-            yield values
-        return
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+def lookup_chunks(values: Sequence) -> Iterator[Sequence]:
+    """Yield `values` once if there are any: one array parameter takes them
+    all. Kept for callers written when other databases needed chunks."""
+    if values:
+        yield values

@@ -14,7 +14,7 @@ e-mails) happens inside the import's own transaction, whatever the size
 (`orders_import(settle=True)`): the orders are committed allocated,
 backordered or held, or not at all, so no order is left waiting for a
 second step. On PostgreSQL each order is written once, with its final
-status (see `orders.importing.services._write` for the lock order).
+status (see `orders.importing.write.orders_write` for the lock order).
 `imported_orders_settle` stays for orders written but never settled (an
 import of an earlier version, or queued as a task by one).
 """

@@ -21,9 +21,7 @@ from orders.models import (
     RuleCondition,
 )
 
-F = RuleCondition.Field
 Op = RuleCondition.Operator
-A = RuleAction.Kind
 
 LIST_OPS = (Op.IS, Op.IS_NOT)
 PREFIX_OPS = (Op.STARTS_WITH, Op.NOT_STARTS_WITH)
@@ -33,22 +31,22 @@ YES_NO = (Op.YES, Op.NO)
 
 # The operators each condition takes, and the kind of value it compares.
 OPERATORS: dict[str, tuple[tuple[str, ...], str]] = {
-    F.CHANNEL: (LIST_OPS, "codes"),
-    F.SHIP_COUNTRY: (LIST_OPS, "countries"),
-    F.SHIP_REGION: (LIST_OPS, "words"),
-    F.POSTCODE: (PREFIX_OPS + LIST_OPS, "postcodes"),
-    F.TOTAL: (NUMBER_OPS, "money"),
-    F.ITEM_COUNT: (NUMBER_OPS, "count"),
-    F.WEIGHT: (NUMBER_OPS, "count"),
-    F.SKU: (SET_OPS, "words"),
-    F.PRODUCT_TAG: (SET_OPS, "words"),
-    F.EMAIL: (LIST_OPS + PREFIX_OPS, "words"),
-    F.EMAIL_DOMAIN: (LIST_OPS, "domains"),
-    F.FIRST_ORDER: (YES_NO, "none"),
-    F.SHIPPING_METHOD: (LIST_OPS + PREFIX_OPS, "words"),
-    F.DELIVERY_WITHIN: ((Op.LTE, Op.GT), "count"),
-    F.ADDRESS_FAILED: (YES_NO, "none"),
-    F.ORDER_TAG: (SET_OPS, "words"),
+    RuleCondition.Field.CHANNEL: (LIST_OPS, "codes"),
+    RuleCondition.Field.SHIP_COUNTRY: (LIST_OPS, "countries"),
+    RuleCondition.Field.SHIP_REGION: (LIST_OPS, "words"),
+    RuleCondition.Field.POSTCODE: (PREFIX_OPS + LIST_OPS, "postcodes"),
+    RuleCondition.Field.TOTAL: (NUMBER_OPS, "money"),
+    RuleCondition.Field.ITEM_COUNT: (NUMBER_OPS, "count"),
+    RuleCondition.Field.WEIGHT: (NUMBER_OPS, "count"),
+    RuleCondition.Field.SKU: (SET_OPS, "words"),
+    RuleCondition.Field.PRODUCT_TAG: (SET_OPS, "words"),
+    RuleCondition.Field.EMAIL: (LIST_OPS + PREFIX_OPS, "words"),
+    RuleCondition.Field.EMAIL_DOMAIN: (LIST_OPS, "domains"),
+    RuleCondition.Field.FIRST_ORDER: (YES_NO, "none"),
+    RuleCondition.Field.SHIPPING_METHOD: (LIST_OPS + PREFIX_OPS, "words"),
+    RuleCondition.Field.DELIVERY_WITHIN: ((Op.LTE, Op.GT), "count"),
+    RuleCondition.Field.ADDRESS_FAILED: (YES_NO, "none"),
+    RuleCondition.Field.ORDER_TAG: (SET_OPS, "words"),
 }
 
 PRIORITIES = {label.lower(): value for value, label in Order.Priority.choices}
@@ -96,7 +94,7 @@ def condition_parse(
             f"{field!r} is not a condition; choose one from the list."
         )
     operators, kind = OPERATORS[field]
-    name = _label(F, field)
+    name = _label(RuleCondition.Field, field)
     if operator not in operators:
         allowed = ", ".join(f"“{_label(Op, op)}”" for op in operators)
         raise RuleSchemaError(f"“{name}” takes one of these operators: {allowed}.")
@@ -166,7 +164,7 @@ def action_parse(
     """Check one action and return it ready to apply."""
     value = (value or "").strip()
     note = (note or "").strip()
-    if kind == A.HOLD:
+    if kind == RuleAction.Kind.HOLD:
         reasons = {v: v for v in HoldReason.values} | {
             label.lower(): v for v, label in HoldReason.choices
         }
@@ -178,7 +176,7 @@ def action_parse(
                 + "."
             )
         return Action(kind, reason, note)
-    if kind == A.PRIORITY:
+    if kind == RuleAction.Kind.PRIORITY:
         priority = PRIORITIES.get(value.lower())
         if priority is None and value.isdigit() and int(value) in Order.Priority.values:
             priority = int(value)
@@ -187,7 +185,7 @@ def action_parse(
                 "Set priority takes Normal, High or Urgent in the value."
             )
         return Action(kind, priority)
-    if kind == A.SHIPPING_METHOD:
+    if kind == RuleAction.Kind.SHIPPING_METHOD:
         limit = Order._meta.get_field("shipping_method").max_length
         if not value or len(value) > limit:
             raise RuleSchemaError(
@@ -195,9 +193,9 @@ def action_parse(
                 f"(at most {limit} characters)."
             )
         return Action(kind, value)
-    if kind == A.POSTAGE_SERVICE:
+    if kind == RuleAction.Kind.POSTAGE_SERVICE:
         return Action(kind, postage_service_parse(value))
-    if kind == A.RATE_PREFERENCE:
+    if kind == RuleAction.Kind.RATE_PREFERENCE:
         preference = RATE_PREFERENCES.get(value.lower())
         if preference is None:
             raise RuleSchemaError(
@@ -207,20 +205,20 @@ def action_parse(
                 f"not {value!r}."
             )
         return Action(kind, preference)
-    if kind in (A.PIN_LOCATION, A.EXCLUDE_LOCATION):
+    if kind in (RuleAction.Kind.PIN_LOCATION, RuleAction.Kind.EXCLUDE_LOCATION):
         if location_id is None:
             raise RuleSchemaError(
-                f"“{_label(A, kind)}” needs a location: choose it in the location column."
+                f"“{_label(RuleAction.Kind, kind)}” needs a location: choose it in the location column."
             )
         return Action(kind, None, location_id=location_id, location_code=location_code)
-    if kind == A.ADD_TAG:
+    if kind == RuleAction.Kind.ADD_TAG:
         if not value or len(value) > 50 or "," in value:
             raise RuleSchemaError(
                 "Add order tag needs one tag in the value (at most 50 characters, "
                 "no commas)."
             )
         return Action(kind, value.lower())
-    if kind == A.EMAIL:
+    if kind == RuleAction.Kind.EMAIL:
         try:
             validate_email(value)
         except ValidationError:

@@ -24,13 +24,13 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
 
 from core.bulk import copy_lines, copy_text
-from core.history import history_snapshot
+from core.history import history_context
 from core.lookups import any_of, ids_in, lookup_chunks
 from core.users import Actor
 from orders import events
@@ -41,16 +41,11 @@ from orders.models import (
     OrderTag,
     OrderTagging,
     Rule,
+    RuleAction,
 )
-from orders.rules.engine import (
-    A,
-    Applied,
-    KnownLines,
-    describe,
-    evaluate,
-    facts_load,
-    rules_load,
-)
+from orders.rules.engine import Applied, describe, evaluate
+from orders.rules.load import KnownLines, facts_load, rules_load
+from orders.sql import order_tags_insert
 
 # Orders a preview looks at, newest first: enough for a month of a busy shop,
 # bounded so the page answers in well under a second.
@@ -141,15 +136,17 @@ def rules_apply(
     if not applied:
         return outcome
     outcome.applied = applied
-    _write(
-        facts=facts,
-        before=before,
-        original_method=original_method,
-        applied=applied,
-        outcome=outcome,
-        actor=actor,
-        unwritten=unwritten or {},
-    )
+    # Unwritten orders get their history when the caller writes them.
+    with history_context(actor=actor, reason="rule"):
+        _write(
+            facts=facts,
+            before=before,
+            original_method=original_method,
+            applied=applied,
+            outcome=outcome,
+            actor=actor,
+            unwritten=unwritten or {},
+        )
     return outcome
 
 
@@ -165,11 +162,11 @@ def _write(
     touched: set[int] = set()
     for applied_rule in applied:
         for data in applied_rule.data:
-            if data["action"] == A.HOLD:
+            if data["action"] == RuleAction.Kind.HOLD:
                 holds[data["from"], data["reason"]].append(applied_rule.order_id)
-            elif data["action"] == A.SHIPPING_METHOD:
+            elif data["action"] == RuleAction.Kind.SHIPPING_METHOD:
                 methods[applied_rule.order_id] = data["shipping_method"]
-            if data["action"] not in (A.ADD_TAG, A.EMAIL):
+            if data["action"] not in (RuleAction.Kind.ADD_TAG, RuleAction.Kind.EMAIL):
                 touched.add(applied_rule.order_id)
     for fact in facts:
         if fact.pk not in touched:
@@ -220,26 +217,22 @@ def _write(
     _tags_add(applied, unwritten=unwritten)
     user_id = actor.pk if actor is not None and actor.is_authenticated else None
     _timeline_insert(applied, user_id=user_id)
-    # Unwritten orders get their history when the caller writes them.
-    history_snapshot(
-        Order, outcome.changed.difference(unwritten), user=actor, reason="rule"
-    )
     _emails_queue(applied, facts)
 
 
-# The timeline's columns `_timeline_insert` writes itself on PostgreSQL: all
-# of `OrderEvent`'s but its id (should it gain one, `bulk_insert` writes).
+# The timeline's columns `_timeline_insert` writes itself: all of
+# `OrderEvent`'s but its id (should it gain one, `bulk_insert` writes).
 TIMELINE_COLUMNS = ("order_id", "kind", "message", "data", "user_id", "created_at")
 
 
 def _timeline_insert(applied: Sequence[Applied], *, user_id: int | None) -> None:
     """One timeline entry per applied rule. An import applies each rule to
-    thousands of orders alike: each distinct entry is worked out once and,
-    on PostgreSQL, its columns are put in COPY's text form once too, so each
-    row costs one short line ("<order id><the entry's columns>")."""
+    thousands of orders alike: each distinct entry is worked out once and its
+    columns are put in COPY's text form once too, so each row costs one
+    short line ("<order id><the entry's columns>")."""
     kind = OrderEvent.Kind.RULE
     own = {f.attname for f in OrderEvent._meta.concrete_fields if not f.primary_key}
-    if connection.vendor != "postgresql" or own != set(TIMELINE_COLUMNS):
+    if own != set(TIMELINE_COLUMNS):
         entry = _timeline_entry_memo(
             lambda message, data: {"message": message, "data": data}
         )
@@ -305,7 +298,7 @@ def _tags_add(applied: Sequence[Applied], *, unwritten: Mapping | None = None) -
         (a.order_id, data["tag"])
         for a in applied
         for data in a.data
-        if data["action"] == A.ADD_TAG
+        if data["action"] == RuleAction.Kind.ADD_TAG
     ]
     if not wanted:
         return
@@ -314,12 +307,7 @@ def _tags_add(applied: Sequence[Applied], *, unwritten: Mapping | None = None) -
         [OrderTag(name=name) for name in sorted(names)], ignore_conflicts=True
     )
     ids = dict(OrderTag.objects.filter(name__in=names).values_list("name", "pk"))
-    through = OrderTagging
-    if (
-        connection.vendor == "postgresql"
-        and unwritten
-        and all(order_id in unwritten for order_id, _ in wanted)
-    ):
+    if unwritten and all(order_id in unwritten for order_id, _ in wanted):
         # Orders not written yet have no tags to clash with: COPY each pair once.
         copy_lines(
             OrderTagging,
@@ -332,30 +320,11 @@ def _tags_add(applied: Sequence[Applied], *, unwritten: Mapping | None = None) -
             ),
         )
         return
-    if connection.vendor == "postgresql":
-        # One statement for every (order, tag), without building a model
-        # instance per row; a pair another transaction added is skipped.
-        table = through._meta.db_table
-        order_column = through._meta.get_field("order").column
-        tag_column = through._meta.get_field("ordertag").column
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f'INSERT INTO "{table}" ("{order_column}", "{tag_column}") '
-                "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) "
-                "ON CONFLICT DO NOTHING",
-                [
-                    [order_id for order_id, _ in wanted],
-                    [ids[name] for _, name in wanted],
-                ],
-            )
-        return
-    through.objects.bulk_create(
-        [
-            through(order_id=order_id, ordertag_id=ids[name])
-            for order_id, name in wanted
-        ],
-        batch_size=2000,
-        ignore_conflicts=True,
+    # One statement for every (order, tag), without building a model instance
+    # per row; a pair another transaction added is skipped.
+    order_tags_insert(
+        order_ids=[order_id for order_id, _ in wanted],
+        tag_ids=[ids[name] for _, name in wanted],
     )
 
 
@@ -366,7 +335,7 @@ def _emails_queue(applied: Sequence[Applied], facts) -> None:
     notes: dict[tuple[str, str], str] = {}
     for a in applied:
         for action in a.rule.actions:
-            if action.kind == A.EMAIL:
+            if action.kind == RuleAction.Kind.EMAIL:
                 key = (a.rule.name, action.value)
                 batches[key].append(numbers[a.order_id])
                 notes[key] = action.note
@@ -464,6 +433,6 @@ def rule_preview(*, rule: Rule, shown: int = 100) -> Preview:
 def before_status(applied: Applied, info) -> str:
     """The order's status before the preview's in-memory actions."""
     for data in applied.data:
-        if data["action"] == A.HOLD:
+        if data["action"] == RuleAction.Kind.HOLD:
             return data["from"]
     return info[applied.order_id].status

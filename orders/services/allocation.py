@@ -5,12 +5,11 @@ backordered orders when stock arrives.
 locks; it reads every outstanding line in one query, reserves through
 `stock_allocate_many` (stock levels locked once, every order planned in
 memory, reservations written in bulk), then writes the timeline entries
-(COPY on PostgreSQL), the status changes (one UPDATE per transition, each
+(COPY), the status changes (one UPDATE per transition, each
 checked against the order state machine) and their field history in bulk.
 
-An import's new orders take `orders_allocate_unwritten`: the same engine,
-planned before the orders are written, so each is written once with its
-final status, and the stock levels locked late (see there).
+An import's new orders take `orders.services.allocation_import`: the same
+engine, planned before the orders are written.
 """
 
 from collections import defaultdict
@@ -24,7 +23,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tasks import task
 
-from core.history import history_snapshot
+from core.history import history_context
 from core.lookups import any_of, ids_in, lookup_chunks
 from core.users import Actor
 from inventory.allocation import Demand
@@ -37,16 +36,14 @@ from inventory.services import (
 from orders import events
 from orders.exceptions import OrderStateError
 from orders.locks import lock_order, lock_order_rows, lock_orders
-from orders.models import Order, OrderEvent, OrderLine, OrderStatus, Rule
+from orders.models import Order, OrderLine, OrderStatus, Rule
 from orders.rules.services import rules_apply, rules_exist
 from orders.services.shipby import ship_by_follow_allocation
 
-S = OrderStatus
-
 # Orders whose lines may still wait for stock: backordered ones, and those
 # already partly on their way (what was there was picked or shipped first).
-IN_PROGRESS = (S.PICKING, S.PACKED, S.PARTIALLY_SHIPPED)
-STILL_WAITING = (S.BACKORDERED, *IN_PROGRESS)
+IN_PROGRESS = (OrderStatus.PICKING, OrderStatus.PACKED, OrderStatus.PARTIALLY_SHIPPED)
+STILL_WAITING = (OrderStatus.BACKORDERED, *IN_PROGRESS)
 BACKORDER_BATCH = 10
 # Orders per transaction in `orders_allocate_in_batches` (the path before
 # set-based allocation, kept for small callers and the benchmark).
@@ -73,7 +70,10 @@ class Waiting:
 
 
 # The transition each outcome takes, as the state machine defines it.
-TRANSITIONS = {S.ALLOCATED: Order.allocate, S.BACKORDERED: Order.backorder}
+TRANSITIONS = {
+    OrderStatus.ALLOCATED: Order.allocate,
+    OrderStatus.BACKORDERED: Order.backorder,
+}
 
 
 def _outstanding_lines(order_ids: list[int]) -> dict[int, list[tuple]]:
@@ -123,7 +123,7 @@ def _allocate(
         routing.update(_routing_of(unread))
     results = stock_allocate_many(
         requests=[
-            _request(
+            allocation_request(
                 order.pk,
                 lines_of[order.pk],
                 country=order.country,
@@ -140,41 +140,41 @@ def _allocate(
         result = results[order.pk]
         statuses[order.pk] = order.status
         if result.reserved_any:
-            timeline.append(_allocated_row(order.pk, result, actor))
+            timeline.append(allocated_event_row(order.pk, result, actor))
         if order.status in IN_PROGRESS:
             # Partly picked or shipped: the new reservation waits for the next
             # pick list; the status stays where the work is.
             continue
         if result.complete:
-            if order.status != S.ALLOCATED:
-                moves[order.status, S.ALLOCATED].append(order.pk)
+            if order.status != OrderStatus.ALLOCATED:
+                moves[order.status, OrderStatus.ALLOCATED].append(order.pk)
             continue
-        if order.status != S.BACKORDERED or result.reserved_any:
+        if order.status != OrderStatus.BACKORDERED or result.reserved_any:
             timeline.append(
-                _backordered_row(order.pk, lines_of[order.pk], result, actor)
+                backordered_event_row(order.pk, lines_of[order.pk], result, actor)
             )
-        if order.status != S.BACKORDERED:
-            moves[order.status, S.BACKORDERED].append(order.pk)
+        if order.status != OrderStatus.BACKORDERED:
+            moves[order.status, OrderStatus.BACKORDERED].append(order.pk)
     events.order_events_insert(timeline)
-    changed = _statuses_move(moves)
-    for (_source, target), pks in moves.items():
-        statuses.update(dict.fromkeys(pks, target))
-    moved = ship_by_follow_allocation(
-        reserved_at={
-            o.pk: (o.country, results[o.pk].reserved)
-            for o in waiting
-            if results[o.pk].reserved_any
-        },
-        reserved_before={o.pk for o in waiting if o.status != S.PENDING},
-    )
+    with history_context(actor=actor, reason="allocation"):
+        changed = order_statuses_move(moves)
+        for (_source, target), pks in moves.items():
+            statuses.update(dict.fromkeys(pks, target))
+        moved = ship_by_follow_allocation(
+            reserved_at={
+                o.pk: (o.country, results[o.pk].reserved)
+                for o in waiting
+                if results[o.pk].reserved_any
+            },
+            reserved_before={o.pk for o in waiting if o.status != OrderStatus.PENDING},
+        )
     if ship_by_moved is not None:
         ship_by_moved.update(moved)
-    history_snapshot(Order, {*changed, *moved}, user=actor, reason="allocation")
-    allocated = [pk for pk in changed if statuses[pk] == S.ALLOCATED]
-    return _allocated_rules_apply(allocated, statuses, actor)
+    allocated = [pk for pk in changed if statuses[pk] == OrderStatus.ALLOCATED]
+    return allocated_rules_apply(allocated, statuses, actor)
 
 
-def _request(
+def allocation_request(
     key: int,
     lines: Sequence[tuple[int, int, str, int]],
     *,
@@ -196,7 +196,7 @@ def _request(
     )
 
 
-def _allocated_row(order_id: int, result: AllocationResult, actor: Actor) -> dict:
+def allocated_event_row(order_id: int, result: AllocationResult, actor: Actor) -> dict:
     return events.order_event_allocated_row(
         order_id=order_id,
         actor=actor,
@@ -205,7 +205,7 @@ def _allocated_row(order_id: int, result: AllocationResult, actor: Actor) -> dic
     )
 
 
-def _backordered_row(
+def backordered_event_row(
     order_id: int,
     lines: Sequence[tuple[int, int, str, int]],
     result: AllocationResult,
@@ -221,7 +221,7 @@ def _backordered_row(
     )
 
 
-def _allocated_rules_apply(
+def allocated_rules_apply(
     allocated: list[int], statuses: dict[int, str], actor: Actor
 ) -> dict[int, str]:
     """Run the "when allocated" rules on the orders just allocated; return
@@ -230,11 +230,11 @@ def _allocated_rules_apply(
         ruled = rules_apply(
             order_ids=allocated, trigger=Rule.Trigger.ALLOCATED, actor=actor
         )
-        statuses.update(dict.fromkeys(ruled.held, S.ON_HOLD))
+        statuses.update(dict.fromkeys(ruled.held, OrderStatus.ON_HOLD))
     return statuses
 
 
-def _statuses_move(moves: dict[tuple[str, str], list[int]]) -> list[int]:
+def order_statuses_move(moves: dict[tuple[str, str], list[int]]) -> list[int]:
     """Move each group of locked orders from its source status to its target
     in one UPDATE for all groups (a CASE on the target); return the pks moved.
 
@@ -244,8 +244,8 @@ def _statuses_move(moves: dict[tuple[str, str], list[int]]) -> list[int]:
     for (source, target), pks in moves.items():
         if not TRANSITIONS[target]._django_fsm.has_transition(source):
             raise OrderStateError(
-                f"{len(pks)} order(s) are {S(source).label} and cannot become "
-                f"{S(target).label}."
+                f"{len(pks)} order(s) are {OrderStatus(source).label} and cannot become "
+                f"{OrderStatus(target).label}."
             )
     changed = [pk for pks in moves.values() for pk in pks]
     if not changed:
@@ -330,7 +330,7 @@ def orders_allocate_locked(*, orders: Sequence[Order], actor: Actor) -> list[Ord
 def order_allocate(*, order: Order, actor: Actor) -> Order:
     """Reserve stock for a pending or backordered order."""
     order = lock_order(order.pk)
-    if order.status not in (S.PENDING, S.BACKORDERED):
+    if order.status not in (OrderStatus.PENDING, OrderStatus.BACKORDERED):
         raise OrderStateError(
             f"Order {order.number} is {order.get_status_display()}; only pending or "
             "backordered orders are allocated."
@@ -343,7 +343,7 @@ def orders_allocate(
     *,
     order_ids: Sequence[int],
     actor: Actor,
-    statuses: Sequence[str] = (S.PENDING, S.BACKORDERED),
+    statuses: Sequence[str] = (OrderStatus.PENDING, OrderStatus.BACKORDERED),
 ) -> list[Order]:
     """Reserve stock for many orders in one transaction (bulk imports, waves).
 
@@ -366,7 +366,7 @@ def orders_allocate_in_batches(*, order_ids: Sequence[int], actor: Actor) -> int
         batch = orders_allocate(
             order_ids=order_ids[start : start + ALLOCATION_BATCH], actor=actor
         )
-        allocated += sum(1 for order in batch if order.status == S.ALLOCATED)
+        allocated += sum(1 for order in batch if order.status == OrderStatus.ALLOCATED)
     return allocated
 
 
@@ -374,7 +374,7 @@ def orders_allocate_many(
     *,
     order_ids: Sequence[int],
     actor: Actor,
-    statuses: Sequence[str] = (S.PENDING, S.BACKORDERED),
+    statuses: Sequence[str] = (OrderStatus.PENDING, OrderStatus.BACKORDERED),
     chunk: int | None = None,
     with_locked: Callable[[list[int]], object] | None = None,
 ) -> dict[str, int]:
@@ -419,128 +419,6 @@ def orders_allocate_many(
     return dict(counts)
 
 
-@dataclass(frozen=True)
-class NewOrder:
-    """An order being written in the caller's transaction (an import), not
-    in the table yet: what allocating it needs. `lines` are (line id,
-    product id, sku, quantity) of lines already written."""
-
-    pk: int
-    country: str
-    lines: Sequence[tuple[int, int, str, int]]
-    pin: int | None = None
-    exclude: frozenset[int] = frozenset()
-
-
-def orders_allocate_unwritten(
-    *,
-    orders: Sequence[NewOrder],
-    actor: Actor,
-    write_orders: Callable[[dict[int, str]], object],
-) -> tuple[dict[int, str], dict[int, tuple[str, list[str]]]]:
-    """Plan and reserve stock for new pending orders not written yet, in the
-    order given (the caller ranks them: priority, then oldest), so that the
-    caller writes each order once, with its status: allocated or backordered.
-
-    The same engine as `_allocate` (`stock_allocate_many`: every order routed
-    in memory by `plan_allocation`, rule pins and exclusions respected,
-    reservations written in bulk), with the stock levels locked late: the
-    plan is made against the levels as read, `write_orders(statuses)` writes
-    the orders with the planned statuses, and only then are the levels locked
-    (pk order, to the commit). If they changed meanwhile, the orders are
-    planned again under the lock and those whose status differs move (one
-    UPDATE per transition, with their field history) and their allocated /
-    backordered timeline entries (with the routing reasons), written with
-    the orders before the lock, are written again from the plan reserved.
-    Nobody else can see or lock these orders, so no order lock is taken.
-
-    Returns each order's status and, for the orders that reserved anything,
-    (country, codes of the locations reserved at); the caller hands the
-    latter to `orders_allocate_unwritten_done`.
-    """
-    if not orders:
-        write_orders({})
-        return {}, {}
-    planned: dict[int, AllocationResult] = {}
-
-    def statuses_of(results: dict) -> dict[int, str]:
-        return {
-            order.pk: S.ALLOCATED if results[order.pk].complete else S.BACKORDERED
-            for order in orders
-        }
-
-    def before_lock(results: dict) -> None:
-        planned.update(results)
-        write_orders(statuses_of(results))
-        events.order_events_insert(_unwritten_timeline(orders, results, actor))
-
-    results = stock_allocate_many(
-        requests=[
-            _request(
-                order.pk,
-                order.lines,
-                country=order.country,
-                pin=order.pin,
-                exclude=order.exclude,
-            )
-            for order in orders
-        ],
-        new_lines=True,
-        before_lock=before_lock,
-    )
-    statuses = statuses_of(results)
-    if any(results[order.pk] is not planned[order.pk] for order in orders):
-        # Planned again under the lock: the statuses that differ move, and
-        # the entries written from the first plan are written again.
-        before = statuses_of(planned)
-        moves: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for pk, status in statuses.items():
-            if before[pk] != status:
-                moves[before[pk], status].append(pk)
-        changed = _statuses_move(moves)
-        history_snapshot(Order, changed, user=actor, reason="allocation")
-        OrderEvent.objects.filter(
-            ids_in("order__id", list(statuses)),
-            kind__in=[OrderEvent.Kind.ALLOCATED, OrderEvent.Kind.BACKORDERED],
-        ).delete()
-        events.order_events_insert(_unwritten_timeline(orders, results, actor))
-    reserved_at = {
-        order.pk: (order.country, list(results[order.pk].reserved))
-        for order in orders
-        if results[order.pk].reserved_any
-    }
-    return statuses, reserved_at
-
-
-def _unwritten_timeline(
-    orders: Sequence[NewOrder], results: dict[int, AllocationResult], actor: Actor
-) -> Iterable[dict]:
-    """The allocated / backordered timeline entries of new orders."""
-    for order in orders:
-        result = results[order.pk]
-        if result.reserved_any:
-            yield _allocated_row(order.pk, result, actor)
-        if not result.complete:
-            yield _backordered_row(order.pk, order.lines, result, actor)
-
-
-def orders_allocate_unwritten_done(
-    *,
-    statuses: dict[int, str],
-    reserved_at: dict[int, tuple[str, list[str]]],
-    actor: Actor,
-) -> dict[int, str]:
-    """What allocating takes once the orders of `orders_allocate_unwritten`
-    and their reservations are written: their ship-by dates follow the
-    locations reserved at (with their field history), then the "when
-    allocated" rules run. Returns the statuses, those the rules held
-    updated."""
-    moved = ship_by_follow_allocation(reserved_at=reserved_at)
-    history_snapshot(Order, moved, user=actor, reason="allocation")
-    allocated = [pk for pk, status in statuses.items() if status == S.ALLOCATED]
-    return _allocated_rules_apply(allocated, dict(statuses), actor)
-
-
 def backorders_reallocate(*, product_ids: Iterable[int]) -> int:
     """Offer newly free stock to backordered orders: priority first, then oldest.
 
@@ -566,7 +444,9 @@ def backorders_reallocate(*, product_ids: Iterable[int]) -> int:
             actor=None,
             statuses=STILL_WAITING,
         )
-        completed += sum(1 for order in allocated if order.status == S.ALLOCATED)
+        completed += sum(
+            1 for order in allocated if order.status == OrderStatus.ALLOCATED
+        )
     return completed
 
 

@@ -16,7 +16,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django_countries import countries
 
-from core.history import history_snapshot
+from core.history import history_context
 from core.hooks import ORDER_EVENT, hook_emit
 from core.sequences import format_number, sequence_reserve
 from core.users import Actor
@@ -42,7 +42,6 @@ from orders.rules.services import rules_apply, rules_exist
 from orders.services.allocation import orders_allocate_locked
 from orders.services.shipby import ship_by_for, ship_by_many
 
-S = OrderStatus
 ORDER_NUMBER_PREFIX = "SO"
 # The counter order numbers are drawn from (`core.sequences`).
 ORDER_SEQUENCE = "order"
@@ -169,7 +168,7 @@ def order_create(
         order_ids=[order.pk], trigger=Rule.Trigger.INTAKE, actor=actor
     ).changed:
         order.refresh_from_db()
-    if allocate and order.status == S.PENDING:
+    if allocate and order.status == OrderStatus.PENDING:
         # The new row is this transaction's own: no lock to take again.
         order = orders_allocate_locked(orders=[order], actor=actor)[0]
     customer_email_queue(order=order, kind=CustomerEmail.Kind.RECEIVED)
@@ -367,12 +366,13 @@ def orders_create_many(
         )
         for new, when, due in zip(orders, placed, ship_by, strict=True)
     ]
-    created = Order.objects.bulk_create(rows)
-    written = OrderLine.objects.bulk_create(
-        line
-        for order, new in zip(created, orders, strict=True)
-        for line in order_draft_lines(order=order, new=new)
-    )
+    with history_context(actor=actor, reason=source):
+        created = Order.objects.bulk_create(rows)
+        written = OrderLine.objects.bulk_create(
+            line
+            for order, new in zip(created, orders, strict=True)
+            for line in order_draft_lines(order=order, new=new)
+        )
     _lines_cache(created, written)
     timeline = []
     for order, new in zip(created, orders, strict=True):
@@ -393,9 +393,6 @@ def orders_create_many(
             )
     OrderEvent.objects.bulk_create(timeline)
     order_ids = [order.pk for order in created]
-    user = actor if actor is not None and actor.is_authenticated else None
-    history_snapshot(Order, order_ids, user=user, created=True)
-    history_snapshot(OrderLine, order_ids, user=user, created=True, column="order_id")
     # Without an intake rule (cached per process) no query and no savepoint.
     changed = (
         rules_apply(
@@ -416,7 +413,7 @@ def orders_create_many(
     pending = [
         order
         for order in (reread.get(order.pk, order) for order in created)
-        if order.status == S.PENDING
+        if order.status == OrderStatus.PENDING
     ]
     if pending and allocate:
         # The new rows are this transaction's own: no lock to take again.
@@ -485,7 +482,7 @@ def _reroute_notices(order: Order, before: list[str], after: list[str]) -> list[
             f"Reservation of order {order.number} moved from {', '.join(before)} "
             f"to {', '.join(after)} (the new country is {country_name(order.ship_country)})."
         )
-    if order.status == S.BACKORDERED and (before or not after):
+    if order.status == OrderStatus.BACKORDERED and (before or not after):
         country = country_name(order.ship_country)
         ships = any(
             location.can_ship_to(order.ship_country)
@@ -557,7 +554,10 @@ def order_update(
     order.save(update_fields=[*diff, "updated_at"])
     events.order_event_updated(order=order, actor=actor, changes=diff)
     notices: list[str] = []
-    if "ship_country" in diff and order.status in (S.ALLOCATED, S.BACKORDERED):
+    if "ship_country" in diff and order.status in (
+        OrderStatus.ALLOCATED,
+        OrderStatus.BACKORDERED,
+    ):
         before = _reserved_at(order)
         stock_release(order_line_ids=order.lines.values_list("pk", flat=True))
         events.order_event_stock_released(

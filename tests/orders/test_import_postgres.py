@@ -191,13 +191,13 @@ def test_what_the_preview_accepts_the_write_stores_exactly(example):
 
 def _import_after_both_checked(data: bytes, barrier, outcomes) -> None:
     """Import in a child process once both processes have checked the file."""
-    resolve = services._resolve
+    resolve = services.orders_resolve
 
     def resolve_then_wait(*args, **kwargs):
         resolve(*args, **kwargs)
         barrier.wait()  # both have seen that none of the orders exists yet
 
-    services._resolve = resolve_then_wait
+    services.orders_resolve = resolve_then_wait
     try:
         result = orders_import(data=data, actor=None)
         outcomes.put(f"written {result.orders}")

@@ -155,12 +155,12 @@ def test_a_location_excluded_by_a_rule_is_not_shipped_from(shop, stock):
 
 
 def test_a_failure_while_settling_writes_nothing(shop, monkeypatch):
-    from orders.importing import services
+    from orders.importing import write
 
     def fail(**_kwargs):
         raise RuntimeError("mail queue down")
 
-    monkeypatch.setattr(services, "customer_emails_queue_many", fail)
+    monkeypatch.setattr(write, "customer_emails_queue_many", fail)
 
     with pytest.raises(RuntimeError):
         confirm_file([row(ref="A-1")])
@@ -199,9 +199,9 @@ def test_stock_that_moved_before_the_lock_has_the_orders_planned_again(
     shop, monkeypatch
 ):
     from inventory.services import stock_adjust
-    from orders.importing import services
+    from orders.importing import write
 
-    queue = services.customer_emails_queue_many
+    queue = write.customer_emails_queue_many
 
     def queue_then_lose_stock(**kwargs):
         # The orders are written with the plan made on 3 in stock; 2 are
@@ -214,7 +214,7 @@ def test_stock_that_moved_before_the_lock_has_the_orders_planned_again(
         )
         return queue(**kwargs)
 
-    monkeypatch.setattr(services, "customer_emails_queue_many", queue_then_lose_stock)
+    monkeypatch.setattr(write, "customer_emails_queue_many", queue_then_lose_stock)
 
     confirmed = confirm_file(
         [

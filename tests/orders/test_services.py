@@ -9,8 +9,6 @@ from orders.models import Order, OrderEvent, OrderStatus
 from orders.services.lifecycle import order_cancel, order_pack, order_start_picking
 from orders.services.orders import LineInput, order_create, order_update
 
-S = OrderStatus
-
 
 @pytest.mark.django_db
 def test_order_create_numbers_totals_and_allocates(product, stock, place_order):
@@ -21,7 +19,7 @@ def test_order_create_numbers_totals_and_allocates(product, stock, place_order):
     assert first.number.startswith("SO-") and len(first.number) == 9
     assert int(second.number[3:]) == int(first.number[3:]) + 1
     assert first.subtotal == Decimal("20.00") and first.total == Decimal("20.00")
-    assert first.status == S.ALLOCATED
+    assert first.status == OrderStatus.ALLOCATED
     assert StockLevel.objects.get().allocated == 3
 
 

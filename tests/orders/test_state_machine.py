@@ -17,7 +17,6 @@ from orders.services.lifecycle import (
     order_start_picking,
 )
 
-S = OrderStatus
 STEPS = {
     "allocate": (order_allocate, {}),
     "start_picking": (order_start_picking, {}),
@@ -29,21 +28,35 @@ STEPS = {
 }
 # The state machine of ARCHITECTURE.md: step -> {from: to}.
 LEGAL = {
-    "allocate": {S.PENDING: S.ALLOCATED, S.BACKORDERED: S.ALLOCATED},
-    "start_picking": {S.ALLOCATED: S.PICKING, S.BACKORDERED: S.PICKING},
-    "pack": {S.PICKING: S.PACKED},
-    "ship": {S.PICKING: S.SHIPPED, S.PACKED: S.SHIPPED, S.PARTIALLY_SHIPPED: S.SHIPPED},
-    "deliver": {S.SHIPPED: S.DELIVERED},
-    "hold": {S.PENDING: S.ON_HOLD, S.ALLOCATED: S.ON_HOLD, S.BACKORDERED: S.ON_HOLD},
-    "release": {S.ON_HOLD: S.ALLOCATED},
+    "allocate": {
+        OrderStatus.PENDING: OrderStatus.ALLOCATED,
+        OrderStatus.BACKORDERED: OrderStatus.ALLOCATED,
+    },
+    "start_picking": {
+        OrderStatus.ALLOCATED: OrderStatus.PICKING,
+        OrderStatus.BACKORDERED: OrderStatus.PICKING,
+    },
+    "pack": {OrderStatus.PICKING: OrderStatus.PACKED},
+    "ship": {
+        OrderStatus.PICKING: OrderStatus.SHIPPED,
+        OrderStatus.PACKED: OrderStatus.SHIPPED,
+        OrderStatus.PARTIALLY_SHIPPED: OrderStatus.SHIPPED,
+    },
+    "deliver": {OrderStatus.SHIPPED: OrderStatus.DELIVERED},
+    "hold": {
+        OrderStatus.PENDING: OrderStatus.ON_HOLD,
+        OrderStatus.ALLOCATED: OrderStatus.ON_HOLD,
+        OrderStatus.BACKORDERED: OrderStatus.ON_HOLD,
+    },
+    "release": {OrderStatus.ON_HOLD: OrderStatus.ALLOCATED},
     "cancel": {
-        S.PENDING: S.CANCELLED,
-        S.ALLOCATED: S.CANCELLED,
-        S.BACKORDERED: S.CANCELLED,
-        S.ON_HOLD: S.CANCELLED,
+        OrderStatus.PENDING: OrderStatus.CANCELLED,
+        OrderStatus.ALLOCATED: OrderStatus.CANCELLED,
+        OrderStatus.BACKORDERED: OrderStatus.CANCELLED,
+        OrderStatus.ON_HOLD: OrderStatus.CANCELLED,
     },
 }
-CASES = [(step, status) for step in STEPS for status in S.values]
+CASES = [(step, status) for step in STEPS for status in OrderStatus.values]
 
 
 @pytest.fixture
@@ -56,8 +69,8 @@ def reserved_order(product, stock, place_order):
 def force_status(order: Order, status: str) -> Order:
     """Put an order into a status directly: test set-up only, past the FSM."""
     extra = (
-        {"hold_reason": "payment", "held_from": S.ALLOCATED}
-        if status == S.ON_HOLD
+        {"hold_reason": "payment", "held_from": OrderStatus.ALLOCATED}
+        if status == OrderStatus.ON_HOLD
         else {}
     )
     Order.objects.filter(pk=order.pk).update(status=status, **extra)
@@ -88,11 +101,13 @@ def test_step_from_status_is_legal_or_refused(step, status, reserved_order, user
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("held_from", [S.PENDING, S.ALLOCATED, S.BACKORDERED])
+@pytest.mark.parametrize(
+    "held_from", [OrderStatus.PENDING, OrderStatus.ALLOCATED, OrderStatus.BACKORDERED]
+)
 def test_release_transition_returns_to_the_state_held_from(held_from, reserved_order):
     order = force_status(reserved_order, held_from)
     order.hold("fraud_review")
-    assert (order.status, order.held_from) == (S.ON_HOLD, held_from)
+    assert (order.status, order.held_from) == (OrderStatus.ON_HOLD, held_from)
 
     order.release()
 
@@ -105,7 +120,7 @@ def test_hold_then_release_service_goes_back_and_records_both(reserved_order, us
     held = order_hold(order=reserved_order, actor=user, reason="address_check")
     released = order_release(order=held, actor=user)
 
-    assert released.status == S.ALLOCATED
+    assert released.status == OrderStatus.ALLOCATED
     kinds = list(
         OrderEvent.objects.filter(order=released).values_list("kind", flat=True)[:2]
     )
@@ -122,7 +137,7 @@ def test_release_of_a_pending_order_tries_to_allocate(
 
     released = order_release(order=held, actor=user)
 
-    assert released.status == S.ALLOCATED
+    assert released.status == OrderStatus.ALLOCATED
     assert StockLevel.objects.get().allocated == 1
 
 
@@ -136,7 +151,7 @@ def test_hold_keeps_reserved_stock(reserved_order, user):
 def test_hold_with_unknown_reason_is_refused(reserved_order, user):
     with pytest.raises(OrderError, match="not a hold reason"):
         order_hold(order=reserved_order, actor=user, reason="bored")
-    assert Order.objects.get(pk=reserved_order.pk).status == S.ALLOCATED
+    assert Order.objects.get(pk=reserved_order.pk).status == OrderStatus.ALLOCATED
 
 
 @pytest.mark.django_db
@@ -151,7 +166,7 @@ def test_whole_life_is_on_the_timeline_with_users(reserved_order, user):
     )
     order = order_deliver(order=order, actor=user)
 
-    assert order.status == S.DELIVERED
+    assert order.status == OrderStatus.DELIVERED
     messages = list(
         OrderEvent.objects.filter(order=order)
         .order_by("created_at", "pk")

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from orders.models import OrderLine, Rule
-from orders.rules.engine import facts_load, rules_load
+from orders.rules.load import facts_load, rules_load
 from orders.rules.services import rules_apply
 from tests.orders.rules.support import rule
 from tests.orders.rules.test_conditions import make_order

@@ -19,7 +19,8 @@ from orders.models import (
     OrderTagging,
     Rule,
 )
-from orders.rules.engine import Facts, LoadedRule, evaluate, rule_matches
+from orders.rules.engine import evaluate, rule_matches
+from orders.rules.load import Facts, LoadedRule
 from orders.rules.schema import action_parse, condition_parse
 from orders.rules.services import rules_apply
 from tests.orders.rules.support import rule

@@ -8,7 +8,8 @@ from django.urls import reverse
 from orders.exceptions import OrderError
 from orders.importing.confirm import import_confirm
 from orders.models import Order, OrderEvent, RatePreference, Rule
-from orders.rules.engine import evaluate, facts_load, rules_load
+from orders.rules.engine import evaluate
+from orders.rules.load import facts_load, rules_load
 from orders.rules.schema import RuleSchemaError, action_parse
 from orders.rules.services import rule_preview, rules_apply
 from orders.services.orders import order_update

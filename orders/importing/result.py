@@ -1,0 +1,73 @@
+"""What an import did (or would do): `ImportResult`, shown in the admin,
+printed by the command and stored by the task."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from orders.importing.validate import Problem
+
+Progress = Callable[[str, int, int], None]
+PREVIEW_ORDERS = 50
+
+
+@dataclass
+class ImportResult:
+    format: str = ""
+    notices: list[str] = field(default_factory=list)
+    orders: int = 0
+    lines: int = 0
+    new_customers: list[str] = field(default_factory=list)
+    skipped_existing: list[str] = field(default_factory=list)
+    skipped_by_channel: list[tuple[int, str, str]] = field(default_factory=list)
+    # (row, external id, problem) of orders imported on hold for an address check.
+    held_for_address: list[tuple[int, str, str]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    refused_orders: int = 0
+    written: bool = False
+    dry_run: bool = False
+    order_ids: list[int] = field(default_factory=list)
+    preview: list[dict] = field(default_factory=list)
+    # With `settle`: how many new orders ended fully allocated.
+    allocated: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        verb = "would import" if self.dry_run else "imported"
+        if not self.written and not self.dry_run and self.problems:
+            verb = "imported 0 of"
+        text = (
+            f"{verb} {self.orders} orders ({self.lines} lines), skipped "
+            f"{len(self.skipped_existing)} already imported, {len(self.problems)} errors"
+        )
+        if self.skipped_by_channel:
+            text += f", {len(self.skipped_by_channel)} fulfilled or cancelled in the channel"
+        if self.held_for_address:
+            text += (
+                f", {len(self.held_for_address)} on hold for an address check "
+                "(see each order's timeline)"
+            )
+        return text
+
+    def as_dict(self) -> dict:
+        return {
+            "format": self.format,
+            "notices": self.notices,
+            "orders": self.orders,
+            "lines": self.lines,
+            "new_customers": len(self.new_customers),
+            "new_customer_emails": self.new_customers[:PREVIEW_ORDERS],
+            "skipped_existing": self.skipped_existing[:1000],
+            "skipped_existing_count": len(self.skipped_existing),
+            "skipped_by_channel": [list(s) for s in self.skipped_by_channel[:1000]],
+            "held_for_address": [list(h) for h in self.held_for_address[:1000]],
+            "problems": [str(p) for p in self.problems[:1000]],
+            "problem_count": len(self.problems),
+            "refused_orders": self.refused_orders,
+            "written": self.written,
+            "dry_run": self.dry_run,
+            "summary": self.summary(),
+            "preview": self.preview,
+        }
