@@ -14,14 +14,6 @@ PASSWORD = "journey-pass-2026"
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-def pytest_collection_modifyitems(config, items):
-    if os.environ.get("OMS_POSTGRES_RUN") == "1":
-        skip = pytest.mark.skip(reason="browser journeys run once, in the SQLite run")
-        for item in items:
-            if "e2e" in str(item.fspath):
-                item.add_marker(skip)
-
-
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
