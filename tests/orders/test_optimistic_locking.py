@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from orders.exceptions import OrderConflictError
 from orders.models import Order
-from orders.services.orders import order_update
+from orders.services.order_edits import order_update
 from tests.factories import UserFactory
 
 

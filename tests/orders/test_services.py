@@ -7,7 +7,8 @@ from orders.addresses import Address
 from orders.exceptions import OrderError, OrderStateError
 from orders.models import Order, OrderEvent, OrderStatus
 from orders.services.lifecycle import order_cancel, order_pack, order_start_picking
-from orders.services.orders import LineInput, order_create, order_update
+from orders.services.order_edits import order_update
+from orders.services.orders import LineInput, order_create
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from orders.rules.engine import evaluate
 from orders.rules.load import facts_load, rules_load
 from orders.rules.schema import RuleSchemaError, action_parse
 from orders.rules.services import rule_preview, rules_apply
-from orders.services.orders import order_update
+from orders.services.order_edits import order_update
 from tests.orders.rules.support import rule
 from tests.orders.rules.test_admin import form_data
 from tests.orders.rules.test_sources import CSV

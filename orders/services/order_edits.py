@@ -1,0 +1,154 @@
+"""The changes a person makes to an order before it is packed: ship-to
+address and delivery details, the reservation re-routed when the country
+changes.
+
+Each service reads top to bottom: lock, check, act, record, notify after
+commit.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django_countries import countries
+
+from core.users import Actor
+from inventory.models import Allocation, Location
+from inventory.services import stock_release
+from orders import events
+from orders.addresses import SHIP_TO_FIELDS, country_name
+from orders.exceptions import OrderConflictError, OrderError, OrderStateError
+from orders.locks import lock_order
+from orders.models import Order, OrderStatus
+from orders.services.allocation import orders_allocate_locked
+
+# Fields a person may change on an order until it is packed.
+EDITABLE_FIELDS = (
+    *SHIP_TO_FIELDS,
+    "shipping_method",
+    "requested_delivery_date",
+    "priority",
+    "postage_carrier",
+    "postage_service",
+    "rate_preference",
+)
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    """What `order_update` did: the order, and what the person should know
+    about its stock (a reservation moved, or given back)."""
+
+    order: Order
+    notices: tuple[str, ...] = ()
+
+
+def _reserved_at(order: Order) -> list[str]:
+    """The codes of the locations holding stock for the order, sorted."""
+    return sorted(
+        set(
+            Allocation.objects.filter(order_line__order_id=order.pk).values_list(
+                "stock_level__location__code", flat=True
+            )
+        )
+    )
+
+
+def _reroute_notices(order: Order, before: list[str], after: list[str]) -> list[str]:
+    """Say what re-routing the reservation did, in words for the screen."""
+    notices = []
+    if before and after and before != after:
+        notices.append(
+            f"Reservation of order {order.number} moved from {', '.join(before)} "
+            f"to {', '.join(after)} (the new country is {country_name(order.ship_country)})."
+        )
+    if order.status == OrderStatus.BACKORDERED and (before or not after):
+        country = country_name(order.ship_country)
+        ships = any(
+            location.can_ship_to(order.ship_country)
+            for location in Location.objects.filter(active=True)
+        )
+        why = (
+            f"not enough stock at the locations that ship to {country}"
+            if ships
+            else f"no location ships to {country}"
+        )
+        released = "Stock released" if before else "No stock reserved"
+        notices.append(
+            f"{released}: order {order.number} is backordered because {why}."
+        )
+    return notices
+
+
+@transaction.atomic
+def order_update(
+    *,
+    order: Order,
+    actor: Actor,
+    changes: dict[str, Any],
+    expected_version: int | None = None,
+) -> OrderUpdate:
+    """Change the ship-to address or delivery details of an order not yet packed.
+
+    A new destination country re-routes the reservation, since not every
+    location ships everywhere; the result's `notices` say where the stock
+    went, or that it was given back.
+    """
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise OrderError(
+            "These order fields cannot be changed here: " + ", ".join(sorted(unknown))
+        )
+    if "ship_country" in changes:
+        code = str(changes["ship_country"]).strip().upper()
+        if code not in countries:
+            raise OrderError(
+                f"{code!r} is not a country code; choose the country from the list."
+            )
+        changes["ship_country"] = code
+    order = lock_order(order.pk)
+    if expected_version is not None and order.version != expected_version:
+        raise OrderConflictError(
+            f"{order} was changed by someone else while you were editing it; your "
+            "changes were not saved. Reload the page to see the new version."
+        )
+    if not order.is_editable:
+        raise OrderStateError(
+            f"Order {order.number} is {order.get_status_display()}; its address and "
+            "delivery can no longer be changed. Contact the carrier instead."
+        )
+    diff = {
+        name: (_stored(order, name), value)
+        for name, value in changes.items()
+        if _stored(order, name) != value
+    }
+    if not diff:
+        return OrderUpdate(order=order)
+    for name, (_, value) in diff.items():
+        setattr(order, name, value)
+    if bool(order.postage_carrier) != bool(order.postage_service):
+        raise OrderError(
+            f"Order {order.number}: give both the postage carrier and the service "
+            "(e.g. USPS and Priority), or neither."
+        )
+    order.save(update_fields=[*diff, "updated_at"])
+    events.order_event_updated(order=order, actor=actor, changes=diff)
+    notices: list[str] = []
+    if "ship_country" in diff and order.status in (
+        OrderStatus.ALLOCATED,
+        OrderStatus.BACKORDERED,
+    ):
+        before = _reserved_at(order)
+        stock_release(order_line_ids=order.lines.values_list("pk", flat=True))
+        events.order_event_stock_released(
+            order=order, actor=actor, reason="destination country changed"
+        )
+        order = orders_allocate_locked(orders=[order], actor=actor)[0]
+        notices = _reroute_notices(order, before, _reserved_at(order))
+    return OrderUpdate(order=order, notices=tuple(notices))
+
+
+def _stored(order: Order, name: str) -> Any:
+    """The field's value as the timeline stores it (a country as its code)."""
+    value = getattr(order, name)
+    return str(value) if name == "ship_country" else value
