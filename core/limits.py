@@ -11,9 +11,8 @@ schema change moves the checks with it::
     # "10000000000 is too large: the most it can be is 9999999999.99."
 
 A problem is a sentence about the value, ready to follow "row R, column C:";
-None means the database will take it. Integer ranges are PostgreSQL's on
-every database: SQLite would silently store 2**40 in a PositiveIntegerField
-that PostgreSQL refuses, and what passes on one must pass on the other.
+None means the database will take it (PostgreSQL's integer ranges, not
+the driver's).
 """
 
 import functools
@@ -236,11 +235,11 @@ def single_line_text(value: str) -> None:
 
 
 def formfield_limit(db_field: models.Field, formfield: Any) -> Any:
-    """Make a model form field refuse what the database would, on every database.
+    """Make a model form field refuse what the database would.
 
-    Django's integer form fields take their range from the connection
-    (SQLite's is 64-bit) and its text fields accept tabs and line breaks in
-    one-line fields; this adds PostgreSQL's range and the one-line rule.
+    Django's integer form fields do not always carry the column's range and
+    its text fields accept tabs and line breaks in one-line fields; this adds
+    PostgreSQL's range and the one-line rule.
     """
     if formfield is None or db_field.choices or db_field.is_relation:
         return formfield

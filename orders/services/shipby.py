@@ -293,12 +293,12 @@ def ship_by_follow_allocation(
             )
             if latest != ship_by:
                 moved[pk] = latest
-    for chunk in lookup_chunks(list(moved)):
-        # One UPDATE, a CASE on the few new dates (SQLite: per chunk of ids).
+    if moved:
+        # One UPDATE, a CASE on the few new dates.
         by_date: dict[datetime.date, list[int]] = defaultdict(list)
-        for pk in chunk:
-            by_date[moved[pk]].append(pk)
-        Order.objects.filter(any_of("pk", chunk)).update(
+        for pk, day in moved.items():
+            by_date[day].append(pk)
+        Order.objects.filter(any_of("pk", list(moved))).update(
             ship_by=Case(
                 *(
                     When(any_of("pk", pks), then=Value(day))

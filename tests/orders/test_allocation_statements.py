@@ -46,12 +46,10 @@ def test_statements_per_batch_do_not_grow_with_orders(place_order, stock):
     rules_exist(trigger=Rule.Trigger.ALLOCATED)  # remembered: there is none
 
     assert _statements(small) == _statements(large)
-    # PostgreSQL: lock orders, lines, lock levels, levels, their history,
-    # allocations (one upsert), events (COPY, not counted), statuses, history,
-    # and the transaction's own statements; SQLite looks up allocations first
-    # and inserts events through the ORM.
-    limit = 12 if connection.vendor == "postgresql" else 16
-    assert _statements(_batch(place_order, stock, 10)) <= limit
+    # Lock orders, lines, lock levels, levels, their history, allocations
+    # (one upsert), events (COPY, not counted), statuses, history, and the
+    # transaction's own statements.
+    assert _statements(_batch(place_order, stock, 10)) <= 12
 
 
 @pytest.mark.django_db

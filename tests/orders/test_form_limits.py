@@ -1,5 +1,4 @@
-"""Admin and step forms refuse what the database would, the same on SQLite
-(whose integers are 64-bit) and PostgreSQL."""
+"""Admin and step forms refuse what the database would."""
 
 import pytest
 from django.contrib import admin

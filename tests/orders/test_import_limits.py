@@ -1,6 +1,6 @@
 """Every value the database would refuse is refused by the check first, with
-its row and column, the same on SQLite (which would store it) and PostgreSQL
-(which would crash the write); values at the limit are stored exactly."""
+its row and column (the write would crash otherwise); values at the limit
+are stored exactly."""
 
 from decimal import Decimal
 
