@@ -26,6 +26,11 @@ allocated or backordered, every e-mail queued) and peak RSS.
 `--rules 20` times the `set` path once more with 20 active intake rules
 (evaluated in bulk inside the import) and reports the ratio to the same
 import without rules.
+
+`--foreign-keys` times the `set` path (and, with `--rules`, the ruled one)
+once more with database foreign keys on the timeline and tag rows (which
+have none, migration 0022) and reports the ratios to the same import
+without them.
 """
 
 import argparse
@@ -431,6 +436,48 @@ def _cpu_ratios(ruled: dict, plain: dict) -> dict:
     return ratios
 
 
+# (table, column, referenced table) of the foreign keys `--foreign-keys`
+# adds: Django's, deferred to the commit.
+FOREIGN_KEYS = [
+    ("orders_orderevent", "order_id", "orders_order"),
+    ("orders_order_tags", "order_id", "orders_order"),
+    ("orders_order_tags", "ordertag_id", "orders_ordertag"),
+]
+
+
+def _foreign_keys(*, add: bool) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table, column, target in FOREIGN_KEYS:
+            name = f"bench_{table}_{column}_fk"
+            if add:
+                cursor.execute(
+                    f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" FOREIGN KEY '
+                    f'("{column}") REFERENCES "{target}" ("id") '
+                    "DEFERRABLE INITIALLY DEFERRED"
+                )
+            else:
+                cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+
+
+def _ratios(with_keys: dict, without: dict) -> dict:
+    ratios = {
+        "import_to_allocated_ratio": round(
+            with_keys["import_to_allocated_seconds"]
+            / without["import_to_allocated_seconds"],
+            3,
+        )
+    }
+    cpu = [
+        sum(with_keys["cpu_seconds"]["import"].values()),
+        sum(without["cpu_seconds"]["import"].values()),
+    ]
+    if None not in cpu:
+        ratios["import_cpu_ratio"] = round(cpu[0] / cpu[1], 3)
+    return ratios
+
+
 def run_path(
     settle: str, data: bytes, skus: list[str], lines: int, rules: int = 0
 ) -> dict:
@@ -474,6 +521,11 @@ def main() -> None:
         default=0,
         help="also time the `set` path with this many active intake rules (20)",
     )
+    parser.add_argument(
+        "--foreign-keys",
+        action="store_true",
+        help="also time the `set` path with foreign keys on timeline and tag rows",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--settle", default="set", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -512,6 +564,23 @@ def main() -> None:
             # backend), for a machine where other work skews wall time.
             **_cpu_ratios(ruled["cpu_seconds"], plain["cpu_seconds"]),
         }
+
+    if options.foreign_keys:
+        _foreign_keys(add=True)
+        try:
+            for rules in [0, options.rules] if options.rules else [0]:
+                name = f"set_with_{rules}_rules" if rules else "set"
+                without = paths.get(name) or run_path(
+                    "set", data, skus, options.lines, rules=rules
+                )
+                paths[name] = without
+                keyed = run_path("set", data, skus, options.lines, rules=rules)
+                paths[f"{name}_with_foreign_keys"] = {
+                    **keyed,
+                    "vs_without_foreign_keys": _ratios(keyed, without),
+                }
+        finally:
+            _foreign_keys(add=False)
 
     from orders.models import Order
 

@@ -1,6 +1,6 @@
-"""On PostgreSQL, where the limits are real: what the preview accepts the
-write stores exactly (property-based, values around every limit), and two
-imports of one file at once end with the friendly message, not a crash."""
+"""What the import's preview accepts the write stores exactly
+(property-based, values around every limit), and two imports of one file at
+once end with the friendly message, not a crash."""
 
 import multiprocessing
 from decimal import Decimal
