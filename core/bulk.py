@@ -48,9 +48,10 @@ def bulk_insert(model, rows: Iterable[dict]) -> None:
 
 
 def copy_lines(model, names: Sequence[str], lines: Iterable[str]) -> None:
-    """Stream rows already in COPY's text format into the model's table: one "a\\tb\\n" line per row, in the order of the fields
-    `names` (attnames), each value escaped by `copy_text` (None as "\\N").
-    No per-value adaptation: for many rows made of a few prepared pieces."""
+    """Stream rows already in COPY's text format into the model's table: one
+    "a\\tb\\n" line per row, in the order of the fields `names` (attnames),
+    each value escaped by `copy_text` (None as "\\N"). No per-value
+    adaptation: for many rows made of a few prepared pieces."""
     with _copy(model, names) as copy:
         lines = iter(lines)
         while batch := "".join(itertools.islice(lines, 5000)):

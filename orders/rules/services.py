@@ -90,6 +90,12 @@ def rules_exist(*, trigger: str) -> bool:
     return exists
 
 
+def rules_exist_forget() -> None:
+    """Forget what `rules_exist` remembered, in this process (a test's
+    clock, or a rule saved here that must apply at once)."""
+    _TRIGGERS_SEEN.clear()
+
+
 @transaction.atomic
 def rules_apply(
     *,

@@ -8,8 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from orders.models import Order, OrderStatus, Rule
-from orders.rules import services as rule_services
-from orders.rules.services import rules_exist
+from orders.rules.services import rules_exist, rules_exist_forget
 from orders.services.allocation import orders_allocate
 from tests.factories import ProductFactory
 from tests.orders.rules.support import rule
@@ -20,9 +19,9 @@ EVERY_ORDER = [("item_count", "gte", "1")]
 
 @pytest.fixture(autouse=True)
 def _forget_rules():
-    rule_services._TRIGGERS_SEEN.clear()
+    rules_exist_forget()
     yield
-    rule_services._TRIGGERS_SEEN.clear()
+    rules_exist_forget()
 
 
 def _batch(place_order, stock, size):
@@ -89,7 +88,7 @@ def test_rules_exist_is_remembered_for_the_ttl(place_order, stock):
     assert len(first.captured_queries) == 1
     assert len(second.captured_queries) == 0
 
-    rule_services._TRIGGERS_SEEN.clear()  # the TTL ran out
+    rules_exist_forget()  # the TTL ran out
     assert rules_exist(trigger=Rule.Trigger.ALLOCATED) is True
     assert rules_exist(trigger=Rule.Trigger.INTAKE) is False
 
