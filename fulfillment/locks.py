@@ -1,8 +1,10 @@
-"""Row locks for shipments and pick lists, always in primary-key order.
+"""Row locks of the fulfillment app, always in primary-key order.
 
-Callers lock the order first (orders.locks), then its shipments, then stock
-(inventory.locks): the same order everywhere, so no two transactions wait
-on each other.
+Callers lock in the global order (docs/architecture.md, "Lock order"): the
+order (orders.locks), then its shipments, then their postage, then stock
+(inventory.locks); pick lists, scan forms and return labels are locked on
+their own, never while holding a shipment. The same order everywhere, so no
+two transactions wait on each other.
 
 Optimistic locking meets the row lock here too: a page that acts on
 shipments passes the versions it showed, and `refuse_changed` compares them
@@ -10,11 +12,21 @@ with the locked rows.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
 from django.db.models import QuerySet
 
 from fulfillment.exceptions import ShipmentChangedError
-from fulfillment.models import PickList, Shipment
+from fulfillment.models import (
+    Carrier,
+    PickList,
+    ReturnLabel,
+    ScanForm,
+    Shipment,
+    ShipmentPostage,
+    ShipmentStatus,
+)
+from inventory.models import Location
 from orders.locks import lock_order, lock_orders
 from orders.models import Order
 
@@ -27,7 +39,7 @@ def _locked_shipments() -> QuerySet[Shipment]:
 
 def lock_shipment(pk: int) -> Shipment:
     """Lock one shipment for the rest of the transaction and return it fresh."""
-    return _locked_shipments().get(pk=pk)
+    return _locked_shipments().order_by("pk").get(pk=pk)
 
 
 def lock_shipments(pks: Iterable[int]) -> dict[int, Shipment]:
@@ -89,4 +101,74 @@ def lock_order_shipments(
 def lock_shipment_at_station(pk: int) -> Shipment:
     """Lock one shipment with its pack station claim (and the claim's user)
     read in the same query: the pack station's scans answer in few queries."""
-    return _locked_shipments().select_related("pack_claim__user").get(pk=pk)
+    return (
+        _locked_shipments().select_related("pack_claim__user").order_by("pk").get(pk=pk)
+    )
+
+
+# ---- postage: after the order and its shipment
+
+
+def _locked_postage() -> QuerySet[ShipmentPostage]:
+    return ShipmentPostage.objects.select_for_update(of=("self",)).select_related(
+        "carrier__account"
+    )
+
+
+def lock_postage(shipment_id: int) -> ShipmentPostage:
+    """Lock a shipment's postage row (after its order and shipment)."""
+    return _locked_postage().order_by("pk").get(shipment_id=shipment_id)
+
+
+def lock_postage_if_any(shipment_id: int) -> ShipmentPostage | None:
+    """Lock a shipment's postage row, or return None when it has none."""
+    return _locked_postage().filter(shipment_id=shipment_id).order_by("pk").first()
+
+
+def lock_postages(shipment_ids: Iterable[int]) -> dict[int, ShipmentPostage]:
+    """Lock the postage of shipments (after the shipments) in pk order, by
+    shipment pk."""
+    return {
+        postage.shipment_id: postage
+        for postage in _locked_postage()
+        .filter(shipment_id__in=set(shipment_ids))
+        .order_by("pk")
+    }
+
+
+def lock_postages_for_scan_form(
+    *,
+    carrier: Carrier,
+    location: Location,
+    bought_between: tuple[datetime, datetime],
+) -> list[ShipmentPostage]:
+    """Lock the labels a location bought through a carrier in a time range,
+    shipped and not voided, that a scan form may take (with their form)."""
+    return list(
+        ShipmentPostage.objects.select_for_update(of=("self",))
+        .filter(
+            carrier=carrier,
+            shipment__location=location,
+            status=ShipmentPostage.Status.BOUGHT,
+            shipment__status=ShipmentStatus.SHIPPED,
+            bought_at__range=bought_between,
+        )
+        .exclude(easypost_shipment_id="")
+        .select_related("scan_form")
+        .order_by("pk")
+    )
+
+
+def lock_scan_form(pk: int) -> ScanForm:
+    """Lock one end-of-day scan form (held alone: no shipment is locked)."""
+    return ScanForm.objects.select_for_update(of=("self",)).order_by("pk").get(pk=pk)
+
+
+def lock_return_label(pk: int) -> ReturnLabel:
+    """Lock one prepaid return label (held alone: no order is locked)."""
+    return (
+        ReturnLabel.objects.select_for_update(of=("self",))
+        .select_related("carrier__account", "order__customer")
+        .order_by("pk")
+        .get(pk=pk)
+    )

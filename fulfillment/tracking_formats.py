@@ -16,7 +16,6 @@ from fulfillment.exceptions import TrackingError
 from fulfillment.models import ExceptionReason, TrackingEvent
 from fulfillment.services.tracking import TrackingUpdate
 
-T = TrackingEvent.Status
 MAX_ROWS = 20_000
 # Control characters and lone surrogates (JSON can carry "\u0000", "\ud800"):
 # no text column can store them, and none is meant in a scan.
@@ -24,12 +23,12 @@ _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 # Status words people and carriers use, to our tracking status.
 _STATUS_WORDS = {
-    **{value: value for value in T.values},
-    **{label.lower(): value for value, label in T.choices},
-    "in transit": T.IN_TRANSIT,
-    "transit": T.IN_TRANSIT,
-    "out for delivery": T.OUT_FOR_DELIVERY,
-    "problem": T.EXCEPTION,
+    **{value: value for value in TrackingEvent.Status.values},
+    **{label.lower(): value for value, label in TrackingEvent.Status.choices},
+    "in transit": TrackingEvent.Status.IN_TRANSIT,
+    "transit": TrackingEvent.Status.IN_TRANSIT,
+    "out for delivery": TrackingEvent.Status.OUT_FOR_DELIVERY,
+    "problem": TrackingEvent.Status.EXCEPTION,
 }
 _REASON_WORDS = {
     **{value: value for value in ExceptionReason.values},
@@ -40,12 +39,12 @@ _REASON_WORDS = {
 # EasyPost tracker status → (our status, exception reason); the rest
 # (pre_transit, unknown, cancelled, error) says nothing about the parcel's way.
 EASYPOST_STATUS = {
-    "in_transit": (T.IN_TRANSIT, ""),
-    "out_for_delivery": (T.OUT_FOR_DELIVERY, ""),
-    "delivered": (T.DELIVERED, ""),
-    "available_for_pickup": (T.EXCEPTION, ExceptionReason.PICKUP),
-    "return_to_sender": (T.EXCEPTION, ExceptionReason.RETURNED),
-    "failure": (T.EXCEPTION, ExceptionReason.OTHER),
+    "in_transit": (TrackingEvent.Status.IN_TRANSIT, ""),
+    "out_for_delivery": (TrackingEvent.Status.OUT_FOR_DELIVERY, ""),
+    "delivered": (TrackingEvent.Status.DELIVERED, ""),
+    "available_for_pickup": (TrackingEvent.Status.EXCEPTION, ExceptionReason.PICKUP),
+    "return_to_sender": (TrackingEvent.Status.EXCEPTION, ExceptionReason.RETURNED),
+    "failure": (TrackingEvent.Status.EXCEPTION, ExceptionReason.OTHER),
 }
 # A failure's status_detail, when EasyPost gives one, names the problem.
 EASYPOST_DETAIL_REASON = {
@@ -117,7 +116,9 @@ def _update(
         )
     our_status = parse_status(status or "")
     if our_status is None:
-        problems.append(f"status {status!r} is not one of " + ", ".join(T.values))
+        problems.append(
+            f"status {status!r} is not one of " + ", ".join(TrackingEvent.Status.values)
+        )
     moment = parse_moment(occurred_at)
     if moment is None:
         problems.append(
@@ -298,7 +299,7 @@ def parse_easypost_event(data: dict) -> tuple[list[TrackingUpdate], int]:
             ignored += 1
             continue
         status, reason = mapped
-        if status == T.EXCEPTION:
+        if status == TrackingEvent.Status.EXCEPTION:
             reason = EASYPOST_DETAIL_REASON.get(
                 str(detail.get("status_detail") or ""), reason
             )

@@ -20,8 +20,8 @@ from django.views.decorators.csrf import csrf_exempt
 from fulfillment import tracking_formats
 from fulfillment.exceptions import TrackingError
 from fulfillment.models import Carrier, TrackingEvent
+from fulfillment.postage.voids import postage_refund_record
 from fulfillment.services import tracking
-from fulfillment.services.postage_voids import postage_refund_record
 
 MAX_BODY_BYTES = 1024 * 1024
 

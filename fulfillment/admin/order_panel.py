@@ -29,8 +29,6 @@ from fulfillment.services import packing, picking, shipping, tracking
 from orders.admin.orders import order_step
 from orders.models import Order
 
-S = ShipmentStatus
-
 
 class ShipmentInline(ReadOnlyInline):
     model = Shipment
@@ -122,7 +120,9 @@ class OrderExceptionFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() == "yes":
             return queryset.filter(
-                pk__in=Shipment.objects.filter(status=S.EXCEPTION).values("order_id")
+                pk__in=Shipment.objects.filter(status=ShipmentStatus.EXCEPTION).values(
+                    "order_id"
+                )
             )
         return queryset
 
@@ -266,7 +266,7 @@ class FulfillmentOrderAdminMixin(PermissionsMixin):
         )
         available = shipments.aggregate(
             shipments=Count("pk"),
-            slips=Count("pk", filter=~Q(status=S.CANCELLED)),
+            slips=Count("pk", filter=~Q(status=ShipmentStatus.CANCELLED)),
             labels=Count(
                 "pk",
                 filter=Q(

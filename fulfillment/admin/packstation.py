@@ -6,7 +6,6 @@ Thin: every endpoint calls `fulfillment.services.packstation` and answers
 JSON; a domain error comes back as `{"ok": false, "error": ...}`.
 """
 
-import json
 from typing import Any
 
 from django.contrib import admin
@@ -20,7 +19,7 @@ from core.exceptions import DomainError
 from fulfillment.admin import postage as postage_admin
 from fulfillment.admin.base import FULFIL, PRINT
 from fulfillment.admin.printing import LABEL_STATUSES, print_documents
-from fulfillment.exceptions import PackStationBusyError
+from fulfillment.admin.scanner import int_or_none, json_body, json_refused
 from fulfillment.models import DocumentKind, PackClaim, PackScan, Shipment
 from fulfillment.postage.labels import zpl_preferred
 from fulfillment.services import packstation as station_services
@@ -45,33 +44,6 @@ class PackScanInline(ReadOnlyInline):
     @admin.display(description="result")
     def result(self, obj: PackScan) -> str:
         return "accepted" if obj.accepted else f"refused: {obj.reason}"
-
-
-def _json_body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if not isinstance(body, dict):
-        raise DomainError("The station sent a request it could not read; reload.")
-    return body
-
-
-def _int_or_none(value: Any, field: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise DomainError(f"{field} must be a whole number, not {value!r}.") from None
-
-
-def _refused(error: DomainError) -> JsonResponse:
-    busy = isinstance(error, PackStationBusyError)
-    return JsonResponse(
-        {"ok": False, "error": str(error), "busy": busy},
-        status=409 if busy else 400,
-    )
 
 
 @admin.register(PackClaim)
@@ -157,13 +129,13 @@ class PackStationAdmin(admin.ModelAdmin):
     def _answer(self, request: HttpRequest, run) -> JsonResponse:
         self._check(request)
         try:
-            return JsonResponse({"ok": True, **run(_json_body(request))})
+            return JsonResponse({"ok": True, **run(json_body(request))})
         except Shipment.DoesNotExist:
             return JsonResponse(
                 {"ok": False, "error": "That shipment no longer exists."}, status=404
             )
         except DomainError as error:
-            return _refused(error)
+            return json_refused(error)
 
     def _with_options(self, state: dict[str, Any]) -> dict[str, Any]:
         location_id = Shipment.objects.values_list("location_id", flat=True).get(
@@ -190,7 +162,7 @@ class PackStationAdmin(admin.ModelAdmin):
     def scan_view(self, request: HttpRequest) -> JsonResponse:
         def run(body):
             outcome = station_services.packstation_scan(
-                shipment_id=_int_or_none(body.get("shipment"), "Shipment") or 0,
+                shipment_id=int_or_none(body.get("shipment"), "Shipment") or 0,
                 code=str(body.get("code", "")),
                 station=str(body.get("station", "")),
                 actor=request.user,
@@ -208,7 +180,7 @@ class PackStationAdmin(admin.ModelAdmin):
             request,
             lambda body: {
                 "state": station_services.packstation_missing(
-                    shipment_id=_int_or_none(body.get("shipment"), "Shipment") or 0,
+                    shipment_id=int_or_none(body.get("shipment"), "Shipment") or 0,
                     station=str(body.get("station", "")),
                     actor=request.user,
                 )
@@ -218,13 +190,13 @@ class PackStationAdmin(admin.ModelAdmin):
     def pack_view(self, request: HttpRequest) -> JsonResponse:
         def run(body):
             outcome = station_services.packstation_pack(
-                shipment_id=_int_or_none(body.get("shipment"), "Shipment") or 0,
+                shipment_id=int_or_none(body.get("shipment"), "Shipment") or 0,
                 station=str(body.get("station", "")),
                 actor=request.user,
-                packages=_int_or_none(body.get("packages"), "Parcels") or 0,
+                packages=int_or_none(body.get("packages"), "Parcels") or 0,
                 weight=body.get("weight", ""),
-                box_id=_int_or_none(body.get("box"), "Box"),
-                carrier_id=_int_or_none(body.get("carrier"), "Carrier"),
+                box_id=int_or_none(body.get("box"), "Box"),
+                carrier_id=int_or_none(body.get("carrier"), "Carrier"),
                 tracking_number=str(body.get("tracking", ""))[:64],
             )
             return {
@@ -248,7 +220,7 @@ class PackStationAdmin(admin.ModelAdmin):
                 {"ok": False, "error": "That shipment no longer exists."}, status=404
             )
         except DomainError as error:
-            return _refused(error)
+            return json_refused(error)
         return JsonResponse({"ok": True, **self._with_options(state)})
 
     def progress_view(self, request: HttpRequest, shipment_id: int) -> JsonResponse:

@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from core.admin_utils import ReadOnlyInline
 from core.exceptions import DomainError
 from fulfillment.admin.base import FULFIL
-from fulfillment.admin.packstation import _int_or_none, _json_body, _refused
+from fulfillment.admin.scanner import int_or_none, json_body, json_refused
 from fulfillment.models import PickList, PickScan
 from fulfillment.services import pickconfirm as services
 
@@ -61,14 +61,14 @@ def _check(request: HttpRequest, method: str) -> None:
 def _answer(request: HttpRequest, run, method: str = "POST") -> JsonResponse:
     _check(request, method)
     try:
-        body = _json_body(request) if method == "POST" else {}
+        body = json_body(request) if method == "POST" else {}
         return JsonResponse({"ok": True, **run(body)})
     except PickList.DoesNotExist:
         return JsonResponse(
             {"ok": False, "error": "That pick list no longer exists."}, status=404
         )
     except DomainError as error:
-        return _refused(error)
+        return json_refused(error)
 
 
 def confirm_urls(model_admin) -> list:
@@ -129,8 +129,8 @@ def confirm_urls(model_admin) -> list:
         def run(body):
             outcome = services.pick_confirm_short(
                 pick_list_id=pick_list_id,
-                shipment_id=_int_or_none(body.get("shipment"), "Shipment") or 0,
-                order_line_id=_int_or_none(body.get("order_line"), "Line") or 0,
+                shipment_id=int_or_none(body.get("shipment"), "Shipment") or 0,
+                order_line_id=int_or_none(body.get("order_line"), "Line") or 0,
                 actor=request.user,
             )
             return {"message": outcome.message, "state": outcome.state}

@@ -31,11 +31,11 @@ from fulfillment.models.postage import (
     ScanForm,
     ShipmentPostage,
 )
+from fulfillment.postage.buying import shipments_postage_buy_task
 from fulfillment.postage.labels import shipping_labels_zpl
 from fulfillment.postage.rates import shipment_rates_fetch_task
 from fulfillment.postage.scan_forms import scan_forms_create_task
-from fulfillment.services.postage import shipments_postage_buy_task
-from fulfillment.services.postage_voids import shipment_postage_void_task
+from fulfillment.postage.voids import shipment_postage_void_task
 from fulfillment.services.printing import document_print_record
 from inventory.models import Location
 

@@ -26,15 +26,14 @@ from fulfillment.services.printing import (
     print_job_retry,
 )
 
-S = ShipmentStatus
 # Shipments that get a shipping label: packed, and every status after it.
 LABEL_STATUSES = [
-    S.PACKED,
-    S.SHIPPED,
-    S.IN_TRANSIT,
-    S.OUT_FOR_DELIVERY,
-    S.DELIVERED,
-    S.EXCEPTION,
+    ShipmentStatus.PACKED,
+    ShipmentStatus.SHIPPED,
+    ShipmentStatus.IN_TRANSIT,
+    ShipmentStatus.OUT_FOR_DELIVERY,
+    ShipmentStatus.DELIVERED,
+    ShipmentStatus.EXCEPTION,
 ]
 
 

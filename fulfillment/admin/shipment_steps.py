@@ -27,8 +27,6 @@ from fulfillment.services.tracking import (
     shipment_deliver,
 )
 
-S = ShipmentStatus
-
 
 def _report(modeladmin, request, done: list[str], errors: list[str], verb: str):
     if done:
@@ -138,7 +136,7 @@ class ShipmentStepsMixin:
     @admin.action(description="Mark packed", permissions=["fulfil"])
     def mark_packed(self, request, queryset: QuerySet[Shipment]):
         picking = list(
-            queryset.filter(status=S.PICKING)
+            queryset.filter(status=ShipmentStatus.PICKING)
             .select_related("order", "location")
             .order_by("number")
         )
@@ -202,7 +200,7 @@ class ShipmentStepsMixin:
     @admin.action(description="Ship (carrier and tracking)", permissions=["fulfil"])
     def ship(self, request, queryset: QuerySet[Shipment]):
         packed = list(
-            queryset.filter(status=S.PACKED)
+            queryset.filter(status=ShipmentStatus.PACKED)
             .select_related("order", "location", "postage")
             .order_by("number")
         )

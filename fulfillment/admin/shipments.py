@@ -37,8 +37,6 @@ from fulfillment.services.tracking import (
 )
 from orders.models import Order
 
-S = ShipmentStatus
-
 
 class ShipmentLineInline(ReadOnlyInline):
     model = ShipmentLine
@@ -97,7 +95,9 @@ class ExceptionReasonFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value():
-            return queryset.filter(status=S.EXCEPTION, exception_reason=self.value())
+            return queryset.filter(
+                status=ShipmentStatus.EXCEPTION, exception_reason=self.value()
+            )
         return queryset
 
 
@@ -229,7 +229,7 @@ class ShipmentAdmin(
                         (
                             "print_packing_slips",
                             "Packing slip",
-                            shipment.status != S.CANCELLED,
+                            shipment.status != ShipmentStatus.CANCELLED,
                         ),
                         ("print_shipping_labels", "Label", labelled),
                     )
@@ -362,7 +362,7 @@ class ShipmentAdmin(
     @admin.action(description="Print packing slips", permissions=["print"])
     def print_packing_slips(self, request, queryset: QuerySet[Shipment]):
         ids = list(
-            queryset.exclude(status=S.CANCELLED)
+            queryset.exclude(status=ShipmentStatus.CANCELLED)
             .order_by("number")
             .values_list("pk", flat=True)
         )

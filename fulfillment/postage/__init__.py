@@ -3,8 +3,8 @@
 in printing and ZPL (`labels`), end-of-day scan forms (`scan_forms`),
 prepaid return labels (`returns`), and bounded concurrent calls
 (`concurrency`). The records are in `fulfillment.models.postage`; buying,
-which ships, is `fulfillment.services.postage`, and voiding, which takes
-the shipping back, `fulfillment.services.postage_voids`.
+which ships, is `fulfillment.postage.buying`, and voiding, which takes
+the shipping back, `fulfillment.postage.voids`.
 
 Every call to EasyPost runs outside a transaction and without row locks:
 a service plans under lock (`plan`), calls EasyPost (`client`), then

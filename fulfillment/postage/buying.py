@@ -32,7 +32,12 @@ from django_tasks import task
 from core.exceptions import DomainError
 from core.users import Actor
 from fulfillment.exceptions import FulfillmentError
-from fulfillment.locks import lock_shipment, lock_shipments
+from fulfillment.locks import (
+    lock_postage,
+    lock_postages,
+    lock_shipment,
+    lock_shipments,
+)
 from fulfillment.models import Shipment, ShipmentStatus
 from fulfillment.models.postage import ShipmentPostage
 from fulfillment.postage import client
@@ -42,13 +47,11 @@ from fulfillment.postage.client import label_bought as _bought
 from fulfillment.postage.client import label_url as _label_url
 from fulfillment.postage.concurrency import concurrency, run_bounded
 from fulfillment.postage.parcels import ship_to
-from fulfillment.postage.rates import easypost_key, lock_postage
-from fulfillment.services.shipping import _ship
+from fulfillment.postage.rates import easypost_key
+from fulfillment.services.shipping import shipment_ship_locked
 from orders import events as order_events
 from orders.locks import lock_order
 from orders.models import Order, OrderStatus
-
-P = ShipmentPostage.Status
 
 
 @dataclass(frozen=True)
@@ -91,16 +94,20 @@ def _claim(
             f"The order of shipment {shipment.number} is on hold; release it "
             "(and fetch the rates again if its address changed) before buying."
         )
-    if postage is None or not postage.rates and postage.status != P.BUYING:
+    if (
+        postage is None
+        or not postage.rates
+        and postage.status != ShipmentPostage.Status.BUYING
+    ):
         raise FulfillmentError(
             f"Shipment {shipment.number} has no rates yet; fetch its rates first."
         )
-    if postage.status == P.VOIDING:
+    if postage.status == ShipmentPostage.Status.VOIDING:
         raise FulfillmentError(
             f"The label of shipment {shipment.number} is being voided; buy a new "
             "one once the void is recorded and its rates are fetched again."
         )
-    if postage.status == P.BOUGHT:
+    if postage.status == ShipmentPostage.Status.BOUGHT:
         raise FulfillmentError(
             f"Shipment {shipment.number} already has a label "
             f"({postage.label_carrier} {postage.tracking_code})."
@@ -116,7 +123,7 @@ def _claim(
             "wait a minute and look again."
         )
     api_key = easypost_key(postage.carrier)
-    look_up_first = postage.status == P.BUYING
+    look_up_first = postage.status == ShipmentPostage.Status.BUYING
     if not look_up_first:
         rate_id = rate_id or postage.rate_id
         if not rate_id:
@@ -132,7 +139,7 @@ def _claim(
     verify = None
     if postage.carrier.account.verify_addresses and not look_up_first:
         verify = ship_to(shipment.order)
-    postage.status = P.BUYING
+    postage.status = ShipmentPostage.Status.BUYING
     postage.buying_since = now
     postage.error = ""
     return PurchasePlan(
@@ -157,13 +164,7 @@ def _purchase_plans(
     may be bought; return the plans and the problems of the others."""
     wanted = dict(choices)
     shipments = lock_shipments(wanted)
-    postages = {
-        postage.shipment_id: postage
-        for postage in ShipmentPostage.objects.select_for_update(of=("self",))
-        .select_related("carrier__account")
-        .filter(shipment_id__in=list(shipments))
-        .order_by("pk")
-    }
+    postages = lock_postages(shipments)
     order_statuses = dict(
         Order.objects.filter(
             pk__in={shipment.order_id for shipment in shipments.values()}
@@ -232,12 +233,12 @@ def _purchase_failed(plan: PurchasePlan, error: DomainError) -> None:
     """Keep EasyPost's message; a refusal frees the shipment, a timeout leaves
     it to be looked up before buying again."""
     postage = lock_postage(plan.shipment_id)
-    if postage.status != P.BUYING:
+    if postage.status != ShipmentPostage.Status.BUYING:
         return
     postage.error = str(error)[:500]
     postage.buying_since = None
     if not isinstance(error, client.PostageUnavailable) and not plan.look_up_first:
-        postage.status = P.RATED
+        postage.status = ShipmentPostage.Status.RATED
     postage.save(update_fields=["error", "buying_since", "status", "updated_at"])
 
 
@@ -247,12 +248,12 @@ def _purchase_record(plan: PurchasePlan, purchase: Purchase, actor: Actor) -> Sh
     order = lock_order(shipment.order_id)
     shipment = lock_shipment(plan.shipment_id)
     postage = lock_postage(plan.shipment_id)
-    if postage.status == P.BOUGHT:
+    if postage.status == ShipmentPostage.Status.BOUGHT:
         return shipment
     answer = purchase.answer
     rate = answer.get("selected_rate") or {}
     label = answer.get("postage_label") or {}
-    postage.status = P.BOUGHT
+    postage.status = ShipmentPostage.Status.BOUGHT
     postage.buying_since = None
     postage.purchases += 1
     postage.tracking_code = answer.get("tracking_code", "")
@@ -290,7 +291,7 @@ def _purchase_record(plan: PurchasePlan, purchase: Purchase, actor: Actor) -> Sh
     )
     try:
         with transaction.atomic():
-            _ship(
+            shipment_ship_locked(
                 order=order,
                 shipment=shipment,
                 actor=actor,

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from fulfillment.exceptions import FulfillmentError
+from fulfillment.locks import lock_postage
 from fulfillment.models import Carrier, Shipment, ShipmentStatus
 from fulfillment.models.postage import (
     Box,
@@ -44,15 +45,6 @@ LABEL_HELD = (
     ShipmentPostage.Status.BOUGHT,
     ShipmentPostage.Status.VOIDING,
 )
-
-
-def lock_postage(shipment_id: int) -> ShipmentPostage:
-    """Lock a shipment's postage row (after its order and shipment)."""
-    return (
-        ShipmentPostage.objects.select_for_update(of=("self",))
-        .select_related("carrier__account")
-        .get(shipment_id=shipment_id)
-    )
 
 
 def location_settings(location_id: int) -> LocationPostage | None:

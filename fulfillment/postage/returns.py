@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from core.exceptions import DomainError
 from fulfillment.exceptions import FulfillmentError
+from fulfillment.locks import lock_return_label
 from fulfillment.models import Carrier
 from fulfillment.models.postage import ChannelPostage, ReturnLabel
 from fulfillment.postage import client
@@ -33,7 +34,6 @@ from fulfillment.postage.parcels import GRAMS_PER_OUNCE, ship_from, ship_to
 from fulfillment.postage.rates import easypost_key, location_settings
 from orders.models import Order
 
-S = ReturnLabel.Status
 MAX_ATTEMPTS = 5
 
 
@@ -57,7 +57,11 @@ def return_label_request(
     the same return asked again gets the same record."""
     label, _ = ReturnLabel.objects.get_or_create(
         return_number=return_number,
-        defaults={"order": order, "carrier": carrier, "status": S.PENDING},
+        defaults={
+            "order": order,
+            "carrier": carrier,
+            "status": ReturnLabel.Status.PENDING,
+        },
     )
     return label
 
@@ -73,12 +77,8 @@ class ReturnPlan:
 
 @transaction.atomic
 def _return_plan(label_id: int, location_id: int | None, weight_g: int) -> ReturnPlan:
-    label = (
-        ReturnLabel.objects.select_for_update(of=("self",))
-        .select_related("carrier__account", "order__customer")
-        .get(pk=label_id)
-    )
-    if label.status == S.BOUGHT:
+    label = lock_return_label(label_id)
+    if label.status == ReturnLabel.Status.BOUGHT:
         raise FulfillmentError(
             f"The return label of {label.return_number} is bought already "
             f"({label.label_carrier} {label.tracking_code})."
@@ -105,7 +105,7 @@ def _return_plan(label_id: int, location_id: int | None, weight_g: int) -> Retur
     }
     if label.carrier.account.account_id_list:
         params["carrier_accounts"] = label.carrier.account.account_id_list
-    label.status = S.BUYING
+    label.status = ReturnLabel.Status.BUYING
     label.buying_since = now
     label.attempts += 1
     label.error = ""
@@ -157,11 +157,11 @@ def _return_call(plan: ReturnPlan) -> tuple[dict[str, Any], bytes]:
 def _return_record(
     plan: ReturnPlan, answer: dict[str, Any], data: bytes
 ) -> ReturnLabel:
-    label = ReturnLabel.objects.select_for_update().get(pk=plan.label_id)
-    if label.status == S.BOUGHT:
+    label = lock_return_label(plan.label_id)
+    if label.status == ReturnLabel.Status.BOUGHT:
         return label
     rate = answer.get("selected_rate") or {}
-    label.status = S.BOUGHT
+    label.status = ReturnLabel.Status.BOUGHT
     label.buying_since = None
     label.easypost_shipment_id = answer.get("id", label.easypost_shipment_id)[:64]
     label.tracking_code = (answer.get("tracking_code") or "")[:64]
@@ -180,16 +180,16 @@ def _return_record(
 def _return_failed(plan: ReturnPlan, error: DomainError) -> ReturnLabel:
     """Keep the message. Unknown outcome (timeout): left to be looked up and
     retried by the sweep; a refusal (or too many tries): failed, for a person."""
-    label = ReturnLabel.objects.select_for_update().get(pk=plan.label_id)
-    if label.status != S.BUYING:
+    label = lock_return_label(plan.label_id)
+    if label.status != ReturnLabel.Status.BUYING:
         return label
     label.error = str(error)[:500]
     label.buying_since = None
     unknown = isinstance(error, client.PostageUnavailable)
     if not unknown or label.attempts >= MAX_ATTEMPTS:
-        label.status = S.FAILED
+        label.status = ReturnLabel.Status.FAILED
     elif not label.easypost_shipment_id:
-        label.status = S.PENDING  # nothing was bought: start again
+        label.status = ReturnLabel.Status.PENDING  # nothing was bought: start again
     label.save(update_fields=["status", "buying_since", "error"])
     return label
 
@@ -210,11 +210,11 @@ def return_label_buy(
 
 def return_label_retry(*, label_id: int) -> ReturnLabel:
     """Make a failed return label buyable again (the admin's Buy again)."""
-    updated = ReturnLabel.objects.filter(pk=label_id, status=S.FAILED).update(
-        status=S.PENDING, attempts=0
-    )
+    updated = ReturnLabel.objects.filter(
+        pk=label_id, status=ReturnLabel.Status.FAILED
+    ).update(status=ReturnLabel.Status.PENDING, attempts=0)
     label = ReturnLabel.objects.get(pk=label_id)
-    if not updated and label.status != S.PENDING:
+    if not updated and label.status != ReturnLabel.Status.PENDING:
         raise FulfillmentError(
             f"The return label of {label.return_number} is "
             f"{label.get_status_display().lower()}; only a failed one is bought again."

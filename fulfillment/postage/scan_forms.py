@@ -24,7 +24,8 @@ from django_tasks import task
 from core.exceptions import DomainError
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError
-from fulfillment.models import Carrier, ShipmentStatus
+from fulfillment.locks import lock_postages_for_scan_form, lock_scan_form
+from fulfillment.models import Carrier
 from fulfillment.models.postage import ScanForm, ShipmentPostage
 from fulfillment.postage import client
 from fulfillment.postage.rates import easypost_key
@@ -54,18 +55,8 @@ def _form_plans(
     *, location: Location, carrier: Carrier, day: date, actor: Actor
 ) -> list[FormPlan]:
     api_key = easypost_key(carrier)
-    locked = list(
-        ShipmentPostage.objects.select_for_update(of=("self",))
-        .filter(
-            carrier=carrier,
-            shipment__location=location,
-            status=ShipmentPostage.Status.BOUGHT,
-            shipment__status=ShipmentStatus.SHIPPED,
-        )
-        .filter(bought_at__range=_day_bounds(day))
-        .exclude(easypost_shipment_id="")
-        .select_related("scan_form")
-        .order_by("pk")
+    locked = lock_postages_for_scan_form(
+        carrier=carrier, location=location, bought_between=_day_bounds(day)
     )
     plans: list[FormPlan] = []
     # Forms whose creation timed out: asked again, after a look-up.
@@ -128,7 +119,7 @@ def _form_call(plan: FormPlan) -> dict:
 
 @transaction.atomic
 def _form_record(plan: FormPlan, answer: dict | None, error: DomainError | None):
-    form = ScanForm.objects.select_for_update().get(pk=plan.form_id)
+    form = lock_scan_form(plan.form_id)
     if form.status != CREATING:
         return form
     if answer is not None:

@@ -7,7 +7,7 @@ being created, is not one), the shipment moved past *shipped*, or it is on
 an end-of-day scan form (the form is the hand-over document). Until then
 the label may be voided: EasyPost is asked for a refund and the shipment
 goes back to *packed* through the exact reverse of shipping
-(`fulfillment.services.shipping._unship`).
+(`fulfillment.services.shipping.shipment_unship_locked`).
 
 Like buying, a void reads: plan under lock (claim the postage, `voiding`),
 call EasyPost with no transaction or lock, record under lock. A call that
@@ -26,18 +26,15 @@ from django_tasks import task
 from core.exceptions import DomainError
 from core.users import Actor
 from fulfillment.exceptions import FulfillmentError
-from fulfillment.locks import lock_shipment
+from fulfillment.locks import lock_postage, lock_postage_if_any, lock_shipment
 from fulfillment.models import Shipment, ShipmentStatus, TrackingEvent
 from fulfillment.models.postage import ShipmentPostage
 from fulfillment.postage import client
 from fulfillment.postage.client import claim_lease
-from fulfillment.postage.rates import easypost_key, lock_postage
-from fulfillment.services.shipping import _unship
+from fulfillment.postage.rates import easypost_key
+from fulfillment.services.shipping import shipment_unship_locked
 from orders import events as order_events
 from orders.locks import lock_order
-
-P = ShipmentPostage.Status
-R = ShipmentPostage.Refund
 
 
 def handed_over(shipment: Shipment, postage: ShipmentPostage) -> str:
@@ -65,13 +62,11 @@ def _void_plan(shipment_id: int) -> VoidPlan:
     order_id = Shipment.objects.values_list("order_id", flat=True).get(pk=shipment_id)
     lock_order(order_id)
     shipment = lock_shipment(shipment_id)
-    postage = (
-        ShipmentPostage.objects.select_for_update(of=("self",))
-        .select_related("carrier__account")
-        .filter(shipment_id=shipment_id)
-        .first()
-    )
-    if postage is None or postage.status not in (P.BOUGHT, P.VOIDING):
+    postage = lock_postage_if_any(shipment_id)
+    if postage is None or postage.status not in (
+        ShipmentPostage.Status.BOUGHT,
+        ShipmentPostage.Status.VOIDING,
+    ):
         raise FulfillmentError(
             f"Shipment {shipment.number} has no bought label to void."
         )
@@ -88,8 +83,8 @@ def _void_plan(shipment_id: int) -> VoidPlan:
             "no longer be voided."
         )
     api_key = easypost_key(postage.carrier)
-    look_up_first = postage.status == P.VOIDING
-    postage.status = P.VOIDING
+    look_up_first = postage.status == ShipmentPostage.Status.VOIDING
+    postage.status = ShipmentPostage.Status.VOIDING
     postage.voiding_since = now
     postage.error = ""
     postage.save(update_fields=["status", "voiding_since", "error", "updated_at"])
@@ -106,7 +101,10 @@ def _void_call(plan: VoidPlan) -> dict[str, Any]:
     """Ask EasyPost for the refund (or find the one asked for before)."""
     if plan.look_up_first:
         found = client.shipment_retrieve(plan.api_key, plan.easypost_id)
-        if found.get("refund_status") in (R.SUBMITTED, R.REFUNDED):
+        if found.get("refund_status") in (
+            ShipmentPostage.Refund.SUBMITTED,
+            ShipmentPostage.Refund.REFUNDED,
+        ):
             return found
     return client.shipment_refund(plan.api_key, plan.easypost_id)
 
@@ -124,12 +122,12 @@ def _void_failed(plan: VoidPlan, error: DomainError, actor: Actor) -> None:
     )
     order = lock_order(order_id)
     postage = lock_postage(plan.shipment_id)
-    if postage.status != P.VOIDING:
+    if postage.status != ShipmentPostage.Status.VOIDING:
         return
     postage.error = str(error)[:500]
     postage.voiding_since = None
     if not isinstance(error, client.PostageUnavailable):
-        postage.status = P.BOUGHT
+        postage.status = ShipmentPostage.Status.BOUGHT
         order_events.order_event_fulfillment(
             order=order,
             actor=actor,
@@ -148,15 +146,15 @@ def _void_record(plan: VoidPlan, answer: dict[str, Any], actor: Actor) -> None:
     order = lock_order(order_id)
     shipment = lock_shipment(plan.shipment_id)
     postage = lock_postage(plan.shipment_id)
-    if postage.status != P.VOIDING:
+    if postage.status != ShipmentPostage.Status.VOIDING:
         return
-    refund = answer.get("refund_status") or R.SUBMITTED
-    if refund not in R.values:
-        refund = R.SUBMITTED
+    refund = answer.get("refund_status") or ShipmentPostage.Refund.SUBMITTED
+    if refund not in ShipmentPostage.Refund.values:
+        refund = ShipmentPostage.Refund.SUBMITTED
     postage.voiding_since = None
     postage.refund_status = refund
-    if refund == R.REJECTED:
-        postage.status = P.BOUGHT
+    if refund == ShipmentPostage.Refund.REJECTED:
+        postage.status = ShipmentPostage.Status.BOUGHT
         postage.error = "EasyPost rejected the refund; the label stays valid."
         postage.save()
         order_events.order_event_fulfillment(
@@ -167,7 +165,7 @@ def _void_record(plan: VoidPlan, answer: dict[str, Any], actor: Actor) -> None:
             data={"shipment": shipment.number, "postage": "void_refused"},
         )
         return
-    postage.status = P.VOIDED
+    postage.status = ShipmentPostage.Status.VOIDED
     postage.voided_at = timezone.now()
     postage.error = ""
     why = handed_over(shipment, postage)
@@ -194,7 +192,9 @@ def _void_record(plan: VoidPlan, answer: dict[str, Any], actor: Actor) -> None:
         },
     )
     if shipment.status == ShipmentStatus.SHIPPED and not why:
-        _unship(order=order, shipment=shipment, actor=actor, why="label voided")
+        shipment_unship_locked(
+            order=order, shipment=shipment, actor=actor, why="label voided"
+        )
 
 
 def shipment_postage_void(*, shipment: Shipment, actor: Actor) -> ShipmentPostage:
@@ -233,11 +233,16 @@ def postage_refund_record(
 ) -> bool:
     """Record EasyPost's refund status of a voided label (refunded or
     rejected) on the postage and the timeline; return whether it changed."""
-    if refund_status not in (R.REFUNDED, R.REJECTED, R.NOT_APPLICABLE):
+    if refund_status not in (
+        ShipmentPostage.Refund.REFUNDED,
+        ShipmentPostage.Refund.REJECTED,
+        ShipmentPostage.Refund.NOT_APPLICABLE,
+    ):
         return False
     found = (
         ShipmentPostage.objects.filter(
-            easypost_shipment_id=easypost_shipment_id, status=P.VOIDED
+            easypost_shipment_id=easypost_shipment_id,
+            status=ShipmentPostage.Status.VOIDED,
         )
         .values_list("shipment_id", "shipment__order_id")
         .first()
@@ -247,7 +252,10 @@ def postage_refund_record(
     shipment_id, order_id = found
     order = lock_order(order_id)
     postage = lock_postage(shipment_id)
-    if postage.status != P.VOIDED or postage.refund_status == refund_status:
+    if (
+        postage.status != ShipmentPostage.Status.VOIDED
+        or postage.refund_status == refund_status
+    ):
         return False
     postage.refund_status = refund_status
     postage.save(update_fields=["refund_status", "updated_at"])
@@ -267,7 +275,10 @@ def postage_refunds_refresh(*, limit: int = 200) -> tuple[int, list[str]]:
     most `limit`) and record the decided ones; return how many changed and
     the problems. No transaction is held while EasyPost is asked."""
     pending = list(
-        ShipmentPostage.objects.filter(status=P.VOIDED, refund_status=R.SUBMITTED)
+        ShipmentPostage.objects.filter(
+            status=ShipmentPostage.Status.VOIDED,
+            refund_status=ShipmentPostage.Refund.SUBMITTED,
+        )
         .exclude(easypost_shipment_id="")
         .select_related("carrier__account")
         .order_by("voided_at", "pk")[:limit]

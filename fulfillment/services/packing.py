@@ -3,7 +3,7 @@ by one, per order, and in batches from the admin.
 
 Each service reads top to bottom: lock (order, then shipment, then stock),
 check, act, record. A service that already holds the rows passes the locked
-rows on to the step it runs (`_pack`) instead of locking again.
+rows on to the step it runs (`shipment_pack_locked`) instead of locking again.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -34,8 +34,6 @@ from orders import events as order_events
 from orders.locks import lock_order
 from orders.models import Order, OrderStatus
 from orders.services import lifecycle as order_lifecycle
-
-S = ShipmentStatus
 
 
 @dataclass
@@ -90,7 +88,7 @@ def _default_weight_g(shipment: Shipment) -> int:
     )
 
 
-def _pack(
+def shipment_pack_locked(
     *, order: Order, shipment: Shipment, actor: Actor, packages: int, weight_g
 ) -> Order:
     """Pack a locked shipment of a locked order; return the order as it is now."""
@@ -99,7 +97,7 @@ def _pack(
             shipment,
             "packed",
             "Only shipments on a pick list are packed."
-            if shipment.status == S.PENDING
+            if shipment.status == ShipmentStatus.PENDING
             else "",
         )
     if not isinstance(packages, int) or packages < 1:
@@ -124,7 +122,9 @@ def _pack(
     )
     if (
         order.status == OrderStatus.PICKING
-        and not order.shipments.filter(status__in=[S.PENDING, S.PICKING]).exists()
+        and not order.shipments.filter(
+            status__in=[ShipmentStatus.PENDING, ShipmentStatus.PICKING]
+        ).exists()
     ):
         order = order_lifecycle.order_pack(order=order, actor=actor)
     pick_list_refresh(pick_list_id=shipment.pick_list_id)
@@ -149,7 +149,7 @@ def shipment_pack(
     order = lock_order(shipment.order_id)
     shipment = lock_shipment(shipment.pk)
     refuse_changed([shipment], {shipment.pk: expected_version})
-    _pack(
+    shipment_pack_locked(
         order=order,
         shipment=shipment,
         actor=actor,
@@ -182,7 +182,7 @@ def shipments_pack(
             (
                 locked[row.shipment.pk],
                 partial(
-                    _pack,
+                    shipment_pack_locked,
                     shipment=locked[row.shipment.pk],
                     actor=actor,
                     packages=row.packages,
@@ -201,7 +201,7 @@ def order_pack_shipments(
     *, order: Order, actor: Actor, packages: int = 1, weight_g: int | None = None
 ) -> Order:
     """Pack every shipment of the order that is being picked."""
-    order, shipments = lock_order_shipments(order.pk, [S.PICKING])
+    order, shipments = lock_order_shipments(order.pk, [ShipmentStatus.PICKING])
     if not shipments:
         raise FulfillmentError(
             f"Order {order.number} has no shipment being picked; put it on a pick "
@@ -215,7 +215,7 @@ def order_pack_shipments(
             "one by one under Fulfilment › Shipments."
         )
     for shipment in shipments:
-        order = _pack(
+        order = shipment_pack_locked(
             order=order,
             shipment=shipment,
             actor=actor,

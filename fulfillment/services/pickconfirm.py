@@ -20,13 +20,17 @@ from django.db.models.functions import Coalesce
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.locks import lock_pick_lists, lock_shipments
-from fulfillment.models import PickList, PickScan, S, Shipment, ShipmentLine
-from fulfillment.services.packstation import scan_matches, scan_parse
-from fulfillment.services.shipping import _shipment_split
+from fulfillment.models import (
+    PickList,
+    PickScan,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+)
+from fulfillment.services.packstation.scanning import scan_matches, scan_parse
+from fulfillment.services.shipping import shipment_split_rest
 from inventory.models import StockLevel
 from orders.locks import lock_orders
-
-K = PickScan.Kind
 
 
 @dataclass(frozen=True)
@@ -71,12 +75,12 @@ def _lines(pick_list: PickList) -> list[ShipmentLine]:
     ).values("bin")[:1]
     lines = (
         ShipmentLine.objects.filter(
-            shipment__pick_list_id=pick_list.pk, shipment__status=S.PICKING
+            shipment__pick_list_id=pick_list.pk, shipment__status=ShipmentStatus.PICKING
         )
         .select_related("order_line__product", "shipment")
         .annotate(
-            picked_units=_units(pick_list.pk, K.ITEM),
-            short_units=_units(pick_list.pk, K.SHORT),
+            picked_units=_units(pick_list.pk, PickScan.Kind.ITEM),
+            short_units=_units(pick_list.pk, PickScan.Kind.SHORT),
             pick_bin=Coalesce(Subquery(bins), Value("")),
         )
     )
@@ -97,7 +101,9 @@ def _left(line: ShipmentLine) -> int:
 def _current_bin(pick_list: PickList) -> str:
     """Return the bin the picker last scanned on this list ("" for none)."""
     scan = (
-        PickScan.objects.filter(pick_list=pick_list, kind=K.BIN, accepted=True)
+        PickScan.objects.filter(
+            pick_list=pick_list, kind=PickScan.Kind.BIN, accepted=True
+        )
         .order_by("-created_at", "-pk")
         .values_list("bin", flat=True)
         .first()
@@ -106,7 +112,9 @@ def _current_bin(pick_list: PickList) -> str:
 
 
 def _confirmed(pick_list: PickList) -> bool:
-    return PickScan.objects.filter(pick_list=pick_list, kind=K.CONFIRM).exists()
+    return PickScan.objects.filter(
+        pick_list=pick_list, kind=PickScan.Kind.CONFIRM
+    ).exists()
 
 
 def _next_line(lines: list[ShipmentLine], bin_code: str) -> ShipmentLine | None:
@@ -233,7 +241,7 @@ def pick_confirm_scan(*, pick_list_id: int, code: str, actor: Actor) -> PickOutc
     def refuse(reason: str, line: ShipmentLine | None = None) -> PickOutcome:
         _record(
             pick_list=pick_list,
-            kind=K.ITEM,
+            kind=PickScan.Kind.ITEM,
             actor=actor,
             code=raw,
             bin=bin_code[:32],
@@ -269,7 +277,7 @@ def pick_confirm_scan(*, pick_list_id: int, code: str, actor: Actor) -> PickOutc
             bin_code = bin_lines[0].pick_bin
             _record(
                 pick_list=pick_list,
-                kind=K.BIN,
+                kind=PickScan.Kind.BIN,
                 actor=actor,
                 code=raw,
                 bin=bin_code[:32],
@@ -318,7 +326,7 @@ def pick_confirm_scan(*, pick_list_id: int, code: str, actor: Actor) -> PickOutc
         )
     _record(
         pick_list=pick_list,
-        kind=K.ITEM,
+        kind=PickScan.Kind.ITEM,
         actor=actor,
         code=raw,
         bin=bin_code[:32],
@@ -365,7 +373,7 @@ def pick_confirm_short(
         )
     _record(
         pick_list=pick_list,
-        kind=K.SHORT,
+        kind=PickScan.Kind.SHORT,
         actor=actor,
         code=line.order_line.sku,
         bin=line.pick_bin[:32],
@@ -402,7 +410,9 @@ def pick_confirm_finish(*, pick_list_id: int, actor: Actor) -> ConfirmOutcome:
     shipment that stays reserved. A shipment of which nothing was picked
     stays on the list as it is (nothing of it could ship)."""
     ids = dict(
-        Shipment.objects.filter(pick_list_id=pick_list_id, status=S.PICKING)
+        Shipment.objects.filter(
+            pick_list_id=pick_list_id, status=ShipmentStatus.PICKING
+        )
         .order_by()
         .values_list("pk", "order_id")
     )
@@ -431,7 +441,7 @@ def pick_confirm_finish(*, pick_list_id: int, actor: Actor) -> ConfirmOutcome:
         if not rest:
             continue
         shipment = shipments.get(shipment_id)
-        if shipment is None or shipment.status != S.PICKING:
+        if shipment is None or shipment.status != ShipmentStatus.PICKING:
             continue
         leaving = {
             line.order_line_id: min(line.picked_units, line.quantity) for line in group
@@ -439,13 +449,13 @@ def pick_confirm_finish(*, pick_list_id: int, actor: Actor) -> ConfirmOutcome:
         if not any(leaving.values()):
             untouched.append(shipment.number)
             continue
-        remainder = _shipment_split(
+        remainder = shipment_split_rest(
             shipment=shipment, lines=group, leaving=leaving, rest=rest, actor=actor
         )
         remainders.append(remainder.number)
     _record(
         pick_list=pick_list,
-        kind=K.CONFIRM,
+        kind=PickScan.Kind.CONFIRM,
         actor=actor,
         code=pick_list.number,
         quantity=sum(min(line.picked_units, line.quantity) for line in lines),

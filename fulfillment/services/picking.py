@@ -27,7 +27,6 @@ from orders.locks import lock_orders
 from orders.models import Order, OrderEvent, OrderStatus
 from orders.services import lifecycle as order_lifecycle
 
-S = ShipmentStatus
 PICK_LIST_PREFIX = "PL"
 SHIPMENT_PREFIX = "SH"
 # Orders that may go on a pick list: fully reserved ones, and partially shipped
@@ -95,7 +94,9 @@ def _shipments_plan(*, orders: Sequence[Order]) -> list[Shipment]:
         return []
     pending = {
         (s.order_id, s.location_id): s
-        for s in Shipment.objects.filter(order_id__in=order_ids, status=S.PENDING)
+        for s in Shipment.objects.filter(
+            order_id__in=order_ids, status=ShipmentStatus.PENDING
+        )
     }
     # New shipments are numbered in pick order (the orders come so).
     rank = {order.pk: n for n, order in enumerate(orders)}
@@ -167,9 +168,9 @@ def pick_lists_create(*, order_ids: Sequence[int], actor: Actor) -> Wave:
     _shipments_plan(orders=pickable)
     rank = {order.pk: n for n, order in enumerate(pickable)}
     shipments = sorted(
-        Shipment.objects.filter(order__in=pickable, status=S.PENDING).select_related(
-            "location"
-        ),
+        Shipment.objects.filter(
+            order__in=pickable, status=ShipmentStatus.PENDING
+        ).select_related("location"),
         key=lambda s: (s.location.code, rank[s.order_id], s.number),
     )
     by_location: dict[int, list[Shipment]] = defaultdict(list)
@@ -276,7 +277,9 @@ def pick_list_refresh(*, pick_list_id: int | None) -> None:
     if pick_list_id is None:
         return
     pick_list = lock_pick_lists([pick_list_id])[0]
-    waiting = pick_list.shipments.filter(status__in=[S.PENDING, S.PICKING]).exists()
+    waiting = pick_list.shipments.filter(
+        status__in=[ShipmentStatus.PENDING, ShipmentStatus.PICKING]
+    ).exists()
     if not waiting and can_proceed(pick_list.finish):
         pick_list.finish()
         pick_list.save(update_fields=["status", "updated_at"])

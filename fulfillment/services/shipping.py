@@ -3,7 +3,7 @@ batches from the admin and from a carrier's manifest (CSV).
 
 Each service reads top to bottom: lock (order, then shipment, then stock),
 check, act, record. A service that already holds the rows passes the locked
-rows on to the step it runs (`_ship`) instead of locking again.
+rows on to the step it runs (`shipment_ship_locked`) instead of locking again.
 """
 
 from collections.abc import Mapping, Sequence
@@ -38,8 +38,6 @@ from orders import events as order_events
 from orders.locks import lock_order
 from orders.models import Order
 from orders.services import lifecycle as order_lifecycle
-
-S = ShipmentStatus
 
 
 @dataclass(frozen=True)
@@ -108,7 +106,7 @@ def check_carrier(
         )
 
 
-def _ship(
+def shipment_ship_locked(
     *,
     order: Order,
     shipment: Shipment,
@@ -124,7 +122,9 @@ def _ship(
         raise ShipmentStateError.refuse(
             shipment,
             "shipped",
-            "Pack it first." if shipment.status in (S.PENDING, S.PICKING) else "",
+            "Pack it first."
+            if shipment.status in (ShipmentStatus.PENDING, ShipmentStatus.PICKING)
+            else "",
         )
     service, tracking_number = service.strip(), tracking_number.strip()
     check_carrier(
@@ -173,7 +173,7 @@ def _ship(
         if line.quantity > leaving[line.order_line_id]
     }
     if rest:
-        _shipment_split(
+        shipment_split_rest(
             shipment=shipment, lines=lines, leaving=leaving, rest=rest, actor=actor
         )
     shipment.ship(carrier, service, tracking_number, timezone.now(), estimated_delivery)
@@ -223,7 +223,7 @@ def shipment_ship(
     order = lock_order(shipment.order_id)
     shipment = lock_shipment(shipment.pk)
     refuse_changed([shipment], {shipment.pk: expected_version})
-    _ship(
+    shipment_ship_locked(
         order=order,
         shipment=shipment,
         actor=actor,
@@ -236,8 +236,10 @@ def shipment_ship(
     return shipment
 
 
-def _unship(*, order: Order, shipment: Shipment, actor: Actor, why: str) -> Order:
-    """The exact reverse of `_ship` (without a split) for a locked shipment of
+def shipment_unship_locked(
+    *, order: Order, shipment: Shipment, actor: Actor, why: str
+) -> Order:
+    """The exact reverse of `shipment_ship_locked` (without a split) for a locked shipment of
     a locked order that did not leave after all: its units go back on the
     shelf at its location, reserved for their lines again (opposite stock
     movements), the order lines count them as not shipped, the order goes
@@ -279,7 +281,10 @@ def _unship(*, order: Order, shipment: Shipment, actor: Actor, why: str) -> Orde
         ]
     )
     others_open = (
-        Shipment.objects.filter(order_id=order.pk, status__in=[S.PENDING, S.PICKING])
+        Shipment.objects.filter(
+            order_id=order.pk,
+            status__in=[ShipmentStatus.PENDING, ShipmentStatus.PICKING],
+        )
         .exclude(pk=shipment.pk)
         .exists()
     )
@@ -294,7 +299,7 @@ def _unship(*, order: Order, shipment: Shipment, actor: Actor, why: str) -> Orde
     )
 
 
-def _shipment_split(
+def shipment_split_rest(
     *,
     shipment: Shipment,
     lines: Sequence[ShipmentLine],
@@ -348,7 +353,7 @@ def _ship_batch(
             (
                 locked[handover.shipment.pk],
                 partial(
-                    _ship,
+                    shipment_ship_locked,
                     shipment=locked[handover.shipment.pk],
                     actor=actor,
                     carrier=handover.carrier,
@@ -472,7 +477,7 @@ def order_ship_shipments(
     tracking_numbers: Sequence[str] = (),
 ) -> Order:
     """Ship every packed shipment of the order, one tracking number each."""
-    order, shipments = lock_order_shipments(order.pk, [S.PACKED])
+    order, shipments = lock_order_shipments(order.pk, [ShipmentStatus.PACKED])
     if not shipments:
         raise FulfillmentError(
             f"Order {order.number} has no packed shipment to ship; pack it first."
@@ -488,7 +493,7 @@ def order_ship_shipments(
     if carrier is None:
         tracking_numbers = [""] * len(shipments)
     for shipment, tracking in zip(shipments, tracking_numbers, strict=True):
-        order = _ship(
+        order = shipment_ship_locked(
             order=order,
             shipment=shipment,
             actor=actor,

@@ -42,9 +42,6 @@ from orders.locks import lock_order
 from orders.models import Order, OrderStatus
 from orders.services import lifecycle as order_lifecycle
 
-S = ShipmentStatus
-T = TrackingEvent.Status
-
 
 @dataclass(frozen=True)
 class TrackingUpdate:
@@ -92,7 +89,7 @@ def _future_problem(*, occurred_at: datetime, status: str, shipment: Shipment) -
     tolerance = future_tolerance()
     if occurred_at <= timezone.now() + tolerance:
         return ""
-    what = "A delivery" if status == T.DELIVERED else "A scan"
+    what = "A delivery" if status == TrackingEvent.Status.DELIVERED else "A scan"
     number = shipment.tracking_number or shipment.number
     return (
         f"tracking number {number[:40]!r}: the time "
@@ -130,13 +127,13 @@ def tracking_event_record(
 
     Return the new event, or None when the same event was recorded before.
     """
-    if status not in T.values:
+    if status not in TrackingEvent.Status.values:
         raise TrackingError(
             f"{status!r} is not a tracking status; use one of: "
-            + ", ".join(T.values)
+            + ", ".join(TrackingEvent.Status.values)
             + "."
         )
-    if status == T.EXCEPTION:
+    if status == TrackingEvent.Status.EXCEPTION:
         exception_reason = exception_reason or ExceptionReason.OTHER
         if exception_reason not in ExceptionReason.values:
             raise TrackingError(
@@ -187,24 +184,30 @@ def tracking_event_record(
     if newest is not None and occurred_at < newest.occurred_at:
         return event  # Old news: history only.
     previous_eta = shipment.estimated_delivery
-    if estimated_delivery and shipment.status != S.DELIVERED:
+    if estimated_delivery and shipment.status != ShipmentStatus.DELIVERED:
         shipment.estimated_delivery = estimated_delivery
-    if shipment.status == S.DELIVERED:
+    if shipment.status == ShipmentStatus.DELIVERED:
         pass  # Delivered is final; later scans are history.
-    elif status == T.DELIVERED:
+    elif status == TrackingEvent.Status.DELIVERED:
         shipment.save(update_fields=["estimated_delivery", "updated_at"])
         _deliver(order=order, shipment=shipment, actor=actor, delivered_at=occurred_at)
         return event
-    elif status == T.EXCEPTION:
+    elif status == TrackingEvent.Status.EXCEPTION:
         shipment.report_exception(exception_reason)
-    elif status == T.OUT_FOR_DELIVERY and can_proceed(shipment.go_out_for_delivery):
+    elif status == TrackingEvent.Status.OUT_FOR_DELIVERY and can_proceed(
+        shipment.go_out_for_delivery
+    ):
         shipment.go_out_for_delivery()
-    elif shipment.status in (S.SHIPPED, S.EXCEPTION, S.OUT_FOR_DELIVERY):
+    elif shipment.status in (
+        ShipmentStatus.SHIPPED,
+        ShipmentStatus.EXCEPTION,
+        ShipmentStatus.OUT_FOR_DELIVERY,
+    ):
         shipment.travel()
     shipment.save(
         update_fields=["status", "exception_reason", "estimated_delivery", "updated_at"]
     )
-    if shipment.status != S.DELIVERED:
+    if shipment.status != ShipmentStatus.DELIVERED:
         notifications.shipment_tracking_notify(
             shipment=shipment, event=event, previous_eta=previous_eta
         )
@@ -334,7 +337,7 @@ def _deliver(
         data={"shipment": shipment.number},
     )
     undelivered = order.shipments.exclude(
-        status__in=[S.DELIVERED, S.CANCELLED]
+        status__in=[ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED]
     ).exists()
     if order.status == OrderStatus.SHIPPED and not undelivered:
         order = order_lifecycle.order_deliver(order=order, actor=actor)
@@ -358,7 +361,13 @@ def shipment_deliver(
 def order_deliver_shipments(*, order: Order, actor: Actor) -> Order:
     """Mark every dispatched shipment of the order delivered, then the order."""
     order, shipments = lock_order_shipments(
-        order.pk, [S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.EXCEPTION]
+        order.pk,
+        [
+            ShipmentStatus.SHIPPED,
+            ShipmentStatus.IN_TRANSIT,
+            ShipmentStatus.OUT_FOR_DELIVERY,
+            ShipmentStatus.EXCEPTION,
+        ],
     )
     if not shipments and not order.shipments.exists():
         # Shipped before fulfillment tracked shipments: only the order moves.
@@ -392,7 +401,10 @@ def shipment_tracking_change(
     label, a typing error) and give the sales channel the new tracking."""
     order = lock_order(shipment.order_id)
     shipment = lock_shipment(shipment.pk)
-    if shipment.status not in DISPATCHED_STATUSES or shipment.status == S.DELIVERED:
+    if (
+        shipment.status not in DISPATCHED_STATUSES
+        or shipment.status == ShipmentStatus.DELIVERED
+    ):
         raise TrackingError(
             f"Shipment {shipment.number} is {shipment.get_status_display().lower()}; "
             "its tracking can change once it has shipped, until it is delivered.",

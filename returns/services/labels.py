@@ -32,8 +32,6 @@ from orders.models import CustomerEmail, Order
 from returns import selectors
 from returns.models import ReturnRequest
 
-L = ReturnLabel.Status
-
 
 def return_approved_email_queue(
     *, order: Order, return_request: ReturnRequest, instructions: str
@@ -88,14 +86,14 @@ def return_label_purchase(*, return_request: ReturnRequest, actor: Actor = None)
         for line in return_request.lines.select_related("order_line__product")
     )
     label = ReturnLabel.objects.get(return_number=return_request.number)
-    if label.status == L.BOUGHT:
+    if label.status == ReturnLabel.Status.BOUGHT:
         return label
     label = return_label_buy(
         label_id=label.pk,
         location_id=location.pk if location else None,
         weight_g=weight_g,
     )
-    if label.status == L.BOUGHT:
+    if label.status == ReturnLabel.Status.BOUGHT:
         with transaction.atomic():
             order = lock_order(return_request.order_id)
             events.order_event_return(
@@ -111,7 +109,7 @@ def return_label_purchase(*, return_request: ReturnRequest, actor: Actor = None)
                 return_request=return_request,
                 instructions=return_request.decision_message,
             )
-    elif label.status == L.FAILED:
+    elif label.status == ReturnLabel.Status.FAILED:
         with transaction.atomic():
             order = lock_order(return_request.order_id)
             events.order_event_return(
@@ -156,7 +154,8 @@ def return_labels_buy_due() -> str:
     """Scheduled: buy the return labels whose task was lost or whose last
     attempt timed out (a failed one waits for a person)."""
     due = ReturnLabel.objects.filter(
-        status__in=[L.PENDING, L.BUYING], buying_since__isnull=True
+        status__in=[ReturnLabel.Status.PENDING, ReturnLabel.Status.BUYING],
+        buying_since__isnull=True,
     ).values_list("return_number", flat=True)[:50]
     done = 0
     for return_request in ReturnRequest.objects.filter(number__in=list(due)):

@@ -22,12 +22,11 @@ from orders.locks import lock_order
 from orders.models import CustomerEmail, Order
 from returns import selectors
 from returns.exceptions import RefundError
-from returns.locks import lock_refund, lock_return
+from returns.locks import lock_refund, lock_return, refuse_changed_return
 from returns.models import Refund, RefundLine, ReturnRequest, ReturnStatus
 from returns.services.checks import (
     describe_items,
     ensure_transition,
-    ensure_version,
     run_transition,
 )
 
@@ -74,7 +73,7 @@ def refund_create(
     received: dict[int, int] | None = None
     if return_request is not None:
         return_request = lock_return(return_request.pk)
-        ensure_version(return_request, expected_version)
+        refuse_changed_return(return_request, expected_version)
         if return_request.order_id != order.pk:
             raise RefundError(
                 f"Return {return_request.number} belongs to another order than "

@@ -28,6 +28,7 @@ from orders.models import CustomerEmail, Order, OrderLine
 from orders.services.orders import LineInput, order_create
 from returns import selectors
 from returns.exceptions import ReturnError
+from returns.locks import lock_return_and_order
 from returns.models import (
     Condition,
     Resolution,
@@ -39,7 +40,6 @@ from returns.models import (
 from returns.services.checks import (
     describe_items,
     ensure_transition,
-    lock_return_and_order,
     run_transition,
 )
 from returns.services.labels import (

@@ -123,8 +123,8 @@ def main() -> None:
 
     from fulfillment import documents, selectors, zpl
     from fulfillment.models import DocumentKind, Shipment, ShipmentStatus
+    from fulfillment.postage.buying import shipments_postage_buy
     from fulfillment.postage.rates import shipments_rates_fetch
-    from fulfillment.services.postage import shipments_postage_buy
     from fulfillment.services.printing import document_print_record
     from tests.support.easypost import FakeEasyPost
 

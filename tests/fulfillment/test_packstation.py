@@ -13,7 +13,6 @@ from inventory.models import StockLevel
 from tests import factories
 from tests.fulfillment.test_documents import decode_barcodes, needs_zbar
 
-S = ShipmentStatus
 HERE = "st-here"
 THERE = "st-there"
 
@@ -35,7 +34,7 @@ def shipment(products, stock, picked, location):
         stock(product, 10)
     StockLevel.objects.filter(product=products[0]).update(bin="A-01-1")
     picked([[(products[0], 1), (products[1], 2), (products[2], 3)]])
-    return Shipment.objects.get(status=S.PICKING)
+    return Shipment.objects.get(status=ShipmentStatus.PICKING)
 
 
 def open_here(shipment, user, at=HERE, **options):
@@ -215,7 +214,7 @@ def test_pack_before_every_unit_is_scanned_is_refused(shipment, user, carrier):
             tracking_number="1Z1",
         )
     shipment.refresh_from_db()
-    assert shipment.status == S.PICKING
+    assert shipment.status == ShipmentStatus.PICKING
 
 
 def test_pack_ships_with_the_scanned_tracking_number(shipment, user, carrier):
@@ -232,8 +231,8 @@ def test_pack_ships_with_the_scanned_tracking_number(shipment, user, carrier):
     )
 
     shipment.refresh_from_db()
-    assert (outcome.status, outcome.buying) == (S.SHIPPED, False)
-    assert shipment.status == S.SHIPPED
+    assert (outcome.status, outcome.buying) == (ShipmentStatus.SHIPPED, False)
+    assert shipment.status == ShipmentStatus.SHIPPED
     assert (shipment.tracking_number, shipment.packages, shipment.weight_g) == (
         "1Z999",
         2,
@@ -257,7 +256,7 @@ def test_pack_without_tracking_for_a_carrier_does_nothing(shipment, user, carrie
         )
 
     shipment.refresh_from_db()
-    assert shipment.status == S.PICKING
+    assert shipment.status == ShipmentStatus.PICKING
     assert not PackScan.objects.filter(kind="pack").exists()
 
 
@@ -290,7 +289,7 @@ def test_item_missing_ships_short_and_keeps_the_rest_reserved(shipment, user, ca
         ("TEE-3", 1),
     ]
     remainder = Shipment.objects.get(number=state["remainder"])
-    assert remainder.status == S.PENDING
+    assert remainder.status == ShipmentStatus.PENDING
     assert sorted(
         (line.order_line.sku, line.quantity) for line in remainder.lines.all()
     ) == [("TEE-2", 2), ("TEE-3", 2)]

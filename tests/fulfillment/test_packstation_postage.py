@@ -13,7 +13,6 @@ easypost = postage_fixtures.easypost
 easypost_carrier = postage_fixtures.easypost_carrier
 postage_location = postage_fixtures.postage_location
 
-S = ShipmentStatus
 HERE = "st-here"
 
 
@@ -22,7 +21,7 @@ def scanned(postage_location, stock, picked, user):
     product = factories.ProductFactory(sku="TEE-1", barcode="4000000000017")
     stock(product, 5)
     picked([[(product, 2)]])
-    shipment = Shipment.objects.get(status=S.PICKING)
+    shipment = Shipment.objects.get(status=ShipmentStatus.PICKING)
     station.packstation_open(code=shipment.number, actor=user, station=HERE)
     station.packstation_scan(
         shipment_id=shipment.pk, code="2*4000000000017", actor=user, station=HERE
@@ -52,7 +51,7 @@ def test_pack_buys_the_cheapest_label_and_ships(
     scanned.refresh_from_db()
     postage = ShipmentPostage.objects.get(shipment=scanned)
     assert outcome.buying is True
-    assert scanned.status == S.SHIPPED
+    assert scanned.status == ShipmentStatus.SHIPPED
     assert postage.status == ShipmentPostage.Status.BOUGHT
     # No rate preference at the location: the cheapest rate is bought.
     cheapest = min(postage.rates, key=lambda rate: float(rate["rate"]))
@@ -78,5 +77,5 @@ def test_easypost_refusal_is_shown_and_the_shipment_stays_packed(
         )
 
     progress = station.label_progress(shipment_id=scanned.pk)
-    assert progress["status"] == S.PACKED and not progress["shipped"]
+    assert progress["status"] == ShipmentStatus.PACKED and not progress["shipped"]
     assert "insufficient funds" in progress["error"]

@@ -13,9 +13,6 @@ from fulfillment.services import pickconfirm as confirm
 from inventory.models import StockLevel
 from tests import factories
 
-S = ShipmentStatus
-K = PickScan.Kind
-
 
 @pytest.fixture
 def products(db):
@@ -74,7 +71,9 @@ def test_bin_then_item_counts_and_multiples(pick_list, user):
     assert multiple.state["bin"] == "B-01"
     assert line_of(multiple.state, "TEE-3")["picked"] == 3
     assert multiple.state["units_picked"] == 4
-    accepted = PickScan.objects.filter(pick_list=pick_list, kind=K.ITEM, accepted=True)
+    accepted = PickScan.objects.filter(
+        pick_list=pick_list, kind=PickScan.Kind.ITEM, accepted=True
+    )
     assert sum(s.quantity for s in accepted) == 4
     assert {s.user for s in PickScan.objects.all()} == {user}
 
@@ -122,7 +121,7 @@ def test_finish_refused_while_units_are_neither_picked_nor_short(pick_list, user
 
     with pytest.raises(FulfillmentError, match="5 unit\\(s\\) on 2 line"):
         confirm.pick_confirm_finish(pick_list_id=pick_list.pk, actor=user)
-    assert not PickScan.objects.filter(kind=K.CONFIRM).exists()
+    assert not PickScan.objects.filter(kind=PickScan.Kind.CONFIRM).exists()
 
 
 def test_short_picks_ship_short_on_confirmation(pick_list, user):
@@ -149,13 +148,13 @@ def test_short_picks_ship_short_on_confirmation(pick_list, user):
 
     assert len(outcome.remainders) == 1 and outcome.remainders[0] in outcome.message
     tee2.refresh_from_db()
-    assert tee2.status == S.PICKING
+    assert tee2.status == ShipmentStatus.PICKING
     assert sorted((sl.order_line.sku, sl.quantity) for sl in tee2.lines.all()) == [
         ("TEE-1", 1),
         ("TEE-2", 1),
     ]
     rest = Shipment.objects.get(number=outcome.remainders[0])
-    assert rest.status == S.PENDING and rest.pick_list_id is None
+    assert rest.status == ShipmentStatus.PENDING and rest.pick_list_id is None
     assert [(sl.order_line.sku, sl.quantity) for sl in rest.lines.all()] == [
         ("TEE-2", 1)
     ]
@@ -187,7 +186,7 @@ def test_shipment_with_nothing_picked_stays_on_the_list(pick_list, user):
 
     assert outcome.remainders == [] and outcome.untouched == [tee3.number]
     tee3.refresh_from_db()
-    assert tee3.status == S.PICKING and tee3.lines.get().quantity == 3
+    assert tee3.status == ShipmentStatus.PICKING and tee3.lines.get().quantity == 3
     assert Shipment.objects.count() == 2
 
 
@@ -216,7 +215,7 @@ def test_setting_off_leaves_pick_lists_as_they_are(products, stock, picked, user
     with pytest.raises(FulfillmentError, match="does not confirm picks"):
         confirm.pick_confirm_finish(pick_list_id=pick_list.pk, actor=user)
     assert not PickScan.objects.exists()
-    assert Shipment.objects.get().status == S.PICKING
+    assert Shipment.objects.get().status == ShipmentStatus.PICKING
 
 
 # ---- the admin

@@ -15,9 +15,9 @@ from fulfillment.models.postage import (
     ShipmentPostage,
 )
 from fulfillment.postage import client
+from fulfillment.postage.buying import shipment_postage_buy, shipments_postage_buy
 from fulfillment.postage.parcels import box_for, product_dimensions_mm
 from fulfillment.postage.rates import rate_preferred, shipment_rates_fetch
-from fulfillment.services.postage import shipment_postage_buy, shipments_postage_buy
 from orders.models import OrderEvent
 from tests.fulfillment.postage.conftest import TEST_KEY
 

@@ -8,8 +8,8 @@ from fulfillment.exceptions import FulfillmentError
 from fulfillment.models import ShipmentStatus
 from fulfillment.models.postage import CarrierAccount, ShipmentPostage
 from fulfillment.postage.addresses import AddressCheckFailed
+from fulfillment.postage.buying import shipment_postage_buy
 from fulfillment.postage.rates import shipment_rates_fetch
-from fulfillment.services.postage import shipment_postage_buy
 from orders.exceptions import OrderStateError
 from orders.models import HoldReason, OrderEvent, OrderStatus
 from orders.services.lifecycle import order_cancel, order_release

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from fulfillment.models import ShipmentStatus
 from fulfillment.models.postage import ScanForm, ShipmentPostage
-from fulfillment.services.postage import shipment_postage_buy
+from fulfillment.postage.buying import shipment_postage_buy
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from fulfillment.models.postage import (
     LocationPostage,
     ShipmentPostage,
 )
+from fulfillment.postage.buying import shipment_postage_buy
 from fulfillment.postage.labels import shipping_labels_zpl
-from fulfillment.services.postage import shipment_postage_buy
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db

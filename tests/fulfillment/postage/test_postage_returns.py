@@ -10,8 +10,6 @@ from returns import documents
 from returns.services.labels import return_label_buy_again, return_labels_buy_due
 from returns.services.returns import ReturnLineInput, return_approve, return_open
 
-L = ReturnLabel.Status
-
 
 @pytest.fixture
 def rma(shipped, product, user, postage_location, easypost_carrier):
@@ -45,14 +43,14 @@ def test_approval_buys_prepaid_return_label_after_commit(
         return_approve(return_request=rma, actor=user)
     # In the approval itself: recorded, nothing bought, nobody mailed yet.
     label = ReturnLabel.objects.get(return_number=rma.number)
-    assert label.status == L.PENDING
+    assert label.status == ReturnLabel.Status.PENDING
     assert easypost.calls == []
     assert not approved_emails(rma).exists()
     with django_capture_on_commit_callbacks(execute=True):
         for callback in callbacks:
             callback()
     label.refresh_from_db()
-    assert label.status == L.BOUGHT
+    assert label.status == ReturnLabel.Status.BOUGHT
     assert label.tracking_code and label.label_carrier == "USPS"
     assert str(label.cost) == "5.49"
     created = easypost.bodies[easypost.calls.index(("POST", "/v2/shipments"))]
@@ -78,7 +76,7 @@ def test_refused_purchase_is_visible_and_bought_again(
     with django_capture_on_commit_callbacks(execute=True):
         return_approve(return_request=rma, actor=user)
     label = ReturnLabel.objects.get(return_number=rma.number)
-    assert label.status == L.FAILED
+    assert label.status == ReturnLabel.Status.FAILED
     assert "Insufficient funds" in label.error
     assert not approved_emails(rma).exists()
     assert OrderEvent.objects.filter(
@@ -90,7 +88,7 @@ def test_refused_purchase_is_visible_and_bought_again(
     with django_capture_on_commit_callbacks(execute=True):
         return_label_buy_again(label=label, actor=user)
     label.refresh_from_db()
-    assert label.status == L.BOUGHT
+    assert label.status == ReturnLabel.Status.BOUGHT
     assert sum(easypost.buys.values()) == 1
     assert approved_emails(rma).count() == 1
 
@@ -103,13 +101,13 @@ def test_timeout_then_sweep_never_buys_twice(
     with django_capture_on_commit_callbacks(execute=True):
         return_approve(return_request=rma, actor=user)
     label = ReturnLabel.objects.get(return_number=rma.number)
-    assert label.status == L.BUYING
+    assert label.status == ReturnLabel.Status.BUYING
     assert label.easypost_shipment_id and "did not answer" in label.error
     easypost.buy_delay = 0
     with django_capture_on_commit_callbacks(execute=True):
         assert return_labels_buy_due.call() == "1 return label(s) tried"
     label.refresh_from_db()
-    assert label.status == L.BOUGHT
+    assert label.status == ReturnLabel.Status.BOUGHT
     assert easypost.buys == {label.easypost_shipment_id: 1}
     assert approved_emails(rma).count() == 1
 

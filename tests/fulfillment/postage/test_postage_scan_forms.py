@@ -9,9 +9,9 @@ from django.utils import timezone
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.models.postage import LocationPostage, RateChoice, ScanForm
 from fulfillment.models.postage import ShipmentPostage as SP
+from fulfillment.postage.buying import shipment_postage_buy, shipments_postage_buy
 from fulfillment.postage.scan_forms import scan_form_files_fetch_due, scan_forms_create
-from fulfillment.services.postage import shipment_postage_buy, shipments_postage_buy
-from fulfillment.services.postage_voids import shipment_postage_void
+from fulfillment.postage.voids import shipment_postage_void
 
 
 @pytest.fixture

@@ -11,17 +11,15 @@ from fulfillment.exceptions import FulfillmentError
 from fulfillment.models import ShipmentStatus, TrackingEvent
 from fulfillment.models.postage import ShipmentPostage
 from fulfillment.postage import client
+from fulfillment.postage.buying import shipment_postage_buy
 from fulfillment.postage.rates import shipment_rates_fetch
-from fulfillment.services.postage import shipment_postage_buy
-from fulfillment.services.postage_voids import (
+from fulfillment.postage.voids import (
     postage_refund_record,
     postage_refunds_refresh,
     shipment_postage_void,
 )
 from inventory.models import Allocation, StockLevel, StockMovement
 from orders.models import CustomerEmail, OrderEvent, OrderStatus
-
-P = ShipmentPostage.Status
 
 
 def _state(shipment, product):
@@ -67,7 +65,7 @@ def test_void_refunds_and_reverses_shipping_exactly(packed, easypost, user, prod
 
     postage = shipment_postage_void(shipment=shipment, actor=user)
 
-    assert postage.status == P.VOIDED
+    assert postage.status == ShipmentPostage.Status.VOIDED
     assert postage.refund_status == ShipmentPostage.Refund.SUBMITTED
     assert postage.voided_at is not None
     assert easypost.refunds == {postage.easypost_shipment_id: 1}
@@ -103,7 +101,10 @@ def test_void_refused_once_the_carrier_scanned_it(packed, easypost, user):
     with pytest.raises(FulfillmentError, match="handed over.*scanned"):
         shipment_postage_void(shipment=shipment, actor=user)
     assert easypost.refunds == {}
-    assert ShipmentPostage.objects.get(shipment=shipment).status == P.BOUGHT
+    assert (
+        ShipmentPostage.objects.get(shipment=shipment).status
+        == ShipmentPostage.Status.BOUGHT
+    )
 
 
 def test_void_refused_when_on_a_scan_form(packed, easypost, user, location):
@@ -126,7 +127,7 @@ def test_refund_rejected_keeps_label_and_shipment(packed, easypost, user):
     easypost.refund_status = "rejected"
     postage = shipment_postage_void(shipment=shipment, actor=user)
     shipment.refresh_from_db()
-    assert postage.status == P.BOUGHT
+    assert postage.status == ShipmentPostage.Status.BOUGHT
     assert postage.refund_status == ShipmentPostage.Refund.REJECTED
     assert "rejected" in postage.error
     assert shipment.status == ShipmentStatus.SHIPPED
@@ -145,12 +146,12 @@ def test_void_timeout_then_retry_asks_for_one_refund(
         shipment_postage_void(shipment=shipment, actor=user)
     postage = ShipmentPostage.objects.get(shipment=shipment)
     shipment.refresh_from_db()
-    assert postage.status == P.VOIDING
+    assert postage.status == ShipmentPostage.Status.VOIDING
     assert shipment.status == ShipmentStatus.SHIPPED
     easypost.refund_delay = 0
     postage = shipment_postage_void(shipment=shipment, actor=user)
     shipment.refresh_from_db()
-    assert postage.status == P.VOIDED
+    assert postage.status == ShipmentPostage.Status.VOIDED
     assert easypost.refunds == {postage.easypost_shipment_id: 1}
     assert shipment.status == ShipmentStatus.PACKED
     assert StockMovement.objects.filter(reference=shipment.number).count() == 2
@@ -185,7 +186,7 @@ def test_voided_shipment_gets_new_rates_and_a_new_label(packed, easypost, user):
     shipment = _bought(packed, user)
     first = shipment_postage_void(shipment=shipment, actor=user)
     postage = shipment_rates_fetch(shipment_id=shipment.pk)
-    assert postage.status == P.RATED
+    assert postage.status == ShipmentPostage.Status.RATED
     assert postage.reference == f"{shipment.number}-2"
     assert postage.easypost_shipment_id != first.easypost_shipment_id
     postage = shipment_postage_buy(
