@@ -51,17 +51,24 @@ class Condition(models.TextChoices):
     DAMAGED = "damaged", "Damaged"
 
 
-S = ReturnStatus
 # Returns that still hold their lines' quantities against the order.
-OPEN_STATUSES = [S.REQUESTED, S.APPROVED]
-FINISHED_STATUSES = [S.REJECTED, S.REFUNDED, S.EXCHANGED, S.CLOSED]
+OPEN_STATUSES = [ReturnStatus.REQUESTED, ReturnStatus.APPROVED]
+FINISHED_STATUSES = [
+    ReturnStatus.REJECTED,
+    ReturnStatus.REFUNDED,
+    ReturnStatus.EXCHANGED,
+    ReturnStatus.CLOSED,
+]
 
 
 class ReturnRequest(ProtectedStatusModel, VersionedModel):
     number = models.CharField(max_length=20, unique=True, editable=False)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns")
     status = FSMField(
-        max_length=12, choices=ReturnStatus, default=S.REQUESTED, protected=True
+        max_length=12,
+        choices=ReturnStatus,
+        default=ReturnStatus.REQUESTED,
+        protected=True,
     )
     resolution = models.CharField(
         max_length=10,
@@ -113,40 +120,52 @@ class ReturnRequest(ProtectedStatusModel, VersionedModel):
     def is_open(self) -> bool:
         return self.status not in FINISHED_STATUSES
 
-    @transition(field=status, source=S.REQUESTED, target=S.APPROVED)
+    @transition(
+        field=status, source=ReturnStatus.REQUESTED, target=ReturnStatus.APPROVED
+    )
     def approve(self, message: str, at) -> None:
         """The customer may send the goods back."""
         self.decision_message = message
         self.decided_at = at
 
-    @transition(field=status, source=S.REQUESTED, target=S.REJECTED)
+    @transition(
+        field=status, source=ReturnStatus.REQUESTED, target=ReturnStatus.REJECTED
+    )
     def reject(self, message: str, at) -> None:
         """The return is refused."""
         self.decision_message = message
         self.decided_at = at
 
-    @transition(field=status, source=S.APPROVED, target=S.RECEIVED)
+    @transition(
+        field=status, source=ReturnStatus.APPROVED, target=ReturnStatus.RECEIVED
+    )
     def receive(self, at) -> None:
         """The parcel arrived at the warehouse."""
         self.received_at = at
 
-    @transition(field=status, source=S.RECEIVED, target=S.INSPECTED)
+    @transition(
+        field=status, source=ReturnStatus.RECEIVED, target=ReturnStatus.INSPECTED
+    )
     def inspect(self, at) -> None:
         """Every line's condition is known and its stock booked."""
         self.inspected_at = at
 
-    @transition(field=status, source=S.INSPECTED, target=S.REFUNDED)
+    @transition(
+        field=status, source=ReturnStatus.INSPECTED, target=ReturnStatus.REFUNDED
+    )
     def refund(self, at) -> None:
         """The customer got money back."""
         self.resolved_at = at
 
-    @transition(field=status, source=S.INSPECTED, target=S.EXCHANGED)
+    @transition(
+        field=status, source=ReturnStatus.INSPECTED, target=ReturnStatus.EXCHANGED
+    )
     def exchange(self, replacement: Order, at) -> None:
         """A replacement order goes out instead of money."""
         self.replacement_order = replacement
         self.resolved_at = at
 
-    @transition(field=status, source=S.INSPECTED, target=S.CLOSED)
+    @transition(field=status, source=ReturnStatus.INSPECTED, target=ReturnStatus.CLOSED)
     def close(self, at) -> None:
         """Finished with neither refund nor exchange."""
         self.resolved_at = at

@@ -30,7 +30,6 @@ from fulfillment.models.shipments import (  # noqa: F401
     Carrier,
     ExceptionReason,
     PickList,
-    S,
     Shipment,
     ShipmentLine,
     ShipmentStatus,

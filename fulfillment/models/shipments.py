@@ -140,19 +140,22 @@ class ExceptionReason(models.TextChoices):
     OTHER = "other", "Other problem"
 
 
-S = ShipmentStatus
 # A shipment in one of these still holds (claims) its order's reserved stock.
-OPEN_STATUSES = [S.PENDING, S.PICKING, S.PACKED]
+OPEN_STATUSES = [ShipmentStatus.PENDING, ShipmentStatus.PICKING, ShipmentStatus.PACKED]
 # The parcel has left the building.
 DISPATCHED_STATUSES = [
-    S.SHIPPED,
-    S.IN_TRANSIT,
-    S.OUT_FOR_DELIVERY,
-    S.DELIVERED,
-    S.EXCEPTION,
+    ShipmentStatus.SHIPPED,
+    ShipmentStatus.IN_TRANSIT,
+    ShipmentStatus.OUT_FOR_DELIVERY,
+    ShipmentStatus.DELIVERED,
+    ShipmentStatus.EXCEPTION,
 ]
 # On the way: late once past its estimated delivery.
-ON_THE_WAY_STATUSES = [S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY]
+ON_THE_WAY_STATUSES = [
+    ShipmentStatus.SHIPPED,
+    ShipmentStatus.IN_TRANSIT,
+    ShipmentStatus.OUT_FOR_DELIVERY,
+]
 
 
 class Shipment(ProtectedStatusModel, VersionedModel):
@@ -167,7 +170,10 @@ class Shipment(ProtectedStatusModel, VersionedModel):
         Location, on_delete=models.PROTECT, related_name="shipments"
     )
     status = FSMField(
-        max_length=20, choices=ShipmentStatus, default=S.PENDING, protected=True
+        max_length=20,
+        choices=ShipmentStatus,
+        default=ShipmentStatus.PENDING,
+        protected=True,
     )
     pick_list = models.ForeignKey(
         PickList,
@@ -244,18 +250,24 @@ class Shipment(ProtectedStatusModel, VersionedModel):
 
     # Transitions change only this row; fulfillment.services does the rest.
 
-    @transition(field=status, source=S.PENDING, target=S.PICKING)
+    @transition(
+        field=status, source=ShipmentStatus.PENDING, target=ShipmentStatus.PICKING
+    )
     def start_picking(self, pick_list: PickList) -> None:
         """The shipment is on a pick list."""
         self.pick_list = pick_list
 
-    @transition(field=status, source=S.PICKING, target=S.PACKED)
+    @transition(
+        field=status, source=ShipmentStatus.PICKING, target=ShipmentStatus.PACKED
+    )
     def pack(self, packages: int, weight_g: int) -> None:
         """Everything is in boxes, weighed."""
         self.packages = packages
         self.weight_g = weight_g
 
-    @transition(field=status, source=S.PACKED, target=S.SHIPPED)
+    @transition(
+        field=status, source=ShipmentStatus.PACKED, target=ShipmentStatus.SHIPPED
+    )
     def ship(
         self,
         carrier: Carrier | None,
@@ -271,7 +283,9 @@ class Shipment(ProtectedStatusModel, VersionedModel):
         self.shipped_at = shipped_at
         self.estimated_delivery = estimated_delivery
 
-    @transition(field=status, source=S.SHIPPED, target=S.PACKED)
+    @transition(
+        field=status, source=ShipmentStatus.SHIPPED, target=ShipmentStatus.PACKED
+    )
     def unship(self) -> None:
         """Not handed over after all (its label was voided): packed again."""
         self.carrier = None
@@ -282,8 +296,12 @@ class Shipment(ProtectedStatusModel, VersionedModel):
 
     @transition(
         field=status,
-        source=[S.SHIPPED, S.EXCEPTION, S.OUT_FOR_DELIVERY],
-        target=S.IN_TRANSIT,
+        source=[
+            ShipmentStatus.SHIPPED,
+            ShipmentStatus.EXCEPTION,
+            ShipmentStatus.OUT_FOR_DELIVERY,
+        ],
+        target=ShipmentStatus.IN_TRANSIT,
     )
     def travel(self) -> None:
         """The carrier reports the parcel on its way."""
@@ -291,8 +309,12 @@ class Shipment(ProtectedStatusModel, VersionedModel):
 
     @transition(
         field=status,
-        source=[S.SHIPPED, S.IN_TRANSIT, S.EXCEPTION],
-        target=S.OUT_FOR_DELIVERY,
+        source=[
+            ShipmentStatus.SHIPPED,
+            ShipmentStatus.IN_TRANSIT,
+            ShipmentStatus.EXCEPTION,
+        ],
+        target=ShipmentStatus.OUT_FOR_DELIVERY,
     )
     def go_out_for_delivery(self) -> None:
         """The parcel is on the delivery van."""
@@ -300,8 +322,13 @@ class Shipment(ProtectedStatusModel, VersionedModel):
 
     @transition(
         field=status,
-        source=[S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.EXCEPTION],
-        target=S.EXCEPTION,
+        source=[
+            ShipmentStatus.SHIPPED,
+            ShipmentStatus.IN_TRANSIT,
+            ShipmentStatus.OUT_FOR_DELIVERY,
+            ShipmentStatus.EXCEPTION,
+        ],
+        target=ShipmentStatus.EXCEPTION,
     )
     def report_exception(self, reason: str) -> None:
         """The carrier reports a problem (damage, wrong address, refused)."""
@@ -309,15 +336,20 @@ class Shipment(ProtectedStatusModel, VersionedModel):
 
     @transition(
         field=status,
-        source=[S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.EXCEPTION],
-        target=S.DELIVERED,
+        source=[
+            ShipmentStatus.SHIPPED,
+            ShipmentStatus.IN_TRANSIT,
+            ShipmentStatus.OUT_FOR_DELIVERY,
+            ShipmentStatus.EXCEPTION,
+        ],
+        target=ShipmentStatus.DELIVERED,
     )
     def deliver(self, delivered_at) -> None:
         """The customer has the parcel."""
         self.delivered_at = delivered_at
         self.exception_reason = ""
 
-    @transition(field=status, source=OPEN_STATUSES, target=S.CANCELLED)
+    @transition(field=status, source=OPEN_STATUSES, target=ShipmentStatus.CANCELLED)
     def cancel(self) -> None:
         """The shipment will not leave; its lines go back to the order."""
 

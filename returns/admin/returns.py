@@ -46,8 +46,6 @@ from returns.services.returns import (
     return_reject,
 )
 
-S = ReturnStatus
-
 
 # ---- the steps of a return page: each calls one service, passing the
 # return's version the page was opened at
@@ -129,7 +127,11 @@ def _close(rma: ReturnRequest, user, form: forms.CloseForm) -> str:
 
 RETURN_STEPS: dict[str, Step] = {
     "approve": Step(
-        "Approve", APPROVE, _approve, form=forms.ApproveForm, statuses=(S.REQUESTED,)
+        "Approve",
+        APPROVE,
+        _approve,
+        form=forms.ApproveForm,
+        statuses=(ReturnStatus.REQUESTED,),
     ),
     "reject": Step(
         "Reject",
@@ -137,30 +139,42 @@ RETURN_STEPS: dict[str, Step] = {
         _reject,
         form=forms.RejectForm,
         style="danger",
-        statuses=(S.REQUESTED,),
+        statuses=(ReturnStatus.REQUESTED,),
     ),
     "receive": Step(
-        "Receive", RECEIVE, _receive, form=forms.ReceiveForm, statuses=(S.APPROVED,)
+        "Receive",
+        RECEIVE,
+        _receive,
+        form=forms.ReceiveForm,
+        statuses=(ReturnStatus.APPROVED,),
     ),
     "inspect": Step(
-        "Inspect", RECEIVE, _inspect, form=forms.InspectForm, statuses=(S.RECEIVED,)
+        "Inspect",
+        RECEIVE,
+        _inspect,
+        form=forms.InspectForm,
+        statuses=(ReturnStatus.RECEIVED,),
     ),
     "refund": Step(
         "Refund",
         PROPOSE_REFUND,
         _refund,
         form=forms.RefundForm,
-        statuses=(S.INSPECTED, S.REFUNDED),
+        statuses=(ReturnStatus.INSPECTED, ReturnStatus.REFUNDED),
     ),
     "exchange": Step(
         "Exchange",
         RESOLVE,
         _exchange,
         form=forms.ExchangeForm,
-        statuses=(S.INSPECTED,),
+        statuses=(ReturnStatus.INSPECTED,),
     ),
     "close": Step(
-        "Close", RESOLVE, _close, form=forms.CloseForm, statuses=(S.INSPECTED,)
+        "Close",
+        RESOLVE,
+        _close,
+        form=forms.CloseForm,
+        statuses=(ReturnStatus.INSPECTED,),
     ),
 }
 
@@ -312,7 +326,11 @@ class ReturnRequestAdmin(
 
     @admin.display(description="units (received)", ordering="units")
     def units_display(self, obj: ReturnRequest) -> str:
-        if obj.status in (S.REQUESTED, S.APPROVED, S.REJECTED):
+        if obj.status in (
+            ReturnStatus.REQUESTED,
+            ReturnStatus.APPROVED,
+            ReturnStatus.REJECTED,
+        ):
             return str(obj.units)
         return f"{obj.units} ({obj.units_received})"
 
@@ -322,7 +340,7 @@ class ReturnRequestAdmin(
         )
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
-        context["has_label"] = obj is not None and obj.status == S.APPROVED
+        context["has_label"] = obj is not None and obj.status == ReturnStatus.APPROVED
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     def get_urls(self):
@@ -407,7 +425,10 @@ class ReturnRequestAdmin(
         form = forms.ScanForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             rma = form.cleaned_data["code"]
-            next_step = {S.APPROVED: "receive", S.RECEIVED: "inspect"}.get(rma.status)
+            next_step = {
+                ReturnStatus.APPROVED: "receive",
+                ReturnStatus.RECEIVED: "inspect",
+            }.get(rma.status)
             if next_step:
                 return HttpResponseRedirect(
                     reverse(
@@ -418,7 +439,11 @@ class ReturnRequestAdmin(
                 request,
                 f"Return {rma.number} is {rma.get_status_display()}: there is nothing "
                 "to receive or inspect."
-                + (" It must be approved first." if rma.status == S.REQUESTED else ""),
+                + (
+                    " It must be approved first."
+                    if rma.status == ReturnStatus.REQUESTED
+                    else ""
+                ),
                 messages.ERROR,
             )
         return admin_page(
@@ -436,7 +461,7 @@ class ReturnRequestAdmin(
         rma = get_object_or_404(
             ReturnRequest.objects.select_related("order"), pk=object_id
         )
-        if rma.status in (S.REQUESTED, S.REJECTED):
+        if rma.status in (ReturnStatus.REQUESTED, ReturnStatus.REJECTED):
             self.message_user(
                 request,
                 f"Return {rma.number} is {rma.get_status_display()}; it has no label.",
