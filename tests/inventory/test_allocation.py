@@ -9,8 +9,6 @@ from orders.services.lifecycle import order_cancel
 from orders.services.orders import order_update
 from tests.factories import LocationFactory, ProductFactory
 
-S = OrderStatus
-
 
 @pytest.fixture
 def sites(db):
@@ -40,7 +38,7 @@ def test_one_location_that_has_everything_beats_a_better_priority(
 
     order = place_order([(a, 1), (b, 1)])
 
-    assert order.status == S.ALLOCATED
+    assert order.status == OrderStatus.ALLOCATED
     assert reserved_at(order) == [("FAR", "A", 1), ("FAR", "B", 1)]
 
 
@@ -69,7 +67,7 @@ def test_only_locations_that_ship_to_the_country_are_used(sites, stock, place_or
 
     assert reserved_at(canadian) == [("FAR", "A", 1)]
     assert reserved_at(french) == [("EU", "A", 1)]
-    assert japanese.status == S.BACKORDERED
+    assert japanese.status == OrderStatus.BACKORDERED
     assert reserved_at(japanese) == []
 
 
@@ -82,7 +80,7 @@ def test_split_only_when_no_single_location_can_ship(sites, stock, place_order):
 
     order = place_order([(a, 4), (b, 2)])
 
-    assert order.status == S.ALLOCATED
+    assert order.status == OrderStatus.ALLOCATED
     assert reserved_at(order) == [("FAR", "A", 1), ("FAR", "B", 2), ("NEAR", "A", 3)]
 
 
@@ -106,7 +104,7 @@ def test_short_stock_reserves_what_is_there_and_backorders(sites, stock, place_o
 
     order = place_order([(a, 5)])
 
-    assert order.status == S.BACKORDERED
+    assert order.status == OrderStatus.BACKORDERED
     assert reserved_at(order) == [("NEAR", "A", 2)]
     assert OrderEvent.objects.filter(order=order, kind="backordered").get().message == (
         "Waiting for stock: 3 × A."
@@ -123,7 +121,7 @@ def test_all_or_nothing_mode_reserves_nothing_when_short(
 
     order = place_order([(a, 5)])
 
-    assert order.status == S.BACKORDERED
+    assert order.status == OrderStatus.BACKORDERED
     assert reserved_at(order) == []
     assert StockLevel.objects.get().allocated == 0
 
@@ -141,7 +139,7 @@ def test_receipt_releases_backorders_priority_first_then_oldest(
     oldest = place_order([(a, 1)], placed_at=now - timedelta(days=3))
     newer = place_order([(a, 1)], placed_at=now - timedelta(days=2))
     urgent = place_order([(a, 1)], placed_at=now - timedelta(days=1), priority=2)
-    assert {o.status for o in (oldest, newer, urgent)} == {S.BACKORDERED}
+    assert {o.status for o in (oldest, newer, urgent)} == {OrderStatus.BACKORDERED}
 
     with django_capture_on_commit_callbacks(execute=True):
         stock(a, 2, at=sites["near"])
@@ -151,9 +149,9 @@ def test_receipt_releases_backorders_priority_first_then_oldest(
         for o in Order.objects.filter(pk__in=[oldest.pk, newer.pk, urgent.pk])
     }
     assert statuses == {
-        urgent.pk: S.ALLOCATED,
-        oldest.pk: S.ALLOCATED,
-        newer.pk: S.BACKORDERED,
+        urgent.pk: OrderStatus.ALLOCATED,
+        oldest.pk: OrderStatus.ALLOCATED,
+        newer.pk: OrderStatus.BACKORDERED,
     }
     assert OrderEvent.objects.filter(order=urgent, kind="allocated", user=None).exists()
 
@@ -166,13 +164,13 @@ def test_cancel_offers_released_stock_to_backorders(
     stock(a, 2, at=sites["near"])
     first = place_order([(a, 2)])
     waiting = place_order([(a, 2)])
-    assert waiting.status == S.BACKORDERED
+    assert waiting.status == OrderStatus.BACKORDERED
 
     with django_capture_on_commit_callbacks(execute=True):
         order_cancel(order=first, actor=user, reason="changed mind")
 
     waiting.refresh_from_db()
-    assert waiting.status == S.ALLOCATED
+    assert waiting.status == OrderStatus.ALLOCATED
     assert StockLevel.objects.get().allocated == 2
 
 
@@ -189,4 +187,4 @@ def test_address_country_change_reroutes_the_reservation(
     order_update(order=order, actor=user, changes={"ship_country": "fr"})
 
     assert reserved_at(order) == [("EU", "A", 1)]
-    assert Order.objects.get(pk=order.pk).status == S.ALLOCATED
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.ALLOCATED

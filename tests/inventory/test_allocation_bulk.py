@@ -12,8 +12,6 @@ from orders.services.allocation import order_allocate, orders_allocate_many
 from orders.services.lifecycle import order_cancel
 from tests.factories import LocationFactory, ProductFactory
 
-S = OrderStatus
-
 # Each case: stock as (sku, site, quantity), orders as (items, country,
 # priority, days ago placed). Mirrors the cases of test_allocation.py, plus
 # orders competing for scarce stock (priority first, then oldest).
@@ -134,7 +132,10 @@ def test_set_based_allocation_writes_the_same_timeline_and_stock(
     orders_allocate_many(order_ids=[o.pk for o in orders], actor=user)
 
     first, second = (Order.objects.get(pk=o.pk) for o in orders)
-    assert (first.status, second.status) == (S.ALLOCATED, S.BACKORDERED)
+    assert (first.status, second.status) == (
+        OrderStatus.ALLOCATED,
+        OrderStatus.BACKORDERED,
+    )
     assert first.version == orders[0].version + 1
     assert OrderEvent.objects.get(order=first, kind="allocated").message == (
         "Stock reserved at NEAR: 2 × A."
@@ -144,7 +145,7 @@ def test_set_based_allocation_writes_the_same_timeline_and_stock(
     )
     level = StockLevel.objects.get(product=a)
     assert (level.on_hand, level.allocated) == (3, 3)
-    assert first.history.first().status == S.ALLOCATED
+    assert first.history.first().status == OrderStatus.ALLOCATED
 
 
 @pytest.mark.django_db
@@ -158,8 +159,8 @@ def test_set_based_allocation_leaves_orders_cancelled_meanwhile_alone(
 
     counts = orders_allocate_many(order_ids=[kept.pk, cancelled.pk], actor=user)
 
-    assert counts == {S.ALLOCATED: 1}
-    assert Order.objects.get(pk=cancelled.pk).status == S.CANCELLED
+    assert counts == {OrderStatus.ALLOCATED: 1}
+    assert Order.objects.get(pk=cancelled.pk).status == OrderStatus.CANCELLED
     assert not Allocation.objects.filter(order_line__order=cancelled).exists()
 
 
@@ -171,11 +172,11 @@ def test_set_based_allocation_runs_in_chunks_and_tops_up_backorders(
     stock(a, 5, at=sites["near"])
     orders = [place_order([(a, 2)], allocate=False) for _ in range(3)]
     orders_allocate_many(order_ids=[o.pk for o in orders], actor=user, chunk=2)
-    assert _outcome(orders[2:], "") == [(S.BACKORDERED, [("NEAR", "A", 1)])]
+    assert _outcome(orders[2:], "") == [(OrderStatus.BACKORDERED, [("NEAR", "A", 1)])]
 
     stock(a, 1, at=sites["near"])
     orders_allocate_many(order_ids=[orders[2].pk], actor=user)
 
     # The same allocation row grows: one reservation per line and location.
-    assert _outcome(orders[2:], "") == [(S.ALLOCATED, [("NEAR", "A", 2)])]
+    assert _outcome(orders[2:], "") == [(OrderStatus.ALLOCATED, [("NEAR", "A", 2)])]
     assert StockLevel.objects.get(product=a).allocated == 6

@@ -3,6 +3,7 @@
 import pytest
 from django.db.models import Sum
 
+from core.hooks import STOCK_AVAILABLE, STOCK_CHANGED, hook_register
 from inventory import services
 from inventory.exceptions import StockError
 from inventory.models import StockLevel, StockMovement
@@ -153,3 +154,151 @@ def test_shipping_consumes_on_hand_and_allocation(product, stock, place_order, u
         reason="shipment", delta=-2, reference=order.number
     )
     assert_ledger_holds()
+
+
+@pytest.mark.django_db
+def test_return_of_resellable_goods_puts_them_back_on_the_shelf(
+    product, location, user
+):
+    level = services.stock_return(
+        product=product,
+        location=location,
+        quantity=2,
+        resellable=True,
+        actor=user,
+        reference="RMA-1",
+    )
+    assert (level.on_hand, level.allocated) == (2, 0)
+    movement = StockMovement.objects.get()
+    assert (movement.delta, movement.reason, movement.reference) == (
+        2,
+        "return",
+        "RMA-1",
+    )
+    assert_ledger_holds()
+
+
+@pytest.mark.django_db
+def test_return_of_damaged_goods_is_booked_in_and_written_off(product, location, user):
+    level = services.stock_return(
+        product=product,
+        location=location,
+        quantity=3,
+        resellable=False,
+        actor=user,
+        reference="RMA-2",
+    )
+    assert level.on_hand == 0
+    assert sorted(StockMovement.objects.values_list("delta", "reason", "note")) == [
+        (-3, "return_damaged", "Written off"),
+        (3, "return_damaged", "Received damaged"),
+    ]
+    assert_ledger_holds()
+
+
+@pytest.mark.django_db
+def test_a_voided_shipment_puts_stock_back_and_reserves_it_again(
+    product, stock, place_order, user
+):
+    from inventory.models import Allocation
+
+    level = stock(product, 5)
+    order = place_order([(product, 2)])
+    allocation = Allocation.objects.get()
+    services.stock_consume(allocations=[(allocation, 2)], actor=user, reference="SH-1")
+    assert not Allocation.objects.exists()
+
+    services.stock_consume_reverse(
+        returns=[(allocation.order_line_id, level.pk, 2)],
+        actor=user,
+        reference="SH-1",
+        note="Label voided",
+    )
+
+    level.refresh_from_db()
+    assert (level.on_hand, level.allocated) == (5, 2)
+    assert list(Allocation.objects.values_list("order_line__order", "quantity")) == [
+        (order.pk, 2)
+    ]
+    assert_ledger_holds()
+
+
+@pytest.mark.django_db
+def test_shipping_more_than_is_allocated_is_refused(product, stock, place_order, user):
+    from inventory.models import Allocation
+
+    stock(product, 5)
+    place_order([(product, 2)])
+    with pytest.raises(StockError, match="only 2 are allocated"):
+        services.stock_consume(
+            allocations=[(Allocation.objects.get(), 3)], actor=user, reference="SH-2"
+        )
+    assert StockLevel.objects.get().allocated == 2
+    assert_ledger_holds()
+
+
+# The stock hooks (core.hooks): one recorder, registered once, cleared per test.
+HEARD: list[tuple[str, list[int]]] = []
+
+
+def _heard_changed(*, product_ids):
+    HEARD.append(("changed", product_ids))
+
+
+def _heard_available(*, product_ids):
+    HEARD.append(("available", product_ids))
+
+
+@pytest.fixture
+def heard():
+    hook_register(STOCK_CHANGED, _heard_changed)
+    hook_register(STOCK_AVAILABLE, _heard_available)
+    HEARD.clear()
+    yield HEARD
+    HEARD.clear()
+
+
+@pytest.mark.django_db
+def test_received_stock_is_announced_changed_now_and_available_after_commit(
+    product, location, user, heard, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.stock_receive(
+            product=product, location=location, quantity=3, actor=user
+        )
+        assert heard == [("changed", [product.pk])]
+
+    assert heard == [("changed", [product.pk]), ("available", [product.pk])]
+
+
+@pytest.mark.django_db
+def test_stock_taken_away_is_announced_changed_only(
+    product, stock, user, heard, django_capture_on_commit_callbacks
+):
+    level = stock(product, 5)
+    heard.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.stock_adjust(stock_level=level, delta=-2, reason="lost", actor=user)
+
+    assert heard == [("changed", [product.pk])]
+
+
+@pytest.mark.django_db
+def test_shipping_and_a_count_without_difference_announce_nothing(
+    product, stock, place_order, user, heard, django_capture_on_commit_callbacks
+):
+    from inventory.models import Allocation
+
+    level = stock(product, 5)
+    place_order([(product, 2)])
+    heard.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.stock_consume(
+            allocations=[(Allocation.objects.get(), 2)], actor=user, reference="SH-3"
+        )
+        services.stock_count(stock_level=level, counted=3, actor=user)
+
+    # Shipping takes reserved units: what is free for sale does not change.
+    assert heard == []
