@@ -1,6 +1,7 @@
 """Human document numbers drawn from named counters."""
 
-from django.db import connections, router
+import pgbulk
+from django.db.models import F
 
 from core.models import Sequence
 
@@ -13,18 +14,14 @@ def sequence_reserve(*, name: str, count: int = 1) -> range:
     reserves its whole block with one round trip, and a rolled-back caller
     gives its numbers back.
     """
-    connection = connections[router.db_for_write(Sequence)]
-    table = connection.ops.quote_name(Sequence._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (name, last_value) VALUES (%s, %s) "
-            "ON CONFLICT (name) DO UPDATE "
-            f"SET last_value = {table}.last_value + excluded.last_value "
-            "RETURNING last_value",
-            [name, count],
-        )
-        last = cursor.fetchone()[0]
-    return range(last - count + 1, last + 1)
+    (counter,) = pgbulk.upsert(
+        Sequence,
+        [Sequence(name=name, last_value=count)],
+        ["name"],
+        [pgbulk.UpdateField("last_value", expression=F("last_value") + count)],
+        returning=["last_value"],
+    )
+    return range(counter.last_value - count + 1, counter.last_value + 1)
 
 
 def format_number(prefix: str, value: int) -> str:

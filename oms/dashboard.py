@@ -3,25 +3,34 @@ whatever the size of the tables."""
 
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
-from statistics import median
 
 from django.apps import apps
-from django.db import connection
-from django.db.models import Count, QuerySet, Sum, Value
+from django.db.models import (
+    Aggregate,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Extract
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
+from connections.models import OutboundMessage
 from core.charts import column_series, horizontal_bars
 from fulfillment.models import (
-    OutboundMessage,
     PrintJob,
     Shipment,
     ShipmentStatus,
     WebhookDelivery,
 )
 from fulfillment.services.packstation import packers_today
-from fulfillment.webhooks import MAX_ATTEMPTS
 from inventory.selectors import stock_levels_below_reorder_point
 from oms.models import DashboardFigure
 from oms.tallies import (
@@ -33,13 +42,12 @@ from orders.models import Channel, CustomerRequest, ImportJob, Order, OrderStatu
 from orders.services.shipby import ship_by_due_today_q, ship_by_late_q
 from returns.models import Refund
 
-S = OrderStatus
 BACKLOG = [
-    (S.ALLOCATED, "Allocated, waiting for a pick list"),
-    (S.PICKING, "Picking"),
-    (S.PACKED, "Packed, not shipped"),
-    (S.BACKORDERED, "Backordered"),
-    (S.ON_HOLD, "On hold"),
+    (OrderStatus.ALLOCATED, "Allocated, waiting for a pick list"),
+    (OrderStatus.PICKING, "Picking"),
+    (OrderStatus.PACKED, "Packed, not shipped"),
+    (OrderStatus.BACKORDERED, "Backordered"),
+    (OrderStatus.ON_HOLD, "On hold"),
 ]
 IN_TRANSIT = [
     ShipmentStatus.SHIPPED,
@@ -64,8 +72,8 @@ def dashboard_figures_refresh_now(*, names: list[str] | None = None) -> dict:
     """Compute the history figures of the dashboard and store them."""
     since = timezone.now() - timedelta(days=30)
     compute = {
-        "ship-time": _median_hours_to_ship,
-        "returns": _returns_by_reason,
+        "ship-time": median_hours_to_ship,
+        "returns": returns_by_reason,
     }
     values = {}
     for name in names or compute:
@@ -83,37 +91,35 @@ def dashboard_figures_refresh() -> None:
     dashboard_figures_refresh_now()
 
 
-def _median_hours_to_ship(since) -> list[tuple[str, float]]:
+class Median(Aggregate):
+    """The median of the values (PostgreSQL's `percentile_cont(0.5)`)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+def median_hours_to_ship(since) -> list[tuple[str, float]]:
     """Median hours from order to its first shipment, per channel, last 30 days."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT c.name, percentile_cont(0.5) WITHIN GROUP (
-                    ORDER BY EXTRACT(EPOCH FROM (s.first_shipped - o.placed_at)) / 3600)
-                FROM (SELECT order_id, MIN(shipped_at) AS first_shipped
-                      FROM fulfillment_shipment
-                      WHERE shipped_at >= %s GROUP BY order_id) s
-                JOIN orders_order o ON o.id = s.order_id
-                JOIN orders_channel c ON c.id = o.channel_id
-                GROUP BY c.name ORDER BY c.name
-                """,
-                [since],
+    shipped = Shipment.objects.filter(shipped_at__gte=since)
+    earlier = shipped.filter(order=OuterRef("order")).filter(
+        Q(shipped_at__lt=OuterRef("shipped_at"))
+        | Q(shipped_at=OuterRef("shipped_at"), pk__lt=OuterRef("pk"))
+    )
+    rows = (
+        shipped.filter(~Exists(earlier))
+        .values_list("order__channel__name")
+        .annotate(
+            hours=Median(
+                Extract(F("shipped_at") - F("order__placed_at"), "epoch") / 3600
             )
-            return [(name, round(hours, 1)) for name, hours in cursor.fetchall()]
-    hours = defaultdict(list)
-    first: dict[int, tuple] = {}
-    for order_id, channel, placed, shipped in Shipment.objects.filter(
-        shipped_at__gte=since
-    ).values_list("order_id", "order__channel__name", "order__placed_at", "shipped_at"):
-        if order_id not in first or shipped < first[order_id][2]:
-            first[order_id] = (channel, placed, shipped)
-    for channel, placed, shipped in first.values():
-        hours[channel].append((shipped - placed).total_seconds() / 3600)
-    return [(name, round(median(values), 1)) for name, values in sorted(hours.items())]
+        )
+        .order_by("order__channel__name")
+    )
+    return [(name, round(hours, 1)) for name, hours in rows]
 
 
-def _returns_by_reason(since) -> list[tuple[str, int]]:
+def returns_by_reason(since) -> list[tuple[str, int]]:
     if not apps.is_installed("returns"):
         return []
     try:
@@ -295,19 +301,19 @@ def _needs_attention(*, user, now) -> list[tuple[str, int, str]]:
             WebhookDelivery.objects.filter(
                 created_at__gte=since,
                 succeeded=False,
-                attempt__gte=MAX_ATTEMPTS,
+                attempt__gte=WebhookDelivery.MAX_ATTEMPTS,
                 next_attempt_at__isnull=True,
             ),
             reverse("admin:fulfillment_webhookdelivery_changelist")
-            + f"?succeeded__exact=0&attempt__gte={MAX_ATTEMPTS}"
+            + f"?succeeded__exact=0&attempt__gte={WebhookDelivery.MAX_ATTEMPTS}"
             f"&next_attempt_at__isnull=True&created_at__gte={since_param}",
         ),
         (
             "outbox",
-            "fulfillment.view_outboundmessage",
+            "connections.view_outboundmessage",
             "Messages to the shops that failed",
             OutboundMessage.objects.filter(status=OutboundMessage.Status.FAILED),
-            reverse("admin:fulfillment_outboundmessage_changelist")
+            reverse("admin:connections_outboundmessage_changelist")
             + f"?status__exact={OutboundMessage.Status.FAILED}",
         ),
     ]

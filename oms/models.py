@@ -1,9 +1,9 @@
 """What the dashboard reads instead of counting millions of rows.
 
 - `OrderTally`: orders counted by the hour they were placed (UTC), channel and
-  status. The database keeps it exact: triggers on the order table (see
-  migration 0003) write +1/-1 rows to `OrderTallyChange` in the same
-  transaction as the order, and the periodic `oms.tallies.tallies_fold`
+  status. The database keeps it exact: triggers declared on the order model
+  (`core.tally_triggers`, django-pgtrigger) write the changes of each
+  statement to `OrderTallyChange` in the same transaction as the order, and the periodic `oms.tallies.tallies_fold`
   adds them into `OrderTally`. Readers add both, so a count is exact and
   live whether the fold ran a second or an hour ago.
 - `ShipmentTally`: shipments counted by status and estimated delivery date
@@ -12,12 +12,18 @@
   reason) computed by the periodic `oms.dashboard.dashboard_figures_refresh`.
 """
 
-import datetime
-
 from django.db import models
 
-# The estimated delivery of shipments without one, in ShipmentTally.
-NO_ESTIMATE = datetime.date(1, 1, 1)
+from core.tally_triggers import NO_ESTIMATE
+
+__all__ = [
+    "NO_ESTIMATE",
+    "DashboardFigure",
+    "OrderTally",
+    "OrderTallyChange",
+    "ShipmentTally",
+    "ShipmentTallyChange",
+]
 
 
 class OrderTally(models.Model):

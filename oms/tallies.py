@@ -4,14 +4,9 @@
 - Shipments per status and estimated delivery date (`ShipmentTally`): late
   (on the way, past the estimate) and in exception.
 
-Triggers on the order and shipment tables (installed by `tallies_ensure`,
-from migration 0003 and after every `migrate`) write the changes of every
-insert, update and delete to a change table in the row's own transaction: on
-PostgreSQL one row per group and statement, from the statement's transition
-tables (a 25,000-order import adds a few hundred rows, a status change two);
-on SQLite one row per row changed. Inserts only: concurrent transactions
-never wait on a shared counter row.
-
+Triggers declared on `Order` and `Shipment` (`core.tally_triggers`, installed
+by django-pgtrigger's migrations) write the changes of every insert, update,
+delete and COPY to a change table in the statement's own transaction.
 `tallies_fold` (periodic) moves the changes into the tallies; readers add
 the two, so the counts are exact at any moment. `tallies_rebuild` counts
 everything again (after a bulk load that bypassed the triggers, like
@@ -19,13 +14,15 @@ everything again (after a bulk load that bypassed the triggers, like
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from django.db import connection, transaction
-from django.db.models import Q, Sum
-from django.db.models.functions import TruncDate
+from django.db import models, transaction
+from django.db.models import Count, Q, Sum, Value
+from django.db.models.functions import Coalesce, Trunc, TruncDate
 from django_tasks import task
 
+from fulfillment.models import Shipment
+from oms import sql
 from oms.models import (
     NO_ESTIMATE,
     OrderTally,
@@ -33,208 +30,87 @@ from oms.models import (
     ShipmentTally,
     ShipmentTallyChange,
 )
+from orders.models import Order
+
+REBUILD_BATCH = 5_000
 
 
 @dataclass(frozen=True)
 class Tally:
-    name: str  # trigger and function names: oms_<name>_...
-    source: str  # the counted table
-    tally: str
-    changes: str
-    count: str  # the tally's count column
-    keys: tuple[str, ...]  # key columns, in the tally and change tables
-    pg: tuple[str, ...]  # SQL of each key from a row {row}, PostgreSQL
-    sqlite: tuple[str, ...]  # the same on SQLite
-    watched: tuple[str, ...]  # source columns the keys depend on
+    """A counted model, its tally and change tables, and the keys it is
+    counted by (as the triggers on the counted model compute them)."""
 
-    def key_sql(self, row: str) -> list[str]:
-        patterns = self.pg if connection.vendor == "postgresql" else self.sqlite
-        return [pattern.format(row=row) for pattern in patterns]
+    source: type[models.Model]
+    tally: type[models.Model]
+    changes: type[models.Model]
+    count: str  # the tally's count field
+    # tally field -> the source's field, or an expression over the source
+    keys: dict[str, str | models.Expression]
+
+    def fold(self) -> int:
+        """Move the pending changes into the tally; return how many tally
+        rows changed."""
+        moved = sql.tally_changes_fold(
+            tally=self.tally,
+            changes=self.changes,
+            keys=list(self.keys),
+            count=self.count,
+        )
+        self.tally.objects.filter(**{self.count: 0}).delete()
+        return moved
+
+    def rebuild(self) -> None:
+        """Count the source table again (the caller locks it)."""
+        self.changes.objects.all().delete()
+        self.tally.objects.all().delete()
+        groups = (
+            self.source.objects.order_by()
+            .values_list(*self.keys.values())
+            .annotate(counted=Count("pk"))
+        )
+        self.tally.objects.bulk_create(
+            (
+                self.tally(**dict(zip(self.keys, key, strict=True)), **{self.count: n})
+                for *key, n in groups.iterator(chunk_size=REBUILD_BATCH)
+            ),
+            batch_size=REBUILD_BATCH,
+        )
 
 
 TALLIES = [
     Tally(
-        name="order_tally",
-        source="orders_order",
-        tally=OrderTally._meta.db_table,
-        changes=OrderTallyChange._meta.db_table,
+        source=Order,
+        tally=OrderTally,
+        changes=OrderTallyChange,
         count="orders",
-        keys=("hour", "channel_id", "status"),
-        pg=(
-            "date_trunc('hour', {row}.placed_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
-            "{row}.channel_id",
-            "{row}.status",
-        ),
-        sqlite=(
-            "strftime('%Y-%m-%d %H:00:00', {row}.placed_at)",
-            "{row}.channel_id",
-            "{row}.status",
-        ),
-        watched=("placed_at", "channel_id", "status"),
+        keys={
+            "hour": Trunc("placed_at", "hour", tzinfo=UTC),
+            "channel_id": "channel_id",
+            "status": "status",
+        },
     ),
     Tally(
-        name="shipment_tally",
-        source="fulfillment_shipment",
-        tally=ShipmentTally._meta.db_table,
-        changes=ShipmentTallyChange._meta.db_table,
+        source=Shipment,
+        tally=ShipmentTally,
+        changes=ShipmentTallyChange,
         count="shipments",
-        keys=("status", "estimated_delivery"),
-        pg=(
-            "{row}.status",
-            f"COALESCE({{row}}.estimated_delivery, DATE '{NO_ESTIMATE.isoformat()}')",
-        ),
-        sqlite=(
-            "{row}.status",
-            f"COALESCE({{row}}.estimated_delivery, '{NO_ESTIMATE.isoformat()}')",
-        ),
-        watched=("status", "estimated_delivery"),
+        keys={
+            "status": "status",
+            "estimated_delivery": Coalesce(
+                "estimated_delivery", Value(NO_ESTIMATE, models.DateField())
+            ),
+        },
     ),
 ]
-
-
-def _pg_statements(spec: Tally) -> list[str]:
-    keys = ", ".join(spec.keys)
-    groups = ", ".join(str(n) for n in range(1, len(spec.keys) + 1))
-    new, old = ", ".join(spec.key_sql("n")), ", ".join(spec.key_sql("o"))
-    insert = f"INSERT INTO {spec.changes} ({keys}, change)"
-    function = f"""
-CREATE OR REPLACE FUNCTION oms_{spec.name}() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        {insert} SELECT {new}, count(*) FROM oms_new n GROUP BY {groups};
-    ELSIF TG_OP = 'DELETE' THEN
-        {insert} SELECT {old}, -count(*) FROM oms_old o GROUP BY {groups};
-    ELSE
-        {insert} SELECT {keys}, sum(change) FROM (
-            SELECT {", ".join(f"{sql} AS {key}" for sql, key in zip(spec.key_sql("n"), spec.keys, strict=True))},
-                   1 AS change FROM oms_new n
-            UNION ALL
-            SELECT {old}, -1 FROM oms_old o
-        ) AS moved GROUP BY {groups} HAVING sum(change) <> 0;
-    END IF;
-    RETURN NULL;
-END $$;
-"""
-    return [
-        function,
-        f"""CREATE TRIGGER oms_{spec.name}_insert AFTER INSERT ON {spec.source}
-            REFERENCING NEW TABLE AS oms_new
-            FOR EACH STATEMENT EXECUTE FUNCTION oms_{spec.name}()""",
-        f"""CREATE TRIGGER oms_{spec.name}_update AFTER UPDATE ON {spec.source}
-            REFERENCING OLD TABLE AS oms_old NEW TABLE AS oms_new
-            FOR EACH STATEMENT EXECUTE FUNCTION oms_{spec.name}()""",
-        f"""CREATE TRIGGER oms_{spec.name}_delete AFTER DELETE ON {spec.source}
-            REFERENCING OLD TABLE AS oms_old
-            FOR EACH STATEMENT EXECUTE FUNCTION oms_{spec.name}()""",
-    ]
-
-
-def _sqlite_statements(spec: Tally) -> list[str]:
-    keys = ", ".join(spec.keys)
-
-    def add(row: str, sign: str) -> str:
-        values = ", ".join(spec.key_sql(row))
-        return (
-            f"INSERT INTO {spec.changes} ({keys}, change) VALUES ({values}, {sign}1);"
-        )
-
-    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in spec.watched)
-    return [
-        f"""CREATE TRIGGER oms_{spec.name}_insert AFTER INSERT ON {spec.source}
-            BEGIN {add("NEW", "")} END""",
-        f"""CREATE TRIGGER oms_{spec.name}_update
-            AFTER UPDATE OF {", ".join(spec.watched)} ON {spec.source}
-            WHEN {changed}
-            BEGIN {add("OLD", "-")} {add("NEW", "")} END""",
-        f"""CREATE TRIGGER oms_{spec.name}_delete AFTER DELETE ON {spec.source}
-            BEGIN {add("OLD", "-")} END""",
-    ]
-
-
-def _drop_statements(spec: Tally) -> list[str]:
-    on = f" ON {spec.source}" if connection.vendor == "postgresql" else ""
-    drops = [
-        f"DROP TRIGGER IF EXISTS oms_{spec.name}_{event}{on}"
-        for event in ("insert", "update", "delete")
-    ]
-    if connection.vendor == "postgresql":
-        drops.append(f"DROP FUNCTION IF EXISTS oms_{spec.name}()")
-    return drops
-
-
-def _trigger_names(spec: Tally) -> set[str]:
-    return {f"oms_{spec.name}_{event}" for event in ("insert", "update", "delete")}
-
-
-def _triggers_present(cursor, spec: Tally) -> set[str]:
-    if connection.vendor == "postgresql":
-        cursor.execute(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass", [spec.source]
-        )
-    else:
-        cursor.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s",
-            [spec.source],
-        )
-    return {name for (name,) in cursor.fetchall()} & _trigger_names(spec)
-
-
-def tallies_ensure() -> list[str]:
-    """Install the triggers of each tally that misses one and count its table
-    again; returns the tallies it did. Run by migration 0003 and after every
-    `migrate`: SQLite drops a table's triggers when a migration rebuilds it."""
-    if connection.vendor not in ("postgresql", "sqlite"):
-        raise RuntimeError(f"The tallies have no triggers for {connection.vendor}.")
-    tables = set(connection.introspection.table_names())
-    done = []
-    for spec in TALLIES:
-        if not {spec.source, spec.tally, spec.changes} <= tables:
-            continue
-        with transaction.atomic(), connection.cursor() as cursor:
-            if _triggers_present(cursor, spec) == _trigger_names(spec):
-                continue
-            statements = (
-                _pg_statements(spec)
-                if connection.vendor == "postgresql"
-                else _sqlite_statements(spec)
-            )
-            for statement in [*_drop_statements(spec), *statements]:
-                cursor.execute(statement)
-            _rebuild(cursor, spec)
-        done.append(spec.name)
-    return done
-
-
-def tallies_remove_triggers(*, names: list[str] | None = None) -> None:
-    with connection.cursor() as cursor:
-        for spec in TALLIES:
-            if names is not None and spec.name not in names:
-                continue
-            for statement in _drop_statements(spec):
-                cursor.execute(statement)
-
-
-def _rebuild(cursor, spec: Tally) -> None:
-    if connection.vendor == "postgresql":
-        cursor.execute(f"LOCK TABLE {spec.source} IN SHARE MODE")
-    cursor.execute(f"DELETE FROM {spec.changes}")
-    cursor.execute(f"DELETE FROM {spec.tally}")
-    groups = ", ".join(str(n) for n in range(1, len(spec.keys) + 1))
-    cursor.execute(
-        f"INSERT INTO {spec.tally} ({', '.join(spec.keys)}, {spec.count}) "
-        f"SELECT {', '.join(spec.key_sql(spec.source))}, count(*) "
-        f"FROM {spec.source} GROUP BY {groups}"
-    )
 
 
 @transaction.atomic
 def tallies_rebuild() -> None:
     """Count every order and shipment again (their tables are locked against
-    writes meanwhile)."""
-    with connection.cursor() as cursor:
-        for spec in TALLIES:
-            _rebuild(cursor, spec)
+    writes meanwhile, so no change is counted twice or missed)."""
+    sql.tables_lock_against_writes(of=[tally.source for tally in TALLIES])
+    for tally in TALLIES:
+        tally.rebuild()
 
 
 @task()
@@ -245,40 +121,12 @@ def tallies_fold() -> int:
 
 @transaction.atomic
 def tallies_fold_now() -> int:
-    """Move the pending changes into the tallies; returns how many were moved."""
-    moved = 0
-    with connection.cursor() as cursor:
-        for spec in TALLIES:
-            keys = ", ".join(spec.keys)
-            upsert = (
-                f"INSERT INTO {spec.tally} ({keys}, {spec.count}) "
-                f"SELECT {keys}, SUM(change) FROM {{source}} GROUP BY {keys} "
-                f"ON CONFLICT ({keys}) DO UPDATE "
-                f"SET {spec.count} = {spec.tally}.{spec.count} + excluded.{spec.count}"
-            )
-            if connection.vendor == "postgresql":
-                # Exactly the rows it deletes are added: a change committed
-                # meanwhile stays for the next fold.
-                cursor.execute(
-                    f"WITH moved AS (DELETE FROM {spec.changes} "
-                    f"RETURNING {keys}, change) " + upsert.format(source="moved")
-                )
-                moved += cursor.rowcount
-            else:  # SQLite: writers are serialised, the transaction sees one state.
-                cursor.execute(f"SELECT COUNT(*), MAX(id) FROM {spec.changes}")
-                count, last = cursor.fetchone()
-                if not count:
-                    continue
-                cursor.execute(
-                    upsert.format(source=f"{spec.changes} WHERE id <= %s"), [last]
-                )
-                cursor.execute(f"DELETE FROM {spec.changes} WHERE id <= %s", [last])
-                moved += count
-            cursor.execute(f"DELETE FROM {spec.tally} WHERE {spec.count} = 0")
-    return moved
+    """Move the pending changes into the tallies; return how many tally rows
+    changed."""
+    return sum(tally.fold() for tally in TALLIES)
 
 
-def _sum(folded, pending, *keys: str) -> dict:
+def counts_sum(folded, pending, *keys: str) -> dict:
     """Add the folded counts and the pending changes (one query)."""
     parts = [
         queryset.values_list(*keys).annotate(n=Sum(column)).order_by()
@@ -293,7 +141,7 @@ def _sum(folded, pending, *keys: str) -> dict:
 
 def order_counts_by_status(statuses: list[str]) -> dict[str, int]:
     """Exact number of orders in each status (one query)."""
-    counts = _sum(
+    counts = counts_sum(
         (OrderTally.objects.filter(status__in=statuses), "orders"),
         OrderTallyChange.objects.filter(status__in=statuses),
         "status",
@@ -304,7 +152,7 @@ def order_counts_by_status(statuses: list[str]) -> dict[str, int]:
 def order_counts_by_day(since: datetime) -> dict[tuple, int]:
     """Exact number of orders placed since `since` per (local day, channel id),
     one query. Days are in the current time zone (whole-hour offsets)."""
-    return _sum(
+    return counts_sum(
         (
             OrderTally.objects.filter(hour__gte=since).annotate(day=TruncDate("hour")),
             "orders",
@@ -324,7 +172,7 @@ def shipment_counts(*, on_the_way: list[str], problem: str, today: date) -> dict
         estimated_delivery=NO_ESTIMATE
     )
     flag = Q(status=problem)
-    counts = _sum(
+    counts = counts_sum(
         (ShipmentTally.objects.filter(late | flag), "shipments"),
         ShipmentTallyChange.objects.filter(late | flag),
         "status",

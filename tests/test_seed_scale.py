@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from fulfillment.models import Shipment, ShipmentStatus
 from inventory.models import Product
+from oms import sql
 from oms.models import OrderTally, ShipmentTally
-from oms.seed import scale
+from oms.seed import scale, scale_plan
 from oms.tallies import order_counts_by_status, shipment_counts
 from orders.models import Customer, Order, OrderEvent, OrderLine
 
@@ -22,13 +23,6 @@ TABLES = [
     OrderEvent._meta.db_table,
     Shipment._meta.db_table,
 ]
-
-
-def test_seed_scale_needs_postgresql():
-    if connection.vendor == "postgresql":
-        pytest.skip("the SQLite run checks the refusal")
-    with pytest.raises(RuntimeError, match="PostgreSQL"):
-        scale.seed_scale(orders=10, say=lambda text: None)
 
 
 def schema() -> dict[str, set]:
@@ -50,10 +44,9 @@ def schema() -> dict[str, set]:
     return {"indexes": indexes, "constraints": constraints}
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_seed_scale_loads_consistent_rows_and_restores_the_schema(monkeypatch):
-    monkeypatch.setattr(scale, "CHUNK", 700)  # several chunks per table
+    monkeypatch.setattr(scale_plan, "CHUNK", 700)  # several chunks per table
     before = schema()
     said = []
 
@@ -100,18 +93,17 @@ def test_seed_scale_loads_consistent_rows_and_restores_the_schema(monkeypatch):
     }
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_load_still_gets_its_indexes_back(monkeypatch):
     before = schema()
-    planned = scale._statements
+    planned = sql.seed_statements
 
     def broken(product_count):
         statements = planned(product_count)
         statements["lines"] = "SELECT 1 / 0"
         return statements
 
-    monkeypatch.setattr(scale, "_statements", broken)
+    monkeypatch.setattr(sql, "seed_statements", broken)
 
     with pytest.raises(RuntimeError, match="load lines"):
         scale.seed_scale(orders=500, say=lambda text: None)

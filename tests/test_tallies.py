@@ -1,9 +1,11 @@
-"""Order tallies: the database keeps per-(hour, channel, status) order counts
-exact through every insert, status change and delete, on SQLite and
-PostgreSQL; folding and rebuilding never change a count."""
+"""Order and shipment tallies: the triggers declared on the models
+(django-pgtrigger) keep the per-(hour, channel, status) order counts and the
+per-(status, estimate) shipment counts exact through every insert, status
+change, delete and COPY; folding and rebuilding never change a count."""
 
 from datetime import timedelta
 
+import pgbulk
 import pytest
 from django.db.models import Count
 from django.db.models.functions import TruncDate
@@ -19,7 +21,12 @@ from oms.tallies import (
 )
 from orders.models import Order, OrderStatus
 from orders.services.lifecycle import order_cancel, order_hold
-from tests.factories import OrderFactory, ProductFactory
+from tests.factories import (
+    ChannelFactory,
+    CustomerFactory,
+    OrderFactory,
+    ProductFactory,
+)
 
 STATUSES = [value for value, _ in OrderStatus.choices]
 
@@ -105,6 +112,33 @@ def test_an_import_sized_insert_counts_every_order(place_order, stock):
     assert sum(order_counts_by_status(STATUSES).values()) == Order.objects.count()
     tallies_fold_now()
     assert sum(order_counts_by_status(STATUSES).values()) == 30
+
+
+@pytest.mark.django_db
+def test_orders_copied_in_bulk_and_moved_in_bulk_are_counted():
+    since = timezone.now() - timedelta(days=40)
+    channel, customer = ChannelFactory(), CustomerFactory()
+    copied = [
+        OrderFactory.build(
+            channel=channel,
+            customer=customer,
+            placed_at=timezone.now() - timedelta(days=n % 5, hours=n % 7),
+        )
+        for n in range(40)
+    ]
+
+    pgbulk.copy(Order, copied, exclude=["id"])
+
+    assert Order.objects.count() == 40
+    assert_exact(since)
+    Order.objects.filter(placed_at__lt=timezone.now() - timedelta(days=2)).update(
+        status=OrderStatus.CANCELLED
+    )
+    assert_exact(since)
+    tallies_fold_now()
+    assert_exact(since)
+    Order.objects.filter(status=OrderStatus.CANCELLED).delete()
+    assert_exact(since)
 
 
 def truth_shipments(today) -> dict:

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django_fsm import FSMField, transition
 
 from core.models import ProtectedStatusModel, VersionedModel
+from core.tally_triggers import NO_ESTIMATE, tally_triggers
 from inventory.models import Location
 
 
@@ -204,6 +205,17 @@ class Shipment(ProtectedStatusModel, VersionedModel):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # The dashboard's late and exception counts (oms.tallies): by status
+        # and estimated delivery, into oms.models.ShipmentTallyChange.
+        triggers = tally_triggers(
+            name="shipment_tally",
+            changes="oms_shipmenttallychange",
+            keys={
+                "status": "{row}.status",
+                "estimated_delivery": "COALESCE({row}.estimated_delivery, "
+                f"DATE '{NO_ESTIMATE.isoformat()}')",
+            },
+        )
         constraints = [
             models.UniqueConstraint(
                 fields=["carrier", "tracking_number"],

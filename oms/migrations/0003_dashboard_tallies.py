@@ -2,17 +2,9 @@
 
 from django.db import migrations, models
 
-
-def install(apps, schema_editor):
-    from oms.tallies import tallies_ensure
-
-    tallies_ensure()  # the triggers, and the orders already there counted
-
-
-def remove(apps, schema_editor):
-    from oms.tallies import tallies_remove_triggers
-
-    tallies_remove_triggers()
+# The order tally triggers are declared on the counted model (django-pgtrigger)
+# and installed by its app's migrations; 0005 drops the ones this migration
+# used to install.
 
 
 class Migration(migrations.Migration):
@@ -55,5 +47,4 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('hour', 'channel_id', 'status'), name='order_tally_unique')],
             },
         ),
-        migrations.RunPython(install, remove),
     ]

@@ -2,17 +2,9 @@
 
 from django.db import migrations, models
 
-
-def install(apps, schema_editor):
-    from oms.tallies import tallies_ensure
-
-    tallies_ensure()  # the shipment triggers, and the shipments there counted
-
-
-def remove(apps, schema_editor):
-    from oms.tallies import tallies_remove_triggers
-
-    tallies_remove_triggers(names=["shipment_tally"])
+# The shipment tally triggers are declared on the counted model (django-pgtrigger)
+# and installed by its app's migrations; 0005 drops the ones this migration
+# used to install.
 
 
 class Migration(migrations.Migration):
@@ -44,5 +36,4 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('status', 'estimated_delivery'), name='shipment_tally_unique')],
             },
         ),
-        migrations.RunPython(install, remove),
     ]

@@ -20,7 +20,6 @@ def order_walk(order: Order, target: str, rng: random.Random, users: dict) -> bo
     """Take an order towards its end state; return True when the warehouse
     still has to take it further (pick lists, packing, shipping)."""
     service = users["service"]
-    S = OrderStatus
     if target == "cancelled":
         order_cancel(order=order, actor=service, reason="Customer changed their mind")
         return False
@@ -28,7 +27,11 @@ def order_walk(order: Order, target: str, rng: random.Random, users: dict) -> bo
         reason = rng.choice(
             [HoldReason.ADDRESS_CHECK, HoldReason.PAYMENT, HoldReason.FRAUD_REVIEW]
         )
-        if order.status in (S.PENDING, S.ALLOCATED, S.BACKORDERED):
+        if order.status in (
+            OrderStatus.PENDING,
+            OrderStatus.ALLOCATED,
+            OrderStatus.BACKORDERED,
+        ):
             order_hold(order=order, actor=service, reason=reason, note="Demo hold")
         return False
-    return target in FULFILMENT_TARGETS and order.status == S.ALLOCATED
+    return target in FULFILMENT_TARGETS and order.status == OrderStatus.ALLOCATED

@@ -8,8 +8,9 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin_secrets import WriteOnlySecretAdminMixin
 from core.limits import FormLimitsMixin
-from orders.admin.channel_connection import (
+from orders.admin.inbox import (
     CONNECTION_SECRETS,
+    ChannelApiKeyInline,
     ChannelConnectionForm,
     access_token_state,
     inbound_secret_state,
@@ -34,6 +35,7 @@ class ChannelAdmin(WriteOnlySecretAdminMixin, FormLimitsMixin, admin.ModelAdmin)
     secret_field = "webhook_secret"
     # So are the shop's access token and the secret its webhooks are signed with.
     form = ChannelConnectionForm
+    inlines = [ChannelApiKeyInline]
 
     def get_exclude(self, request, obj=None):
         return [*super().get_exclude(request, obj), *CONNECTION_SECRETS]

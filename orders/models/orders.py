@@ -10,6 +10,7 @@ from django_fsm import RETURN_VALUE, FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from core.models import ProtectedStatusModel, VersionedModel
+from core.tally_triggers import tally_triggers
 from inventory.models import Location, Product
 from orders.models.channels import Channel
 
@@ -187,6 +188,18 @@ class Order(ProtectedStatusModel, VersionedModel):
 
     class Meta:
         ordering = ["-placed_at", "-pk"]
+        # The dashboard's order counts (oms.tallies): by hour placed (UTC),
+        # channel and status, into oms.models.OrderTallyChange.
+        triggers = tally_triggers(
+            name="order_tally",
+            changes="oms_ordertallychange",
+            keys={
+                "hour": "date_trunc('hour', {row}.placed_at AT TIME ZONE 'UTC') "
+                "AT TIME ZONE 'UTC'",
+                "channel_id": "{row}.channel_id",
+                "status": "{row}.status",
+            },
+        )
         constraints = [
             models.UniqueConstraint(
                 fields=["channel", "external_id"],

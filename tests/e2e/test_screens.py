@@ -23,7 +23,6 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from connections.models import InboundMessage
 from fulfillment.models import (
     Carrier,
     PickList,
@@ -40,7 +39,7 @@ from inventory.models import Location, Product
 from inventory.services import stock_receive
 from oms.roles import MANAGER, WAREHOUSE
 from orders.addresses import Address
-from orders.models import Channel, Customer, ImportJob
+from orders.models import Channel, Customer, ImportJob, InboundMessage
 from orders.services.orders import LineInput, order_create
 from returns.services.refunds import refund_create
 from returns.services.returns import ReturnLineInput, return_open
@@ -74,7 +73,7 @@ LISTS = [
     "fulfillment_outboundmessage",
     "orders_importjob",
     "fulfillment_printjob",
-    "connections_inboundmessage",
+    "orders_inboundmessage",
 ]
 
 

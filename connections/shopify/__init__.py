@@ -1,1 +1,0 @@
-"""Shopify: both directions of the shop's connection."""

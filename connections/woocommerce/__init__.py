@@ -1,1 +1,0 @@
-"""WooCommerce: both directions of the shop's connection."""
