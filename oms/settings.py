@@ -249,7 +249,7 @@ OMS_PERIODIC_TASKS: list[tuple[str, int]] = [
     # whose task was lost.
     ("fulfillment.outbox.sending.outbox_send_due", 15),
     # Inbound messages whose drain was lost (its worker died, say).
-    ("orders.intake.inbox.inbound_sweep", 60),
+    ("connections.inbox.replay.inbound_sweep", 60),
     # Postage: refunds of voided labels followed until EasyPost decides;
     # scan form PDFs and return labels whose task was lost or failed.
     ("fulfillment.postage.voids.postage_refunds_refresh_task", 900),

@@ -16,10 +16,9 @@ urlpatterns = [
     path("health/", health, name="health"),
     # Carriers post tracking updates here (token per carrier, JSON).
     path("api/", include("fulfillment.urls")),
-    # Shops post their order webhooks here (Shopify, WooCommerce).
-    path("api/", include("orders.urls")),
-    # The order API, its OpenAPI schema and docs.
-    path("api/v1/", include("oms.api.urls")),
+    # Shops post their order webhooks here (Shopify, WooCommerce), and the
+    # order API, its OpenAPI schema and docs (v1/).
+    path("api/", include("connections.urls")),
     # The customer's order page: a signed link per order, no login.
     path("o/", include("oms.customer.urls")),
 ]

@@ -12,12 +12,13 @@ from django.conf import settings
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
+from connections.models import InboundMessage
+from connections.services.api_keys import channel_api_key_create
 from oms import handlers
 from oms.wsgi import application
-from orders.models import Channel, InboundMessage, Order
-from orders.services.api_keys import channel_api_key_create
+from orders.models import Channel, Order
 from tests import factories
-from tests.test_api import order_body
+from tests.connections.test_api_views import order_body
 
 SECRET = "shpss_wsgi"
 

@@ -9,10 +9,11 @@ without any request leaving the machine.
 
 from django.utils import timezone
 
+from connections.models import ChannelApiKey
+from connections.services.api_keys import channel_api_key_create
 from fulfillment.models import ChannelListing
 from inventory.models import Product
-from orders.models import Channel, ChannelApiKey
-from orders.services.api_keys import channel_api_key_create
+from orders.models import Channel
 
 DEMO_SHOPS = [
     # code, name, platform, domain, access token

@@ -8,9 +8,8 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin_secrets import WriteOnlySecretAdminMixin
 from core.limits import FormLimitsMixin
-from orders.admin.inbox import (
+from orders.admin.channel_connection import (
     CONNECTION_SECRETS,
-    ChannelApiKeyInline,
     ChannelConnectionForm,
     access_token_state,
     inbound_secret_state,
@@ -35,7 +34,6 @@ class ChannelAdmin(WriteOnlySecretAdminMixin, FormLimitsMixin, admin.ModelAdmin)
     secret_field = "webhook_secret"
     # So are the shop's access token and the secret its webhooks are signed with.
     form = ChannelConnectionForm
-    inlines = [ChannelApiKeyInline]
 
     def get_exclude(self, request, obj=None):
         return [*super().get_exclude(request, obj), *CONNECTION_SECRETS]

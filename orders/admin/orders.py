@@ -170,7 +170,7 @@ def event_message_html(event: OrderEvent) -> str:
     message_id = (event.data or {}).get("inbound_message")
     if not isinstance(message_id, int):
         return event.message
-    url = reverse("admin:orders_inboundmessage_change", args=[message_id])
+    url = reverse("admin:connections_inboundmessage_change", args=[message_id])
     return format_html(
         '{} <a href="{}">(message #{})</a>', event.message, url, message_id
     )

@@ -2,7 +2,6 @@
 
 from orders.models.channels import (  # noqa: F401
     Channel,
-    ChannelApiKey,
 )
 from orders.models.events import (  # noqa: F401
     OrderEvent,
@@ -22,7 +21,6 @@ from orders.models.orders import (  # noqa: F401
 from orders.models.records import (  # noqa: F401
     CustomerEmail,
     ImportJob,
-    InboundMessage,
 )
 from orders.models.requests import (  # noqa: F401
     CustomerRequest,

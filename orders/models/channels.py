@@ -131,30 +131,3 @@ class Channel(models.Model):
     def shop_name(self) -> str:
         """The name customers know the shop by."""
         return self.display_name or self.name
-
-
-class ChannelApiKey(models.Model):
-    """A key a channel calls the order API with; only its SHA-256 is stored."""
-
-    channel = models.ForeignKey(
-        Channel, on_delete=models.CASCADE, related_name="api_keys"
-    )
-    name = models.CharField(max_length=100, blank=True, help_text="Who uses it.")
-    # The key reads `oms_<prefix>_<secret>`; the prefix finds the row, the hash
-    # of the whole key is compared in constant time.
-    prefix = models.CharField(max_length=16, unique=True, editable=False)
-    key_hash = models.CharField(max_length=64, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["channel", "-created_at"]
-        verbose_name = "API key"
-
-    def __str__(self) -> str:
-        return f"{self.channel.code}: {self.name or self.prefix}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None

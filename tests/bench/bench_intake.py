@@ -50,10 +50,10 @@ def free_port() -> int:
 
 
 def seed() -> str:
+    from connections.services.api_keys import channel_api_key_create
     from inventory.models import Location
     from inventory.services import stock_receive
     from orders.models import Channel
-    from orders.services.api_keys import channel_api_key_create
     from tests.factories import ProductFactory
 
     location = Location.objects.create(code="MAIN", name="Main", country="US")
@@ -378,7 +378,8 @@ def main() -> None:
         from django.db import connection
         from django.db.models import Count
 
-        from orders.models import InboundMessage, Order
+        from connections.models import InboundMessage
+        from orders.models import Order
 
         auth = {"Authorization": f"Bearer {key}"}
         # The workers allocate the API's orders as they come (they share the

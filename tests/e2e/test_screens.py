@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
+from connections.models import InboundMessage
 from fulfillment.models import (
     Carrier,
     PickList,
@@ -39,7 +40,7 @@ from inventory.models import Location, Product
 from inventory.services import stock_receive
 from oms.roles import MANAGER, WAREHOUSE
 from orders.addresses import Address
-from orders.models import Channel, Customer, ImportJob, InboundMessage
+from orders.models import Channel, Customer, ImportJob
 from orders.services.orders import LineInput, order_create
 from returns.services.refunds import refund_create
 from returns.services.returns import ReturnLineInput, return_open
@@ -73,7 +74,7 @@ LISTS = [
     "fulfillment_outboundmessage",
     "orders_importjob",
     "fulfillment_printjob",
-    "orders_inboundmessage",
+    "connections_inboundmessage",
 ]
 
 

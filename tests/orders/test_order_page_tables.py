@@ -5,7 +5,8 @@ piece of information the inlines showed."""
 import pytest
 from django.urls import reverse
 
-from orders.models import InboundMessage, OrderEvent
+from connections.models import InboundMessage
+from orders.models import OrderEvent
 from tests.factories import OrderFactory, ProductFactory
 
 
@@ -67,7 +68,7 @@ def test_lines_and_timeline_are_read_only_tables(
 
     # The timeline, newest first: routing reasons under the allocation, the
     # inbound message linked, the user; messages escaped.
-    message_url = reverse("admin:orders_inboundmessage_change", args=[message.pk])
+    message_url = reverse("admin:connections_inboundmessage_change", args=[message.pk])
     assert f'Came in <a href="{message_url}">(message #{message.pk})</a>' in html
     assert 'Stock allocated &lt;b&gt;<div class="oms-routing">' in html
     assert "Routing:" in html

@@ -3,13 +3,13 @@ comes in: the admin form, a CSV import, the API and a Shopify webhook."""
 
 import pytest
 
+from connections.services.api_keys import channel_api_key_create
 from inventory.models import Allocation
 from orders.importing.confirm import import_confirm
 from orders.models import Customer, HoldReason, Order, OrderEvent, OrderStatus
-from orders.services.api_keys import channel_api_key_create
 from tests import factories
+from tests.connections.test_inbox_webhooks import post_shopify, shopify_order
 from tests.orders.rules.support import rule
-from tests.orders.test_intake import post_shopify, shopify_order
 from tests.test_admin import admin_url
 
 pytestmark = pytest.mark.django_db
@@ -150,7 +150,7 @@ def test_api(client, rules, channel):
 
 
 def test_shopify_webhook(client, rules):
-    from tests.orders.test_intake import SECRET
+    from tests.connections.test_inbox_webhooks import SECRET
 
     factories.ChannelFactory(
         code="shopify-us",
@@ -166,7 +166,7 @@ def test_shopify_webhook(client, rules):
 def test_webhook_address_check_hold_is_seen_by_the_rules(client, rules):
     """A webhook order whose address fails its country's check is taken on hold
     before the rules run, so "address check failed" matches it."""
-    from tests.orders.test_intake import SECRET
+    from tests.connections.test_inbox_webhooks import SECRET
 
     factories.ChannelFactory(
         code="shopify-us", name="Shopify US", platform="shopify", inbound_secret=SECRET

@@ -1,0 +1,162 @@
+"""Admin of the inbox (inbound messages, with Replay) and channel API keys
+(also listed on the channel's page)."""
+
+import json
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from connections.inbox.replay import inbound_replay
+from connections.models import ChannelApiKey, InboundMessage
+from connections.services.api_keys import channel_api_key_revoke
+from core.admin_utils import ReadOnlyAdminMixin
+from orders.admin.customers import ChannelAdmin
+from orders.models import Channel
+
+
+class ChannelApiKeyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = ChannelApiKey
+    extra = 0
+    can_delete = False
+    fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    verbose_name_plural = (
+        "API keys (make one with manage.py channel_api_key CODE; revoke them "
+        "under API keys)"
+    )
+
+
+admin.site.unregister(Channel)
+
+
+@admin.register(Channel)
+class ChannelConnectionAdmin(ChannelAdmin):
+    """The channel's page with the API keys it calls the order API with."""
+
+    inlines = [*ChannelAdmin.inlines, ChannelApiKeyInline]
+
+
+@admin.register(ChannelApiKey)
+class ChannelApiKeyAdmin(admin.ModelAdmin):
+    list_display = [
+        "channel",
+        "name",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["channel"]
+    list_select_related = ["channel"]
+    readonly_fields = ["channel", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["channel", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made by manage.py channel_api_key, shown once there
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected keys", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = 0
+        for api_key in queryset:
+            if api_key.revoked_at is None:
+                channel_api_key_revoke(api_key=api_key)
+                count += 1
+        self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)
+
+
+class InboundStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return InboundMessage.Status.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(status=self.value()) if self.value() else queryset
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "received_at",
+        "channel",
+        "source",
+        "topic",
+        "external_id",
+        "status",
+        "order_link",
+        "short_error",
+    ]
+    list_filter = [InboundStatusFilter, "source", "channel"]
+    list_select_related = ["channel", "order"]
+    search_fields = ["external_id", "delivery_id", "idempotency_key"]
+    date_hierarchy = "received_at"
+    show_full_result_count = False
+    actions = ["replay"]
+    fields = [
+        "channel",
+        "source",
+        "topic",
+        "status",
+        "error",
+        "order_link",
+        "external_id",
+        "delivery_id",
+        "idempotency_key",
+        "received_at",
+        "processed_at",
+        "attempts",
+        "headers_shown",
+        "body_shown",
+        "response_status",
+    ]
+    readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("connections.view_inboundmessage")
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("connections.replay_inboundmessage")
+
+    @admin.display(description="order", ordering="order")
+    def order_link(self, obj: InboundMessage) -> str:
+        if obj.order_id is None:
+            return "—"
+        url = reverse("admin:orders_order_change", args=[obj.order_id])
+        return format_html('<a href="{}">{}</a>', url, obj.order.number)
+
+    @admin.display(description="error")
+    def short_error(self, obj: InboundMessage) -> str:
+        return obj.error if len(obj.error) <= 120 else obj.error[:119] + "…"
+
+    @admin.display(description="headers")
+    def headers_shown(self, obj: InboundMessage) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.headers, indent=2))
+
+    @admin.display(description="body, as received")
+    def body_shown(self, obj: InboundMessage) -> str:
+        try:
+            text = json.dumps(json.loads(obj.body), indent=2, ensure_ascii=False)
+        except ValueError:
+            text = obj.body
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+
+    @admin.action(description="Replay the selected messages", permissions=["replay"])
+    def replay(self, request: HttpRequest, queryset: QuerySet) -> None:
+        queued = 0
+        for message in queryset.exclude(status=InboundMessage.Status.RECEIVED):
+            inbound_replay(message=message, actor=request.user)
+            queued += 1
+        self.message_user(
+            request,
+            f"{queued} message(s) queued to be processed again; their status shows "
+            "the outcome.",
+            messages.SUCCESS,
+        )

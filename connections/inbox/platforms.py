@@ -1,0 +1,147 @@
+"""What a Shopify or WooCommerce order webhook asks for, by its topic and the
+order's state in the shop: take the order in, change it, cancel it, or
+nothing (said why)."""
+
+import json
+from typing import Any
+
+from connections.inbox.applying import (
+    Batch,
+    Outcome,
+    note_once,
+    order_change,
+    order_drop,
+    order_find,
+    order_take,
+)
+from connections.inbox.payload import FieldProblem, PayloadError, payload_check
+from connections.models import InboundMessage
+from connections.shopify import inbound as shopify
+from connections.woocommerce import inbound as woocommerce
+from orders.models import Order
+
+Status = InboundMessage.Status
+Source = InboundMessage.Source
+
+
+def shopify_apply(message: InboundMessage, body: Any, batch: Batch | None) -> Outcome:
+    """Apply a Shopify `orders/*` webhook."""
+    if not isinstance(body, dict):
+        raise PayloadError([FieldProblem("(body)", "must be a JSON object.")])
+    external_id = shopify.shopify_external_id(body)
+    order = order_find(message.channel, external_id, batch)
+    cancelled = shopify.shopify_is_cancelled(body)
+    if message.topic == "orders/cancelled" or (cancelled and order is not None):
+        return order_drop(message, order, external_id, "Shopify", batch)
+    if cancelled:
+        return Outcome(
+            Status.IGNORED, error="Cancelled in Shopify before it came here."
+        )
+    if message.topic not in shopify.TOPICS:
+        return Outcome(Status.IGNORED, error=f"Topic {message.topic!r} is not read.")
+    api_body = shopify.shopify_order_body(body)
+    if order is not None and message.topic == "orders/updated":
+        return shopify_update(message, order, body, api_body)
+    return order_take(message, payload_check(api_body), batch)
+
+
+def shopify_update(
+    message: InboundMessage, order: Order, body: dict, api_body: dict
+) -> Outcome:
+    """Apply an `orders/updated` in Shopify's `updated_at` order: an older
+    update arriving after a newer one is ignored. Address and shipping
+    changes go through `order_update` (staff rules); line changes are
+    refused, on the timeline and the message."""
+    stale = shopify_update_stale(message, order, body)
+    if stale:
+        return Outcome(Status.IGNORED, order, error=stale)
+    refused_lines = shopify_line_changes(order, body)
+    outcome = order_change(message, order, api_body, "Shopify")
+    if refused_lines:
+        note_once(outcome.order or order, refused_lines, message)
+        outcome.error = " ".join(filter(None, [refused_lines, outcome.error]))
+    return outcome
+
+
+def shopify_update_stale(message: InboundMessage, order: Order, body: dict) -> str:
+    """Say why this update is older than one already applied, or ""."""
+    updated_at = shopify.shopify_updated_at(body)
+    if updated_at is None:
+        return ""
+    applied = (
+        InboundMessage.objects.filter(
+            order=order, source=Source.SHOPIFY, status=Status.PROCESSED
+        )
+        .exclude(pk=message.pk)
+        .values_list("body", flat=True)
+    )
+    newest = None
+    for earlier in applied:
+        try:
+            moment = shopify.shopify_updated_at(json.loads(earlier))
+        except ValueError:
+            continue
+        if moment is not None and (newest is None or moment > newest):
+            newest = moment
+    if newest is None or updated_at >= newest:
+        return ""
+    return (
+        f"Not applied: this Shopify update (updated_at {updated_at.isoformat()}) "
+        f"is older than one already applied (updated_at {newest.isoformat()}); "
+        "it arrived late."
+    )
+
+
+def shopify_line_changes(order: Order, body: dict) -> str:
+    """Describe how Shopify's lines differ from the order's, or ""."""
+    wanted = shopify.shopify_line_quantities(body)
+    if not wanted:
+        return ""
+    held: dict[str, int] = {}
+    for sku, quantity in order.lines.values_list("sku", "quantity"):
+        held[sku] = held.get(sku, 0) + quantity
+    if wanted == held:
+        return ""
+    changes = [
+        f"{sku} {held.get(sku, 0)} → {wanted.get(sku, 0)}"
+        for sku in sorted(set(wanted) | set(held))
+        if held.get(sku, 0) != wanted.get(sku, 0)
+    ]
+    return (
+        f"Shopify changed the lines of order {order.number} ({', '.join(changes)}); "
+        "not applied: order lines are not edited here after intake. Cancel the "
+        "order in Shopify and place it again, or change the shipment by hand."
+    )
+
+
+def woocommerce_apply(
+    message: InboundMessage, body: Any, batch: Batch | None
+) -> Outcome:
+    """Apply a WooCommerce `order.*` webhook."""
+    if not isinstance(body, dict):
+        raise PayloadError([FieldProblem("(body)", "must be a JSON object.")])
+    if message.topic == "order.deleted":
+        external_id = str(body.get("id", "")).strip()
+        order = order_find(message.channel, external_id, batch)
+        return order_drop(message, order, external_id, "WooCommerce", batch)
+    if message.topic not in woocommerce.TOPICS:
+        return Outcome(Status.IGNORED, error=f"Topic {message.topic!r} is not read.")
+    external_id = woocommerce.woocommerce_external_id(body)
+    order = order_find(message.channel, external_id, batch)
+    status = woocommerce.woocommerce_status(body)
+    if status in woocommerce.CANCELLED_STATUSES:
+        if order is None:
+            return Outcome(
+                Status.IGNORED, error=f"Order {external_id} is {status} in WooCommerce."
+            )
+        return order_drop(message, order, external_id, "WooCommerce", batch)
+    api_body = woocommerce.woocommerce_order_body(body)
+    if order is not None:
+        return order_change(message, order, api_body, "WooCommerce")
+    if status not in woocommerce.IMPORTED_STATUSES:
+        return Outcome(
+            Status.IGNORED,
+            error=f"Order {external_id} is {status or 'without a status'} in "
+            "WooCommerce; it is taken once it is processing (paid).",
+        )
+    return order_take(message, payload_check(api_body), batch)

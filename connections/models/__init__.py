@@ -1,0 +1,6 @@
+"""The connections app's models, by subject; every model is importable from here."""
+
+from connections.models.inbox import (  # noqa: F401
+    ChannelApiKey,
+    InboundMessage,
+)

@@ -1,0 +1,1 @@
+"""Every write of the connections app, by subject."""

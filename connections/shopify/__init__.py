@@ -1,0 +1,1 @@
+"""Shopify: both directions of the shop's connection."""

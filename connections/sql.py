@@ -1,0 +1,165 @@
+"""The connections app's raw SQL: the statements the ORM cannot say as cheaply.
+
+Each statement is timed against its ORM twin in `tests/bench/bench_inbox_sql.py`
+(one run, ORM and raw side by side):
+
+- `inbound_insert_unless_seen`: store a message in one statement that neither
+  fails nor needs a savepoint when its delivery id or key was seen (`save()`
+  raises an IntegrityError, which inside a transaction needs a savepoint: three
+  round trips instead of one, and `bulk_create(ignore_conflicts=True)` gives
+  no id back);
+- `inbound_outcomes_save`: one UPDATE … FROM unnest for a batch's outcomes
+  (`bulk_update` builds a CASE per row and field, more CPU than the batch);
+- `api_order_or_number`: the channel's order, the message that took it in, and
+  a new order number when neither exists, in one round trip (the ORM needs two
+  reads and the counter's upsert).
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    connections,
+    router,
+)
+
+from connections.models import InboundMessage
+from core.models import Sequence as Counter
+from orders.models import Order
+
+
+def fetch_one(connection, sql: str, params: Sequence[Any], *, repeatable: bool):
+    """Run one statement and return its first row.
+
+    Outside a transaction, a `repeatable` statement stands in for Django's
+    health check of a kept connection (a `SELECT 1` round trip before a
+    request's first statement, half of a webhook's acknowledgement): should
+    the statement find the connection broken (the database restarted, an idle
+    connection cut), the connection is replaced and the statement run again.
+    """
+    trusted = (
+        repeatable
+        and connection.health_check_enabled
+        and not connection.health_check_done
+        and connection.connection is not None
+        and not connection.in_atomic_block
+    )
+    if trusted:
+        connection.health_check_done = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    except (OperationalError, InterfaceError):
+        if not trusted or connection.is_usable():
+            raise
+        connection.close()  # the next cursor connects anew
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+# The INSERT statement per database alias (its text never changes).
+_insert_sql: dict[str, str] = {}
+
+
+def inbound_insert_unless_seen(message: InboundMessage) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new id, or None when a
+    unique constraint (delivery id, idempotency key) already holds the row."""
+    meta = InboundMessage._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    for f in fields:
+        f.pre_save(message, add=True)
+    connection = connections[router.db_for_write(InboundMessage)]
+    sql = _insert_sql.get(connection.alias)
+    if sql is None:
+        quote = connection.ops.quote_name
+        sql = _insert_sql[connection.alias] = (
+            f"INSERT INTO {quote(meta.db_table)} "
+            f"({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+        )
+    params = [
+        f.get_db_prep_save(getattr(message, f.attname), connection) for f in fields
+    ]
+    # A repeated statement changes nothing when the message has a delivery id
+    # or an idempotency key (the unique constraints hold the first one).
+    repeatable = bool(message.delivery_id or message.idempotency_key)
+    row = fetch_one(connection, sql, params, repeatable=repeatable)
+    if row is None:
+        return None
+    message._state.adding = False
+    message._state.db = connection.alias
+    return row[0]
+
+
+def inbound_outcomes_save(messages: Sequence[InboundMessage]) -> None:
+    """Record what processing did on many messages: one UPDATE from arrays, a
+    constant statement cheap to build."""
+    if not messages:
+        return
+    connection = connections[router.db_for_write(InboundMessage)]
+    table = connection.ops.quote_name(InboundMessage._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS m SET status = v.status, error = v.error, "
+            "order_id = v.order_id, processed_at = v.processed_at, "
+            "attempts = v.attempts, external_id = v.external_id "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], "
+            "%s::timestamptz[], %s::integer[], %s::text[]) "
+            "AS v(id, status, error, order_id, processed_at, attempts, external_id) "
+            "WHERE m.id = v.id",
+            [
+                [m.pk for m in messages],
+                [m.status for m in messages],
+                [m.error for m in messages],
+                [m.order_id for m in messages],
+                [m.processed_at for m in messages],
+                [m.attempts for m in messages],
+                [m.external_id for m in messages],
+            ],
+        )
+
+
+def api_order_or_number(
+    *, channel_id: int, external_id: str, delivery_id: str, counter: str
+) -> tuple[int | None, int | None, int | None]:
+    """The id of the channel's order with this external id, the id of the API
+    message that took it in (by its `delivery_id`), and, only when both are
+    None, the next value of the `counter` sequence (the upsert
+    `sequence_reserve` makes): one statement."""
+    connection = connections[router.db_for_write(Order)]
+    quote = connection.ops.quote_name
+    orders, messages = Order._meta.db_table, InboundMessage._meta.db_table
+    table = quote(Counter._meta.db_table)
+    sql = (
+        f"WITH found AS (SELECT (SELECT {quote('id')} FROM {quote(orders)} "
+        f"WHERE {quote('channel_id')} = %s AND {quote('external_id')} = %s) "
+        "AS order_id, "
+        f"(SELECT {quote('id')} FROM {quote(messages)} "
+        f"WHERE {quote('channel_id')} = %s AND {quote('source')} = %s "
+        f"AND {quote('delivery_id')} = %s) AS message_id), "
+        f"reserved AS (INSERT INTO {table} (name, last_value) "
+        "SELECT %s, 1 FROM found "
+        "WHERE found.order_id IS NULL AND found.message_id IS NULL "
+        "ON CONFLICT (name) DO UPDATE "
+        f"SET last_value = {table}.last_value + excluded.last_value "
+        "RETURNING last_value) "
+        "SELECT found.order_id, found.message_id, "
+        "(SELECT last_value FROM reserved) FROM found"
+    )
+    params = [
+        channel_id,
+        external_id,
+        channel_id,
+        InboundMessage.Source.API.value,
+        delivery_id,
+        counter,
+    ]
+    # Run again on a connection found broken, it reserves at most one number
+    # more: it stands in for the connection's health check (`fetch_one`).
+    order_id, message_id, last = fetch_one(connection, sql, params, repeatable=True)
+    return order_id, message_id, last

@@ -1,0 +1,1 @@
+"""WooCommerce: both directions of the shop's connection."""

@@ -1,0 +1,45 @@
+"""The order API fuzzed from its own OpenAPI schema: no input gives a 5xx."""
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+
+from connections.services.api_keys import channel_api_key_create
+from oms.wsgi import application
+
+schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Call the WSGI app as Django's test client does: without closing the
+    database connection (the test's transaction) at the end of each request."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def auth(channel, product, stock):
+    stock(product, 1000)
+    return {"Authorization": f"Bearer {channel_api_key_create(channel=channel)[1]}"}
+
+
+@schema.parametrize()
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_never_answers_5xx(case, auth):
+    # Each test gets its own key, so 40 examples stay within its rate limit.
+    response = case.call(headers=auth)
+    assert response.status_code < 500, (
+        f"{case.method} {case.formatted_path} → {response.status_code}: "
+        f"{response.text[:500]}"
+    )
