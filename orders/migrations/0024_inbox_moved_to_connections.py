@@ -6,7 +6,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("orders", "0022_timeline_and_tags_without_db_foreign_keys"),
+        ("orders", "0023_order_tally_triggers"),
         ("connections", "0001_inbox"),
     ]
 
