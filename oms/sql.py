@@ -6,6 +6,10 @@ write, or writes too slowly, with the benchmark that shows it named.
   has no DELETE ... RETURNING: it would read the change rows, upsert, then
   delete exactly those ids (three statements and the ids through Python);
   `tests/bench/bench_tallies.py` times both.
+- `rows_insert_select`: `INSERT INTO ... SELECT` of a queryset the ORM
+  builds (the tallies' recount): the ORM can only read the grouped counts
+  into Python and `bulk_create` them back, 3x slower at 200,000 orders
+  (`tests/bench/bench_tallies.py`, rebuild).
 - `tables_lock_against_writes`: `LOCK TABLE ... IN SHARE MODE`, which the
   ORM has no call for (a recount must see no write land between emptying
   the tallies and counting).
@@ -48,6 +52,21 @@ def tally_changes_fold(
             f"SELECT {columns}, SUM(change) FROM moved GROUP BY {columns} "
             f"ON CONFLICT ({columns}) DO UPDATE "
             f"SET {total} = {table}.{total} + excluded.{total}"
+        )
+        return cursor.rowcount
+
+
+def rows_insert_select(
+    *, model: type[models.Model], fields: list[str], queryset: models.QuerySet
+) -> int:
+    """Insert the rows the queryset selects (one per row, its values in the
+    order of `fields`) into the model's table, without reading them; return
+    how many."""
+    columns = ", ".join(quoted(model._meta.get_field(name).column) for name in fields)
+    select, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quoted(model._meta.db_table)} ({columns}) {select}", params
         )
         return cursor.rowcount
 

@@ -32,8 +32,6 @@ from oms.models import (
 )
 from orders.models import Order
 
-REBUILD_BATCH = 5_000
-
 
 @dataclass(frozen=True)
 class Tally:
@@ -68,12 +66,8 @@ class Tally:
             .values_list(*self.keys.values())
             .annotate(counted=Count("pk"))
         )
-        self.tally.objects.bulk_create(
-            (
-                self.tally(**dict(zip(self.keys, key, strict=True)), **{self.count: n})
-                for *key, n in groups.iterator(chunk_size=REBUILD_BATCH)
-            ),
-            batch_size=REBUILD_BATCH,
+        sql.rows_insert_select(
+            model=self.tally, fields=[*self.keys, self.count], queryset=groups
         )
 
 
