@@ -2,11 +2,12 @@
 
 Lock order (docs/architecture.md): channels, then inbound messages, then
 what the services they call lock (orders, then shipments, then stock levels).
+Outbound messages are locked alone (a replay), never with anything else.
 """
 
 from datetime import datetime
 
-from connections.models import InboundMessage
+from connections.models import InboundMessage, OutboundMessage
 from orders.models import Channel
 
 
@@ -38,3 +39,12 @@ def lock_inbound_waiting(
         .order_by("pk")[:limit]
     )
 
+
+def lock_outbound_messages(message_ids: list[int]) -> list[OutboundMessage]:
+    """Lock these outbox messages (their rows only), with their channels read."""
+    return list(
+        OutboundMessage.objects.select_for_update(of=("self",))
+        .filter(pk__in=message_ids)
+        .select_related("channel")
+        .order_by("pk")
+    )

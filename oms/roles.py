@@ -26,9 +26,9 @@ _VIEW_ALL = [
     "fulfillment.view_trackingevent",
     "fulfillment.view_documentprint",
     "fulfillment.view_webhookdelivery",
-    "fulfillment.view_outboundmessage",
-    "fulfillment.view_outboundattempt",
-    "fulfillment.view_channellisting",
+    "connections.view_outboundmessage",
+    "connections.view_outboundattempt",
+    "connections.view_channellisting",
     # Postage: each shipment's rates and label, end-of-day forms, return labels.
     "fulfillment.view_shipmentpostage",
     "fulfillment.view_scanform",
@@ -101,10 +101,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
             for model in ("carrieraccount", "locationpostage", "box", "channelpostage")
             for verb in ("view", "add", "change")
         ),
-        "fulfillment.replay_outboundmessage",
-        "fulfillment.add_channellisting",
-        "fulfillment.change_channellisting",
-        "fulfillment.delete_channellisting",
+        "connections.replay_outboundmessage",
+        "connections.add_channellisting",
+        "connections.change_channellisting",
+        "connections.delete_channellisting",
         "orders.import_orders",
         "orders.view_importjob",
         "orders.export_order",

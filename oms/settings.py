@@ -243,11 +243,10 @@ OMS_PERIODIC_TASKS: list[tuple[str, int]] = [
     # Customer e-mails left behind by a process that died (queued without a
     # task, or claimed by a dead worker): sent again, never twice.
     ("orders.emails.customer_emails_sweep_task", 120),
-    # Channel webhooks whose retry is due (never slept on in a request).
-    ("fulfillment.webhooks.webhooks_retry_due", 30),
-    # The outbox to the shops: retries that are due, and coalesced stock pushes
-    # whose task was lost.
-    ("fulfillment.outbox.sending.outbox_send_due", 15),
+    # The outbox to the shops and channels (their APIs and our signed
+    # webhooks): retries that are due, messages whose task was lost (a process
+    # that died between commit and enqueue), coalesced stock pushes.
+    ("connections.outbox.sending.outbox_send_due", 15),
     # Inbound messages whose drain was lost (its worker died, say).
     ("connections.inbox.replay.inbound_sweep", 60),
     # Postage: refunds of voided labels followed until EasyPost decides;
@@ -263,9 +262,6 @@ OMS_PERIODIC_TASKS: list[tuple[str, int]] = [
     ("oms.tallies.tallies_fold", 60),
     ("oms.dashboard.dashboard_figures_refresh", 240),
 ]
-# One channel webhook attempt: connecting and each read wait at most this long
-# (seconds); a failure is retried on a schedule, never waited for.
-OMS_WEBHOOK_TIMEOUT = float(os.environ.get("OMS_WEBHOOK_TIMEOUT", "5"))
 # Carrier scans dated further ahead than this (seconds) are refused.
 OMS_TRACKING_FUTURE_TOLERANCE = float(
     os.environ.get("OMS_TRACKING_FUTURE_TOLERANCE", str(24 * 3600))
@@ -297,17 +293,11 @@ LOGGING = {
 # Called (after commit) with product_ids whenever stock becomes free, so the
 # inventory app can wake later apps without importing them.
 OMS_STOCK_AVAILABLE_HANDLERS = ["orders.services.allocation.stock_available"]
-# Called inside every stock write that changes what is available (product
-# ids): the outbox records a stock push to the channels that want one.
-OMS_STOCK_CHANGED_HANDLERS = ["fulfillment.outbox.stock.outbox_stock_changed"]
-# Called inside order_create and order_cancel (event, order ids): the outbox
-# records order.created / order.cancelled for generic channels.
-OMS_ORDER_OUTBOUND_HANDLERS = ["fulfillment.outbox.services.outbox_orders_event"]
 
-# The outbox to the shops (Shopify, WooCommerce, generic webhooks): each
-# request waits at most OMS_OUTBOX_TIMEOUT seconds; a message is tried at most
-# OMS_OUTBOX_MAX_ATTEMPTS times (backing off from 30 s to an hour), then shown
-# failed with Replay. A channel hears about a SKU's stock at most once per
+# The one outbox (Shopify, WooCommerce, our signed webhooks): each request
+# waits at most OMS_OUTBOX_TIMEOUT seconds (connect and each read); a message
+# is tried at most OMS_OUTBOX_MAX_ATTEMPTS times (backing off from 1 minute to
+# an hour, never waited for), then shown failed with Replay. A channel hears about a SKU's stock at most once per
 # OMS_STOCK_PUSH_COALESCE_SECONDS.
 OMS_OUTBOX_TIMEOUT = float(os.environ.get("OMS_OUTBOX_TIMEOUT", "10"))
 OMS_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OMS_OUTBOX_MAX_ATTEMPTS", "10"))

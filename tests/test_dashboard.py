@@ -148,7 +148,6 @@ def test_order_counts_are_live_and_exact_before_any_fold(admin_user, busy):
 def failures(shipped, user):
     """One of each thing a manager must act on, plus one that needs nothing."""
     from fulfillment.models import PrintJob, WebhookDelivery
-    from fulfillment.webhooks import MAX_ATTEMPTS
     from orders.models import ImportJob
     from returns.services.refunds import refund_create
 
@@ -159,7 +158,10 @@ def failures(shipped, user):
             ImportJob.objects.create(filename="a.csv", source=b"", status="failed")
             ImportJob.objects.create(filename="b.csv", source=b"", status="done")
             PrintJob.objects.create(kind="shipping_label", status="failed")
-            for attempt, retry_at in ((MAX_ATTEMPTS, None), (2, timezone.now())):
+            for attempt, retry_at in (
+                (WebhookDelivery.MAX_ATTEMPTS, None),
+                (2, timezone.now()),
+            ):
                 WebhookDelivery.objects.create(
                     channel=order.channel,
                     order=order,

@@ -4,3 +4,8 @@ from connections.models.inbox import (  # noqa: F401
     ChannelApiKey,
     InboundMessage,
 )
+from connections.models.outbox import (  # noqa: F401
+    ChannelListing,
+    OutboundAttempt,
+    OutboundMessage,
+)

@@ -1,4 +1,5 @@
-"""What the shops must hear, learnt from the hooks the lower apps emit.
+"""What the shops and channels must hear, learnt from the hooks the lower
+apps emit.
 
 Registered in `ConnectionsConfig.ready()` (core/hooks.py lists the hooks).
 Every handler runs inside the emitting transaction and only records outbox
@@ -8,14 +9,14 @@ rows; the worker sends them after commit.
 from collections.abc import Iterable
 from typing import Any
 
-from fulfillment.outbox.services import (
-    outbox_order_refunded,
-    outbox_orders_event,
+from connections.outbox.orders import outbox_order_refunded, outbox_orders_event
+from connections.outbox.shipments import (
     outbox_shipment_shipped,
     outbox_shipment_tracking_changed,
+    outbox_shipment_webhook,
 )
-from fulfillment.outbox.stock import outbox_stock_changed
-from fulfillment.webhooks import channel_webhook_queue
+from connections.outbox.stock import outbox_stock_changed
+from fulfillment.models import Shipment
 
 
 def stock_changed_record(*, product_ids: Iterable[int]) -> None:
@@ -32,15 +33,16 @@ def order_event_record(
         outbox_orders_event(event=event, order_ids=order_ids, reason=reason)
 
 
-def shipment_event_record(*, event: str, shipment: Any) -> None:
+def shipment_event_record(*, event: str, shipment: Shipment) -> None:
     """`shipment.event`: the shop's fulfilment or tracking update, and the
     signed webhook of a channel with a webhook URL."""
     if event == "shipment.shipped":
         outbox_shipment_shipped(shipment=shipment)
     elif event == "shipment.tracking_changed":
         outbox_shipment_tracking_changed(shipment=shipment)
+        # The channel's webhook says it as news of the tracking.
         event = "shipment.tracking_updated"
-    channel_webhook_queue(shipment=shipment, event=event)
+    outbox_shipment_webhook(shipment=shipment, event=event)
 
 
 def refund_approved_record(**refund: Any) -> None:

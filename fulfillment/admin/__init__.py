@@ -1,8 +1,8 @@
 """Admin of the warehouse, by subject: `shipments` (shipments, the pack and
 ship forms, tracking entry), `pick_lists`, `printing` (documents and
-background print batches), `logs` (tracking events, channel webhook
-deliveries, the print log), `outbox` (messages to the shops, Replay, channel
-listings), `carriers`, and `order_panel`, the fulfillment
+background print batches), `logs` (tracking events, the channel webhook
+deliveries of before the outbox, the print log), `carriers`, and
+`order_panel`, the fulfillment
 part of the one order admin (`FulfillmentOrderAdminMixin`, composed and
 registered in `oms.admin`).
 
@@ -13,7 +13,6 @@ Thin: every change is a call to `fulfillment.services`, every PDF comes from
 from fulfillment.admin import (  # noqa: F401 - registers them
     carriers,
     logs,
-    outbox,
     packstation,
     pick_lists,
     postage,

@@ -5,11 +5,6 @@ from fulfillment.models.documents import (  # noqa: F401
     DocumentPrint,
     PrintJob,
 )
-from fulfillment.models.outbox import (  # noqa: F401
-    ChannelListing,
-    OutboundAttempt,
-    OutboundMessage,
-)
 from fulfillment.models.packstation import PackClaim, PackScan  # noqa: F401
 from fulfillment.models.pickconfirm import PickScan  # noqa: F401
 from fulfillment.models.postage import (  # noqa: F401

@@ -52,7 +52,15 @@ class TrackingEvent(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """One attempt to tell a sales channel about a shipment, and its answer."""
+    """One attempt to tell a sales channel about a shipment, and its answer.
+
+    Read-only history: shipment webhooks are outbox messages now
+    (`connections.outbox.shipments`); this log keeps the attempts made
+    before, and nothing writes to it any more.
+    """
+
+    # Attempts the old pipeline made at most per message.
+    MAX_ATTEMPTS = 6
 
     channel = models.ForeignKey(
         "orders.Channel", on_delete=models.CASCADE, related_name="+"

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from connections.models import ChannelApiKey
 from connections.services.api_keys import channel_api_key_create
-from fulfillment.models import ChannelListing
+from connections.models import ChannelListing
 from inventory.models import Product
 from orders.models import Channel
 

@@ -35,7 +35,6 @@ from fulfillment.models import (
 from fulfillment.services.packing import shipment_pack
 from fulfillment.services.picking import pick_lists_create
 from fulfillment.services.shipping import shipment_ship
-from fulfillment.webhooks import MAX_ATTEMPTS
 from inventory.models import Location, Product
 from inventory.services import stock_receive
 from oms.roles import MANAGER, WAREHOUSE
@@ -71,7 +70,7 @@ LISTS = [
     "orders_orderevent",
     "fulfillment_trackingevent",
     "fulfillment_webhookdelivery",
-    "fulfillment_outboundmessage",
+    "connections_outboundmessage",
     "orders_importjob",
     "fulfillment_printjob",
     "connections_inboundmessage",
@@ -164,7 +163,7 @@ def floor(db):
         shipment=shipped,
         event="shipment.shipped",
         url="https://shop.example/hooks",
-        attempt=MAX_ATTEMPTS,
+        attempt=WebhookDelivery.MAX_ATTEMPTS,
         response_code=503,
         error="Service Unavailable",
         succeeded=False,

@@ -1,9 +1,9 @@
 """Network faults: a mail server that accepts and never answers, a channel
 endpoint that is down, slow or answering 500. None of them may hold a Ship
 longer than one bounded attempt, hold a row lock while it waits, or lose
-the message: the e-mail stays queued (or failed, visibly), the webhook
-attempt is logged as failed with its retry scheduled, and the retry task
-delivers it once the endpoint is back."""
+the message: the e-mail stays queued (or failed, visibly), the webhook's
+outbox message logs its failed attempt with the retry scheduled, and the
+periodic sweep delivers it once the endpoint is back."""
 
 import socket
 import threading
@@ -16,8 +16,9 @@ from django.conf import settings as django_settings
 from django.db import connection, connections
 from django.utils import timezone
 
-from fulfillment import webhooks
-from fulfillment.models import Shipment, WebhookDelivery
+from connections.models import OutboundMessage
+from connections.outbox import sending
+from fulfillment.models import Shipment
 from fulfillment.services.packing import shipment_pack
 from fulfillment.services.picking import pick_lists_create
 from fulfillment.services.shipping import shipment_ship
@@ -29,7 +30,7 @@ EMAIL_TIMEOUT = 0.5
 WEBHOOK_TIMEOUT = 0.5
 # What one bounded attempt may cost on a slow, busy CI machine (the SQLite and
 # PostgreSQL runs share its two cores), beyond the timeout. Still under the
-# 5 s and 10 s the production timeouts (OMS_WEBHOOK_TIMEOUT, EMAIL_TIMEOUT)
+# 10 s and 10 s the production timeouts (OMS_OUTBOX_TIMEOUT, EMAIL_TIMEOUT)
 # would cost if the code ignored the settings these tests lower.
 SLACK = 4.0
 
@@ -233,7 +234,7 @@ def test_no_row_lock_is_held_while_the_mail_server_is_silent(
 
 @pytest.fixture
 def channel_endpoint(settings, channel):
-    settings.OMS_WEBHOOK_TIMEOUT = WEBHOOK_TIMEOUT
+    settings.OMS_OUTBOX_TIMEOUT = WEBHOOK_TIMEOUT
     opened = []
 
     def open_endpoint(mode):
@@ -260,35 +261,38 @@ def test_a_failing_channel_costs_the_ship_one_bounded_attempt(
     elapsed = ship(shipment, user, carrier, django_capture_on_commit_callbacks)
 
     assert elapsed < WEBHOOK_TIMEOUT + SLACK, f"Ship took {elapsed:.1f} s"
-    [failed] = WebhookDelivery.objects.all()
-    assert (failed.attempt, failed.succeeded) == (1, False)
-    assert failed.response_code == (500 if mode == "error" else None)
+    [failed] = OutboundMessage.objects.filter(kind="shipment.shipped")
+    [attempt] = failed.attempt_log.all()
+    assert (failed.attempts, failed.status, attempt.succeeded) == (
+        1,
+        "pending",
+        False,
+    )
+    assert attempt.response_code == (500 if mode == "error" else None)
     expected_error = {
         "down": "refused",
         "slow": "timed out",
         "error": "HTTP 500",
     }[mode]
-    assert expected_error in failed.error
+    assert expected_error in attempt.error
     retry_in = (failed.next_attempt_at - timezone.now()).total_seconds()
     assert 30 < retry_in <= 60  # scheduled, not slept on
 
-    # The endpoint comes back; time passes; the periodic retry delivers it once.
+    # The endpoint comes back; time passes; the periodic sweep delivers it once.
     endpoint.recover()
-    WebhookDelivery.objects.filter(pk=failed.pk).update(
+    OutboundMessage.objects.filter(pk=failed.pk).update(
         next_attempt_at=timezone.now() - timedelta(seconds=1)
     )
-    assert ("fulfillment.webhooks.webhooks_retry_due", 30) in (
+    assert ("connections.outbox.sending.outbox_send_due", 15) in (
         django_settings.OMS_PERIODIC_TASKS
     )
-    webhooks.webhooks_retry_due.enqueue()
-    webhooks.webhooks_retry_due.enqueue()  # a second slot finds nothing due
+    sending.outbox_send_due.enqueue()
+    sending.outbox_send_due.enqueue()  # a second slot finds nothing due
 
-    delivered = WebhookDelivery.objects.get(attempt=2)
-    assert delivered.succeeded and delivered.response_code == 200
-    assert delivered.message_id == failed.message_id
-    assert endpoint.answered.count(200) == 1
     failed.refresh_from_db()
+    assert (failed.status, failed.attempts, failed.response_code) == ("sent", 2, 200)
     assert failed.next_attempt_at is None
+    assert endpoint.answered.count(200) == 1
 
 
 @pytest.mark.postgres
@@ -306,8 +310,8 @@ def test_no_row_lock_is_held_while_the_channel_is_slow(
     outcome["thread"].join(20)
     assert outcome.get("error") is None, outcome.get("error")
     assert outcome["elapsed"] < WEBHOOK_TIMEOUT + SLACK
-    failed = WebhookDelivery.objects.get()
-    assert not failed.succeeded and failed.next_attempt_at is not None
+    failed = OutboundMessage.objects.get(kind="shipment.shipped")
+    assert failed.status == "pending" and failed.next_attempt_at is not None
 
 
 # ---- helpers for the PostgreSQL proofs

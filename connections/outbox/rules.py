@@ -24,8 +24,9 @@ def max_attempts() -> int:
 
 
 def retry_delay(attempt: int) -> timedelta:
-    """Back off after the n-th failed attempt: 30 s, 1, 2, 4 … up to 60 minutes."""
-    return timedelta(seconds=min(30 * 2 ** max(0, attempt - 1), 3600))
+    """Back off after the n-th failed attempt: 1, 2, 4, 8 … up to 60 minutes
+    (the one policy for every message: shops and signed webhooks)."""
+    return timedelta(seconds=min(60 * 2 ** max(0, attempt - 1), 3600))
 
 
 def coalesce_window() -> timedelta:

@@ -20,11 +20,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_tasks import default_task_backend, task
 
-from core.sequences import sequence_reserve
-from fulfillment.models import ChannelListing, OutboundAttempt, OutboundMessage
-from fulfillment.outbox import generic, shopify, woocommerce
-from fulfillment.outbox.http import Outcome, SendError
-from fulfillment.outbox.rules import (
+from connections.generic import webhooks as generic
+from connections.http import Outcome, SendError
+from connections.models import ChannelListing, OutboundAttempt, OutboundMessage
+from connections.outbox.rules import (
     GENERIC,
     SHOPIFY,
     WOOCOMMERCE,
@@ -32,12 +31,22 @@ from fulfillment.outbox.rules import (
     coalesce_window,
     retry_delay,
 )
+from connections.shopify import outbound as shopify
+from connections.woocommerce import outbound as woocommerce
+from core.sequences import sequence_reserve
 from orders.models import Channel
 
 logger = logging.getLogger("oms.outbox")
 
 Kind = OutboundMessage.Kind
 Status = OutboundMessage.Status
+# Our signed shipment webhooks: sent to the channel's webhook URL whatever
+# its platform.
+SHIPMENT_WEBHOOKS = {
+    Kind.SHIPMENT_SHIPPED,
+    Kind.SHIPMENT_TRACKING,
+    Kind.SHIPMENT_DELIVERED,
+}
 
 # A sender that has not recorded its outcome by then died; the message is
 # taken up again.
@@ -53,7 +62,7 @@ def queue_can_wait() -> bool:
     return bool(default_task_backend.supports_defer)
 
 
-def _claim(message_id: int, now: datetime) -> OutboundMessage | None:
+def outbox_claim(message_id: int, now: datetime) -> OutboundMessage | None:
     """Take the message for sending; None when it is not due, not pending, or
     (stock) another push of the same SKU to the same channel is on its way."""
     due = Q(status__in=[Status.PENDING, Status.SENDING], next_attempt_at__lte=now)
@@ -103,7 +112,7 @@ def _claim(message_id: int, now: datetime) -> OutboundMessage | None:
     )
 
 
-def _shopify_fulfillment_id(message: OutboundMessage) -> str:
+def shopify_fulfillment_id(message: OutboundMessage) -> str:
     created = (
         OutboundMessage.objects.filter(
             channel_id=message.channel_id,
@@ -123,7 +132,7 @@ def _shopify_fulfillment_id(message: OutboundMessage) -> str:
     )
 
 
-def _stock(channel: Channel, message: OutboundMessage, outcome: Outcome) -> None:
+def stock_send(channel: Channel, message: OutboundMessage, outcome: Outcome) -> None:
     quantity = available_quantity(message.product_id)
     if message.platform == GENERIC:
         outcome.sent_quantity = quantity
@@ -158,7 +167,7 @@ def _stock(channel: Channel, message: OutboundMessage, outcome: Outcome) -> None
         )
 
 
-def _dispatch(message: OutboundMessage, outcome: Outcome) -> None:
+def outbox_dispatch(message: OutboundMessage, outcome: Outcome) -> None:
     """Make the requests that deliver the message; raise SendError if not."""
     channel = message.channel
     if not channel.active:
@@ -167,12 +176,14 @@ def _dispatch(message: OutboundMessage, outcome: Outcome) -> None:
             retry=False,
         )
     if message.kind == Kind.INVENTORY_UPDATED:
-        _stock(channel, message, outcome)
+        stock_send(channel, message, outcome)
+    elif message.kind in SHIPMENT_WEBHOOKS:
+        generic.post(channel, message, outcome, payload=message.payload)
     elif message.platform == SHOPIFY and message.kind == Kind.FULFILLMENT_CREATE:
         shopify.fulfillment_create(channel, message, outcome)
     elif message.platform == SHOPIFY and message.kind == Kind.TRACKING_UPDATE:
         shopify.tracking_update(
-            channel, message, outcome, fulfillment_id=_shopify_fulfillment_id(message)
+            channel, message, outcome, fulfillment_id=shopify_fulfillment_id(message)
         )
     elif message.platform == WOOCOMMERCE and message.kind in (
         Kind.FULFILLMENT_CREATE,
@@ -189,7 +200,7 @@ def _dispatch(message: OutboundMessage, outcome: Outcome) -> None:
         )
 
 
-def _finish(
+def outbox_finish(
     message: OutboundMessage,
     *,
     outcome: Outcome,
@@ -269,7 +280,7 @@ def outbox_send(
     """Make one attempt at a due message; return it, or None when it was not
     taken (not due, not pending, or taken by another sender). Must run
     outside any transaction: no row lock is held while the shop answers."""
-    message = _claim(message_id, now or timezone.now())
+    message = outbox_claim(message_id, now or timezone.now())
     if message is None:
         return None
     started = timezone.now()
@@ -277,10 +288,10 @@ def outbox_send(
     outcome = Outcome()
     failure: SendError | None = None
     try:
-        _dispatch(message, outcome)
+        outbox_dispatch(message, outcome)
     except SendError as error:
         failure = error
-    message = _finish(
+    message = outbox_finish(
         message,
         outcome=outcome,
         failure=failure,

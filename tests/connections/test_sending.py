@@ -7,12 +7,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from fulfillment.models import (
-    OutboundAttempt,
-    OutboundMessage,
-    Shipment,
-)
-from fulfillment.outbox.sending import outbox_send, outbox_send_due_run
+from connections.models import OutboundAttempt, OutboundMessage
+from connections.outbox.sending import outbox_send, outbox_send_due_run
+from fulfillment.models import Shipment
 from fulfillment.services.tracking import shipment_tracking_change
 from tests import factories
 from tests.support.shops import FakeShopify, FakeWooCommerce
@@ -177,7 +174,7 @@ def test_a_shopify_user_error_fails_at_once_and_replay_sends_it(
     shopify.add_order("T-1", {"TSH-BLK-M": 1})
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
-            "/admin/fulfillment/outboundmessage/",
+            "/admin/connections/outboundmessage/",
             {"action": "replay", "_selected_action": [message.pk]},
             follow=True,
         )
@@ -214,9 +211,9 @@ def test_the_outbox_list_and_a_message_page_answer_in_few_queries(
     message = OutboundMessage.objects.get()
     with django_assert_max_num_queries(12):
         assert (
-            admin_client.get("/admin/fulfillment/outboundmessage/").status_code == 200
+            admin_client.get("/admin/connections/outboundmessage/").status_code == 200
         )
-    page = admin_client.get(f"/admin/fulfillment/outboundmessage/{message.pk}/change/")
+    page = admin_client.get(f"/admin/connections/outboundmessage/{message.pk}/change/")
     assert page.status_code == 200
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from fulfillment.outbox.http import (
+from connections.http import (
     Answer,
     Outcome,
     SendError,

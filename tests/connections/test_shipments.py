@@ -1,4 +1,5 @@
-"""Shipping updates to the sales channel, against a real local HTTP server."""
+"""Signed shipment webhooks to the sales channel through the outbox, against a
+real local HTTP server."""
 
 import json
 import threading
@@ -10,8 +11,16 @@ from django.db import transaction
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from fulfillment import webhooks
-from fulfillment.models import Shipment, WebhookDelivery
+from connections.generic.webhooks import sign_headers
+from connections.models import OutboundAttempt, OutboundMessage
+from connections.outbox.rules import max_attempts
+from connections.outbox.sending import (
+    SENDING_LEASE,
+    outbox_send,
+    outbox_send_due_run,
+    outbox_send_many_task,
+)
+from fulfillment.models import Shipment
 from fulfillment.services.tracking import tracking_event_record
 from orders.services.channels import channel_secret_generate, channel_secret_standard
 
@@ -84,6 +93,23 @@ def listening(channel):
     return connect
 
 
+Status = OutboundMessage.Status
+WEBHOOK_KINDS = ["shipment.shipped", "shipment.tracking_updated", "shipment.delivered"]
+
+
+def webhooks():
+    """The shipment webhook messages in the outbox, oldest first."""
+    return OutboundMessage.objects.filter(kind__in=WEBHOOK_KINDS).order_by("pk")
+
+
+def attempts(message):
+    return list(
+        OutboundAttempt.objects.filter(message=message)
+        .order_by("number")
+        .values_list("number", "response_code", "succeeded")
+    )
+
+
 def test_shipping_posts_a_signed_update_to_the_channel(
     listening, shipped, product, django_capture_on_commit_callbacks
 ):
@@ -95,6 +121,7 @@ def test_shipping_posts_a_signed_update_to_the_channel(
     assert received["signed"] is True
     assert received["event"] == "shipment.shipped"
     body = received["body"]
+    assert sorted(body) == ["event", "lines", "occurred_at", "order", "shipment"]
     assert body["order"] == {
         "number": order.number,
         "external_id": order.external_id,
@@ -109,13 +136,33 @@ def test_shipping_posts_a_signed_update_to_the_channel(
         f"https://track.example/{shipment.tracking_number}"
     )
     assert body["shipment"]["status"] == "shipped"
-    delivery = WebhookDelivery.objects.get()
-    assert (delivery.response_code, delivery.succeeded, delivery.attempt) == (
+    [message] = webhooks()
+    assert (message.status, message.response_code, message.attempts) == (
+        Status.SENT,
         200,
-        True,
         1,
     )
-    assert delivery.shipment == shipment and delivery.payload == body
+    assert message.shipment == shipment and message.payload == body
+    assert received["id"] == message.message_id
+    assert attempts(message) == [(1, 200, True)]
+
+
+def test_the_webhook_is_recorded_in_the_transaction_and_survives_a_lost_enqueue(
+    listening, shipped, product, django_capture_on_commit_callbacks
+):
+    # The process dies between commit and enqueue: no task was ever queued.
+    with listening() as server:
+        with django_capture_on_commit_callbacks(execute=False):
+            shipped([(product, 1)])
+        [message] = webhooks()
+        assert message.status == Status.PENDING and server.received == []
+
+        assert outbox_send_due_run() >= 1  # the periodic sweep takes it up
+
+    [received] = server.received
+    assert received["event"] == "shipment.shipped"
+    message.refresh_from_db()
+    assert message.status == Status.SENT
 
 
 def test_a_failing_channel_is_retried_later_not_waited_for(
@@ -126,26 +173,24 @@ def test_a_failing_channel_is_retried_later_not_waited_for(
             shipped([(product, 1)])
         # One attempt in the request; the retry is scheduled, not slept on.
         assert len(server.received) == 1
-        first = WebhookDelivery.objects.get()
-        assert (first.response_code, first.succeeded) == (503, False)
-        assert first.error == "HTTP 503 Service Unavailable"
-        wait = (first.next_attempt_at - first.created_at).total_seconds()
+        [first] = webhooks()
+        assert (first.status, first.response_code) == (Status.PENDING, 503)
+        assert first.last_error == "The channel answered HTTP 503 Service Unavailable."
+        [attempt] = first.attempt_log.all()
+        wait = (first.next_attempt_at - attempt.started_at).total_seconds()
         assert 55 <= wait <= 65
 
-        assert webhooks.webhooks_retry() == 0  # not due yet
-        tried = webhooks.webhooks_retry(now=timezone.now() + timedelta(minutes=2))
+        assert outbox_send_due_run() == 0  # not due yet
+        tried = outbox_send_due_run(now=timezone.now() + timedelta(minutes=2))
 
     assert tried == 1
     assert len(server.received) == 2
     assert server.received[0]["body"] == server.received[1]["body"]
     # One message, two attempts: the same webhook-id, so the channel can dedupe.
     assert server.received[0]["id"] == server.received[1]["id"]
-    attempts = list(
-        WebhookDelivery.objects.order_by("attempt").values_list(
-            "attempt", "response_code", "succeeded", "next_attempt_at"
-        )
-    )
-    assert attempts == [(1, 503, False, None), (2, 200, True, None)]
+    first.refresh_from_db()
+    assert (first.status, first.next_attempt_at) == (Status.SENT, None)
+    assert attempts(first) == [(1, 503, False), (2, 200, True)]
 
 
 def test_a_due_retry_is_sent_once_however_often_it_is_swept(
@@ -155,15 +200,13 @@ def test_a_due_retry_is_sent_once_however_often_it_is_swept(
     with listening(codes=(500, 200)) as server:
         with django_capture_on_commit_callbacks(execute=True):
             shipped([(product, 1)])
-        failed = WebhookDelivery.objects.get()
-        assert webhooks.webhooks_retry(now=later) == 1
-        assert webhooks.webhooks_retry(now=later) == 0
-        # A late queued retry of the same attempt finds it taken.
-        assert webhooks.channel_webhook_send_task.call(
-            **webhooks._retry_arguments(failed)
-        )
+        [failed] = webhooks()
+        assert outbox_send_due_run(now=later) == 1
+        assert outbox_send_due_run(now=later) == 0
+        # A late queued retry of the same message finds it sent.
+        assert outbox_send_many_task.call(message_ids=[failed.pk]) == 0
     assert len(server.received) == 2
-    assert WebhookDelivery.objects.count() == 2
+    assert OutboundAttempt.objects.filter(message=failed).count() == 2
 
 
 def test_a_channel_that_stays_down_gets_a_bounded_number_of_tries(
@@ -173,54 +216,50 @@ def test_a_channel_that_stays_down_gets_a_bounded_number_of_tries(
         with django_capture_on_commit_callbacks(execute=True):
             shipped([(product, 1)])
         moment = timezone.now()
-        for _ in range(webhooks.MAX_ATTEMPTS + 2):
+        for _ in range(max_attempts() + 2):
             moment += timedelta(hours=1)
-            webhooks.webhooks_retry(now=moment)
-    assert len(server.received) == webhooks.MAX_ATTEMPTS
-    assert not WebhookDelivery.objects.filter(succeeded=True).exists()
-    last = WebhookDelivery.objects.get(attempt=webhooks.MAX_ATTEMPTS)
-    assert last.next_attempt_at is None  # given up: visible as failed
-    assert not WebhookDelivery.objects.filter(next_attempt_at__isnull=False).exists()
+            outbox_send_due_run(now=moment)
+    assert len(server.received) == max_attempts()
+    [message] = webhooks()
+    # Given up: visible as failed, with Replay.
+    assert (message.status, message.next_attempt_at) == (Status.FAILED, None)
+    assert not message.attempt_log.filter(succeeded=True).exists()
 
 
 def test_an_attempt_whose_sender_died_is_taken_up_again(
-    listening, shipped, product, channel
+    listening, shipped, product, django_capture_on_commit_callbacks
 ):
-    order = shipped([(product, 1)])
-    # What a process killed mid-POST leaves behind: the attempt, no answer.
     with listening() as server:
-        stuck = WebhookDelivery.objects.create(
-            channel=channel,
-            order=order,
-            event="shipment.shipped",
-            url=channel.webhook_url,
-            payload={"event": "shipment.shipped"},
-            message_id="msg_stuck",
-            error=webhooks.SENDING,
-            next_attempt_at=timezone.now() + webhooks.SENDING_LEASE,
+        with django_capture_on_commit_callbacks(execute=False):
+            shipped([(product, 1)])
+        # What a process killed mid-POST leaves behind: sending, no answer.
+        message = webhooks().get()
+        OutboundMessage.objects.filter(pk=message.pk).update(
+            status=Status.SENDING,
+            attempts=1,
+            next_attempt_at=timezone.now() + SENDING_LEASE,
         )
-        assert webhooks.webhooks_retry() == 0  # still within its lease
-        later = timezone.now() + webhooks.SENDING_LEASE + timedelta(seconds=1)
-        assert webhooks.webhooks_retry(now=later) == 1
+        outbox_send_due_run()  # still within its lease: left alone
+        message.refresh_from_db()
+        assert message.status == Status.SENDING and server.received == []
+        later = timezone.now() + SENDING_LEASE + timedelta(seconds=1)
+        assert outbox_send_due_run(now=later) == 1
     [received] = server.received
-    assert received["id"] == "msg_stuck"
-    stuck.refresh_from_db()
-    assert stuck.next_attempt_at is None
-    assert WebhookDelivery.objects.get(attempt=2).succeeded
+    assert received["id"] == message.message_id
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Status.SENT, 2)
 
 
-def test_delivery_refuses_to_run_inside_a_transaction(channel, shipped, product):
-    order = shipped([(product, 1)])
+def test_delivery_refuses_to_run_inside_a_transaction(
+    channel, shipped, product, django_capture_on_commit_callbacks
+):
     channel.webhook_url = "http://127.0.0.1:9/never"
     channel.save()
+    with django_capture_on_commit_callbacks(execute=False):
+        shipped([(product, 1)])
+    message = webhooks().get()
     with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
-        webhooks.channel_webhook_deliver(
-            channel_id=channel.pk,
-            order_id=order.pk,
-            shipment_id=None,
-            event="shipment.shipped",
-            payload={},
-        )
+        outbox_send(message_id=message.pk)
 
 
 def test_a_plain_secret_set_before_signs_with_its_bytes(
@@ -240,12 +279,10 @@ def test_a_plain_secret_set_before_signs_with_its_bytes(
 def test_a_replayed_or_altered_webhook_is_refused_by_the_receiver():
     body = b'{"event":"shipment.shipped"}'
     old = datetime.now(UTC) - timedelta(minutes=10)
-    headers = webhooks.sign_headers(
-        body=body, secret=SECRET, message_id="msg_1", at=old
-    )
+    headers = sign_headers(body=body, secret=SECRET, message_id="msg_1", at=old)
     with pytest.raises(WebhookVerificationError, match="too old"):
         Webhook(SECRET).verify(body, headers)
-    fresh = webhooks.sign_headers(body=body, secret=SECRET, message_id="msg_1")
+    fresh = sign_headers(body=body, secret=SECRET, message_id="msg_1")
     with pytest.raises(WebhookVerificationError):
         Webhook(SECRET).verify(body + b" ", fresh)
     assert Webhook(SECRET).verify(body, fresh) == {"event": "shipment.shipped"}
@@ -260,9 +297,10 @@ def test_unreachable_channel_is_logged_with_the_error(
     server.httpd.server_close()
     with django_capture_on_commit_callbacks(execute=True):
         shipped([(product, 1)])
-    delivery = WebhookDelivery.objects.order_by("attempt").first()
-    assert delivery.response_code is None
-    assert "Connection refused" in delivery.error or "URLError" in delivery.error
+    message = webhooks().get()
+    [attempt] = message.attempt_log.all()
+    assert attempt.response_code is None and message.status == Status.PENDING
+    assert "Connection refused" in attempt.error or "URLError" in attempt.error
 
 
 def test_with_a_queue_the_retry_waits_with_backoff(
@@ -270,22 +308,22 @@ def test_with_a_queue_the_retry_waits_with_backoff(
 ):
     from django_tasks_db.models import DBTaskResult
 
-    from fulfillment.webhooks import channel_webhook_send_task
-
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    sends = DBTaskResult.objects.filter(task_path__endswith="channel_webhook_send_task")
+    sends = DBTaskResult.objects.filter(task_path__endswith="outbox_send_many_task")
     with listening(codes=(502,)):
         with django_capture_on_commit_callbacks(execute=True):
             shipped([(product, 1)])
-        queued = sends.get()
-        assert queued.args_kwargs["kwargs"]["attempt"] == 1
+        message = webhooks().get()
+        queued = sends.get(args_kwargs__kwargs__message_ids=[message.pk])
         # What the worker does with it: the POST fails, the retry waits.
-        channel_webhook_send_task.call(**queued.args_kwargs["kwargs"])
-    delivery = WebhookDelivery.objects.get()
-    assert (delivery.attempt, delivery.response_code) == (1, 502)
-    retry = sends.exclude(pk=queued.pk).get()
-    assert retry.args_kwargs["kwargs"]["attempt"] == 2
-    wait = (retry.run_after - delivery.created_at).total_seconds()
+        outbox_send_many_task.call(**queued.args_kwargs["kwargs"])
+    message.refresh_from_db()
+    assert (message.attempts, message.response_code) == (1, 502)
+    retry = sends.exclude(pk=queued.pk).get(
+        args_kwargs__kwargs__message_ids=[message.pk]
+    )
+    [attempt] = message.attempt_log.all()
+    wait = (retry.run_after - attempt.started_at).total_seconds()
     assert 55 <= wait <= 65
 
 
@@ -313,4 +351,4 @@ def test_channel_without_webhook_url_is_not_called(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         shipped([(product, 1)])
-    assert not WebhookDelivery.objects.exists()
+    assert not webhooks().exists()

@@ -1,8 +1,8 @@
 """Available stock back to the shops, coalesced and in order.
 
-Inventory calls `outbox_stock_changed` (named in
-`OMS_STOCK_CHANGED_HANDLERS`, so inventory never imports fulfillment) inside
-every stock write that changes what is available. For each channel that
+Inventory emits the `stock.changed` hook (core/hooks.py), whose handler is
+`outbox_stock_changed`, inside every stock write that changes what is
+available. For each channel that
 pushes stock and lists the SKU, one `inventory.updated` message waits at
 most: a change while one waits adds nothing. It is due
 `OMS_STOCK_PUSH_COALESCE_SECONDS` after the first change, so a channel hears
@@ -13,14 +13,13 @@ leaves, so an older push never lands after a newer one.
 """
 
 import time
-import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
 from django.utils import timezone
 
-from fulfillment.models import ChannelListing, OutboundMessage
-from fulfillment.outbox.rules import (
+from connections.models import ChannelListing, OutboundMessage
+from connections.outbox.rules import (
     GENERIC,
     SHOPIFY,
     WOOCOMMERCE,
@@ -28,7 +27,7 @@ from fulfillment.outbox.rules import (
     max_attempts,
     platform_of,
 )
-from fulfillment.outbox.services import send_on_commit
+from connections.outbox.services import message_id_new, send_on_commit
 from inventory.models import Product
 from orders.models import Channel
 
@@ -40,7 +39,7 @@ def stock_key(sku: str) -> str:
     return sku[:100]
 
 
-def _listed(channel: Channel, product_ids: list[int]) -> set[int]:
+def listed_products(channel: Channel, product_ids: list[int]) -> set[int]:
     if platform_of(channel) == GENERIC:
         return set(product_ids) if channel.webhook_url else set()
     listings = ChannelListing.objects.filter(
@@ -57,7 +56,7 @@ def _listed(channel: Channel, product_ids: list[int]) -> set[int]:
 _CHANNELS_SEEN: list[tuple[float, list[Channel]]] = []
 
 
-def _pushing_channels() -> list[Channel]:
+def stock_pushing_channels() -> list[Channel]:
     """The active channels that push stock to a platform that takes it.
 
     Every stock write asks, and the answer rarely changes: it is remembered
@@ -86,14 +85,14 @@ def outbox_stock_changed(*, product_ids: Iterable[int]) -> int:
     product_ids = sorted(set(product_ids))
     if not product_ids:
         return 0
-    channels = _pushing_channels()
+    channels = stock_pushing_channels()
     if not channels:
         return 0
     skus = dict(Product.objects.filter(pk__in=product_ids).values_list("pk", "sku"))
     due = timezone.now() + coalesce_window()
     created: list[OutboundMessage] = []
     for channel in channels:
-        wanted = _listed(channel, product_ids)
+        wanted = listed_products(channel, product_ids)
         if not wanted:
             continue
         waiting = set(
@@ -112,7 +111,7 @@ def outbox_stock_changed(*, product_ids: Iterable[int]) -> int:
                 dedupe_key=stock_key(skus[product_id]),
                 product_id=product_id,
                 payload={"sku": skus[product_id]},
-                message_id=f"msg_{uuid.uuid4().hex}",
+                message_id=message_id_new(),
                 attempts_left=max_attempts(),
                 next_attempt_at=due,
             )

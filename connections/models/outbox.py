@@ -1,13 +1,17 @@
-"""The outbox back to the shops (sent by `fulfillment.outbox`)."""
+"""The one outbox: every message to a shop or channel, its attempts, and the
+listings that map SKUs to shop products (sent by `connections.outbox`).
+
+The tables keep the names they had in the fulfillment app.
+"""
 
 from django.db import models
 from django.db.models import Q
 
-from fulfillment.models.shipments import Shipment
-
 
 class OutboundMessage(models.Model):
-    """One thing a sales channel must hear, in its platform's own terms.
+    """One thing a sales channel must hear, in its platform's own terms or as
+    our signed Standard Webhook (`shipment.*`, `order.*`, `inventory.updated`
+    to the channel's webhook URL).
 
     Recorded in the transaction of the change it reports, sent afterwards by
     a worker (one bounded request per attempt, retried on a schedule) and
@@ -24,6 +28,9 @@ class OutboundMessage(models.Model):
         ORDER_CANCELLED = "order.cancelled", "Order cancelled"
         ORDER_REFUNDED = "order.refunded", "Order refunded"
         INVENTORY_UPDATED = "inventory.updated", "Available stock"
+        SHIPMENT_SHIPPED = "shipment.shipped", "Shipment shipped (webhook)"
+        SHIPMENT_TRACKING = "shipment.tracking_updated", "Tracking news (webhook)"
+        SHIPMENT_DELIVERED = "shipment.delivered", "Shipment delivered (webhook)"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -35,6 +42,8 @@ class OutboundMessage(models.Model):
     channel = models.ForeignKey(
         "orders.Channel", on_delete=models.CASCADE, related_name="+"
     )
+    # How it is sent: the shop's API (shopify, woocommerce) or our signed
+    # webhook (generic).
     platform = models.CharField(max_length=16)
     kind = models.CharField(max_length=32, choices=Kind)
     # What makes the message one of a kind for its channel: a shipment
@@ -48,7 +57,7 @@ class OutboundMessage(models.Model):
         related_name="outbound_messages",
     )
     shipment = models.ForeignKey(
-        Shipment,
+        "fulfillment.Shipment",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -86,6 +95,7 @@ class OutboundMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "fulfillment_outboundmessage"
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
@@ -129,6 +139,7 @@ class OutboundAttempt(models.Model):
     succeeded = models.BooleanField(default=False)
 
     class Meta:
+        db_table = "fulfillment_outboundattempt"
         ordering = ["-started_at", "-pk"]
 
     def __str__(self) -> str:
@@ -165,6 +176,7 @@ class ChannelListing(models.Model):
     )
 
     class Meta:
+        db_table = "fulfillment_channellisting"
         ordering = ["channel", "product"]
         constraints = [
             models.UniqueConstraint(

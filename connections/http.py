@@ -24,10 +24,7 @@ RETRYABLE_CODES = {408, 409, 425, 429, 500, 502, 503, 504}
 
 def timeout_seconds() -> float:
     """Connecting and each read wait at most this long (`OMS_OUTBOX_TIMEOUT`)."""
-    return float(
-        getattr(settings, "OMS_OUTBOX_TIMEOUT", None)
-        or getattr(settings, "OMS_WEBHOOK_TIMEOUT", 5)
-    )
+    return float(getattr(settings, "OMS_OUTBOX_TIMEOUT", 10))
 
 
 @dataclass

@@ -1,15 +1,16 @@
-"""The outbox to the shops: every message with its attempts, Replay for
-managers, and the channel listings that map SKUs to shop products."""
+"""The one outbox: every message to the shops and channels (their APIs and
+our signed webhooks) with its attempts, Replay for managers, and the channel
+listings that map SKUs to shop products."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from connections.models import ChannelListing, OutboundAttempt, OutboundMessage
+from connections.outbox.services import outbox_replay
 from core.admin_utils import LargeTableAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
-from fulfillment.models import ChannelListing, OutboundAttempt, OutboundMessage
-from fulfillment.outbox.services import outbox_replay
 
-REPLAY = "fulfillment.replay_outboundmessage"
+REPLAY = "connections.replay_outboundmessage"
 
 
 class OutboundAttemptInline(ReadOnlyInline):

@@ -14,7 +14,7 @@ WooCommerce answers errors as `{"code", "message", "data": {"status"}}`;
 import base64
 from typing import Any
 
-from fulfillment.outbox.http import (
+from connections.http import (
     Answer,
     Outcome,
     SendError,

@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from fulfillment.models import OutboundMessage
-from fulfillment.outbox.sending import outbox_send_due_run
+from connections.models import OutboundMessage
+from connections.outbox.sending import outbox_send_due_run
 from orders.services.channels import channel_secret_generate
 from orders.services.lifecycle import order_cancel
 from returns.services.refunds import refund_approve, refund_create

@@ -5,12 +5,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from fulfillment.models import ChannelListing, OutboundMessage
-from fulfillment.outbox.http import Outcome
-from fulfillment.outbox.sending import (
-    _claim,
-    _dispatch,
-    _finish,
+from connections.http import Outcome
+from connections.models import ChannelListing, OutboundMessage
+from connections.outbox.sending import (
+    outbox_claim,
+    outbox_dispatch,
+    outbox_finish,
     outbox_send,
     outbox_send_due_run,
 )
@@ -96,7 +96,7 @@ def test_a_push_never_overtakes_one_on_its_way(
     with django_capture_on_commit_callbacks(execute=True):
         stock(product, 5)
     first = OutboundMessage.objects.get()
-    first = _claim(first.pk, soon)  # its sender is on its way
+    first = outbox_claim(first.pk, soon)  # its sender is on its way
 
     with django_capture_on_commit_callbacks(execute=True):
         stock(product, 4)
@@ -107,8 +107,8 @@ def test_a_push_never_overtakes_one_on_its_way(
     assert second.status == Status.PENDING
 
     outcome = Outcome()
-    _dispatch(first, outcome)
-    _finish(first, outcome=outcome, failure=None, started=soon, duration_ms=1)
+    outbox_dispatch(first, outcome)
+    outbox_finish(first, outcome=outcome, failure=None, started=soon, duration_ms=1)
     outbox_send(message_id=second.pk, now=soon + timedelta(seconds=20))
 
     first.refresh_from_db()
