@@ -9,9 +9,8 @@ without any request leaving the machine.
 
 from django.utils import timezone
 
-from connections.models import ChannelApiKey
+from connections.models import ChannelApiKey, ChannelListing
 from connections.services.api_keys import channel_api_key_create
-from connections.models import ChannelListing
 from inventory.models import Product
 from orders.models import Channel
 
