@@ -1,57 +1,85 @@
-"""Field history for bulk writes, which bypass the save() that
-django-simple-history listens to (COPY imports, F() stock updates,
-bulk status changes)."""
+"""Field history: who changed which field of an order, a stock level, … and why.
 
-from collections.abc import Iterable
-from functools import cache
+django-pghistory's database triggers record it, so every write is covered
+whatever issues it (`save()`, `update()` with `F()`, COPY, set-based SQL):
 
+- `tracked` declares a model's history: an event row with every field on
+  insert and on each update that changes a field (statement-level triggers,
+  so a bulk write records its rows in one INSERT … SELECT);
+- `history_context` names the user and the reason of the writes inside it;
+  requests get their user from `pghistory.middleware.HistoryMiddleware`.
+
+The context is stored on each event row (JSON), not in a shared context
+row: one request or import records several reasons, each on its own rows.
+"""
+
+import contextlib
+import json
+from collections.abc import Iterator, Sequence
+
+import pghistory
 from django.db import connection
-from django.utils import timezone
+
+from core.users import Actor, acting_user
+
+# The reverse accessor of a tracked model's events: `order.history`.
+RELATED_NAME = "history"
 
 
-def history_snapshot(
-    model,
-    pks: Iterable[int],
-    *,
-    user=None,
-    reason: str = "",
-    created: bool = False,
-    column: str = "id",
-) -> None:
-    """Record the current state of these rows in the model's history table.
+def tracked(*, model_name: str, ignore: Sequence[str] = ()):
+    """Track every field of the decorated model in the event model `model_name`.
 
-    `pks` are values of `column` (the primary key, or e.g. a foreign key to
-    snapshot every line of some orders)."""
-    pks = sorted(set(pks))
-    if not pks:
-        return
-    user_id = (
-        user.pk
-        if user is not None and getattr(user, "is_authenticated", False)
-        else None
+    An update writes an event only when a field changes other than the
+    `auto_now` ones and `ignore` (bookkeeping such as `version`)."""
+    return pghistory.track(
+        pghistory.InsertEvent(),
+        pghistory.UpdateEvent(
+            condition=pghistory.AnyChange(exclude=list(ignore), exclude_auto=True)
+        ),
+        model_name=model_name,
+        obj_field=pghistory.ObjForeignKey(related_name=RELATED_NAME),
+        context_field=pghistory.ContextJSONField(),
+        level=pghistory.Statement,
+        meta={"ordering": ["-pgh_id"], "get_latest_by": "pgh_id"},
     )
-    if connection.vendor != "postgresql":
-        model.history.bulk_history_create(
-            list(model.objects.filter(**{f"{column}__in": pks})),
-            update=not created,
-            default_user=user if user_id else None,
-            default_change_reason=reason,
-        )
+
+
+@contextlib.contextmanager
+def history_context(*, actor: Actor = None, reason: str = "") -> Iterator[None]:
+    """Record `reason` (and `actor`, when given) on the history the block writes.
+
+    Nested blocks set their own reason and give the outer one back on exit.
+    Use it inside the service's transaction: the context also reaches
+    statements Django's cursor does not see (COPY) through the transaction's
+    settings."""
+    with pghistory.context() as context:
+        outer = dict(context.metadata)
+        user = acting_user(actor)
+        if user is not None:
+            context.metadata["user"] = user.pk
+        context.metadata["reason"] = reason
+        _publish(context)
+        try:
+            yield
+        finally:
+            context.metadata.clear()
+            context.metadata.update(outer)
+        # Not after an error: the transaction may refuse every statement.
+        _publish(context if outer else None)
+
+
+def _publish(context) -> None:
+    """Set the transaction's pghistory settings now (or clear them), as
+    pghistory does before each statement it sees, for a COPY that comes next."""
+    if not connection.in_atomic_block:
         return
-    columns = [f.column for f in model._meta.concrete_fields]
-    quoted = ", ".join(f'"{column}"' for column in columns)
+    values = ["", ""]
+    if context is not None:
+        encoder = pghistory.config.json_encoder()
+        values = [str(context.id), json.dumps(context.metadata, cls=encoder)]
     with connection.cursor() as cursor:
         cursor.execute(
-            f'INSERT INTO "{_history_table(model)}" ({quoted}, "history_date", '
-            '"history_change_reason", "history_type", "history_user_id") '
-            f'SELECT {quoted}, %s, %s, %s, %s FROM "{model._meta.db_table}" '
-            f'WHERE "{model._meta.get_field(column.removesuffix("_id")).column}" = ANY(%s)',
-            [timezone.now(), reason or None, "+" if created else "~", user_id, pks],
+            "SELECT set_config('pghistory.context_id', %s, true), "
+            "set_config('pghistory.context_metadata', %s, true)",
+            values,
         )
-
-
-@cache
-def _history_table(model) -> str:
-    """The model's history table (`model.history` builds a manager class each
-    time it is read: too dear for every order taken in)."""
-    return model.history.model._meta.db_table

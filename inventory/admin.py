@@ -9,9 +9,9 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
+from core.history_admin import FieldHistoryAdmin
 from inventory import forms, selectors, services
 from inventory.exceptions import StockError
 from inventory.models import Allocation, Location, Product, StockLevel, StockMovement
@@ -32,7 +32,7 @@ class StockLevelInline(ReadOnlyInline):
 
 
 @admin.register(Product)
-class ProductAdmin(SimpleHistoryAdmin):
+class ProductAdmin(FieldHistoryAdmin):
     list_display = ["sku", "name", "barcode", "weight_g", "on_hand", "free", "active"]
     list_filter = ["active"]
     search_fields = ["sku", "name", "barcode"]
@@ -95,7 +95,7 @@ class ProductAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(SimpleHistoryAdmin):
+class LocationAdmin(FieldHistoryAdmin):
     list_display = ["code", "name", "kind", "country", "priority", "ships_to", "active"]
     list_filter = ["kind", "country", "active"]
     search_fields = ["code", "name"]
@@ -124,7 +124,7 @@ STOCK_OPERATIONS = {
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(SimpleHistoryAdmin):
+class StockLevelAdmin(FieldHistoryAdmin):
     list_display = [
         "product",
         "location",

@@ -5,11 +5,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django_countries.fields import CountryField
-from simple_history.models import HistoricalRecords
 
+from core.history import tracked
 from inventory import workdays
 
 
+@tracked(model_name="ProductHistory")
 class Product(models.Model):
     sku = models.CharField("SKU", max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -29,8 +30,6 @@ class Product(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords()
-
     class Meta:
         ordering = ["sku"]
 
@@ -38,6 +37,7 @@ class Product(models.Model):
         return f"{self.sku} · {self.name}"
 
 
+@tracked(model_name="LocationHistory")
 class Location(models.Model):
     class Kind(models.TextChoices):
         WAREHOUSE = "warehouse", "Warehouse"
@@ -89,8 +89,6 @@ class Location(models.Model):
         "the item (Confirm picks on the pick list); short picks ship short.",
     )
 
-    history = HistoricalRecords()
-
     class Meta:
         ordering = ["priority", "code"]
 
@@ -109,6 +107,7 @@ class Location(models.Model):
         return not countries or str(country).upper() in countries
 
 
+@tracked(model_name="StockLevelHistory")
 class StockLevel(models.Model):
     product = models.ForeignKey(
         Product, on_delete=models.PROTECT, related_name="stock_levels"
@@ -125,8 +124,6 @@ class StockLevel(models.Model):
         default=0, help_text="Reorder when available stock falls to this level."
     )
     updated_at = models.DateTimeField(auto_now=True)
-
-    history = HistoricalRecords()
 
     class Meta:
         ordering = ["product__sku", "location__priority"]

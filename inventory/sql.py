@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from django.db import connection
 from django.utils import timezone
 
+from core.history import history_context
 from inventory.models import Allocation, StockLevel
 
 # The field history reasons of a reservation and of a release.
@@ -22,20 +23,16 @@ RELEASED = "reservation released"
 
 @functools.cache
 def reserve_statements() -> tuple[str, str]:
-    """The SQL of `stock_levels_reserve`: the stock levels' UPDATE with their
-    history INSERT, and the same joined with the allocation rows' upsert."""
+    """The SQL of `stock_levels_reserve`: the stock levels' UPDATE (their
+    field history is written by its trigger), and the same joined with the
+    allocation rows' upsert."""
     levels = StockLevel._meta.db_table
-    history = StockLevel.history.model._meta.db_table
     allocations = Allocation._meta.db_table
-    columns = ", ".join(f'"{f.column}"' for f in StockLevel._meta.concrete_fields)
     stock = (
         f'WITH reserved AS (UPDATE "{levels}" AS level '
         "SET allocated = level.allocated + change.quantity "
         "FROM unnest(%s::bigint[], %s::integer[]) AS change(id, quantity) "
-        "WHERE level.id = change.id RETURNING level.*)"
-        f', recorded AS (INSERT INTO "{history}" ({columns}, "history_date", '
-        '"history_change_reason", "history_type", "history_user_id") '
-        f"SELECT {columns}, %s, %s, '~', NULL FROM reserved)"
+        "WHERE level.id = change.id RETURNING level.id)"
     )
     upsert = (
         f'INSERT INTO "{allocations}" (order_line_id, stock_level_id, quantity, '
@@ -59,14 +56,9 @@ def stock_levels_reserve(
     levels = sorted(per_level.items())
     pairs = sorted(per_pair.items())
     now = timezone.now()
-    parameters = [
-        [pk for pk, _ in levels],
-        [quantity for _, quantity in levels],
-        now,
-        RESERVED,
-    ]
+    parameters = [[pk for pk, _ in levels], [quantity for _, quantity in levels]]
     stock_only, with_rows = reserve_statements()
-    with connection.cursor() as cursor:
+    with history_context(reason=RESERVED), connection.cursor() as cursor:
         if not pairs:
             cursor.execute(stock_only, parameters)
             return
@@ -86,20 +78,15 @@ def stock_levels_reserve(
 def release_statement() -> str:
     """The SQL of `allocations_release`."""
     levels = StockLevel._meta.db_table
-    history = StockLevel.history.model._meta.db_table
     allocations = Allocation._meta.db_table
-    columns = ", ".join(f'"{f.column}"' for f in StockLevel._meta.concrete_fields)
     return (
         f'WITH released AS (DELETE FROM "{allocations}" '
         "WHERE order_line_id = ANY(%s) RETURNING stock_level_id, quantity)"
         ", per_level AS (SELECT stock_level_id AS id, sum(quantity) AS quantity "
         "FROM released GROUP BY stock_level_id)"
-        f', freed AS (UPDATE "{levels}" AS level '
+        f' UPDATE "{levels}" AS level '
         "SET allocated = level.allocated - per_level.quantity FROM per_level "
-        "WHERE level.id = per_level.id RETURNING level.*) "
-        f'INSERT INTO "{history}" ({columns}, "history_date", '
-        '"history_change_reason", "history_type", "history_user_id") '
-        f"SELECT {columns}, %s, %s, '~', NULL FROM freed"
+        "WHERE level.id = per_level.id"
     )
 
 
@@ -109,10 +96,8 @@ def allocations_release(order_line_ids: Sequence[int]) -> None:
     statement.
 
     Benchmark: `bench_stock.py`, "release"."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            release_statement(), [list(order_line_ids), timezone.now(), RELEASED]
-        )
+    with history_context(reason=RELEASED), connection.cursor() as cursor:
+        cursor.execute(release_statement(), [list(order_line_ids)])
 
 
 def foreign_key_check_now(model, field_name: str) -> None:

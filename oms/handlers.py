@@ -41,7 +41,7 @@ BROWSER_MIDDLEWARE = frozenset(
         "django.middleware.csrf.CsrfViewMiddleware",
         "django.contrib.auth.middleware.AuthenticationMiddleware",
         "django.contrib.messages.middleware.MessageMiddleware",
-        "simple_history.middleware.HistoryRequestMiddleware",
+        "pghistory.middleware.HistoryMiddleware",
         "axes.middleware.AxesMiddleware",
     }
 )

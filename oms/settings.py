@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import pghistory
 from django.core.exceptions import ImproperlyConfigured
 
 from oms import devdb
@@ -54,7 +55,6 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "import_export",
-    "simple_history",
     "pgtrigger",
     "pghistory",
     "django_countries",
@@ -79,7 +79,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Field history records the user who made each change.
-    "simple_history.middleware.HistoryRequestMiddleware",
+    "pghistory.middleware.HistoryMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns locked-out logins into a 429 page.
     "axes.middleware.AxesMiddleware",
@@ -346,9 +346,9 @@ OMS_DOCUMENT_WORKERS = int(os.environ.get("OMS_DOCUMENT_WORKERS", "0"))
 LOGGING["loggers"]["weasyprint"] = {"level": "WARNING"}
 
 
-# Field history is read-only: a revert would step past the services and the
-# state machines.
-SIMPLE_HISTORY_REVERT_DISABLED = True
+# Field history (core.history): the event tables copy foreign keys as plain
+# columns without an index, so bulk writes stay fast; history is read by object.
+PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
 
 # Country names as labels and people write them: "United States" rather than
 # the ISO "United States of America" (still recognised), and the everyday

@@ -12,8 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django_fsm import FSMField, transition
-from simple_history.models import HistoricalRecords
 
+from core.history import tracked
 from core.models import ProtectedStatusModel, VersionedModel
 from inventory.models import Location
 from orders.models import Order, OrderLine
@@ -61,6 +61,7 @@ FINISHED_STATUSES = [
 ]
 
 
+@tracked(model_name="ReturnRequestHistory", ignore=["version"])
 class ReturnRequest(ProtectedStatusModel, VersionedModel):
     number = models.CharField(max_length=20, unique=True, editable=False)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns")
@@ -100,8 +101,6 @@ class ReturnRequest(ProtectedStatusModel, VersionedModel):
     received_at = models.DateTimeField(null=True, blank=True)
     inspected_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
-
-    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 
-from core.history import history_snapshot
+from core.history import history_context
 from core.hooks import STOCK_AVAILABLE, STOCK_CHANGED, hook_emit
 from inventory.exceptions import StockError
 from inventory.locks import lock_stock_levels_by_pk
@@ -75,15 +75,15 @@ def stock_book(
         on_hand[booking.stock_level.pk] += booking.delta
         allocated[booking.stock_level.pk] += booking.allocated
     changed = sorted(pk for pk in on_hand if on_hand[pk] or allocated[pk])
-    for pk in changed:
-        StockLevel.objects.filter(pk=pk).update(
-            on_hand=F("on_hand") + on_hand[pk], allocated=F("allocated") + allocated[pk]
-        )
-        # Locked until the commit: the new quantities are exactly these.
-        levels[pk].on_hand += on_hand[pk]
-        levels[pk].allocated += allocated[pk]
-    # F() updates bypass save(), which field history listens to.
-    history_snapshot(StockLevel, changed, user=actor, reason=history_reason)
+    with history_context(actor=actor, reason=history_reason):
+        for pk in changed:
+            StockLevel.objects.filter(pk=pk).update(
+                on_hand=F("on_hand") + on_hand[pk],
+                allocated=F("allocated") + allocated[pk],
+            )
+            # Locked until the commit: the new quantities are exactly these.
+            levels[pk].on_hand += on_hand[pk]
+            levels[pk].allocated += allocated[pk]
     StockMovement.objects.bulk_create(
         StockMovement(
             product_id=booking.stock_level.product_id,

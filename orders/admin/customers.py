@@ -4,9 +4,9 @@ from django.contrib import admin
 from django.db import models
 from django.db.models import Count
 from django.http import HttpRequest
-from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin_secrets import WriteOnlySecretAdminMixin
+from core.history_admin import FieldHistoryAdmin
 from core.limits import FormLimitsMixin
 from orders.admin.channel_connection import (
     CONNECTION_SECRETS,
@@ -63,7 +63,7 @@ class ChannelAdmin(WriteOnlySecretAdminMixin, FormLimitsMixin, admin.ModelAdmin)
 
 
 @admin.register(Customer)
-class CustomerAdmin(FormLimitsMixin, SimpleHistoryAdmin):
+class CustomerAdmin(FormLimitsMixin, FieldHistoryAdmin):
     list_display = ["email", "name", "phone", "order_count", "created_at"]
     search_fields = ["email", "name", "phone"]
     list_filter = ["accepts_marketing"]

@@ -35,7 +35,6 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from import_export.admin import ExportMixin
-from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin_choices import CachedRelatedFieldListFilter, filter_choices_cached
 from core.admin_utils import (
@@ -45,6 +44,7 @@ from core.admin_utils import (
     ReadOnlyAdminMixin,
 )
 from core.exceptions import DomainError
+from core.history_admin import FieldHistoryAdmin
 from core.limits import FormLimitsMixin
 from core.steps import Step, StepAdminMixin
 from inventory.models import Location
@@ -388,7 +388,7 @@ class OrderAdminBase(
     ExportMixin,
     LargeTableAdminMixin,
     OptimisticLockAdminMixin,
-    SimpleHistoryAdmin,
+    FieldHistoryAdmin,
 ):
     # Fits a 1024 px laptop beside the filters: the channel's reference sits
     # under the channel, priority is a filter (and on the page).
@@ -697,7 +697,7 @@ class OrderAdminBase(
 
 
 @admin.register(OrderLine)
-class OrderLineAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class OrderLineAdmin(ReadOnlyAdminMixin, FieldHistoryAdmin):
     list_display = [
         "order",
         "sku",

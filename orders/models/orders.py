@@ -7,22 +7,21 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django_countries.fields import CountryField
 from django_fsm import RETURN_VALUE, FSMField, transition
-from simple_history.models import HistoricalRecords
 
+from core.history import tracked
 from core.models import ProtectedStatusModel, VersionedModel
 from core.tally_triggers import tally_triggers
 from inventory.models import Location, Product
 from orders.models.channels import Channel
 
 
+@tracked(model_name="CustomerHistory")
 class Customer(models.Model):
     email = models.EmailField()
     name = models.CharField(max_length=200, blank=True)
     phone = models.CharField(max_length=40, blank=True)
     accepts_marketing = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
-
-    history = HistoricalRecords()
 
     class Meta:
         ordering = ["email"]
@@ -84,6 +83,7 @@ TO_SHIP = [
 ]
 
 
+@tracked(model_name="OrderHistory", ignore=["version"])
 class Order(ProtectedStatusModel, VersionedModel):
     class Priority(models.IntegerChoices):
         NORMAL = 0, "Normal"
@@ -181,10 +181,6 @@ class Order(ProtectedStatusModel, VersionedModel):
     routing_exclude = models.JSONField(
         "never ship from (location ids, set by rules)", default=list, blank=True
     )
-
-    # History is looked up by order (id) and date; no other index is kept, so
-    # bulk imports stay fast.
-    history = HistoricalRecords(no_db_index=["number", "channel", "customer"])
 
     class Meta:
         ordering = ["-placed_at", "-pk"]
@@ -332,6 +328,7 @@ class Order(ProtectedStatusModel, VersionedModel):
         self.hold_reason = ""
 
 
+@tracked(model_name="OrderLineHistory")
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
@@ -341,8 +338,6 @@ class OrderLine(models.Model):
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     quantity_shipped = models.PositiveIntegerField(default=0)
     quantity_returned = models.PositiveIntegerField(default=0)
-
-    history = HistoricalRecords(no_db_index=["order", "product"])
 
     class Meta:
         ordering = ["order", "pk"]

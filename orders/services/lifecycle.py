@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django_fsm import can_proceed
 
-from core.history import history_snapshot
+from core.history import history_context
 from core.hooks import ORDER_EVENT, hook_emit
 from core.users import Actor
 from inventory.services import stock_release
@@ -169,10 +169,8 @@ def order_shipment_record(
                 f"Shipment {reference} would ship {line.quantity_shipped} of "
                 f"{line.sku} on order {order.number}, which ordered {line.quantity}."
             )
-    OrderLine.objects.bulk_update(lines, ["quantity_shipped"])
-    history_snapshot(
-        OrderLine, [line.pk for line in lines], user=actor, reason="shipped"
-    )
+    with history_context(actor=actor, reason="shipped"):
+        OrderLine.objects.bulk_update(lines, ["quantity_shipped"])
     everything = all(line.quantity_shipped == line.quantity for line in lines)
     previous = order.status
     if everything:
@@ -224,10 +222,8 @@ def order_shipment_reverse(
                 f"Shipment {reference} would take back more {line.sku} than "
                 f"order {order.number} shipped."
             )
-    OrderLine.objects.bulk_update(lines, ["quantity_shipped"])
-    history_snapshot(
-        OrderLine, [line.pk for line in lines], user=actor, reason="unshipped"
-    )
+    with history_context(actor=actor, reason="unshipped"):
+        OrderLine.objects.bulk_update(lines, ["quantity_shipped"])
     if any(line.quantity_shipped for line in lines):
         back_to = S.PARTIALLY_SHIPPED
     else:

@@ -12,10 +12,10 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
 from core.exceptions import DomainError
+from core.history_admin import FieldHistoryAdmin
 from core.responses import pdf_response
 from core.steps import Step, StepAdminMixin
 from orders.models import Order
@@ -252,7 +252,7 @@ class ReturnRequestAdmin(
     ReturnsReportAdminMixin,
     ReturnUnitsMixin,
     ReadOnlyAdminMixin,
-    SimpleHistoryAdmin,
+    FieldHistoryAdmin,
 ):
     list_display = [
         "number",
