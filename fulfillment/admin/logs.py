@@ -1,4 +1,5 @@
-"""Read-only logs: tracking events, channel webhook deliveries, the print log."""
+"""Read-only logs: tracking events, the channel webhook deliveries made before
+the outbox took shipment webhooks over (history), the print log."""
 
 from django.contrib import admin
 
@@ -26,8 +27,9 @@ class TrackingEventAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAd
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
-    """Every attempt to tell a sales channel about a shipment, with its answer
-    and, after a failure, when the next attempt is due."""
+    """Every attempt the old pipeline made to tell a sales channel about a
+    shipment, with its answer: history only. Shipment webhooks are outbox
+    messages now (Connections → Outbound messages), with their attempts."""
 
     list_display = [
         "created_at",
