@@ -1,4 +1,12 @@
-"""Insert many rows fast through COPY."""
+"""Insert many rows fast through COPY.
+
+Kept instead of django-pgbulk's `copy`, which builds a model instance and
+prepares every value through its field per row: `tests/bench/bench_bulk.py`
+(100,000 rows, best of 3, A/B in one run, busy machine) measured pgbulk.copy
+at 5.4x `bulk_insert`'s time for timeline rows (binary COPY 4.1x), 5.3x for
+order lines (4.1x) and 5.7x `copy_lines`' time for the rules' timeline rows
+(5.1x).
+"""
 
 import itertools
 import json
