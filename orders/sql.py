@@ -1,6 +1,7 @@
 """The orders app's raw SQL: each statement here beat the ORM in a benchmark
 (`tests/bench/bench_orders_sql.py`, ORM and raw timed side by side in one
-run; figures in each docstring)."""
+run, best of 3, at an import's scale: 25,000 orders, 5,000 new customers,
+27,500 tag pairs; figures from a busy machine in each docstring)."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,8 +17,8 @@ def ids_reserve(model, count: int) -> list[int]:
 
     The ORM has no way to take ids without inserting; `bulk_create` returns
     them only after an INSERT ... RETURNING of whole rows (bench_orders_sql
-    `ids_reserve`: 25,000 orders, ORM bulk_create 4-5x the time of reserve +
-    COPY)."""
+    `ids_reserve`: 25,000 orders reserved and written by COPY in 1.9 s,
+    `bulk_create` 16.9 s, 8.7x)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
@@ -36,7 +37,8 @@ def customers_insert_new(
 
     The unique index is on `lower(email)`, which `bulk_create(ignore_conflicts)`
     skips silently without returning ids and `pgbulk.upsert` cannot name as a
-    conflict target (bench_orders_sql `customers_insert`: 5,000 customers)."""
+    conflict target (bench_orders_sql `customers_insert_new`: 5,000
+    customers in 0.37 s; `bulk_create` and a lookup of the ids 0.82 s, 2.2x)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO orders_customer "
@@ -53,7 +55,8 @@ def constraints_check() -> None:
     """Check every deferred constraint (the foreign keys) written so far in
     this transaction now rather than at the commit: an import checks its
     rows before it locks stock levels, so the locks are held shorter. Django
-    has no API for it (`SET CONSTRAINTS` is PostgreSQL's statement)."""
+    has no API for it (`SET CONSTRAINTS` is PostgreSQL's statement; timed
+    in bench_orders_sql for the record, with no ORM to compare)."""
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
@@ -63,8 +66,8 @@ def order_tags_insert(*, order_ids: Sequence[int], tag_ids: Sequence[int]) -> No
     """Tag orders: one row per (order, tag) pair, a pair already stored (or
     added by another transaction) skipped; in one statement with two array
     parameters, without a model instance per row (bench_orders_sql
-    `order_tags_insert`: ORM bulk_create(ignore_conflicts) and pgbulk.upsert
-    against this statement)."""
+    `order_tags_insert`: 27,500 pairs in 0.78 s; `bulk_create(ignore_conflicts)`
+    2.6 s, 3.4x; `pgbulk.upsert` 4.2 s, 5.4x)."""
     table = OrderTagging._meta.db_table
     order_column = OrderTagging._meta.get_field("order").column
     tag_column = OrderTagging._meta.get_field("ordertag").column
