@@ -25,7 +25,8 @@ from django_tasks import task
 
 from core.users import Actor
 from orders.emails import customer_emails_queue_many
-from orders.importing.services import ImportResult, Progress, orders_import
+from orders.importing.result import ImportResult, Progress
+from orders.importing.services import orders_import
 from orders.models import Channel, CustomerEmail, OrderStatus
 from orders.services.allocation import orders_allocate_many
 

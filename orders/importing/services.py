@@ -28,7 +28,7 @@ from orders.importing.validate import ParsedOrder, parse_table
 from orders.importing.write import orders_write
 from orders.models import Channel, OrderStatus
 
-__all__ = ["ImportResult", "Progress", "orders_import"]
+__all__ = ["orders_import"]
 
 
 def orders_import(

@@ -43,9 +43,9 @@ def orders_write(
     """Insert customers, orders, lines and timeline entries in bulk; return
     the new orders' ids and, when they were settled here, their statuses.
 
-    With `settle` the new pending orders are allocated before
-    they are written (`_settle_unwritten`), so each is written once, with
-    its final status: no UPDATE of thousands of fresh rows afterwards.
+    With `settle` the new pending orders are allocated before they are
+    written (`_settle_unwritten`), so each is written once, with its final
+    status: no UPDATE of thousands of fresh rows afterwards.
     Stock levels are locked late, to keep the time single orders wait for
     them short: customers, lines (with ids taken first), the "imported"
     timeline entries and the lines' history go in first; every order is
