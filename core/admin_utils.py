@@ -5,11 +5,12 @@ import datetime
 from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Max, Min
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import cached_property
+
+from core.sql import table_row_estimate
 
 
 class ReadOnlyAdminMixin:
@@ -44,15 +45,10 @@ class LargeTablePaginator(Paginator):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        if connection.vendor == "postgresql" and not queryset.query.where:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                    [queryset.model._meta.db_table],
-                )
-                row = cursor.fetchone()
-            if row and row[0] > self.cap:
-                return int(row[0])
+        if not queryset.query.where:
+            estimate = table_row_estimate(queryset.model._meta.db_table)
+            if estimate > self.cap:
+                return estimate
         # Only the keys: annotations of the list page need not be computed.
         return queryset.values("pk").order_by()[: self.cap + 1].count()
 

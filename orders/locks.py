@@ -1,7 +1,7 @@
 """Row locks for orders."""
 
 from core.lookups import any_of
-from orders.models import Order
+from orders.models import CustomerRequest, Order
 
 
 def lock_order(pk: int) -> Order:
@@ -32,3 +32,9 @@ def lock_order_rows(pks: list[int]) -> list[tuple[int, str, str]]:
         .order_by("pk")
         .values_list("pk", "status", "ship_country")
     )
+
+
+def lock_customer_request(pk: int) -> CustomerRequest:
+    """Lock a customer's request row (after its order's: orders first) and
+    return it fresh."""
+    return CustomerRequest.objects.select_for_update().order_by("pk").get(pk=pk)

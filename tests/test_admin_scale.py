@@ -71,7 +71,7 @@ def listed(client, query: str = "") -> tuple:
 def test_order_list_seeks_to_older_orders_past_its_numbered_pages(
     admin_client, history
 ):
-    from orders.admin.orders import OrderListPaginator
+    from orders.admin.order_list import OrderListPaginator
     from orders.models import Order
 
     orders, twin = history

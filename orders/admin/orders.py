@@ -1,4 +1,6 @@
-"""The order admin base: list, search, the change page and its step buttons.
+"""The order admin base: list, search, the change page and its step buttons
+(the list's filters and paging in `order_list`, the page's line and
+timeline tables in `order_page`).
 
 `OrderAdminBase` is not registered here: `oms.admin` registers the one
 `OrderAdmin`, composed from this base and the later apps' mixins. Thin:
@@ -16,47 +18,48 @@ them with `order_step` and name the FSM transitions they stand for::
 """
 
 from collections.abc import Callable
-from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from django import forms as django_forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import build_q_object_from_lookup_parameters
-from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Sum
-from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from import_export.admin import ExportMixin
 
-from core.admin_choices import CachedRelatedFieldListFilter, filter_choices_cached
-from core.admin_utils import (
-    LargeTableAdminMixin,
-    LargeTablePaginator,
-    OptimisticLockAdminMixin,
-    ReadOnlyAdminMixin,
-)
+from core.admin_choices import CachedRelatedFieldListFilter
+from core.admin_utils import LargeTableAdminMixin, OptimisticLockAdminMixin
 from core.exceptions import DomainError
 from core.history_admin import FieldHistoryAdmin
 from core.limits import FormLimitsMixin
 from core.steps import Step, StepAdminMixin
-from inventory.models import Location
 from orders import forms
-from orders.addresses import Address, country_name
+from orders.addresses import Address
+from orders.admin.order_list import (
+    BEFORE_VAR,
+    OrderChangeList,
+    OrderListPaginator,
+    ShipByFilter,
+    ShipCountryFilter,
+    StatusFilter,
+    parse_before,
+    ship_to_html,
+    status_badge_html,
+)
+from orders.admin.order_page import (
+    OrderLineInline,
+    order_line_rows,
+    order_timeline_rows,
+)
 from orders.admin.rules import OrderTagFilter
 from orders.importing.admin import OrderImportMixin
-from orders.models import Order, OrderEvent, OrderLine, OrderStatus
+from orders.models import Order, OrderLine, OrderStatus
 from orders.resources import OrderExportForm, OrderExportResource
-from orders.routing import routing_text
 from orders.selectors import order_search_q
-from orders.services import allocation, lifecycle, shipby
+from orders.services import allocation, lifecycle
 from orders.services.orders import (
     EDITABLE_FIELDS,
     LineInput,
@@ -115,270 +118,8 @@ ORDER_STEPS: dict[str, Step] = {
 }
 
 
-class OrderLineInline(FormLimitsMixin, admin.TabularInline):
-    model = OrderLine
-    extra = 1
-    fields = [
-        "product",
-        "quantity",
-        "unit_price",
-        "sku",
-        "name",
-        "reserved",
-        "quantity_shipped",
-    ]
-    readonly_fields = ["sku", "name", "reserved", "quantity_shipped"]
-    autocomplete_fields = ["product"]
-
-    def get_queryset(self, request: HttpRequest):
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("product")
-            .annotate(reserved_total=Coalesce(Sum("allocations__quantity"), 0))
-        )
-
-    @admin.display(description="allocated")
-    def reserved(self, obj: OrderLine) -> int:
-        return getattr(obj, "reserved_total", 0)
-
-    def get_extra(self, request, obj=None, **kwargs):
-        return 0 if obj else 3
-
-    # Lines are fixed once the order exists; allocation depends on them.
-    def has_change_permission(self, request, obj=None) -> bool:
-        return obj is None and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return obj is None and super().has_delete_permission(request, obj)
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return obj is None and super().has_add_permission(request, obj)
-
-
-def event_message_html(event: OrderEvent) -> str:
-    """An event's message, linked to the inbound message (API call, shop
-    webhook) it came from; an allocation's routing reasons under it."""
-    routing = (event.data or {}).get("routing")
-    if isinstance(routing, dict) and routing:
-        return format_html(
-            '{}<div class="oms-routing"><small><strong>Routing:</strong> {}'
-            "</small></div>",
-            event.message,
-            routing_text(routing),
-        )
-    message_id = (event.data or {}).get("inbound_message")
-    if not isinstance(message_id, int):
-        return event.message
-    url = reverse("admin:connections_inboundmessage_change", args=[message_id])
-    return format_html(
-        '{} <a href="{}">(message #{})</a>', event.message, url, message_id
-    )
-
-
-def order_timeline_rows(order: Order) -> list[OrderEvent]:
-    """The order's events, newest first, each with `message_html` set: the
-    order page shows them as a read-only table (one query, no forms)."""
-    events = list(
-        OrderEvent.objects.filter(order=order)
-        .select_related("user")
-        .order_by("-created_at", "-pk")
-    )
-    for event in events:
-        event.message_html = event_message_html(event)
-    return events
-
-
-def order_line_rows(order: Order) -> list[OrderLine]:
-    """The order's lines with their allocated units (`reserved_total`) and a
-    link to each product's page (`product_url`): the read-only lines table of
-    the order page (one query, no forms)."""
-    lines = list(
-        OrderLine.objects.filter(order=order)
-        .select_related("product")
-        .annotate(reserved_total=Coalesce(Sum("allocations__quantity"), 0))
-        .order_by("pk")
-    )
-    for line in lines:
-        line.product_url = (
-            reverse("admin:inventory_product_change", args=[line.product_id])
-            if line.product_id
-            else ""
-        )
-    return lines
-
-
-class StatusFilter(admin.SimpleListFilter):
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return OrderStatus.choices
-
-    def queryset(self, request, queryset):
-        if not self.value():
-            return queryset
-        # Written as a one-value range, not an equality: PostgreSQL then keeps
-        # `status` in the list's ORDER BY (OrderChangeList.get_ordering) and
-        # reads the (status, placed_at, id) index in order. With an equality
-        # it drops the constant column and may walk the newest-first index,
-        # filtering: slow for a status no recent order has ("delivered").
-        return queryset.filter(status__gte=self.value(), status__lte=self.value())
-
-
-class ShipByFilter(admin.SimpleListFilter):
-    """Orders still to ship that are due today, or late (through the partial
-    ship-by index)."""
-
-    title = "ship by"
-    parameter_name = "ship_by"
-
-    def lookups(self, request, model_admin):
-        return [("today", "Due to ship today"), ("late", "Late to ship")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "today":
-            return queryset.filter(shipby.ship_by_due_today_q())
-        if self.value() == "late":
-            return queryset.filter(shipby.ship_by_late_q())
-        return queryset
-
-
-class ShipCountryFilter(admin.SimpleListFilter):
-    """Countries the locations ship to (a DISTINCT over the orders is too slow)."""
-
-    title = "ship-to country"
-    parameter_name = "ship_country"
-
-    def lookups(self, request, model_admin):
-        return filter_choices_cached("ship_countries", _ship_countries)
-
-    def queryset(self, request, queryset):
-        return queryset.filter(ship_country=self.value()) if self.value() else queryset
-
-
-def _ship_countries() -> list[tuple[str, str]]:
-    countries = set()
-    for location in Location.objects.filter(active=True):
-        countries |= location.ships_to_countries | {str(location.country)}
-    return [(code, country_name(code)) for code in sorted(countries)]
-
-
-class OrderListPaginator(LargeTablePaginator):
-    """Numbered pages stop at `max_pages` (a deep OFFSET reads every row before
-    it); older orders are reached with "Older orders" (`before`, a seek on the
-    newest-first index) or by date (the date hierarchy)."""
-
-    max_pages = 20
-
-    @cached_property
-    def num_pages(self) -> int:
-        return min(super().num_pages, self.max_pages)
-
-    def page(self, number):
-        """Past the first page, find the page's keys first (an index scan that
-        skips rows cheaply), then read those rows with the list's joins and
-        annotations: an OFFSET would compute them for every skipped row."""
-        page = super().page(number)
-        if page.start_index() > 1:
-            keys = page.object_list.values_list("pk", flat=True)
-            page.keys_query = keys
-            page.object_list = self.object_list.filter(pk__in=list(keys))
-        return page
-
-
-class OrderChangeList(ChangeList):
-    """The order list, with links that page by seeking instead of counting."""
-
-    def get_filters(self, request):
-        """The filters, built once per list view (get_queryset asks again for
-        the date drill-down; building them reads their choices)."""
-        if "_filters" not in self.__dict__:
-            self._filters = super().get_filters(request)
-        return self._filters
-
-    def older_url(self) -> str | None:
-        """Orders placed before the last one shown (newest-first order only)."""
-        rows = list(self.result_list)  # the page, already read
-        if ORDER_VAR in self.params or len(rows) < self.list_per_page:
-            return None
-        last = rows[-1]
-        key = f"{last.placed_at.isoformat()}_{last.pk}"
-        return self.get_query_string({BEFORE_VAR: key}, [PAGE_VAR])
-
-    def newest_url(self) -> str | None:
-        if not self.seeking:
-            return None
-        return self.get_query_string(remove=[PAGE_VAR, BEFORE_VAR])
-
-    def get_ordering(self, request, queryset):
-        """Newest first within one status leads with the status: the same
-        order, but the planner then reads the (status, placed_at, id) index in
-        order instead of filtering the newest-first one (slow for a status
-        that no recent order has). See StatusFilter."""
-        ordering = super().get_ordering(request, queryset)
-        if ORDER_VAR not in self.params and self.params.get(
-            StatusFilter.parameter_name
-        ):
-            return ["status", *ordering]
-        return ordering
-
-    def get_queryset(self, request, exclude_parameters=None):
-        self.seeking = getattr(request, "oms_before", None) is not None
-        queryset = super().get_queryset(request, exclude_parameters)
-        self.dates_queryset = queryset
-        if self.params.get(StatusFilter.parameter_name):
-            # The date drill-down's first and last dates: over the date range
-            # only, through the newest-first index (under the status range of
-            # StatusFilter, MIN/MAX could walk that index filtering).
-            remaining = self.get_filters(request)[2]
-            self.dates_queryset = self.root_queryset.filter(
-                build_q_object_from_lookup_parameters(remaining)
-            )
-        return queryset
-
-    def dates_changelist(self):
-        """This list, for the date hierarchy (see get_queryset)."""
-        if self.dates_queryset is self.queryset:
-            return self
-        return _DatesOf(self, self.dates_queryset)
-
-
-class _DatesOf:
-    def __init__(self, changelist, queryset):
-        self._changelist, self.queryset = changelist, queryset
-
-    def __getattr__(self, name):
-        return getattr(self._changelist, name)
-
-
-@lru_cache(maxsize=64)
-def _status_badge(status: str) -> str:
-    """A status as the list shows it (the same for every order of it)."""
-    label = OrderStatus(status).label if status in OrderStatus.values else status
-    return format_html(
-        '<span class="oms-status oms-status-{}">{}</span>', status, label
-    )
-
-
-@lru_cache(maxsize=512)
-def _ship_to(code: str) -> str:
-    """A ship-to country as the list shows it: the code, named on hover."""
-    return format_html('<abbr title="{}">{}</abbr>', country_name(code), code)
-
-
-BEFORE_VAR = "before"
+# Requests that only read: the change page needs no transaction for them.
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-
-
-def parse_before(value: str):
-    """`<placed_at ISO>_<id>` as (aware datetime, id), or None if malformed."""
-    placed, _, pk = value.rpartition("_")
-    try:
-        moment = datetime.fromisoformat(placed)
-        return (moment, int(pk)) if moment.tzinfo else None
-    except ValueError:
-        return None
 
 
 class OrderAdminBase(
@@ -523,7 +264,7 @@ class OrderAdminBase(
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Order) -> str:
-        badge = _status_badge(obj.status)
+        badge = status_badge_html(obj.status)
         if obj.status == OrderStatus.ON_HOLD:
             return format_html(
                 '{} <small class="oms-hold-reason">({})</small>',
@@ -542,7 +283,7 @@ class OrderAdminBase(
 
     @admin.display(description="to", ordering="ship_country")
     def ship_to(self, obj: Order) -> str:
-        return _ship_to(str(obj.ship_country or ""))
+        return ship_to_html(str(obj.ship_country or ""))
 
     @admin.display(description="total", ordering="total")
     def total_display(self, obj: Order) -> str:
@@ -694,29 +435,3 @@ class OrderAdminBase(
 
     def get_step_object(self, request: HttpRequest, object_id: int) -> Order:
         return get_object_or_404(Order.objects.select_related("channel"), pk=object_id)
-
-
-@admin.register(OrderLine)
-class OrderLineAdmin(ReadOnlyAdminMixin, FieldHistoryAdmin):
-    list_display = [
-        "order",
-        "sku",
-        "name",
-        "quantity",
-        "unit_price",
-        "quantity_shipped",
-    ]
-    list_select_related = ["order"]
-    search_fields = ["order__number", "sku", "name"]
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm("orders.view_order")
-
-
-@admin.register(OrderEvent)
-class OrderEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "order", "kind", "message", "user"]
-    list_filter = ["kind"]
-    list_select_related = ["order", "user"]
-    search_fields = ["order__number", "message"]
-    date_hierarchy = "created_at"

@@ -1,4 +1,5 @@
-"""Admin of the records services write: import jobs and customer e-mails."""
+"""Admin of the records services write: order lines and timeline events,
+import jobs and customer e-mails."""
 
 from django.contrib import admin
 from django.http import HttpRequest
@@ -6,9 +7,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from core.admin_utils import ReadOnlyAdminMixin, retry_report
+from core.history_admin import FieldHistoryAdmin
 from core.jobs import jobs_reap
 from orders.importing.jobs import import_job_retry
-from orders.models import CustomerEmail, ImportJob
+from orders.models import CustomerEmail, ImportJob, OrderEvent, OrderLine
 
 
 @admin.register(ImportJob)
@@ -81,3 +83,29 @@ class CustomerEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["order__number", "to"]
     date_hierarchy = "created_at"
     exclude = ["context"]
+
+
+@admin.register(OrderLine)
+class OrderLineAdmin(ReadOnlyAdminMixin, FieldHistoryAdmin):
+    list_display = [
+        "order",
+        "sku",
+        "name",
+        "quantity",
+        "unit_price",
+        "quantity_shipped",
+    ]
+    list_select_related = ["order"]
+    search_fields = ["order__number", "sku", "name"]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("orders.view_order")
+
+
+@admin.register(OrderEvent)
+class OrderEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "order", "kind", "message", "user"]
+    list_filter = ["kind"]
+    list_select_related = ["order", "user"]
+    search_fields = ["order__number", "message"]
+    date_hierarchy = "created_at"

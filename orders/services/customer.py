@@ -19,7 +19,7 @@ from orders.addresses import SHIP_TO_FIELDS, Address, address_problems
 from orders.customer_access import CustomerActor
 from orders.emails import customer_email_queue
 from orders.exceptions import OrderError, OrderStateError
-from orders.locks import lock_order
+from orders.locks import lock_customer_request, lock_order
 from orders.models import (
     CANCELLABLE,
     EDITABLE,
@@ -31,13 +31,16 @@ from orders.models import (
 from orders.services.lifecycle import order_cancel
 from orders.services.orders import OrderUpdate, order_update
 
-S = OrderStatus
 Kind = CustomerRequest.Kind
 # How far ahead a customer may ask for a delivery date.
 REQUESTED_DATE_MAX_DAYS = 90
 # Too late to do it themselves, not too late for a person to try.
-CHANGE_REQUESTABLE = [S.PACKED, S.PARTIALLY_SHIPPED, S.SHIPPED]
-CANCEL_REQUESTABLE = [S.PICKING, S.PACKED]
+CHANGE_REQUESTABLE = [
+    OrderStatus.PACKED,
+    OrderStatus.PARTIALLY_SHIPPED,
+    OrderStatus.SHIPPED,
+]
+CANCEL_REQUESTABLE = [OrderStatus.PICKING, OrderStatus.PACKED]
 MESSAGE_MAX = 1000
 
 
@@ -223,7 +226,7 @@ def customer_request_handle(
     if status not in (CustomerRequest.Status.DONE, CustomerRequest.Status.DECLINED):
         raise OrderError("Mark the request done or declined.")
     lock_order(request.order_id)
-    request = CustomerRequest.objects.select_for_update().get(pk=request.pk)
+    request = lock_customer_request(request.pk)
     if not request.is_open:
         raise OrderStateError(
             f"The request is already {request.get_status_display().lower()}."

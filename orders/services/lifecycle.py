@@ -29,8 +29,6 @@ from orders.models import (
 from orders.rules.services import rules_apply
 from orders.services.allocation import orders_allocate_locked
 
-S = OrderStatus
-
 
 def _transition(order: Order, name: str, verb: str, *args: Any) -> str:
     """Run a transition or raise a domain error naming the order and its state."""
@@ -117,7 +115,7 @@ def order_release(*, order: Order, actor: Actor) -> Order:
     _transition(order, "release", "released from hold")
     order.save(update_fields=["status", "hold_reason", "held_from", "updated_at"])
     events.order_event_released(order=order, actor=actor)
-    if order.status in (S.PENDING, S.BACKORDERED):
+    if order.status in (OrderStatus.PENDING, OrderStatus.BACKORDERED):
         order = orders_allocate_locked(orders=[order], actor=actor)[0]
     return order
 
@@ -209,7 +207,7 @@ def order_shipment_reverse(
     the order goes back to partially shipped (other units left), picking
     (`others_open`: another shipment is still being picked) or packed."""
     order = lock_order(order.pk)
-    if not can_proceed(order.unship, S.PACKED):
+    if not can_proceed(order.unship, OrderStatus.PACKED):
         raise OrderStateError(
             f"Order {order.number} is {order.get_status_display()}; shipment "
             f"{reference} cannot be taken back."
@@ -225,9 +223,9 @@ def order_shipment_reverse(
     with history_context(actor=actor, reason="unshipped"):
         OrderLine.objects.bulk_update(lines, ["quantity_shipped"])
     if any(line.quantity_shipped for line in lines):
-        back_to = S.PARTIALLY_SHIPPED
+        back_to = OrderStatus.PARTIALLY_SHIPPED
     else:
-        back_to = S.PICKING if others_open else S.PACKED
+        back_to = OrderStatus.PICKING if others_open else OrderStatus.PACKED
     previous = order.status
     order.unship(back_to)
     order.save(update_fields=["status", "updated_at"])

@@ -7,10 +7,11 @@ one after the other, as one `manage.py worker` would, and the time until the
 last e-mail is sent gives e-mails/s. Checks that the server received every
 e-mail exactly once. In the same run, for comparison, as many e-mails again
 are sent the way they were before batching: one by one, each in a
-transaction holding its row lock, each over a new SMTP connection. Prints
-JSON.
+transaction holding its row lock, each over a new SMTP connection. Then
+each raw statement of `orders.sql` the e-mails use is timed against its ORM
+equivalent (`sql`). Prints JSON.
 
-    python tests/bench/bench_email.py [--emails 5000]
+    python tests/bench/bench_email.py [--emails 5000] [--no-sql]
 """
 
 import argparse
@@ -82,13 +83,13 @@ def send_one_by_one(email_ids: list[int]) -> None:
     from django.utils import timezone
 
     from orders import events
-    from orders.emails import _render_batch
+    from orders.emails import customer_emails_render
     from orders.models import CustomerEmail
 
     for email_id in email_ids:
         with transaction.atomic():
             email = CustomerEmail.objects.select_for_update().get(pk=email_id)
-            message = _render_batch([email])[email.pk]
+            message = customer_emails_render([email])[email.pk]
             message.send()
             email.status, email.sent_at = "sent", timezone.now()
             email.attempts += 1
@@ -132,14 +133,190 @@ class send_tasks_paused:  # noqa: N801 - reads as a context manager
     """Queue e-mails without their send tasks (the old path sends them here)."""
 
     def __enter__(self):
-        from orders import emails
+        from orders.emails import queue
 
-        self.saved, emails._send_on_commit = emails._send_on_commit, lambda ids: None
+        self.saved = queue.customer_emails_send_on_commit
+        queue.customer_emails_send_on_commit = lambda *, email_ids: None
 
     def __exit__(self, *exc_info):
-        from orders import emails
+        from orders.emails import queue
 
-        emails._send_on_commit = self.saved
+        queue.customer_emails_send_on_commit = self.saved
+
+
+def queue_many_orm(order_ids: list[int], kind: str) -> list[int]:
+    """`sql.customer_emails_insert_for_orders` through the ORM (for comparison)."""
+    from orders.models import CustomerEmail, Order
+
+    rows = list(
+        Order.objects.filter(pk__in=order_ids, channel__send_customer_emails=True)
+        .exclude(customer__email="")
+        .values_list("pk", "customer__email")
+    )
+    keys = [f"{kind}:{pk}:" for pk, _ in rows]
+    CustomerEmail.objects.bulk_create(
+        (
+            CustomerEmail(order_id=pk, kind=kind, key=key, to=email)
+            for (pk, email), key in zip(rows, keys, strict=True)
+        ),
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+    return sorted(
+        CustomerEmail.objects.filter(
+            key__in=keys, status=CustomerEmail.Status.QUEUED
+        ).values_list("pk", flat=True)
+    )
+
+
+def mark_sending_orm(pks: list[int], token: str, now) -> set[int]:
+    """`sql.customer_emails_mark_sending` through the ORM (for comparison)."""
+    from django.db.models import F
+
+    from orders.models import CustomerEmail
+
+    status = CustomerEmail.Status
+    CustomerEmail.objects.filter(
+        pk__in=pks, claimed_by=token, status=status.CLAIMED
+    ).update(status=status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    return set(
+        CustomerEmail.objects.filter(
+            pk__in=pks, claimed_by=token, status=status.SENDING
+        ).values_list("pk", flat=True)
+    )
+
+
+def mark_sent_orm(subjects: list[tuple[int, str]], token: str, now) -> None:
+    """`sql.customer_emails_mark_sent` through the ORM (for comparison)."""
+    from django.db.models import Case, Value, When
+
+    from orders.models import CustomerEmail
+
+    CustomerEmail.objects.filter(
+        pk__in=[pk for pk, _ in subjects], claimed_by=token
+    ).update(
+        status=CustomerEmail.Status.SENT,
+        sent_at=now,
+        last_error="",
+        claimed_by="",
+        subject=Case(
+            *(When(pk=pk, then=Value(subject)) for pk, subject in subjects),
+            default="subject",
+        ),
+    )
+
+
+def compare_sql(count: int, rounds: int = 3) -> dict:
+    """Each statement of `orders.sql` the e-mails use against the ORM, in
+    the same run, alternating, inside transactions rolled back: median ms."""
+    import statistics
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from orders import sql
+    from orders.models import CustomerEmail
+
+    order_ids = build_orders(count, prefix="SQL")
+    kind = CustomerEmail.Kind.RECEIVED
+    timings: dict[str, list[float]] = {}
+
+    def timed(name: str, run) -> None:
+        started = time.perf_counter()
+        run()
+        timings.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+
+    for _ in range(rounds):
+        for name, run in (
+            (
+                "raw",
+                lambda: sql.customer_emails_insert_for_orders(
+                    order_ids=order_ids, kind=kind, now=timezone.now()
+                ),
+            ),
+            ("orm", lambda: queue_many_orm(order_ids, kind)),
+        ):
+            with transaction.atomic():
+                timed(f"queue_many_{name}", run)
+                transaction.set_rollback(True)
+        for name, sending, sent in (
+            ("raw", None, None),
+            ("orm", mark_sending_orm, mark_sent_orm),
+        ):
+            with transaction.atomic():
+                ids = sql.customer_emails_insert_for_orders(
+                    order_ids=order_ids, kind=kind, now=timezone.now()
+                )
+                CustomerEmail.objects.filter(pk__in=ids).update(
+                    status=CustomerEmail.Status.CLAIMED, claimed_by="bench"
+                )
+                groups = [ids[start : start + 10] for start in range(0, len(ids), 10)]
+                now = timezone.now()
+                started = time.perf_counter()
+                for group in groups:
+                    if sending is None:
+                        sql.customer_emails_mark_sending(
+                            pks=group, token="bench", now=now
+                        )
+                    else:
+                        sending(group, "bench", now)
+                timings.setdefault(f"mark_sending_{name}", []).append(
+                    (time.perf_counter() - started) * 1000 / len(groups)
+                )
+                started = time.perf_counter()
+                for group in groups:
+                    subjects = [(pk, f"Order {pk}") for pk in group]
+                    if sent is None:
+                        sql.customer_emails_mark_sent(
+                            subjects=subjects, token="bench", now=now
+                        )
+                    else:
+                        sent(subjects, "bench", now)
+                timings.setdefault(f"mark_sent_{name}", []).append(
+                    (time.perf_counter() - started) * 1000 / len(groups)
+                )
+                transaction.set_rollback(True)
+    # Small commits (a claim of ten rows each), durable and relaxed.
+    sql.customer_emails_insert_for_orders(
+        order_ids=order_ids, kind=kind, now=timezone.now()
+    )
+    for round_number in range(rounds):
+        for relaxed in (False, True):
+            token = f"bench-{round_number}-{relaxed}"
+            started = time.perf_counter()
+            for start in range(0, 2000, 10):
+                with transaction.atomic():
+                    if relaxed:
+                        sql.synchronous_commit_off()
+                    CustomerEmail.objects.filter(
+                        order_id__in=order_ids[start : start + 10]
+                    ).update(claimed_by=token)
+            name = "commit_relaxed" if relaxed else "commit_durable"
+            timings.setdefault(name, []).append(
+                (time.perf_counter() - started) * 1000 / 200
+            )
+    medians = {
+        name: round(statistics.median(values), 3) for name, values in timings.items()
+    }
+    return {
+        "orders": count,
+        "queue_many_ms": {
+            "raw": medians["queue_many_raw"],
+            "orm": medians["queue_many_orm"],
+        },
+        "mark_sending_ms_per_group_of_10": {
+            "raw": medians["mark_sending_raw"],
+            "orm": medians["mark_sending_orm"],
+        },
+        "mark_sent_ms_per_group_of_10": {
+            "raw": medians["mark_sent_raw"],
+            "orm": medians["mark_sent_orm"],
+        },
+        "commit_ms_claim_of_10": {
+            "synchronous_commit_off": medians["commit_relaxed"],
+            "durable": medians["commit_durable"],
+        },
+    }
 
 
 def main() -> None:
@@ -149,6 +326,18 @@ def main() -> None:
         "--database",
         default="oms_bench_email",
         help="PostgreSQL database to (re)create",
+    )
+    parser.add_argument(
+        "--no-sql",
+        dest="sql",
+        action="store_false",
+        help="skip timing orders.sql's e-mail statements against the ORM",
+    )
+    parser.add_argument(
+        "--no-one-by-one",
+        dest="one_by_one",
+        action="store_false",
+        help="skip sending as many again one by one (the path before batching)",
     )
     options = parser.parse_args()
 
@@ -192,18 +381,25 @@ def main() -> None:
         received, connections = server.count.value, server.sessions.value
 
         # The same number again, the way before batching.
-        old_ids = build_orders(options.emails, prefix="OLD")
-        with send_tasks_paused(), transaction.atomic():
-            customer_emails_queue_many(
-                order_ids=old_ids, kind=CustomerEmail.Kind.RECEIVED
+        pending, old_seconds, old_connections = [], 0.0, 0
+        if options.one_by_one:
+            old_ids = build_orders(options.emails, prefix="OLD")
+            with send_tasks_paused(), transaction.atomic():
+                customer_emails_queue_many(
+                    order_ids=old_ids, kind=CustomerEmail.Kind.RECEIVED
+                )
+            pending = list(
+                CustomerEmail.objects.filter(status="queued").values_list(
+                    "pk", flat=True
+                )
             )
-        pending = list(
-            CustomerEmail.objects.filter(status="queued").values_list("pk", flat=True)
-        )
-        started = time.perf_counter()
-        send_one_by_one(pending)
-        old_seconds = time.perf_counter() - started
-        old_connections = server.sessions.value - connections
+            started = time.perf_counter()
+            send_one_by_one(pending)
+            old_seconds = time.perf_counter() - started
+            old_connections = server.sessions.value - connections
+        # orders.sql's e-mail statements against the ORM, on their own orders
+        # (the customer e-mails queued above are not touched).
+        statements = compare_sql(options.emails) if options.sql else None
 
     emit(
         {
@@ -224,10 +420,13 @@ def main() -> None:
             "smtp_server_cpu_ms_per_email": server_cpu,
             "one_by_one_before_batching": {
                 "emails": len(pending),
-                "seconds": round(old_seconds, 2),
-                "emails_per_second": round(len(pending) / old_seconds, 1),
+                "seconds": round(old_seconds, 2) if pending else None,
+                "emails_per_second": round(len(pending) / old_seconds, 1)
+                if pending
+                else None,
                 "smtp_connections": old_connections,
             },
+            "sql": statements,
             "peak_rss_mb": peak_rss_mb(),
         }
     )

@@ -167,13 +167,13 @@ def many_orders(channel, product, stock, place_order):
 def test_bulk_queued_mails_go_out_in_batches_over_one_connection_each(
     smtp_server, many_orders, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from orders import emails
+    from orders.emails import queue
 
-    monkeypatch.setattr(emails, "EMAIL_BATCH", 10)
+    monkeypatch.setattr(queue, "EMAIL_BATCH", 10)
     orders = many_orders(25)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        queued = emails.customer_emails_queue_many(
+        queued = queue.customer_emails_queue_many(
             order_ids=[o.pk for o in orders], kind="order_received"
         )
 
@@ -220,14 +220,15 @@ def test_worker_dying_mid_batch_loses_at_most_the_group_in_flight_and_never_doub
     from django.utils import timezone
 
     from orders import emails
+    from orders.emails import sending
 
-    monkeypatch.setattr(emails, "EMAIL_SEND_GROUP", 2)
+    monkeypatch.setattr(sending, "EMAIL_SEND_GROUP", 2)
     orders = many_orders(7)
     emails.customer_emails_queue_many(
         order_ids=[o.pk for o in orders], kind="order_received"
     )
     ids = sorted(CustomerEmail.objects.values_list("pk", flat=True))
-    step = emails._step
+    step = sending._step
 
     class WorkerKilled(BaseException):
         pass
@@ -237,10 +238,10 @@ def test_worker_dying_mid_batch_loses_at_most_the_group_in_flight_and_never_doub
             raise WorkerKilled  # sent to the server, not yet marked sent
         return step(accepted, group, token)
 
-    monkeypatch.setattr(emails, "_step", die_after_sending_the_second_group)
+    monkeypatch.setattr(sending, "_step", die_after_sending_the_second_group)
     with pytest.raises(WorkerKilled):
         emails.customer_emails_send(email_ids=ids)
-    monkeypatch.setattr(emails, "_step", step)
+    monkeypatch.setattr(sending, "_step", step)
     statuses = dict(CustomerEmail.objects.values_list("pk", "status"))
     assert [statuses[pk] for pk in ids] == ["sent"] * 2 + ["sending"] * 2 + [
         "claimed"
@@ -280,8 +281,9 @@ def test_connection_lost_mid_group_gives_the_untried_back_and_sends_them_later(
     import smtplib
 
     from orders import emails
+    from orders.emails import sending
 
-    monkeypatch.setattr(emails, "EMAIL_SEND_GROUP", 3)
+    monkeypatch.setattr(sending, "EMAIL_SEND_GROUP", 3)
     orders = many_orders(7)
     emails.customer_emails_queue_many(
         order_ids=[o.pk for o in orders], kind="order_received"
@@ -413,6 +415,7 @@ def test_the_server_receives_the_message_django_would_build(
     from email import message_from_bytes, policy
 
     from orders import emails
+    from orders.emails import sending
 
     customer.name = "Zoë Ça & Co"
     customer.email = "zoe@exämple.com"
@@ -420,9 +423,11 @@ def test_the_server_receives_the_message_django_would_build(
     stock(product, 5)
     order = place_order([(product, 2)])
     email = CustomerEmail.objects.get(order=order)
-    expected = emails._render_batch([email])[email.pk]
+    expected = emails.customer_emails_render([email])[email.pk]
     expected.subject = "Ihre Bestellung “ist da” — ça va"  # non-ASCII header
-    monkeypatch.setattr(emails, "_render_batch", lambda batch: {email.pk: expected})
+    monkeypatch.setattr(
+        sending, "customer_emails_render", lambda batch: {email.pk: expected}
+    )
 
     assert emails.customer_emails_send(email_ids=[email.pk]) == {email.pk: "sent"}
 

@@ -1,0 +1,73 @@
+"""Customer e-mails rendered from their templates: a batch at a time, with
+the attachments later apps add to their kinds of e-mail."""
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template import Context, Engine, Template
+
+from orders.customer_access import customer_page_url
+from orders.models import CustomerEmail, Order
+
+# (filename, content, mimetype) of one attachment.
+Attachment = tuple[str, bytes, str]
+AttachmentProvider = Callable[[CustomerEmail], list[Attachment]]
+# Later apps add files to their kinds of e-mail (returns: the return label),
+# built when the mail is sent, so nothing rendered is stored.
+attachment_providers: dict[str, AttachmentProvider] = {}
+
+
+def customer_email_attachments_register(
+    *, kind: str, provider: AttachmentProvider
+) -> None:
+    """Attach what `provider(email)` returns to every e-mail of this kind."""
+    attachment_providers[kind] = provider
+
+
+def customer_emails_render(
+    emails: list[CustomerEmail],
+) -> dict[int, EmailMultiAlternatives]:
+    """Build every message of a batch, by e-mail pk: its orders read in three
+    queries, each kind's templates looked up once, one context per e-mail.
+    The subject and the text body are plain text: rendered without HTML
+    escaping. Sets each e-mail's `order` and `subject`."""
+    orders = (
+        Order.objects.select_related("channel", "customer")
+        .prefetch_related("lines")
+        .in_bulk({email.order_id for email in emails})
+    )
+    engine = Engine.get_default()
+    templates: dict[str, tuple[Template, ...]] = {}
+    messages = {}
+    for email in emails:
+        order = orders[email.order_id]
+        email.order = order
+        if email.kind not in templates:
+            templates[email.kind] = tuple(
+                engine.get_template(f"emails/{email.kind}{suffix}")
+                for suffix in ("_subject.txt", ".txt", ".html")
+            )
+        subject_template, text_template, html_template = templates[email.kind]
+        values = {
+            "order": order,
+            "customer": order.customer,
+            "customer_page_url": customer_page_url(order=order),
+            **email.context,
+        }
+        text = Context(values, autoescape=False)
+        subject = " ".join(subject_template.render(text).split())
+        message = EmailMultiAlternatives(
+            subject=subject,
+            body=text_template.render(text),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[email.to],
+            headers={"X-OMS-Email": email.key},
+        )
+        message.attach_alternative(html_template.render(Context(values)), "text/html")
+        provider = attachment_providers.get(email.kind)
+        for filename, content, mimetype in provider(email) if provider else []:
+            message.attach(filename, content, mimetype)
+        email.subject = subject[:200]
+        messages[email.pk] = message
+    return messages
