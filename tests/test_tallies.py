@@ -6,6 +6,7 @@ change, delete and COPY; folding and rebuilding never change a count."""
 from datetime import timedelta
 
 import pgbulk
+import pgtrigger
 import pytest
 from django.db.models import Count
 from django.db.models.functions import TruncDate
@@ -29,6 +30,21 @@ from tests.factories import (
 )
 
 STATUSES = [value for value, _ in OrderStatus.choices]
+
+
+@pytest.mark.django_db
+def test_the_migrations_install_the_tally_triggers_as_declared():
+    from fulfillment.models import Shipment
+
+    for model, name in ((Order, "order_tally"), (Shipment, "shipment_tally")):
+        for event in ("insert", "update", "delete"):
+            (trigger,) = [
+                trigger
+                for registered, trigger in pgtrigger.registered()
+                if registered is model and trigger.name == f"{name}_{event}"
+            ]
+            # Installed, enabled, and the SQL the model declares (not outdated).
+            assert trigger.get_installation_status(model) == ("INSTALLED", True)
 
 
 def truth_by_status() -> dict[str, int]:
