@@ -106,7 +106,7 @@ def refund_balance(
     }
     return RefundBalance(
         paid=order.total,
-        # SQLite sums decimals as floats: back to cents.
+        # The Coalesce default has no cents: every figure in cents.
         refunded=Decimal(totals["refunded"]).quantize(CENT),
         shipping_refunded=Decimal(totals["shipping"]).quantize(CENT),
         refunded_units=units,

@@ -2,10 +2,10 @@
 
 `run_bounded(items, call, record, workers)` runs `call(item)` (network, no
 database) in at most `workers` threads and `record(item, result, error)`
-(a short transaction of its own) for each. On PostgreSQL outside a
-transaction the threads record too, each on its own connection, closed
-when the thread is done; otherwise (SQLite, or inside a test's
-transaction) the calling thread records as results arrive.
+(a short transaction of its own) for each. Outside a transaction the
+threads record too, each on its own connection, closed when the thread is
+done; inside one (a test's transaction) the calling thread records as
+results arrive, on the connection that holds it.
 """
 
 import queue
@@ -34,9 +34,7 @@ def run_bounded(
 ) -> None:
     if not items:
         return
-    threaded_records = (
-        connection.vendor == "postgresql" and not connection.in_atomic_block
-    )
+    threaded_records = not connection.in_atomic_block
     todo: queue.Queue = queue.Queue()
     for item in items:
         todo.put(item)

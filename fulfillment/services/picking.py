@@ -72,7 +72,7 @@ def shipment_numbers_reserve(*, count: int = 1) -> list[str]:
     ]
 
 
-def _shipments_plan(*, orders: Sequence[Order]) -> list[Shipment]:
+def shipments_plan(*, orders: Sequence[Order]) -> list[Shipment]:
     """Turn reserved stock that no open shipment covers yet into pending shipments.
 
     An order gets one shipment per location its stock is reserved at; stock
@@ -165,7 +165,7 @@ def pick_lists_create(*, order_ids: Sequence[int], actor: Actor) -> Wave:
             "them first."
         )
     pickable, waiting = _within_list_sizes(pickable)
-    _shipments_plan(orders=pickable)
+    shipments_plan(orders=pickable)
     rank = {order.pk: n for n, order in enumerate(pickable)}
     shipments = sorted(
         Shipment.objects.filter(

@@ -30,6 +30,7 @@ from fulfillment.locks import (
 )
 from fulfillment.models import Carrier, Shipment, ShipmentLine, ShipmentStatus
 from fulfillment.selectors import order_with_channel
+from fulfillment.services.carriers import check_carrier
 from fulfillment.services.packing import BatchReport, batch_run
 from fulfillment.services.picking import shipment_numbers_reserve
 from inventory.models import Allocation, StockLevel
@@ -65,45 +66,6 @@ class ShipmentHandover:
 class ShipReport:
     shipped: list[Shipment] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-
-def check_carrier(
-    *, shipment: Shipment, carrier: Carrier | None, service: str, tracking: str
-) -> None:
-    if carrier is None:
-        if tracking or service:
-            raise FulfillmentError(
-                f"Shipment {shipment.number}: choose the carrier of tracking "
-                f"number {tracking or '(none)'} and service {service or '(none)'}."
-            )
-        return
-    if not carrier.active:
-        raise FulfillmentError(
-            f"Carrier {carrier.name} is inactive; choose another carrier for "
-            f"shipment {shipment.number}."
-        )
-    if service and carrier.service_list and service not in carrier.service_list:
-        raise FulfillmentError(
-            f"{carrier.name} has no service {service!r}; it offers "
-            + ", ".join(carrier.service_list)
-            + "."
-        )
-    if not tracking:
-        raise FulfillmentError(
-            f"Shipment {shipment.number}: give the {carrier.name} tracking number."
-        )
-    used = (
-        Shipment.objects.filter(carrier=carrier, tracking_number=tracking)
-        .exclude(pk=shipment.pk)
-        .values_list("number", flat=True)
-        .first()
-    )
-    if used:
-        raise FulfillmentError(
-            f"{carrier.name} tracking number {tracking} is already on shipment "
-            f"{used}; check the label and enter the right number for "
-            f"{shipment.number}."
-        )
 
 
 def shipment_ship_locked(

@@ -36,7 +36,7 @@ from fulfillment.models import (
     TrackingEvent,
 )
 from fulfillment.selectors import order_with_channel
-from fulfillment.services.shipping import check_carrier
+from fulfillment.services.carriers import check_carrier
 from orders import events as order_events
 from orders.locks import lock_order
 from orders.models import Order, OrderStatus

@@ -8,9 +8,9 @@ from fulfillment.models import PickScan
 from fulfillment.services import pickconfirm as confirm
 from inventory.models import StockLevel
 from tests import factories
-from tests.fulfillment.test_packstation_postgres import _race
+from tests.fulfillment.races import race
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 EXPECTED = 5
 RACERS = 8
@@ -41,7 +41,7 @@ def _scan(barrier, pick_list_id: int, user_id: int) -> str:
 def test_racing_scans_never_pick_past_the_expected_quantity(pick_list, user):
     confirm.pick_confirm_scan(pick_list_id=pick_list.pk, code="A-01", actor=user)
 
-    results = _race(_scan, [(pick_list.pk, user.pk)] * RACERS)
+    results = race(_scan, [(pick_list.pk, user.pk)] * RACERS)
 
     assert results.count("accepted") == EXPECTED
     assert results.count("refused") == RACERS - EXPECTED

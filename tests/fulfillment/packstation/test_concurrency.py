@@ -2,8 +2,6 @@
 racing on one shipment never count more than expected, and two stations
 opening the same slip at once never both hold it."""
 
-import multiprocessing
-
 import pytest
 from django.db import connections
 
@@ -11,8 +9,9 @@ from fulfillment.exceptions import PackStationBusyError
 from fulfillment.models import PackClaim, PackScan, Shipment, ShipmentStatus
 from fulfillment.services import packstation as station
 from tests import factories
+from tests.fulfillment.races import race
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 EXPECTED = 5
 RACERS = 8
@@ -24,30 +23,6 @@ def shipment(stock, picked, user):
     stock(product, 20)
     picked([[(product, EXPECTED)]])
     return Shipment.objects.get(status=ShipmentStatus.PICKING)
-
-
-def _race(job, arguments):
-    """Run `job(barrier, *args)` in one process per argument tuple, all let
-    go at the same moment; return their answers."""
-    # Children open their own connections, never share the parent's.
-    connections.close_all()
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(len(arguments))
-    answers = context.Queue()
-
-    def run(each):
-        try:
-            answers.put(job(barrier, *each))
-        except Exception as error:  # reported to the test, not lost in a child
-            answers.put(f"error: {error!r}")
-
-    processes = [context.Process(target=run, args=(each,)) for each in arguments]
-    for process in processes:
-        process.start()
-    results = [answers.get(timeout=60) for _ in processes]
-    for process in processes:
-        process.join(timeout=30)
-    return results
 
 
 def _scan(barrier, shipment_id: int, user_id: int) -> str:
@@ -79,7 +54,7 @@ def _open(barrier, number: str, user_id: int, name: str) -> str:
 def test_racing_scans_never_count_past_the_expected_quantity(shipment, user):
     station.packstation_open(code=shipment.number, actor=user, station="st-a")
 
-    results = _race(_scan, [(shipment.pk, user.pk)] * RACERS)
+    results = race(_scan, [(shipment.pk, user.pk)] * RACERS)
 
     assert results.count("accepted") == EXPECTED
     assert results.count("refused") == RACERS - EXPECTED
@@ -88,7 +63,7 @@ def test_racing_scans_never_count_past_the_expected_quantity(shipment, user):
 
 
 def test_two_stations_opening_at_once_never_both_hold_the_shipment(shipment, user):
-    results = _race(_open, [(shipment.number, user.pk, f"st-{n}") for n in range(4)])
+    results = race(_open, [(shipment.number, user.pk, f"st-{n}") for n in range(4)])
 
     assert sorted(results) == ["busy", "busy", "busy", "opened"]
     assert PackClaim.objects.filter(shipment=shipment).count() == 1

@@ -89,7 +89,7 @@ def packed(place_order, stock, user):
     return make
 
 
-# ---- 4. bulk ship by scanner
+# ---- bulk ship by scanner
 
 
 def test_ship_form_moves_on_enter_and_starts_with_the_default_carrier(
@@ -253,7 +253,7 @@ def test_tracking_csv_reports_every_bad_line_at_once_and_keeps_the_file(
     assert not TrackingEvent.objects.filter(source="csv").exists()
 
 
-# ---- 6. forms: weights per shipment, services, one default carrier
+# ---- forms: weights per shipment, services, one default carrier
 
 
 def test_mark_packed_offers_each_shipment_its_product_weight_and_keeps_each(
@@ -348,7 +348,7 @@ def test_order_ship_step_starts_with_the_same_carrier_and_checks_the_service(
     assert order.shipments.get().service == "Express"
 
 
-# ---- 5. the flow around the pick list
+# ---- the flow around the pick list
 
 
 def test_wave_message_links_to_printing_exactly_its_pick_lists(
@@ -464,7 +464,7 @@ def test_labels_are_offered_only_for_shipments_with_carrier_and_tracking(
     assert len(labels) == 1 and "1Z-OK" in labels[0]
 
 
-# ---- 10. pick lists number their pages
+# ---- pick lists number their pages
 
 
 def test_pick_lists_number_their_pages_each_from_one(
