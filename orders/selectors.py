@@ -1,11 +1,13 @@
 """Reads for order pages."""
 
 import re
+from datetime import datetime
 
-from django.db.models import Q
+from django.db import models
+from django.db.models import F, Func, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
-from orders.models import Customer
+from orders.models import Customer, Order
 
 ORDER_NUMBER = re.compile(r"^SO-?\d+$", re.IGNORECASE)
 PHONE = re.compile(r"^\+?[\d\s().-]{6,}$")
@@ -42,3 +44,21 @@ def _ids(customers, limit: int = 500):
     the planner sees how selective the search is; a subquery otherwise."""
     ids = list(customers.values_list("pk", flat=True)[: limit + 1])
     return ids if len(ids) <= limit else customers.values("pk")
+
+
+class Row(Func):
+    """A row value, `ROW(a, b)`: compared with another, PostgreSQL reads one
+    range of an index on (a, b)."""
+
+    function = "ROW"
+    output_field = models.Field()
+
+
+def orders_placed_before(
+    queryset: QuerySet[Order], *, placed_at: datetime, pk: int
+) -> QuerySet[Order]:
+    """The orders of `queryset` after (placed_at, pk) in the newest-first
+    order: one range of the (placed_at, id) index, however deep."""
+    return queryset.alias(position=Row(F("placed_at"), F("pk"))).filter(
+        position__lt=Row(Value(placed_at), Value(pk))
+    )

@@ -23,7 +23,7 @@ from typing import Any
 from django import forms as django_forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -58,7 +58,7 @@ from orders.admin.rules import OrderTagFilter
 from orders.importing.admin import OrderImportMixin
 from orders.models import Order, OrderLine, OrderStatus
 from orders.resources import OrderExportForm, OrderExportResource
-from orders.selectors import order_search_q
+from orders.selectors import order_search_q, orders_placed_before
 from orders.services import allocation, lifecycle
 from orders.services.orders import (
     EDITABLE_FIELDS,
@@ -242,11 +242,7 @@ class OrderAdminBase(
         queryset = super().get_queryset(request)
         before = getattr(request, "oms_before", None)
         if before is not None:
-            # A row comparison: one range of the (placed_at, id) index.
-            queryset = queryset.extra(
-                where=['("orders_order"."placed_at", "orders_order"."id") < (%s, %s)'],
-                params=[connection.ops.adapt_datetimefield_value(before[0]), before[1]],
-            )
+            queryset = orders_placed_before(queryset, placed_at=before[0], pk=before[1])
         return queryset
 
     def search_q(self, term: str):
