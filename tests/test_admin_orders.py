@@ -1,5 +1,6 @@
-"""The admin at scale: the order page's queries do not grow with its lines
-and timeline, and the order list pages by seeking past its numbered pages."""
+"""The order admin (orders.admin.orders, order_page, order_list) at scale: the
+order page's queries do not grow with its lines and timeline, and the order
+list pages by seeking past its numbered pages."""
 
 from datetime import timedelta
 
