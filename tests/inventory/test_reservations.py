@@ -4,17 +4,18 @@ and the levels' field history in step."""
 import pytest
 
 from inventory.allocation import Demand
-from inventory.models import Allocation, StockLevel
+from inventory.models import Allocation
 from inventory.services import AllocationRequest, stock_allocate_many, stock_release
 from tests.factories import ProductFactory
 
 
 def _history(level):
-    return list(
-        StockLevel.history.filter(id=level.pk)
-        .order_by("history_id")
-        .values_list("on_hand", "allocated", "history_change_reason")
-    )
+    """(on_hand, allocated, reason) of each change of `level`, oldest first."""
+    return [
+        (event.on_hand, event.allocated, (event.pgh_context or {}).get("reason"))
+        for event in level.history.order_by("pgh_id")
+        if event.pgh_label == "update"
+    ]
 
 
 @pytest.mark.django_db
