@@ -1,8 +1,6 @@
 """Human document numbers drawn from named counters."""
 
-import pgbulk
-from django.db.models import F
-
+from core import sql
 from core.models import Sequence
 
 
@@ -14,14 +12,8 @@ def sequence_reserve(*, name: str, count: int = 1) -> range:
     reserves its whole block with one round trip, and a rolled-back caller
     gives its numbers back.
     """
-    (counter,) = pgbulk.upsert(
-        Sequence,
-        [Sequence(name=name, last_value=count)],
-        ["name"],
-        [pgbulk.UpdateField("last_value", expression=F("last_value") + count)],
-        returning=["last_value"],
-    )
-    return range(counter.last_value - count + 1, counter.last_value + 1)
+    last = sql.sequence_add(table=Sequence._meta.db_table, name=name, count=count)
+    return range(last - count + 1, last + 1)
 
 
 def format_number(prefix: str, value: int) -> str:

@@ -347,16 +347,6 @@ def seed_connect() -> psycopg.Connection:
     return conn
 
 
-def order_row_estimate() -> int:
-    """The planner's estimate of the number of orders (no count)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
-            [Order._meta.db_table],
-        )
-        return max(0, int(cursor.fetchone()[0]))
-
-
 def secondary_indexes(table: str) -> list[tuple[str, str, str, str, bool]]:
     """The table's indexes other than the primary key: (index, its CREATE
     statement, the unique constraint it backs or None, the constraint's

@@ -5,7 +5,9 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from core.sql import table_row_estimate
 from oms import sql
+from orders.models import Order
 
 
 @dataclass
@@ -74,7 +76,7 @@ def indexes_drop(models: dict, *, adding: int, say) -> list[IndexRebuild]:
     indexes and unique constraints of the models' tables; return what builds
     them again."""
     rebuild: list[IndexRebuild] = []
-    if adding < sql.order_row_estimate():
+    if adding < max(0, table_row_estimate(Order._meta.db_table)):
         return rebuild
     for key, model in models.items():
         table = model._meta.db_table
