@@ -15,9 +15,9 @@ each version is timed inside a transaction that is rolled back:
   rows: the time the commit would otherwise spend checking them with the
   stock levels locked (Django's `check_constraints()` checks every table).
 
-The raw statements still write the stock levels' field history themselves;
-the ORM versions leave it out, so the comparison favours the ORM.
-Prints JSON: median milliseconds per call and ORM / raw ratios.
+The stock levels' field history is written by their pghistory trigger
+whichever version updates them. Prints JSON: median milliseconds per call
+and ORM / raw ratios.
 
     python tests/bench/bench_stock.py [--repeat 60] [--database oms_bench_stock]
 """
