@@ -41,7 +41,11 @@ def build(count: int) -> list[int]:
     from orders.models import Channel, Customer
     from orders.services.orders import LineInput, order_create
 
-    location = Location.objects.create(code="RNO", name="Reno warehouse", country="US")
+    # One pick list takes every order (a location's list takes at most its
+    # wave size, 200 by default): all N shipments are packed and bought.
+    location = Location.objects.create(
+        code="RNO", name="Reno warehouse", country="US", wave_size=max(count, 1)
+    )
     carrier = Carrier.objects.create(code="easypost", name="EasyPost")
     CarrierAccount.objects.create(
         carrier=carrier, kind="easypost", mode="test", api_key="EZTK_bench"

@@ -10,6 +10,7 @@ through the service alone; refused scans (wrong item, over-scan) included.
 The target is 50 ms server-side per scan. Prints JSON.
 
     python tests/bench/bench_packstation.py [--shipments 60] [--history 20000]
+        [--database oms_bench_packstation]
 """
 
 import argparse
@@ -96,8 +97,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shipments", type=int, default=60)
     parser.add_argument("--history", type=int, default=20000)
+    parser.add_argument("--database", default="oms_bench_packstation")
     args = parser.parse_args()
-    bench_django("h5_bench_packstation")
+    bench_django(args.database)
 
     from django.conf import settings
     from django.test import Client
