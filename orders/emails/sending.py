@@ -15,9 +15,10 @@ batch's other e-mails are still `claimed` and another run takes them over
 once the claim is stale (`CLAIM_STALE_SECONDS`). If the connection breaks
 mid-group, the process is alive and knows which of the group it never
 handed over: those go back to the queue. Only the claim and the last `sent`
-mark commit without waiting for the disk (`sql.synchronous_commit_off`): losing either
-in a database crash can only leave an e-mail `claimed` (taken over later,
-never handed to the server yet) or `sending` (failed, never resent).
+mark commit without waiting for the disk (`sql.synchronous_commit_off`):
+losing either in a database crash can only leave an e-mail `claimed` (taken
+over later, never handed to the server yet) or `sending` (failed, never
+resent).
 Chosen: at most once. A customer may miss a mail when a worker dies (at
 most one group per crash, visible on the order for staff to resend), but
 never gets one twice.
