@@ -352,3 +352,25 @@ def test_channel_without_webhook_url_is_not_called(
     with django_capture_on_commit_callbacks(execute=True):
         shipped([(product, 1)])
     assert not webhooks().exists()
+
+
+def test_a_failed_webhook_is_replayed_from_the_admin_with_its_webhook_id(
+    listening, shipped, product, admin_client, django_capture_on_commit_callbacks
+):
+    with listening(codes=(400, 200)) as server:
+        with django_capture_on_commit_callbacks(execute=True):
+            shipped([(product, 1)])
+        message = webhooks().get()
+        assert message.status == Status.FAILED  # 400: the channel refused it
+
+        with django_capture_on_commit_callbacks(execute=True):
+            response = admin_client.post(
+                "/admin/connections/outboundmessage/",
+                {"action": "replay", "_selected_action": [message.pk]},
+                follow=True,
+            )
+
+    assert response.status_code == 200
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Status.SENT, 2)
+    assert [received["id"] for received in server.received] == [message.message_id] * 2
