@@ -21,6 +21,7 @@ from orders.models import (
     OrderStatus,
 )
 from tests import factories
+from tests.connections.test_api_intake_speed import statement
 from tests.connections.test_inbox_webhooks import post_shopify, shopify_order, sign
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +73,7 @@ def test_webhook_acknowledged_by_one_insert(client, shop, database_queue):
 
     assert response.status_code == 200 and response.json()["duplicate"] is False
     [insert] = queries.captured_queries
-    assert insert["sql"].startswith('INSERT INTO "orders_inboundmessage"')
+    assert statement(insert["sql"]).startswith('INSERT INTO "orders_inboundmessage"')
     assert "ON CONFLICT DO NOTHING" in insert["sql"]
     assert InboundMessage.objects.filter(status=Status.RECEIVED).count() == 2
 
