@@ -76,19 +76,24 @@ def outbox_record(
     shipment: Shipment | None = None,
     platform: str = "",
     stamped: bool = True,
+    unique_key: bool = False,
 ) -> OutboundMessage | None:
     """Record one message for the channel and send it after commit.
 
     `platform` is how it is sent (the channel's platform unless given);
     `stamped` adds the message's kind and key to the payload (what the shops'
     messages and the order events carry; shipment webhooks are sent as they
-    always were, without). Return the message, or None when the same one
+    always were, without); `unique_key` says the key is new by construction,
+    so it is not looked up. Return the message, or None when the same one
     (channel, kind, key) was recorded before.
     """
     key = key[:100]
-    if OutboundMessage.objects.filter(
-        channel=channel, kind=kind, dedupe_key=key
-    ).exists():
+    if (
+        not unique_key
+        and OutboundMessage.objects.filter(
+            channel=channel, kind=kind, dedupe_key=key
+        ).exists()
+    ):
         return None
     body = {**payload, "kind": kind, "key": key} if stamped else payload
     message = OutboundMessage.objects.create(

@@ -157,4 +157,5 @@ def outbox_shipment_webhook(
         shipment=shipment,
         platform=GENERIC,
         stamped=False,
+        unique_key=True,
     )

@@ -7,7 +7,7 @@ that answers 200. Measured in one run:
    the API's path: set-based, one INSERT per 1,000 messages);
 2. N shipment-style signed webhooks recorded one by one through
    `outbox_record` (what every Ship, tracking scan and delivery adds to its
-   transaction: a look-up and one INSERT);
+   transaction: one INSERT; a task row per message at commit, as before);
 3. every message sent by the sending task (claim, signed POST, attempt row,
    outcome), chunk after chunk as one worker runs them, with the server's
    count of requests checked against the messages.
@@ -110,6 +110,7 @@ def run(count: int) -> dict:
                     order=order,
                     platform="generic",
                     stamped=False,
+                    unique_key=True,
                 )
         seconds = time.perf_counter() - started
         # In the transaction: the look-up and the INSERT; at commit: one task
