@@ -14,7 +14,10 @@ ORM twins, side by side in one run on PostgreSQL.
 
 Prints JSON: microseconds per operation and statements per operation, each
 pair measured in the same run (numbers on a shared machine are noisy; the
-ratios are what to read).
+ratios are what to read). The ORM's insert is as fast outside a transaction
+(one statement either way), but a repeated delivery then fails in the
+database (an error logged, a dead row left behind) and inside a transaction
+it needs a savepoint around it: three round trips instead of one.
 
     python tests/bench/bench_inbox_sql.py [--rounds 2000] [--batch 100]
 """
@@ -30,9 +33,10 @@ from benchsupport import bench_django, emit, peak_rss_mb  # noqa: E402
 
 def timed(function, rounds: int) -> dict:
     """Run `function(n)` for n in range(rounds): µs and statements per call."""
-    from django.db import connection
+    from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
+    reset_queries()
     with CaptureQueriesContext(connection) as queries:
         function(-1)  # warm up (and count the statements of one call)
     statements = len(queries.captured_queries)
@@ -54,6 +58,7 @@ def main() -> None:
     options = parser.parse_args()
     bench_django(options.database)
 
+    from django.conf import settings
     from django.db import IntegrityError, transaction
     from django.utils import timezone
 
@@ -67,6 +72,7 @@ def main() -> None:
     from core.sequences import sequence_reserve
     from orders.models import Channel, Order
 
+    settings.DEBUG = False  # no query log kept outside the counted calls
     channel = Channel.objects.create(code="bench", name="Bench")
     source = InboundMessage.Source.SHOPIFY
 
