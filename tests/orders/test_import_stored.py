@@ -17,7 +17,7 @@ from orders.importing.services import orders_import
 from orders.models import Channel, Customer, Order, OrderLine
 from tests.orders.test_import import catalogue, csv_bytes, row  # noqa: F401
 
-pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("catalogue")]
+pytestmark = pytest.mark.usefixtures("catalogue")
 
 
 def max_length(model, name: str) -> int:

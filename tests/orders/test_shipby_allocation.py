@@ -39,7 +39,7 @@ def ship_by_updates(captured) -> list[str]:
     return [
         q["sql"]
         for q in captured.captured_queries
-        if q["sql"].startswith('UPDATE "orders_order"') and "ship_by" in q["sql"]
+        if 'UPDATE "orders_order"' in q["sql"] and "ship_by" in q["sql"]
     ]
 
 

@@ -65,7 +65,7 @@ def test_priority_shipping_method_and_tag(place_order, product, stock):
         "Priority set to Urgent, shipping method set to Express and tagged 'rush' "
         "by rule 'Rush'."
     ]
-    assert order.history.filter(history_change_reason="rule").exists()
+    assert order.history.filter(pgh_context__reason="rule").exists()
 
 
 def test_pin_and_exclude_route_the_allocation(place_order, product, stock, location):

@@ -134,7 +134,7 @@ def test_intake_rule_writes_the_postage_and_says_so(place_order, product, stock)
         "Postage set to UPS Ground and postage rate preference set to Cheapest "
         "arriving by the requested delivery date by rule 'Heavy by UPS'."
     ]
-    assert heavy.history.filter(history_change_reason="rule").exists()
+    assert heavy.history.filter(pgh_context__reason="rule").exists()
 
 
 def test_an_order_that_has_the_postage_already_is_not_written_again(
