@@ -2,9 +2,9 @@
 
 Callers lock in the global order (docs/architecture.md, "Lock order"): the
 order (orders.locks), then its shipments, then their postage, then stock
-(inventory.locks); pick lists, scan forms and return labels are locked on
-their own, never while holding a shipment. The same order everywhere, so no
-two transactions wait on each other.
+(inventory.locks); a pick list after the orders and shipments it covers (or
+alone), never with stock; scan forms and return labels alone. The same
+order everywhere, so no two transactions wait on each other.
 
 Optimistic locking meets the row lock here too: a page that acts on
 shipments passes the versions it showed, and `refuse_changed` compares them
