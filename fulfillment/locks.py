@@ -1,10 +1,10 @@
 """Row locks of the fulfillment app, always in primary-key order.
 
 Callers lock in the global order (docs/architecture.md, "Lock order"): the
-order (orders.locks), then its shipments, then their postage, then stock
-(inventory.locks); a pick list after the orders and shipments it covers (or
-alone), never with stock; scan forms and return labels alone. The same
-order everywhere, so no two transactions wait on each other.
+order (orders.locks), then its shipments, then their postage, then the
+pick list they are on, then stock (inventory.locks); scan forms and return
+labels alone. The same order everywhere, so no two transactions wait on
+each other.
 
 Optimistic locking meets the row lock here too: a page that acts on
 shipments passes the versions it showed, and `refuse_changed` compares them
