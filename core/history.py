@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterator, Sequence
 
 import pghistory
-from django.db import connection
+from django.db import connection, models
 
 from core.users import Actor, acting_user
 
@@ -30,7 +30,9 @@ def tracked(*, model_name: str, ignore: Sequence[str] = ()):
     """Track every field of the decorated model in the event model `model_name`.
 
     An update writes an event only when a field changes other than the
-    `auto_now` ones and `ignore` (bookkeeping such as `version`)."""
+    `auto_now` ones and `ignore` (bookkeeping such as `version`). The events
+    are read by object, newest first (the History page): one index for that.
+    """
     return pghistory.track(
         pghistory.InsertEvent(),
         pghistory.UpdateEvent(
@@ -40,7 +42,15 @@ def tracked(*, model_name: str, ignore: Sequence[str] = ()):
         obj_field=pghistory.ObjForeignKey(related_name=RELATED_NAME),
         context_field=pghistory.ContextJSONField(),
         level=pghistory.Statement,
-        meta={"ordering": ["-pgh_id"], "get_latest_by": "pgh_id"},
+        meta={
+            "ordering": ["-pgh_id"],
+            "get_latest_by": "pgh_id",
+            "indexes": [
+                models.Index(
+                    fields=["pgh_obj", "pgh_id"], name=f"{model_name.lower()[:24]}_obj"
+                )
+            ],
+        },
     )
 
 
