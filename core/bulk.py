@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from django.db import connection
 from django.utils import timezone
 
+from core.history import history_publish
+
 
 class Json(str):
     """JSON text already encoded, for a JSON column of `bulk_insert`: written
@@ -87,6 +89,8 @@ def _copy(model, names: Sequence[str]) -> Iterator:
     column = {f.attname: f.column for f in model._meta.concrete_fields}
     columns = ", ".join(f'"{column[name]}"' for name in names)
     statement = f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN'
+    # The field history's triggers read who and why from the transaction.
+    history_publish()
     with (
         connection.wrap_database_errors,
         connection.cursor() as cursor,

@@ -59,37 +59,33 @@ def history_context(*, actor: Actor = None, reason: str = "") -> Iterator[None]:
     """Record `reason` (and `actor`, when given) on the history the block writes.
 
     Nested blocks set their own reason and give the outer one back on exit.
-    Use it inside the service's transaction: the context also reaches
-    statements Django's cursor does not see (COPY) through the transaction's
-    settings."""
+    pghistory hands the context to each statement that goes through Django's
+    cursor (set_config before it, for the rest of the transaction); a COPY
+    does not, so `core.bulk` calls `history_publish` before one."""
     with pghistory.context() as context:
         outer = dict(context.metadata)
         user = acting_user(actor)
         if user is not None:
             context.metadata["user"] = user.pk
         context.metadata["reason"] = reason
-        _publish(context)
         try:
             yield
         finally:
             context.metadata.clear()
             context.metadata.update(outer)
-        # Not after an error: the transaction may refuse every statement.
-        _publish(context if outer else None)
 
 
-def _publish(context) -> None:
-    """Set the transaction's pghistory settings now (or clear them), as
-    pghistory does before each statement it sees, for a COPY that comes next."""
-    if not connection.in_atomic_block:
-        return
-    values = ["", ""]
-    if context is not None:
+def history_publish() -> None:
+    """Set the transaction's pghistory settings to the current context now, for
+    a statement Django's cursor does not see (COPY). Without a context (or
+    outside a transaction, where they would not last) nothing is sent."""
+    with pghistory.context() as context:
+        if not context.metadata or not connection.in_atomic_block:
+            return
         encoder = pghistory.config.json_encoder()
-        values = [str(context.id), json.dumps(context.metadata, cls=encoder)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('pghistory.context_id', %s, true), "
-            "set_config('pghistory.context_metadata', %s, true)",
-            values,
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('pghistory.context_id', %s, true), "
+                "set_config('pghistory.context_metadata', %s, true)",
+                [str(context.id), json.dumps(context.metadata, cls=encoder)],
+            )
