@@ -20,12 +20,8 @@ from inventory.exceptions import StockError
 from inventory.locks import lock_stock_levels_by_pk
 from inventory.models import Location, Product, StockLevel, StockMovement
 
-ADJUSTMENT_REASONS = {
-    StockMovement.Reason.DAMAGED,
-    StockMovement.Reason.LOST,
-    StockMovement.Reason.FOUND,
-    StockMovement.Reason.CORRECTION,
-}
+Reason = StockMovement.Reason
+ADJUSTMENT_REASONS = {Reason.DAMAGED, Reason.LOST, Reason.FOUND, Reason.CORRECTION}
 
 
 @dataclass(frozen=True)
@@ -139,11 +135,7 @@ def stock_receive(
         level_pks=[pk],
         bookings=lambda levels: [
             Booking(
-                levels[pk],
-                quantity,
-                StockMovement.Reason.RECEIPT,
-                reference=reference,
-                note=note,
+                levels[pk], quantity, Reason.RECEIPT, reference=reference, note=note
             )
         ],
         actor=actor,
@@ -177,18 +169,14 @@ def stock_return(
         if resellable:
             return [
                 Booking(
-                    levels[pk],
-                    quantity,
-                    StockMovement.Reason.RETURN,
-                    reference=reference,
-                    note=note,
+                    levels[pk], quantity, Reason.RETURN, reference=reference, note=note
                 )
             ]
         return [
             Booking(
                 levels[pk],
                 delta,
-                StockMovement.Reason.RETURN_DAMAGED,
+                Reason.RETURN_DAMAGED,
                 reference=reference,
                 note=f"{note} ({text})" if note else text.capitalize(),
             )
@@ -267,7 +255,7 @@ def stock_count(
             Booking(
                 level,
                 counted - level.on_hand,
-                StockMovement.Reason.CYCLE_COUNT,
+                Reason.CYCLE_COUNT,
                 note=note or f"Counted {counted} (was {level.on_hand}).",
             )
         ]
@@ -309,18 +297,10 @@ def stock_transfer(
             )
         return [
             Booking(
-                source,
-                -quantity,
-                StockMovement.Reason.TRANSFER_OUT,
-                reference=reference,
-                note=note,
+                source, -quantity, Reason.TRANSFER_OUT, reference=reference, note=note
             ),
             Booking(
-                target,
-                quantity,
-                StockMovement.Reason.TRANSFER_IN,
-                reference=reference,
-                note=note,
+                target, quantity, Reason.TRANSFER_IN, reference=reference, note=note
             ),
         ]
 

@@ -8,8 +8,8 @@ from django.db import transaction
 from django.db.models import F
 
 from inventory.exceptions import StockError
-from inventory.models import Allocation, StockLevel, StockMovement
-from inventory.services.ledger import Booking, stock_book
+from inventory.models import Allocation, StockLevel
+from inventory.services.ledger import Booking, Reason, stock_book
 
 
 @transaction.atomic
@@ -43,7 +43,7 @@ def stock_consume(
             Booking(
                 levels[allocation.stock_level_id],
                 -quantity,
-                StockMovement.Reason.SHIPMENT,
+                Reason.SHIPMENT,
                 reference=reference,
                 allocated=-quantity,
             )
@@ -85,7 +85,7 @@ def stock_consume_reverse(
             Booking(
                 levels[level_id],
                 quantity,
-                StockMovement.Reason.SHIPMENT,
+                Reason.SHIPMENT,
                 reference=reference,
                 note=note,
                 allocated=quantity,
