@@ -16,7 +16,6 @@ from orders.models.orders import (  # noqa: F401
     OrderLine,
     OrderStatus,
     RatePreference,
-    S,
 )
 from orders.models.records import (  # noqa: F401
     CustomerEmail,

@@ -33,7 +33,9 @@ class OrderEvent(models.Model):
     # step, and one per applied rule: a hundred thousand at a time), always
     # in the transaction that writes or locks their order, and deleted with
     # it by Django's cascade. PostgreSQL's check, a lookup and a row lock of
-    # the order per row at commit, cost as much as writing the rows.
+    # the order per row at commit, cost as much as writing the rows: with
+    # these keys and the tags' (bench_import --foreign-keys, 100k lines, 20
+    # intake rules) the import took 14-15 % more CPU, 19-21 % more time.
     order = models.ForeignKey(
         Order,
         on_delete=models.CASCADE,

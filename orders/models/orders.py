@@ -66,20 +66,30 @@ class RatePreference(models.TextChoices):
     PREFERRED_CARRIERS = "preferred", "Cheapest of the preferred carriers"
 
 
-S = OrderStatus
-HOLDABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED]
-CANCELLABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED, S.ON_HOLD]
+HOLDABLE = [OrderStatus.PENDING, OrderStatus.ALLOCATED, OrderStatus.BACKORDERED]
+CANCELLABLE = [
+    OrderStatus.PENDING,
+    OrderStatus.ALLOCATED,
+    OrderStatus.BACKORDERED,
+    OrderStatus.ON_HOLD,
+]
 # The shipping address and delivery details may change until the order is packed.
-EDITABLE = [S.PENDING, S.ALLOCATED, S.BACKORDERED, S.ON_HOLD, S.PICKING]
+EDITABLE = [
+    OrderStatus.PENDING,
+    OrderStatus.ALLOCATED,
+    OrderStatus.BACKORDERED,
+    OrderStatus.ON_HOLD,
+    OrderStatus.PICKING,
+]
 # Orders that still have something to ship (ship-by filters, their index).
 TO_SHIP = [
-    S.PENDING,
-    S.ALLOCATED,
-    S.BACKORDERED,
-    S.ON_HOLD,
-    S.PICKING,
-    S.PACKED,
-    S.PARTIALLY_SHIPPED,
+    OrderStatus.PENDING,
+    OrderStatus.ALLOCATED,
+    OrderStatus.BACKORDERED,
+    OrderStatus.ON_HOLD,
+    OrderStatus.PICKING,
+    OrderStatus.PACKED,
+    OrderStatus.PARTIALLY_SHIPPED,
 ]
 
 
@@ -242,61 +252,79 @@ class Order(ProtectedStatusModel, VersionedModel):
 
     # Transitions change only this row; orders/services/ does the rest.
 
-    @transition(field=status, source=[S.PENDING, S.BACKORDERED], target=S.ALLOCATED)
+    @transition(
+        field=status,
+        source=[OrderStatus.PENDING, OrderStatus.BACKORDERED],
+        target=OrderStatus.ALLOCATED,
+    )
     def allocate(self) -> None:
         """Every line is reserved."""
 
-    @transition(field=status, source=[S.PENDING, S.ALLOCATED], target=S.BACKORDERED)
+    @transition(
+        field=status,
+        source=[OrderStatus.PENDING, OrderStatus.ALLOCATED],
+        target=OrderStatus.BACKORDERED,
+    )
     def backorder(self) -> None:
         """Some line waits for stock."""
 
     # A backordered order may be picked too: what is reserved ships now, the
     # rest follows when it arrives (partial shipment).
-    @transition(field=status, source=[S.ALLOCATED, S.BACKORDERED], target=S.PICKING)
+    @transition(
+        field=status,
+        source=[OrderStatus.ALLOCATED, OrderStatus.BACKORDERED],
+        target=OrderStatus.PICKING,
+    )
     def start_picking(self) -> None:
         """The order is on a pick list."""
 
-    @transition(field=status, source=S.PICKING, target=S.PACKED)
+    @transition(field=status, source=OrderStatus.PICKING, target=OrderStatus.PACKED)
     def pack(self) -> None:
         """Every parcel is packed."""
 
     @transition(
         field=status,
-        source=[S.PICKING, S.PACKED, S.PARTIALLY_SHIPPED],
-        target=S.PARTIALLY_SHIPPED,
+        source=[OrderStatus.PICKING, OrderStatus.PACKED, OrderStatus.PARTIALLY_SHIPPED],
+        target=OrderStatus.PARTIALLY_SHIPPED,
     )
     def ship_partially(self) -> None:
         """Some shipments left, others have not."""
 
     @transition(
         field=status,
-        source=[S.PICKING, S.PACKED, S.PARTIALLY_SHIPPED],
-        target=S.SHIPPED,
+        source=[OrderStatus.PICKING, OrderStatus.PACKED, OrderStatus.PARTIALLY_SHIPPED],
+        target=OrderStatus.SHIPPED,
     )
     def ship(self) -> None:
         """Everything has left the building."""
 
     @transition(
         field=status,
-        source=[S.SHIPPED, S.PARTIALLY_SHIPPED],
-        target=RETURN_VALUE(S.PICKING, S.PACKED, S.PARTIALLY_SHIPPED),
+        source=[OrderStatus.SHIPPED, OrderStatus.PARTIALLY_SHIPPED],
+        target=RETURN_VALUE(
+            OrderStatus.PICKING, OrderStatus.PACKED, OrderStatus.PARTIALLY_SHIPPED
+        ),
     )
     def unship(self, back_to: str) -> str:
         """A shipment did not leave after all (its label was voided before
         the carrier had it): back to where the order was before it shipped."""
         return back_to
 
-    @transition(field=status, source=S.SHIPPED, target=S.DELIVERED)
+    @transition(field=status, source=OrderStatus.SHIPPED, target=OrderStatus.DELIVERED)
     def deliver(self) -> None:
         """The carrier delivered every shipment."""
 
-    @transition(field=status, source=HOLDABLE, target=S.ON_HOLD)
+    @transition(field=status, source=HOLDABLE, target=OrderStatus.ON_HOLD)
     def hold(self, reason: str) -> None:
         """Stop work on the order until someone releases it."""
         self.held_from = self.status
         self.hold_reason = reason
 
-    @transition(field=status, source=[S.PICKING, S.PACKED], target=S.ON_HOLD)
+    @transition(
+        field=status,
+        source=[OrderStatus.PICKING, OrderStatus.PACKED],
+        target=OrderStatus.ON_HOLD,
+    )
     def hold_in_warehouse(self, reason: str) -> None:
         """Stop a picked or packed order before it ships (its address failed
         the carrier's check); released, it goes back to picking or packed."""
@@ -305,12 +333,12 @@ class Order(ProtectedStatusModel, VersionedModel):
 
     @transition(
         field=status,
-        source=S.ON_HOLD,
-        target=RETURN_VALUE(*HOLDABLE, S.PICKING, S.PACKED),
+        source=OrderStatus.ON_HOLD,
+        target=RETURN_VALUE(*HOLDABLE, OrderStatus.PICKING, OrderStatus.PACKED),
     )
     def release(self) -> str:
         """Go back to the state the order was held from."""
-        previous = self.held_from or S.PENDING
+        previous = self.held_from or OrderStatus.PENDING
         self.held_from = ""
         self.hold_reason = ""
         return previous
@@ -318,9 +346,13 @@ class Order(ProtectedStatusModel, VersionedModel):
     @transition(
         field=status,
         source=CANCELLABLE,
-        target=S.CANCELLED,
+        target=OrderStatus.CANCELLED,
         # An order held in the warehouse has packed parcels: release it first.
-        conditions=[lambda order: order.held_from not in (S.PICKING, S.PACKED)],
+        conditions=[
+            lambda order: (
+                order.held_from not in (OrderStatus.PICKING, OrderStatus.PACKED)
+            )
+        ],
     )
     def cancel(self) -> None:
         """Stop the order for good."""

@@ -37,7 +37,7 @@ class OrderTagging(models.Model):
     transaction that writes or locks their order, from tags that exist, and
     Django's cascade deletes them with their order or tag; PostgreSQL's check
     at commit (a lookup and a row lock per row and column) cost more than
-    writing the rows."""
+    writing the rows (figures on `OrderEvent.order`)."""
 
     order = models.ForeignKey(
         "orders.Order",
