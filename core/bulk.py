@@ -115,10 +115,6 @@ def column_defaults(model, given: dict) -> dict:
     return values
 
 
-# The old private name, still imported by oms/seed/scale.py (H6's file).
-_defaults = column_defaults
-
-
 def reserve_ids(model, count: int) -> range:
     """Reserve `count` consecutive primary keys for explicit inserts."""
     table, column = model._meta.db_table, model._meta.pk.column
