@@ -290,9 +290,6 @@ LOGGING = {
     },
 }
 
-# Called (after commit) with product_ids whenever stock becomes free, so the
-# inventory app can wake later apps without importing them.
-OMS_STOCK_AVAILABLE_HANDLERS = ["orders.services.allocation.stock_available"]
 
 # The one outbox (Shopify, WooCommerce, our signed webhooks): each request
 # waits at most OMS_OUTBOX_TIMEOUT seconds (connect and each read); a message

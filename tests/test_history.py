@@ -10,7 +10,7 @@ from inventory.models import StockLevel
 from orders.importing.services import orders_import
 from orders.models import Order, OrderStatus
 from orders.services.allocation import orders_allocate
-from orders.services.orders import order_update
+from orders.services.order_edits import order_update
 from tests.orders.test_import import SAMPLE, catalogue  # noqa: F401
 
 

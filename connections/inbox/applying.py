@@ -26,12 +26,8 @@ from orders.exceptions import OrderError, OrderStateError
 from orders.importing.validate import ParsedOrder
 from orders.models import Channel, Order, OrderStatus
 from orders.services.lifecycle import order_cancel
-from orders.services.orders import (
-    LineInput,
-    NewOrder,
-    order_create_one,
-    order_update,
-)
+from orders.services.order_edits import order_update
+from orders.services.orders import LineInput, NewOrder, order_create_one
 
 logger = logging.getLogger("oms.inbox")
 

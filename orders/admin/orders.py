@@ -60,12 +60,8 @@ from orders.models import Order, OrderLine, OrderStatus
 from orders.resources import OrderExportForm, OrderExportResource
 from orders.selectors import order_search_q, orders_placed_before
 from orders.services import allocation, lifecycle
-from orders.services.orders import (
-    EDITABLE_FIELDS,
-    LineInput,
-    order_create,
-    order_update,
-)
+from orders.services.order_edits import EDITABLE_FIELDS, order_update
+from orders.services.orders import LineInput, order_create
 
 
 def order_step(

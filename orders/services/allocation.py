@@ -457,5 +457,6 @@ def backorders_reallocate_task(product_ids: list[int]) -> int:
 
 
 def stock_available(*, product_ids: list[int]) -> None:
-    """Hook for inventory (OMS_STOCK_AVAILABLE_HANDLERS): queue the re-allocation."""
+    """Handle `stock.available` (core.hooks, registered by orders.apps): queue the
+    re-allocation."""
     backorders_reallocate_task.enqueue(product_ids=list(product_ids))

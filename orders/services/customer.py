@@ -29,7 +29,7 @@ from orders.models import (
     OrderStatus,
 )
 from orders.services.lifecycle import order_cancel
-from orders.services.orders import OrderUpdate, order_update
+from orders.services.order_edits import OrderUpdate, order_update
 
 Kind = CustomerRequest.Kind
 # How far ahead a customer may ask for a delivery date.

@@ -1,7 +1,6 @@
 """Orders into the system's hands: customers, numbers, creating an order with
 its lines (one, or many at once). The changes a person makes before an order
-is packed are `orders.services.order_edits` (`order_update`, re-exported
-here for its callers).
+is packed are `orders.services.order_edits` (`order_update`).
 
 Each service reads top to bottom: lock, check, act, record, notify after
 commit.
@@ -38,11 +37,6 @@ from orders.models import (
 )
 from orders.rules.services import rules_apply, rules_exist
 from orders.services.allocation import orders_allocate_locked
-from orders.services.order_edits import (  # noqa: F401 - re-exported
-    EDITABLE_FIELDS,
-    OrderUpdate,
-    order_update,
-)
 from orders.services.shipby import ship_by_for, ship_by_many
 
 ORDER_NUMBER_PREFIX = "SO"

@@ -6,7 +6,7 @@ from inventory.allocation import Demand, Source, plan_allocation
 from inventory.models import Allocation, StockLevel
 from orders.models import Order, OrderEvent, OrderStatus
 from orders.services.lifecycle import order_cancel
-from orders.services.orders import order_update
+from orders.services.order_edits import order_update
 from tests.factories import LocationFactory, ProductFactory
 
 
