@@ -371,7 +371,7 @@ def test_packed_order_can_no_longer_be_changed(
     admin_client, product, stock, place_order, user
 ):
     from orders.exceptions import OrderStateError
-    from orders.services.orders import order_update
+    from orders.services.order_edits import order_update
 
     stock(product, 2)
     order = place_order([(product, 1)])
