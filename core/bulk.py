@@ -113,19 +113,3 @@ def column_defaults(model, given: dict) -> dict:
         elif field.blank and field.get_internal_type() in ("CharField", "TextField"):
             values[field.attname] = ""
     return values
-
-
-def reserve_ids(model, count: int) -> range:
-    """Reserve `count` consecutive primary keys for explicit inserts."""
-    table, column = model._meta.db_table, model._meta.pk.column
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'SELECT pg_get_serial_sequence(%s, %s), COALESCE(MAX("{column}"), 0) '
-            f'FROM "{table}"',
-            [table, column],
-        )
-        sequence, highest = cursor.fetchone()
-        cursor.execute("SELECT nextval(%s)", [sequence])
-        start = max(cursor.fetchone()[0], highest + 1)
-        cursor.execute("SELECT setval(%s, %s)", [sequence, start + count - 1])
-    return range(start, start + count)

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 import pghistory
 from django.db import connection, models
 
+from core.sql import history_context_set
 from core.users import Actor, acting_user
 
 # The reverse accessor of a tracked model's events: `order.history`.
@@ -83,9 +84,7 @@ def history_publish() -> None:
         if not context.metadata or not connection.in_atomic_block:
             return
         encoder = pghistory.config.json_encoder()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('pghistory.context_id', %s, true), "
-                "set_config('pghistory.context_metadata', %s, true)",
-                [str(context.id), json.dumps(context.metadata, cls=encoder)],
-            )
+        history_context_set(
+            context_id=str(context.id),
+            metadata_json=json.dumps(context.metadata, cls=encoder),
+        )

@@ -37,3 +37,15 @@ def sequence_add(*, table: str, name: str, count: int) -> int:
             [name, count],
         )
         return cursor.fetchone()[0]
+
+
+def history_context_set(*, context_id: str, metadata_json: str) -> None:
+    """Set pghistory's context for the rest of the transaction, for a statement
+    that does not pass through Django's cursor wrapper (COPY), where
+    pghistory's own statement prefix cannot reach. No ORM equivalent."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('pghistory.context_id', %s, true), "
+            "set_config('pghistory.context_metadata', %s, true)",
+            [context_id, metadata_json],
+        )

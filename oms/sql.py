@@ -411,3 +411,24 @@ def table_vacuum(table: str) -> str:
 
 def table_analyze(table: str) -> str:
     return f"ANALYZE {quoted(table)}"
+
+
+def seed_ids_reserve(*, table: str, column: str, count: int) -> range:
+    """Reserve `count` consecutive values of a table's serial primary key, past
+    the highest in use, for the scale seed's generated rows (their ids are
+    computed, not drawn: millions at once). The seed runs alone; imports,
+    which run beside other writers, draw theirs with `orders.sql.ids_reserve`.
+
+    The ORM has no sequence API, and drawing 10 M ids one `nextval` each would
+    hand the seed a list it does not need (it computes them from the first)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT pg_get_serial_sequence(%s, %s), COALESCE(MAX("{column}"), 0) '
+            f'FROM "{table}"',
+            [table, column],
+        )
+        sequence, highest = cursor.fetchone()
+        cursor.execute("SELECT nextval(%s)", [sequence])
+        start = max(cursor.fetchone()[0], highest + 1)
+        cursor.execute("SELECT setval(%s, %s)", [sequence, start + count - 1])
+    return range(start, start + count)

@@ -95,7 +95,6 @@ def wait_for(
             time.sleep(0.3)
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_gunicorn_whitenoise_and_worker_run_like_production(tmp_path):
     settings_dict = connection.settings_dict

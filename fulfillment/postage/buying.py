@@ -42,9 +42,7 @@ from fulfillment.models import Shipment, ShipmentStatus
 from fulfillment.models.postage import ShipmentPostage
 from fulfillment.postage import client
 from fulfillment.postage.addresses import AddressCheckFailed, order_address_check
-from fulfillment.postage.client import claim_lease
-from fulfillment.postage.client import label_bought as _bought
-from fulfillment.postage.client import label_url as _label_url
+from fulfillment.postage.client import claim_lease, label_bought, label_url
 from fulfillment.postage.concurrency import concurrency, run_bounded
 from fulfillment.postage.parcels import ship_to
 from fulfillment.postage.rates import easypost_key
@@ -209,7 +207,7 @@ def _purchase_call(plan: PurchasePlan) -> Purchase:
     answer = None
     if plan.look_up_first:
         found = client.shipment_retrieve(plan.api_key, plan.easypost_id)
-        if _bought(found):
+        if label_bought(found):
             answer = found
         elif not plan.rate_id:
             raise FulfillmentError(f"Shipment {plan.number}: choose a rate to buy.")
@@ -217,7 +215,7 @@ def _purchase_call(plan: PurchasePlan) -> Purchase:
         if plan.verify_address is not None:
             order_address_check(api_key=plan.api_key, address=plan.verify_address)
         answer = client.shipment_buy(plan.api_key, plan.easypost_id, plan.rate_id)
-    label = client.file_download(_label_url(answer))
+    label = client.file_download(label_url(answer))
     tracker = answer.get("tracker") or {}
     tracker_id = tracker.get("id", "") if isinstance(tracker, dict) else ""
     if not tracker_id:
@@ -261,7 +259,7 @@ def _purchase_record(plan: PurchasePlan, purchase: Purchase, actor: Actor) -> Sh
     postage.label_service = rate.get("service", "")
     postage.cost = client.decimal_or_none(rate.get("rate"))
     postage.currency = (rate.get("currency") or "")[:3]
-    postage.label_url = _label_url(answer)[:500]
+    postage.label_url = label_url(answer)[:500]
     postage.label_format = (
         "ZPL"
         if postage.label_url.lower().endswith(".zpl")

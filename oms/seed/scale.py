@@ -39,7 +39,6 @@ from collections.abc import Callable
 
 from django.utils import timezone
 
-from core.bulk import reserve_ids
 from core.sequences import sequence_reserve
 from fulfillment.models import Carrier, Shipment
 from inventory.models import Location, Product, StockLevel
@@ -131,8 +130,12 @@ def seed_scale(
         )
     products = products[:PRODUCTS]
 
-    first_customer = reserve_ids(Customer, customers)[0]
-    first_order = reserve_ids(Order, orders)[0]
+    first_customer = sql.seed_ids_reserve(
+        table=Customer._meta.db_table, column="id", count=customers
+    )[0]
+    first_order = sql.seed_ids_reserve(
+        table=Order._meta.db_table, column="id", count=orders
+    )[0]
     first_number = sequence_reserve(name="order", count=orders)[0]
     # One shipment number per order (orders that never shipped leave a gap).
     first_shipment = sequence_reserve(name="shipment", count=orders)[0]

@@ -46,7 +46,6 @@ from returns.services.returns import (
     return_reject,
 )
 
-
 # ---- the steps of a return page: each calls one service, passing the
 # return's version the page was opened at
 

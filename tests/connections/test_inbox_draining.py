@@ -113,7 +113,6 @@ def test_webhook_skips_the_health_check_round_trip(
     assert InboundMessage.objects.count() == 3
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_webhook_on_a_connection_cut_while_idle_is_stored(client, shop, database_queue):
     post_shopify(client, shopify_order("#1"), delivery="d-1")
@@ -354,7 +353,6 @@ def test_shopify_update_with_same_lines_notes_nothing(client, shop):
 # ---- a worker killed mid-batch (PostgreSQL, real processes)
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_mid_batch_then_the_sweep_loses_and_doubles_nothing(
     shop, database_queue, settings, tmp_path

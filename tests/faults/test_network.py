@@ -207,7 +207,6 @@ def test_a_silent_mail_server_does_not_hold_the_ship(
     assert "timed out" in email.last_error.lower()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_no_row_lock_is_held_while_the_mail_server_is_silent(
     silent_mail, packed, user, carrier
@@ -295,7 +294,6 @@ def test_a_failing_channel_costs_the_ship_one_bounded_attempt(
     assert endpoint.answered.count(200) == 1
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_no_row_lock_is_held_while_the_channel_is_slow(
     channel_endpoint, packed, user, carrier

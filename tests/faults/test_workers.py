@@ -34,7 +34,7 @@ from tests.faults.processes import (
 )
 from tests.orders.test_import import csv_bytes, row
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 ORDERS = 40
 # Killed at the last beat, a job is failed by the next reaper pass after the

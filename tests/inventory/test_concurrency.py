@@ -9,7 +9,7 @@ from tests.support.allocation_load import (
     run_workers,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 WORKERS = 8
 ORDERS = 480
