@@ -32,6 +32,7 @@ from django_tasks import task
 from core.exceptions import DomainError
 from core.users import Actor
 from fulfillment.exceptions import FulfillmentError
+from fulfillment.handover import shipment_ship_locked
 from fulfillment.locks import (
     lock_postage,
     lock_postages,
@@ -46,7 +47,6 @@ from fulfillment.postage.client import claim_lease, label_bought, label_url
 from fulfillment.postage.concurrency import concurrency, run_bounded
 from fulfillment.postage.parcels import ship_to
 from fulfillment.postage.rates import easypost_key
-from fulfillment.services.shipping import shipment_ship_locked
 from orders import events as order_events
 from orders.locks import lock_order
 from orders.models import Order, OrderStatus

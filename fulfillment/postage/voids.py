@@ -26,13 +26,13 @@ from django_tasks import task
 from core.exceptions import DomainError
 from core.users import Actor
 from fulfillment.exceptions import FulfillmentError
+from fulfillment.handover import shipment_unship_locked
 from fulfillment.locks import lock_postage, lock_postage_if_any, lock_shipment
 from fulfillment.models import Shipment, ShipmentStatus, TrackingEvent
 from fulfillment.models.postage import ShipmentPostage
 from fulfillment.postage import client
 from fulfillment.postage.client import claim_lease
 from fulfillment.postage.rates import easypost_key
-from fulfillment.services.shipping import shipment_unship_locked
 from orders import events as order_events
 from orders.locks import lock_order
 

@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError
+from fulfillment.handover import shipment_split_rest
 from fulfillment.locks import lock_pick_lists, lock_shipments
 from fulfillment.models import (
     PickList,
@@ -28,7 +29,6 @@ from fulfillment.models import (
     ShipmentStatus,
 )
 from fulfillment.services.packstation.scanning import scan_matches, scan_parse
-from fulfillment.services.shipping import shipment_split_rest
 from inventory.models import StockLevel
 from orders.locks import lock_orders
 

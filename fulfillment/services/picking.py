@@ -18,6 +18,7 @@ from django_fsm import can_proceed
 from core.sequences import format_number, sequence_reserve
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError
+from fulfillment.handover import shipment_numbers_reserve
 from fulfillment.locks import lock_pick_lists
 from fulfillment.models import PickList, Shipment, ShipmentLine, ShipmentStatus
 from fulfillment.selectors import open_claims, order_with_channel
@@ -28,7 +29,6 @@ from orders.models import Order, OrderEvent, OrderStatus
 from orders.services import lifecycle as order_lifecycle
 
 PICK_LIST_PREFIX = "PL"
-SHIPMENT_PREFIX = "SH"
 # Orders that may go on a pick list: fully reserved ones, and partially shipped
 # ones whose remaining stock is reserved and waits in a pending shipment.
 # A backordered order ships what is reserved now; the rest follows.
@@ -62,14 +62,6 @@ class Wave:
     pick_lists: list[PickList] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-
-
-def shipment_numbers_reserve(*, count: int = 1) -> list[str]:
-    """Reserve the next `count` shipment numbers (SH-…)."""
-    return [
-        format_number(SHIPMENT_PREFIX, value)
-        for value in sequence_reserve(name="shipment", count=count)
-    ]
 
 
 def shipments_plan(*, orders: Sequence[Order]) -> list[Shipment]:

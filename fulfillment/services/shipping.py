@@ -12,33 +12,24 @@ from datetime import date
 from functools import partial
 
 from django.db import transaction
-from django.utils import timezone
-from django_fsm import can_proceed
 
 from core.users import Actor
-from fulfillment import notifications
 from fulfillment.exceptions import (
     BatchRefusedError,
     FulfillmentError,
-    ShipmentStateError,
 )
+from fulfillment.handover import shipment_ship_locked
 from fulfillment.locks import (
     lock_order_shipments,
     lock_shipment,
     lock_shipments_unchanged,
     refuse_changed,
 )
-from fulfillment.models import Carrier, Shipment, ShipmentLine, ShipmentStatus
+from fulfillment.models import Carrier, Shipment, ShipmentStatus
 from fulfillment.selectors import order_with_channel
-from fulfillment.services.carriers import check_carrier
 from fulfillment.services.packing import BatchReport, batch_run
-from fulfillment.services.picking import shipment_numbers_reserve
-from inventory.models import Allocation, StockLevel
-from inventory.services import stock_consume, stock_consume_reverse
-from orders import events as order_events
 from orders.locks import lock_order
 from orders.models import Order
-from orders.services import lifecycle as order_lifecycle
 
 
 @dataclass(frozen=True)
@@ -66,99 +57,6 @@ class ShipmentHandover:
 class ShipReport:
     shipped: list[Shipment] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-
-def shipment_ship_locked(
-    *,
-    order: Order,
-    shipment: Shipment,
-    actor: Actor,
-    carrier: Carrier | None = None,
-    service: str = "",
-    tracking_number: str = "",
-    estimated_delivery: date | None = None,
-    quantities: Mapping[int, int] | None = None,
-) -> Order:
-    """Ship a locked shipment of a locked order; return the order as it is now."""
-    if not can_proceed(shipment.ship):
-        raise ShipmentStateError.refuse(
-            shipment,
-            "shipped",
-            "Pack it first."
-            if shipment.status in (ShipmentStatus.PENDING, ShipmentStatus.PICKING)
-            else "",
-        )
-    service, tracking_number = service.strip(), tracking_number.strip()
-    check_carrier(
-        shipment=shipment, carrier=carrier, service=service, tracking=tracking_number
-    )
-    lines = list(shipment.lines.select_related("order_line"))
-    leaving = {line.order_line_id: line.quantity for line in lines}
-    if quantities is not None:
-        for line in lines:
-            wanted = quantities.get(line.order_line_id, 0)
-            if not isinstance(wanted, int) or not 0 <= wanted <= line.quantity:
-                raise FulfillmentError(
-                    f"Shipment {shipment.number}: ship between 0 and {line.quantity} "
-                    f"of {line.order_line.sku}, not {wanted}."
-                )
-            leaving[line.order_line_id] = wanted
-    if not any(leaving.values()):
-        raise FulfillmentError(f"Shipment {shipment.number} would ship nothing.")
-    allocations = {
-        allocation.order_line_id: allocation
-        for allocation in Allocation.objects.filter(
-            order_line_id__in=list(leaving),
-            stock_level__location_id=shipment.location_id,
-        )
-    }
-    for line in lines:
-        reserved = getattr(allocations.get(line.order_line_id), "quantity", 0)
-        if leaving[line.order_line_id] > reserved:
-            raise FulfillmentError(
-                f"Shipment {shipment.number}: only {reserved} of "
-                f"{line.order_line.sku} are reserved at {shipment.location.code}, "
-                f"not {leaving[line.order_line_id]}. Re-allocate the order first."
-            )
-    stock_consume(
-        allocations=[
-            (allocations[line_id], quantity)
-            for line_id, quantity in leaving.items()
-            if quantity
-        ],
-        actor=actor,
-        reference=shipment.number,
-    )
-    rest = {
-        line.order_line_id: line.quantity - leaving[line.order_line_id]
-        for line in lines
-        if line.quantity > leaving[line.order_line_id]
-    }
-    if rest:
-        shipment_split_rest(
-            shipment=shipment, lines=lines, leaving=leaving, rest=rest, actor=actor
-        )
-    shipment.ship(carrier, service, tracking_number, timezone.now(), estimated_delivery)
-    shipment.save(
-        update_fields=[
-            "status",
-            "carrier",
-            "service",
-            "tracking_number",
-            "shipped_at",
-            "estimated_delivery",
-            "updated_at",
-        ]
-    )
-    order = order_lifecycle.order_shipment_record(
-        order=order,
-        actor=actor,
-        shipped={line_id: qty for line_id, qty in leaving.items() if qty},
-        reference=shipment.number
-        + (f" ({carrier.name} {tracking_number})" if carrier else ""),
-    )
-    notifications.shipment_shipped_notify(shipment=shipment)
-    return order
 
 
 @transaction.atomic
@@ -196,105 +94,6 @@ def shipment_ship(
         quantities=quantities,
     )
     return shipment
-
-
-def shipment_unship_locked(
-    *, order: Order, shipment: Shipment, actor: Actor, why: str
-) -> Order:
-    """The exact reverse of `shipment_ship_locked` (without a split) for a locked shipment of
-    a locked order that did not leave after all: its units go back on the
-    shelf at its location, reserved for their lines again (opposite stock
-    movements), the order lines count them as not shipped, the order goes
-    back to where it was and the shipment is packed again, without carrier
-    or tracking number. The customer e-mail and the channel's news already
-    sent are not taken back; shipped again, the customer is mailed the new
-    tracking number."""
-    if not can_proceed(shipment.unship):
-        raise ShipmentStateError.refuse(
-            shipment, "taken back", "Only a shipment that shipped is taken back."
-        )
-    lines = list(shipment.lines.select_related("order_line"))
-    levels = dict(
-        StockLevel.objects.filter(
-            location_id=shipment.location_id,
-            product_id__in=[line.order_line.product_id for line in lines],
-        ).values_list("product_id", "pk")
-    )
-    stock_consume_reverse(
-        returns=[
-            (line.order_line_id, levels[line.order_line.product_id], line.quantity)
-            for line in lines
-        ],
-        actor=actor,
-        reference=shipment.number,
-        note=why,
-    )
-    was = (shipment.carrier, shipment.tracking_number)
-    shipment.unship()
-    shipment.save(
-        update_fields=[
-            "status",
-            "carrier",
-            "service",
-            "tracking_number",
-            "shipped_at",
-            "estimated_delivery",
-            "updated_at",
-        ]
-    )
-    others_open = (
-        Shipment.objects.filter(
-            order_id=order.pk,
-            status__in=[ShipmentStatus.PENDING, ShipmentStatus.PICKING],
-        )
-        .exclude(pk=shipment.pk)
-        .exists()
-    )
-    return order_lifecycle.order_shipment_reverse(
-        order=order,
-        actor=actor,
-        unshipped={line.order_line_id: line.quantity for line in lines},
-        reference=shipment.number
-        + (f" ({was[0].name} {was[1]})" if was[0] else "")
-        + (f": {why}" if why else ""),
-        others_open=others_open,
-    )
-
-
-def shipment_split_rest(
-    *,
-    shipment: Shipment,
-    lines: Sequence[ShipmentLine],
-    leaving: Mapping[int, int],
-    rest: Mapping[int, int],
-    actor: Actor,
-) -> Shipment:
-    """Move what does not leave now into a new pending shipment (still reserved)."""
-    remainder = Shipment.objects.create(
-        number=shipment_numbers_reserve()[0],
-        order_id=shipment.order_id,
-        location_id=shipment.location_id,
-    )
-    ShipmentLine.objects.bulk_create(
-        ShipmentLine(shipment=remainder, order_line_id=line_id, quantity=quantity)
-        for line_id, quantity in rest.items()
-    )
-    for line in lines:
-        if leaving[line.order_line_id] == 0:
-            line.delete()
-        elif line.order_line_id in rest:
-            ShipmentLine.objects.filter(pk=line.pk).update(
-                quantity=leaving[line.order_line_id]
-            )
-    order_events.order_event_fulfillment(
-        order=shipment.order,
-        actor=actor,
-        message=f"{sum(rest.values())} unit(s) of shipment {shipment.number} "
-        f"stay reserved at {shipment.location.code} in new shipment "
-        f"{remainder.number}, for a later pick list.",
-        data={"shipment": shipment.number, "remainder": remainder.number},
-    )
-    return remainder
 
 
 # ---- batches

@@ -26,6 +26,7 @@ from django_fsm import can_proceed
 from core.users import Actor
 from fulfillment import notifications
 from fulfillment.exceptions import FulfillmentError, ShipmentStateError, TrackingError
+from fulfillment.handover import check_carrier
 from fulfillment.locks import lock_order_shipments, lock_shipment
 from fulfillment.models import (
     DISPATCHED_STATUSES,
@@ -36,7 +37,6 @@ from fulfillment.models import (
     TrackingEvent,
 )
 from fulfillment.selectors import order_with_channel
-from fulfillment.services.carriers import check_carrier
 from orders import events as order_events
 from orders.locks import lock_order
 from orders.models import Order, OrderStatus

@@ -13,6 +13,7 @@ from django_tasks import task
 from core.exceptions import DomainError
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError
+from fulfillment.handover import shipment_ship_locked
 from fulfillment.locks import lock_shipment_at_station
 from fulfillment.models import (
     Box,
@@ -34,7 +35,6 @@ from fulfillment.services.packstation.station import (
     packable_check,
     station_options,
 )
-from fulfillment.services.shipping import shipment_ship_locked
 from orders.locks import lock_order
 
 # ---- packing and shipping

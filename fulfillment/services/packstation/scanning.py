@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError, PackStationBusyError
+from fulfillment.handover import shipment_split_rest
 from fulfillment.locks import lock_shipment, lock_shipment_at_station
 from fulfillment.models import (
     PackClaim,
@@ -32,7 +33,6 @@ from fulfillment.services.packstation.station import (
     shipment_find,
     shipment_lines_scanned,
 )
-from fulfillment.services.shipping import shipment_split_rest
 from orders.locks import lock_order
 
 # ---- opening and taking over

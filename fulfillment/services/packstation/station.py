@@ -15,6 +15,7 @@ from django.utils.formats import date_format
 from core.sequences import format_number, parse_number
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError, PackStationBusyError
+from fulfillment.handover import SHIPMENT_PREFIX
 from fulfillment.models import (
     Box,
     Carrier,
@@ -25,7 +26,6 @@ from fulfillment.models import (
     ShipmentStatus,
 )
 from fulfillment.postage.rates import location_settings
-from fulfillment.services.picking import SHIPMENT_PREFIX
 from inventory.models import StockLevel
 
 MULTIPLIED = re.compile(r"^\s*(\d{1,4})\s*\*\s*(.*)$")
