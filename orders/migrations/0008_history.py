@@ -2,7 +2,6 @@
 
 import django.db.models.deletion
 import django_fsm
-import simple_history.models
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
@@ -38,7 +37,7 @@ class Migration(migrations.Migration):
                 'ordering': ('-history_date', '-history_id'),
                 'get_latest_by': ('history_date', 'history_id'),
             },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
+            bases=(models.Model,),  # was simple_history.models.HistoricalChanges, a mixin without fields
         ),
         migrations.CreateModel(
             name='HistoricalOrder',
@@ -84,7 +83,7 @@ class Migration(migrations.Migration):
                 'ordering': ('-history_date', '-history_id'),
                 'get_latest_by': ('history_date', 'history_id'),
             },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
+            bases=(models.Model,),  # was simple_history.models.HistoricalChanges, a mixin without fields
         ),
         migrations.CreateModel(
             name='HistoricalOrderLine',
@@ -110,6 +109,6 @@ class Migration(migrations.Migration):
                 'ordering': ('-history_date', '-history_id'),
                 'get_latest_by': ('history_date', 'history_id'),
             },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
+            bases=(models.Model,),  # was simple_history.models.HistoricalChanges, a mixin without fields
         ),
     ]
