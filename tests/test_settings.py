@@ -11,8 +11,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.urls import reverse
+
+from tests.support.database import database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION_ENV = {
@@ -97,14 +98,9 @@ def wait_for(
 
 @pytest.mark.django_db(transaction=True)
 def test_gunicorn_whitenoise_and_worker_run_like_production(tmp_path):
-    settings_dict = connection.settings_dict
-    database_url = (
-        f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:"
-        f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
-    )
     env = {
         **PRODUCTION_ENV,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": database_url(),
         "STATIC_ROOT": str(tmp_path / "static"),
         "SECURE_PROXY_SSL_HEADER_NAME": "HTTP_X_FORWARDED_PROTO",
         "OMS_TASKS_BACKEND": "database",

@@ -13,23 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from django.db import connection
-
 from core.models import WorkerHeartbeat
+from tests.support.database import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 HEARTBEAT_SECONDS = 0.5
 STALE_SECONDS = 3.0
-
-
-def database_url() -> str:
-    """The URL of the database the tests run on, for the subprocesses."""
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return (
-        f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
 
 
 class WorkerProcess:
