@@ -35,5 +35,5 @@ class Command(BaseCommand):
             self.stdout.write(
                 "The Shopify and WooCommerce demo channels are not connected to "
                 "real shops: what they would be sent shows as failed under "
-                "Fulfilment › Outbound messages."
+                "Connections › Outbound messages."
             )
