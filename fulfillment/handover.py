@@ -24,6 +24,16 @@ from orders.models import Order
 from orders.services import lifecycle as order_lifecycle
 
 SHIPMENT_PREFIX = "SH"
+# What handing a shipment over (or taking it back) changes on the shipment.
+HANDOVER_FIELDS = [
+    "status",
+    "carrier",
+    "service",
+    "tracking_number",
+    "shipped_at",
+    "estimated_delivery",
+    "updated_at",
+]
 
 
 def shipment_numbers_reserve(*, count: int = 1) -> list[str]:
@@ -147,17 +157,7 @@ def shipment_ship_locked(
             shipment=shipment, lines=lines, leaving=leaving, rest=rest, actor=actor
         )
     shipment.ship(carrier, service, tracking_number, timezone.now(), estimated_delivery)
-    shipment.save(
-        update_fields=[
-            "status",
-            "carrier",
-            "service",
-            "tracking_number",
-            "shipped_at",
-            "estimated_delivery",
-            "updated_at",
-        ]
-    )
+    shipment.save(update_fields=HANDOVER_FIELDS)
     order = order_lifecycle.order_shipment_record(
         order=order,
         actor=actor,
@@ -202,17 +202,7 @@ def shipment_unship_locked(
     )
     was = (shipment.carrier, shipment.tracking_number)
     shipment.unship()
-    shipment.save(
-        update_fields=[
-            "status",
-            "carrier",
-            "service",
-            "tracking_number",
-            "shipped_at",
-            "estimated_delivery",
-            "updated_at",
-        ]
-    )
+    shipment.save(update_fields=HANDOVER_FIELDS)
     others_open = (
         Shipment.objects.filter(
             order_id=order.pk,

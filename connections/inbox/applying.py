@@ -21,7 +21,7 @@ from connections.inbox.payload import FieldProblem, PayloadError, payload_check
 from connections.models import InboundMessage
 from inventory.models import Product
 from orders import events
-from orders.addresses import Address
+from orders.addresses import SHIP_TO_FIELDS, Address
 from orders.exceptions import OrderError, OrderStateError
 from orders.importing.validate import ParsedOrder
 from orders.models import Channel, Order, OrderStatus
@@ -38,18 +38,7 @@ DEFERRED = "deferred"
 # A message that needs the batch's new orders written first.
 AFTER_BATCH = "after_batch"
 # The order fields a channel's update may change (as staff may, before packing).
-UPDATABLE = (
-    "ship_name",
-    "ship_company",
-    "ship_address1",
-    "ship_address2",
-    "ship_city",
-    "ship_region",
-    "ship_postcode",
-    "ship_country",
-    "ship_phone",
-    "shipping_method",
-)
+UPDATABLE = (*SHIP_TO_FIELDS, "shipping_method")
 
 
 @dataclass
