@@ -59,10 +59,12 @@ def _figure(title: str, svg: list[str], heading: str | None) -> SafeString:
 
 
 def _svg_open(title: str, width: float, height: float) -> str:
+    # The width is the widest it is drawn; the stylesheet scales it down to
+    # its box (no style attribute: the Content Security Policy allows none).
     return (
         f'<svg class="oms-chart" role="img" aria-label="{escape(title)}" '
-        f'width="100%" viewBox="0 0 {width:g} {height:g}" '
-        f'preserveAspectRatio="xMinYMin meet" style="max-width: {width * 1.4:g}px" '
+        f'width="{width * 1.4:g}" viewBox="0 0 {width:g} {height:g}" '
+        f'preserveAspectRatio="xMinYMin meet" '
         f'font-size="{FONT}" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(title)}</title>"
     )

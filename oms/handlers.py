@@ -7,8 +7,9 @@ that only serves a browser session (sessions, CSRF, the logged-in user,
 messages, the field-history user, login lockouts), which is most of what a
 webhook's acknowledgement would otherwise cost. They keep what protects every
 response (`API_MIDDLEWARE`): SecurityMiddleware (HTTPS redirect, HSTS,
-nosniff), CommonMiddleware (the ALLOWED_HOSTS check, Content-Length,
-APPEND_SLASH) and XFrameOptionsMiddleware (the docs page is HTML).
+nosniff), the Content Security Policy (the docs page is HTML),
+CommonMiddleware (the ALLOWED_HOSTS check, Content-Length, APPEND_SLASH) and
+XFrameOptionsMiddleware.
 
 CSRF protection guards a session cookie; without the session middleware an
 `/api/` view cannot authenticate by cookie, so there is nothing to forge.
@@ -26,6 +27,7 @@ API_PREFIX = "/api/"
 API_MIDDLEWARE = frozenset(
     {
         "django.middleware.security.SecurityMiddleware",
+        "oms.csp.ContentSecurityPolicyMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
     }

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dj_database_url
 import pghistory
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from oms import devdb
@@ -60,6 +61,9 @@ INSTALLED_APPS = [
     "django_countries",
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI's files served from here: the API docs load nothing from a CDN.
+    "drf_spectacular_sidecar",
+    "csp",
     # The layers, floor first: each imports only those above it in this list.
     "core",
     "inventory",
@@ -72,6 +76,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content Security Policy header, with a fresh nonce per page (oms/csp.py).
+    "oms.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -187,6 +193,28 @@ if not DEBUG:
     proxy_header = os.environ.get("SECURE_PROXY_SSL_HEADER_NAME", "")
     if proxy_header:
         SECURE_PROXY_SSL_HEADER = (proxy_header, "https")
+
+# Content Security Policy (django-csp; docs/operations.md): every page loads
+# scripts, styles, fonts and images from this site only. A script or a style
+# that must be inline carries the page's nonce (`nonce="{{ request.csp_nonce }}"`);
+# no inline event handler or style attribute runs. The customer's page adds
+# its channel's logo origin to img-src (oms/csp.py), the only outside image.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        # Where browsers post violation reports, if anywhere.
+        "report-uri": env_list("CSP_REPORT_URI") or None,
+    },
+}
 
 # E-mail: SMTP when a host is configured; otherwise each mail is written as a
 # file under sent_emails/ so a trial run neither sends nor floods the console.
@@ -381,6 +409,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from drf-spectacular-sidecar, its start script a file of its
+    # own (SpectacularSwaggerSplitView): the docs page runs under the policy.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No badge fetched from swagger.io: the schema's address stays here.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 # A stored message still waiting this long (seconds) had its drain lost: the
 # periodic sweep processes it.

@@ -146,7 +146,7 @@ class InboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             text = json.dumps(json.loads(obj.body), indent=2, ensure_ascii=False)
         except ValueError:
             text = obj.body
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+        return format_html('<pre class="oms-wrap">{}</pre>', text)
 
     @admin.action(description="Replay the selected messages", permissions=["replay"])
     def replay(self, request: HttpRequest, queryset: QuerySet) -> None:

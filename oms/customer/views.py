@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.exceptions import DomainError
 from core.responses import pdf_response
 from fulfillment.exceptions import LabelDoesNotFitError
+from oms.csp import image_origin, images_allow
 from oms.customer import forms
 from oms.customer.selectors import CustomerPage, customer_page
 from orders.customer_access import CustomerActor
@@ -130,10 +131,15 @@ def _page(
     section: str = "",
     status: int = 200,
 ) -> HttpResponse:
+    channel = page.order.channel
+    # The logo is shown only from an https origin, which the page's Content
+    # Security Policy then allows: the one image from another site.
+    logo_origin = image_origin(channel.logo_url)
     context = {
         "page": page,
         "order": page.order,
-        "channel": page.order.channel,
+        "channel": channel,
+        "logo_url": channel.logo_url if logo_origin else "",
         # Checked again here: the colour goes into the page's style sheet.
         "accent": page.order.channel.accent_colour
         if ACCENT.match(page.order.channel.accent_colour or "")
@@ -144,7 +150,8 @@ def _page(
         "section": section,
         **_forms(page, bound),
     }
-    return render(request, "customer/order.html", context, status=status)
+    response = render(request, "customer/order.html", context, status=status)
+    return images_allow(response, logo_origin)
 
 
 def _back(token: str, done: str) -> HttpResponseRedirect:

@@ -68,6 +68,22 @@ OVERFLOW_PROBE = """
 """
 
 
+# Runs in every page: report each Content Security Policy violation the page
+# sees (the browser also writes it to the console, which is watched too).
+CSP_PROBE = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.omsReportViolation(
+    `Refused by the Content Security Policy (${event.effectiveDirective}): ` +
+    `${event.blockedURI || "inline"} on ${location.pathname}` +
+    (event.sample ? ` [${event.sample}]` : "")
+  );
+});
+"""
+# What the browser writes for a policy violation ("Refused to load the
+# script … because it violates the following Content Security Policy …").
+CSP_WORDS = ("Content Security Policy", "Refused to")
+
+
 @pytest.fixture(params=list(VIEWPORTS))
 def viewport(request) -> dict:
     width, height = VIEWPORTS[request.param]
@@ -76,12 +92,14 @@ def viewport(request) -> dict:
 
 class Session:
     """A browser context at one viewport that records every answer of 500 or
-    more and every page that scrolls sideways; `check()` asserts neither
-    happened."""
+    more, every page that scrolls sideways and every Content Security Policy
+    violation (reported by the page or written to the console, or a script
+    error it caused); `check()` asserts none happened."""
 
     def __init__(self, browser, base_url: str, viewport: dict):
         self.server_errors: list[str] = []
         self.overflows: list[str] = []
+        self.csp_violations: list[str] = []
         self.context = browser.new_context(
             base_url=base_url, viewport=viewport, accept_downloads=True
         )
@@ -89,12 +107,28 @@ class Session:
         self.context.expose_binding(
             "omsReportOverflow", lambda source, text: self.overflows.append(text)
         )
+        self.context.expose_binding(
+            "omsReportViolation",
+            lambda source, text: self.csp_violations.append(text),
+        )
         self.context.add_init_script(OVERFLOW_PROBE)
+        self.context.add_init_script(CSP_PROBE)
         self.context.on("response", self._on_response)
+        self.context.on("console", self._on_console)
+        self.context.on("weberror", self._on_web_error)
 
     def _on_response(self, response) -> None:
         if response.status >= 500:
             self.server_errors.append(f"{response.status} {response.url}")
+
+    def _on_console(self, message) -> None:
+        if any(words in message.text for words in CSP_WORDS):
+            self.csp_violations.append(f"console: {message.text}")
+
+    def _on_web_error(self, web_error) -> None:
+        text = str(web_error.error)
+        if any(words in text for words in CSP_WORDS):
+            self.csp_violations.append(f"page error: {text}")
 
     def new_page(self):
         return self.context.new_page()
@@ -102,6 +136,9 @@ class Session:
     def check(self) -> None:
         assert not self.server_errors, f"answered 500: {self.server_errors}"
         assert not self.overflows, f"pages scroll sideways: {self.overflows}"
+        assert not self.csp_violations, (
+            f"Content Security Policy violations: {self.csp_violations}"
+        )
 
     def close(self) -> None:
         self.context.close()
@@ -110,7 +147,8 @@ class Session:
 @pytest.fixture
 def session(browser, live_server, viewport):
     """Open sessions at the test's viewport: session() -> Session; each is
-    checked (no 500, nothing scrolls sideways) when the test ends."""
+    checked (no 500, nothing scrolls sideways, no Content Security Policy
+    violation) when the test ends."""
     opened: list[Session] = []
 
     def open_session() -> Session:
