@@ -7,6 +7,7 @@ import dj_database_url
 import pghistory
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from whitenoise.compress import Compressor
 
 from oms import devdb
 
@@ -169,6 +170,10 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# Source maps (Swagger UI's, from the sidecar) are read only by a developer's
+# browser tools: not worth compressing at every collectstatic.
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = (*Compressor.SKIP_COMPRESS_EXTENSIONS, "map")
 
 # Uploads: request bodies and in-memory files stay small; import files have
 # their own limit (OMS_IMPORT_MAX_BYTES) checked before they are read.
@@ -413,7 +418,6 @@ SPECTACULAR_SETTINGS = {
     # own (SpectacularSwaggerSplitView): the docs page runs under the policy.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     # No badge fetched from swagger.io: the schema's address stays here.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }

@@ -2,6 +2,7 @@
 run: gunicorn + whitenoise + a worker process on PostgreSQL."""
 
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -140,6 +141,16 @@ def test_gunicorn_whitenoise_and_worker_run_like_production(tmp_path):
         assert css.status == 200 and b"body" in css.read()
         login = wait_for(f"http://127.0.0.1:{port}/admin/login/", https)
         assert login.status == 200 and b"OMS" in login.read()
+        assert "'nonce-" in login.headers["Content-Security-Policy"]
+        # The API docs (the lean /api/ stack) under the policy, Swagger UI's
+        # files collected from the sidecar and served by whitenoise; the error
+        # pages' stylesheet by its plain name.
+        docs = wait_for(f"http://127.0.0.1:{port}/api/v1/docs/", https)
+        assert "'nonce-" in docs.headers["Content-Security-Policy"]
+        files = re.findall(r'(?:src|href)="(/static/[^"]+)"', docs.read().decode())
+        assert any("swagger-ui-bundle" in name for name in files), files
+        for name in [*files, "/static/admin/oms-error.css"]:
+            assert wait_for(f"http://127.0.0.1:{port}{name}", https).status == 200
 
         enqueued = manage(
             "shell",

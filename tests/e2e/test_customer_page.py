@@ -25,6 +25,12 @@ from returns.models import ReturnRequest
 from returns.services.returns import return_approve
 
 LINK = re.compile(r"https?://\S+/o/[^/\s]+/")
+# The shop's logo, on the shop's own host (answered by the test's browser).
+LOGO = "https://cdn.acme.example/brand/logo.svg"
+LOGO_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40">'
+    '<rect width="120" height="40" fill="#0b7a53"/></svg>'
+)
 
 
 @pytest.fixture
@@ -40,6 +46,7 @@ def shop(db, settings, live_server):
         code="acme",
         name="Acme web",
         display_name="Acme Outdoor",
+        logo_url=LOGO,
         accent_colour="#0b7a53",
         support_email="help@acme.example",
     )
@@ -121,9 +128,32 @@ def test_customer_tracks_changes_returns_and_downloads_label(session, shot, shop
         actor=None,
     )
 
-    page = session().new_page()
+    watched = session()
+    page = watched.new_page()
+    page.route(
+        "https://cdn.acme.example/**",
+        lambda route: route.fulfill(content_type="image/svg+xml", body=LOGO_SVG),
+    )
     page.goto(_link(travelling, "order_shipped"))
     page.wait_for_selector("#status")
+    # The logo's host is the one outside image source the page's policy allows.
+    page.wait_for_function(
+        "() => { const logo = document.querySelector('header img');"
+        " return logo && logo.complete && logo.naturalWidth > 0; }"
+    )
+    assert not watched.csp_violations
+    refused = page.evaluate(
+        """() => new Promise((resolve) => {
+          const image = new Image();
+          image.onload = () => resolve(false);
+          image.onerror = () => resolve(true);
+          image.src = "https://tracker.example/pixel.png";
+        })"""
+    )
+    assert refused
+    page.wait_for_timeout(200)
+    assert any("(img-src)" in text for text in watched.csp_violations)
+    watched.csp_violations.clear()  # provoked here; the session's check goes on
     shot(page, "customer-1-exception")
     problem = page.inner_text(".problem")
     assert "The carrier could not deliver to the address." in problem

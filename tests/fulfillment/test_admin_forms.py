@@ -4,9 +4,11 @@ around the pick list, and numbered pick list pages."""
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from django.contrib.messages import get_messages
+from django.contrib.staticfiles import finders
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -102,7 +104,12 @@ def test_ship_form_moves_on_enter_and_starts_with_the_default_carrier(
 
     # Scanner inputs, and the script that turns Enter into "next row".
     assert content.count('data-scan="tracking"') == 2
-    assert 'event.key !== "Enter"' in content and "requestSubmit" in content
+    # (a static file the page names with its form: no inline script).
+    assert 'admin/scanrows.js" data-form="ship-form"' in content
+    script = finders.find("admin/scanrows.js")
+    assert script, "static/admin/scanrows.js is missing"
+    script_text = Path(script).read_text()
+    assert 'event.key !== "Enter"' in script_text and "requestSubmit" in script_text
     # The first active carrier by name is chosen; services are the carrier's.
     assert content.count(f'<option value="{carrier.pk}" selected>') == 2
     assert '<optgroup label="Parcel Express">' in content

@@ -138,6 +138,8 @@ def test_running_job_page_shows_a_progress_bar(manager_client, catalogue):  # no
     )
     page = manager_client.get(job_url).content.decode()
     assert '<progress id="import-progress" max="100" value="35"' in page
+    # The page asks for its status from a script file (no inline script).
+    assert f'importjob.js" data-status-url="{job_url}status/"' in page
     status = manager_client.get(job_url + "status/").json()
     assert (status["stage"], status["processed"], status["percent"]) == (
         "checking",
