@@ -11,6 +11,8 @@ are added per response here, through django-csp's documented extension point
   channel's logo) with `images_allow(response, origin)`;
 - a page of another package whose markup needs it gets the hashes of exactly
   that markup (`PAGE_EXCEPTIONS`), on that page only.
+
+PDFs are sent without a policy (see `process_response`).
 """
 
 import re
@@ -74,9 +76,24 @@ def _is_html(response: HttpResponseBase) -> bool:
     return response.get("Content-Type", "").startswith("text/html")
 
 
+def _is_pdf(response: HttpResponseBase) -> bool:
+    return response.get("Content-Type", "").startswith("application/pdf")
+
+
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
     """django-csp's middleware with a nonce on every HTML page, the image
     origins a view allowed and the page exceptions."""
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        # A PDF shown in place (labels, slips, pick lists) is drawn by the
+        # browser's own viewer, which a page policy (object-src 'none') may
+        # keep from loading; the PDF is ours, without scripts, and
+        # X-Frame-Options still keeps it out of other sites' frames.
+        if _is_pdf(response):
+            return response
+        return super().process_response(request, response)
 
     def get_policy_parts(
         self,

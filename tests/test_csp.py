@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
-from oms.csp import image_origin
+from core.responses import pdf_response
+from oms.csp import ContentSecurityPolicyMiddleware, image_origin
 from orders.customer_access import customer_page_path
 
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
@@ -135,6 +137,21 @@ def test_json_answers_carry_the_policy_without_a_nonce(admin_client):
     policy = policy_of(response)
     assert policy["script-src"] == ["'self'"]
     assert policy["frame-ancestors"] == ["'none'"]
+
+
+def test_pdfs_shown_in_place_are_sent_without_a_policy(rf):
+    def pdf_view(request):
+        return pdf_response(b"%PDF-1.7\n", "SH-000001-label.pdf")
+
+    def page_view(request):
+        return HttpResponse("<p>a page</p>")
+
+    pdf = ContentSecurityPolicyMiddleware(pdf_view)(rf.get("/admin/label/"))
+    page = ContentSecurityPolicyMiddleware(page_view)(rf.get("/admin/page/"))
+
+    assert pdf["Content-Disposition"].startswith("inline")
+    assert "Content-Security-Policy" not in pdf
+    assert_strict(policy_of(page))
 
 
 # ---- the customer's page

@@ -98,6 +98,7 @@ def test_every_middleware_is_placed_in_or_out_of_the_api_stack():
     )
     assert handlers.api_middleware() == [
         "django.middleware.security.SecurityMiddleware",
+        "oms.csp.ContentSecurityPolicyMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
     ]
