@@ -17,6 +17,7 @@ from inventory.models import Allocation
 from orders.importing.confirm import import_confirm
 from orders.importing.services import orders_import
 from orders.models import (
+    Customer,
     HoldReason,
     Order,
     OrderEvent,
@@ -25,6 +26,7 @@ from orders.models import (
     Rule,
     RuleCondition,
 )
+from orders.rules import services
 from orders.rules.failures import rule_failures_record
 from orders.rules.preview import rule_preview
 from orders.rules.services import rules_apply
@@ -33,6 +35,7 @@ from tests.connections.test_inbox_webhooks import SECRET, post_shopify, shopify_
 from tests.orders.rules.support import rule
 from tests.orders.rules.test_sources import CSV
 from tests.orders.test_import_rules import HEADER, row
+from tests.test_admin import admin_url
 from tests.test_dashboard import attention, index_queries
 
 pytestmark = pytest.mark.django_db
@@ -319,8 +322,6 @@ def test_a_write_that_fails_is_undone_and_the_order_held(
 def test_an_import_whose_rule_writes_fail_still_writes_its_orders(
     failing, channel, user, django_capture_on_commit_callbacks
 ):
-    from orders.rules import services
-
     copy = services.copy_lines
 
     def copy_lines(model, columns, lines):
@@ -353,3 +354,69 @@ def test_an_import_whose_rule_writes_fail_still_writes_its_orders(
         OrderEvent.objects.filter(order=order, kind=OrderEvent.Kind.RULE_FAILED).count()
         == 3
     )
+
+
+def test_an_order_typed_in_the_admin_goes_on(admin_client, failing, channel, product):
+    customer = Customer.objects.create(email="adm@example.com")
+    response = admin_client.post(
+        admin_url(Order, "add"),
+        {
+            "channel": channel.pk,
+            "external_id": "PHONE-1",
+            "customer": customer.pk,
+            "placed_at_0": "2026-11-20",
+            "placed_at_1": "10:00:00",
+            "priority": 0,
+            "ship_name": "Ada",
+            "ship_address1": "1 Main St",
+            "ship_city": "Austin",
+            "ship_region": "TX",
+            "ship_postcode": "78701",
+            "ship_country": "US",
+            "shipping_method": "Standard",
+            "currency": "USD",
+            "shipping_amount": "10.00",
+            "tax_amount": "5.95",
+            "lines-TOTAL_FORMS": "1",
+            "lines-INITIAL_FORMS": "0",
+            "lines-0-product": product.pk,
+            "lines-0-quantity": "3",
+            "lines-0-unit_price": "10.00",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    order = Order.objects.get(external_id="PHONE-1")
+    assert (order.status, order.hold_reason) == (
+        OrderStatus.ON_HOLD,
+        HoldReason.RULE_FAILED,
+    )
+    assert OrderEvent.objects.filter(
+        order=order, kind=OrderEvent.Kind.RULE_FAILED, data__rule=failing.pk
+    ).exists()
+
+
+def test_a_rule_failing_when_allocated_holds_the_allocated_order(
+    place_order, product, stock, django_capture_on_commit_callbacks
+):
+    stock(product, 10)
+    made = rule(
+        "Heavy",
+        [("weight", "gte", "1000")],
+        [("add_tag", "heavy")],
+        trigger=Rule.Trigger.ALLOCATED,
+    )
+    RuleCondition.objects.filter(rule=made).update(value="٣")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place_order([(product, 2)])
+
+    order.refresh_from_db()
+    assert (order.status, order.hold_reason, order.held_from) == (
+        OrderStatus.ON_HOLD,
+        HoldReason.RULE_FAILED,
+        OrderStatus.ALLOCATED,
+    )
+    # Held with its stock, as any hold of an allocated order.
+    assert Allocation.objects.filter(order_line__order=order).exists()
+    made.refresh_from_db()
+    assert "not '٣'" in made.failure
