@@ -227,7 +227,7 @@ def test_recorded_verify_failure_holds_the_order_and_buys_nothing(
     replay, packed, user, checking_addresses
 ):
     serve_cassette(replay, "shipment_buy")
-    refusal = recorded("address_verify_invalid")[1]
+    [refusal] = recorded("address_verify_invalid")
     assert refusal.status == 422
     # EasyPost answers a failed create-and-verify with the same refusal.
     replay.serve(refusal, at=("POST", "/v2/addresses/create_and_verify"))
