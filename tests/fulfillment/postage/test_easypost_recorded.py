@@ -30,6 +30,7 @@ from fulfillment.postage.scan_forms import scan_forms_create
 from fulfillment.postage.voids import shipment_postage_void
 from inventory.models import StockLevel
 from orders.models import HoldReason, OrderEvent, OrderStatus
+from tests.factories import ProductFactory
 from tests.support.easypost_replay import EasyPostReplay, png_label, recorded
 
 pytestmark = pytest.mark.django_db
@@ -143,6 +144,26 @@ def test_recorded_png_label_prints_inside_the_4x6_pdf_batch(replay, packed, user
     assert size == pytest.approx((4 * POINTS_PER_INCH, 6 * POINTS_PER_INCH), abs=0.5)
     [image] = page.images
     assert image.image.size == (1200, 1800)
+
+
+def test_recorded_png_label_and_our_own_print_in_one_batch(
+    replay, packed, user, shipped
+):
+    serve_cassette(replay, "shipment_buy")
+    [bought] = packed(1)
+    shipment_postage_buy(shipment=bought, actor=user, rate_id=GROUND_ADVANTAGE)
+    own = shipped([(ProductFactory(), 1)]).shipments.get()
+
+    rendered = documents.render(DocumentKind.SHIPPING_LABEL, [own.pk, bought.pk])
+
+    reader = PdfReader(io.BytesIO(rendered.pdf))
+    assert rendered.references == sorted([own.number, bought.number])
+    assert len(reader.pages) == 2
+    for page in reader.pages:
+        size = (float(page.mediabox.width), float(page.mediabox.height))
+        assert size == pytest.approx((288, 432), abs=0.5)
+    png_page = reader.pages[rendered.references.index(bought.number)]
+    assert [image.image.size for image in png_page.images] == [(1200, 1800)]
 
 
 def test_print_action_answers_the_png_label_as_pdf(replay, packed, user, admin_client):
