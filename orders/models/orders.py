@@ -376,6 +376,16 @@ class Order(ProtectedStatusModel, VersionedModel):
     def deliver(self) -> None:
         """The carrier delivered every shipment."""
 
+    @transition(
+        field=status,
+        source=[OrderStatus.PENDING, OrderStatus.BACKORDERED, OrderStatus.ALLOCATED],
+        target=OrderStatus.DELIVERED,
+    )
+    def complete_without_shipment(self) -> None:
+        """Nothing on the order ships (gift cards, digital and custom items
+        only, which the shop hands over itself): it is done, as a delivered
+        order is, without a shipment."""
+
     @transition(field=status, source=HOLDABLE, target=OrderStatus.ON_HOLD)
     def hold(self, reason: str) -> None:
         """Stop work on the order until someone releases it."""
