@@ -135,7 +135,7 @@ NUMBER_FIELDS = [Field.TOTAL, Field.ITEM_COUNT, Field.WEIGHT, Field.DELIVERY_WIT
 SOME_DAYS = st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     field=st.sampled_from(NUMBER_FIELDS),
     value=st.one_of(

@@ -10,6 +10,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from connections.models import InboundMessage
 from connections.services.api_keys import channel_api_key_create
@@ -29,6 +31,7 @@ from orders.models import (
 from orders.rules import services
 from orders.rules.failures import rule_failures_record
 from orders.rules.preview import rule_preview
+from orders.rules.schema import OPERATORS
 from orders.rules.services import rules_apply
 from tests import factories
 from tests.connections.test_inbox_webhooks import SECRET, post_shopify, shopify_order
@@ -420,3 +423,57 @@ def test_a_rule_failing_when_allocated_holds_the_allocated_order(
     assert Allocation.objects.filter(order_line__order=order).exists()
     made.refresh_from_db()
     assert "not '٣'" in made.failure
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    field=st.sampled_from(
+        ["delivery_within", "item_count", "weight", "total", "ship_country"]
+    ),
+    stored=st.one_of(
+        st.sampled_from(["0", "3", "730", "731", "US", "us, de", "²", " 2 "]),
+        st.text(
+            alphabet=st.characters(
+                blacklist_categories=["Cs"], blacklist_characters="\x00"
+            ),
+            max_size=12,
+        ),
+        st.integers(min_value=-(10**15), max_value=10**15).map(str),
+    ),
+)
+def test_whatever_value_is_stored_the_order_goes_on(field, stored):
+    """Any value in a rule's row, written past the form: the rule runs or
+    fails, the order is written either way and never half-ruled."""
+    made = rule(
+        f"Stored {field}",
+        [(field, OPERATORS[field][0][0], "1" if field != "ship_country" else "US")],
+        [("priority", "urgent"), ("add_tag", "ruled")],
+    )
+    RuleCondition.objects.filter(rule=made).update(value=stored)
+    order = factories.OrderFactory(total="5.00")
+
+    outcome = rules_apply(order_ids=[order.pk], trigger="intake", actor=None)
+
+    order.refresh_from_db()
+    entries = list(
+        OrderEvent.objects.filter(order=order).values_list("kind", flat=True)
+    )
+    tags = list(order.tags.values_list("name", flat=True))
+    if order.hold_reason == HoldReason.RULE_FAILED:
+        event("the rule failed: the order held")
+        assert entries == [OrderEvent.Kind.RULE_FAILED]
+        assert (order.priority, tags) == (Order.Priority.NORMAL, [])
+        assert outcome.held == {order.pk}
+    else:
+        assert order.status == OrderStatus.PENDING
+        assert entries in ([], [OrderEvent.Kind.RULE])
+        ruled = entries == [OrderEvent.Kind.RULE]
+        event("the rule ran: matched" if ruled else "the rule ran: no match")
+        assert (order.priority == Order.Priority.URGENT) is ruled
+        assert tags == (["ruled"] if ruled else [])
+    made.delete()
