@@ -17,7 +17,7 @@ its quantity instead, and the line's `total` is taken exactly as sent.
 """
 
 import html
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -125,7 +125,7 @@ def woocommerce_modified_at(resource: Any) -> datetime | None:
         if moment is None:
             continue
         if timezone.is_naive(moment):
-            zone = timezone.UTC if key.endswith("_gmt") else None
+            zone = UTC if key.endswith("_gmt") else None
             moment = timezone.make_aware(moment, zone)
         return moment
     return None

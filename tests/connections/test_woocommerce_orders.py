@@ -160,9 +160,10 @@ def test_published_body_through_the_signed_webhook(client, woo, name):
     ]
 
 
-def woo_order(**changes) -> dict:
+def woo_order(*, packed: list[str] | None = None, **changes) -> dict:
     """A paid checkout order as WooCommerce's webhook sends it (REST v3): one
-    T-shirt, flat rate, tax on top."""
+    T-shirt, flat rate, tax on top. The checkout names what it packed in the
+    shipping line's `Items` meta: every line, or those named in `packed`."""
     order = {
         "id": 5120,
         "parent_id": 0,
@@ -237,6 +238,11 @@ def woo_order(**changes) -> dict:
         "coupon_lines": [],
     }
     order.update(changes)
+    order["shipping_lines"][0]["meta_data"][0]["value"] = ", ".join(
+        f"{item['name']} &times; {item['quantity']}"
+        for item in order["line_items"]
+        if packed is None or item["name"] in packed
+    )
     return order
 
 
@@ -270,7 +276,9 @@ def test_late_cancellation_does_not_undo_a_newer_update(client, woo):
     created = woo_order()
     post_resource(client, created, delivery="w-1")
     newer = moved(created, "2026-11-20T16:00:00", "Dallas", "75201")
-    older_cancel = woo_order(status="cancelled", date_modified_gmt="2026-11-20T15:00:00")
+    older_cancel = woo_order(
+        status="cancelled", date_modified_gmt="2026-11-20T15:00:00"
+    )
 
     post_resource(client, newer, topic="order.updated", delivery="w-2")
     post_resource(client, older_cancel, topic="order.updated", delivery="w-3")
@@ -392,7 +400,7 @@ def test_tax_inclusive_prices_and_taxed_shipping_are_not_taxed_again(client, woo
 
     order = Order.objects.get(external_id="5120")
     assert order.prices_include_tax is True
-    assert order.hold_reason == ""
+    assert (order.status, order.hold_reason) == ("allocated", "")
     assert (
         order.subtotal,
         order.shipping_amount,
@@ -400,7 +408,11 @@ def test_tax_inclusive_prices_and_taxed_shipping_are_not_taxed_again(client, woo
         order.total,
     ) == (Decimal("20.00"), Decimal("4.95"), Decimal("3.98"), Decimal("24.95"))
     line = order.lines.get()
-    assert (line.unit_price, line.total) == (Decimal("20.00"), Decimal("20.00"))
+    assert (line.unit_price, line.total, line.requires_shipping) == (
+        Decimal("20.00"),
+        Decimal("20.00"),
+        True,
+    )
 
 
 def test_fees_count_in_the_total_and_never_ship(client, woo):
@@ -429,7 +441,7 @@ def test_fees_count_in_the_total_and_never_ship(client, woo):
     post_resource(client, resource)
 
     order = Order.objects.get(external_id="5120")
-    assert order.hold_reason == ""
+    assert (order.status, order.hold_reason) == ("allocated", "")
     assert (order.subtotal, order.discount_amount, order.total) == (
         Decimal("17.50"),
         Decimal("5.00"),
@@ -444,13 +456,12 @@ def test_fees_count_in_the_total_and_never_ship(client, woo):
     )
 
 
-def test_downloadable_line_not_packed_at_checkout_is_kept_without_shipping(
-    client, woo
-):
+def test_downloadable_line_not_packed_at_checkout_is_kept_without_shipping(client, woo):
     """WooCommerce's checkout names what it packed in the shipping line's
     `Items` meta: an e-book without SKU that is not named there is kept on the
     order, counted, and never reserved."""
     resource = woo_order(
+        packed=["T-shirt black M"],
         total="36.55",
         line_items=[
             *woo_order()["line_items"],
