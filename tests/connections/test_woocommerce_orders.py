@@ -238,11 +238,12 @@ def woo_order(*, packed: list[str] | None = None, **changes) -> dict:
         "coupon_lines": [],
     }
     order.update(changes)
-    order["shipping_lines"][0]["meta_data"][0]["value"] = ", ".join(
-        f"{item['name']} &times; {item['quantity']}"
-        for item in order["line_items"]
-        if packed is None or item["name"] in packed
-    )
+    for shipping_line in order["shipping_lines"]:
+        shipping_line["meta_data"][0]["value"] = ", ".join(
+            f"{item['name']} &times; {item['quantity']}"
+            for item in order["line_items"]
+            if packed is None or item["name"] in packed
+        )
     return order
 
 
@@ -509,3 +510,32 @@ def test_on_hold_order_waits_for_payment(client, woo):
 
     order = Order.objects.get(external_id="5120")
     assert (order.status, order.financial_status) == ("allocated", "paid")
+
+
+@pytest.mark.parametrize(
+    ("created_via", "ships"),
+    [("checkout", False), ("store-api", False), ("admin", True), ("rest-api", True)],
+)
+def test_order_without_shipping_line_ships_unless_the_checkout_made_it(
+    created_via, ships
+):
+    """The checkout adds a shipping line exactly when the cart needs one; in
+    the admin or through the API a person may simply have left it out."""
+    resource = woo_order(created_via=created_via, shipping_lines=[])
+
+    body = woocommerce_order_body(resource)
+
+    assert [line["requires_shipping"] for line in body["lines"]] == [ships]
+
+
+def test_shipping_line_without_items_meta_ships_every_line():
+    """A shop in another language writes `Items` in it (or a plugin made the
+    shipping line): nothing says a line was left out, so all ship."""
+    resource = woo_order()
+    resource["shipping_lines"][0]["meta_data"] = [
+        {"id": 7, "key": "Artikel", "value": "T-shirt black M &times; 2"}
+    ]
+
+    body = woocommerce_order_body(resource)
+
+    assert [line["requires_shipping"] for line in body["lines"]] == [True]
