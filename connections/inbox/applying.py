@@ -275,11 +275,7 @@ def order_drop(
     if order is None:
         if batch is not None and (message.channel_id, external_id) in batch.pending:
             return Outcome(AFTER_BATCH)  # cancelled in the batch that takes it in
-        return Outcome(
-            Status.IGNORED,
-            error=f"{platform} cancelled order {external_id or '(no id)'}, which is "
-            "not here.",
-        )
+        return order_early(message, external_id, f"{platform} cancelled order")
     if order.status == OrderStatus.CANCELLED:
         return Outcome(Status.DUPLICATE, order)
     try:
@@ -292,6 +288,20 @@ def order_drop(
         note_once(order, text, message)
         return Outcome(Status.PROCESSED, order, error=text)
     return Outcome(Status.PROCESSED, order)
+
+
+def order_early(message: InboundMessage, external_id: str, what: str) -> Outcome:
+    """Keep a message about an order that is not here yet (a cancellation
+    delivered before the order): it is applied when the order arrives
+    (`processing.early_messages_apply`), so a late order is not taken in as
+    if nothing had happened to it."""
+    if not external_id:
+        return Outcome(Status.IGNORED, error=f"{what} without an order number.")
+    return Outcome(
+        Status.EARLY,
+        error=f"{what} {external_id}, which is not here yet; kept, and applied "
+        "when the order arrives.",
+    )
 
 
 def note_once(order: Order, text: str, message: InboundMessage) -> None:
