@@ -16,8 +16,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from connections.inbox.allocating import inbound_allocate_wake
+from connections.inbox.changing import change_check
 from connections.inbox.messages import api_answered
-from connections.inbox.payload import FieldProblem, PayloadError, payload_check
+from connections.inbox.payload import FieldProblem, PayloadError
 from connections.models import InboundMessage
 from inventory.models import Product
 from orders import events
@@ -236,8 +237,9 @@ def order_take(
 def order_change(
     message: InboundMessage, order: Order, api_body: dict, platform: str
 ) -> Outcome:
-    """Apply what a shop changed of an order's address and shipping."""
-    parsed = payload_check(api_body)
+    """Apply what a shop changed of an order's address and shipping, checked
+    as an update (`changing.change_check`), not as a new order."""
+    parsed = change_check(api_body)
     values = parsed.values
     wanted = {
         **{name: values.get(name, "") for name in UPDATABLE},
