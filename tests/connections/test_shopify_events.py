@@ -4,6 +4,7 @@ update checked as an update, an order of gift cards only — with Shopify's own
 bodies (tests/fixtures/real/shopify), posted signed and drained."""
 
 import copy
+from decimal import Decimal
 
 import pytest
 
@@ -140,3 +141,124 @@ def test_update_with_a_bad_address_names_the_field(client):
 
 
 pytestmark = pytest.mark.usefixtures("database_queue")
+
+
+PARTIALLY_PAID = "rest-2024-04-order-create-partially-paid.json"  # #1002
+
+
+@pytest.mark.usefixtures("corpus_shop")
+def test_order_waiting_for_payment_is_released_by_orders_paid(client):
+    waiting = delivered(
+        client, published(PARTIALLY_PAID), topic="orders/create", delivery="o-1"
+    )
+    order = waiting.order
+    assert (order.status, order.hold_reason) == (OrderStatus.ON_HOLD, "payment")
+    assert reserved() == 0
+    # What Shopify sends once the rest is captured: the same order, paid.
+    paid = copy.deepcopy(published(PARTIALLY_PAID))
+    paid.update(
+        financial_status="paid",
+        total_outstanding="0.00",
+        updated_at="2024-04-02T09:30:00-05:00",
+    )
+
+    message = delivered(client, paid, topic="orders/paid", delivery="p-1")
+
+    order.refresh_from_db()
+    assert message.status == Status.PROCESSED
+    assert (order.status, order.hold_reason) == (OrderStatus.ALLOCATED, "")
+    assert order.financial_status == "paid"
+    assert reserved() == 1
+    assert "partially_paid" in " ".join(order.events.values_list("message", flat=True))
+
+
+@pytest.mark.usefixtures("corpus_shop")
+def test_order_still_unpaid_stays_on_hold(client):
+    delivered(client, published(PARTIALLY_PAID), topic="orders/create", delivery="o-1")
+    pending = copy.deepcopy(published(PARTIALLY_PAID))
+    pending.update(financial_status="pending", updated_at="2024-04-02T09:30:00-05:00")
+
+    delivered(client, pending, topic="orders/updated", delivery="u-1")
+
+    order = Order.objects.get()
+    assert (order.status, order.financial_status) == (OrderStatus.ON_HOLD, "pending")
+    assert reserved() == 0
+
+
+@pytest.mark.usefixtures("corpus_shop")
+def test_orders_paid_before_its_create_takes_the_order_in_paid(client):
+    paid = copy.deepcopy(published(PARTIALLY_PAID))
+    paid["financial_status"] = "paid"
+
+    delivered(client, paid, topic="orders/paid", delivery="p-1")
+    late = delivered(
+        client, published(PARTIALLY_PAID), topic="orders/create", delivery="o-1"
+    )
+
+    order = Order.objects.get()
+    assert order.status == OrderStatus.ALLOCATED
+    assert late.status == Status.DUPLICATE
+
+
+@pytest.mark.usefixtures("corpus_shop")
+def test_notes_updated_by_orders_updated(client):
+    """Shopify's own answers to a note and a note-attributes change."""
+    delivered(client, published(LIST), topic="orders/create", delivery="o-1")
+
+    delivered(
+        client,
+        published("rest-2024-04-order-update-note.json"),
+        topic="orders/updated",
+        delivery="u-1",
+    )
+
+    order = Order.objects.get()
+    assert order.note == "Customer contacted us about a custom engraving on this iPod"
+    assert order.note_attributes == [
+        {"name": "custom engraving", "value": "Happy Birthday"},
+        {"name": "colour", "value": "green"},
+    ]
+
+    # Shopify's answer to the next example, a later change of the note
+    # attributes alone, says the note is empty: the order follows it.
+    delivered(
+        client,
+        published("rest-2024-04-order-update-note-attributes.json"),
+        topic="orders/updated",
+        delivery="u-2",
+    )
+
+    order.refresh_from_db()
+    assert (order.note, order.note_attributes) == (
+        "",
+        [{"name": "colour", "value": "red"}],
+    )
+    assert order.status == OrderStatus.ALLOCATED
+    timeline = " ".join(order.events.values_list("message", flat=True))
+    assert "custom engraving on this iPod" in timeline
+    assert "colour: red" in timeline
+
+
+@pytest.mark.usefixtures("corpus_shop")
+def test_order_of_gift_cards_only(client):
+    """A gift card needs no SKU and no stock: kept with its price and
+    discount, counted in the total, never reserved or shipped."""
+    body = copy.deepcopy(published("rest-2024-04-order-create-discount.json"))
+    card = body["line_items"][0]
+    card.update(gift_card=True, requires_shipping=False, sku=None, product_id=None)
+
+    message = delivered(client, body, topic="orders/create", delivery="g-1")
+
+    order = message.order
+    assert message.status == Status.PROCESSED, message.error
+    [line] = order.lines.all()
+    assert (line.sku, line.requires_shipping, line.product_id) == ("", False, None)
+    assert (line.discount_amount, line.total) == (
+        Decimal("17.91"),
+        Decimal("181.09"),
+    )
+    assert order.total == order.stated_total == Decimal("181.09")
+    # Nothing to ship: complete at once, without a shipment.
+    assert order.status == OrderStatus.DELIVERED
+    assert not order.shipments.exists()
+    assert reserved() == 0
