@@ -136,4 +136,4 @@ def test_published_body_becomes_the_order_shopify_meant(client, corpus_shop, nam
 def test_every_file_of_the_corpus_has_its_expectation():
     files = {path.name for path in CORPUS.glob("*.json")} - {"expected.json"}
     assert files == set(FILES)
-    assert len(FILES) >= 21
+    assert len(FILES) >= 25

@@ -262,3 +262,20 @@ def test_order_of_gift_cards_only(client):
     assert order.status == OrderStatus.DELIVERED
     assert not order.shipments.exists()
     assert reserved() == 0
+
+
+@pytest.mark.usefixtures("corpus_shop")
+def test_address_changed_by_shopifys_own_update(client):
+    delivered(client, published(LIST), topic="orders/create", delivery="o-1")
+
+    message = delivered(
+        client,
+        published("rest-2024-04-order-update-shipping-address.json"),
+        topic="orders/updated",
+        delivery="u-1",
+    )
+
+    order = message.order
+    assert message.status == Status.PROCESSED, message.error
+    assert (order.ship_address1, order.ship_city) == ("4 Ship Way", "Shipsville")
+    assert order.status == OrderStatus.ALLOCATED
