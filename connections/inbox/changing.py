@@ -49,7 +49,8 @@ def change_check(body: Any) -> ParsedOrder:
     parsed.note_attributes = note_attributes_check(
         body.get("note_attributes"), problems
     )
-    if message := notes_problem(parsed.note, parsed.note_attributes):
+    # The note itself is checked with the other values (`order_check`).
+    if message := notes_problem("", parsed.note_attributes):
         problems.append(FieldProblem("note_attributes", message))
     if problems:
         raise PayloadError(problems)

@@ -76,6 +76,17 @@ def parse_table(
     ext_at = index["external_id"]
     sku_at, qty_at, price_at = index["sku"], index["quantity"], index["unit_price"]
     line_name_at = index.get("line_name")
+    # The optional line columns this file has, by line_check's argument name.
+    line_extras = [
+        (argument, index[f])
+        for f, argument in (
+            ("line_discount", "discount"),
+            ("line_total", "total"),
+            ("requires_shipping", "requires_shipping"),
+            ("line_external_id", "external_id"),
+        )
+        if f in index
+    ]
     order_columns = [(f, index[f]) for f in ORDER_FIELDS if f in index]
     # The order-level cells of a row, compared whole before cell by cell.
     order_cells = operator.itemgetter(*(i for _, i in order_columns), ext_at)
@@ -131,6 +142,7 @@ def parse_table(
             price=row[price_at],
             name=row[line_name_at] if line_name_at is not None else "",
             decimal_comma=decimal_comma,
+            **{argument: row[at] for argument, at in line_extras},
         )
 
     for order in orders.values():
@@ -256,7 +268,9 @@ def _check_payment_and_notes(
             )
             if name.strip() or value.strip()
         ]
-    if message := notes_problem(order.note, order.note_attributes):
+    if message := notes_problem(
+        order.note, order.note_attributes, order.discount_codes
+    ):
         problem("note", message)
 
 
