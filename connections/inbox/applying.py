@@ -270,7 +270,9 @@ def order_change(
     message: InboundMessage, order: Order, api_body: dict, platform: str
 ) -> Outcome:
     """Apply what a shop changed of an order, checked as an update
-    (`changing.change_check`), not as a new order: its payment state (an
+    (`changing.change_check`: its lines, customer and money were checked when
+    the order came and are not checked again, so a line the shop added since,
+    say without a SKU, does not refuse the change): its payment state (an
     order awaiting payment is released when paid), its note and note
     attributes (whatever its status), its address and shipping (until
     packed)."""

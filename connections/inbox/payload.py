@@ -202,7 +202,8 @@ def _path(column: str, row: int) -> str:
 
 def payload_check(body: Any, *, default_currency: str = "USD") -> ParsedOrder:
     """Check an order body and return it parsed; raise PayloadError naming
-    every problem's field path."""
+    every problem's field path. (A shop's update of an order already here is
+    checked by `changing.change_check`.)"""
     problems: list[FieldProblem] = []
     if not isinstance(body, dict):
         raise PayloadError([FieldProblem("(body)", "must be a JSON object.")])
