@@ -160,7 +160,9 @@ def _codes(value: Any, problems: list[FieldProblem]) -> list[str]:
     return codes
 
 
-def _attributes(value: Any, problems: list[FieldProblem]) -> list[dict[str, str]]:
+def note_attributes_check(
+    value: Any, problems: list[FieldProblem]
+) -> list[dict[str, str]]:
     """The note attributes: a list of {"name": …, "value": …}."""
     if value is None:
         return []
@@ -198,12 +200,10 @@ def _path(column: str, row: int) -> str:
     return column
 
 
-def payload_check(
-    body: Any, *, default_currency: str = "USD", as_update: bool = False
-) -> ParsedOrder:
+def payload_check(body: Any, *, default_currency: str = "USD") -> ParsedOrder:
     """Check an order body and return it parsed; raise PayloadError naming
-    every problem's field path. `as_update`: the body updates an order
-    already here, so its lines (never taken again) are not checked."""
+    every problem's field path. (A shop's update of an order already here is
+    checked by `changing.change_check`.)"""
     problems: list[FieldProblem] = []
     if not isinstance(body, dict):
         raise PayloadError([FieldProblem("(body)", "must be a JSON object.")])
@@ -226,9 +226,7 @@ def payload_check(
         values[f] = _text(address.get(key), f"shipping_address.{key}", problems).strip()
     order = ParsedOrder(external_id, 0, values)
     lines = body.get("lines")
-    if as_update:
-        lines = []
-    elif not isinstance(lines, list) or not lines:
+    if not isinstance(lines, list) or not lines:
         problems.append(FieldProblem("lines", "must be a list of at least one line."))
         lines = []
     elif len(lines) > MAX_LINES:
@@ -263,7 +261,7 @@ def payload_check(
         )
     order_check(order, API, False, default_currency)
     order.discount_codes = _codes(body.get("discount_codes"), problems)
-    order.note_attributes = _attributes(body.get("note_attributes"), problems)
+    order.note_attributes = note_attributes_check(body.get("note_attributes"), problems)
     # The note itself is checked with the order's values (`order_check`).
     if message := notes_problem("", order.note_attributes):
         problems.append(FieldProblem("note_attributes", message))

@@ -27,22 +27,32 @@ Source = InboundMessage.Source
 
 
 def shopify_apply(message: InboundMessage, body: Any, batch: Batch | None) -> Outcome:
-    """Apply a Shopify `orders/*` webhook."""
+    """Apply a Shopify `orders/*` webhook.
+
+    A cancellation that comes before its order (`orders/cancelled`, or an
+    update showing the order cancelled) is kept until the order arrives; an
+    `orders/updated` or `orders/paid` of an order here is applied as a change
+    of it (`shopify_update`), of one not here it takes the order in.
+    """
     if not isinstance(body, dict):
         raise PayloadError([FieldProblem("(body)", "must be a JSON object.")])
     external_id = shopify.shopify_external_id(body)
     order = order_find(message.channel, external_id, batch)
     cancelled = shopify.shopify_is_cancelled(body)
-    if message.topic == "orders/cancelled" or (cancelled and order is not None):
+    if message.topic == "orders/cancelled" or (
+        cancelled and message.topic != "orders/create"
+    ):
         return order_drop(message, order, external_id, "Shopify", batch)
     if cancelled:
+        if order is not None:
+            return order_drop(message, order, external_id, "Shopify", batch)
         return Outcome(
             Status.IGNORED, error="Cancelled in Shopify before it came here."
         )
     if message.topic not in shopify.TOPICS:
         return Outcome(Status.IGNORED, error=f"Topic {message.topic!r} is not read.")
     api_body = shopify.shopify_order_body(body)
-    if order is not None and message.topic == "orders/updated":
+    if order is not None and message.topic in ("orders/updated", "orders/paid"):
         return shopify_update(message, order, body, api_body)
     return order_take(message, payload_check(api_body), batch)
 
@@ -165,10 +175,12 @@ def woocommerce_apply(
             return Outcome(Status.IGNORED, order, error=stale)
     status = woocommerce.woocommerce_status(body)
     if status in woocommerce.CANCELLED_STATUSES:
-        if order is None:
+        if order is None and message.topic == "order.created":
             return Outcome(
                 Status.IGNORED, error=f"Order {external_id} is {status} in WooCommerce."
             )
+        # An update that cancels an order not here yet is kept until the order
+        # arrives (applying.order_early).
         return order_drop(message, order, external_id, "WooCommerce", batch)
     api_body = woocommerce.woocommerce_order_body(body)
     if order is not None:
