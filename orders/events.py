@@ -192,8 +192,15 @@ def order_event_status(
 
 
 def order_event_held(
-    *, order: Order, actor: Actor, note: str, save: bool = True
+    *,
+    order: Order,
+    actor: Actor,
+    note: str,
+    save: bool = True,
+    data: dict[str, Any] | None = None,
 ) -> OrderEvent:
+    """The order went on hold; `data` adds figures (a total that differs:
+    the shop's and ours)."""
     text = f"Put on hold: {order.get_hold_reason_display()}."
     if note:
         text += f" {note}"
@@ -202,7 +209,7 @@ def order_event_held(
         kind=Kind.HELD,
         message=text,
         actor=actor,
-        data={"reason": order.hold_reason, "from": order.held_from},
+        data={"reason": order.hold_reason, "from": order.held_from, **(data or {})},
         save=save,
     )
 

@@ -11,7 +11,6 @@ import gc
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,9 +21,9 @@ from core.hooks import ORDER_EVENT, hook_emit
 from core.limits import printable
 from orders.importing.formats import detect_format
 from orders.importing.reader import ImportFileError, read_table
-from orders.importing.resolve import orders_resolve
+from orders.importing.resolve import orders_resolve, parsed_customer_phone
 from orders.importing.result import PREVIEW_ORDERS, ImportResult, Progress
-from orders.importing.validate import ParsedOrder, parse_table
+from orders.importing.validate import ParsedOrder, parse_table, parsed_totals
 from orders.importing.write import orders_write
 from orders.models import Channel, OrderStatus
 
@@ -143,10 +142,12 @@ def _orders_import(
         if order.address_problem
     ]
     result.lines = sum(len(order.lines) for order in importable)
-    new_emails = {
-        o.values["email"].lower() for o in importable if o.customer_id is None
+    new_customers = {
+        o.values["email"].lower() or parsed_customer_phone(o)
+        for o in importable
+        if o.customer_id is None
     }
-    result.new_customers = sorted(new_emails)
+    result.new_customers = sorted(new_customers)
     result.preview = [
         {
             "row": order.first_row,
@@ -157,11 +158,7 @@ def _orders_import(
             "lines": [
                 (line.sku, line.quantity, str(line.unit_price)) for line in order.lines
             ],
-            "total": str(
-                sum((ln.unit_price * ln.quantity for ln in order.lines), Decimal("0"))
-                + order.shipping_amount
-                + order.tax_amount
-            ),
+            "total": str(parsed_totals(order).total),
         }
         for order in importable[:PREVIEW_ORDERS]
     ]

@@ -19,7 +19,15 @@ from core.limits import integer_range, model_value_problem, shown
 from orders.addresses import address_problem_text, country_code
 from orders.importing.formats import ORDER_FIELDS, SHOPIFY, Format, column_indexes
 from orders.importing.reader import Table
-from orders.models import Customer, Order, OrderLine
+from orders.models import Customer, FinancialStatus, Order, OrderLine
+from orders.money import (
+    MoneyLine,
+    Totals,
+    cents,
+    line_exact,
+    line_total_of,
+    order_totals,
+)
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -63,10 +71,30 @@ class ParsedLine:
     row: int
     sku: str
     quantity: int
+    # Rounded to cents for storage; the total is computed from the price as
+    # sent (`orders.money.line_total_of`).
     unit_price: Decimal
     name: str = ""
     product_id: int | None = None
     product_name: str = ""
+    discount_amount: Decimal = ZERO
+    # After the line's discounts, as the shop sent it (or computed).
+    total: Decimal = ZERO
+    requires_shipping: bool = True
+    external_id: str = ""
+
+    def described(self) -> str:
+        """The line as a person finds it in the shop: its name and the shop's
+        id of it, when known ("" when neither is)."""
+        parts = [repr(self.name)] if self.name else []
+        if self.external_id:
+            parts.append(f"(id {self.external_id})")
+        return f"line {' '.join(parts)}" if parts else ""
+
+    def named(self, message: str) -> str:
+        """The message, led by the line's name and id when known."""
+        described = self.described()
+        return f"{described}: {message}" if described else message
 
 
 @dataclass(slots=True)
@@ -88,6 +116,16 @@ class ParsedOrder:
     # Why the address does not meet its country's rules: the order is still
     # imported, on hold for an address check, with this as the hold note.
     address_problem: str = ""
+    # Money as the shop means it (orders.money): None when the shop did not
+    # send the order's discount or its total.
+    discount_amount: Decimal | None = None
+    shipping_discount: Decimal = ZERO
+    prices_include_tax: bool = False
+    stated_total: Decimal | None = None
+    discount_codes: list[str] = field(default_factory=list)
+    financial_status: str = ""
+    note: str = ""
+    note_attributes: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -124,13 +162,64 @@ def _money(text: str, decimal_comma: bool) -> Decimal | None:
 
 @functools.lru_cache(maxsize=16384)
 def _price(text: str, decimal_comma: bool) -> tuple[Decimal | None, str | None]:
-    """A line's unit price read from the text, and why a line cannot store it
-    (None when it can, or when the text is no price at all), remembered per
-    text: prices repeat across a file's lines. Decimals are immutable."""
+    """A line's unit price read from the text, as sent, and why a line cannot
+    store it rounded to cents (None when it can, or when the text is no price
+    at all), remembered per text: prices repeat across a file's lines.
+    Decimals are immutable. A price with more places than cents (a shop that
+    sends total / quantity) is rounded half up, never refused."""
     amount = _money(text, decimal_comma)
     if amount is None or amount < 0:
         return amount, None
-    return amount, model_value_problem(OrderLine, "unit_price", amount)
+    return amount, rounded_problem(OrderLine, "unit_price", amount)
+
+
+def rounded_problem(model, field_name: str, amount: Decimal) -> str | None:
+    """Why the amount, rounded to cents, does not fit the field, naming the
+    amount as sent."""
+    if abs(amount) >= TOO_LARGE_TO_ROUND:
+        return model_value_problem(model, field_name, amount)
+    message = model_value_problem(model, field_name, cents(amount))
+    return message.replace(str(cents(amount)), str(amount), 1) if message else None
+
+
+# Larger than any stored amount, small enough to round within Decimal's
+# precision (a larger one is refused as too large before it is rounded).
+TOO_LARGE_TO_ROUND = Decimal(10) ** 16
+
+
+def _line_amount(
+    text: str, decimal_comma: bool, field_name: str
+) -> tuple[Decimal | None, str]:
+    """A line's discount or total read from the text (kept to six places),
+    or None and why it cannot be; (None, "") when the text is empty."""
+    text = text.strip()
+    if not text:
+        return None, ""
+    amount = _money(text, decimal_comma)
+    if amount is None or amount < 0:
+        return None, f"{shown(text)} is not an amount (a number like 4.95)."
+    if abs(amount) >= TOO_LARGE_TO_ROUND:
+        return None, model_value_problem(OrderLine, field_name, amount) or ""
+    amount = line_exact(amount)
+    message = model_value_problem(OrderLine, field_name, amount)
+    return (None, message) if message else (amount, "")
+
+
+def flag_of(text: str) -> bool | None:
+    """A yes/no cell read as a bool (true/false, yes/no, 1/0), else None."""
+    return FLAGS.get(text.strip().lower())
+
+
+FLAGS = {
+    "true": True,
+    "yes": True,
+    "y": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "n": False,
+    "0": False,
+}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -255,38 +344,99 @@ def line_check(
     price: str,
     name: str = "",
     decimal_comma: bool = False,
+    discount: str = "",
+    total: str = "",
+    requires_shipping: str = "",
+    external_id: str = "",
 ) -> None:
     """Check one line's values and add it to the order, with its problems.
 
     The CSV import and the order API (orders.intake) both check lines here;
     `row` is the file's row or the API's line index, `fmt` names the columns.
+    `discount` (the line's share of every discount), `total` (after the
+    discounts, as the shop sent it), `requires_shipping` (empty: it ships)
+    and `external_id` (the shop's id of the line) are optional.
     """
-    name_of, external_id = fmt.columns, order.external_id
-    sku = sku.strip()
-    amount, price_problem = _price(price, decimal_comma)
+    name_of, order_id = fmt.columns, order.external_id
     problems = order.problems
-    if not sku:
-        problems.append(Problem(row, name_of["sku"], "the SKU is empty.", external_id))
-    elif message := _text_problem(OrderLine, "sku", sku):
-        problems.append(Problem(row, name_of["sku"], message, external_id))
-        sku = ""  # never looked up
+
+    def problem(f: str, message: str) -> None:
+        problems.append(Problem(row, name_of.get(f, f), message, order_id))
+
+    line = ParsedLine(row, sku.strip(), 0, ZERO, name.strip())
+    line.external_id = external_id.strip()
+    if message := _text_problem(OrderLine, "external_id", line.external_id):
+        problem("line_external_id", message)
+        line.external_id = line.external_id[:64]
+    ships = flag_of(requires_shipping) if requires_shipping.strip() else True
+    if ships is None:
+        problem(
+            "requires_shipping",
+            f"{shown(requires_shipping.strip())} is not yes or no (true/false).",
+        )
+        ships = True
+    line.requires_shipping = ships
+    if not line.sku:
+        if ships:
+            problem(
+                "sku",
+                line.named(
+                    "the SKU is empty; a line that ships needs the SKU of a "
+                    "product (or mark it as not shipping)."
+                ),
+            )
+        elif not line.name:
+            problem("line_name", "a line without a SKU needs a name.")
+    elif message := _text_problem(OrderLine, "sku", line.sku):
+        problem("sku", message)
+        line.sku = ""  # never looked up
+    if line.name and (message := _text_problem(OrderLine, "name", line.name)):
+        problem("line_name", message)
     count, message = _quantity(quantity.strip())
     if message:
-        problems.append(Problem(row, name_of["quantity"], message, external_id))
+        problem("quantity", message)
+    line.quantity = count
+    amount, price_problem = _price(price, decimal_comma)
     if amount is None or amount < 0:
-        problems.append(
-            Problem(
-                row,
-                name_of["unit_price"],
-                f"{shown(price.strip())} is not a price (a number like 12.50).",
-                external_id,
-            )
+        problem(
+            "unit_price",
+            f"{shown(price.strip())} is not a price (a number like 12.50).",
         )
         amount = ZERO
-    elif message := price_problem:
-        problems.append(Problem(row, name_of["unit_price"], message, external_id))
+    elif price_problem:
+        problem("unit_price", price_problem)
         amount = ZERO
-    order.lines.append(ParsedLine(row, sku, count, amount, name.strip()))
+    line.unit_price = cents(amount)
+    line_discount, message = _line_amount(discount, decimal_comma, "discount_amount")
+    if message:
+        problem("line_discount", message)
+    line.discount_amount = line_discount or ZERO
+    sent_total, message = _line_amount(total, decimal_comma, "total")
+    if message:
+        problem("line_total", message)
+    line.total = line_total_of(
+        unit_price=amount,
+        quantity=count,
+        discount_amount=line.discount_amount,
+        total=sent_total,
+    )
+    if sent_total is None and line.total < 0 and not message:
+        problem(
+            "line_discount",
+            f"the discount {line.discount_amount} is more than the line's "
+            f"{count} × {cents(amount)}.",
+        )
+    elif message := model_value_problem(OrderLine, "total", line.total):
+        if sent_total is not None:
+            problem("line_total", message)
+        else:
+            problem(
+                "unit_price",
+                f"the line comes to {cents(line.total)} ({count} × {cents(amount)}"
+                + (", less its discount" if line.discount_amount else "")
+                + f"): {message.split(': ', 1)[-1]} Split the line.",
+            )
+    order.lines.append(line)
 
 
 def order_check(
@@ -309,9 +459,18 @@ def order_check(
             order.skip_reason = f"already {status} in Shopify"
         # Shopify writes ZIP codes as '02108 to keep the leading zero.
         values["ship_postcode"] = values.get("ship_postcode", "").lstrip("'")
+    # A customer is reached by e-mail or, for one who gave none, by phone.
+    reachable = bool(values.get("phone") or values.get("ship_phone"))
     for f in fmt.required:
         if f in values and not values[f]:
-            problem(f, "is required and empty.")
+            if f == "email" and reachable:
+                continue
+            problem(
+                f,
+                "is required and empty (or give the customer's phone)."
+                if f == "email"
+                else "is required and empty.",
+            )
     email = values.get("email", "")
     if email and not EMAIL.match(email):
         problem("email", f"{shown(email)} is not an e-mail address.")
@@ -338,21 +497,88 @@ def order_check(
     if not CURRENCY.match(currency):
         problem("currency", f"{shown(currency)} is not a three-letter currency code.")
     order.currency = currency
-    for f in ("shipping_amount", "tax_amount"):
+    for f, attribute in (
+        ("shipping_amount", "shipping_amount"),
+        ("tax_amount", "tax_amount"),
+        ("shipping_discount", "shipping_discount"),
+        ("discount_amount", "discount_amount"),
+        ("total", "stated_total"),
+    ):
         text = values.get(f, "")
         if text:
             amount = _money(text, decimal_comma)
             if amount is None or amount < 0:
                 problem(f, f"{shown(text)} is not an amount (a number like 4.95).")
-            elif message := model_value_problem(Order, f, amount):
+            elif message := rounded_problem(Order, attribute, amount):
                 problem(f, message)
             else:
-                setattr(order, f, amount)
+                setattr(order, attribute, cents(amount))
+    _check_payment_and_notes(order, problem)
     _check_storable(order, fmt)
     if order.country and not order.problems:
         order.address_problem = address_problem_text(
             {**values, "ship_country": order.country}
         )
+
+
+def _check_payment_and_notes(
+    order: ParsedOrder, problem: Callable[[str, str], None]
+) -> None:
+    """Read the order's tax flag, payment state, note, discount codes and
+    note attributes from their text (a file's cells; the order API hands its
+    lists over already read)."""
+    values = order.values
+    text = values.get("prices_include_tax", "")
+    if text:
+        flag = flag_of(text)
+        if flag is None:
+            problem("prices_include_tax", f"{shown(text)} is not yes or no.")
+        else:
+            order.prices_include_tax = flag
+    status = values.get("financial_status", "").strip().lower()
+    if status and status not in FinancialStatus.values:
+        problem(
+            "financial_status",
+            f"{shown(status)} is not a payment state; use one of "
+            + ", ".join(FinancialStatus.values)
+            + ", or leave it empty.",
+        )
+    else:
+        order.financial_status = status
+    order.note = values.get("note", order.note)
+    if codes := values.get("discount_codes", ""):
+        order.discount_codes = [c.strip() for c in codes.split(",") if c.strip()]
+    if attributes := values.get("note_attributes", ""):
+        # One "name: value" a line, as a file's cell holds them.
+        order.note_attributes = [
+            {"name": name.strip(), "value": value.strip()}
+            for name, _, value in (
+                line.partition(":") for line in attributes.splitlines()
+            )
+            if name.strip() or value.strip()
+        ]
+    if message := notes_problem(order.note, order.note_attributes):
+        problem("note", message)
+
+
+# Generous for a gift message or delivery instructions, small enough to print.
+NOTE_MAX = 5000
+NOTE_ATTRIBUTES_MAX = 50
+
+
+def notes_problem(note: str, attributes: list[dict[str, str]]) -> str:
+    """Why an order's note and note attributes cannot be kept, or ""."""
+    if len(note) > NOTE_MAX:
+        return f"the note has {len(note)} characters; at most {NOTE_MAX} are kept."
+    if len(attributes) > NOTE_ATTRIBUTES_MAX:
+        return (
+            f"{len(attributes)} note attributes; at most {NOTE_ATTRIBUTES_MAX} "
+            "are kept."
+        )
+    size = sum(len(a["name"]) + len(a["value"]) for a in attributes)
+    if size > NOTE_MAX:
+        return f"the note attributes have {size} characters; at most {NOTE_MAX}."
+    return ""
 
 
 def _check_storable(order: ParsedOrder, fmt: Format) -> None:
@@ -390,11 +616,10 @@ def _check_storable(order: ParsedOrder, fmt: Format) -> None:
         check("currency", Order, "currency", order.currency)
     if order.placed_at is not None:
         check("placed_at", Order, "placed_at", order.placed_at)
-    subtotal = sum((line.unit_price * line.quantity for line in order.lines), ZERO)
-    total = subtotal + order.shipping_amount + order.tax_amount
+    totals = parsed_totals(order)
     for field_name, amount, what in (
-        ("subtotal", subtotal, "the order's lines add up to"),
-        ("total", total, "the order's total is"),
+        ("subtotal", totals.subtotal, "the order's lines add up to"),
+        ("total", totals.total, "the order's total is"),
     ):
         if message := model_value_problem(Order, field_name, amount):
             order.problems.append(
@@ -402,6 +627,7 @@ def _check_storable(order: ParsedOrder, fmt: Format) -> None:
                     row,
                     name_of["unit_price"],
                     f"{what} {amount} (quantity × unit price"
+                    + (", less discounts" if totals.discount_amount else "")
                     + (", plus shipping and tax" if field_name == "total" else "")
                     + f"): {message.split(': ', 1)[-1]} Split the order into "
                     "smaller ones.",
@@ -409,3 +635,16 @@ def _check_storable(order: ParsedOrder, fmt: Format) -> None:
                 )
             )
             break
+
+
+def parsed_totals(order: ParsedOrder) -> Totals:
+    """The order's subtotal, discount and total as this system computes them
+    from what the shop sent (`orders.money.order_totals`)."""
+    return order_totals(
+        lines=[MoneyLine(line.total, line.discount_amount) for line in order.lines],
+        discount_amount=order.discount_amount,
+        shipping_amount=order.shipping_amount,
+        shipping_discount=order.shipping_discount,
+        tax_amount=order.tax_amount,
+        prices_include_tax=order.prices_include_tax,
+    )
