@@ -19,6 +19,7 @@ from core.limits import integer_range, model_value_problem, shown
 from orders.addresses import address_problem_text, country_code
 from orders.importing.formats import ORDER_FIELDS, SHOPIFY, Format, column_indexes
 from orders.importing.reader import Table
+from orders.importing.shopify import shopify_values_read
 from orders.models import Customer, FinancialStatus, Order, OrderLine
 from orders.money import (
     MoneyLine,
@@ -29,6 +30,10 @@ from orders.money import (
     order_totals,
 )
 
+# The ship-to fields a format may require; none for an order that ships nothing.
+SHIP_TO_REQUIRED = frozenset(
+    {"ship_name", "ship_address1", "ship_city", "ship_country"}
+)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 ZERO = Decimal("0")
@@ -272,6 +277,17 @@ def parse_table(
     ext_at = index["external_id"]
     sku_at, qty_at, price_at = index["sku"], index["quantity"], index["unit_price"]
     line_name_at = index.get("line_name")
+    # The line's optional cells, as line_check's keywords: empty for a file
+    # without them (the common, fast case).
+    line_cells = [
+        (keyword, index[f])
+        for keyword, f in (
+            ("discount", "line_discount"),
+            ("total", "line_total"),
+            ("requires_shipping", "requires_shipping"),
+        )
+        if f in index
+    ]
     order_columns = [(f, index[f]) for f in ORDER_FIELDS if f in index]
     # The order-level cells of a row, compared whole before cell by cell.
     order_cells = operator.itemgetter(*(i for _, i in order_columns), ext_at)
@@ -327,8 +343,11 @@ def parse_table(
             price=row[price_at],
             name=row[line_name_at] if line_name_at is not None else "",
             decimal_comma=decimal_comma,
+            **{keyword: row[i] for keyword, i in line_cells},
         )
 
+    if fmt is SHOPIFY:
+        shopify_values_read((o.values for o in orders.values()), decimal_comma)
     for order in orders.values():
         order_check(order, fmt, decimal_comma, default_currency)
     return Parsed(orders=list(orders.values()), problems=loose)
@@ -461,9 +480,12 @@ def order_check(
         values["ship_postcode"] = values.get("ship_postcode", "").lstrip("'")
     # A customer is reached by e-mail or, for one who gave none, by phone.
     reachable = bool(values.get("phone") or values.get("ship_phone"))
+    # An order whose every line does not ship (gift cards, downloads) needs
+    # no ship-to address.
+    ships = not order.lines or any(line.requires_shipping for line in order.lines)
     for f in fmt.required:
         if f in values and not values[f]:
-            if f == "email" and reachable:
+            if (f == "email" and reachable) or (f in SHIP_TO_REQUIRED and not ships):
                 continue
             problem(
                 f,
