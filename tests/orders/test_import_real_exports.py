@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.db.models import Sum
+from django.urls import reverse
 
 from inventory.models import Allocation, StockLevel
 from orders.importing.jobs import import_job_confirm, import_job_preview
@@ -398,3 +399,46 @@ def test_a_total_the_lines_do_not_add_up_to_is_held_with_both_figures(shop, user
     assert "1109.00" in held.message and "1099.00" in held.message
     assert not Allocation.objects.filter(order_line__order=order).exists()
     assert Decimal(order.tax_amount) == Decimal("123.78")
+
+
+def test_the_export_gives_back_the_shops_figures(shop, user, admin_client):
+    preview_and_confirm(
+        EU_CODES.read_bytes(), channel=shop, user=user, filename=EU_CODES.name
+    )
+    columns = ("external_id", "total", "stated_total", "tax_amount")
+    more = ("discount_amount", "discount_codes", "prices_include_tax")
+    response = admin_client.post(
+        reverse("admin:orders_order_export"),
+        {
+            "format": "0",
+            **{f"orderexportresource_{f}": "on" for f in (*columns, *more)},
+            "orderexportresource_financial_status": "on",
+        },
+    )
+
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    got = {
+        row["external_id"]: (
+            row["total"],
+            row["stated_total"],
+            row["tax_amount"],
+            row["discount_amount"],
+            row["discount_codes"],
+            row["prices_include_tax"],
+            row["financial_status"],
+        )
+        for row in rows
+    }
+    assert got == {
+        external_id: (
+            want.total,
+            want.total,
+            want.tax,
+            want.discount,
+            ", ".join(want.codes),
+            "1",
+            want.financial,
+        )
+        for external_id, want in EU_ORDERS.items()
+    }
