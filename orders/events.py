@@ -7,7 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from core.bulk import bulk_insert
-from orders.models import Order, OrderEvent
+from orders.models import FinancialStatus, Order, OrderEvent, OrderStatus
 
 Kind = OrderEvent.Kind
 Actor = AbstractBaseUser | None
@@ -168,6 +168,30 @@ def order_event_backordered_row(
     }
 
 
+def order_event_nothing_to_ship_row(
+    *, order_id: int, actor: Actor, previous: str
+) -> dict[str, Any]:
+    """An order with no line that ships is complete at once (delivered)."""
+    message, data = _by_customer(
+        actor,
+        NOTHING_TO_SHIP,
+        {"from": previous, "to": OrderStatus.DELIVERED},
+    )
+    return {
+        "order_id": order_id,
+        "kind": Kind.STATUS,
+        "message": message,
+        "user_id": _user_id(actor),
+        "data": data,
+    }
+
+
+NOTHING_TO_SHIP = (
+    "Nothing to ship: every line is a gift card, digital or custom item, which "
+    "the shop hands over itself. Complete without a shipment (delivered)."
+)
+
+
 def order_event_stock_released(
     *, order: Order, actor: Actor, reason: str
 ) -> OrderEvent:
@@ -246,6 +270,64 @@ def order_event_updated(
         message=f"Changed {described}.",
         actor=actor,
         data={name: [str(old), str(new)] for name, (old, new) in changes.items()},
+    )
+
+
+def order_event_payment(
+    *,
+    order: Order,
+    actor: Actor,
+    previous: str,
+    source: str = "",
+    inbound_message_id: int | None = None,
+) -> OrderEvent:
+    """The shop reported a new payment state."""
+    labels = dict(FinancialStatus.choices)
+    before = labels.get(previous, previous) or "not given"
+    after = labels.get(order.financial_status, order.financial_status) or "not given"
+    by = f" ({source})" if source else ""
+    data: dict[str, Any] = {"financial_status": [previous, order.financial_status]}
+    if inbound_message_id is not None:
+        data["inbound_message"] = inbound_message_id
+    return _event(
+        order=order,
+        kind=Kind.UPDATED,
+        message=f"Payment: {before} → {after}{by}.",
+        actor=actor,
+        data=data,
+    )
+
+
+def order_event_notes(
+    *,
+    order: Order,
+    actor: Actor,
+    changes: dict[str, tuple[Any, Any]],
+    inbound_message_id: int | None = None,
+) -> OrderEvent:
+    """The order's note or note attributes changed (by the shop, or a person)."""
+    parts = []
+    if "note" in changes:
+        parts.append(f"note: {changes['note'][1] or '—'}")
+    if "note_attributes" in changes:
+        attributes = changes["note_attributes"][1]
+        parts.append(
+            "note attributes: "
+            + (
+                "; ".join(f"{a['name']}: {a['value']}" for a in attributes)
+                if attributes
+                else "—"
+            )
+        )
+    data: dict[str, Any] = {name: [old, new] for name, (old, new) in changes.items()}
+    if inbound_message_id is not None:
+        data["inbound_message"] = inbound_message_id
+    return _event(
+        order=order,
+        kind=Kind.UPDATED,
+        message=f"Changed {'; '.join(parts)}.",
+        actor=actor,
+        data=data,
     )
 
 

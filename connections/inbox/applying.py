@@ -26,13 +26,14 @@ from orders.exceptions import OrderError, OrderStateError
 from orders.importing.validate import ParsedOrder
 from orders.models import Channel, Order, OrderStatus
 from orders.services.lifecycle import order_cancel
-from orders.services.order_edits import order_update
+from orders.services.order_edits import order_notes_update, order_update
 from orders.services.orders import (
     LineInput,
     NewOrder,
     OrderNotes,
     order_create_one,
 )
+from orders.services.payment import order_payment_update
 
 logger = logging.getLogger("oms.inbox")
 
@@ -267,8 +268,11 @@ def order_take(
 def order_change(
     message: InboundMessage, order: Order, api_body: dict, platform: str
 ) -> Outcome:
-    """Apply what a shop changed of an order's address and shipping."""
+    """Apply what a shop changed of an order: its payment state (an order
+    awaiting payment is released when paid), its note and note attributes
+    (whatever its status), its address and shipping (until packed)."""
     parsed = payload_check(api_body)
+    order = order_news_apply(message, order, parsed, platform)
     values = parsed.values
     wanted = {
         **{name: values.get(name, "") for name in UPDATABLE},
@@ -293,6 +297,36 @@ def order_change(
         note_once(order, text, message)
         return Outcome(Status.PROCESSED, order, error=text)
     return Outcome(Status.PROCESSED, result.order)
+
+
+def order_news_apply(
+    message: InboundMessage, order: Order, parsed: ParsedOrder, platform: str
+) -> Order:
+    """Apply a shop's update of an order's payment state and notes: a state
+    the shop did not send ("") changes nothing; the notes are as sent."""
+    with transaction.atomic():
+        if parsed.financial_status and parsed.financial_status != (
+            order.financial_status
+        ):
+            order = order_payment_update(
+                order=order,
+                financial_status=parsed.financial_status,
+                actor=None,
+                source=platform,
+                inbound_message_id=message.pk,
+            )
+        if (parsed.note, parsed.note_attributes) != (
+            order.note,
+            order.note_attributes,
+        ):
+            order = order_notes_update(
+                order=order,
+                actor=None,
+                note=parsed.note,
+                note_attributes=parsed.note_attributes,
+                inbound_message_id=message.pk,
+            )
+    return order
 
 
 def order_drop(

@@ -23,14 +23,9 @@ from typing import Any
 
 from core.limits import model_value_problem, shown
 from orders.importing.formats import Format
-from orders.importing.validate import (
-    ParsedOrder,
-    flag_of,
-    line_check,
-    notes_problem,
-    order_check,
-)
+from orders.importing.validate import ParsedOrder, flag_of, line_check, order_check
 from orders.models import Order
+from orders.notes import notes_problem
 
 ADDRESS_KEYS = {
     "ship_name": "name",

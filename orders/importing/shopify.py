@@ -17,25 +17,12 @@ Pure: one pass over the parsed orders' values, no database, no query.
 """
 
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from orders.addresses import country_code, region_known
+from orders.importing.values import money_of
 
 __all__ = ["shopify_values_read", "tax_included_of"]
-
-
-def _amount(text: str, decimal_comma: bool) -> Decimal | None:
-    """An amount as the export writes it (12.50; 12,50 in a file re-saved with
-    decimal commas), or None when the cell holds none."""
-    text = text.strip().replace(" ", "")
-    if not text:
-        return None
-    text = text.replace(".", "").replace(",", ".") if decimal_comma else text
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
 
 
 def tax_included_of(values: dict[str, str], decimal_comma: bool = False) -> bool | None:
@@ -43,7 +30,7 @@ def tax_included_of(values: dict[str, str], decimal_comma: bool = False) -> bool
     False when they add up one way, None when they say nothing (no tax, an
     amount missing, or figures that match neither way)."""
     subtotal, shipping, tax, total = (
-        _amount(values.get(name, ""), decimal_comma)
+        money_of(text, decimal_comma) if (text := values.get(name, "")) else None
         for name in ("subtotal", "shipping_amount", "tax_amount", "total")
     )
     if subtotal is None or total is None or not tax:

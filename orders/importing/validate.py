@@ -5,30 +5,33 @@ is checked before anything is written. `resolve` then looks up channels,
 products, customers and already imported orders in a few set-based queries.
 """
 
-import functools
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 
-from django.utils import timezone
-
-from core.limits import integer_range, model_value_problem, shown
+from core.limits import model_value_problem, shown
 from orders.addresses import address_problem_text, country_code
 from orders.importing.formats import ORDER_FIELDS, SHOPIFY, Format, column_indexes
+from orders.importing.lines import line_check
+from orders.importing.parsed import (
+    Parsed,
+    ParsedLine,
+    ParsedOrder,
+    Problem,
+    parsed_totals,
+)
 from orders.importing.reader import Table
 from orders.importing.shopify import shopify_values_read
-from orders.models import Customer, FinancialStatus, Order, OrderLine
-from orders.money import (
-    MoneyLine,
-    Totals,
-    cents,
-    line_exact,
-    line_total_of,
-    order_totals,
+from orders.importing.values import (
+    flag_of,
+    money_of,
+    rounded_problem,
+    text_problem,
+    when_of,
 )
+from orders.models import Customer, FinancialStatus, Order
+from orders.money import cents
+from orders.notes import notes_problem
 
 # The ship-to fields a format may require; none for an order that ships nothing.
 SHIP_TO_REQUIRED = frozenset(
@@ -36,15 +39,19 @@ SHIP_TO_REQUIRED = frozenset(
 )
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
-ZERO = Decimal("0")
-
-
-@functools.lru_cache(maxsize=16384)
-def _text_problem(model, name: str, value: str) -> str | None:
-    """`model_value_problem` for a text value, remembered: a file repeats its
-    SKUs, customers, cities and methods on many rows, and fields with
-    validators of their own (the e-mail) are slow to check."""
-    return model_value_problem(model, name, value)
+# Where callers have imported them from.
+__all__ = [
+    "Parsed",
+    "ParsedLine",
+    "ParsedOrder",
+    "Problem",
+    "flag_of",
+    "line_check",
+    "notes_problem",
+    "order_check",
+    "parse_table",
+    "parsed_totals",
+]
 
 
 # Order fields written from the file value of the same name, as it is.
@@ -58,209 +65,6 @@ ORDER_TEXT_FIELDS = (
     "ship_postcode",
     "shipping_method",
 )
-
-
-@dataclass(frozen=True)
-class Problem:
-    row: int
-    column: str
-    message: str
-    external_id: str = ""
-
-    def __str__(self) -> str:
-        return f"row {self.row}, column {self.column}: {self.message}"
-
-
-@dataclass(slots=True)
-class ParsedLine:
-    row: int
-    sku: str
-    quantity: int
-    # Rounded to cents for storage; the total is computed from the price as
-    # sent (`orders.money.line_total_of`).
-    unit_price: Decimal
-    name: str = ""
-    product_id: int | None = None
-    product_name: str = ""
-    discount_amount: Decimal = ZERO
-    # After the line's discounts, as the shop sent it (or computed).
-    total: Decimal = ZERO
-    requires_shipping: bool = True
-    external_id: str = ""
-
-    def described(self) -> str:
-        """The line as a person finds it in the shop: its name and the shop's
-        id of it, when known ("" when neither is)."""
-        parts = [repr(self.name)] if self.name else []
-        if self.external_id:
-            parts.append(f"(id {self.external_id})")
-        return f"line {' '.join(parts)}" if parts else ""
-
-    def named(self, message: str) -> str:
-        """The message, led by the line's name and id when known."""
-        described = self.described()
-        return f"{described}: {message}" if described else message
-
-
-@dataclass(slots=True)
-class ParsedOrder:
-    external_id: str
-    first_row: int
-    values: dict[str, str]
-    lines: list[ParsedLine] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    placed_at: datetime | None = None
-    country: str = ""
-    currency: str = ""
-    shipping_amount: Decimal = ZERO
-    tax_amount: Decimal = ZERO
-    channel_id: int | None = None
-    customer_id: int | None = None
-    skip_reason: str = ""
-    raw: tuple = ()
-    # Why the address does not meet its country's rules: the order is still
-    # imported, on hold for an address check, with this as the hold note.
-    address_problem: str = ""
-    # Money as the shop means it (orders.money): None when the shop did not
-    # send the order's discount or its total.
-    discount_amount: Decimal | None = None
-    shipping_discount: Decimal = ZERO
-    prices_include_tax: bool = False
-    stated_total: Decimal | None = None
-    discount_codes: list[str] = field(default_factory=list)
-    financial_status: str = ""
-    note: str = ""
-    note_attributes: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def valid(self) -> bool:
-        return not self.problems
-
-
-@dataclass
-class Parsed:
-    orders: list[ParsedOrder]
-    problems: list[Problem]  # rows that belong to no order
-
-
-def _money(text: str, decimal_comma: bool) -> Decimal | None:
-    if not decimal_comma:
-        try:  # The common case: a plain number such as 12.50.
-            value = Decimal(text)
-        except InvalidOperation:
-            pass
-        else:
-            return value if value.is_finite() else None
-    text = text.strip().replace(" ", "")
-    for symbol in ("$", "€", "£"):
-        text = text.replace(symbol, "")
-    if decimal_comma:
-        text = text.replace(".", "").replace(",", ".")
-    else:
-        text = text.replace(",", "")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
-@functools.lru_cache(maxsize=16384)
-def _price(text: str, decimal_comma: bool) -> tuple[Decimal | None, str | None]:
-    """A line's unit price read from the text, as sent, and why a line cannot
-    store it rounded to cents (None when it can, or when the text is no price
-    at all), remembered per text: prices repeat across a file's lines.
-    Decimals are immutable. A price with more places than cents (a shop that
-    sends total / quantity) is rounded half up, never refused."""
-    amount = _money(text, decimal_comma)
-    if amount is None or amount < 0:
-        return amount, None
-    return amount, rounded_problem(OrderLine, "unit_price", amount)
-
-
-def rounded_problem(model, field_name: str, amount: Decimal) -> str | None:
-    """Why the amount, rounded to cents, does not fit the field, naming the
-    amount as sent."""
-    if abs(amount) >= TOO_LARGE_TO_ROUND:
-        return model_value_problem(model, field_name, amount)
-    message = model_value_problem(model, field_name, cents(amount))
-    return message.replace(str(cents(amount)), str(amount), 1) if message else None
-
-
-# Larger than any stored amount, small enough to round within Decimal's
-# precision (a larger one is refused as too large before it is rounded).
-TOO_LARGE_TO_ROUND = Decimal(10) ** 16
-
-
-def _line_amount(
-    text: str, decimal_comma: bool, field_name: str
-) -> tuple[Decimal | None, str]:
-    """A line's discount or total read from the text (kept to six places),
-    or None and why it cannot be; (None, "") when the text is empty."""
-    text = text.strip()
-    if not text:
-        return None, ""
-    amount = _money(text, decimal_comma)
-    if amount is None or amount < 0:
-        return None, f"{shown(text)} is not an amount (a number like 4.95)."
-    if abs(amount) >= TOO_LARGE_TO_ROUND:
-        return None, model_value_problem(OrderLine, field_name, amount) or ""
-    amount = line_exact(amount)
-    message = model_value_problem(OrderLine, field_name, amount)
-    return (None, message) if message else (amount, "")
-
-
-def flag_of(text: str) -> bool | None:
-    """A yes/no cell read as a bool (true/false, yes/no, 1/0), else None."""
-    return FLAGS.get(text.strip().lower())
-
-
-FLAGS = {
-    "true": True,
-    "yes": True,
-    "y": True,
-    "1": True,
-    "false": False,
-    "no": False,
-    "n": False,
-    "0": False,
-}
-
-
-@functools.lru_cache(maxsize=4096)
-def _quantity(text: str) -> tuple[int, str]:
-    """Return a line's quantity, or 0 and why the text is not one (remembered:
-    a file has few different quantities)."""
-    if not (text.isascii() and text.isdigit()) or not text.strip("0"):
-        return 0, f"{shown(text)} is not a whole number above zero."
-    field = OrderLine._meta.get_field("quantity")
-    highest = integer_range(field)[1]
-    # Longer than the largest value: too large, without reading a huge number.
-    if len(text.lstrip("0")) > len(str(highest)):
-        return 0, f"{shown(text)} is too large: the most it can be is {highest}."
-    quantity = int(text)
-    message = model_value_problem(OrderLine, "quantity", quantity)
-    return (0, message) if message else (quantity, "")
-
-
-def _when(text: str) -> datetime | None:
-    text = text.strip()
-    for parse in (
-        datetime.fromisoformat,
-        lambda t: datetime.strptime(t, "%Y-%m-%d %H:%M:%S %z"),
-        lambda t: datetime.strptime(t, "%d/%m/%Y %H:%M"),
-    ):
-        try:
-            value = parse(text)
-        except ValueError:
-            continue
-        if isinstance(value, datetime):
-            return value if timezone.is_aware(value) else timezone.make_aware(value)
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        return None
-    return timezone.make_aware(datetime(day.year, day.month, day.day))
 
 
 def parse_table(
@@ -306,7 +110,7 @@ def parse_table(
                 Problem(number, name_of["external_id"], "the order reference is empty.")
             )
             continue
-        if message := _text_problem(Order, "external_id", external_id):
+        if message := text_problem(Order, "external_id", external_id):
             # A reference that cannot be stored cannot name an order either.
             loose.append(Problem(number, name_of["external_id"], message))
             continue
@@ -351,111 +155,6 @@ def parse_table(
     for order in orders.values():
         order_check(order, fmt, decimal_comma, default_currency)
     return Parsed(orders=list(orders.values()), problems=loose)
-
-
-def line_check(
-    order: ParsedOrder,
-    fmt: Format,
-    *,
-    row: int,
-    sku: str,
-    quantity: str,
-    price: str,
-    name: str = "",
-    decimal_comma: bool = False,
-    discount: str = "",
-    total: str = "",
-    requires_shipping: str = "",
-    external_id: str = "",
-) -> None:
-    """Check one line's values and add it to the order, with its problems.
-
-    The CSV import and the order API (orders.intake) both check lines here;
-    `row` is the file's row or the API's line index, `fmt` names the columns.
-    `discount` (the line's share of every discount), `total` (after the
-    discounts, as the shop sent it), `requires_shipping` (empty: it ships)
-    and `external_id` (the shop's id of the line) are optional.
-    """
-    name_of, order_id = fmt.columns, order.external_id
-    problems = order.problems
-
-    def problem(f: str, message: str) -> None:
-        problems.append(Problem(row, name_of.get(f, f), message, order_id))
-
-    line = ParsedLine(row, sku.strip(), 0, ZERO, name.strip())
-    line.external_id = external_id.strip()
-    if message := _text_problem(OrderLine, "external_id", line.external_id):
-        problem("line_external_id", message)
-        line.external_id = line.external_id[:64]
-    ships = flag_of(requires_shipping) if requires_shipping.strip() else True
-    if ships is None:
-        problem(
-            "requires_shipping",
-            f"{shown(requires_shipping.strip())} is not yes or no (true/false).",
-        )
-        ships = True
-    line.requires_shipping = ships
-    if not line.sku:
-        if ships:
-            problem(
-                "sku",
-                line.named(
-                    "the SKU is empty; a line that ships needs the SKU of a "
-                    "product (or mark it as not shipping)."
-                ),
-            )
-        elif not line.name:
-            problem("line_name", "a line without a SKU needs a name.")
-    elif message := _text_problem(OrderLine, "sku", line.sku):
-        problem("sku", message)
-        line.sku = ""  # never looked up
-    if line.name and (message := _text_problem(OrderLine, "name", line.name)):
-        problem("line_name", message)
-    count, message = _quantity(quantity.strip())
-    if message:
-        problem("quantity", message)
-    line.quantity = count
-    amount, price_problem = _price(price, decimal_comma)
-    if amount is None or amount < 0:
-        problem(
-            "unit_price",
-            f"{shown(price.strip())} is not a price (a number like 12.50).",
-        )
-        amount = ZERO
-    elif price_problem:
-        problem("unit_price", price_problem)
-        amount = ZERO
-    line.unit_price = cents(amount)
-    line_discount, message = _line_amount(discount, decimal_comma, "discount_amount")
-    if message:
-        problem("line_discount", message)
-    line.discount_amount = line_discount or ZERO
-    sent_total, message = _line_amount(total, decimal_comma, "total")
-    if message:
-        problem("line_total", message)
-    line.total = line_total_of(
-        unit_price=amount,
-        quantity=count,
-        discount_amount=line.discount_amount,
-        total=sent_total,
-    )
-    if sent_total is None and line.total < 0 and not message:
-        problem(
-            "line_discount",
-            f"the discount {line.discount_amount} is more than the line's "
-            f"{count} × {cents(amount)}.",
-        )
-    elif message := model_value_problem(OrderLine, "total", line.total):
-        if sent_total is not None:
-            problem("line_total", message)
-        else:
-            problem(
-                "unit_price",
-                f"the line comes to {cents(line.total)} ({count} × {cents(amount)}"
-                + (", less its discount" if line.discount_amount else "")
-                + f"): {message.split(': ', 1)[-1]} Split the line.",
-            )
-    order.lines.append(line)
 
 
 def order_check(
@@ -509,7 +208,7 @@ def order_check(
             order.country = code
     placed = values.get("placed_at", "")
     if placed:
-        order.placed_at = _when(placed)
+        order.placed_at = when_of(placed)
         if order.placed_at is None:
             problem(
                 "placed_at",
@@ -528,7 +227,7 @@ def order_check(
     ):
         text = values.get(f, "")
         if text:
-            amount = _money(text, decimal_comma)
+            amount = money_of(text, decimal_comma)
             if amount is None or amount < 0:
                 problem(f, f"{shown(text)} is not an amount (a number like 4.95).")
             elif message := rounded_problem(Order, attribute, amount):
@@ -583,26 +282,6 @@ def _check_payment_and_notes(
         problem("note", message)
 
 
-# Generous for a gift message or delivery instructions, small enough to print.
-NOTE_MAX = 5000
-NOTE_ATTRIBUTES_MAX = 50
-
-
-def notes_problem(note: str, attributes: list[dict[str, str]]) -> str:
-    """Why an order's note and note attributes cannot be kept, or ""."""
-    if len(note) > NOTE_MAX:
-        return f"the note has {len(note)} characters; at most {NOTE_MAX} are kept."
-    if len(attributes) > NOTE_ATTRIBUTES_MAX:
-        return (
-            f"{len(attributes)} note attributes; at most {NOTE_ATTRIBUTES_MAX} "
-            "are kept."
-        )
-    size = sum(len(a["name"]) + len(a["value"]) for a in attributes)
-    if size > NOTE_MAX:
-        return f"the note attributes have {size} characters; at most {NOTE_MAX}."
-    return ""
-
-
 def _check_storable(order: ParsedOrder, fmt: Format) -> None:
     """Check every value the write stores against its model field's limits."""
     values, name_of, row = order.values, fmt.columns, order.first_row
@@ -613,7 +292,7 @@ def _check_storable(order: ParsedOrder, fmt: Format) -> None:
         if column in refused:
             return
         message = (
-            _text_problem(model, field_name, value)
+            text_problem(model, field_name, value)
             if type(value) is str
             else model_value_problem(model, field_name, value)
         )
@@ -657,16 +336,3 @@ def _check_storable(order: ParsedOrder, fmt: Format) -> None:
                 )
             )
             break
-
-
-def parsed_totals(order: ParsedOrder) -> Totals:
-    """The order's subtotal, discount and total as this system computes them
-    from what the shop sent (`orders.money.order_totals`)."""
-    return order_totals(
-        lines=[MoneyLine(line.total, line.discount_amount) for line in order.lines],
-        discount_amount=order.discount_amount,
-        shipping_amount=order.shipping_amount,
-        shipping_discount=order.shipping_discount,
-        tax_amount=order.tax_amount,
-        prices_include_tax=order.prices_include_tax,
-    )

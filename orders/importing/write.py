@@ -8,6 +8,7 @@ from django.utils import timezone
 from core.bulk import bulk_insert
 from core.history import history_context
 from core.sequences import format_number, sequence_reserve
+from orders import events
 from orders.addresses import SHIP_TO_FIELDS
 from orders.emails import customer_emails_queue_many
 from orders.importing.resolve import (
@@ -242,6 +243,21 @@ def _settle_unwritten(
     the few orders re-planned, if the stock moved meanwhile).
     """
     order_ids = [row["id"] for row in order_rows]
+    # An order none of whose lines ships is complete at once, as the
+    # allocation leaves it (`orders.services.allocation`).
+    nothing_to_ship = [
+        row
+        for row in order_rows
+        if row["status"] == OrderStatus.PENDING and not lines_of[row["id"]]
+    ]
+    for row in nothing_to_ship:
+        row["status"] = OrderStatus.DELIVERED
+    events.order_events_insert(
+        events.order_event_nothing_to_ship_row(
+            order_id=row["id"], actor=actor, previous=OrderStatus.PENDING
+        )
+        for row in nothing_to_ship
+    )
     waiting = sorted(
         (row for row in order_rows if row["status"] == OrderStatus.PENDING),
         key=lambda row: (-row["priority"], row["placed_at"], row["id"]),

@@ -312,6 +312,19 @@ class Order(ProtectedStatusModel, VersionedModel):
     def is_editable(self) -> bool:
         return self.status in EDITABLE
 
+    @property
+    def tax_text(self) -> str:
+        """The tax as the order shows it: included in the prices ("incl. tax
+        21.00") or on top ("tax 21.00")."""
+        if self.prices_include_tax:
+            return f"incl. tax {self.tax_amount} {self.currency}"
+        return f"+ tax {self.tax_amount} {self.currency}"
+
+    @property
+    def totals_differ(self) -> bool:
+        """The shop stated a total other than the one computed here."""
+        return self.stated_total is not None and self.stated_total != self.total
+
     # Transitions change only this row; orders/services/ does the rest.
 
     @transition(
@@ -375,6 +388,16 @@ class Order(ProtectedStatusModel, VersionedModel):
     @transition(field=status, source=OrderStatus.SHIPPED, target=OrderStatus.DELIVERED)
     def deliver(self) -> None:
         """The carrier delivered every shipment."""
+
+    @transition(
+        field=status,
+        source=[OrderStatus.PENDING, OrderStatus.BACKORDERED, OrderStatus.ALLOCATED],
+        target=OrderStatus.DELIVERED,
+    )
+    def complete_without_shipment(self) -> None:
+        """Nothing on the order ships (gift cards, digital and custom items
+        only, which the shop hands over itself): it is done, as a delivered
+        order is, without a shipment."""
 
     @transition(field=status, source=HOLDABLE, target=OrderStatus.ON_HOLD)
     def hold(self, reason: str) -> None:
@@ -484,6 +507,17 @@ class OrderLine(models.Model):
     def line_total(self) -> Decimal:
         """The line's total after its discounts, in cents."""
         return self.total.quantize(CENT, rounding=ROUND_HALF_UP)
+
+    @property
+    def discount_cents(self) -> Decimal:
+        """The line's discount in cents, as pages and documents show it."""
+        return self.discount_amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+    @property
+    def unit_total(self) -> Decimal:
+        """What one unit costs after the line's discounts (its total shared
+        over its units), in cents."""
+        return (self.total / self.quantity).quantize(CENT, rounding=ROUND_HALF_UP)
 
     @property
     def gross_total(self) -> Decimal:

@@ -73,15 +73,25 @@ class Waiting:
 TRANSITIONS = {
     OrderStatus.ALLOCATED: Order.allocate,
     OrderStatus.BACKORDERED: Order.backorder,
+    # No line ships (gift cards, digital and custom items only).
+    OrderStatus.DELIVERED: Order.complete_without_shipment,
 }
+# Orders that are complete at once when none of their lines ships.
+NOTHING_TO_SHIP_FROM = (
+    OrderStatus.PENDING,
+    OrderStatus.BACKORDERED,
+    OrderStatus.ALLOCATED,
+)
 
 
 def _outstanding_lines(order_ids: list[int]) -> dict[int, list[tuple]]:
-    """(line id, product id, sku, quantity still to reserve) per order."""
+    """(line id, product id, sku, quantity still to reserve) per order, of the
+    lines that ship (an order with none has an empty list): lines that do not
+    ship are never reserved."""
     lines_of: dict[int, list[tuple]] = {pk: [] for pk in order_ids}
     for chunk in lookup_chunks(order_ids):
         rows = (
-            OrderLine.objects.filter(any_of("order__id", chunk))
+            OrderLine.objects.filter(any_of("order__id", chunk), requires_shipping=True)
             .annotate(reserved=Coalesce(Sum("allocations__quantity"), 0))
             .order_by("order_id", "pk")
             .values_list(
@@ -139,6 +149,14 @@ def _allocate(
     for order in waiting:
         result = results[order.pk]
         statuses[order.pk] = order.status
+        if not lines_of[order.pk] and order.status in NOTHING_TO_SHIP_FROM:
+            moves[order.status, OrderStatus.DELIVERED].append(order.pk)
+            timeline.append(
+                events.order_event_nothing_to_ship_row(
+                    order_id=order.pk, actor=actor, previous=order.status
+                )
+            )
+            continue
         if result.reserved_any:
             timeline.append(allocated_event_row(order.pk, result, actor))
         if order.status in IN_PROGRESS:
