@@ -283,8 +283,8 @@ def test_lines_that_do_not_ship_are_kept_without_sku_or_address(shop, user):
         "#1001": ("0.55", "49.50", "0.05", False, ("vertexgraphicstest",), ""),
         "#1002": ("0.55", "49.50", "0.05", False, ("vertexgraphicstest",), ""),
     }
-    # Nothing to reserve: both are ready at once, no stock touched.
-    assert set(Order.objects.values_list("status", flat=True)) == {"allocated"}
+    # Nothing to reserve, pick or ship: both are complete at once.
+    assert set(Order.objects.values_list("status", flat=True)) == {"delivered"}
     lines = OrderLine.objects.filter(order__external_id="#1001").order_by("pk")
     assert [
         (line.sku, line.product_id, line.requires_shipping, str(line.unit_price))
