@@ -156,7 +156,7 @@ def _codes(value: Any, problems: list[FieldProblem]) -> list[str]:
             )
             continue
         if str(code).strip():
-            codes.append(str(code).strip()[:255])
+            codes.append(str(code).strip())
     return codes
 
 
@@ -259,8 +259,11 @@ def payload_check(body: Any, *, default_currency: str = "USD") -> ParsedOrder:
     order_check(order, API, False, default_currency)
     order.discount_codes = _codes(body.get("discount_codes"), problems)
     order.note_attributes = _attributes(body.get("note_attributes"), problems)
-    if message := notes_problem(order.note, order.note_attributes):
+    # The note itself is checked with the order's values (`order_check`).
+    if message := notes_problem("", order.note_attributes):
         problems.append(FieldProblem("note_attributes", message))
+    if message := notes_problem("", [], order.discount_codes):
+        problems.append(FieldProblem("discount_codes", message))
     problems.extend(
         FieldProblem(_path(p.column, p.row), p.message) for p in order.problems
     )

@@ -30,8 +30,10 @@ ORDER_FIELDS = (
     "tax_amount",
     "fulfillment_status",
     "cancelled_at",
-    # Money as the shop means it, payment and notes (orders.money; read by
-    # `validate.order_check`).
+    # Money as the shop means it, its payment state and the customer's note
+    # (issue 27): read when a format names a column for them (`validate.
+    # order_check`). Subtotal and the province name only serve to read a
+    # Shopify export (orders.importing.shopify).
     "subtotal",
     "discount_amount",
     "discount_codes",
@@ -43,14 +45,15 @@ ORDER_FIELDS = (
     "note_attributes",
     "ship_region_name",
 )
-LINE_FIELDS = (
-    "sku",
-    "quantity",
-    "unit_price",
-    "line_name",
+LINE_FIELDS = ("sku", "quantity", "unit_price", "line_name")
+# Optional line fields, read when a format names a column for them: the
+# line's discount, its total after discounts, whether it ships (yes/no), the
+# shop's id of the line.
+LINE_MONEY_FIELDS = (
     "line_discount",
     "line_total",
     "requires_shipping",
+    "line_external_id",
 )
 
 
@@ -105,6 +108,7 @@ OMS = Format(
         "line_discount": "line_discount",
         "line_total": "line_total",
         "requires_shipping": "requires_shipping",
+        "line_external_id": "line_external_id",
     },
     required=frozenset(
         {

@@ -25,6 +25,7 @@ from orders.importing.resolve import orders_resolve, parsed_customer_phone
 from orders.importing.result import PREVIEW_ORDERS, ImportResult, Progress
 from orders.importing.validate import ParsedOrder, parse_table, parsed_totals
 from orders.importing.write import orders_write
+from orders.intake import intake_hold
 from orders.models import Channel, OrderStatus
 
 __all__ = ["orders_import"]
@@ -141,6 +142,7 @@ def _orders_import(
         for order in importable
         if order.address_problem
     ]
+    result.held_for_money = held_for_money(importable)
     result.lines = sum(len(order.lines) for order in importable)
     new_customers = {
         o.values["email"].lower() or parsed_customer_phone(o)
@@ -205,3 +207,23 @@ def _orders_import(
     result.written = True
     report("writing", result.lines, result.lines)
     return result
+
+
+def held_for_money(orders: list[ParsedOrder]) -> list[tuple[int, str, str]]:
+    """(row, external id, why) of the orders the import takes in on hold for
+    their total or their payment (`orders.intake`; an address problem is
+    reported apart)."""
+    channels = Channel.objects.in_bulk({order.channel_id for order in orders})
+    held = []
+    for order in orders:
+        hold = intake_hold(
+            channel=channels[order.channel_id],
+            address_problem="",
+            computed_total=parsed_totals(order).total,
+            stated_total=order.stated_total,
+            financial_status=order.financial_status,
+            currency=order.currency,
+        )
+        if hold is not None:
+            held.append((order.first_row, order.external_id, hold.note))
+    return held

@@ -81,14 +81,14 @@ def parse_table(
     ext_at = index["external_id"]
     sku_at, qty_at, price_at = index["sku"], index["quantity"], index["unit_price"]
     line_name_at = index.get("line_name")
-    # The line's optional cells, as line_check's keywords: empty for a file
-    # without them (the common, fast case).
-    line_cells = [
-        (keyword, index[f])
-        for keyword, f in (
-            ("discount", "line_discount"),
-            ("total", "line_total"),
+    # The optional line columns this file has, by line_check's argument name.
+    line_extras = [
+        (argument, index[f])
+        for f, argument in (
+            ("line_discount", "discount"),
+            ("line_total", "total"),
             ("requires_shipping", "requires_shipping"),
+            ("line_external_id", "external_id"),
         )
         if f in index
     ]
@@ -147,7 +147,7 @@ def parse_table(
             price=row[price_at],
             name=row[line_name_at] if line_name_at is not None else "",
             decimal_comma=decimal_comma,
-            **{keyword: row[i] for keyword, i in line_cells},
+            **{argument: row[at] for argument, at in line_extras},
         )
 
     if fmt is SHOPIFY:
@@ -278,7 +278,9 @@ def _check_payment_and_notes(
             )
             if name.strip() or value.strip()
         ]
-    if message := notes_problem(order.note, order.note_attributes):
+    if message := notes_problem(
+        order.note, order.note_attributes, order.discount_codes
+    ):
         problem("note", message)
 
 

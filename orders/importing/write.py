@@ -307,11 +307,7 @@ def _rules_intake(
     if not Rule.objects.filter(trigger=Rule.Trigger.INTAKE, active=True).exists():
         return
     lines = {
-        order_id: [
-            (line.product_id, line.sku, line.quantity)
-            for line in order.lines
-            if line.requires_shipping
-        ]
+        order_id: [(line.product_id, line.sku, line.quantity) for line in order.lines]
         for order_id, order in zip(order_ids, orders, strict=True)
     }
     codes = dict(Channel.objects.values_list("pk", "code"))

@@ -239,11 +239,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='customer',
-            constraint=models.UniqueConstraint(condition=models.Q(('email', '')), fields=('phone',), name='customer_phone_unique_without_email'),
+            constraint=models.UniqueConstraint(condition=models.Q(('email', '')), fields=('phone',), name='customer_phone_unique_without_email', violation_error_message='A customer without e-mail address has this phone number already.'),
         ),
         migrations.AddConstraint(
             model_name='customer',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('email', ''), _negated=True), models.Q(('phone', ''), _negated=True), _connector='OR'), name='customer_has_email_or_phone'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('email', ''), _negated=True), models.Q(('phone', ''), _negated=True), _connector='OR'), name='customer_has_email_or_phone', violation_error_message="Give the customer's e-mail address or phone number."),
         ),
         migrations.AddConstraint(
             model_name='orderline',

@@ -37,10 +37,14 @@ class Customer(models.Model):
                 fields=["phone"],
                 condition=Q(email=""),
                 name="customer_phone_unique_without_email",
+                violation_error_message="A customer without e-mail address has "
+                "this phone number already.",
             ),
             models.CheckConstraint(
                 condition=~Q(email="") | ~Q(phone=""),
                 name="customer_has_email_or_phone",
+                violation_error_message="Give the customer's e-mail address or "
+                "phone number.",
             ),
         ]
         indexes = [models.Index(fields=["phone"], name="customer_phone")]
