@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from core.bulk import bulk_insert
+from orders.addresses import country_name
 from orders.models import FinancialStatus, Order, OrderEvent, OrderStatus
 
 Kind = OrderEvent.Kind
@@ -85,9 +86,23 @@ def _reserved_text(reserved: dict[str, list[tuple[str, int]]]) -> str:
     return "Stock reserved at " + "; ".join(parts) + "."
 
 
-def _short_text(short: dict[str, int]) -> str:
+def _short_text(short: dict[str, int], no_location_ships_to: str = "") -> str:
+    """Why an order waits: stock still to arrive, or — when no location
+    ships to its country, no stock ever will — that."""
+    if no_location_ships_to:
+        return (
+            f"No location ships to {country_name(no_location_ships_to)}: add the "
+            "country to a location's shipping countries or cancel the order."
+        )
     missing = ", ".join(f"{qty} × {sku}" for sku, qty in sorted(short.items()))
     return f"Waiting for stock: {missing}."
+
+
+def _short_data(short: dict[str, int], no_location_ships_to: str) -> dict[str, Any]:
+    data: dict[str, Any] = {"short": short}
+    if no_location_ships_to:
+        data["no_location_ships_to"] = no_location_ships_to
+    return data
 
 
 def order_event_allocated(
@@ -108,14 +123,19 @@ def order_event_allocated(
 
 
 def order_event_backordered(
-    *, order: Order | int, actor: Actor, short: dict[str, int], save: bool = True
+    *,
+    order: Order | int,
+    actor: Actor,
+    short: dict[str, int],
+    no_location_ships_to: str = "",
+    save: bool = True,
 ) -> OrderEvent:
     return _event(
         order=order,
         kind=Kind.BACKORDERED,
-        message=_short_text(short),
+        message=_short_text(short, no_location_ships_to),
         actor=actor,
-        data={"short": short},
+        data=_short_data(short, no_location_ships_to),
         save=save,
     )
 
@@ -154,10 +174,19 @@ def order_event_allocated_row(
 
 
 def order_event_backordered_row(
-    *, order_id: int, actor: Actor, short: dict[str, int], routing: dict | None = None
+    *,
+    order_id: int,
+    actor: Actor,
+    short: dict[str, int],
+    routing: dict | None = None,
+    no_location_ships_to: str = "",
 ) -> dict[str, Any]:
+    """The backordered entry; `no_location_ships_to` (the order's country)
+    when no active location ships there, which no stock arriving changes."""
     message, data = _by_customer(
-        actor, _short_text(short), _with_routing({"short": short}, routing)
+        actor,
+        _short_text(short, no_location_ships_to),
+        _with_routing(_short_data(short, no_location_ships_to), routing),
     )
     return {
         "order_id": order_id,

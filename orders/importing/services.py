@@ -190,6 +190,10 @@ def _orders_import(
                 reason="",
             )
             fault_pause("import.write")  # the fault suite kills it here
+            # Inside the write's transaction: a background job checks here that
+            # it still holds its claim (else all of this rolls back) and
+            # records "written" with the orders, as one commit.
+            report("written", result.lines, result.lines)
     except IntegrityError as error:
         raise ImportFileError(
             "Some of these orders were created by another import at the same time; "

@@ -27,7 +27,7 @@ from core.history import history_context
 from core.lookups import any_of, ids_in, lookup_chunks
 from core.users import Actor
 from inventory.allocation import Demand
-from inventory.selectors import stock_free_exists
+from inventory.selectors import countries_no_location_ships_to, stock_free_exists
 from inventory.services import (
     AllocationRequest,
     AllocationResult,
@@ -146,6 +146,9 @@ def _allocate(
     timeline: list[dict] = []
     moves: dict[tuple[str, str], list[int]] = defaultdict(list)
     statuses: dict[int, str] = {}
+    unreached = countries_no_location_ships_to(
+        countries={o.country for o in waiting if not results[o.pk].complete}
+    )
     for order in waiting:
         result = results[order.pk]
         statuses[order.pk] = order.status
@@ -169,7 +172,13 @@ def _allocate(
             continue
         if order.status != OrderStatus.BACKORDERED or result.reserved_any:
             timeline.append(
-                backordered_event_row(order.pk, lines_of[order.pk], result, actor)
+                backordered_event_row(
+                    order.pk,
+                    lines_of[order.pk],
+                    result,
+                    actor,
+                    country=unreached_country(order.country, unreached),
+                )
             )
         if order.status != OrderStatus.BACKORDERED:
             moves[order.status, OrderStatus.BACKORDERED].append(order.pk)
@@ -223,12 +232,22 @@ def allocated_event_row(order_id: int, result: AllocationResult, actor: Actor) -
     )
 
 
+def unreached_country(country: str, unreached: set[str]) -> str:
+    """The order's country code when no location ships there, else ""."""
+    code = str(country or "").upper()
+    return code if code in unreached else ""
+
+
 def backordered_event_row(
     order_id: int,
     lines: Sequence[tuple[int, int, str, int]],
     result: AllocationResult,
     actor: Actor,
+    *,
+    country: str = "",
 ) -> dict:
+    """The backordered entry of an order; `country` when no location ships
+    to the order's country (see `countries_no_location_ships_to`)."""
     sku_of = {pk: sku for pk, _product, sku, _qty in lines}
     return events.order_event_backordered_row(
         order_id=order_id,
@@ -236,6 +255,7 @@ def backordered_event_row(
         short={sku_of[line_id]: qty for line_id, qty in result.short.items()},
         # Recorded once: on the allocated entry when some was reserved.
         routing=None if result.reserved_any else result.routing,
+        no_location_ships_to=country,
     )
 
 

@@ -8,7 +8,7 @@ from fulfillment.models import PickScan
 from fulfillment.services import pickconfirm as confirm
 from inventory.models import StockLevel
 from tests import factories
-from tests.fulfillment.races import race
+from tests.support.races import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

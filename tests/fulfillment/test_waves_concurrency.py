@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from fulfillment.models import PickList, PickWave
 from orders.models import Order, OrderStatus
-from tests.fulfillment.races import race
+from tests.support.races import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,7 +2,6 @@
 (property-based, values around every limit), and two imports of one file at
 once end with the friendly message, not a crash."""
 
-import multiprocessing
 from decimal import Decimal
 
 import pytest
@@ -17,6 +16,7 @@ from orders.importing.services import orders_import
 from orders.models import Channel, Customer, Order, OrderLine
 from orders.money import cents
 from tests.orders.test_import import catalogue, csv_bytes, row  # noqa: F401
+from tests.support.races import fork_safely, reap
 
 pytestmark = pytest.mark.usefixtures("catalogue")
 
@@ -217,8 +217,7 @@ def _import_after_both_checked(data: bytes, barrier, outcomes) -> None:
 def test_two_imports_of_one_file_at_once_give_the_friendly_message():
     data = csv_bytes([row(ref="C-1"), row(ref="C-2", customer_email="g@example.com")])
     # Children open their own connections, never share the parent's.
-    connections.close_all()
-    context = multiprocessing.get_context("fork")
+    context = fork_safely()
     barrier = context.Barrier(2, timeout=60)
     outcomes = context.Queue()
     workers = [
@@ -229,9 +228,10 @@ def test_two_imports_of_one_file_at_once_give_the_friendly_message():
     ]
     for worker in workers:
         worker.start()
-    results = sorted(outcomes.get(timeout=90) for _ in workers)
-    for worker in workers:
-        worker.join(timeout=30)
+    try:
+        results = sorted(outcomes.get(timeout=90) for _ in workers)
+    finally:
+        reap(workers)
 
     assert results == [
         "refused: Some of these orders were created by another import at the same "

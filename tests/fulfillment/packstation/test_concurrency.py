@@ -9,7 +9,7 @@ from fulfillment.exceptions import PackStationBusyError
 from fulfillment.models import PackClaim, PackScan, Shipment, ShipmentStatus
 from fulfillment.services import packstation as station
 from tests import factories
-from tests.fulfillment.races import race
+from tests.support.races import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
