@@ -271,7 +271,9 @@ def order_change(
     """Apply what a shop changed of an order: its payment state (an order
     awaiting payment is released when paid), its note and note attributes
     (whatever its status), its address and shipping (until packed)."""
-    parsed = payload_check(api_body)
+    # Checked as an update: its lines are not taken again (a line the shop
+    # added since, say without a SKU, does not refuse the change).
+    parsed = payload_check(api_body, as_update=True)
     order = order_news_apply(message, order, parsed, platform)
     values = parsed.values
     wanted = {

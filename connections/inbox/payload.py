@@ -198,9 +198,12 @@ def _path(column: str, row: int) -> str:
     return column
 
 
-def payload_check(body: Any, *, default_currency: str = "USD") -> ParsedOrder:
+def payload_check(
+    body: Any, *, default_currency: str = "USD", as_update: bool = False
+) -> ParsedOrder:
     """Check an order body and return it parsed; raise PayloadError naming
-    every problem's field path."""
+    every problem's field path. `as_update`: the body updates an order
+    already here, so its lines (never taken again) are not checked."""
     problems: list[FieldProblem] = []
     if not isinstance(body, dict):
         raise PayloadError([FieldProblem("(body)", "must be a JSON object.")])
@@ -223,7 +226,9 @@ def payload_check(body: Any, *, default_currency: str = "USD") -> ParsedOrder:
         values[f] = _text(address.get(key), f"shipping_address.{key}", problems).strip()
     order = ParsedOrder(external_id, 0, values)
     lines = body.get("lines")
-    if not isinstance(lines, list) or not lines:
+    if as_update:
+        lines = []
+    elif not isinstance(lines, list) or not lines:
         problems.append(FieldProblem("lines", "must be a list of at least one line."))
         lines = []
     elif len(lines) > MAX_LINES:
