@@ -75,6 +75,9 @@ class HoldReason(models.TextChoices):
     CUSTOMER_REQUEST = "customer_request", "Customer request"
     OUT_OF_STOCK = "out_of_stock", "Out of stock"
     OTHER = "other", "Other"
+    # A rule failed on the order: it was skipped and the order held for a
+    # person to look at (`orders.rules.engine.evaluate`).
+    RULE_FAILED = "rule_failed", "Rule failed"
 
 
 class RatePreference(models.TextChoices):
