@@ -38,8 +38,19 @@ call) or, when no worker is left to call it, by `job_reap` from the job's
 status page; `job_retry` queues a failed job again. Effects stay
 exactly-once because a job's writes are one transaction (or idempotent) and
 only one run can hold the claim.
+
+The claim is fenced: a run's every write to its row (progress, the end) is
+conditioned on the row still running *its* attempt. A worker that was paused
+(SIGSTOP, a VM pause) long enough to be declared dead finds, at its next
+progress, that the reaper failed the job or a retry claimed it: it stops
+(`JobClaimLost`, logged) and its open transaction rolls back. A body that
+calls `progress` inside its write transaction (the import does, as it
+commits) makes the claim check and the writes one commit: the row stays
+locked until then, and the reaper skips a row whose heartbeat moved since it
+read it, so the record never says both "nothing was written" and done.
 """
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,7 +58,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import F, Max, Model, QuerySet
+from django.db.models import F, Max, Model, Q, QuerySet
 from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 
@@ -56,6 +67,8 @@ from core.faults import fault_pause
 from core.models import BackgroundJob, WorkerHeartbeat
 from core.worker import current_task_id, current_worker_id, workers_alive
 
+logger = logging.getLogger(__name__)
+
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 CONNECTION_ERRORS = (OperationalError, InterfaceError)
 # django-tasks-db statuses of a task that will not run its job any more.
@@ -63,6 +76,19 @@ TASK_ENDED = ("SUCCESSFUL", "FAILED")
 
 Progress = Callable[..., None]
 JobBody = Callable[[Any, Progress], Mapping[str, Any] | None]
+
+
+class JobClaimLost(Exception):
+    """This run's claim on its job was taken away (the reaper failed the job
+    while its worker was silent, or a retry claimed it): the run stops and its
+    open transaction rolls back."""
+
+    def __init__(self, job: Model) -> None:
+        super().__init__(
+            f"{type(job).__name__} {job.pk}, attempt {job.attempts}: this run lost "
+            "its claim (failed as stopped, or retried) while it was paused; its "
+            "work is rolled back and it ends without writing"
+        )
 
 
 def _no_failure_fields(error: Exception) -> dict[str, Any]:
@@ -111,10 +137,16 @@ def job_run(
     queryset = jobs if isinstance(jobs, QuerySet) else jobs._default_manager.all()
     model = queryset.model
     rows = model._default_manager.filter(pk=job_id)
-    claimed = rows.filter(status__in=list(runnable)).update(
+    # Only by the task it was queued for (or any, when none was recorded): a
+    # task of an earlier attempt, put back in the queue when its worker was
+    # declared dead, finds the job queued again for another task and leaves it.
+    task_id = current_task_id() or ""
+    claimed = rows.filter(
+        Q(task_id="") | Q(task_id=task_id), status__in=list(runnable)
+    ).update(
         status=RUNNING,
         worker_id=current_worker_id() or "",
-        task_id=current_task_id() or "",
+        task_id=task_id,
         heartbeat_at=timezone.now(),
         attempts=F("attempts") + 1,
         error="",
@@ -124,20 +156,29 @@ def job_run(
         return queryset.get(pk=job_id)
     job = queryset.get(pk=job_id)
     pause_point = f"{model._meta.model_name}.progress"
+    # The claim: this run's attempt, as long as the row is running. Every
+    # write of the run goes through it (the fence).
+    mine = rows.filter(status=RUNNING, attempts=job.attempts)
 
     def progress(**fields: Any) -> None:
         fault_pause(pause_point)
-        _record(rows, heartbeat_at=timezone.now(), **fields)
+        if not _reconnecting(
+            rows, lambda: mine.update(heartbeat_at=timezone.now(), **fields)
+        ):
+            raise JobClaimLost(job)
 
     try:
         outcome = dict(body(job, progress) or {})
+    except JobClaimLost as lost:
+        logger.warning("%s", lost)
+        return queryset.get(pk=job_id)
     except Exception as error:
         # The row as the body left it (its stage) says where it stopped.
         current = _reconnecting(
             rows, lambda: rows.defer(*model.heavy_fields).first() or job
         )
         _record(
-            rows.filter(status=RUNNING),
+            mine,
             status=FAILED,
             finished_at=timezone.now(),
             error=_failure_text(current, error),
@@ -146,7 +187,13 @@ def job_run(
         if isinstance(error, DomainError):
             return queryset.get(pk=job_id)
         raise
-    _record(rows, **{"status": DONE, "finished_at": timezone.now(), **outcome})
+    if not _reconnecting(
+        rows,
+        lambda: mine.update(
+            **{"status": DONE, "finished_at": timezone.now(), **outcome}
+        ),
+    ):
+        logger.warning("%s", JobClaimLost(job))
     return queryset.get(pk=job_id)
 
 
@@ -199,10 +246,17 @@ def job_reap(
     if cause is None:
         return False
     message = job.lost_message(cause)
-    # The same attempt only: a retry that claimed it meanwhile is left alone.
+    # The same attempt as it was read: a retry that claimed it meanwhile, or
+    # a run that reported progress since (its stage may say the work is
+    # written), is left alone.
     failed = (
         type(job)
-        ._default_manager.filter(pk=job.pk, status=RUNNING, attempts=job.attempts)
+        ._default_manager.filter(
+            pk=job.pk,
+            status=RUNNING,
+            attempts=job.attempts,
+            heartbeat_at=job.heartbeat_at,
+        )
         .update(
             status=FAILED, finished_at=now, error=message, **job.lost_fields(message)
         )
@@ -266,5 +320,20 @@ def job_retry(job: BackgroundJob, *, enqueue: Callable[[], Any], **reset: Any) -
         )
     )
     if queued:
-        transaction.on_commit(enqueue)
+        job_enqueue(job, enqueue)
     return bool(queued)
+
+
+def job_enqueue(job: BackgroundJob, enqueue: Callable[[], Any]) -> None:
+    """Enqueue the job's task once the caller's transaction commits and record
+    the task on the queued job, so that only this task may claim it."""
+
+    def send() -> None:
+        result = enqueue()
+        task_id = getattr(result, "id", None)
+        if task_id:
+            type(job)._default_manager.filter(pk=job.pk, status=QUEUED).update(
+                task_id=str(task_id)
+            )
+
+    transaction.on_commit(send)

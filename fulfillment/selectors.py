@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from core.sequences import parse_number
@@ -27,7 +29,7 @@ from fulfillment.models import (
 )
 from inventory.models import Location, StockLevel
 from orders.addresses import PostalAddress, location_address, postal_address
-from orders.models import Order
+from orders.models import Order, OrderLine
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,29 @@ class SlipLine:
 
 
 @dataclass(frozen=True)
+class OrderNote:
+    """What the customer wrote to the shop: the note and its attributes (gift
+    message, delivery instructions) as (name, value) pairs."""
+
+    note: str = ""
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.note or self.attributes)
+
+
+def order_note(order: Order) -> OrderNote:
+    """The order's note and note attributes, for a document."""
+    return OrderNote(
+        note=order.note,
+        attributes=tuple(
+            (str(a.get("name", "")), str(a.get("value", "")))
+            for a in order.note_attributes or ()
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class PackingSlip:
     shipment_number: str
     order_number: str
@@ -49,6 +74,10 @@ class PackingSlip:
     ship_to: PostalAddress
     ship_from: str
     lines: tuple[SlipLine, ...]
+    # The order's lines that never ship (gift cards, digital and custom
+    # items): listed so the customer is not looking for them in the parcel.
+    not_shipped: tuple[SlipLine, ...] = ()
+    note: OrderNote = OrderNote()
 
     @property
     def units(self) -> int:
@@ -95,6 +124,8 @@ class PickSheet:
     shipments: int = 0
     orders: int = 0
     units: int = field(default=0)
+    # (order number, note) of the sheet's orders with a note, by number.
+    notes: tuple[tuple[str, OrderNote], ...] = ()
 
 
 def _ship_from(location: Location) -> PostalAddress:
@@ -104,7 +135,9 @@ def _ship_from(location: Location) -> PostalAddress:
 
 
 def packing_slips(*, shipment_ids: Sequence[int]) -> list[PackingSlip]:
-    """Return one packing slip per shipment, in shipment number order (2 queries)."""
+    """Return one packing slip per shipment, in shipment number order (2
+    queries: the shipments with their orders' lines that never ship, and
+    their lines)."""
     shipments = (
         Shipment.objects.filter(pk__in=list(shipment_ids))
         .select_related("order__channel", "location")
@@ -114,6 +147,15 @@ def packing_slips(*, shipment_ids: Sequence[int]) -> list[PackingSlip]:
                 queryset=ShipmentLine.objects.select_related(
                     "order_line__product"
                 ).order_by("order_line__sku", "pk"),
+            ),
+        )
+        .annotate(
+            not_shipped=ArraySubquery(
+                OrderLine.objects.filter(
+                    order_id=OuterRef("order_id"), requires_shipping=False
+                )
+                .order_by("pk")
+                .values(line=JSONObject(sku="sku", name="name", quantity="quantity"))
             )
         )
         .order_by("number")
@@ -136,6 +178,11 @@ def packing_slips(*, shipment_ids: Sequence[int]) -> list[PackingSlip]:
                 )
                 for line in shipment.lines.all()
             ),
+            not_shipped=tuple(
+                SlipLine(sku=line["sku"], name=line["name"], quantity=line["quantity"])
+                for line in shipment.not_shipped
+            ),
+            note=order_note(shipment.order),
         )
         for shipment in shipments
     ]
@@ -217,6 +264,15 @@ def pick_sheets(*, pick_list_ids: Sequence[int]) -> list[PickSheet]:
         ]
         rows.sort(key=lambda row: (row.bin == "", row.bin, row.sku))
         sheet_lines = lines_of[pick_list.pk]
+        orders = {line.shipment.order_id: line.shipment.order for line in sheet_lines}
+        notes = sorted(
+            (
+                (order.number, note)
+                for order in orders.values()
+                if (note := order_note(order))
+            ),
+            key=lambda pair: pair[0],
+        )
         sheets.append(
             PickSheet(
                 number=pick_list.number,
@@ -226,6 +282,7 @@ def pick_sheets(*, pick_list_ids: Sequence[int]) -> list[PickSheet]:
                 shipments=len({line.shipment_id for line in sheet_lines}),
                 orders=len({line.shipment.order_id for line in sheet_lines}),
                 units=sum(line.quantity for line in sheet_lines),
+                notes=tuple(notes),
             )
         )
     return sheets

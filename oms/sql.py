@@ -243,6 +243,7 @@ def seed_statements(product_count: int) -> dict[str, str]:
             "name": "p.name",
             "quantity": "q.quantity",
             "unit_price": "20.00",
+            "total": "20.00 * q.quantity",
             "quantity_shipped": (
                 "CASE WHEN g.status IN ('shipped', 'delivered') "
                 "THEN q.quantity ELSE 0 END"

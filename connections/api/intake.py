@@ -10,7 +10,12 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from connections.inbox.applying import new_order_of, products_of, skus_unknown
+from connections.inbox.applying import (
+    new_order_of,
+    products_of,
+    skus_unknown,
+    skus_wanted,
+)
 from connections.inbox.messages import API_CREATE, api_delivery_id, text_clean
 from connections.inbox.payload import (
     FieldProblem,
@@ -100,7 +105,7 @@ def inbound_api_check(*, channel: Channel, body: Any) -> ApiCheck:
         parsed = payload_check(body)
     except PayloadError as error:
         return ApiCheck(error.problems, external_id=external_id_of(body))
-    products = products_kept({line.sku for line in parsed.lines})
+    products = products_kept(skus_wanted(parsed))
     unknown = skus_unknown(parsed, products)
     if unknown:
         return ApiCheck(unknown, external_id=parsed.external_id)
@@ -128,7 +133,11 @@ def inbound_api_check(*, channel: Channel, body: Any) -> ApiCheck:
         number=number,
     )
     draft = order_draft(
-        order=new, number=new.number, placed_at=parsed.placed_at or now, now=now
+        order=new,
+        number=new.number,
+        placed_at=parsed.placed_at or now,
+        now=now,
+        hold=new.hold(),
     )
     return ApiCheck(
         [],

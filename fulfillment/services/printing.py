@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 from django_tasks import task
 
-from core.jobs import job_retry, job_run
+from core.jobs import job_enqueue, job_retry, job_run
 from core.users import Actor, acting_user
 from fulfillment import documents
 from fulfillment.exceptions import FulfillmentError
@@ -105,7 +105,7 @@ def print_job_create(*, kind: str, object_ids: Sequence[int], actor: Actor) -> P
         created_by=acting_user(actor),
         queued_at=timezone.now(),
     )
-    transaction.on_commit(lambda: print_job_render.enqueue(job_id=job.pk))
+    job_enqueue(job, lambda: print_job_render.enqueue(job_id=job.pk))
     return job
 
 

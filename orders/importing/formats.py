@@ -30,8 +30,27 @@ ORDER_FIELDS = (
     "tax_amount",
     "fulfillment_status",
     "cancelled_at",
+    # Money as the shop means it, its payment state and the customer's note
+    # (issue 27): read when a format names a column for them.
+    "discount_amount",
+    "shipping_discount",
+    "total",
+    "prices_include_tax",
+    "financial_status",
+    "discount_codes",
+    "note",
+    "note_attributes",
 )
 LINE_FIELDS = ("sku", "quantity", "unit_price", "line_name")
+# Optional line fields, read when a format names a column for them: the
+# line's discount, its total after discounts, whether it ships (yes/no), the
+# shop's id of the line.
+LINE_MONEY_FIELDS = (
+    "line_discount",
+    "line_total",
+    "requires_shipping",
+    "line_external_id",
+)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import task
 
-from core.jobs import job_retry, job_run
+from core.jobs import job_enqueue, job_retry, job_run
 from core.users import Actor
 from orders.importing.confirm import import_confirm, imported_orders_settle
 from orders.importing.services import orders_import
@@ -64,9 +64,12 @@ def _import_job_failure(error: Exception) -> dict[str, Any]:
 
 
 def _stage(stage: str, done: int, total: int) -> str:
-    # "writing" is reported done only after the write committed: from then on
-    # the orders exist and what is left is settling them.
-    return "settling" if stage == "writing" and total and done >= total else stage
+    # "written" is reported inside the write's transaction (committed with the
+    # orders, or not at all): from then on the orders exist and what is left
+    # is settling them.
+    if stage == "written" or (stage == "writing" and total and done >= total):
+        return "settling"
+    return stage
 
 
 def _orders_left_unsettled(job: ImportJob, external_ids: list[str]) -> list[int]:
@@ -145,7 +148,7 @@ def import_job_confirm(*, job: ImportJob) -> ImportJob:
         ImportJob.objects.filter(pk=job.pk, status=Status.PREVIEWED).update(
             status=Status.QUEUED, queued_at=timezone.now()
         )
-        import_job_run_task.enqueue(job_id=job.pk)
+        job_enqueue(job, lambda: import_job_run_task.enqueue(job_id=job.pk))
         return job
     return import_job_run(job_id=job.pk)
 

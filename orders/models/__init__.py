@@ -2,6 +2,7 @@
 
 from orders.models.channels import (  # noqa: F401
     Channel,
+    FinancialStatus,
 )
 from orders.models.events import (  # noqa: F401
     OrderEvent,

@@ -267,3 +267,60 @@ def test_import_connection_terminated_mid_write_fails_the_job_not_the_worker(
 
     assert_imported_once()
     assert_invariants()
+
+
+def test_worker_paused_past_its_claim_cannot_commit_and_the_retry_imports_once(
+    shop, user, tmp_path
+):
+    """A worker stopped (SIGSTOP, as in a VM pause) inside the import's write is
+    declared dead and its job failed; Retry runs the job on another worker
+    while it is stopped. When it resumes, its transaction finds the claim
+    gone and rolls back: the orders are written once, by the retry, and the
+    job ends done, never both failed and done."""
+    paused = {
+        "OMS_FAULT_PAUSE": "import.write=3",
+        "OMS_FAULT_SIGNAL_DIR": str(tmp_path),
+    }
+    with workers(("zombie", paused), ("survivor", {})) as (zombie, survivor):
+        survivor.process.send_signal(signal.SIGSTOP)
+        try:
+            job = queue_import(user)
+            wait_for(
+                lambda: (tmp_path / "import.write").exists(),
+                timeout=30,
+                what="the import to be inside its write",
+                every=0.02,
+            )
+            zombie.process.send_signal(signal.SIGSTOP)  # mid-transaction
+        finally:
+            survivor.process.send_signal(signal.SIGCONT)
+        try:
+            stopped_at = time.monotonic()
+            failed_within_bound(job, stopped_at, "import, worker SIGSTOPped")
+            job.refresh_from_db()
+            assert (job.attempts, job.stage) == (1, "writing")
+            assert job.error.endswith("nothing was written. Retry runs it again.")
+            assert not Order.objects.exists()
+
+            # Retry while the first run is still stopped with its rows open.
+            assert import_job_retry(job=job)
+            wait_for(
+                lambda: type(job).objects.filter(pk=job.pk, attempts=2).exists(),
+                timeout=20,
+                what="the retry to be claimed",
+            )
+        finally:
+            zombie.process.send_signal(signal.SIGCONT)
+        wait_until_done(job)
+        wait_for(
+            lambda: "lost its claim" in zombie.log.read_text(errors="replace"),
+            timeout=20,
+            what="the resumed worker to log that it lost its claim",
+        )
+        assert zombie.alive()
+
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.error) == ("done", 2, "")
+    assert job.result["summary"].startswith(f"imported {ORDERS} orders")
+    assert_imported_once()
+    assert_invariants()

@@ -102,13 +102,20 @@ def test_oversized_upload_names_the_limit(manager_client, catalogue, settings): 
 
 
 @pytest.mark.django_db
-def test_large_file_runs_as_a_task_with_progress(manager_client, catalogue, settings):  # noqa: F811
+def test_large_file_runs_as_a_task_with_progress(
+    manager_client,
+    catalogue,  # noqa: F811
+    settings,
+    django_capture_on_commit_callbacks,
+):
     settings.OMS_IMPORT_BACKGROUND_LINES = 2
     job_url = upload(manager_client, SAMPLE.read_bytes()).url
     job = ImportJob.objects.get()
     assert "in the background" in manager_client.get(job_url).content.decode()
 
-    manager_client.post(reverse("admin:orders_import_confirm", args=[job.pk]))
+    # The task is queued once the confirm's transaction commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        manager_client.post(reverse("admin:orders_import_confirm", args=[job.pk]))
 
     # The immediate task backend has run it; the status endpoint reports the end.
     status = manager_client.get(
