@@ -1,5 +1,4 @@
-# Shipment (SH-…) and pick list (PL-…) numbers from PostgreSQL sequences
-# instead of counter rows.
+# Order numbers (SO-…) from a PostgreSQL sequence instead of a counter row.
 #
 # `nextval` keeps no one waiting: the counter row it replaces stayed locked
 # for the whole transaction that drew from it (a CSV import held every API
@@ -41,7 +40,7 @@ def _backward(sequence, counter):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("fulfillment", "0016_outbox_moved_to_connections"),
+        ("orders", "0029_history_triggers_with_the_money_fields"),
         ("core", "0003_worker_heartbeat_schedule"),
     ]
     # The counter table is read here before core drops it.
@@ -50,22 +49,8 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RunSQL(
             _forward(
-                "number_shipment",
-                "fulfillment_shipment",
-                "number",
-                "^SH-([0-9]{1,18})$",
-                "shipment",
+                "number_order", "orders_order", "number", "^SO-([0-9]{1,18})$", "order"
             ),
-            _backward("number_shipment", "shipment"),
-        ),
-        migrations.RunSQL(
-            _forward(
-                "number_pick_list",
-                "fulfillment_picklist",
-                "number",
-                "^PL-([0-9]{1,18})$",
-                "pick_list",
-            ),
-            _backward("number_pick_list", "pick_list"),
+            _backward("number_order", "order"),
         ),
     ]

@@ -1,4 +1,5 @@
-# Order numbers (SO-…) from a PostgreSQL sequence instead of a counter row.
+# Shipment (SH-…) and pick list (PL-…) numbers from PostgreSQL sequences
+# instead of counter rows.
 #
 # `nextval` keeps no one waiting: the counter row it replaces stayed locked
 # for the whole transaction that drew from it (a CSV import held every API
@@ -40,7 +41,7 @@ def _backward(sequence, counter):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("orders", "0027_history_triggers_without_shared_context"),
+        ("fulfillment", "0017_label_file_format_read_from_bytes"),
         ("core", "0003_worker_heartbeat_schedule"),
     ]
     # The counter table is read here before core drops it.
@@ -49,8 +50,22 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RunSQL(
             _forward(
-                "number_order", "orders_order", "number", "^SO-([0-9]{1,18})$", "order"
+                "number_shipment",
+                "fulfillment_shipment",
+                "number",
+                "^SH-([0-9]{1,18})$",
+                "shipment",
             ),
-            _backward("number_order", "order"),
+            _backward("number_shipment", "shipment"),
+        ),
+        migrations.RunSQL(
+            _forward(
+                "number_pick_list",
+                "fulfillment_picklist",
+                "number",
+                "^PL-([0-9]{1,18})$",
+                "pick_list",
+            ),
+            _backward("number_pick_list", "pick_list"),
         ),
     ]
