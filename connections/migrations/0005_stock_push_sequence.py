@@ -41,7 +41,7 @@ def _backward(sequence, counter):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connections", "0003_webhook_retries_to_outbox"),
+        ("connections", "0004_inbound_message_early"),
         ("core", "0003_worker_heartbeat_schedule"),
     ]
     # The counter table is read here before core drops it.
