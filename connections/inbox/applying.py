@@ -16,8 +16,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from connections.inbox.allocating import inbound_allocate_wake
+from connections.inbox.changing import change_check
 from connections.inbox.messages import api_answered
-from connections.inbox.payload import FieldProblem, PayloadError, payload_check
+from connections.inbox.payload import FieldProblem, PayloadError
 from connections.models import InboundMessage
 from inventory.models import Product
 from orders import events
@@ -268,10 +269,14 @@ def order_take(
 def order_change(
     message: InboundMessage, order: Order, api_body: dict, platform: str
 ) -> Outcome:
-    """Apply what a shop changed of an order: its payment state (an order
-    awaiting payment is released when paid), its note and note attributes
-    (whatever its status), its address and shipping (until packed)."""
-    parsed = payload_check(api_body)
+    """Apply what a shop changed of an order, checked as an update
+    (`changing.change_check`: its lines, customer and money were checked when
+    the order came and are not checked again, so a line the shop added since,
+    say without a SKU, does not refuse the change): its payment state (an
+    order awaiting payment is released when paid), its note and note
+    attributes (whatever its status), its address and shipping (until
+    packed)."""
+    parsed = change_check(api_body)
     order = order_news_apply(message, order, parsed, platform)
     values = parsed.values
     wanted = {
@@ -340,11 +345,7 @@ def order_drop(
     if order is None:
         if batch is not None and (message.channel_id, external_id) in batch.pending:
             return Outcome(AFTER_BATCH)  # cancelled in the batch that takes it in
-        return Outcome(
-            Status.IGNORED,
-            error=f"{platform} cancelled order {external_id or '(no id)'}, which is "
-            "not here.",
-        )
+        return order_early(message, external_id, f"{platform} cancelled order")
     if order.status == OrderStatus.CANCELLED:
         return Outcome(Status.DUPLICATE, order)
     try:
@@ -357,6 +358,20 @@ def order_drop(
         note_once(order, text, message)
         return Outcome(Status.PROCESSED, order, error=text)
     return Outcome(Status.PROCESSED, order)
+
+
+def order_early(message: InboundMessage, external_id: str, what: str) -> Outcome:
+    """Keep a message about an order that is not here yet (a cancellation
+    delivered before the order): it is applied when the order arrives
+    (`processing.early_messages_apply`), so a late order is not taken in as
+    if nothing had happened to it."""
+    if not external_id:
+        return Outcome(Status.IGNORED, error=f"{what} without an order number.")
+    return Outcome(
+        Status.EARLY,
+        error=f"{what} {external_id}, which is not here yet; kept, and applied "
+        "when the order arrives.",
+    )
 
 
 def note_once(order: Order, text: str, message: InboundMessage) -> None:

@@ -160,7 +160,9 @@ def _codes(value: Any, problems: list[FieldProblem]) -> list[str]:
     return codes
 
 
-def _attributes(value: Any, problems: list[FieldProblem]) -> list[dict[str, str]]:
+def note_attributes_check(
+    value: Any, problems: list[FieldProblem]
+) -> list[dict[str, str]]:
     """The note attributes: a list of {"name": …, "value": …}."""
     if value is None:
         return []
@@ -200,7 +202,8 @@ def _path(column: str, row: int) -> str:
 
 def payload_check(body: Any, *, default_currency: str = "USD") -> ParsedOrder:
     """Check an order body and return it parsed; raise PayloadError naming
-    every problem's field path."""
+    every problem's field path. (A shop's update of an order already here is
+    checked by `changing.change_check`.)"""
     problems: list[FieldProblem] = []
     if not isinstance(body, dict):
         raise PayloadError([FieldProblem("(body)", "must be a JSON object.")])
@@ -258,7 +261,7 @@ def payload_check(body: Any, *, default_currency: str = "USD") -> ParsedOrder:
         )
     order_check(order, API, False, default_currency)
     order.discount_codes = _codes(body.get("discount_codes"), problems)
-    order.note_attributes = _attributes(body.get("note_attributes"), problems)
+    order.note_attributes = note_attributes_check(body.get("note_attributes"), problems)
     # The note itself is checked with the order's values (`order_check`).
     if message := notes_problem("", order.note_attributes):
         problems.append(FieldProblem("note_attributes", message))

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0029_history_triggers_with_the_money_fields'),
+        ('orders', '0030_order_number_sequence'),
     ]
 
     operations = [
