@@ -598,3 +598,31 @@ def test_customer_page_shows_discounts_and_included_tax(api, client):  # noqa: F
     assert "incl. tax" in html and "13.00 USD" in html
     assert f"{order.total} USD" in html
     assert "not shipped" in html
+
+
+def test_the_channel_page_sets_the_payment_states_taken_in(admin_client, channel):
+    url = f"/admin/orders/channel/{channel.pk}/change/"
+    page = admin_client.get(url)
+    form = page.context["adminform"].form
+    assert form["accepted_financial_statuses"].value() == [
+        "paid",
+        "authorized",
+        "partially_refunded",
+    ]
+    forms = [form]
+    for inline in page.context["inline_admin_formsets"]:
+        forms += [inline.formset.management_form, *inline.formset.forms]
+    data = {
+        each.add_prefix(name): each[name].value()
+        for each in forms
+        for name in each.fields
+        if each[name].value() is not None
+    }
+
+    response = admin_client.post(
+        url, {**data, "accepted_financial_statuses": ["paid", "pending"]}
+    )
+
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    channel.refresh_from_db()
+    assert channel.accepted_financial_statuses == ["paid", "pending"]
