@@ -8,7 +8,9 @@ messages, the field-history user, login lockouts), which is most of what a
 webhook's acknowledgement would otherwise cost. They keep what protects every
 response (`API_MIDDLEWARE`): SecurityMiddleware (HTTPS redirect, HSTS,
 nosniff), CommonMiddleware (the ALLOWED_HOSTS check, Content-Length,
-APPEND_SLASH) and XFrameOptionsMiddleware (the docs page is HTML).
+APPEND_SLASH), XFrameOptionsMiddleware (the docs page is HTML) and
+TryAgainMiddleware (a deadlock or a dropped connection answers a JSON 503
+with Retry-After).
 
 CSRF protection guards a session cookie; without the session middleware an
 `/api/` view cannot authenticate by cookie, so there is nothing to forge.
@@ -28,6 +30,7 @@ API_MIDDLEWARE = frozenset(
         "django.middleware.security.SecurityMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "core.middleware.TryAgainMiddleware",
     }
 )
 # The middleware left out for `/api/`: a browser session's (and static files,

@@ -414,6 +414,20 @@ def table_analyze(table: str) -> str:
     return f"ANALYZE {quoted(table)}"
 
 
+def seed_numbers_reserve(*, sequence: str, count: int) -> range:
+    """Reserve `count` consecutive values of a document number sequence
+    (`core.sequences`) for the scale seed's generated rows, computed from
+    the first: the sequence is moved past the block. Only for the seed,
+    which runs alone: a number another process drew between the two
+    statements would fall inside the block. Everything else draws with
+    `core.sequences.sequence_reserve`."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s::regclass)", [sequence])
+        start = cursor.fetchone()[0]
+        cursor.execute("SELECT setval(%s::regclass, %s)", [sequence, start + count - 1])
+    return range(start, start + count)
+
+
 def seed_ids_reserve(*, table: str, column: str, count: int) -> range:
     """Reserve `count` consecutive values of a table's serial primary key, past
     the highest in use, for the scale seed's generated rows (their ids are

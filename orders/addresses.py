@@ -214,6 +214,15 @@ def choice_match(value: str, choices) -> str | None:
     return None
 
 
+def region_known(country: str, region: str) -> bool:
+    """Whether the country's address rules accept the region as written (a
+    country that lists no regions accepts any, and an unknown country too)."""
+    rules = _rules(country.upper())
+    if rules is None or not rules.country_area_choices:
+        return True
+    return choice_match(region, rules.country_area_choices) is not None
+
+
 def _rules_for(code: str, region: str, city: str) -> ValidationRules:
     """The rules for an address: the country's, narrowed by region and city
     (a US state has its own ZIP code prefixes).

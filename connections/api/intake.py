@@ -26,7 +26,7 @@ from connections.inbox.payload import (
 from connections.inbox.storing import inbound_insert_or_earlier, inbound_process_soon
 from connections.models import InboundMessage
 from connections.sql import api_order_or_number
-from core.sequences import format_number
+from core.sequences import format_number, sequence_relation
 from inventory.models import Product
 from orders.models import Channel, Order
 from orders.services.orders import (
@@ -98,7 +98,7 @@ def inbound_api_check(*, channel: Channel, body: Any) -> ApiCheck:
     """Check an order sent to the API as the worker will take it in: the
     shared validator, its SKUs (kept per process), and whether the channel
     has the order already. A new order gets its number (outside any
-    transaction: requests do not queue on the counter) and is drafted as
+    transaction, from a sequence: it waits for no import) and is drafted as
     `orders_create_many` will write it. One statement; nothing else is
     written."""
     try:
@@ -115,7 +115,7 @@ def inbound_api_check(*, channel: Channel, body: Any) -> ApiCheck:
         channel_id=channel.pk,
         external_id=parsed.external_id,
         delivery_id=api_delivery_id(parsed.external_id),
-        counter=ORDER_SEQUENCE,
+        sequence=sequence_relation(ORDER_SEQUENCE),
     )
     if order_id is not None:
         existing = Order.objects.get(pk=order_id)

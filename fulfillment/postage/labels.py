@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from pypdf import PdfReader, PdfWriter
 from pypdf.errors import PdfReadError
 
-from fulfillment import selectors, zpl
+from fulfillment import sheets, zpl
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.models import Shipment
 from fulfillment.models.postage import (
@@ -290,7 +290,7 @@ def shipping_labels_zpl(shipment_ids: Sequence[int]) -> tuple[str, list[str]]:
         for number, _, data in bought.values()
     }
     own_ids = [pk for pk in shipment_ids if pk not in bought]
-    for label in selectors.shipping_labels(shipment_ids=own_ids):
+    for label in sheets.shipping_labels(shipment_ids=own_ids):
         blocks[label.shipment_number] = zpl.label_zpl(label)
     numbers = sorted(blocks)
     return "\n".join(blocks[n] for n in numbers) + "\n", numbers

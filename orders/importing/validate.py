@@ -21,6 +21,7 @@ from orders.importing.parsed import (
     parsed_totals,
 )
 from orders.importing.reader import Table
+from orders.importing.shopify import shopify_values_read
 from orders.importing.values import (
     flag_of,
     money_of,
@@ -32,6 +33,10 @@ from orders.models import Customer, FinancialStatus, Order
 from orders.money import cents
 from orders.notes import notes_problem
 
+# The ship-to fields a format may require; none for an order that ships nothing.
+SHIP_TO_REQUIRED = frozenset(
+    {"ship_name", "ship_address1", "ship_city", "ship_country"}
+)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 # Where callers have imported them from.
@@ -145,6 +150,8 @@ def parse_table(
             **{argument: row[at] for argument, at in line_extras},
         )
 
+    if fmt is SHOPIFY:
+        shopify_values_read((o.values for o in orders.values()), decimal_comma)
     for order in orders.values():
         order_check(order, fmt, decimal_comma, default_currency)
     return Parsed(orders=list(orders.values()), problems=loose)
@@ -172,9 +179,12 @@ def order_check(
         values["ship_postcode"] = values.get("ship_postcode", "").lstrip("'")
     # A customer is reached by e-mail or, for one who gave none, by phone.
     reachable = bool(values.get("phone") or values.get("ship_phone"))
+    # An order whose every line does not ship (gift cards, downloads) needs
+    # no ship-to address.
+    ships = not order.lines or any(line.requires_shipping for line in order.lines)
     for f in fmt.required:
         if f in values and not values[f]:
-            if f == "email" and reachable:
+            if (f == "email" and reachable) or (f in SHIP_TO_REQUIRED and not ships):
                 continue
             problem(
                 f,

@@ -135,8 +135,9 @@ OVER_LIMIT = [
     (
         "line-break-in-address",
         row(ship_address1="1 Main St\nApt 2"),
-        # The quoted value runs over two lines; the row is where it ends.
-        "row 3, column ship_address1: contains a line break (U+000A), but this "
+        # The quoted value runs over two lines of the file, in one row of it
+        # (as a spreadsheet shows it).
+        "row 2, column ship_address1: contains a line break (U+000A), but this "
         "field is one line of text",
     ),
     (

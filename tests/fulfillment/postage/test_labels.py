@@ -8,7 +8,7 @@ from django.apps import apps as django_apps
 from django.urls import reverse
 from pypdf import PdfReader
 
-from fulfillment import documents, selectors, zpl
+from fulfillment import documents, sheets, zpl
 from fulfillment.models import DocumentKind, DocumentPrint, Shipment, ShipmentStatus
 from fulfillment.models.postage import (
     CarrierAccount,
@@ -51,7 +51,7 @@ def test_zpl_escapes_customer_text(shipped, product):
     order = shipped([(product, 1)])
     order.ship_name = "Evil ^XZ~JR Ünal"
     order.save(update_fields=["ship_name"])
-    [label] = selectors.shipping_labels(shipment_ids=[order.shipments.get().pk])
+    [label] = sheets.shipping_labels(shipment_ids=[order.shipments.get().pk])
     block = zpl.label_zpl(label)
     assert block.count("^XZ") == 1 and "~JR" not in block
     assert "Evil _5EXZ_7EJR _C3_9Cnal" in block
@@ -60,7 +60,7 @@ def test_zpl_escapes_customer_text(shipped, product):
 def test_own_zpl_renders_one_block_per_label_in_a_large_batch(shipped, product):
     # The speed (labels/s) is measured by tests/bench/bench_labels.py.
     order = shipped([(product, 1)])
-    [label] = selectors.shipping_labels(shipment_ids=[order.shipments.get().pk])
+    [label] = sheets.shipping_labels(shipment_ids=[order.shipments.get().pk])
     text = zpl.labels_zpl([label] * 4000)
     assert text.count("^XA") == 4000 and text.count("^XZ") == 4000
     assert text.startswith("^XA") and text.rstrip().endswith("^XZ")
