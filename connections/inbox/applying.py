@@ -340,12 +340,17 @@ def order_drop(
     external_id: str,
     platform: str,
     batch: Batch | None,
+    reported: str = "",
 ) -> Outcome:
     """Cancel the order a shop cancelled, where its state allows."""
     if order is None:
         if batch is not None and (message.channel_id, external_id) in batch.pending:
             return Outcome(AFTER_BATCH)  # cancelled in the batch that takes it in
-        return order_early(message, external_id, f"{platform} cancelled order")
+        return order_early(
+            message,
+            external_id,
+            reported or f"{platform} cancelled order {external_id}",
+        )
     if order.status == OrderStatus.CANCELLED:
         return Outcome(Status.DUPLICATE, order)
     try:
@@ -360,17 +365,17 @@ def order_drop(
     return Outcome(Status.PROCESSED, order)
 
 
-def order_early(message: InboundMessage, external_id: str, what: str) -> Outcome:
+def order_early(message: InboundMessage, external_id: str, reported: str) -> Outcome:
     """Keep a message about an order that is not here yet (a cancellation
-    delivered before the order): it is applied when the order arrives
-    (`processing.early_messages_apply`), so a late order is not taken in as
-    if nothing had happened to it."""
+    delivered before the order; `reported` says what the shop reported): it
+    is applied when the order arrives (`processing.early_messages_apply`), so
+    a late order is not taken in as if nothing had happened to it."""
     if not external_id:
-        return Outcome(Status.IGNORED, error=f"{what} without an order number.")
+        return Outcome(Status.IGNORED, error=f"{reported}, without an order number.")
     return Outcome(
         Status.EARLY,
-        error=f"{what} {external_id}, which is not here yet; kept, and applied "
-        "when the order arrives.",
+        error=f"{reported}; the order is not here yet: kept, and applied when "
+        "it arrives.",
     )
 
 

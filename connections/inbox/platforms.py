@@ -181,7 +181,14 @@ def woocommerce_apply(
             )
         # An update that cancels an order not here yet is kept until the order
         # arrives (applying.order_early).
-        return order_drop(message, order, external_id, "WooCommerce", batch)
+        return order_drop(
+            message,
+            order,
+            external_id,
+            "WooCommerce",
+            batch,
+            reported=f"Order {external_id} is {status} in WooCommerce",
+        )
     api_body = woocommerce.woocommerce_order_body(body)
     if order is not None:
         # Checked as a change (address, shipping), never as a new order: its
