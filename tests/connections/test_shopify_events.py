@@ -279,3 +279,36 @@ def test_address_changed_by_shopifys_own_update(client):
     assert message.status == Status.PROCESSED, message.error
     assert (order.ship_address1, order.ship_city) == ("4 Ship Way", "Shipsville")
     assert order.status == OrderStatus.ALLOCATED
+
+
+@pytest.mark.usefixtures("corpus_shop")
+def test_tax_inclusive_prices_and_a_shipping_discount(client):
+    """No body Shopify published has `taxes_included` true or a discounted
+    shipping line; both are set here on the 17.91 discount example, the
+    figures Shopify would then state: the tax inside the prices is not added
+    again, and free shipping (10.00 less 10.00) costs nothing."""
+    body = copy.deepcopy(published("rest-2024-04-order-create-discount.json"))
+    body.update(taxes_included=True, total_tax="16.46")
+    body["shipping_lines"] = [
+        {
+            "id": 1,
+            "title": "Standard",
+            "code": "STANDARD",
+            "price": "10.00",
+            "discounted_price": "0.00",
+            "discount_allocations": [{"amount": "10.00"}],
+        }
+    ]
+
+    message = delivered(client, body, topic="orders/create", delivery="t-1")
+
+    order = message.order
+    assert message.status == Status.PROCESSED, message.error
+    assert order.prices_include_tax is True
+    assert (order.shipping_amount, order.shipping_discount, order.tax_amount) == (
+        Decimal("10.00"),
+        Decimal("10.00"),
+        Decimal("16.46"),
+    )
+    assert order.total == order.stated_total == Decimal("181.09")
+    assert order.status == OrderStatus.ALLOCATED
