@@ -7,6 +7,8 @@ Outbound messages are locked alone (a replay), never with anything else.
 
 from datetime import datetime
 
+from django.db.models import Q
+
 from connections.models import InboundMessage, OutboundMessage
 from orders.models import Channel
 
@@ -37,6 +39,20 @@ def lock_inbound_waiting(
         waiting.select_for_update(skip_locked=True, of=("self",))
         .select_related("channel")
         .order_by("pk")[:limit]
+    )
+
+
+def lock_inbound_early(keys: list[tuple[int, str]]) -> list[InboundMessage]:
+    """Lock the messages kept until their order came (by channel id and
+    external id), oldest first, skipping those another worker holds."""
+    wanted = Q()
+    for channel_id, external_id in keys:
+        wanted |= Q(channel_id=channel_id, external_id=external_id)
+    return list(
+        InboundMessage.objects.filter(wanted, status=InboundMessage.Status.EARLY)
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("channel")
+        .order_by("pk")
     )
 
 

@@ -11,8 +11,8 @@ Each statement is timed against its ORM twin in `tests/bench/bench_inbox_sql.py`
 - `inbound_outcomes_save`: one UPDATE … FROM unnest for a batch's outcomes
   (`bulk_update` builds a CASE per row and field, more CPU than the batch);
 - `api_order_or_number`: the channel's order, the message that took it in, and
-  a new order number when neither exists, in one round trip (the ORM needs two
-  reads and the counter's upsert).
+  a new order number (`nextval`) when neither exists, in one round trip (the
+  ORM needs two reads and has no sequence API).
 """
 
 from collections.abc import Sequence
@@ -26,7 +26,6 @@ from django.db import (
 )
 
 from connections.models import InboundMessage
-from core.models import Sequence as Counter
 from orders.models import Order
 
 
@@ -125,39 +124,34 @@ def inbound_outcomes_save(messages: Sequence[InboundMessage]) -> None:
 
 
 def api_order_or_number(
-    *, channel_id: int, external_id: str, delivery_id: str, counter: str
+    *, channel_id: int, external_id: str, delivery_id: str, sequence: str
 ) -> tuple[int | None, int | None, int | None]:
     """The id of the channel's order with this external id, the id of the API
     message that took it in (by its `delivery_id`), and, only when both are
-    None, the next value of the `counter` sequence (the upsert
-    `sequence_reserve` makes): one statement."""
+    None, the next value of the PostgreSQL `sequence` (as `sequence_reserve`
+    draws it, waiting for no one): one statement."""
     connection = connections[router.db_for_write(Order)]
     quote = connection.ops.quote_name
     orders, messages = Order._meta.db_table, InboundMessage._meta.db_table
-    table = quote(Counter._meta.db_table)
+    # CASE draws the number only when neither was found.
     sql = (
-        f"WITH found AS (SELECT (SELECT {quote('id')} FROM {quote(orders)} "
+        "SELECT found.order_id, found.message_id, "
+        "CASE WHEN found.order_id IS NULL AND found.message_id IS NULL "
+        "THEN nextval(%s::regclass) END "
+        f"FROM (SELECT (SELECT {quote('id')} FROM {quote(orders)} "
         f"WHERE {quote('channel_id')} = %s AND {quote('external_id')} = %s) "
         "AS order_id, "
         f"(SELECT {quote('id')} FROM {quote(messages)} "
         f"WHERE {quote('channel_id')} = %s AND {quote('source')} = %s "
-        f"AND {quote('delivery_id')} = %s) AS message_id), "
-        f"reserved AS (INSERT INTO {table} (name, last_value) "
-        "SELECT %s, 1 FROM found "
-        "WHERE found.order_id IS NULL AND found.message_id IS NULL "
-        "ON CONFLICT (name) DO UPDATE "
-        f"SET last_value = {table}.last_value + excluded.last_value "
-        "RETURNING last_value) "
-        "SELECT found.order_id, found.message_id, "
-        "(SELECT last_value FROM reserved) FROM found"
+        f"AND {quote('delivery_id')} = %s) AS message_id) AS found"
     )
     params = [
+        sequence,
         channel_id,
         external_id,
         channel_id,
         InboundMessage.Source.API.value,
         delivery_id,
-        counter,
     ]
     # Run again on a connection found broken, it reserves at most one number
     # more: it stands in for the connection's health check (`fetch_one`).

@@ -1,19 +1,36 @@
-"""Human document numbers drawn from named counters."""
+"""Human document numbers (SO-000123, SH-000045) drawn from PostgreSQL
+sequences.
+
+Each kind of number has its own sequence, `number_<name>`, created by the
+migration of the app whose table keeps the numbers (orders: `number_order`;
+fulfillment: `number_shipment`, `number_pick_list`; returns: `number_return`,
+`number_refund`; connections: `number_outbox_stock`) and started after the
+highest number in use. Drawing is `nextval`: nothing waits for anyone, and a
+number drawn by a transaction that rolls back is not used again (numbers can
+have gaps; they never repeat).
+"""
 
 from core import sql
-from core.models import Sequence
 
 
-def sequence_reserve(*, name: str, count: int = 1) -> range:
-    """Reserve `count` consecutive numbers of a counter and return them.
+def sequence_relation(name: str) -> str:
+    """Return the PostgreSQL sequence drawing the numbers named `name`."""
+    if not name.replace("_", "").isalnum() or not name.isascii():
+        raise ValueError(f"{name!r} is not a number sequence's name.")
+    return f"number_{name}"
 
-    One statement (an upsert returning the new last value): the counter row
-    is locked for the rest of the caller's transaction, so a bulk import
-    reserves its whole block with one round trip, and a rolled-back caller
-    gives its numbers back.
+
+def sequence_reserve(*, name: str, count: int = 1) -> list[int]:
+    """Reserve the next `count` numbers of a kind and return them, ascending.
+
+    One statement (`nextval` over a series), outside any lock: a bulk
+    import reserves its whole block in one round trip while API and admin
+    orders keep drawing theirs. The block is consecutive unless another
+    process drew numbers at the same moment.
     """
-    last = sql.sequence_add(table=Sequence._meta.db_table, name=name, count=count)
-    return range(last - count + 1, last + 1)
+    if count < 1:
+        return []
+    return sql.sequence_next(sequence=sequence_relation(name), count=count)
 
 
 def format_number(prefix: str, value: int) -> str:

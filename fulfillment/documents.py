@@ -1,7 +1,7 @@
 """The one module that renders every PDF: pick lists, packing slips, labels.
 
 A document is a Django template under `templates/documents/`, fed by
-records from `fulfillment.selectors` (a fixed number of queries however
+records from `fulfillment.sheets` (a fixed number of queries however
 many pages), and turned into PDF by WeasyPrint with a URL fetcher that
 serves only the project's own static files: customer text is escaped by the
 template, and even markup that slipped through could not make the renderer
@@ -34,7 +34,7 @@ from weasyprint.formatting_structure.boxes import TextBox
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from fulfillment import selectors
+from fulfillment import sheets
 from fulfillment.exceptions import LabelDoesNotFitError
 from fulfillment.models import DocumentKind
 from fulfillment.postage import labels as postage_labels
@@ -340,11 +340,11 @@ class RenderedDocument:
 def page_records(kind: str, object_ids: Sequence[int]) -> list:
     """Read the page records of a document from the selectors."""
     if kind == DocumentKind.PICK_LIST:
-        return selectors.pick_sheets(pick_list_ids=object_ids)
+        return sheets.pick_sheets(pick_list_ids=object_ids)
     if kind == DocumentKind.PACKING_SLIP:
-        return selectors.packing_slips(shipment_ids=object_ids)
+        return sheets.packing_slips(shipment_ids=object_ids)
     if kind == DocumentKind.SHIPPING_LABEL:
-        return selectors.shipping_labels(shipment_ids=object_ids)
+        return sheets.shipping_labels(shipment_ids=object_ids)
     raise ValueError(f"Unknown document kind {kind!r}")
 
 

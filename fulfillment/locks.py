@@ -59,6 +59,40 @@ def lock_pick_lists(pks: Iterable[int]) -> list[PickList]:
     )
 
 
+def lock_pick_list_work(
+    pick_list_id: int, *, orders: bool
+) -> tuple[PickList | None, dict[int, Shipment]]:
+    """Lock what work on a pick list writes, in the global order: the orders
+    of its shipments being picked (when the work changes them), those
+    shipments, then the list (read with its location). Return the list (None
+    when it is gone) and its locked shipments by pk.
+
+    A scan locks the shipments too, though it only records: its record
+    points at a shipment, and the foreign key's check takes a share lock on
+    that shipment — under the list's lock, the wrong way round against a
+    confirmation or a pack holding the shipment and waiting for the list. A
+    shipment put on the list after they were read is not among them: work on
+    the list leaves it for the next request."""
+    picking = _locked_shipments().filter(
+        pick_list_id=pick_list_id, status=ShipmentStatus.PICKING
+    )
+    if orders:
+        order_ids = Shipment.objects.filter(
+            pick_list_id=pick_list_id, status=ShipmentStatus.PICKING
+        ).values_list("order_id", flat=True)
+        locked = lock_orders(sorted(set(order_ids)))
+        picking = picking.filter(order_id__in=[order.pk for order in locked])
+    shipments = {shipment.pk: shipment for shipment in picking.order_by("pk")}
+    pick_list = (
+        PickList.objects.select_for_update(of=("self",))
+        .select_related("location")
+        .filter(pk=pick_list_id)
+        .order_by("pk")
+        .first()
+    )
+    return pick_list, shipments
+
+
 def refuse_changed(
     shipments: Iterable[Shipment], expected_versions: Mapping[int, int | None]
 ) -> None:

@@ -261,11 +261,28 @@ def _place(location: Any) -> str:
     return ", ".join(part for part in (city, region, country) if part)
 
 
+def easypost_tracking_code(data: Any) -> str:
+    """The tracking code an EasyPost tracker Event reports on ("" for any
+    other Event)."""
+    if not is_easypost_event(data) or data.get("description") not in (
+        "tracker.updated",
+        "tracker.created",
+    ):
+        return ""
+    tracker = data.get("result")
+    if not isinstance(tracker, dict):
+        return ""
+    return str(tracker.get("tracking_code") or "").strip()
+
+
 def parse_easypost_event(data: dict) -> tuple[list[TrackingUpdate], int]:
     """EasyPost's `tracker.updated` (or `tracker.created`) Event: every entry
     of the tracker's `tracking_details` becomes an update (the ones seen
     before are duplicates and ignored); `est_delivery_date` goes with the
-    newest. Return the updates and how many entries said nothing we track."""
+    newest. Return the updates and how many entries said nothing we track.
+
+    The updates carry no position: they are one tracker's, of one tracking
+    number, and an unknown number is one problem whatever its scans."""
     if data.get("description") not in ("tracker.updated", "tracker.created"):
         return [], 1
     tracker = data.get("result")
@@ -325,4 +342,4 @@ def parse_easypost_event(data: dict) -> tuple[list[TrackingUpdate], int]:
         raise TrackingError(errors)
     if newest is not None and eta is not None:
         updates[updates.index(newest)] = replace(newest, estimated_delivery=eta)
-    return updates, ignored
+    return [replace(update, where="") for update in updates], ignored

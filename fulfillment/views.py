@@ -134,17 +134,25 @@ def carrier_tracking(request: HttpRequest, code: str) -> JsonResponse:
             {"recorded": int(changed), "duplicates": int(not changed), "ignored": 0}
         )
     try:
+        # A tracker Event names its number even when every scan is one we do
+        # not record (pre-transit): an unknown number is refused all the same.
+        numbers = [tracking_formats.easypost_tracking_code(data)]
         if tracking_formats.is_easypost_event(data):
             updates, ignored = tracking_formats.parse_easypost_event(data)
             source = TrackingEvent.Source.EASYPOST
         else:
             updates, ignored = tracking_formats.parse_tracking_json(data), 0
             source = TrackingEvent.Source.CARRIER
+        numbers = [number for number in numbers if number]
         report = (
             tracking.tracking_updates_record(
-                updates=updates, actor=None, source=source, carrier=carrier
+                updates=updates,
+                actor=None,
+                source=source,
+                carrier=carrier,
+                tracking_numbers=numbers,
             )
-            if updates
+            if updates or numbers
             else tracking.TrackingReport()
         )
     except TrackingError as error:

@@ -38,7 +38,7 @@ def _text(x: int, y: int, size: int, text: str, limit: int = 60) -> str:
 
 
 def label_zpl(label) -> str:
-    """Return one label (a `selectors.ShippingLabel`) as a ZPL block."""
+    """Return one label (a `sheets.ShippingLabel`) as a ZPL block."""
     parts = [f"^XA^CI28^PW{DOTS_WIDE}^LL{DOTS_HIGH}^LH0,0"]
     y = 30
     ship_from = label.ship_from

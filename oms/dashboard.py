@@ -20,6 +20,7 @@ from django.db.models import (
 from django.db.models.functions import Extract
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_tasks import task
 
 from connections.models import OutboundMessage
@@ -39,6 +40,7 @@ from oms.tallies import (
     shipment_counts,
 )
 from orders.models import Channel, CustomerRequest, ImportJob, Order, OrderStatus
+from orders.rules.failures import rules_failing
 from orders.services.shipby import ship_by_due_today_q, ship_by_late_q
 from returns.models import Refund
 
@@ -239,8 +241,9 @@ def _counts(querysets: dict[str, QuerySet]) -> dict[str, int]:
 
 def _needs_attention(*, user, now) -> list[tuple[str, int, str]]:
     """What a person must act on: refunds waiting for their approval, failed
-    background jobs and channel updates that gave up, each with the link to
-    the filtered list. One query, whatever the user may see."""
+    background jobs, rules that failed on orders and channel updates that
+    gave up, each with the link to the filtered list. One query, whatever
+    the user may see."""
     since = (now - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
     since_param = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     order_list = reverse("admin:orders_order_changelist")
@@ -283,6 +286,13 @@ def _needs_attention(*, user, now) -> list[tuple[str, int, str]]:
             ImportJob.objects.filter(status=ImportJob.Status.FAILED),
             reverse("admin:orders_importjob_changelist")
             + f"?status__exact={ImportJob.Status.FAILED}",
+        ),
+        (
+            "rules",
+            "orders.view_rule",
+            gettext("Rules failing (their orders held “Rule failed”)"),
+            rules_failing(),
+            reverse("admin:orders_rule_changelist") + "?failed_at__isempty=0",
         ),
         (
             "prints",

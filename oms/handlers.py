@@ -8,8 +8,9 @@ messages, the field-history user, login lockouts), which is most of what a
 webhook's acknowledgement would otherwise cost. They keep what protects every
 response (`API_MIDDLEWARE`): SecurityMiddleware (HTTPS redirect, HSTS,
 nosniff), the Content Security Policy (the docs page is HTML),
-CommonMiddleware (the ALLOWED_HOSTS check, Content-Length, APPEND_SLASH) and
-XFrameOptionsMiddleware.
+CommonMiddleware (the ALLOWED_HOSTS check, Content-Length, APPEND_SLASH),
+XFrameOptionsMiddleware and TryAgainMiddleware (a deadlock or a dropped
+connection answers a JSON 503 with Retry-After).
 
 CSRF protection guards a session cookie; without the session middleware an
 `/api/` view cannot authenticate by cookie, so there is nothing to forge.
@@ -30,6 +31,7 @@ API_MIDDLEWARE = frozenset(
         "oms.csp.ContentSecurityPolicyMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "core.middleware.TryAgainMiddleware",
     }
 )
 # The middleware left out for `/api/`: a browser session's (and static files,

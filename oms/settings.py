@@ -88,6 +88,9 @@ MIDDLEWARE = [
     # Field history records the user who made each change.
     "pghistory.middleware.HistoryMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A deadlock, lock timeout or dropped connection answers "try again"
+    # (503 JSON, or back to the admin page with a message), never a 500.
+    "core.middleware.TryAgainMiddleware",
     # Last, as django-axes asks: it turns locked-out logins into a 429 page.
     "axes.middleware.AxesMiddleware",
 ]

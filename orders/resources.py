@@ -16,6 +16,7 @@ class OrderExportResource(resources.ModelResource):
         attribute="customer__name", column_name="customer_name"
     )
     status = fields.Field(attribute="get_status_display", column_name="status")
+    discount_codes = fields.Field(column_name="discount_codes")
 
     class Meta:
         model = Order
@@ -38,11 +39,21 @@ class OrderExportResource(resources.ModelResource):
             "shipping_method",
             "currency",
             "subtotal",
+            "discount_amount",
+            "discount_codes",
             "shipping_amount",
+            "shipping_discount",
             "tax_amount",
+            "prices_include_tax",
             "total",
+            "stated_total",
+            "financial_status",
+            "note",
         )
         export_order = fields
+
+    def dehydrate_discount_codes(self, order: Order) -> str:
+        return ", ".join(order.discount_codes)
 
     def export_field(self, field, instance, **kwargs):
         return escape_formula(super().export_field(field, instance, **kwargs))

@@ -31,9 +31,11 @@ def ids_reserve(model, count: int) -> list[int]:
 def customers_insert_new(
     *, emails: Sequence[str], names: Sequence[str], phones: Sequence[str], now: datetime
 ) -> list[tuple[str, int]]:
-    """Insert the customers whose e-mail (any case) is not stored yet and
-    return (lower e-mail, id) of those inserted; one already stored, or added
-    by another transaction meanwhile, is skipped.
+    """Insert the customers whose e-mail (any case) is not stored yet, or,
+    for those without an e-mail, whose phone is not, and return (key, id) of
+    those inserted, the key as `orders.services.drafts.customer_key` makes it
+    (the lower-case e-mail, or "phone:" and the phone); one already stored, or
+    added by another transaction meanwhile, is skipped.
 
     The unique index is on `lower(email)`, which `bulk_create(ignore_conflicts)`
     skips silently without returning ids and `pgbulk.upsert` cannot name as a
@@ -45,7 +47,8 @@ def customers_insert_new(
             "(email, name, phone, accepts_marketing, created_at) "
             "SELECT e, n, p, false, %s "
             "FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(e, n, p) "
-            "ON CONFLICT DO NOTHING RETURNING lower(email), id",
+            "ON CONFLICT DO NOTHING RETURNING "
+            "CASE WHEN email = '' THEN 'phone:' || phone ELSE lower(email) END, id",
             [now, list(emails), list(names), list(phones)],
         )
         return cursor.fetchall()

@@ -6,8 +6,9 @@ import logging
 from django.template.loader import render_to_string
 
 from fulfillment.documents import labels_to_pdf
-from fulfillment.exceptions import LabelDoesNotFitError
+from fulfillment.exceptions import FulfillmentError, LabelDoesNotFitError
 from fulfillment.models.postage import ReturnLabel as PrepaidLabel
+from fulfillment.postage.labels import label_as_pdf
 from orders.models import CustomerEmail
 from returns import selectors
 from returns.models import ReturnRequest
@@ -43,7 +44,8 @@ def return_label_pdf(*, return_request: ReturnRequest) -> bytes:
         .first()
     )
     if prepaid is not None:
-        return bytes(prepaid)
+        # EasyPost may send a PNG although a PDF was asked for.
+        return label_as_pdf(bytes(prepaid), f"return {return_request.number}")
     label = selectors.return_label(return_request=return_request)
     return labels_to_pdf(
         [label],
@@ -62,10 +64,10 @@ def return_label_attachments(email: CustomerEmail) -> list[tuple[str, bytes, str
         return []
     try:
         pdf = return_label_pdf(return_request=return_request)
-    except LabelDoesNotFitError:
+    except (LabelDoesNotFitError, FulfillmentError) as error:
         # The e-mail still tells the customer the return is approved; staff
         # meet the same refusal, naming the return, when they print it.
-        logger.warning("Return label of %s does not fit", return_request.number)
+        logger.warning("Return label of %s: %s", return_request.number, error)
         return []
     return [
         (

@@ -245,8 +245,8 @@ class RefundForm(RefundPartsForm, StepForm):
         for line in self.lines:
             self.add_row(
                 f"{line.order_line.sku} · {line.order_line.name} — "
-                f"{line.quantity_received} came back at {line.order_line.unit_price} "
-                "each",
+                f"{line.quantity_received} came back at {line.order_line.unit_total} "
+                "each, after discounts",
                 {
                     f"refund_{line.pk}": _quantity(
                         line.quantity_received, line.quantity_received
@@ -272,7 +272,8 @@ class OrderRefundForm(RefundPartsForm):
         for line in self.lines:
             self.add_row(
                 f"{line.sku} · {line.name} — {line.quantity} ordered, "
-                f"{line.quantity_shipped} shipped, at {line.unit_price} each",
+                f"{line.quantity_shipped} shipped, at {line.unit_total} each after "
+                "discounts",
                 {f"refund_{line.pk}": _quantity(line.quantity)},
             )
         self.hide_reference_unless_manager(user)

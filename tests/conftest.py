@@ -72,6 +72,7 @@ TOWNS = {
     "DE": {"city": "Berlin", "postcode": "10115"},
     "FR": {"city": "Paris", "postcode": "75001"},
     "GB": {"city": "London", "postcode": "SW1A 1AA"},
+    "JP": {"city": "Chiyoda-ku", "region": "Tokyo", "postcode": "100-0001"},
 }
 
 

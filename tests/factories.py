@@ -106,6 +106,10 @@ class OrderLineFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda line: line.product.name)
     quantity = 1
     unit_price = Decimal("10.00")
+    total = factory.LazyAttribute(
+        lambda line: line.unit_price * line.quantity - line.discount_amount
+    )
+    discount_amount = Decimal("0")
 
 
 class CarrierFactory(factory.django.DjangoModelFactory):

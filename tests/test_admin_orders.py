@@ -24,6 +24,7 @@ def big_order(lines: int, events: int):
             name=product.name,
             quantity=1,
             unit_price=1,
+            total=1,
         )
     OrderEvent.objects.bulk_create(
         OrderEvent(order=order, kind="status", message=f"Step {n}")

@@ -101,6 +101,7 @@ def test_every_middleware_is_placed_in_or_out_of_the_api_stack():
         "oms.csp.ContentSecurityPolicyMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "core.middleware.TryAgainMiddleware",
     ]
 
 

@@ -10,7 +10,12 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from connections.inbox.applying import new_order_of, products_of, skus_unknown
+from connections.inbox.applying import (
+    new_order_of,
+    products_of,
+    skus_unknown,
+    skus_wanted,
+)
 from connections.inbox.messages import API_CREATE, api_delivery_id, text_clean
 from connections.inbox.payload import (
     FieldProblem,
@@ -21,7 +26,7 @@ from connections.inbox.payload import (
 from connections.inbox.storing import inbound_insert_or_earlier, inbound_process_soon
 from connections.models import InboundMessage
 from connections.sql import api_order_or_number
-from core.sequences import format_number
+from core.sequences import format_number, sequence_relation
 from inventory.models import Product
 from orders.models import Channel, Order
 from orders.services.orders import (
@@ -93,14 +98,14 @@ def inbound_api_check(*, channel: Channel, body: Any) -> ApiCheck:
     """Check an order sent to the API as the worker will take it in: the
     shared validator, its SKUs (kept per process), and whether the channel
     has the order already. A new order gets its number (outside any
-    transaction: requests do not queue on the counter) and is drafted as
+    transaction, from a sequence: it waits for no import) and is drafted as
     `orders_create_many` will write it. One statement; nothing else is
     written."""
     try:
         parsed = payload_check(body)
     except PayloadError as error:
         return ApiCheck(error.problems, external_id=external_id_of(body))
-    products = products_kept({line.sku for line in parsed.lines})
+    products = products_kept(skus_wanted(parsed))
     unknown = skus_unknown(parsed, products)
     if unknown:
         return ApiCheck(unknown, external_id=parsed.external_id)
@@ -110,7 +115,7 @@ def inbound_api_check(*, channel: Channel, body: Any) -> ApiCheck:
         channel_id=channel.pk,
         external_id=parsed.external_id,
         delivery_id=api_delivery_id(parsed.external_id),
-        counter=ORDER_SEQUENCE,
+        sequence=sequence_relation(ORDER_SEQUENCE),
     )
     if order_id is not None:
         existing = Order.objects.get(pk=order_id)
@@ -128,7 +133,11 @@ def inbound_api_check(*, channel: Channel, body: Any) -> ApiCheck:
         number=number,
     )
     draft = order_draft(
-        order=new, number=new.number, placed_at=parsed.placed_at or now, now=now
+        order=new,
+        number=new.number,
+        placed_at=parsed.placed_at or now,
+        now=now,
+        hold=new.hold(),
     )
     return ApiCheck(
         [],

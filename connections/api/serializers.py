@@ -9,6 +9,8 @@ accepted too.
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from orders.models import FinancialStatus
+
 AMOUNT = {
     "oneOf": [
         {"type": "string", "example": "19.90"},
@@ -23,7 +25,12 @@ class AmountField(serializers.CharField):
 
 
 class CustomerIn(serializers.Serializer):
-    email = serializers.CharField()
+    email = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Required unless the customer or the shipping address has a "
+        "phone; a customer without e-mail is sent no e-mails.",
+    )
     name = serializers.CharField(required=False, allow_blank=True)
     phone = serializers.CharField(required=False, allow_blank=True)
 
@@ -43,10 +50,43 @@ class AddressIn(serializers.Serializer):
 
 
 class LineIn(serializers.Serializer):
-    sku = serializers.CharField()
+    sku = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="A product's SKU; may be empty on a line that does not ship.",
+    )
     quantity = serializers.IntegerField(min_value=1)
-    unit_price = AmountField()
+    unit_price = AmountField(
+        help_text="Per unit, before discounts; more places than cents are "
+        "rounded half up (the line's total is computed from the price as sent)."
+    )
     name = serializers.CharField(required=False, allow_blank=True)
+    discount_amount = AmountField(
+        required=False,
+        help_text="The line's share of every discount (its own and the "
+        "order's), default 0.",
+    )
+    total = AmountField(
+        required=False,
+        help_text="The line's total after its discounts, as the shop has it "
+        "(kept exactly); default round(quantity × unit_price, 2) − discount_amount.",
+    )
+    requires_shipping = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="False for gift cards, digital and custom items: kept and "
+        "counted in the totals, never reserved, picked or shipped.",
+    )
+    external_id = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="The shop's id of the line or its product (named in errors).",
+    )
+
+
+class NoteAttribute(serializers.Serializer):
+    name = serializers.CharField()
+    value = serializers.CharField(allow_blank=True)
 
 
 class OrderIn(serializers.Serializer):
@@ -57,8 +97,39 @@ class OrderIn(serializers.Serializer):
     placed_at = serializers.DateTimeField(required=False)
     currency = serializers.CharField(required=False, help_text="ISO 4217, e.g. EUR.")
     shipping_method = serializers.CharField(required=False, allow_blank=True)
-    shipping_amount = AmountField(required=False)
+    shipping_amount = AmountField(
+        required=False, help_text="Shipping charged, before shipping discounts."
+    )
+    shipping_discount = AmountField(required=False, help_text="Default 0.")
     tax_amount = AmountField(required=False)
+    discount_amount = AmountField(
+        required=False,
+        help_text="Every discount on the merchandise (the lines' and the "
+        "order's); default: the lines' discounts added up.",
+    )
+    discount_codes = serializers.ListField(
+        child=serializers.CharField(), required=False
+    )
+    prices_include_tax = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="True when the prices and the total already contain the tax.",
+    )
+    total = AmountField(
+        required=False,
+        help_text="What the customer pays as the shop states it. When it differs "
+        "from the total computed here by any cent, the order is kept on hold "
+        '("totals differ") with both figures on its timeline.',
+    )
+    financial_status = serializers.ChoiceField(
+        choices=[*FinancialStatus.values, ""],
+        required=False,
+        help_text="The shop's payment state. A state the channel does not take "
+        'in keeps the order on hold ("awaiting payment") without reserving '
+        "stock; empty: taken as paid.",
+    )
+    note = serializers.CharField(required=False, allow_blank=True)
+    note_attributes = NoteAttribute(many=True, required=False)
     customer = CustomerIn()
     shipping_address = AddressIn()
     lines = LineIn(many=True)
@@ -72,7 +143,11 @@ class LineOut(serializers.Serializer):
     sku = serializers.CharField()
     name = serializers.CharField()
     quantity = serializers.IntegerField()
-    unit_price = serializers.CharField()
+    unit_price = serializers.CharField(help_text="Per unit, before discounts.")
+    discount_amount = serializers.CharField()
+    total = serializers.CharField(help_text="After the line's discounts.")
+    requires_shipping = serializers.BooleanField()
+    external_id = serializers.CharField()
     allocated = serializers.IntegerField(help_text="Reserved in stock now.")
     shipped = serializers.IntegerField()
     returned = serializers.IntegerField()
@@ -107,10 +182,20 @@ class OrderOut(serializers.Serializer):
     hold_reason = serializers.CharField()
     placed_at = serializers.DateTimeField()
     currency = serializers.CharField()
-    subtotal = serializers.CharField()
+    subtotal = serializers.CharField(help_text="The merchandise after every discount.")
+    discount_amount = serializers.CharField()
+    discount_codes = serializers.ListField(child=serializers.CharField())
     shipping_amount = serializers.CharField()
+    shipping_discount = serializers.CharField()
     tax_amount = serializers.CharField()
-    total = serializers.CharField()
+    prices_include_tax = serializers.BooleanField()
+    total = serializers.CharField(help_text="As computed here.")
+    stated_total = serializers.CharField(
+        allow_null=True, help_text="As the shop stated it (null: not stated)."
+    )
+    financial_status = serializers.CharField()
+    note = serializers.CharField()
+    note_attributes = NoteAttribute(many=True)
     shipping_method = serializers.CharField()
     shipping_address = AddressOut()
     lines = LineOut(many=True)

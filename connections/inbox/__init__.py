@@ -6,6 +6,8 @@ By subject, each module using only those above it in this list:
 
 - `messages`: a stored message's clean text and the marks of an API order;
 - `payload`: the order API's body checked with the CSV import's validator;
+- `changing`: a shop's update of an order here checked as an update (the
+  fields it may change), not as a new order;
 - `waking`, `allocating`: one delayed worker task per process and interval;
   stock reserved for the API's orders once written;
 - `applying`: take an order in, change it, cancel it (a drain's `Batch`

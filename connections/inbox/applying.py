@@ -16,8 +16,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from connections.inbox.allocating import inbound_allocate_wake
+from connections.inbox.changing import change_check
 from connections.inbox.messages import api_answered
-from connections.inbox.payload import FieldProblem, PayloadError, payload_check
+from connections.inbox.payload import FieldProblem, PayloadError
 from connections.models import InboundMessage
 from inventory.models import Product
 from orders import events
@@ -26,8 +27,14 @@ from orders.exceptions import OrderError, OrderStateError
 from orders.importing.validate import ParsedOrder
 from orders.models import Channel, Order, OrderStatus
 from orders.services.lifecycle import order_cancel
-from orders.services.order_edits import order_update
-from orders.services.orders import LineInput, NewOrder, order_create_one
+from orders.services.order_edits import order_notes_update, order_update
+from orders.services.orders import (
+    LineInput,
+    NewOrder,
+    OrderNotes,
+    order_create_one,
+)
+from orders.services.payment import order_payment_update
 
 logger = logging.getLogger("oms.inbox")
 
@@ -119,15 +126,25 @@ def products_of(skus: set[str], batch: Batch | None = None) -> dict[str, Product
     return {sku: known[sku] for sku in skus if sku in known}
 
 
+def skus_wanted(parsed: ParsedOrder) -> set[str]:
+    """The SKUs the order's lines name (a line that does not ship may name
+    none)."""
+    return {line.sku for line in parsed.lines if line.sku}
+
+
 def skus_unknown(parsed: ParsedOrder, products: dict[str, Product]) -> list:
-    """A problem for each line whose SKU no product has."""
+    """A problem for each line that ships and whose SKU no product has, naming
+    the line by its name and the shop's id of it. A line that does not ship
+    (a gift card, a custom item) may name a SKU the system does not know."""
     return [
         FieldProblem(
             f"lines[{line.row}].sku",
-            f"unknown SKU {line.sku!r}: add the product or correct the SKU.",
+            line.named(
+                f"unknown SKU {line.sku!r}: add the product or correct the SKU."
+            ),
         )
         for line in parsed.lines
-        if line.sku not in products
+        if line.requires_shipping and line.sku not in products
     ]
 
 
@@ -160,9 +177,15 @@ def new_order_of(
         ),
         lines=[
             LineInput(
-                product=products[line.sku],
+                product=products.get(line.sku),
                 quantity=line.quantity,
                 unit_price=line.unit_price,
+                discount_amount=line.discount_amount,
+                total=line.total,
+                requires_shipping=line.requires_shipping,
+                sku=line.sku,
+                name=line.name,
+                external_id=line.external_id,
             )
             for line in parsed.lines
         ],
@@ -170,6 +193,16 @@ def new_order_of(
         currency=parsed.currency,
         shipping_amount=parsed.shipping_amount,
         tax_amount=parsed.tax_amount,
+        discount_amount=parsed.discount_amount,
+        shipping_discount=parsed.shipping_discount,
+        prices_include_tax=parsed.prices_include_tax,
+        stated_total=parsed.stated_total,
+        notes=OrderNotes(
+            note=parsed.note,
+            note_attributes=parsed.note_attributes,
+            discount_codes=parsed.discount_codes,
+            financial_status=parsed.financial_status,
+        ),
         shipping_method=values.get("shipping_method", ""),
         # As the CSV import does: taken, held until someone checks it (before
         # the intake rules run, so they see the hold).
@@ -187,7 +220,7 @@ def order_take(
     existing = order_find(channel, parsed.external_id, batch)
     if existing is not None:
         return Outcome(Status.DUPLICATE, existing)
-    products = products_of({line.sku for line in parsed.lines}, batch)
+    products = products_of(skus_wanted(parsed), batch)
     unknown = skus_unknown(parsed, products)
     if unknown:
         raise PayloadError(unknown)
@@ -236,8 +269,15 @@ def order_take(
 def order_change(
     message: InboundMessage, order: Order, api_body: dict, platform: str
 ) -> Outcome:
-    """Apply what a shop changed of an order's address and shipping."""
-    parsed = payload_check(api_body)
+    """Apply what a shop changed of an order, checked as an update
+    (`changing.change_check`: its lines, customer and money were checked when
+    the order came and are not checked again, so a line the shop added since,
+    say without a SKU, does not refuse the change): its payment state (an
+    order awaiting payment is released when paid), its note and note
+    attributes (whatever its status), its address and shipping (until
+    packed)."""
+    parsed = change_check(api_body)
+    order = order_news_apply(message, order, parsed, platform)
     values = parsed.values
     wanted = {
         **{name: values.get(name, "") for name in UPDATABLE},
@@ -264,21 +304,52 @@ def order_change(
     return Outcome(Status.PROCESSED, result.order)
 
 
+def order_news_apply(
+    message: InboundMessage, order: Order, parsed: ParsedOrder, platform: str
+) -> Order:
+    """Apply a shop's update of an order's payment state and notes: a state
+    the shop did not send ("") changes nothing; the notes are as sent."""
+    with transaction.atomic():
+        if parsed.financial_status and parsed.financial_status != (
+            order.financial_status
+        ):
+            order = order_payment_update(
+                order=order,
+                financial_status=parsed.financial_status,
+                actor=None,
+                source=platform,
+                inbound_message_id=message.pk,
+            )
+        if (parsed.note, parsed.note_attributes) != (
+            order.note,
+            order.note_attributes,
+        ):
+            order = order_notes_update(
+                order=order,
+                actor=None,
+                note=parsed.note,
+                note_attributes=parsed.note_attributes,
+                inbound_message_id=message.pk,
+            )
+    return order
+
+
 def order_drop(
     message: InboundMessage,
     order: Order | None,
     external_id: str,
     platform: str,
     batch: Batch | None,
+    reported: str = "",
 ) -> Outcome:
     """Cancel the order a shop cancelled, where its state allows."""
     if order is None:
         if batch is not None and (message.channel_id, external_id) in batch.pending:
             return Outcome(AFTER_BATCH)  # cancelled in the batch that takes it in
-        return Outcome(
-            Status.IGNORED,
-            error=f"{platform} cancelled order {external_id or '(no id)'}, which is "
-            "not here.",
+        return order_early(
+            message,
+            external_id,
+            reported or f"{platform} cancelled order {external_id}",
         )
     if order.status == OrderStatus.CANCELLED:
         return Outcome(Status.DUPLICATE, order)
@@ -292,6 +363,20 @@ def order_drop(
         note_once(order, text, message)
         return Outcome(Status.PROCESSED, order, error=text)
     return Outcome(Status.PROCESSED, order)
+
+
+def order_early(message: InboundMessage, external_id: str, reported: str) -> Outcome:
+    """Keep a message about an order that is not here yet (a cancellation
+    delivered before the order; `reported` says what the shop reported): it
+    is applied when the order arrives (`processing.early_messages_apply`), so
+    a late order is not taken in as if nothing had happened to it."""
+    if not external_id:
+        return Outcome(Status.IGNORED, error=f"{reported}, without an order number.")
+    return Outcome(
+        Status.EARLY,
+        error=f"{reported}; the order is not here yet: kept, and applied when "
+        "it arrives.",
+    )
 
 
 def note_once(order: Order, text: str, message: InboundMessage) -> None:

@@ -10,7 +10,12 @@ from django.db import transaction
 from django_tasks import task
 
 from connections.inbox.applying import AFTER_BATCH, DEFERRED, Batch
-from connections.inbox.processing import inbound_apply_locked, inbound_process_locked
+from connections.inbox.processing import (
+    early_messages_apply,
+    inbound_apply_locked,
+    inbound_process_locked,
+    orders_arrived,
+)
 from connections.inbox.waking import queue_in_database, wake_once
 from connections.locks import lock_inbound_waiting
 from connections.models import InboundMessage
@@ -83,11 +88,13 @@ def inbound_drain_batch(*, received_before: datetime | None = None) -> int:
         elif outcome.status != DEFERRED:
             done.append(message)
     pending = list(batch.pending.values())
+    written: list[InboundMessage] = []
     if pending:
         written, alone = orders_write(pending)
         done.extend(written)
         later[:0] = alone
     inbound_outcomes_save(done)
+    early_messages_apply(orders_arrived(written))
     for message in later:
         inbound_process_locked(message)
     fault_pause("inbox.batch")  # the fault suite kills the worker here

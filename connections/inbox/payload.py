@@ -23,8 +23,9 @@ from typing import Any
 
 from core.limits import model_value_problem, shown
 from orders.importing.formats import Format
-from orders.importing.validate import ParsedOrder, line_check, order_check
+from orders.importing.validate import ParsedOrder, flag_of, line_check, order_check
 from orders.models import Order
+from orders.notes import notes_problem
 
 ADDRESS_KEYS = {
     "ship_name": "name",
@@ -38,8 +39,25 @@ ADDRESS_KEYS = {
     "ship_phone": "phone",
 }
 CUSTOMER_KEYS = {"email": "email", "customer_name": "name", "phone": "phone"}
-ORDER_KEYS = ("placed_at", "currency", "shipping_method", "shipping_amount")
+ORDER_KEYS = (
+    "placed_at",
+    "currency",
+    "shipping_method",
+    "shipping_amount",
+    "tax_amount",
+    "discount_amount",
+    "shipping_discount",
+    "total",
+    "financial_status",
+    "note",
+)
 LINE_KEYS = {"sku": "sku", "quantity": "quantity", "unit_price": "unit_price"}
+# Optional line fields: the check's name for each, and its key in a line.
+LINE_MONEY_KEYS = {
+    "line_discount": "discount_amount",
+    "line_total": "total",
+    "line_external_id": "external_id",
+}
 
 # The API as an import format: each field's "column" is its path in the body;
 # a line field's path is completed with the line's index (`lines[1].sku`).
@@ -51,13 +69,18 @@ API = Format(
         "placed_at": "placed_at",
         "currency": "currency",
         "shipping_method": "shipping_method",
-        "shipping_amount": "shipping_amount",
-        "tax_amount": "tax_amount",
+        **{f: f for f in ORDER_KEYS},
+        "prices_include_tax": "prices_include_tax",
+        "discount_codes": "discount_codes",
+        "note_attributes": "note_attributes",
         **{f: f"customer.{key}" for f, key in CUSTOMER_KEYS.items()},
         **{f: f"shipping_address.{key}" for f, key in ADDRESS_KEYS.items()},
         **{f: f"lines.{key}" for f, key in LINE_KEYS.items()},
+        **{f: f"lines.{key}" for f, key in LINE_MONEY_KEYS.items()},
         "line_name": "lines.name",
+        "requires_shipping": "lines.requires_shipping",
     },
+    # The e-mail may be empty when the customer or the address has a phone.
     required=frozenset(
         {"email", "ship_name", "ship_address1", "ship_city", "ship_country"}
     ),
@@ -102,6 +125,65 @@ def _text(value: Any, path: str, problems: list[FieldProblem]) -> str:
     return ""
 
 
+def _flag(value: Any, path: str, problems: list[FieldProblem]) -> str:
+    """Return a true/false value as the text a file's cell would hold ("" when
+    absent); note other types."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and flag_of(value) is not None:
+        return value
+    problems.append(FieldProblem(path, "must be true or false."))
+    return ""
+
+
+def _codes(value: Any, problems: list[FieldProblem]) -> list[str]:
+    """The discount codes: a list of texts (a code may come as an object with
+    a "code", as Shopify sends them)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.append(FieldProblem("discount_codes", "must be a list of codes."))
+        return []
+    codes = []
+    for index, code in enumerate(value):
+        if isinstance(code, dict):
+            code = code.get("code")
+        if not isinstance(code, str | int) or isinstance(code, bool):
+            problems.append(
+                FieldProblem(f"discount_codes[{index}]", "must be a code (text).")
+            )
+            continue
+        if str(code).strip():
+            codes.append(str(code).strip())
+    return codes
+
+
+def note_attributes_check(
+    value: Any, problems: list[FieldProblem]
+) -> list[dict[str, str]]:
+    """The note attributes: a list of {"name": …, "value": …}."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.append(
+            FieldProblem("note_attributes", 'must be a list of {"name", "value"}.')
+        )
+        return []
+    kept = []
+    for index, attribute in enumerate(value):
+        path = f"note_attributes[{index}]"
+        if not isinstance(attribute, dict):
+            problems.append(FieldProblem(path, 'must be {"name": …, "value": …}.'))
+            continue
+        name = _text(attribute.get("name"), f"{path}.name", problems).strip()
+        text = _text(attribute.get("value"), f"{path}.value", problems).strip()
+        if name or text:
+            kept.append({"name": name, "value": text})
+    return kept
+
+
 def _object(body: Any, key: str, problems: list[FieldProblem]) -> dict:
     value = body.get(key)
     if value is None:
@@ -120,7 +202,8 @@ def _path(column: str, row: int) -> str:
 
 def payload_check(body: Any, *, default_currency: str = "USD") -> ParsedOrder:
     """Check an order body and return it parsed; raise PayloadError naming
-    every problem's field path."""
+    every problem's field path. (A shop's update of an order already here is
+    checked by `changing.change_check`.)"""
     problems: list[FieldProblem] = []
     if not isinstance(body, dict):
         raise PayloadError([FieldProblem("(body)", "must be a JSON object.")])
@@ -132,8 +215,11 @@ def payload_check(body: Any, *, default_currency: str = "USD") -> ParsedOrder:
     customer = _object(body, "customer", problems)
     address = _object(body, "shipping_address", problems)
     values: dict[str, str] = {}
-    for f in (*ORDER_KEYS, "tax_amount"):
+    for f in ORDER_KEYS:
         values[f] = _text(body.get(f), f, problems).strip()
+    values["prices_include_tax"] = _flag(
+        body.get("prices_include_tax"), "prices_include_tax", problems
+    )
     for f, key in CUSTOMER_KEYS.items():
         values[f] = _text(customer.get(key), f"customer.{key}", problems).strip()
     for f, key in ADDRESS_KEYS.items():
@@ -154,7 +240,7 @@ def payload_check(body: Any, *, default_currency: str = "USD") -> ParsedOrder:
             continue
         cells = {
             key: _text(line.get(key), f"lines[{index}].{key}", problems)
-            for key in (*LINE_KEYS, "name")
+            for key in (*LINE_KEYS, *LINE_MONEY_KEYS.values(), "name")
         }
         line_check(
             order,
@@ -164,8 +250,23 @@ def payload_check(body: Any, *, default_currency: str = "USD") -> ParsedOrder:
             quantity=cells["quantity"],
             price=cells["unit_price"],
             name=cells["name"],
+            discount=cells["discount_amount"],
+            total=cells["total"],
+            requires_shipping=_flag(
+                line.get("requires_shipping"),
+                f"lines[{index}].requires_shipping",
+                problems,
+            ),
+            external_id=cells["external_id"],
         )
     order_check(order, API, False, default_currency)
+    order.discount_codes = _codes(body.get("discount_codes"), problems)
+    order.note_attributes = note_attributes_check(body.get("note_attributes"), problems)
+    # The note itself is checked with the order's values (`order_check`).
+    if message := notes_problem("", order.note_attributes):
+        problems.append(FieldProblem("note_attributes", message))
+    if message := notes_problem("", [], order.discount_codes):
+        problems.append(FieldProblem("discount_codes", message))
     problems.extend(
         FieldProblem(_path(p.column, p.row), p.message) for p in order.problems
     )

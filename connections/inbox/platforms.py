@@ -3,6 +3,8 @@ order's state in the shop: take the order in, change it, cancel it, or
 nothing (said why)."""
 
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from connections.inbox.applying import (
@@ -25,22 +27,32 @@ Source = InboundMessage.Source
 
 
 def shopify_apply(message: InboundMessage, body: Any, batch: Batch | None) -> Outcome:
-    """Apply a Shopify `orders/*` webhook."""
+    """Apply a Shopify `orders/*` webhook.
+
+    A cancellation that comes before its order (`orders/cancelled`, or an
+    update showing the order cancelled) is kept until the order arrives; an
+    `orders/updated` or `orders/paid` of an order here is applied as a change
+    of it (`shopify_update`), of one not here it takes the order in.
+    """
     if not isinstance(body, dict):
         raise PayloadError([FieldProblem("(body)", "must be a JSON object.")])
     external_id = shopify.shopify_external_id(body)
     order = order_find(message.channel, external_id, batch)
     cancelled = shopify.shopify_is_cancelled(body)
-    if message.topic == "orders/cancelled" or (cancelled and order is not None):
+    if message.topic == "orders/cancelled" or (
+        cancelled and message.topic != "orders/create"
+    ):
         return order_drop(message, order, external_id, "Shopify", batch)
     if cancelled:
+        if order is not None:
+            return order_drop(message, order, external_id, "Shopify", batch)
         return Outcome(
             Status.IGNORED, error="Cancelled in Shopify before it came here."
         )
     if message.topic not in shopify.TOPICS:
         return Outcome(Status.IGNORED, error=f"Topic {message.topic!r} is not read.")
     api_body = shopify.shopify_order_body(body)
-    if order is not None and message.topic == "orders/updated":
+    if order is not None and message.topic in ("orders/updated", "orders/paid"):
         return shopify_update(message, order, body, api_body)
     return order_take(message, payload_check(api_body), batch)
 
@@ -65,12 +77,33 @@ def shopify_update(
 
 def shopify_update_stale(message: InboundMessage, order: Order, body: dict) -> str:
     """Say why this update is older than one already applied, or ""."""
-    updated_at = shopify.shopify_updated_at(body)
-    if updated_at is None:
+    return update_stale(
+        message,
+        order,
+        shopify.shopify_updated_at(body),
+        shopify.shopify_updated_at,
+        platform="Shopify",
+        field_name="updated_at",
+    )
+
+
+def update_stale(
+    message: InboundMessage,
+    order: Order,
+    moment: datetime | None,
+    moment_of: Callable[[Any], datetime | None],
+    *,
+    platform: str,
+    field_name: str,
+) -> str:
+    """Say why this update (changed in the shop at `moment`) is older than one
+    already applied to the order (each read with `moment_of`), or "": the
+    shop's own time orders its updates, not their arrival."""
+    if moment is None:
         return ""
     applied = (
         InboundMessage.objects.filter(
-            order=order, source=Source.SHOPIFY, status=Status.PROCESSED
+            order=order, source=message.source, status=Status.PROCESSED
         )
         .exclude(pk=message.pk)
         .values_list("body", flat=True)
@@ -78,16 +111,16 @@ def shopify_update_stale(message: InboundMessage, order: Order, body: dict) -> s
     newest = None
     for earlier in applied:
         try:
-            moment = shopify.shopify_updated_at(json.loads(earlier))
+            applied_at = moment_of(json.loads(earlier))
         except ValueError:
             continue
-        if moment is not None and (newest is None or moment > newest):
-            newest = moment
-    if newest is None or updated_at >= newest:
+        if applied_at is not None and (newest is None or applied_at > newest):
+            newest = applied_at
+    if newest is None or moment >= newest:
         return ""
     return (
-        f"Not applied: this Shopify update (updated_at {updated_at.isoformat()}) "
-        f"is older than one already applied (updated_at {newest.isoformat()}); "
+        f"Not applied: this {platform} update ({field_name} {moment.isoformat()}) "
+        f"is older than one already applied ({field_name} {newest.isoformat()}); "
         "it arrived late."
     )
 
@@ -117,7 +150,8 @@ def shopify_line_changes(order: Order, body: dict) -> str:
 def woocommerce_apply(
     message: InboundMessage, body: Any, batch: Batch | None
 ) -> Outcome:
-    """Apply a WooCommerce `order.*` webhook."""
+    """Apply a WooCommerce `order.*` webhook, in the shop's `date_modified_gmt`
+    order: an update older than one already applied is ignored."""
     if not isinstance(body, dict):
         raise PayloadError([FieldProblem("(body)", "must be a JSON object.")])
     if message.topic == "order.deleted":
@@ -128,15 +162,37 @@ def woocommerce_apply(
         return Outcome(Status.IGNORED, error=f"Topic {message.topic!r} is not read.")
     external_id = woocommerce.woocommerce_external_id(body)
     order = order_find(message.channel, external_id, batch)
+    if order is not None:
+        stale = update_stale(
+            message,
+            order,
+            woocommerce.woocommerce_modified_at(body),
+            woocommerce.woocommerce_modified_at,
+            platform="WooCommerce",
+            field_name="date_modified_gmt",
+        )
+        if stale:
+            return Outcome(Status.IGNORED, order, error=stale)
     status = woocommerce.woocommerce_status(body)
     if status in woocommerce.CANCELLED_STATUSES:
-        if order is None:
+        if order is None and message.topic == "order.created":
             return Outcome(
                 Status.IGNORED, error=f"Order {external_id} is {status} in WooCommerce."
             )
-        return order_drop(message, order, external_id, "WooCommerce", batch)
+        # An update that cancels an order not here yet is kept until the order
+        # arrives (applying.order_early).
+        return order_drop(
+            message,
+            order,
+            external_id,
+            "WooCommerce",
+            batch,
+            reported=f"Order {external_id} is {status} in WooCommerce",
+        )
     api_body = woocommerce.woocommerce_order_body(body)
     if order is not None:
+        # Checked as a change (address, shipping), never as a new order: its
+        # lines are not taken again.
         return order_change(message, order, api_body, "WooCommerce")
     if status not in woocommerce.IMPORTED_STATUSES:
         return Outcome(

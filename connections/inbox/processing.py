@@ -17,7 +17,7 @@ from connections.inbox.applying import (
 from connections.inbox.messages import API_CREATE, api_order_taken
 from connections.inbox.payload import PayloadError, payload_check
 from connections.inbox.platforms import shopify_apply, woocommerce_apply
-from connections.locks import lock_inbound_message
+from connections.locks import lock_inbound_early, lock_inbound_message
 from connections.models import InboundMessage
 from core.exceptions import DomainError
 
@@ -104,12 +104,40 @@ def inbound_outcome_save(*, message: InboundMessage, **extra: Any) -> None:
 
 
 def inbound_process_locked(message: InboundMessage) -> Outcome:
-    """Apply a message the caller holds locked, alone, and save the outcome."""
+    """Apply a message the caller holds locked, alone, and save the outcome;
+    then the messages that came before the order it took in."""
     if message.status != Status.RECEIVED:
         return Outcome(message.status, message.order, message.error)
     outcome = inbound_apply_locked(message=message)
     inbound_outcome_save(message=message)
+    if outcome.status == Status.PROCESSED and outcome.order is not None:
+        early_messages_apply(orders_arrived([message]))
     return outcome
+
+
+def orders_arrived(messages: list[InboundMessage]) -> list[tuple[int, str]]:
+    """The orders (channel id, external id) these processed shop messages are
+    about: a shop may have sent messages about them before they came. The
+    order API sends none (it has no updates)."""
+    return [
+        (message.channel_id, message.order.external_id)
+        for message in messages
+        if message.source != Source.API
+        and message.status == Status.PROCESSED
+        and message.order is not None
+    ]
+
+
+def early_messages_apply(keys: list[tuple[int, str]]) -> None:
+    """Apply, oldest first, the messages kept because they came before their
+    order (`Status.EARLY`: a cancellation delivered before the order), now
+    that the order is here; each outcome saved on its message."""
+    if not keys:
+        return
+    for early in lock_inbound_early(keys):
+        early.status = Status.RECEIVED
+        inbound_apply_locked(message=early)
+        inbound_outcome_save(message=early)
 
 
 def inbound_process(*, message_id: int) -> Outcome:

@@ -30,6 +30,9 @@ class InboundMessage(models.Model):
         # Processed, and it changed nothing: the order it names was there.
         DUPLICATE = "duplicate", "Duplicate"
         IGNORED = "ignored", "Ignored"
+        # It names an order not here yet (a cancellation delivered before the
+        # order): kept, and applied when the order arrives.
+        EARLY = "early", "Before its order"
 
     channel = models.ForeignKey(
         Channel, on_delete=models.PROTECT, related_name="inbound_messages"

@@ -94,7 +94,7 @@ def outbox_claim(message_id: int, now: datetime) -> OutboundMessage | None:
                 return None
             if message.kind == Kind.INVENTORY_UPDATED:
                 OutboundMessage.objects.filter(pk=message_id).update(
-                    sequence=sequence_reserve(name="outbox-stock")[0]
+                    sequence=sequence_reserve(name="outbox_stock")[0]
                 )
     except IntegrityError:
         # Another push of this SKU to this channel is on its way: go after it.

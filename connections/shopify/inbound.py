@@ -13,7 +13,20 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-TOPICS = {"orders/create", "orders/updated", "orders/cancelled"}
+TOPICS = {"orders/create", "orders/updated", "orders/cancelled", "orders/paid"}
+# Shopify's payment states in the order body's normalised names (the contract
+# of the order API); `expired` is an authorisation that lapsed.
+FINANCIAL_STATUSES = {
+    "paid": "paid",
+    "authorized": "authorized",
+    "pending": "pending",
+    "partially_paid": "partially_paid",
+    "refunded": "refunded",
+    "partially_refunded": "partially_refunded",
+    "voided": "voided",
+    "expired": "voided",
+    "unpaid": "unpaid",
+}
 
 
 def _join(*parts: Any) -> str:
@@ -39,45 +52,129 @@ def shopify_external_id(resource: Any) -> str:
     return f"#{number}" if isinstance(number, int | str) and number else ""
 
 
+def _dicts(value: Any) -> list[dict]:
+    return (
+        [item for item in value if isinstance(item, dict)]
+        if isinstance(value, list)
+        else []
+    )
+
+
+def _allocated(item: dict) -> Decimal:
+    """The discounts Shopify allocated to a line or a shipping line."""
+    return sum(
+        (_amount(a.get("amount")) for a in _dicts(item.get("discount_allocations"))),
+        Decimal("0"),
+    )
+
+
+def shopify_line(item: dict) -> dict:
+    """Return an order API line for a Shopify line item.
+
+    The line total is the price times the quantity ordered less the discounts
+    allocated to the line (`discount_allocations`, line-level and the line's
+    share of order-level discounts), as Shopify's subtotal counts it. A gift
+    card, or a line Shopify says needs no shipping (a custom or digital item),
+    does not ship.
+    """
+    quantity = item.get("quantity")
+    price = _amount(item.get("price"))
+    discount = _allocated(item)
+    line = {
+        "sku": item.get("sku") or "",
+        "quantity": quantity,
+        "unit_price": item.get("price"),
+        "name": item.get("name") or item.get("title"),
+        "discount_amount": str(discount),
+        "requires_shipping": item.get("requires_shipping") is not False
+        and item.get("gift_card") is not True,
+        "external_id": str(item.get("product_id") or item.get("id") or ""),
+    }
+    if isinstance(quantity, int) and not isinstance(quantity, bool):
+        line["total"] = str(price * quantity - discount)
+    return line
+
+
+def shopify_financial_status(resource: Any) -> str:
+    """Return the order's payment state in the order API's names ("" unknown)."""
+    if not isinstance(resource, dict) or not isinstance(
+        resource.get("financial_status"), str
+    ):
+        return ""
+    return FINANCIAL_STATUSES.get(resource["financial_status"].strip().lower(), "")
+
+
+def shopify_note_attributes(resource: dict) -> list[dict]:
+    """Return the order's note attributes (gift message, delivery instructions)."""
+    return [
+        {"name": str(attribute.get("name") or ""), "value": _note_value(attribute)}
+        for attribute in _dicts(resource.get("note_attributes"))
+        if attribute.get("name")
+    ]
+
+
+def _note_value(attribute: dict) -> str:
+    value = attribute.get("value")
+    return "" if value is None else str(value)
+
+
 def shopify_order_body(resource: dict) -> dict:
-    """Return the order API body for a Shopify order resource."""
+    """Return the order API body for a Shopify order resource.
+
+    Money as Shopify states it: `total_price` is the total the customer pays
+    for the order as placed (`current_total_price` follows later edits and
+    refunds, which are not intake's business); `taxes_included` says whether
+    prices and total already hold the tax; `total_discounts` is every discount
+    on the merchandise; the shipping lines' `price` less `discounted_price` is
+    the discount on shipping.
+    """
     customer = (
         resource.get("customer") if isinstance(resource.get("customer"), dict) else {}
     )
+    lines = [shopify_line(item) for item in _dicts(resource.get("line_items"))]
     address = resource.get("shipping_address")
     if not isinstance(address, dict):
-        address = {}
-    shipping_lines = resource.get("shipping_lines")
-    if not isinstance(shipping_lines, list):
-        shipping_lines = []
-    shipping_lines = [line for line in shipping_lines if isinstance(line, dict)]
+        # An order that ships nothing (gift cards) has no shipping address:
+        # the billing address names the customer.
+        billing = resource.get("billing_address")
+        ships = any(line["requires_shipping"] for line in lines)
+        address = billing if isinstance(billing, dict) and not ships else {}
+    shipping_lines = _dicts(resource.get("shipping_lines"))
     shipping_amount = sum(
         (_amount(line.get("price", "0")) for line in shipping_lines), Decimal("0")
     )
-    line_items = resource.get("line_items")
-    lines = [
-        {
-            "sku": item.get("sku"),
-            "quantity": item.get("quantity"),
-            "unit_price": item.get("price"),
-            "name": item.get("name") or item.get("title"),
-        }
-        for item in (line_items if isinstance(line_items, list) else [])
-        if isinstance(item, dict)
+    shipping_discount = sum(
+        (_shipping_discount(line) for line in shipping_lines), Decimal("0")
+    )
+    codes = [
+        code["code"].strip()
+        for code in _dicts(resource.get("discount_codes"))
+        if isinstance(code.get("code"), str) and code["code"].strip()
     ]
+    note = resource.get("note")
     return {
         "external_id": shopify_external_id(resource),
         "placed_at": resource.get("processed_at") or resource.get("created_at"),
         "currency": resource.get("currency"),
         "shipping_method": shipping_lines[0].get("title") if shipping_lines else "",
         "shipping_amount": str(shipping_amount),
+        "shipping_discount": str(shipping_discount),
         "tax_amount": resource.get("total_tax"),
+        "prices_include_tax": resource.get("taxes_included") is True,
+        "discount_amount": resource.get("total_discounts") or "0",
+        "discount_codes": codes,
+        "total": resource.get("total_price"),
+        "financial_status": shopify_financial_status(resource),
+        "note": note if isinstance(note, str) else "",
+        "note_attributes": shopify_note_attributes(resource),
         "customer": {
             "email": resource.get("email")
             or resource.get("contact_email")
             or customer.get("email"),
             "name": _join(customer.get("first_name"), customer.get("last_name")),
-            "phone": customer.get("phone") or resource.get("phone"),
+            "phone": customer.get("phone")
+            or resource.get("phone")
+            or address.get("phone"),
         },
         "shipping_address": {
             "name": address.get("name")
@@ -93,6 +190,17 @@ def shopify_order_body(resource: dict) -> dict:
         },
         "lines": lines,
     }
+
+
+def _shipping_discount(line: dict) -> Decimal:
+    """A shipping line's discount: its price less its discounted price (or the
+    discounts allocated to it, where an older body has no discounted price)."""
+    if line.get("discounted_price") is None:
+        return _allocated(line)
+    return max(
+        _amount(line.get("price", "0")) - _amount(line["discounted_price"]),
+        Decimal("0"),
+    )
 
 
 def shopify_is_cancelled(resource: Any) -> bool:

@@ -32,7 +32,7 @@ from fulfillment.models.postage import (
     ShipmentPostage,
 )
 from fulfillment.postage.buying import shipments_postage_buy_task
-from fulfillment.postage.labels import shipping_labels_zpl
+from fulfillment.postage.labels import postage_label_note, shipping_labels_zpl
 from fulfillment.postage.rates import shipment_rates_fetch_task
 from fulfillment.postage.scan_forms import scan_forms_create_task
 from fulfillment.postage.voids import shipment_postage_void_task
@@ -119,6 +119,7 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         "label_service",
         "tracking_code",
         "cost",
+        "label",
         "refund_status",
         "error",
     ]
@@ -126,7 +127,7 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     list_select_related = ["shipment", "carrier", "box"]
     search_fields = ["shipment__number", "tracking_code", "easypost_shipment_id"]
     exclude = ["label_file", "rates"]
-    readonly_fields = ["rates_table"]
+    readonly_fields = ["rates_table", "label"]
     actions = ["fetch_rates", "buy_chosen", "void_labels", "download_labels"]
 
     @admin.display(description="cheapest rate")
@@ -135,6 +136,16 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
             return ""
         rate = obj.rates[0]
         return f"{rate['carrier']} {rate['service']} {rate['rate']} {rate['currency']}"
+
+    @admin.display(description="label")
+    def label(self, obj: ShipmentPostage) -> str:
+        """The format of the bought label's file, with a note when it is not
+        the one asked for."""
+        if obj.status != ShipmentPostage.Status.BOUGHT:
+            return ""
+        note = postage_label_note(obj)
+        what = obj.get_label_format_display() or "unknown format"
+        return format_html("{} — {}", what, note) if note else what
 
     @admin.display(description="rates")
     def rates_table(self, obj: ShipmentPostage) -> str:

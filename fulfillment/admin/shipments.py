@@ -30,7 +30,7 @@ from fulfillment.models import (
     ShipmentStatus,
     TrackingEvent,
 )
-from fulfillment.postage.labels import zpl_preferred
+from fulfillment.postage.labels import shipment_label_text, zpl_preferred
 from fulfillment.services.tracking import (
     tracking_event_record,
     tracking_updates_record,
@@ -175,6 +175,7 @@ class ShipmentAdmin(
             False,
         )
 
+    readonly_fields = ["postage_label"]
     change_form_template = "admin/fulfillment/shipment/change_form.html"
     date_hierarchy = "created_at"
     inlines = [ShipmentLineInline, TrackingEventInline, PackScanInline]
@@ -205,6 +206,12 @@ class ShipmentAdmin(
                 obj.tracking_number,
             )
         return obj.tracking_number
+
+    @admin.display(description="label bought")
+    def postage_label(self, obj: Shipment) -> str:
+        """The EasyPost label: its file's format, and a note when EasyPost
+        sent another format than the location asks for."""
+        return shipment_label_text(obj.pk) if obj and obj.pk else ""
 
     @admin.display(description="weight (kg)")
     def weight_kg(self, obj: Shipment) -> str:

@@ -11,6 +11,7 @@ from fulfillment.models.postage import (  # noqa: F401
     Box,
     CarrierAccount,
     ChannelPostage,
+    LabelFileFormat,
     LabelFormat,
     LocationPostage,
     RateChoice,

@@ -86,8 +86,19 @@ class CarrierAccount(models.Model):
 
 
 class LabelFormat(models.TextChoices):
+    """The label format a location asks EasyPost for."""
+
     PDF = "PDF", "PDF (4×6 in)"
     ZPL = "ZPL", "ZPL (thermal printer)"
+
+
+class LabelFileFormat(models.TextChoices):
+    """The format of a label file as EasyPost sent it, read from its bytes
+    (an account or carrier may ignore the format asked for)."""
+
+    PDF = "PDF", "PDF"
+    PNG = "PNG", "PNG image"
+    ZPL = "ZPL", "ZPL"
 
 
 class RateChoice(models.TextChoices):
@@ -285,7 +296,21 @@ class ShipmentPostage(models.Model):
     label_service = models.CharField(max_length=64, blank=True)
     cost = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
-    label_format = models.CharField(max_length=3, choices=LabelFormat, blank=True)
+    label_format = models.CharField(
+        max_length=3,
+        choices=LabelFileFormat,
+        blank=True,
+        help_text="The format of the label file EasyPost sent, read from its "
+        "bytes; empty when it is none of PDF, PNG or ZPL.",
+    )
+    label_format_asked = models.CharField(
+        "label format asked",
+        max_length=3,
+        choices=LabelFormat,
+        blank=True,
+        help_text="The format asked of EasyPost (the location's preference when "
+        "the rates were fetched).",
+    )
     label_url = models.URLField(max_length=500, blank=True)
     label_file = models.BinaryField(null=True, blank=True, editable=False)
     tracker_id = models.CharField(max_length=64, blank=True)

@@ -40,11 +40,12 @@ from fulfillment.locks import (
     lock_shipments,
 )
 from fulfillment.models import Shipment, ShipmentStatus
-from fulfillment.models.postage import ShipmentPostage
+from fulfillment.models.postage import LabelFormat, LocationPostage, ShipmentPostage
 from fulfillment.postage import client
 from fulfillment.postage.addresses import AddressCheckFailed, order_address_check
 from fulfillment.postage.client import claim_lease, label_bought, label_url
 from fulfillment.postage.concurrency import concurrency, run_bounded
+from fulfillment.postage.labels import label_format_note, label_format_of
 from fulfillment.postage.parcels import ship_to
 from fulfillment.postage.rates import easypost_key
 from orders import events as order_events
@@ -240,6 +241,16 @@ def _purchase_failed(plan: PurchasePlan, error: DomainError) -> None:
     postage.save(update_fields=["error", "buying_since", "status", "updated_at"])
 
 
+def _format_preferred(shipment: Shipment) -> str:
+    """The label format the shipment's location asks for."""
+    return (
+        LocationPostage.objects.filter(location_id=shipment.location_id)
+        .values_list("label_format", flat=True)
+        .first()
+        or LabelFormat.PDF
+    )
+
+
 @transaction.atomic
 def _purchase_record(plan: PurchasePlan, purchase: Purchase, actor: Actor) -> Shipment:
     shipment = Shipment.objects.only("order_id").get(pk=plan.shipment_id)
@@ -250,7 +261,6 @@ def _purchase_record(plan: PurchasePlan, purchase: Purchase, actor: Actor) -> Sh
         return shipment
     answer = purchase.answer
     rate = answer.get("selected_rate") or {}
-    label = answer.get("postage_label") or {}
     postage.status = ShipmentPostage.Status.BOUGHT
     postage.buying_since = None
     postage.purchases += 1
@@ -260,11 +270,14 @@ def _purchase_record(plan: PurchasePlan, purchase: Purchase, actor: Actor) -> Sh
     postage.cost = client.decimal_or_none(rate.get("rate"))
     postage.currency = (rate.get("currency") or "")[:3]
     postage.label_url = label_url(answer)[:500]
-    postage.label_format = (
-        "ZPL"
-        if postage.label_url.lower().endswith(".zpl")
-        or (label.get("label_file_type") or "").lower().endswith("zpl")
-        else "PDF"
+    # What the file is, not what was asked or what its address says: an
+    # account or carrier may ignore the format asked for.
+    postage.label_format = label_format_of(purchase.label)
+    postage.label_format_asked = postage.label_format_asked or _format_preferred(
+        shipment
+    )
+    note = label_format_note(
+        found=postage.label_format, asked=postage.label_format_asked
     )
     postage.label_file = purchase.label
     postage.tracker_id = purchase.tracker_id
@@ -278,13 +291,15 @@ def _purchase_record(plan: PurchasePlan, purchase: Purchase, actor: Actor) -> Sh
         actor=actor,
         message=f"Label bought for shipment {shipment.number}: "
         f"{postage.label_carrier} {postage.label_service} "
-        f"{postage.tracking_code}, {postage.cost} {postage.currency}.",
+        f"{postage.tracking_code}, {postage.cost} {postage.currency}."
+        + (f" {note}" if note else ""),
         data={
             "shipment": shipment.number,
             "postage": "bought",
             "tracking": postage.tracking_code,
             "cost": str(postage.cost),
             "easypost_shipment": postage.easypost_shipment_id,
+            "label_format": postage.label_format,
         },
     )
     try:

@@ -184,7 +184,8 @@ def _rating_plan(shipment_id: int) -> RatingPlan:
     if account.account_id_list:
         params["carrier_accounts"] = account.account_id_list
     postage.reference = reference
-    postage.save(update_fields=["reference", "updated_at"])
+    postage.label_format_asked = label_format
+    postage.save(update_fields=["reference", "label_format_asked", "updated_at"])
     return RatingPlan(shipment_id=shipment_id, api_key=api_key, params=params)
 
 

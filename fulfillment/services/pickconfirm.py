@@ -6,8 +6,10 @@ short (the rest stays reserved in a new pending shipment, as at the pack
 station).
 
 Scans are stored per pick list (`PickScan`), so a refresh never counts
-twice; the pick list's row lock serialises them. Confirming locks in the
-global order: orders, then shipments, then the pick list.
+twice. Everything that writes locks in the global order
+(`fulfillment.locks.lock_pick_list_work`): confirming the orders, then the
+shipments being picked, then the pick list; a scan or a short the shipments,
+then the pick list, whose lock serialises them.
 """
 
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from django.db.models.functions import Coalesce
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.handover import shipment_split_rest
-from fulfillment.locks import lock_pick_lists, lock_shipments
+from fulfillment.locks import lock_pick_list_work
 from fulfillment.models import (
     PickList,
     PickScan,
@@ -30,7 +32,6 @@ from fulfillment.models import (
 )
 from fulfillment.services.packstation.scanning import scan_matches, scan_parse
 from inventory.models import StockLevel
-from orders.locks import lock_orders
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,11 @@ def _units(pick_list_id: int, kind: str) -> Subquery:
     )
 
 
-def _lines(pick_list: PickList) -> list[ShipmentLine]:
-    """Return the lines still to pick (shipments on the list, being picked),
-    with their bin, units picked and units short, in one query, in walking
-    order (bin, then SKU, then shipment)."""
+def _lines(pick_list: PickList, locked=None) -> list[ShipmentLine]:
+    """Return the lines still to pick (shipments on the list, being picked,
+    and among the `locked` ones when given), with their bin, units picked and
+    units short, in one query, in walking order (bin, then SKU, then
+    shipment)."""
     bins = StockLevel.objects.filter(
         location_id=pick_list.location_id,
         product_id=OuterRef("order_line__product_id"),
@@ -84,6 +86,8 @@ def _lines(pick_list: PickList) -> list[ShipmentLine]:
             pick_bin=Coalesce(Subquery(bins), Value("")),
         )
     )
+    if locked is not None:
+        lines = lines.filter(shipment_id__in=list(locked))
     return sorted(
         lines,
         key=lambda line: (
@@ -187,14 +191,11 @@ def pick_list_progress(*, pick_list: PickList) -> dict[str, int]:
     }
 
 
-def _load(pick_list_id: int, *, lock: bool) -> PickList:
-    if lock:
-        found = lock_pick_lists([pick_list_id])
-        if not found:
-            raise PickList.DoesNotExist
-        pick_list = PickList.objects.select_related("location").get(pk=found[0].pk)
-    else:
-        pick_list = PickList.objects.select_related("location").get(pk=pick_list_id)
+def _load(pick_list_id: int) -> PickList:
+    return _checked(PickList.objects.select_related("location").get(pk=pick_list_id))
+
+
+def _checked(pick_list: PickList) -> PickList:
     if not pick_list.location.confirm_picks:
         raise FulfillmentError(
             f"Location {pick_list.location.code} does not confirm picks: pick "
@@ -204,9 +205,20 @@ def _load(pick_list_id: int, *, lock: bool) -> PickList:
     return pick_list
 
 
+def _load_locked(
+    pick_list_id: int, *, orders: bool = False
+) -> tuple[PickList, dict[int, Shipment]]:
+    """Lock the pick list's work (`lock_pick_list_work`) and return the list
+    and its locked shipments."""
+    pick_list, shipments = lock_pick_list_work(pick_list_id, orders=orders)
+    if pick_list is None:
+        raise PickList.DoesNotExist
+    return _checked(pick_list), shipments
+
+
 def pick_confirm_state(*, pick_list_id: int) -> dict[str, Any]:
     """Return the confirmation page's view of a pick list (after a refresh)."""
-    return pick_state(pick_list=_load(pick_list_id, lock=False))
+    return pick_state(pick_list=_load(pick_list_id))
 
 
 def _check_open(pick_list: PickList) -> None:
@@ -232,10 +244,10 @@ def pick_confirm_scan(*, pick_list_id: int, code: str, actor: Actor) -> PickOutc
     item of a line in that bin counts one unit (`5*CODE` five). A wrong bin,
     a wrong item or more units than the line needs is refused, recorded and
     not counted. Lines whose product has no bin need no bin scan."""
-    pick_list = _load(pick_list_id, lock=True)
+    pick_list, shipments = _load_locked(pick_list_id)
     _check_open(pick_list)
     raw = (code or "").strip()[:100]
-    lines = _lines(pick_list)
+    lines = _lines(pick_list, shipments)
     bin_code = _current_bin(pick_list)
 
     def refuse(reason: str, line: ShipmentLine | None = None) -> PickOutcome:
@@ -350,9 +362,9 @@ def pick_confirm_short(
     *, pick_list_id: int, shipment_id: int, order_line_id: int, actor: Actor
 ) -> PickOutcome:
     """Mark the units of a line not picked yet as short (none in the bin)."""
-    pick_list = _load(pick_list_id, lock=True)
+    pick_list, shipments = _load_locked(pick_list_id)
     _check_open(pick_list)
-    lines = _lines(pick_list)
+    lines = _lines(pick_list, shipments)
     line = next(
         (
             line
@@ -409,18 +421,9 @@ def pick_confirm_finish(*, pick_list_id: int, actor: Actor) -> ConfirmOutcome:
     with short units ships short: what was not picked moves to a new pending
     shipment that stays reserved. A shipment of which nothing was picked
     stays on the list as it is (nothing of it could ship)."""
-    ids = dict(
-        Shipment.objects.filter(
-            pick_list_id=pick_list_id, status=ShipmentStatus.PICKING
-        )
-        .order_by()
-        .values_list("pk", "order_id")
-    )
-    lock_orders(sorted(set(ids.values())))
-    shipments = lock_shipments(ids)
-    pick_list = _load(pick_list_id, lock=True)
+    pick_list, shipments = _load_locked(pick_list_id, orders=True)
     _check_open(pick_list)
-    lines = _lines(pick_list)
+    lines = _lines(pick_list, shipments)
     open_lines = [line for line in lines if _left(line)]
     if open_lines:
         units = sum(_left(line) for line in open_lines)
@@ -440,9 +443,8 @@ def pick_confirm_finish(*, pick_list_id: int, actor: Actor) -> ConfirmOutcome:
         }
         if not rest:
             continue
-        shipment = shipments.get(shipment_id)
-        if shipment is None or shipment.status != ShipmentStatus.PICKING:
-            continue
+        # Read after the lock, the lines are of locked shipments being picked.
+        shipment = shipments[shipment_id]
         leaving = {
             line.order_line_id: min(line.picked_units, line.quantity) for line in group
         }

@@ -215,9 +215,8 @@ def tracking_event_record(
 
 
 def _shipments_by_tracking(
-    updates: Sequence[TrackingUpdate], carrier: Carrier | None
+    numbers: set[str], carrier: Carrier | None
 ) -> dict[str, list[Shipment]]:
-    numbers = {update.tracking_number for update in updates}
     shipments = Shipment.objects.filter(tracking_number__in=numbers)
     if carrier is not None and not carrier.aggregator:
         shipments = shipments.filter(carrier=carrier)
@@ -233,6 +232,31 @@ def _line_number(error: str) -> int:
     return int(number) if number.isdigit() else 0
 
 
+def _unknown_number_errors(
+    numbers: Sequence[str],
+    updates: Sequence[TrackingUpdate],
+    carrier: Carrier | None,
+) -> list[str]:
+    """One problem per unknown tracking number, however many scans it has
+    (none, when a sender reports a number without a scan we track): where
+    its first scan is, and how many there are."""
+    scans: dict[str, list[TrackingUpdate]] = {number: [] for number in numbers}
+    for update in updates:
+        if update.tracking_number in scans:
+            scans[update.tracking_number].append(update)
+    errors = []
+    for number, its_scans in scans.items():
+        where = its_scans[0].where if its_scans else ""
+        count = f" ({len(its_scans)} updates)" if len(its_scans) > 1 else ""
+        errors.append(
+            (f"{where}: " if where else "")
+            + f"no shipment has tracking number {number!r}"
+            + (f" with {carrier.name}" if carrier and not carrier.aggregator else "")
+            + f"{count}."
+        )
+    return errors
+
+
 @transaction.atomic
 def tracking_updates_record(
     *,
@@ -241,29 +265,36 @@ def tracking_updates_record(
     source: str,
     carrier: Carrier | None = None,
     refused_lines: Sequence[str] = (),
+    tracking_numbers: Sequence[str] = (),
 ) -> TrackingReport:
     """Record many updates (a CSV, a carrier's batch) all or nothing.
 
     A carrier only reports on its own parcels, unless it is an aggregator.
     Every problem is reported with where it is, all at once, together with
     `refused_lines` (problems the reader already found); nothing is written
-    then.
+    then. `tracking_numbers` are numbers the sender reports on although it
+    sent no scan we record (EasyPost's pre-transit scans): each must be a
+    shipment's too. An unknown number is one problem (404), whatever its
+    scans.
     """
-    found = _shipments_by_tracking(updates, carrier)
-    errors, matched = list(refused_lines), []
+    numbers = {update.tracking_number for update in updates} | set(tracking_numbers)
+    found = _shipments_by_tracking(numbers, carrier)
+    unknown = [
+        number
+        for number in dict.fromkeys(
+            [*tracking_numbers, *(u.tracking_number for u in updates)]
+        )
+        if not found.get(number)
+    ]
+    errors = list(refused_lines)
+    errors += _unknown_number_errors(unknown, updates, carrier)
+    matched = []
     for update in updates:
         shipments = found.get(update.tracking_number, [])
         prefix = f"{update.where}: " if update.where else ""
         if not shipments:
-            errors.append(
-                f"{prefix}no shipment has tracking number {update.tracking_number!r}"
-                + (
-                    f" with {carrier.name}."
-                    if carrier and not carrier.aggregator
-                    else "."
-                )
-            )
-        elif len(shipments) > 1:
+            continue  # One problem per unknown number, above.
+        if len(shipments) > 1:
             errors.append(
                 f"{prefix}tracking number {update.tracking_number!r} belongs to "
                 f"{len(shipments)} shipments ("
@@ -274,9 +305,7 @@ def tracking_updates_record(
             matched.append((shipments[0], update))
     refused_status = None
     if len(errors) > len(refused_lines):
-        unknown_only = not refused_lines and all(
-            "no shipment has" in error for error in errors
-        )
+        unknown_only = not refused_lines and len(errors) == len(unknown)
         refused_status = 404 if unknown_only else 400
     elif refused_lines:
         refused_status = 400

@@ -5,6 +5,7 @@ shipments, their scans, its returns with their lines, its open requests."""
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch
@@ -61,6 +62,11 @@ class LineView:
     sku: str
     quantity: int
     returnable: int
+    unit_price: Decimal = Decimal("0")
+    # In cents: the line's discount and its total after it.
+    discount: Decimal = Decimal("0")
+    total: Decimal = Decimal("0")
+    requires_shipping: bool = True
 
 
 @dataclass(frozen=True)
@@ -265,6 +271,10 @@ def customer_page(*, token: str) -> CustomerPage | None:
                 0,
                 line.quantity_shipped - line.quantity_returned - claims.get(line.pk, 0),
             ),
+            unit_price=line.unit_price,
+            discount=line.discount_cents,
+            total=line.line_total,
+            requires_shipping=line.requires_shipping,
         )
         for line in OrderLine.objects.filter(order_id=order.pk).order_by("pk")
     ]

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.exceptions import DomainError
 from core.responses import pdf_response
-from fulfillment.exceptions import LabelDoesNotFitError
+from fulfillment.exceptions import FulfillmentError
 from oms.csp import image_origin, images_allow
 from oms.customer import forms
 from oms.customer.selectors import CustomerPage, customer_page
@@ -332,7 +332,7 @@ def return_label(
     try:
         # The prepaid label where one was bought through EasyPost, else ours.
         pdf = documents.return_label_pdf(return_request=rma)
-    except LabelDoesNotFitError:
+    except FulfillmentError:  # a label too full, or in no printable format
         return _page(
             request,
             page,

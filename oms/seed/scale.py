@@ -39,7 +39,7 @@ from collections.abc import Callable
 
 from django.utils import timezone
 
-from core.sequences import sequence_reserve
+from core.sequences import sequence_relation
 from fulfillment.models import Carrier, Shipment
 from inventory.models import Location, Product, StockLevel
 from oms import sql
@@ -136,9 +136,13 @@ def seed_scale(
     first_order = sql.seed_ids_reserve(
         table=Order._meta.db_table, column="id", count=orders
     )[0]
-    first_number = sequence_reserve(name="order", count=orders)[0]
+    first_number = sql.seed_numbers_reserve(
+        sequence=sequence_relation("order"), count=orders
+    )[0]
     # One shipment number per order (orders that never shipped leave a gap).
-    first_shipment = sequence_reserve(name="shipment", count=orders)[0]
+    first_shipment = sql.seed_numbers_reserve(
+        sequence=sequence_relation("shipment"), count=orders
+    )[0]
     params = {
         "seed": seed,
         "now": now,

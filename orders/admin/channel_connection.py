@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin
 
 from core.admin_secrets import secret_hint
+from orders.models import Channel, FinancialStatus
 
 # The channel's connection secrets besides its outbound webhook secret: set
 # here, never shown (as core.admin_secrets does for that one).
@@ -12,7 +13,16 @@ CONNECTION_SECRETS = ("access_token", "inbound_secret")
 
 
 class ChannelConnectionForm(forms.ModelForm):
-    """Write-only inputs for the access token and the inbound webhook secret."""
+    """Write-only inputs for the access token and the inbound webhook secret;
+    the payment states the channel takes orders in with, as checkboxes."""
+
+    accepted_financial_statuses = forms.MultipleChoiceField(
+        label="Payment states taken in",
+        choices=FinancialStatus.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=Channel._meta.get_field("accepted_financial_statuses").help_text,
+    )
 
     new_access_token = forms.CharField(
         label="New access token",

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from import_export.admin import ExportMixin
 
 from core.admin_choices import CachedRelatedFieldListFilter
@@ -206,10 +206,16 @@ class OrderAdminBase(
             "Money",
             {
                 "fields": [
-                    "currency",
-                    ("subtotal", "shipping_amount", "tax_amount", "total"),
+                    ("currency", "financial_status"),
+                    ("subtotal", "discount_amount", "discount_codes_display"),
+                    ("shipping_amount", "shipping_discount"),
+                    ("tax_display", "total", "stated_total"),
                 ]
             },
+        ),
+        (
+            "Notes",
+            {"fields": ["note", "note_attributes_display", "customer_emails"]},
         ),
     ]
 
@@ -301,8 +307,48 @@ class OrderAdminBase(
             request, context, add=add, change=change, form_url=form_url, obj=obj
         )
 
+    @admin.display(description="tax")
+    def tax_display(self, obj: Order) -> str:
+        return obj.tax_text
+
+    @admin.display(description="discount codes")
+    def discount_codes_display(self, obj: Order) -> str:
+        return ", ".join(obj.discount_codes or ()) or "-"
+
+    @admin.display(description="note attributes")
+    def note_attributes_display(self, obj: Order) -> str:
+        attributes = obj.note_attributes or []
+        if not attributes:
+            return "-"
+        return format_html_join(
+            "",
+            "<div><strong>{}:</strong> {}</div>",
+            ((a.get("name", ""), a.get("value", "")) for a in attributes),
+        )
+
+    @admin.display(description="customer e-mails")
+    def customer_emails(self, obj: Order) -> str:
+        if not obj.customer.email:
+            return (
+                "Not sent: the customer gave no e-mail address (phone "
+                f"{obj.customer.phone or obj.ship_phone})."
+            )
+        if not obj.channel.send_customer_emails:
+            return f"Not sent: {obj.channel.name} mails its own customers."
+        return f"Sent to {obj.customer.email}."
+
     def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None):
-        always = ["number", "status", "hold_reason", "subtotal", "total"]
+        always = [
+            "number",
+            "status",
+            "hold_reason",
+            "subtotal",
+            "total",
+            "tax_display",
+            "discount_codes_display",
+            "note_attributes_display",
+            "customer_emails",
+        ]
         if obj is None:
             return always
         locked = [f.name for f in Order._meta.fields if f.name not in EDITABLE_FIELDS]

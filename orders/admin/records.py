@@ -93,6 +93,8 @@ class OrderLineAdmin(ReadOnlyAdminMixin, FieldHistoryAdmin):
         "name",
         "quantity",
         "unit_price",
+        "total",
+        "requires_shipping",
         "quantity_shipped",
     ]
     list_select_related = ["order"]

@@ -8,12 +8,16 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 
 from core.admin_choices import filter_choices_cached
+from core.limits import FormLimitsMixin
 from orders.models import Channel, Order, OrderTag, Rule, RuleAction, RuleCondition
+from orders.rules.failures import rule_failure_clear
+from orders.rules.preview import PREVIEW_DAYS, PREVIEW_LIMIT, rule_preview
 from orders.rules.schema import RuleSchemaError, action_parse, condition_parse
-from orders.rules.services import PREVIEW_DAYS, PREVIEW_LIMIT, rule_preview
 
 
 class RuleConditionForm(forms.ModelForm):
@@ -60,7 +64,7 @@ class RuleActionForm(forms.ModelForm):
         return data
 
 
-class RuleConditionInline(admin.TabularInline):
+class RuleConditionInline(FormLimitsMixin, admin.TabularInline):
     model = RuleCondition
     form = RuleConditionForm
     extra = 1
@@ -68,7 +72,7 @@ class RuleConditionInline(admin.TabularInline):
     verbose_name_plural = "conditions (if)"
 
 
-class RuleActionInline(admin.TabularInline):
+class RuleActionInline(FormLimitsMixin, admin.TabularInline):
     model = RuleAction
     form = RuleActionForm
     extra = 1
@@ -78,7 +82,7 @@ class RuleActionInline(admin.TabularInline):
 
 
 @admin.register(Rule)
-class RuleAdmin(admin.ModelAdmin):
+class RuleAdmin(FormLimitsMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "position",
@@ -86,14 +90,43 @@ class RuleAdmin(admin.ModelAdmin):
         "trigger",
         "match",
         "stop_here",
+        "failing_since",
         "try_it",
     ]
     list_display_links = ["name"]
     list_editable = ["position", "active"]
-    list_filter = ["active", "trigger"]
+    list_filter = ["active", "trigger", ("failed_at", admin.EmptyFieldListFilter)]
     search_fields = ["name"]
-    fields = ["name", "position", "active", "trigger", "match", "stop_here"]
+    fields = ["name", "position", "active", "trigger", "match", "stop_here", "failing"]
+    readonly_fields = ["failing"]
     inlines = [RuleConditionInline, RuleActionInline]
+
+    @admin.display(description=gettext_lazy("failed"), ordering="failed_at")
+    def failing_since(self, rule: Rule) -> str:
+        if rule.failed_at is None:
+            return "—"
+        return format_html(
+            '<span class="oms-rule-failing" title="{}">{}</span>',
+            rule.failure,
+            formats.localize(timezone.localtime(rule.failed_at)),
+        )
+
+    @admin.display(description=gettext_lazy("failing"))
+    def failing(self, rule: Rule) -> str:
+        if rule.failed_at is None:
+            return gettext("No.")
+        return format_html(
+            '<span class="errornote oms-rule-failing">{}</span>',
+            gettext(
+                "Failed %(when)s: %(error)s. The orders it failed on went on "
+                "without it, held “Rule failed” with this rule named on their "
+                "timeline. Fix the rule and save it to clear this."
+            )
+            % {
+                "when": formats.localize(timezone.localtime(rule.failed_at)),
+                "error": rule.failure.rstrip("."),
+            },
+        )
 
     @admin.display(description="try it")
     def try_it(self, rule: Rule) -> str:
@@ -106,6 +139,10 @@ class RuleAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        rule_failure_clear(rule=form.instance)
 
     def get_urls(self):
         return [

@@ -30,8 +30,31 @@ ORDER_FIELDS = (
     "tax_amount",
     "fulfillment_status",
     "cancelled_at",
+    # Money as the shop means it, its payment state and the customer's note
+    # (issue 27): read when a format names a column for them (`validate.
+    # order_check`). Subtotal and the province name only serve to read a
+    # Shopify export (orders.importing.shopify).
+    "subtotal",
+    "discount_amount",
+    "discount_codes",
+    "shipping_discount",
+    "total",
+    "prices_include_tax",
+    "financial_status",
+    "note",
+    "note_attributes",
+    "ship_region_name",
 )
 LINE_FIELDS = ("sku", "quantity", "unit_price", "line_name")
+# Optional line fields, read when a format names a column for them: the
+# line's discount, its total after discounts, whether it ships (yes/no), the
+# shop's id of the line.
+LINE_MONEY_FIELDS = (
+    "line_discount",
+    "line_total",
+    "requires_shipping",
+    "line_external_id",
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +95,20 @@ OMS = Format(
         "unit_price": "unit_price",
         "shipping_amount": "shipping_amount",
         "tax_amount": "tax_amount",
+        # Optional: money as the shop means it, payment, notes, lines that
+        # do not ship (docs/import.md).
+        "discount_amount": "discount_amount",
+        "discount_codes": "discount_codes",
+        "shipping_discount": "shipping_discount",
+        "total": "total",
+        "prices_include_tax": "prices_include_tax",
+        "financial_status": "financial_status",
+        "note": "note",
+        "line_name": "line_name",
+        "line_discount": "line_discount",
+        "line_total": "line_total",
+        "requires_shipping": "requires_shipping",
+        "line_external_id": "line_external_id",
     },
     required=frozenset(
         {
@@ -117,7 +154,19 @@ SHOPIFY = Format(
         "ship_region": "Shipping Province",
         "ship_country": "Shipping Country",
         "ship_phone": "Shipping Phone",
+        "ship_region_name": "Shipping Province Name",
         "phone": "Phone",
+        # Subtotal is after discounts; with Shipping, Taxes and Total it tells
+        # whether the prices include the tax (orders.importing.shopify).
+        "subtotal": "Subtotal",
+        "total": "Total",
+        "discount_amount": "Discount Amount",
+        "discount_codes": "Discount Code",
+        "financial_status": "Financial Status",
+        "note": "Notes",
+        "note_attributes": "Note Attributes",
+        "line_discount": "Lineitem discount",
+        "requires_shipping": "Lineitem requires shipping",
     },
     required=frozenset(
         {

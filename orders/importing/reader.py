@@ -19,7 +19,9 @@ class Table:
     never held as a list of rows)."""
 
     header: list[str]
-    # (line number in the file, cells); the header is line 1.
+    # (row, cells), rows numbered as a spreadsheet shows them: the header is
+    # row 1, and a row is one row however many lines its quoted cells span
+    # (a Shopify export's notes often do).
     rows: Iterator[tuple[int, list[str]]]
     encoding: str
     delimiter: str
@@ -175,9 +177,11 @@ def _csv_error(error: csv.Error, reader, name: str) -> ImportFileError:
 
 
 def _data_rows(reader, name: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield the rows that hold anything, numbered as a spreadsheet shows
+    them (the header is row 1; an empty row still counts)."""
     try:
-        for row in reader:
+        for number, row in enumerate(reader, start=2):
             if any(row) and any(cell.strip() for cell in row):
-                yield reader.line_num, row
+                yield number, row
     except csv.Error as error:
         raise _csv_error(error, reader, name) from error

@@ -9,6 +9,7 @@ from inventory.models import Product
 from orders.importing.result import ImportResult
 from orders.importing.validate import ParsedOrder, Problem
 from orders.models import Channel, Customer, Order, OrderLine
+from orders.services.drafts import customer_key
 
 
 def values_lookup(queryset, key: str, values: list, *fields: str) -> list[tuple]:
@@ -70,12 +71,16 @@ def orders_resolve(
     for order in orders:
         for line in order.lines:
             found = products.get(line.sku)
-            if line.sku and found is None:
+            # A line that does not ship may name a SKU no product has.
+            if line.sku and found is None and line.requires_shipping:
                 order.problems.append(
                     Problem(
                         line.row,
                         sku_column,
-                        f"unknown SKU {line.sku!r}: add the product or correct the SKU.",
+                        line.named(
+                            f"unknown SKU {line.sku!r}: add the product or "
+                            "correct the SKU."
+                        ),
                         order.external_id,
                     )
                 )
@@ -111,10 +116,30 @@ def orders_resolve(
         if (order.channel_id, order.external_id) in existing:
             order.skip_reason = order.skip_reason or "already imported"
 
-    emails = sorted(
-        {o.values["email"].lower() for o in orders if o.values.get("email")}
+    customers = customers_lookup(sorted({parsed_customer_key(o) for o in orders}))
+    for order in orders:
+        order.customer_id = customers.get(parsed_customer_key(order))
+
+
+def parsed_customer_phone(order: ParsedOrder) -> str:
+    """The phone the order's customer is kept with (the address's when the
+    customer gave none)."""
+    return order.values.get("phone", "") or order.values.get("ship_phone", "")
+
+
+def parsed_customer_key(order: ParsedOrder) -> str:
+    """How the order's customer is found (`customer_key`)."""
+    return customer_key(
+        email=order.values.get("email", ""), phone=parsed_customer_phone(order)
     )
-    customers = dict(
+
+
+def customers_lookup(keys: list[str]) -> dict[str, int]:
+    """The ids of the stored customers with these keys (`customer_key`): by
+    e-mail, in any case, or by phone for those without an e-mail."""
+    phones = [key.removeprefix("phone:") for key in keys if key.startswith("phone:")]
+    emails = [key for key in keys if key and not key.startswith("phone:")]
+    found = dict(
         values_lookup(
             Customer.objects.annotate(email_lower=Lower("email")),
             "email_lower",
@@ -123,5 +148,10 @@ def orders_resolve(
             "pk",
         )
     )
-    for order in orders:
-        order.customer_id = customers.get(order.values.get("email", "").lower())
+    found.update(
+        (f"phone:{phone}", pk)
+        for phone, pk in values_lookup(
+            Customer.objects.filter(email=""), "phone", phones, "phone", "pk"
+        )
+    )
+    return found

@@ -21,6 +21,9 @@ class ImportResult:
     skipped_by_channel: list[tuple[int, str, str]] = field(default_factory=list)
     # (row, external id, problem) of orders imported on hold for an address check.
     held_for_address: list[tuple[int, str, str]] = field(default_factory=list)
+    # (row, external id, why) of orders imported on hold because their total
+    # differs from the file's or their payment is not taken in yet.
+    held_for_money: list[tuple[int, str, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     refused_orders: int = 0
     written: bool = False
@@ -49,6 +52,11 @@ class ImportResult:
                 f", {len(self.held_for_address)} on hold for an address check "
                 "(see each order's timeline)"
             )
+        if self.held_for_money:
+            text += (
+                f", {len(self.held_for_money)} on hold for their total or payment "
+                "(see each order's timeline)"
+            )
         return text
 
     def as_dict(self) -> dict:
@@ -63,6 +71,7 @@ class ImportResult:
             "skipped_existing_count": len(self.skipped_existing),
             "skipped_by_channel": [list(s) for s in self.skipped_by_channel[:1000]],
             "held_for_address": [list(h) for h in self.held_for_address[:1000]],
+            "held_for_money": [list(h) for h in self.held_for_money[:1000]],
             "problems": [str(p) for p in self.problems[:1000]],
             "problem_count": len(self.problems),
             "refused_orders": self.refused_orders,

@@ -11,7 +11,6 @@ import gc
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,10 +21,11 @@ from core.hooks import ORDER_EVENT, hook_emit
 from core.limits import printable
 from orders.importing.formats import detect_format
 from orders.importing.reader import ImportFileError, read_table
-from orders.importing.resolve import orders_resolve
+from orders.importing.resolve import orders_resolve, parsed_customer_phone
 from orders.importing.result import PREVIEW_ORDERS, ImportResult, Progress
-from orders.importing.validate import ParsedOrder, parse_table
+from orders.importing.validate import ParsedOrder, parse_table, parsed_totals
 from orders.importing.write import orders_write
+from orders.intake import intake_hold
 from orders.models import Channel, OrderStatus
 
 __all__ = ["orders_import"]
@@ -142,11 +142,14 @@ def _orders_import(
         for order in importable
         if order.address_problem
     ]
+    result.held_for_money = held_for_money(importable)
     result.lines = sum(len(order.lines) for order in importable)
-    new_emails = {
-        o.values["email"].lower() for o in importable if o.customer_id is None
+    new_customers = {
+        o.values["email"].lower() or parsed_customer_phone(o)
+        for o in importable
+        if o.customer_id is None
     }
-    result.new_customers = sorted(new_emails)
+    result.new_customers = sorted(new_customers)
     result.preview = [
         {
             "row": order.first_row,
@@ -157,11 +160,7 @@ def _orders_import(
             "lines": [
                 (line.sku, line.quantity, str(line.unit_price)) for line in order.lines
             ],
-            "total": str(
-                sum((ln.unit_price * ln.quantity for ln in order.lines), Decimal("0"))
-                + order.shipping_amount
-                + order.tax_amount
-            ),
+            "total": str(parsed_totals(order).total),
         }
         for order in importable[:PREVIEW_ORDERS]
     ]
@@ -212,3 +211,23 @@ def _orders_import(
     result.written = True
     report("writing", result.lines, result.lines)
     return result
+
+
+def held_for_money(orders: list[ParsedOrder]) -> list[tuple[int, str, str]]:
+    """(row, external id, why) of the orders the import takes in on hold for
+    their total or their payment (`orders.intake`; an address problem is
+    reported apart)."""
+    channels = Channel.objects.in_bulk({order.channel_id for order in orders})
+    held = []
+    for order in orders:
+        hold = intake_hold(
+            channel=channels[order.channel_id],
+            address_problem="",
+            computed_total=parsed_totals(order).total,
+            stated_total=order.stated_total,
+            financial_status=order.financial_status,
+            currency=order.currency,
+        )
+        if hold is not None:
+            held.append((order.first_row, order.external_id, hold.note))
+    return held

@@ -5,33 +5,53 @@ is checked before anything is written. `resolve` then looks up channels,
 products, customers and already imported orders in a few set-based queries.
 """
 
-import functools
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 
-from django.utils import timezone
-
-from core.limits import integer_range, model_value_problem, shown
+from core.limits import model_value_problem, shown
 from orders.addresses import address_problem_text, country_code
 from orders.importing.formats import ORDER_FIELDS, SHOPIFY, Format, column_indexes
+from orders.importing.lines import line_check
+from orders.importing.parsed import (
+    Parsed,
+    ParsedLine,
+    ParsedOrder,
+    Problem,
+    parsed_totals,
+)
 from orders.importing.reader import Table
-from orders.models import Customer, Order, OrderLine
+from orders.importing.shopify import shopify_values_read
+from orders.importing.values import (
+    flag_of,
+    money_of,
+    rounded_problem,
+    text_problem,
+    when_of,
+)
+from orders.models import Customer, FinancialStatus, Order
+from orders.money import cents
+from orders.notes import notes_problem
 
+# The ship-to fields a format may require; none for an order that ships nothing.
+SHIP_TO_REQUIRED = frozenset(
+    {"ship_name", "ship_address1", "ship_city", "ship_country"}
+)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
-ZERO = Decimal("0")
-
-
-@functools.lru_cache(maxsize=16384)
-def _text_problem(model, name: str, value: str) -> str | None:
-    """`model_value_problem` for a text value, remembered: a file repeats its
-    SKUs, customers, cities and methods on many rows, and fields with
-    validators of their own (the e-mail) are slow to check."""
-    return model_value_problem(model, name, value)
+# Where callers have imported them from.
+__all__ = [
+    "Parsed",
+    "ParsedLine",
+    "ParsedOrder",
+    "Problem",
+    "flag_of",
+    "line_check",
+    "notes_problem",
+    "order_check",
+    "parse_table",
+    "parsed_totals",
+]
 
 
 # Order fields written from the file value of the same name, as it is.
@@ -45,128 +65,6 @@ ORDER_TEXT_FIELDS = (
     "ship_postcode",
     "shipping_method",
 )
-
-
-@dataclass(frozen=True)
-class Problem:
-    row: int
-    column: str
-    message: str
-    external_id: str = ""
-
-    def __str__(self) -> str:
-        return f"row {self.row}, column {self.column}: {self.message}"
-
-
-@dataclass(slots=True)
-class ParsedLine:
-    row: int
-    sku: str
-    quantity: int
-    unit_price: Decimal
-    name: str = ""
-    product_id: int | None = None
-    product_name: str = ""
-
-
-@dataclass(slots=True)
-class ParsedOrder:
-    external_id: str
-    first_row: int
-    values: dict[str, str]
-    lines: list[ParsedLine] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    placed_at: datetime | None = None
-    country: str = ""
-    currency: str = ""
-    shipping_amount: Decimal = ZERO
-    tax_amount: Decimal = ZERO
-    channel_id: int | None = None
-    customer_id: int | None = None
-    skip_reason: str = ""
-    raw: tuple = ()
-    # Why the address does not meet its country's rules: the order is still
-    # imported, on hold for an address check, with this as the hold note.
-    address_problem: str = ""
-
-    @property
-    def valid(self) -> bool:
-        return not self.problems
-
-
-@dataclass
-class Parsed:
-    orders: list[ParsedOrder]
-    problems: list[Problem]  # rows that belong to no order
-
-
-def _money(text: str, decimal_comma: bool) -> Decimal | None:
-    if not decimal_comma:
-        try:  # The common case: a plain number such as 12.50.
-            value = Decimal(text)
-        except InvalidOperation:
-            pass
-        else:
-            return value if value.is_finite() else None
-    text = text.strip().replace(" ", "")
-    for symbol in ("$", "€", "£"):
-        text = text.replace(symbol, "")
-    if decimal_comma:
-        text = text.replace(".", "").replace(",", ".")
-    else:
-        text = text.replace(",", "")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
-@functools.lru_cache(maxsize=16384)
-def _price(text: str, decimal_comma: bool) -> tuple[Decimal | None, str | None]:
-    """A line's unit price read from the text, and why a line cannot store it
-    (None when it can, or when the text is no price at all), remembered per
-    text: prices repeat across a file's lines. Decimals are immutable."""
-    amount = _money(text, decimal_comma)
-    if amount is None or amount < 0:
-        return amount, None
-    return amount, model_value_problem(OrderLine, "unit_price", amount)
-
-
-@functools.lru_cache(maxsize=4096)
-def _quantity(text: str) -> tuple[int, str]:
-    """Return a line's quantity, or 0 and why the text is not one (remembered:
-    a file has few different quantities)."""
-    if not (text.isascii() and text.isdigit()) or not text.strip("0"):
-        return 0, f"{shown(text)} is not a whole number above zero."
-    field = OrderLine._meta.get_field("quantity")
-    highest = integer_range(field)[1]
-    # Longer than the largest value: too large, without reading a huge number.
-    if len(text.lstrip("0")) > len(str(highest)):
-        return 0, f"{shown(text)} is too large: the most it can be is {highest}."
-    quantity = int(text)
-    message = model_value_problem(OrderLine, "quantity", quantity)
-    return (0, message) if message else (quantity, "")
-
-
-def _when(text: str) -> datetime | None:
-    text = text.strip()
-    for parse in (
-        datetime.fromisoformat,
-        lambda t: datetime.strptime(t, "%Y-%m-%d %H:%M:%S %z"),
-        lambda t: datetime.strptime(t, "%d/%m/%Y %H:%M"),
-    ):
-        try:
-            value = parse(text)
-        except ValueError:
-            continue
-        if isinstance(value, datetime):
-            return value if timezone.is_aware(value) else timezone.make_aware(value)
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        return None
-    return timezone.make_aware(datetime(day.year, day.month, day.day))
 
 
 def parse_table(
@@ -183,6 +81,17 @@ def parse_table(
     ext_at = index["external_id"]
     sku_at, qty_at, price_at = index["sku"], index["quantity"], index["unit_price"]
     line_name_at = index.get("line_name")
+    # The optional line columns this file has, by line_check's argument name.
+    line_extras = [
+        (argument, index[f])
+        for f, argument in (
+            ("line_discount", "discount"),
+            ("line_total", "total"),
+            ("requires_shipping", "requires_shipping"),
+            ("line_external_id", "external_id"),
+        )
+        if f in index
+    ]
     order_columns = [(f, index[f]) for f in ORDER_FIELDS if f in index]
     # The order-level cells of a row, compared whole before cell by cell.
     order_cells = operator.itemgetter(*(i for _, i in order_columns), ext_at)
@@ -201,7 +110,7 @@ def parse_table(
                 Problem(number, name_of["external_id"], "the order reference is empty.")
             )
             continue
-        if message := _text_problem(Order, "external_id", external_id):
+        if message := text_problem(Order, "external_id", external_id):
             # A reference that cannot be stored cannot name an order either.
             loose.append(Problem(number, name_of["external_id"], message))
             continue
@@ -238,55 +147,14 @@ def parse_table(
             price=row[price_at],
             name=row[line_name_at] if line_name_at is not None else "",
             decimal_comma=decimal_comma,
+            **{argument: row[at] for argument, at in line_extras},
         )
 
+    if fmt is SHOPIFY:
+        shopify_values_read((o.values for o in orders.values()), decimal_comma)
     for order in orders.values():
         order_check(order, fmt, decimal_comma, default_currency)
     return Parsed(orders=list(orders.values()), problems=loose)
-
-
-def line_check(
-    order: ParsedOrder,
-    fmt: Format,
-    *,
-    row: int,
-    sku: str,
-    quantity: str,
-    price: str,
-    name: str = "",
-    decimal_comma: bool = False,
-) -> None:
-    """Check one line's values and add it to the order, with its problems.
-
-    The CSV import and the order API (orders.intake) both check lines here;
-    `row` is the file's row or the API's line index, `fmt` names the columns.
-    """
-    name_of, external_id = fmt.columns, order.external_id
-    sku = sku.strip()
-    amount, price_problem = _price(price, decimal_comma)
-    problems = order.problems
-    if not sku:
-        problems.append(Problem(row, name_of["sku"], "the SKU is empty.", external_id))
-    elif message := _text_problem(OrderLine, "sku", sku):
-        problems.append(Problem(row, name_of["sku"], message, external_id))
-        sku = ""  # never looked up
-    count, message = _quantity(quantity.strip())
-    if message:
-        problems.append(Problem(row, name_of["quantity"], message, external_id))
-    if amount is None or amount < 0:
-        problems.append(
-            Problem(
-                row,
-                name_of["unit_price"],
-                f"{shown(price.strip())} is not a price (a number like 12.50).",
-                external_id,
-            )
-        )
-        amount = ZERO
-    elif message := price_problem:
-        problems.append(Problem(row, name_of["unit_price"], message, external_id))
-        amount = ZERO
-    order.lines.append(ParsedLine(row, sku, count, amount, name.strip()))
 
 
 def order_check(
@@ -309,9 +177,21 @@ def order_check(
             order.skip_reason = f"already {status} in Shopify"
         # Shopify writes ZIP codes as '02108 to keep the leading zero.
         values["ship_postcode"] = values.get("ship_postcode", "").lstrip("'")
+    # A customer is reached by e-mail or, for one who gave none, by phone.
+    reachable = bool(values.get("phone") or values.get("ship_phone"))
+    # An order whose every line does not ship (gift cards, downloads) needs
+    # no ship-to address.
+    ships = not order.lines or any(line.requires_shipping for line in order.lines)
     for f in fmt.required:
         if f in values and not values[f]:
-            problem(f, "is required and empty.")
+            if (f == "email" and reachable) or (f in SHIP_TO_REQUIRED and not ships):
+                continue
+            problem(
+                f,
+                "is required and empty (or give the customer's phone)."
+                if f == "email"
+                else "is required and empty.",
+            )
     email = values.get("email", "")
     if email and not EMAIL.match(email):
         problem("email", f"{shown(email)} is not an e-mail address.")
@@ -328,7 +208,7 @@ def order_check(
             order.country = code
     placed = values.get("placed_at", "")
     if placed:
-        order.placed_at = _when(placed)
+        order.placed_at = when_of(placed)
         if order.placed_at is None:
             problem(
                 "placed_at",
@@ -338,21 +218,70 @@ def order_check(
     if not CURRENCY.match(currency):
         problem("currency", f"{shown(currency)} is not a three-letter currency code.")
     order.currency = currency
-    for f in ("shipping_amount", "tax_amount"):
+    for f, attribute in (
+        ("shipping_amount", "shipping_amount"),
+        ("tax_amount", "tax_amount"),
+        ("shipping_discount", "shipping_discount"),
+        ("discount_amount", "discount_amount"),
+        ("total", "stated_total"),
+    ):
         text = values.get(f, "")
         if text:
-            amount = _money(text, decimal_comma)
+            amount = money_of(text, decimal_comma)
             if amount is None or amount < 0:
                 problem(f, f"{shown(text)} is not an amount (a number like 4.95).")
-            elif message := model_value_problem(Order, f, amount):
+            elif message := rounded_problem(Order, attribute, amount):
                 problem(f, message)
             else:
-                setattr(order, f, amount)
+                setattr(order, attribute, cents(amount))
+    _check_payment_and_notes(order, problem)
     _check_storable(order, fmt)
     if order.country and not order.problems:
         order.address_problem = address_problem_text(
             {**values, "ship_country": order.country}
         )
+
+
+def _check_payment_and_notes(
+    order: ParsedOrder, problem: Callable[[str, str], None]
+) -> None:
+    """Read the order's tax flag, payment state, note, discount codes and
+    note attributes from their text (a file's cells; the order API hands its
+    lists over already read)."""
+    values = order.values
+    text = values.get("prices_include_tax", "")
+    if text:
+        flag = flag_of(text)
+        if flag is None:
+            problem("prices_include_tax", f"{shown(text)} is not yes or no.")
+        else:
+            order.prices_include_tax = flag
+    status = values.get("financial_status", "").strip().lower()
+    if status and status not in FinancialStatus.values:
+        problem(
+            "financial_status",
+            f"{shown(status)} is not a payment state; use one of "
+            + ", ".join(FinancialStatus.values)
+            + ", or leave it empty.",
+        )
+    else:
+        order.financial_status = status
+    order.note = values.get("note", order.note)
+    if codes := values.get("discount_codes", ""):
+        order.discount_codes = [c.strip() for c in codes.split(",") if c.strip()]
+    if attributes := values.get("note_attributes", ""):
+        # One "name: value" a line, as a file's cell holds them.
+        order.note_attributes = [
+            {"name": name.strip(), "value": value.strip()}
+            for name, _, value in (
+                line.partition(":") for line in attributes.splitlines()
+            )
+            if name.strip() or value.strip()
+        ]
+    if message := notes_problem(
+        order.note, order.note_attributes, order.discount_codes
+    ):
+        problem("note", message)
 
 
 def _check_storable(order: ParsedOrder, fmt: Format) -> None:
@@ -365,7 +294,7 @@ def _check_storable(order: ParsedOrder, fmt: Format) -> None:
         if column in refused:
             return
         message = (
-            _text_problem(model, field_name, value)
+            text_problem(model, field_name, value)
             if type(value) is str
             else model_value_problem(model, field_name, value)
         )
@@ -390,11 +319,10 @@ def _check_storable(order: ParsedOrder, fmt: Format) -> None:
         check("currency", Order, "currency", order.currency)
     if order.placed_at is not None:
         check("placed_at", Order, "placed_at", order.placed_at)
-    subtotal = sum((line.unit_price * line.quantity for line in order.lines), ZERO)
-    total = subtotal + order.shipping_amount + order.tax_amount
+    totals = parsed_totals(order)
     for field_name, amount, what in (
-        ("subtotal", subtotal, "the order's lines add up to"),
-        ("total", total, "the order's total is"),
+        ("subtotal", totals.subtotal, "the order's lines add up to"),
+        ("total", totals.total, "the order's total is"),
     ):
         if message := model_value_problem(Order, field_name, amount):
             order.problems.append(
@@ -402,6 +330,7 @@ def _check_storable(order: ParsedOrder, fmt: Format) -> None:
                     row,
                     name_of["unit_price"],
                     f"{what} {amount} (quantity × unit price"
+                    + (", less discounts" if totals.discount_amount else "")
                     + (", plus shipping and tax" if field_name == "total" else "")
                     + f"): {message.split(': ', 1)[-1]} Split the order into "
                     "smaller ones.",

@@ -3,18 +3,21 @@ history in bulk, the intake rules applied before the orders are written
 and, with `settle`, every new order allocated before it is written (each
 row written once, with its final status)."""
 
-from decimal import Decimal
-
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.bulk import bulk_insert
 from core.history import history_context
 from core.sequences import format_number, sequence_reserve
+from orders import events
 from orders.addresses import SHIP_TO_FIELDS
 from orders.emails import customer_emails_queue_many
-from orders.importing.resolve import values_lookup
-from orders.importing.validate import ParsedOrder
+from orders.importing.resolve import (
+    customers_lookup,
+    parsed_customer_key,
+    parsed_customer_phone,
+)
+from orders.importing.validate import ParsedOrder, parsed_totals
+from orders.intake import intake_hold
 from orders.models import (
     Channel,
     Customer,
@@ -32,6 +35,7 @@ from orders.services.allocation_import import (
     orders_allocate_unwritten,
     orders_allocate_unwritten_done,
 )
+from orders.services.drafts import customer_key
 from orders.services.orders import ORDER_NUMBER_PREFIX
 from orders.services.shipby import ship_by_many
 from orders.sql import constraints_check, customers_insert_new, ids_reserve
@@ -58,19 +62,19 @@ def orders_write(
     user = actor if actor is not None and actor.is_authenticated else None
     new_customers: dict[str, Customer] = {}
     for order in orders:
-        email = order.values["email"].lower()
-        if order.customer_id is None and email not in new_customers:
-            new_customers[email] = Customer(
-                email=email,
+        key = parsed_customer_key(order)
+        if order.customer_id is None and key not in new_customers:
+            new_customers[key] = Customer(
+                email=order.values["email"].lower(),
                 name=order.values.get("customer_name")
                 or order.values.get("ship_name", ""),
-                phone=order.values.get("phone", ""),
+                phone=parsed_customer_phone(order),
             )
     if new_customers:
         ids = _customers_insert(list(new_customers.values()))
         for order in orders:
             if order.customer_id is None:
-                order.customer_id = ids[order.values["email"].lower()]
+                order.customer_id = ids[parsed_customer_key(order)]
 
     numbers = sequence_reserve(name="order", count=len(orders))
     now = timezone.now()
@@ -79,27 +83,37 @@ def orders_write(
     ship_bys = ship_by_many(
         orders=[(o.channel_id, o.placed_at or now, o.country) for o in orders]
     )
+    channels = Channel.objects.in_bulk({order.channel_id for order in orders})
+    holds = []
     for number, order, ship_by in zip(numbers, orders, ship_bys, strict=True):
         values = order.values
-        subtotal = sum(
-            (line.unit_price * line.quantity for line in order.lines), Decimal("0")
+        totals = parsed_totals(order)
+        # An address that fails its country's rules, a total that differs
+        # from the shop's or a payment the channel does not take in yet: the
+        # order is imported on hold, as `order_hold` would leave it, and stock
+        # waits until someone (or the shop's payment) releases it.
+        hold = intake_hold(
+            channel=channels[order.channel_id],
+            address_problem=order.address_problem,
+            computed_total=totals.total,
+            stated_total=order.stated_total,
+            financial_status=order.financial_status,
+            currency=order.currency,
         )
+        holds.append(hold)
         order_rows.append(
             {
                 "number": format_number(ORDER_NUMBER_PREFIX, number),
                 "channel_id": order.channel_id,
                 "external_id": order.external_id,
                 "customer_id": order.customer_id,
-                # An address that fails its country's rules is imported on
-                # hold, as `order_hold` would leave it: stock waits until
-                # someone checks the address and releases the order.
                 **(
                     {
                         "status": OrderStatus.ON_HOLD,
-                        "hold_reason": HoldReason.ADDRESS_CHECK,
+                        "hold_reason": hold.reason,
                         "held_from": OrderStatus.PENDING,
                     }
-                    if order.address_problem
+                    if hold is not None
                     else {
                         "status": OrderStatus.PENDING,
                         "hold_reason": "",
@@ -115,10 +129,18 @@ def orders_write(
                 "shipping_method": values.get("shipping_method", ""),
                 "requested_delivery_date": None,
                 "currency": order.currency,
-                "subtotal": subtotal,
+                "subtotal": totals.subtotal,
+                "discount_amount": totals.discount_amount,
                 "shipping_amount": order.shipping_amount,
+                "shipping_discount": order.shipping_discount,
                 "tax_amount": order.tax_amount,
-                "total": subtotal + order.shipping_amount + order.tax_amount,
+                "prices_include_tax": order.prices_include_tax,
+                "stated_total": order.stated_total,
+                "total": totals.total,
+                "financial_status": order.financial_status,
+                "discount_codes": order.discount_codes,
+                "note": order.note,
+                "note_attributes": order.note_attributes,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -146,15 +168,23 @@ def orders_write(
                     "name": line.product_name or line.name,
                     "quantity": line.quantity,
                     "unit_price": line.unit_price,
+                    "discount_amount": line.discount_amount,
+                    "total": line.total,
+                    "requires_shipping": line.requires_shipping,
+                    "external_id": line.external_id,
                     "quantity_shipped": 0,
                     "quantity_returned": 0,
                     "id": next(line_ids),
                 }
-                planned.append((row["id"], line.product_id, line.sku, line.quantity))
+                if line.requires_shipping:
+                    # Lines that do not ship are never reserved.
+                    planned.append(
+                        (row["id"], line.product_id, line.sku, line.quantity)
+                    )
                 yield row
 
     def event_rows():
-        for order_id, order in zip(order_ids, orders, strict=True):
+        for order_id, order, hold in zip(order_ids, orders, holds, strict=True):
             yield {
                 "order_id": order_id,
                 "kind": source_event,
@@ -163,16 +193,17 @@ def orders_write(
                 "data": {"source": source, "row": order.first_row},
                 "created_at": now,
             }
-            if order.address_problem:
+            if hold is not None:
                 yield {
                     "order_id": order_id,
                     "kind": OrderEvent.Kind.HELD,
-                    "message": f"Put on hold: {HoldReason.ADDRESS_CHECK.label}. "
-                    f"{order.address_problem}",
+                    "message": f"Put on hold: {HoldReason(hold.reason).label}. "
+                    f"{hold.note}",
                     "user_id": user.pk if user else None,
                     "data": {
-                        "reason": HoldReason.ADDRESS_CHECK,
+                        "reason": hold.reason,
                         "from": OrderStatus.PENDING,
+                        **hold.data,
                     },
                     "created_at": now,
                 }
@@ -212,6 +243,21 @@ def _settle_unwritten(
     the few orders re-planned, if the stock moved meanwhile).
     """
     order_ids = [row["id"] for row in order_rows]
+    # An order none of whose lines ships is complete at once, as the
+    # allocation leaves it (`orders.services.allocation`).
+    nothing_to_ship = [
+        row
+        for row in order_rows
+        if row["status"] == OrderStatus.PENDING and not lines_of[row["id"]]
+    ]
+    for row in nothing_to_ship:
+        row["status"] = OrderStatus.DELIVERED
+    events.order_events_insert(
+        events.order_event_nothing_to_ship_row(
+            order_id=row["id"], actor=actor, previous=OrderStatus.PENDING
+        )
+        for row in nothing_to_ship
+    )
     waiting = sorted(
         (row for row in order_rows if row["status"] == OrderStatus.PENDING),
         key=lambda row: (-row["priority"], row["placed_at"], row["id"]),
@@ -298,7 +344,8 @@ def _same_columns(model, rows: list[dict]) -> list[dict]:
 
 
 def _customers_insert(customers: list[Customer]) -> dict[str, int]:
-    """Insert new customers and map every e-mail (lower case) to its id.
+    """Insert new customers and map every one's key (`customer_key`: the
+    e-mail in lower case, or the phone of one without) to its id.
 
     Another import may add the same customer meanwhile: theirs is kept.
     """
@@ -310,14 +357,7 @@ def _customers_insert(customers: list[Customer]) -> dict[str, int]:
             now=timezone.now(),
         )
     )
-    missing = [c.email for c in customers if c.email not in ids]
-    ids.update(
-        values_lookup(
-            Customer.objects.annotate(email_lower=Lower("email")),
-            "email_lower",
-            missing,
-            "email_lower",
-            "pk",
-        )
-    )
+    keys = [customer_key(email=c.email, phone=c.phone) for c in customers]
+    missing = [key for key in keys if key not in ids]
+    ids.update(customers_lookup(missing))
     return ids

@@ -2,9 +2,13 @@
 
 from orders.models.channels import (  # noqa: F401
     Channel,
+    FinancialStatus,
 )
 from orders.models.events import (  # noqa: F401
     OrderEvent,
+)
+from orders.models.lines import (  # noqa: F401
+    OrderLine,
 )
 from orders.models.orders import (  # noqa: F401
     CANCELLABLE,
@@ -13,7 +17,6 @@ from orders.models.orders import (  # noqa: F401
     Customer,
     HoldReason,
     Order,
-    OrderLine,
     OrderStatus,
     RatePreference,
 )

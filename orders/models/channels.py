@@ -2,8 +2,32 @@
 
 import datetime
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
+
+
+class FinancialStatus(models.TextChoices):
+    """The shop's payment state of an order, as every channel's is normalised
+    to (empty: the shop did not say, taken as paid)."""
+
+    PAID = "paid", "Paid"
+    AUTHORIZED = "authorized", "Authorized"
+    PENDING = "pending", "Pending"
+    PARTIALLY_PAID = "partially_paid", "Partially paid"
+    REFUNDED = "refunded", "Refunded"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    VOIDED = "voided", "Voided"
+    UNPAID = "unpaid", "Unpaid"
+
+
+def accepted_financial_statuses_default() -> list[str]:
+    """The payment states a new channel takes orders in with."""
+    return [
+        FinancialStatus.PAID.value,
+        FinancialStatus.AUTHORIZED.value,
+        FinancialStatus.PARTIALLY_REFUNDED.value,
+    ]
 
 
 class Channel(models.Model):
@@ -120,12 +144,28 @@ class Channel(models.Model):
         "changes (Shopify and WooCommerce: the SKUs under Channel listings; "
         "generic: every SKU, as inventory.updated webhooks).",
     )
+    accepted_financial_statuses = ArrayField(
+        models.CharField(max_length=20, choices=FinancialStatus),
+        verbose_name="payment states taken in",
+        default=accepted_financial_statuses_default,
+        blank=True,
+        help_text="Orders the shop reports in one of these payment states are "
+        "taken in at once; any other is kept on hold (awaiting payment, no stock "
+        "reserved) until the shop reports it paid. An order without a payment "
+        "state is taken in.",
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def accepts_payment(self, financial_status: str) -> bool:
+        """Whether an order in this payment state is taken in at once."""
+        return not financial_status or financial_status in (
+            self.accepted_financial_statuses
+        )
 
     @property
     def shop_name(self) -> str:

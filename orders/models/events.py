@@ -27,6 +27,7 @@ class OrderEvent(models.Model):
         # What a channel sent that could not be applied (an update after packing).
         CHANNEL = "channel", "Channel message"
         RULE = "rule", "Rule applied"
+        RULE_FAILED = "rule_failed", "Rule failed"
 
     # Indexed through (order, -created_at) below. No database foreign key:
     # timeline rows are written in bulk (an import writes one per order and

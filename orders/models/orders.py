@@ -1,4 +1,4 @@
-"""Customers, orders and their lines, with the order state machine."""
+"""Customers and orders, with the order state machine (lines: `lines.py`)."""
 
 from decimal import Decimal
 
@@ -11,13 +11,15 @@ from django_fsm import RETURN_VALUE, FSMField, transition
 from core.history import tracked
 from core.models import ProtectedStatusModel, VersionedModel
 from core.tally_triggers import tally_triggers
-from inventory.models import Location, Product
-from orders.models.channels import Channel
+from inventory.models import Location
+from orders.models.channels import Channel, FinancialStatus
 
 
 @tracked(model_name="CustomerHistory")
 class Customer(models.Model):
-    email = models.EmailField()
+    # Empty for a customer known only by phone (a cash-on-delivery order):
+    # such a customer is found by phone and is never e-mailed.
+    email = models.EmailField(blank=True)
     name = models.CharField(max_length=200, blank=True)
     phone = models.CharField(max_length=40, blank=True)
     accepts_marketing = models.BooleanField(default=False)
@@ -26,12 +28,30 @@ class Customer(models.Model):
     class Meta:
         ordering = ["email"]
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="customer_email_ci_unique"),
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~Q(email=""),
+                name="customer_email_ci_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["phone"],
+                condition=Q(email=""),
+                name="customer_phone_unique_without_email",
+                violation_error_message="A customer without e-mail address has "
+                "this phone number already.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(email="") | ~Q(phone=""),
+                name="customer_has_email_or_phone",
+                violation_error_message="Give the customer's e-mail address or "
+                "phone number.",
+            ),
         ]
         indexes = [models.Index(fields=["phone"], name="customer_phone")]
 
     def __str__(self) -> str:
-        return f"{self.name} <{self.email}>" if self.name else self.email
+        contact = self.email or self.phone
+        return f"{self.name} <{contact}>" if self.name else contact
 
 
 class OrderStatus(models.TextChoices):
@@ -49,11 +69,15 @@ class OrderStatus(models.TextChoices):
 
 class HoldReason(models.TextChoices):
     ADDRESS_CHECK = "address_check", "Address check"
-    PAYMENT = "payment", "Payment"
+    PAYMENT = "payment", "Awaiting payment"
+    TOTALS_DIFFER = "totals_differ", "Totals differ"
     FRAUD_REVIEW = "fraud_review", "Fraud review"
     CUSTOMER_REQUEST = "customer_request", "Customer request"
     OUT_OF_STOCK = "out_of_stock", "Out of stock"
     OTHER = "other", "Other"
+    # A rule failed on the order: it was skipped and the order held for a
+    # person to look at (`orders.rules.engine.evaluate`).
+    RULE_FAILED = "rule_failed", "Rule failed"
 
 
 class RatePreference(models.TextChoices):
@@ -65,6 +89,8 @@ class RatePreference(models.TextChoices):
     CHEAPEST_BY_DATE = "by_date", "Cheapest arriving by the requested delivery date"
     PREFERRED_CARRIERS = "preferred", "Cheapest of the preferred carriers"
 
+
+CENT = Decimal("0.01")
 
 HOLDABLE = [OrderStatus.PENDING, OrderStatus.ALLOCATED, OrderStatus.BACKORDERED]
 CANCELLABLE = [
@@ -160,6 +186,49 @@ class Order(ProtectedStatusModel, VersionedModel):
         max_digits=12, decimal_places=2, default=Decimal("0")
     )
     total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    # Money as the shop means it (orders.money): discounts on the merchandise
+    # (all of them, on lines and on the order) and on shipping; whether the
+    # prices and the total already contain the tax; what the shop said the
+    # customer pays (null: it did not say), kept beside the total computed here.
+    # Database defaults too: rows written by COPY or INSERT … SELECT (imports,
+    # the scale seed) may leave these out.
+    discount_amount = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0"), db_default=Decimal("0")
+    )
+    shipping_discount = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0"), db_default=Decimal("0")
+    )
+    prices_include_tax = models.BooleanField(
+        "prices include tax",
+        default=False,
+        db_default=False,
+        help_text="The prices and the total already contain the tax.",
+    )
+    stated_total = models.DecimalField(
+        "total stated by the shop",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
+    discount_codes = models.JSONField(default=list, db_default=[], blank=True)
+    financial_status = models.CharField(
+        max_length=20,
+        choices=FinancialStatus,
+        blank=True,
+        db_default="",
+        help_text="The shop's payment state; empty when it did not say.",
+    )
+    note = models.TextField(
+        blank=True, db_default="", help_text="The customer's note to the shop, as sent."
+    )
+    note_attributes = models.JSONField(
+        "note attributes",
+        default=list,
+        db_default=[],
+        blank=True,
+        help_text='Gift message, delivery instructions…: [{"name": …, "value": …}].',
+    )
 
     placed_at = models.DateTimeField()
     # From the channel's handling time at intake (orders.services.shipby).
@@ -250,6 +319,19 @@ class Order(ProtectedStatusModel, VersionedModel):
     def is_editable(self) -> bool:
         return self.status in EDITABLE
 
+    @property
+    def tax_text(self) -> str:
+        """The tax as the order shows it: included in the prices ("incl. tax
+        21.00") or on top ("tax 21.00")."""
+        if self.prices_include_tax:
+            return f"incl. tax {self.tax_amount} {self.currency}"
+        return f"+ tax {self.tax_amount} {self.currency}"
+
+    @property
+    def totals_differ(self) -> bool:
+        """The shop stated a total other than the one computed here."""
+        return self.stated_total is not None and self.stated_total != self.total
+
     # Transitions change only this row; orders/services/ does the rest.
 
     @transition(
@@ -314,6 +396,16 @@ class Order(ProtectedStatusModel, VersionedModel):
     def deliver(self) -> None:
         """The carrier delivered every shipment."""
 
+    @transition(
+        field=status,
+        source=[OrderStatus.PENDING, OrderStatus.BACKORDERED, OrderStatus.ALLOCATED],
+        target=OrderStatus.DELIVERED,
+    )
+    def complete_without_shipment(self) -> None:
+        """Nothing on the order ships (gift cards, digital and custom items
+        only, which the shop hands over itself): it is done, as a delivered
+        order is, without a shipment."""
+
     @transition(field=status, source=HOLDABLE, target=OrderStatus.ON_HOLD)
     def hold(self, reason: str) -> None:
         """Stop work on the order until someone releases it."""
@@ -358,34 +450,3 @@ class Order(ProtectedStatusModel, VersionedModel):
         """Stop the order for good."""
         self.held_from = ""
         self.hold_reason = ""
-
-
-@tracked(model_name="OrderLineHistory")
-class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
-    sku = models.CharField("SKU", max_length=64)
-    name = models.CharField(max_length=200)
-    quantity = models.PositiveIntegerField()
-    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
-    quantity_shipped = models.PositiveIntegerField(default=0)
-    quantity_returned = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["order", "pk"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(quantity__gt=0), name="orderline_quantity_positive"
-            ),
-            models.CheckConstraint(
-                condition=Q(quantity_shipped__lte=models.F("quantity")),
-                name="orderline_shipped_within_quantity",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.quantity} × {self.sku}"
-
-    @property
-    def line_total(self) -> Decimal:
-        return self.unit_price * self.quantity

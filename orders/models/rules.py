@@ -93,6 +93,14 @@ class Rule(models.Model):
         editable=False,
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # Set when the rule failed on an order (it was skipped and the order held
+    # "Rule failed"); cleared when the rule is saved again.
+    failed_at = models.DateTimeField(
+        "last failed", null=True, blank=True, editable=False
+    )
+    failure = models.CharField(
+        "what failed", max_length=500, blank=True, editable=False
+    )
 
     class Meta:
         ordering = ["position", "pk"]

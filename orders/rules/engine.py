@@ -5,6 +5,11 @@ over all the orders' facts (`orders.rules.load.facts_load`) at once (as if
 each order walked through them), and returns what each matching rule does,
 without touching the database. `orders.rules.services` writes the effects
 in bulk.
+
+A rule that fails on an order (it cannot be loaded, compiled, checked or
+applied: any exception) is skipped for that order, which goes on held
+"Rule failed" (`Applied.failed` says why): nothing a rule holds stops
+intake.
 """
 
 import operator
@@ -14,6 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from orders.models import (
     HOLDABLE,
@@ -24,7 +30,7 @@ from orders.models import (
     RuleAction,
     RuleCondition,
 )
-from orders.rules.load import Facts, LoadedRule
+from orders.rules.load import Facts, LoadedRule, failure_text
 from orders.rules.schema import (
     LIST_OPS,
     PREFIX_OPS,
@@ -43,6 +49,9 @@ class Applied:
     order_id: int
     done: list[str] = field(default_factory=list)
     data: list[dict[str, Any]] = field(default_factory=list)
+    # Why the rule failed on the order, which it was skipped for ("" when it
+    # ran): `done`/`data` then say only how the order was held.
+    failed: str = ""
 
 
 COMPARE = {
@@ -272,38 +281,169 @@ def action_compile(action: Action) -> Effect:
     return lambda fact, applied: _act(action, fact, applied)
 
 
+# The facts each action may change, restored when a rule fails halfway
+# through an order's actions (tags last: the set is copied).
+TOUCHES: dict[str, tuple[str, ...]] = {
+    RuleAction.Kind.HOLD: ("status", "hold_reason"),
+    RuleAction.Kind.PRIORITY: ("priority",),
+    RuleAction.Kind.SHIPPING_METHOD: ("shipping_method",),
+    RuleAction.Kind.POSTAGE_SERVICE: ("postage_carrier", "postage_service"),
+    RuleAction.Kind.RATE_PREFERENCE: ("rate_preference",),
+    RuleAction.Kind.PIN_LOCATION: ("routing_pin",),
+    RuleAction.Kind.EXCLUDE_LOCATION: ("routing_exclude",),
+    RuleAction.Kind.ADD_TAG: ("tags",),
+    RuleAction.Kind.EMAIL: (),
+}
+ALL_TOUCHED = tuple(dict.fromkeys(name for names in TOUCHES.values() for name in names))
+
+
+class RuleBroken(Exception):
+    """A rule whose stored parts cannot run (`LoadedRule.error`)."""
+
+
+class _Keep:
+    """What a rule's actions may change of an order's facts, kept before they
+    run (`keep(fact)`, one C call for a rule without tags) and put back
+    should one fail (`restore`)."""
+
+    def __init__(self, rule: LoadedRule) -> None:
+        touched = {
+            name
+            for action in rule.actions
+            for name in TOUCHES.get(action.kind, ALL_TOUCHED)
+        }
+        self.names = tuple(name for name in ALL_TOUCHED if name in touched)
+        plain = tuple(name for name in self.names if name != "tags")
+        get = operator.attrgetter(*plain) if plain else None
+        if len(plain) == 1:
+            one = get
+            get = lambda fact: (one(fact),)  # noqa: E731 - attrgetter of one name
+        if "tags" in touched:
+            plain_get = get
+            self.keep = lambda fact: (
+                *(plain_get(fact) if plain_get else ()),
+                set(fact.tags),
+            )
+        else:
+            self.keep = get or (lambda fact: ())
+
+    def restore(self, fact: Facts, kept: tuple) -> None:
+        for name, value in zip(self.names, kept, strict=True):
+            setattr(fact, name, set(value) if name == "tags" else value)
+
+
+def rule_failed(rule: LoadedRule, fact: Facts, error: str) -> Applied:
+    """The rule skipped for this order, which is held "Rule failed" (in
+    memory, as `_act` holds: the caller writes it). Nothing here can fail
+    on odd facts: no label is looked up."""
+    outcome = Applied(rule, fact.pk, failed=error)
+    if fact.status in HOLDABLE:
+        outcome.done.append(gettext("held (Rule failed)"))
+        outcome.data.append(
+            {
+                "action": RuleAction.Kind.HOLD,
+                "reason": HoldReason.RULE_FAILED,
+                "from": fact.status,
+                "note": "",
+            }
+        )
+        fact.status, fact.hold_reason = OrderStatus.ON_HOLD, HoldReason.RULE_FAILED
+    elif fact.status == OrderStatus.ON_HOLD:
+        outcome.done.append(gettext("not held again (already on hold)"))
+    else:
+        outcome.done.append(gettext("not held (the order is past holding)"))
+    return outcome
+
+
+def _matching_alone(
+    rule: LoadedRule, test: Test, live: Sequence[Facts], add: Callable
+) -> list[Facts]:
+    """The orders the rule matches, each checked alone: those it fails on are
+    held (`rule_failed`) and left out."""
+    matched = []
+    for fact in live:
+        try:
+            hit = test(fact)
+        except Exception as error:
+            add(rule_failed(rule, fact, failure_text(error)))
+            continue
+        if hit:
+            matched.append(fact)
+    return matched
+
+
 def evaluate(
     *, rules: Sequence[LoadedRule], facts: Sequence[Facts], today: date | None = None
 ) -> list[Applied]:
     """Walk each order through the rules in order; return every rule that
     matched, with what it did (rule by rule: each order's in the rules'
-    order). The facts change in memory only.
+    order), and every rule that failed on an order (`Applied.failed`). The
+    facts change in memory only.
 
     Each rule is compiled once into a plain function of the facts and run
     over all the orders still in play at once (`filter`): a rule sees each
     order as the rules before it left it, as if the orders went through the
     rules one by one, at one call per (order, rule) and nothing else for a
-    rule that does not match."""
+    rule that does not match.
+
+    A rule that cannot be loaded or compiled fails on every order; one whose
+    check raises on an order is checked again order by order, failing only
+    where it raises; one whose action raises is undone on that order
+    (`_Keep`). Either way the order is held "Rule failed", the rule counts
+    as not matched there (its "stop here" does not stop it) and the later
+    rules still run."""
     today = today or timezone.localdate()
     applied: list[Applied] = []
     add = applied.append
     live = list(facts)
     for rule in rules:
-        effects = tuple(action_compile(action) for action in rule.actions)
-        matched = list(filter(rule_compile(rule, today), live))
+        try:
+            if rule.error:
+                raise RuleBroken(rule.error)
+            test = rule_compile(rule, today)
+            effects = tuple(action_compile(action) for action in rule.actions)
+            kept = _Keep(rule)
+        except Exception as error:
+            text = rule.error or failure_text(error)
+            for fact in live:
+                add(rule_failed(rule, fact, text))
+            continue
+        try:
+            matched = list(filter(test, live))
+        except Exception:
+            matched = _matching_alone(rule, test, live, add)
+        keep, undone = kept.keep, []
         for fact in matched:
             outcome = Applied(rule, fact.pk)
-            for effect in effects:
-                effect(fact, outcome)
+            before = keep(fact)
+            try:
+                for effect in effects:
+                    effect(fact, outcome)
+            except Exception as error:
+                kept.restore(fact, before)
+                undone.append(fact)
+                add(rule_failed(rule, fact, failure_text(error)))
+                continue
             add(outcome)
-        if rule.stop_here and matched:
-            stopped = set(map(id, matched))
+        if rule.stop_here and len(matched) > len(undone):
+            stopped = set(map(id, matched)) - set(map(id, undone))
             live = [fact for fact in live if id(fact) not in stopped]
     return applied
 
 
 def describe(applied: Applied) -> str:
-    """The timeline's words: "Held (Fraud review) and tagged 'vip' by rule 'X'."."""
+    """The timeline's words: "Held (Fraud review) and tagged 'vip' by rule 'X'.",
+    or for a rule that failed: "Rule 'X' failed and was skipped for this
+    order (…). Held (Rule failed)."."""
     done = applied.done or ["matched (nothing to change)"]
     text = done[0] if len(done) == 1 else ", ".join(done[:-1]) + " and " + done[-1]
+    if applied.failed:
+        return gettext(
+            "Rule '%(rule)s' failed and was skipped for this order (%(error)s). "
+            "%(done)s."
+        ) % {
+            "rule": applied.rule.name,
+            "error": applied.failed.rstrip("."),
+            "done": f"{text[:1].upper()}{text[1:]}",
+        }
     return f"{text[:1].upper()}{text[1:]} by rule '{applied.rule.name}'."

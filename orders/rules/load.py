@@ -11,7 +11,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +50,11 @@ class LoadedRule:
     stop_here: bool
     conditions: tuple[Condition, ...]
     actions: tuple[Action, ...]
+    # Why the stored rule cannot run (a value past the schema's bounds, written
+    # before the bounds or straight to the table): it fails on every order.
+    error: str = ""
+    # As read: a failure is recorded on this version of the rule only.
+    updated_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -87,12 +92,29 @@ class Facts:
         return self.email.rpartition("@")[2]
 
 
+# A failure's words are kept short enough for the rule's `failure` column.
+FAILURE_TEXT_MAX = 400
+
+
+def failure_text(error: BaseException) -> str:
+    """A rule's failure in words: a refused value's own message, otherwise
+    the error's kind and message ("OverflowError: date value out of range")."""
+    if isinstance(error, RuleSchemaError):
+        text = str(error)
+    else:
+        text = f"{type(error).__name__}: {error}".rstrip(": ")
+    if len(text) > FAILURE_TEXT_MAX:
+        text = text[: FAILURE_TEXT_MAX - 1] + "…"
+    return text
+
+
 def rules_load(
     *, trigger: str, rule_ids: Sequence[int] | None = None
 ) -> list[LoadedRule]:
     """The active rules of a trigger, in order, parsed (or the given rules,
     active or not, for a preview). A rule whose stored parts no longer pass
-    the checks is left out rather than run half."""
+    the checks is never run half: it comes with its `error` and no
+    conditions or actions, and `engine.evaluate` fails it on every order."""
     rules = Rule.objects.filter(trigger=trigger)
     rules = (
         rules.filter(pk__in=rule_ids)
@@ -114,33 +136,37 @@ def rules_load(
         actions[action.rule_id].append(action)
     loaded = []
     for rule in rules:
+        error = ""
         try:
-            loaded.append(
-                LoadedRule(
-                    pk=rule.pk,
-                    name=rule.name,
-                    match_all=rule.match == Rule.Match.ALL,
-                    stop_here=rule.stop_here,
-                    conditions=tuple(
-                        condition_parse(
-                            field=c.field, operator=c.operator, value=c.value
-                        )
-                        for c in conditions[rule.pk]
-                    ),
-                    actions=tuple(
-                        action_parse(
-                            kind=a.kind,
-                            value=a.value,
-                            note=a.note,
-                            location_id=a.location_id,
-                            location_code=a.location.code if a.location else "",
-                        )
-                        for a in actions[rule.pk]
-                    ),
-                )
+            parsed_conditions = tuple(
+                condition_parse(field=c.field, operator=c.operator, value=c.value)
+                for c in conditions[rule.pk]
             )
-        except RuleSchemaError:
-            continue
+            parsed_actions = tuple(
+                action_parse(
+                    kind=a.kind,
+                    value=a.value,
+                    note=a.note,
+                    location_id=a.location_id,
+                    location_code=a.location.code if a.location else "",
+                )
+                for a in actions[rule.pk]
+            )
+        except Exception as refused:  # any stored row, any fault: the rule fails
+            parsed_conditions, parsed_actions = (), ()
+            error = failure_text(refused)
+        loaded.append(
+            LoadedRule(
+                pk=rule.pk,
+                name=rule.name,
+                match_all=rule.match == Rule.Match.ALL,
+                stop_here=rule.stop_here,
+                conditions=parsed_conditions,
+                actions=parsed_actions,
+                error=error,
+                updated_at=rule.updated_at,
+            )
+        )
     return loaded
 
 

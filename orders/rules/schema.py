@@ -5,17 +5,24 @@ passes `condition_parse` / `action_parse` is one the engine can run, and a
 refused one gets a message naming what to write instead.
 """
 
+import functools
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext
 from django_countries import countries
 
+from core.limits import decimal_problem, integer_range
+from inventory.models import Product
 from orders.models import (
     HoldReason,
     Order,
+    OrderLine,
+    OrderTag,
     RatePreference,
     RuleAction,
     RuleCondition,
@@ -55,6 +62,30 @@ RATE_PREFERENCES = {value: value for value in RatePreference.values} | {
     label.lower(): value for value, label in RatePreference.choices
 }
 POSTAGE_EXAMPLE = "“USPS Priority” or “UPS / Ground”"
+
+# "Requested delivery within" looks this many days ahead at most: two years,
+# far past any delivery date a shop takes, and far inside what a date can be.
+DELIVERY_DAYS_MAX = 730
+# A whole number is written with the digits 0-9 only: `str.isdigit` and `int`
+# also take "²" or "٣", which no one means in a rule.
+WHOLE_NUMBER = re.compile(r"[0-9]+", re.ASCII)
+AMOUNT = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+", re.ASCII)
+
+
+@functools.cache
+def count_limits() -> dict[str, int]:
+    """The largest value each whole-number condition compares with: the
+    column its fact is counted from (an order line's quantity, a product's
+    grams), or the days "Requested delivery within" may look ahead."""
+    return {
+        RuleCondition.Field.ITEM_COUNT: integer_range(
+            OrderLine._meta.get_field("quantity")
+        )[1],
+        RuleCondition.Field.WEIGHT: integer_range(Product._meta.get_field("weight_g"))[
+            1
+        ],
+        RuleCondition.Field.DELIVERY_WITHIN: DELIVERY_DAYS_MAX,
+    }
 
 
 class RuleSchemaError(ValueError):
@@ -106,21 +137,9 @@ def condition_parse(
     if not value:
         raise RuleSchemaError(f"“{name}” needs a value.")
     if kind == "money":
-        try:
-            amount = Decimal(value)
-        except InvalidOperation:
-            amount = None
-        if amount is None or not amount.is_finite() or amount < 0:
-            raise RuleSchemaError(
-                f"“{name}” compares with an amount such as 250 or 99.90, not {value!r}."
-            )
-        return Condition(field, operator, amount)
+        return Condition(field, operator, _amount_parse(name, value))
     if kind == "count":
-        if not value.isdigit():
-            raise RuleSchemaError(
-                f"“{name}” compares with a whole number such as 3, not {value!r}."
-            )
-        return Condition(field, operator, int(value))
+        return Condition(field, operator, _count_parse(field, name, value))
     words = _words(value)
     if not words:
         raise RuleSchemaError(f"“{name}” needs a value.")
@@ -153,6 +172,56 @@ def condition_parse(
     return Condition(field, operator, frozenset(words))
 
 
+def _amount_parse(name: str, value: str) -> Decimal:
+    """An amount an order total can be compared with: digits 0-9 and a point,
+    within what the order's total column holds."""
+    total = Order._meta.get_field("total")
+    problem = None
+    if AMOUNT.fullmatch(value):
+        problem = decimal_problem(
+            Decimal(value),
+            max_digits=total.max_digits,
+            decimal_places=total.decimal_places,
+        )
+    if problem or not AMOUNT.fullmatch(value):
+        raise RuleSchemaError(
+            gettext(
+                "“%(name)s” compares with an amount such as 250 or 99.90, written "
+                "with the digits 0-9 and a point, not %(value)r%(problem)s."
+            )
+            % {
+                "name": name,
+                "value": value,
+                "problem": f" ({problem.rstrip('.')})" if problem else "",
+            }
+        )
+    return Decimal(value)
+
+
+def _count_parse(field: str, name: str, value: str) -> int:
+    """A whole number from 0 to the field's limit, in the digits 0-9."""
+    largest = count_limits()[field]
+    # Length first: `int` of thousands of digits is slow, then refused.
+    if not WHOLE_NUMBER.fullmatch(value) or len(value) > len(str(largest)) + 1:
+        number = None
+    else:
+        number = int(value)
+    if number is not None and number <= largest:
+        return number
+    if field == RuleCondition.Field.DELIVERY_WITHIN:
+        message = gettext(
+            "“%(name)s” takes a number of days from 0 to %(largest)s (two years), "
+            "written with the digits 0-9, not %(value)r."
+        )
+    else:
+        message = gettext(
+            "“%(name)s” compares with a whole number such as 3, from 0 to "
+            "%(largest)s, written with the digits 0-9, not %(value)r."
+        )
+    raise RuleSchemaError(message % {"name": name, "largest": largest, "value": value})
+    return number
+
+
 def action_parse(
     *,
     kind: str,
@@ -178,7 +247,11 @@ def action_parse(
         return Action(kind, reason, note)
     if kind == RuleAction.Kind.PRIORITY:
         priority = PRIORITIES.get(value.lower())
-        if priority is None and value.isdigit() and int(value) in Order.Priority.values:
+        if (
+            priority is None
+            and WHOLE_NUMBER.fullmatch(value)
+            and int(value) in Order.Priority.values
+        ):
             priority = int(value)
         if priority is None:
             raise RuleSchemaError(
@@ -212,10 +285,11 @@ def action_parse(
             )
         return Action(kind, None, location_id=location_id, location_code=location_code)
     if kind == RuleAction.Kind.ADD_TAG:
-        if not value or len(value) > 50 or "," in value:
+        limit = OrderTag._meta.get_field("name").max_length
+        if not value or len(value) > limit or "," in value:
             raise RuleSchemaError(
-                "Add order tag needs one tag in the value (at most 50 characters, "
-                "no commas)."
+                f"Add order tag needs one tag in the value (at most {limit} "
+                "characters, no commas)."
             )
         return Action(kind, value.lower())
     if kind == RuleAction.Kind.EMAIL:

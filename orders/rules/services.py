@@ -11,15 +11,16 @@ set-based: one UPDATE per (field, value), tags and timeline rows in bulk,
 field history for the changed orders, e-mails queued after commit (one per
 rule and address, listing the orders). Nothing is sent in the request.
 
-`rule_preview` runs one rule over the last 30 days' orders and writes nothing.
+`orders.rules.preview.rule_preview` runs one rule over the last 30 days'
+orders and writes nothing.
 """
 
 import json
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -27,11 +28,12 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_tasks import task
 
 from core.bulk import copy_lines, copy_text
 from core.history import history_context
-from core.lookups import any_of, ids_in, lookup_chunks
+from core.lookups import ids_in, lookup_chunks
 from core.users import Actor
 from orders import events
 from orders.models import (
@@ -43,19 +45,17 @@ from orders.models import (
     Rule,
     RuleAction,
 )
-from orders.rules.engine import Applied, describe, evaluate
-from orders.rules.load import KnownLines, facts_load, rules_load
+from orders.rules.engine import Applied, describe, evaluate, rule_failed
+from orders.rules.failures import rule_failures_note
+from orders.rules.load import Facts, KnownLines, facts_load, failure_text, rules_load
 from orders.sql import order_tags_insert
 
-# Orders a preview looks at, newest first: enough for a month of a busy shop,
-# bounded so the page answers in well under a second.
-PREVIEW_LIMIT = 5000
-PREVIEW_DAYS = 30
 EMAIL_ORDERS_LISTED = 200
 # The order's postage wishes a rule may set (facts and columns alike).
 POSTAGE_FIELDS = ("postage_carrier", "postage_service", "rate_preference")
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -96,7 +96,6 @@ def rules_exist_forget() -> None:
     _TRIGGERS_SEEN.clear()
 
 
-@transaction.atomic
 def rules_apply(
     *,
     order_ids: Sequence[int],
@@ -113,7 +112,15 @@ def rules_apply(
     caller writes after this call, in this transaction (an import): their
     facts come from it, and what the rules change is set in those dicts
     rather than updated, so each new row is written once, as the rules left
-    it (timeline entries and tags are written here, as for any order)."""
+    it (timeline entries and tags are written here, as for any order).
+
+    A rule that fails on an order is skipped for it and the order held "Rule
+    failed" (`engine.evaluate`); should writing what the rules did fail, all
+    of it is rolled back (a savepoint; `unwritten` is changed only once the
+    writes are done) and each order a rule touched is held "Rule failed"
+    instead, naming those rules. Either way the rules are marked failing
+    once the transaction commits (`failures.rule_failures_record`): no rule
+    stops intake."""
     outcome = RulesOutcome()
     order_ids = list(order_ids)
     if not order_ids:
@@ -124,7 +131,42 @@ def rules_apply(
     facts = facts_load(
         order_ids=order_ids, rules=rules, lines=lines, unwritten=unwritten
     )
-    before = {
+    before = _before(facts)
+    applied = evaluate(rules=rules, facts=facts)
+    if not applied:
+        return outcome
+    try:
+        outcome = _write_all(
+            facts=facts,
+            before=before,
+            applied=applied,
+            actor=actor,
+            unwritten=unwritten,
+        )
+    except Exception as error:
+        logger.exception("Writing what the %s rules did failed", trigger)
+        # The facts as they were: read again (the savepoint undid the writes,
+        # `unwritten` was not changed).
+        facts = facts_load(
+            order_ids=order_ids, rules=rules, lines=lines, unwritten=unwritten
+        )
+        before = _before(facts)
+        applied = _all_failed(applied, facts, error)
+        outcome = _write_all(
+            facts=facts,
+            before=before,
+            applied=applied,
+            actor=actor,
+            unwritten=unwritten,
+        )
+    outcome.applied = applied
+    rule_failures_note(applied, trigger=trigger)
+    return outcome
+
+
+def _before(facts: Sequence[Facts]) -> dict[int, tuple]:
+    """Each order's columns a rule may change, before the rules run."""
+    return {
         f.pk: (
             f.status,
             f.priority,
@@ -137,17 +179,23 @@ def rules_apply(
         )
         for f in facts
     }
-    original_method = {f.pk: f.shipping_method for f in facts}
-    applied = evaluate(rules=rules, facts=facts)
-    if not applied:
-        return outcome
-    outcome.applied = applied
+
+
+def _write_all(
+    *,
+    facts: Sequence[Facts],
+    before: Mapping[int, tuple],
+    applied: list[Applied],
+    actor: Actor,
+    unwritten: Mapping[int, dict[str, Any]] | None,
+) -> RulesOutcome:
+    """Write what the rules did, all or nothing (a savepoint)."""
+    outcome = RulesOutcome()
     # Unwritten orders get their history when the caller writes them.
-    with history_context(actor=actor, reason="rule"):
+    with transaction.atomic(), history_context(actor=actor, reason="rule"):
         _write(
             facts=facts,
             before=before,
-            original_method=original_method,
             applied=applied,
             outcome=outcome,
             actor=actor,
@@ -156,10 +204,29 @@ def rules_apply(
     return outcome
 
 
-def _write(
-    *, facts, before, original_method, applied, outcome, actor, unwritten
-) -> None:
+def _all_failed(
+    applied: Sequence[Applied], facts: Sequence[Facts], error: Exception
+) -> list[Applied]:
+    """What to write when writing the rules' effects failed: each rule that
+    touched an order (or failed on it) skipped, the order held "Rule failed"
+    with the error, in the rules' order; nothing else."""
+    text = gettext("what the rules did could not be written: %(error)s") % {
+        "error": failure_text(error)
+    }
+    by_pk = {fact.pk: fact for fact in facts}
+    failed = []
+    for a in applied:
+        fact = by_pk.get(a.order_id)
+        if fact is not None:
+            failed.append(rule_failed(a.rule, fact, text))
+    return failed
+
+
+def _write(*, facts, before, applied, outcome, actor, unwritten) -> None:
+    """Write the effects set-based. `unwritten` rows are changed last, once
+    every statement went through, so a failed write leaves them as given."""
     now = timezone.now()
+    row_changes: list[tuple[dict[str, Any], dict[str, Any]]] = []
     holds: dict[tuple[str, str], list[int]] = defaultdict(list)
     updates: dict[tuple[str, object], list[int]] = defaultdict(list)
     methods: dict[int, str] = {}
@@ -177,10 +244,10 @@ def _write(
     for fact in facts:
         if fact.pk not in touched:
             continue
-        status, priority, _method, pin, exclude, *postage = before[fact.pk]
+        status, priority, method, pin, exclude, *postage = before[fact.pk]
         if fact.priority != priority:
             updates["priority", fact.priority].append(fact.pk)
-        if fact.pk in methods and fact.shipping_method != original_method[fact.pk]:
+        if fact.pk in methods and fact.shipping_method != method:
             updates["shipping_method", methods[fact.pk]].append(fact.pk)
         if fact.routing_pin != pin:
             updates["routing_pin_id", fact.routing_pin].append(fact.pk)
@@ -196,8 +263,15 @@ def _write(
             if row is None:
                 stored.append(pk)
             elif row["status"] == source:
-                row.update(
-                    status=OrderStatus.ON_HOLD, hold_reason=reason, held_from=source
+                row_changes.append(
+                    (
+                        row,
+                        {
+                            "status": OrderStatus.ON_HOLD,
+                            "hold_reason": reason,
+                            "held_from": source,
+                        },
+                    )
                 )
                 outcome.held.add(pk)
         if not stored:
@@ -214,7 +288,7 @@ def _write(
         stored = list(value) if name == "routing_exclude" else value
         for pk in pks:
             if pk in unwritten:
-                unwritten[pk][name] = stored
+                row_changes.append((unwritten[pk], {name: stored}))
         for chunk in lookup_chunks([pk for pk in pks if pk not in unwritten]):
             Order.objects.filter(ids_in("pk", chunk)).update(
                 **{name: stored}, updated_at=now, version=F("version") + 1
@@ -224,6 +298,8 @@ def _write(
     user_id = actor.pk if actor is not None and actor.is_authenticated else None
     _timeline_insert(applied, user_id=user_id)
     _emails_queue(applied, facts)
+    for row, changes in row_changes:
+        row.update(changes)
 
 
 # The timeline's columns `_timeline_insert` writes itself: all of
@@ -232,19 +308,17 @@ TIMELINE_COLUMNS = ("order_id", "kind", "message", "data", "user_id", "created_a
 
 
 def _timeline_insert(applied: Sequence[Applied], *, user_id: int | None) -> None:
-    """One timeline entry per applied rule. An import applies each rule to
-    thousands of orders alike: each distinct entry is worked out once and its
-    columns are put in COPY's text form once too, so each row costs one
-    short line ("<order id><the entry's columns>")."""
-    kind = OrderEvent.Kind.RULE
+    """One timeline entry per applied (or failed) rule. An import applies each
+    rule to thousands of orders alike: each distinct entry is worked out once
+    and its columns are put in COPY's text form once too, so each row costs
+    one short line ("<order id><the entry's columns>")."""
     own = {f.attname for f in OrderEvent._meta.concrete_fields if not f.primary_key}
     if own != set(TIMELINE_COLUMNS):
         entry = _timeline_entry_memo(
-            lambda message, data: {"message": message, "data": data}
+            lambda kind, message, data: {"kind": kind, "message": message, "data": data}
         )
         events.order_events_insert(
-            {"order_id": a.order_id, "kind": kind, "user_id": user_id, **entry(a)}
-            for a in applied
+            {"order_id": a.order_id, "user_id": user_id, **entry(a)} for a in applied
         )
         return
     fixed = (
@@ -252,7 +326,7 @@ def _timeline_insert(applied: Sequence[Applied], *, user_id: int | None) -> None
         timezone.now().isoformat(),
     )
     entry = _timeline_entry_memo(
-        lambda message, data: (
+        lambda kind, message, data: (
             "\t"
             + "\t".join(
                 [
@@ -270,9 +344,11 @@ def _timeline_insert(applied: Sequence[Applied], *, user_id: int | None) -> None
     )
 
 
-def _timeline_entry_memo(render: Callable[[str, dict], T]) -> Callable[[Applied], T]:
-    """`render(message, data)` of an applied rule's timeline entry, worked out
-    once for every order the rule did the same to."""
+def _timeline_entry_memo(
+    render: Callable[[str, str, dict], T],
+) -> Callable[[Applied], T]:
+    """`render(kind, message, data)` of an applied rule's timeline entry,
+    worked out once for every order the rule did the same to."""
     seen: dict[tuple, T] = {}
 
     def entry(a: Applied) -> T:
@@ -281,6 +357,7 @@ def _timeline_entry_memo(render: Callable[[str, dict], T]) -> Callable[[Applied]
             # and has that action's keys, so their values in a row tell them.
             key = (
                 a.rule.pk,
+                a.failed,
                 tuple(a.done),
                 *[value for data in a.data for value in data.values()],
             )
@@ -288,9 +365,13 @@ def _timeline_entry_memo(render: Callable[[str, dict], T]) -> Callable[[Applied]
         except TypeError:  # a value that cannot be a key: nothing shared
             key, found = None, None
         if found is None:
+            data = {"rule": a.rule.pk, "rule_name": a.rule.name, "actions": a.data}
+            if a.failed:
+                data["failed"] = a.failed
             found = render(
+                OrderEvent.Kind.RULE_FAILED if a.failed else OrderEvent.Kind.RULE,
                 describe(a),
-                {"rule": a.rule.pk, "rule_name": a.rule.name, "actions": a.data},
+                data,
             )
             if key is not None:
                 seen[key] = found
@@ -340,6 +421,8 @@ def _emails_queue(applied: Sequence[Applied], facts) -> None:
     batches: dict[tuple[str, str], list[str]] = defaultdict(list)
     notes: dict[tuple[str, str], str] = {}
     for a in applied:
+        if a.failed:
+            continue
         for action in a.rule.actions:
             if action.kind == RuleAction.Kind.EMAIL:
                 key = (a.rule.name, action.value)
@@ -378,67 +461,3 @@ def rule_email_send_task(to: str, subject: str, body: str) -> int:
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[to],
     )
-
-
-@dataclass(frozen=True)
-class PreviewRow:
-    order_id: int
-    number: str
-    placed_at: object
-    status: str
-    would: str
-
-
-@dataclass(frozen=True)
-class Preview:
-    looked_at: int
-    matched: int
-    rows: list[PreviewRow]
-    limited: bool
-
-
-def rule_preview(*, rule: Rule, shown: int = 100) -> Preview:
-    """Which of the last 30 days' orders the rule would match and what it
-    would do, the rule alone (as if first), changing nothing."""
-    since = timezone.now() - timedelta(days=PREVIEW_DAYS)
-    ids = list(
-        Order.objects.filter(placed_at__gte=since)
-        .order_by("-placed_at", "-pk")
-        .values_list("pk", flat=True)[: PREVIEW_LIMIT + 1]
-    )
-    limited = len(ids) > PREVIEW_LIMIT
-    ids = ids[:PREVIEW_LIMIT]
-    loaded = rules_load(trigger=rule.trigger, rule_ids=[rule.pk])
-    if not loaded or not ids:
-        return Preview(looked_at=len(ids), matched=0, rows=[], limited=limited)
-    facts = facts_load(order_ids=ids, rules=loaded)
-    applied = evaluate(rules=loaded, facts=facts)
-    info = {fact.pk: fact for fact in facts}
-    placed = dict(
-        Order.objects.filter(
-            any_of("pk", [a.order_id for a in applied[:shown]])
-        ).values_list("pk", "placed_at")
-    )
-    return Preview(
-        looked_at=len(ids),
-        matched=len(applied),
-        rows=[
-            PreviewRow(
-                order_id=a.order_id,
-                number=info[a.order_id].number,
-                placed_at=placed.get(a.order_id),
-                status=OrderStatus(before_status(a, info)).label,
-                would=describe(a),
-            )
-            for a in applied[:shown]
-        ],
-        limited=limited,
-    )
-
-
-def before_status(applied: Applied, info) -> str:
-    """The order's status before the preview's in-memory actions."""
-    for data in applied.data:
-        if data["action"] == RuleAction.Kind.HOLD:
-            return data["from"]
-    return info[applied.order_id].status

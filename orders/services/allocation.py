@@ -27,7 +27,7 @@ from core.history import history_context
 from core.lookups import any_of, ids_in, lookup_chunks
 from core.users import Actor
 from inventory.allocation import Demand
-from inventory.selectors import stock_free_exists
+from inventory.selectors import countries_no_location_ships_to, stock_free_exists
 from inventory.services import (
     AllocationRequest,
     AllocationResult,
@@ -73,15 +73,25 @@ class Waiting:
 TRANSITIONS = {
     OrderStatus.ALLOCATED: Order.allocate,
     OrderStatus.BACKORDERED: Order.backorder,
+    # No line ships (gift cards, digital and custom items only).
+    OrderStatus.DELIVERED: Order.complete_without_shipment,
 }
+# Orders that are complete at once when none of their lines ships.
+NOTHING_TO_SHIP_FROM = (
+    OrderStatus.PENDING,
+    OrderStatus.BACKORDERED,
+    OrderStatus.ALLOCATED,
+)
 
 
 def _outstanding_lines(order_ids: list[int]) -> dict[int, list[tuple]]:
-    """(line id, product id, sku, quantity still to reserve) per order."""
+    """(line id, product id, sku, quantity still to reserve) per order, of the
+    lines that ship (an order with none has an empty list): lines that do not
+    ship are never reserved."""
     lines_of: dict[int, list[tuple]] = {pk: [] for pk in order_ids}
     for chunk in lookup_chunks(order_ids):
         rows = (
-            OrderLine.objects.filter(any_of("order__id", chunk))
+            OrderLine.objects.filter(any_of("order__id", chunk), requires_shipping=True)
             .annotate(reserved=Coalesce(Sum("allocations__quantity"), 0))
             .order_by("order_id", "pk")
             .values_list(
@@ -136,9 +146,20 @@ def _allocate(
     timeline: list[dict] = []
     moves: dict[tuple[str, str], list[int]] = defaultdict(list)
     statuses: dict[int, str] = {}
+    unreached = countries_no_location_ships_to(
+        countries={o.country for o in waiting if not results[o.pk].complete}
+    )
     for order in waiting:
         result = results[order.pk]
         statuses[order.pk] = order.status
+        if not lines_of[order.pk] and order.status in NOTHING_TO_SHIP_FROM:
+            moves[order.status, OrderStatus.DELIVERED].append(order.pk)
+            timeline.append(
+                events.order_event_nothing_to_ship_row(
+                    order_id=order.pk, actor=actor, previous=order.status
+                )
+            )
+            continue
         if result.reserved_any:
             timeline.append(allocated_event_row(order.pk, result, actor))
         if order.status in IN_PROGRESS:
@@ -151,7 +172,13 @@ def _allocate(
             continue
         if order.status != OrderStatus.BACKORDERED or result.reserved_any:
             timeline.append(
-                backordered_event_row(order.pk, lines_of[order.pk], result, actor)
+                backordered_event_row(
+                    order.pk,
+                    lines_of[order.pk],
+                    result,
+                    actor,
+                    country=unreached_country(order.country, unreached),
+                )
             )
         if order.status != OrderStatus.BACKORDERED:
             moves[order.status, OrderStatus.BACKORDERED].append(order.pk)
@@ -205,12 +232,22 @@ def allocated_event_row(order_id: int, result: AllocationResult, actor: Actor) -
     )
 
 
+def unreached_country(country: str, unreached: set[str]) -> str:
+    """The order's country code when no location ships there, else ""."""
+    code = str(country or "").upper()
+    return code if code in unreached else ""
+
+
 def backordered_event_row(
     order_id: int,
     lines: Sequence[tuple[int, int, str, int]],
     result: AllocationResult,
     actor: Actor,
+    *,
+    country: str = "",
 ) -> dict:
+    """The backordered entry of an order; `country` when no location ships
+    to the order's country (see `countries_no_location_ships_to`)."""
     sku_of = {pk: sku for pk, _product, sku, _qty in lines}
     return events.order_event_backordered_row(
         order_id=order_id,
@@ -218,6 +255,7 @@ def backordered_event_row(
         short={sku_of[line_id]: qty for line_id, qty in result.short.items()},
         # Recorded once: on the allocated entry when some was reserved.
         routing=None if result.reserved_any else result.routing,
+        no_location_ships_to=country,
     )
 
 

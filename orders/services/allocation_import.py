@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from core.history import history_context
 from core.lookups import ids_in
 from core.users import Actor
+from inventory.selectors import countries_no_location_ships_to
 from inventory.services import AllocationResult, stock_allocate_many
 from orders import events
 from orders.models import OrderEvent, OrderStatus
@@ -19,6 +20,7 @@ from orders.services.allocation import (
     allocation_request,
     backordered_event_row,
     order_statuses_move,
+    unreached_country,
 )
 from orders.services.shipby import ship_by_follow_allocation
 
@@ -122,12 +124,21 @@ def _unwritten_timeline(
     orders: Sequence[NewOrder], results: dict[int, AllocationResult], actor: Actor
 ) -> Iterable[dict]:
     """The allocated / backordered timeline entries of new orders."""
+    unreached = countries_no_location_ships_to(
+        countries={o.country for o in orders if not results[o.pk].complete}
+    )
     for order in orders:
         result = results[order.pk]
         if result.reserved_any:
             yield allocated_event_row(order.pk, result, actor)
         if not result.complete:
-            yield backordered_event_row(order.pk, order.lines, result, actor)
+            yield backordered_event_row(
+                order.pk,
+                order.lines,
+                result,
+                actor,
+                country=unreached_country(order.country, unreached),
+            )
 
 
 def orders_allocate_unwritten_done(

@@ -28,6 +28,7 @@ from orders.models import (
 )
 from orders.rules.services import rules_apply
 from orders.services.allocation import orders_allocate_locked
+from orders.services.payment import payment_hold_again
 
 
 def _transition(order: Order, name: str, verb: str, *args: Any) -> str:
@@ -112,9 +113,15 @@ def order_hold(*, order: Order, actor: Actor, reason: str, note: str = "") -> Or
 def order_release(*, order: Order, actor: Actor) -> Order:
     """Take an order off hold, back to where it was, and try to reserve stock."""
     order = lock_order(order.pk)
+    reason = order.hold_reason
     _transition(order, "release", "released from hold")
     order.save(update_fields=["status", "hold_reason", "held_from", "updated_at"])
     events.order_event_released(order=order, actor=actor)
+    # Released from another hold (a total, an address) while the shop has
+    # not reported it paid: it waits for the payment, without stock. A
+    # person releasing the payment hold itself decides it is paid.
+    if reason != HoldReason.PAYMENT and payment_hold_again(order=order, actor=actor):
+        return order
     if order.status in (OrderStatus.PENDING, OrderStatus.BACKORDERED):
         order = orders_allocate_locked(orders=[order], actor=actor)[0]
     return order
@@ -169,7 +176,12 @@ def order_shipment_record(
             )
     with history_context(actor=actor, reason="shipped"):
         OrderLine.objects.bulk_update(lines, ["quantity_shipped"])
-    everything = all(line.quantity_shipped == line.quantity for line in lines)
+    # Lines that do not ship (gift cards, digital items) never count.
+    everything = all(
+        line.quantity_shipped == line.quantity
+        for line in lines
+        if line.requires_shipping
+    )
     previous = order.status
     if everything:
         order.ship()

@@ -20,6 +20,7 @@ from orders.addresses import SHIP_TO_FIELDS, country_name
 from orders.exceptions import OrderConflictError, OrderError, OrderStateError
 from orders.locks import lock_order
 from orders.models import Order, OrderStatus
+from orders.notes import notes_problem
 from orders.services.allocation import orders_allocate_locked
 
 # Fields a person may change on an order until it is packed.
@@ -152,3 +153,35 @@ def _stored(order: Order, name: str) -> Any:
     """The field's value as the timeline stores it (a country as its code)."""
     value = getattr(order, name)
     return str(value) if name == "ship_country" else value
+
+
+@transaction.atomic
+def order_notes_update(
+    *,
+    order: Order,
+    actor: Actor,
+    note: str,
+    note_attributes: list[dict[str, str]],
+    inbound_message_id: int | None = None,
+) -> Order:
+    """Change the customer's note and note attributes (gift message, delivery
+    instructions) of an order, whatever its status: the shop's
+    `orders/updated`, or a person. Nothing changes when they are the same."""
+    if problem := notes_problem(note, note_attributes):
+        raise OrderError(f"Order {order.number}: {problem}")
+    order = lock_order(order.pk)
+    wanted = {"note": note, "note_attributes": list(note_attributes)}
+    diff = {
+        name: (getattr(order, name), value)
+        for name, value in wanted.items()
+        if getattr(order, name) != value
+    }
+    if not diff:
+        return order
+    for name, (_, value) in diff.items():
+        setattr(order, name, value)
+    order.save(update_fields=[*diff, "updated_at"])
+    events.order_event_notes(
+        order=order, actor=actor, changes=diff, inbound_message_id=inbound_message_id
+    )
+    return order

@@ -7,7 +7,6 @@ commit.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -19,16 +18,15 @@ from core.history import history_context
 from core.hooks import ORDER_EVENT, hook_emit
 from core.sequences import format_number, sequence_reserve
 from core.users import Actor
-from inventory.models import Product
 from orders import events
 from orders.addresses import Address
 from orders.emails import customer_email_queue, customer_emails_queue_many
 from orders.exceptions import OrderError
+from orders.intake import intake_hold
 from orders.models import (
     Channel,
     Customer,
     CustomerEmail,
-    HoldReason,
     Order,
     OrderEvent,
     OrderLine,
@@ -37,6 +35,16 @@ from orders.models import (
 )
 from orders.rules.services import rules_apply, rules_exist
 from orders.services.allocation import orders_allocate_locked
+from orders.services.drafts import (  # noqa: F401 (where callers import them)
+    LineInput,
+    NewOrder,
+    OrderMoney,
+    OrderNotes,
+    customer_key,
+    line_rows,
+    order_draft,
+    order_draft_lines,
+)
 from orders.services.shipby import ship_by_for, ship_by_many
 
 ORDER_NUMBER_PREFIX = "SO"
@@ -44,17 +52,18 @@ ORDER_NUMBER_PREFIX = "SO"
 ORDER_SEQUENCE = "order"
 
 
-@dataclass(frozen=True)
-class LineInput:
-    product: Product
-    quantity: int
-    unit_price: Decimal
-
-
 def customer_get_or_create(*, email: str, name: str = "", phone: str = "") -> Customer:
-    """Find a customer by e-mail (any letter case) or create one."""
-    email = email.strip()
-    customer = Customer.objects.filter(email__iexact=email).first()
+    """Find a customer by e-mail (any letter case), or by phone when they gave
+    no e-mail, or create one."""
+    email, phone = email.strip(), phone.strip()
+    if not email and not phone:
+        raise OrderError("A customer needs an e-mail address or a phone number.")
+    found = (
+        Customer.objects.filter(email__iexact=email)
+        if email
+        else Customer.objects.filter(email="", phone=phone)
+    )
+    customer = found.first()
     if customer:
         return customer
     try:
@@ -62,7 +71,7 @@ def customer_get_or_create(*, email: str, name: str = "", phone: str = "") -> Cu
             return Customer.objects.create(email=email.lower(), name=name, phone=phone)
     except IntegrityError:
         # Someone created the same customer a moment ago.
-        return Customer.objects.get(email__iexact=email)
+        return found.get()
 
 
 def order_number_next() -> str:
@@ -90,29 +99,31 @@ def order_create(
     source: str = "admin",
     inbound_message_id: int | None = None,
     address_problem: str = "",
+    money: OrderMoney | None = None,
+    notes: OrderNotes | None = None,
 ) -> Order:
     """Record a new order with its lines and reserve stock for it.
 
     `inbound_message_id` names the API call or shop webhook it came from; the
     timeline links to it. An `address_problem` (the country's address check
     failed) takes the order in on hold for an address check, as the CSV
-    import does. The intake rules run before allocation, so their holds and
+    import does; so does a total that differs from the one the shop stated
+    (`money.stated_total`) and a payment state the channel does not take in
+    (`notes.financial_status`): see `orders.intake`. `money` carries the
+    discounts and the tax flag (its shipping and tax win over the plain
+    arguments). The intake rules run before allocation, so their holds and
     location pins count.
     """
+    money = money or OrderMoney(shipping_amount=shipping_amount, tax_amount=tax_amount)
+    notes = notes or OrderNotes()
     if not lines:
         raise OrderError(f"Order {external_id} from {channel.name} has no lines.")
-    for line in lines:
-        if not isinstance(line.quantity, int) or line.quantity <= 0:
-            raise OrderError(
-                f"Order {external_id}: the quantity of {line.product.sku} must be a "
-                "whole number above zero."
-            )
+    lines_check(external_id=external_id, channel=channel, lines=lines)
     if Order.objects.filter(channel=channel, external_id=external_id).exists():
         raise OrderError(
             f"{channel.name} order {external_id} is already in the system; "
             "it was not created twice."
         )
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
     placed_at = placed_at or timezone.now()
     order = Order.objects.create(
         number=order_number_next(),
@@ -124,23 +135,31 @@ def order_create(
             channel=channel, placed_at=placed_at, country=address.country
         ),
         currency=currency,
-        subtotal=subtotal,
-        shipping_amount=shipping_amount,
-        tax_amount=tax_amount,
-        total=subtotal + shipping_amount + tax_amount,
         shipping_method=shipping_method,
         priority=priority,
         requested_delivery_date=requested_delivery_date,
+        **money.order_fields(lines),
+        **notes.order_fields(),
         **address.as_order_fields(),
     )
-    OrderLine.objects.bulk_create(_line_rows(order, lines))
+    OrderLine.objects.bulk_create(line_rows(order, lines))
     events.order_event_placed(
         order=order, actor=actor, source=source, inbound_message_id=inbound_message_id
     )
-    if address_problem:
-        order.hold(HoldReason.ADDRESS_CHECK)
+    hold = intake_hold(
+        channel=channel,
+        address_problem=address_problem,
+        computed_total=order.total,
+        stated_total=money.stated_total,
+        financial_status=notes.financial_status,
+        currency=currency,
+    )
+    if hold is not None:
+        order.hold(hold.reason)
         order.save(update_fields=["status", "hold_reason", "held_from", "updated_at"])
-        events.order_event_held(order=order, actor=actor, note=address_problem)
+        events.order_event_held(
+            order=order, actor=actor, note=hold.note, data=hold.data
+        )
     if rules_apply(
         order_ids=[order.pk], trigger=Rule.Trigger.INTAKE, actor=actor
     ).changed:
@@ -153,115 +172,50 @@ def order_create(
     return order
 
 
-@dataclass(frozen=True)
-class NewOrder:
-    """One order for `orders_create_many`: what `order_create` takes, with
-    the customer by e-mail (found or created in bulk)."""
-
-    channel: Channel
-    external_id: str
-    email: str
-    customer_name: str
-    customer_phone: str
-    address: Address
-    lines: Sequence[LineInput]
-    placed_at: datetime | None = None
-    currency: str = "USD"
-    shipping_amount: Decimal = Decimal("0")
-    tax_amount: Decimal = Decimal("0")
-    shipping_method: str = ""
-    address_problem: str = ""
-    inbound_message_id: int | None = None
-    # Reserved beforehand (`order_number_next` outside the transaction, so
-    # the counter is not held while the order is written); "" reserves one.
-    number: str = ""
-
-
-def order_draft(
-    *,
-    order: NewOrder,
-    number: str,
-    placed_at: datetime,
-    now: datetime,
-    ship_by: date | None = None,
-    customer_id: int | None = None,
-) -> Order:
-    """The order row `orders_create_many` writes for a new order (unsaved):
-    the order API answers with it before the worker writes it."""
-    new = order
-    subtotal = sum(
-        (line.unit_price * line.quantity for line in new.lines), Decimal("0")
-    )
-    row = Order(
-        number=number,
-        channel=new.channel,
-        external_id=new.external_id,
-        customer_id=customer_id,
-        placed_at=placed_at,
-        ship_by=ship_by,
-        currency=new.currency,
-        subtotal=subtotal,
-        shipping_amount=new.shipping_amount,
-        tax_amount=new.tax_amount,
-        total=subtotal + new.shipping_amount + new.tax_amount,
-        shipping_method=new.shipping_method,
-        created_at=now,
-        updated_at=now,
-        **new.address.as_order_fields(),
-    )
-    if new.address_problem:
-        row.hold(HoldReason.ADDRESS_CHECK)
-    return row
-
-
-def order_draft_lines(*, order: Order, new: NewOrder) -> list[OrderLine]:
-    """The line rows of `order_draft`'s order (unsaved)."""
-    return _line_rows(order, new.lines)
-
-
-def _line_rows(order: Order, lines: Sequence[LineInput]) -> list[OrderLine]:
-    """Unsaved line rows of `order`, each with its product's SKU and name."""
-    return [
-        OrderLine(
-            order=order,
-            product=line.product,
-            sku=line.product.sku,
-            name=line.product.name,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-        )
-        for line in lines
-    ]
-
-
 def customers_get_or_create(
     *, wanted: Sequence[tuple[str, str, str]]
 ) -> dict[str, int]:
-    """Find or create customers by e-mail (any letter case) in bulk; `wanted`
-    holds (email, name, phone). Return their ids by lower-case e-mail."""
-    firsts: dict[str, tuple[str, str]] = {}
+    """Find or create customers by e-mail (any letter case), or by phone for
+    those without one, in bulk; `wanted` holds (email, name, phone). Return
+    their ids by `customer_key`."""
+    firsts: dict[str, tuple[str, str, str]] = {}
     for email, name, phone in wanted:
-        firsts.setdefault(email.strip().lower(), (name, phone))
-    found = dict(
-        Customer.objects.annotate(email_lower=Lower("email"))
-        .filter(email_lower__in=list(firsts))
-        .values_list("email_lower", "pk")
-    )
-    missing = [email for email in firsts if email not in found]
+        key = customer_key(email=email, phone=phone)
+        firsts.setdefault(key, (email.strip().lower(), name, phone.strip()))
+
+    def read(keys: list[str]) -> dict[str, int]:
+        emails = [firsts[key][0] for key in keys if firsts[key][0]]
+        phones = [firsts[key][2] for key in keys if not firsts[key][0]]
+        found = {}
+        if emails:
+            found.update(
+                Customer.objects.annotate(email_lower=Lower("email"))
+                .filter(email_lower__in=emails)
+                .values_list("email_lower", "pk")
+            )
+        if phones:
+            found.update(
+                (f"phone:{phone}", pk)
+                for phone, pk in Customer.objects.filter(
+                    email="", phone__in=phones
+                ).values_list("phone", "pk")
+            )
+        return found
+
+    found = read(list(firsts))
+    missing = [key for key in firsts if key not in found]
     if missing:
         # Another process may add the same customer meanwhile: theirs is kept.
         Customer.objects.bulk_create(
             [
-                Customer(email=email, name=firsts[email][0], phone=firsts[email][1])
-                for email in missing
+                Customer(
+                    email=firsts[key][0], name=firsts[key][1], phone=firsts[key][2]
+                )
+                for key in missing
             ],
             ignore_conflicts=True,
         )
-        found.update(
-            Customer.objects.annotate(email_lower=Lower("email"))
-            .filter(email_lower__in=missing)
-            .values_list("email_lower", "pk")
-        )
+        found.update(read(missing))
     return found
 
 
@@ -290,16 +244,7 @@ def orders_create_many(
     if not orders:
         return []
     for new in orders:
-        if not new.lines:
-            raise OrderError(
-                f"Order {new.external_id} from {new.channel.name} has no lines."
-            )
-        for line in new.lines:
-            if not isinstance(line.quantity, int) or line.quantity <= 0:
-                raise OrderError(
-                    f"Order {new.external_id}: the quantity of {line.product.sku} "
-                    "must be a whole number above zero."
-                )
+        lines_check(external_id=new.external_id, channel=new.channel, lines=new.lines)
     keys = {(new.channel.pk, new.external_id) for new in orders}
     if len(keys) < len(orders):
         raise OrderError("The same order appears twice in one batch.")
@@ -332,6 +277,7 @@ def orders_create_many(
     numbers = iter(
         sequence_reserve(name=ORDER_SEQUENCE, count=unnumbered) if unnumbered else ()
     )
+    holds = [new.hold() for new in orders]
     rows = [
         order_draft(
             order=new,
@@ -339,9 +285,10 @@ def orders_create_many(
             placed_at=when,
             now=now,
             ship_by=due,
-            customer_id=customers[new.email.strip().lower()],
+            customer_id=customers[new.customer_key],
+            hold=hold,
         )
-        for new, when, due in zip(orders, placed, ship_by, strict=True)
+        for new, when, due, hold in zip(orders, placed, ship_by, holds, strict=True)
     ]
     with history_context(actor=actor, reason=source):
         created = Order.objects.bulk_create(rows)
@@ -352,7 +299,7 @@ def orders_create_many(
         )
     _lines_cache(created, written)
     timeline = []
-    for order, new in zip(created, orders, strict=True):
+    for order, new, hold in zip(created, orders, holds, strict=True):
         timeline.append(
             events.order_event_placed(
                 order=order,
@@ -362,10 +309,10 @@ def orders_create_many(
                 save=False,
             )
         )
-        if new.address_problem:
+        if hold is not None:
             timeline.append(
                 events.order_event_held(
-                    order=order, actor=actor, note=new.address_problem, save=False
+                    order=order, actor=actor, note=hold.note, data=hold.data, save=False
                 )
             )
     OrderEvent.objects.bulk_create(timeline)
@@ -402,6 +349,27 @@ def orders_create_many(
         return [reread.get(order.pk, order) for order in created]
     by_id = Order.objects.select_related("channel").in_bulk(order_ids)
     return [by_id[pk] for pk in order_ids]
+
+
+def lines_check(
+    *, external_id: str, channel: Channel, lines: Sequence[LineInput]
+) -> None:
+    """Refuse an order without lines, with a quantity that is no whole number
+    above zero, or with a line that ships but names no product."""
+    if not lines:
+        raise OrderError(f"Order {external_id} from {channel.name} has no lines.")
+    for line in lines:
+        if not isinstance(line.quantity, int) or line.quantity <= 0:
+            raise OrderError(
+                f"Order {external_id}: the quantity of {line.label} must be a "
+                "whole number above zero."
+            )
+        if line.requires_shipping and line.product is None:
+            raise OrderError(
+                f"Order {external_id}: the line {line.label or '(no SKU)'}"
+                + (f" (id {line.external_id})" if line.external_id else "")
+                + " ships but names no product."
+            )
 
 
 def _lines_cache(orders: Sequence[Order], lines: Sequence[OrderLine]) -> None:

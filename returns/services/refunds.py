@@ -20,6 +20,7 @@ from orders import events
 from orders.emails import customer_email_queue
 from orders.locks import lock_order
 from orders.models import CustomerEmail, Order
+from orders.money import refund_amount_of
 from returns import selectors
 from returns.exceptions import RefundError
 from returns.locks import lock_refund, lock_return, refuse_changed_return
@@ -124,18 +125,28 @@ def refund_create(
             RefundLine(
                 order_line=line,
                 quantity=quantity,
-                amount=(line.unit_price * quantity).quantize(CENT),
+                # What the customer paid for these units: the line's total
+                # after its discounts, shared over its units.
+                amount=refund_amount_of(
+                    line_total=line.total,
+                    quantity=line.quantity,
+                    already=already,
+                    refunding=quantity,
+                ),
             )
         )
     shipping_amount = Decimal("0.00")
     if shipping:
-        shipping_amount = order.shipping_amount - balance.shipping_refunded
+        # What the customer paid for shipping, after its discount.
+        shipping_amount = (
+            order.shipping_amount - order.shipping_discount - balance.shipping_refunded
+        )
         if shipping_amount <= 0:
             raise RefundError(
                 f"The shipping of order {order.number} "
                 + (
                     "was already refunded."
-                    if order.shipping_amount
+                    if order.shipping_amount > order.shipping_discount
                     else "was free; there is nothing to refund."
                 )
             )

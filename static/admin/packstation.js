@@ -36,7 +36,11 @@
     return fetch(urls[name], {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-CSRFToken": csrf,
+      },
       body: JSON.stringify(Object.assign({ station: station }, body)),
     })
       .then(readJson)
@@ -44,7 +48,10 @@
   }
 
   function get(name, id, query) {
-    return fetch(url(name, id) + (query || ""), { credentials: "same-origin" })
+    return fetch(url(name, id) + (query || ""), {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    })
       .then(readJson)
       .catch(() => ({ ok: false, error: "The server cannot be reached." }));
   }

@@ -18,12 +18,17 @@
   const readJson = window.OmsScan.readJson;
 
   function call(name, body) {
+    // Accept: a database that could not finish answers JSON (503, retry).
     const init = body === undefined
-      ? { credentials: "same-origin" }
+      ? { credentials: "same-origin", headers: { Accept: "application/json" } }
       : {
           method: "POST",
           credentials: "same-origin",
-          headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+          headers: {
+            "Content-Type": "application/json",
+            Accept: "application/json",
+            "X-CSRFToken": csrf,
+          },
           body: JSON.stringify(body),
         };
     return fetch(urls[name], init)

@@ -245,7 +245,13 @@ def _large_order() -> int:
     products = list(Product.objects.all()[:50])
     OrderLine.objects.bulk_create(
         OrderLine(
-            order=template, product=p, sku=p.sku, name=p.name, quantity=1, unit_price=1
+            order=template,
+            product=p,
+            sku=p.sku,
+            name=p.name,
+            quantity=1,
+            unit_price=1,
+            total=1,
         )
         for p in products
     )

@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -77,6 +78,7 @@ def main() -> None:
             "name": f"Bench product {n % 500}",
             "quantity": 1 + n % 3,
             "unit_price": "19.99",
+            "total": str(Decimal("19.99") * (1 + n % 3)),
             "quantity_shipped": 0,
             "quantity_returned": 0,
         }

@@ -87,8 +87,9 @@ def build(shipments: int) -> list[int]:
                     product=product,
                     sku=product.sku,
                     name=product.name,
-                    quantity=rng.randint(1, 3),
+                    quantity=(quantity := rng.randint(1, 3)),
                     unit_price=Decimal("10.00"),
+                    total=Decimal("10.00") * quantity,
                 )
             )
     lines = OrderLine.objects.bulk_create(lines)

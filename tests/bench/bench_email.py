@@ -69,6 +69,7 @@ def build_orders(count: int, prefix: str = "MAIL") -> list[int]:
             name=product.name,
             quantity=1 + n % 3,
             unit_price=Decimal("12.50"),
+            total=Decimal("12.50") * (1 + n % 3),
         )
         for order in orders
         for n, product in enumerate(products[order.pk % 48 : order.pk % 48 + 2])

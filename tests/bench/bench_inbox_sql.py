@@ -69,7 +69,7 @@ def main() -> None:
         inbound_insert_unless_seen,
         inbound_outcomes_save,
     )
-    from core.sequences import sequence_reserve
+    from core.sequences import sequence_relation, sequence_reserve
     from orders.models import Channel, Order
 
     settings.DEBUG = False  # no query log kept outside the counted calls
@@ -163,7 +163,7 @@ def main() -> None:
             channel_id=channel.pk,
             external_id=f"E-{n}",
             delivery_id=api_delivery_id(f"E-{n}"),
-            counter="bench-raw",
+            sequence=sequence_relation("order"),
         )
 
     def orm_lookup(n):
@@ -182,7 +182,7 @@ def main() -> None:
             .first()
         )
         if order_id is None and message_id is None:
-            sequence_reserve(name="bench-orm")
+            sequence_reserve(name="order")
 
     lookup = {
         "raw": timed(raw_lookup, rounds),

@@ -125,7 +125,7 @@ def main() -> None:
 
     from django.conf import settings
 
-    from fulfillment import documents, selectors, zpl
+    from fulfillment import documents, sheets, zpl
     from fulfillment.models import DocumentKind, Shipment, ShipmentStatus
     from fulfillment.postage.buying import shipments_postage_buy
     from fulfillment.postage.rates import shipments_rates_fetch
@@ -158,7 +158,7 @@ def main() -> None:
     shipped = Shipment.objects.filter(pk__in=ids, status=ShipmentStatus.SHIPPED).count()
     purchases = sum(fake.buys.values())
 
-    labels = selectors.shipping_labels(shipment_ids=ids[:1])
+    labels = sheets.shipping_labels(shipment_ids=ids[:1])
     # Our own ZPL: the label records of shipped shipments, drawn again and again.
     records = labels * args.zpl_labels
     started = time.perf_counter()

@@ -12,8 +12,6 @@ JSON.
 - `median_hours_to_ship`: the dashboard figure through the ORM (a
   `percentile_cont` aggregate over first shipments) against the hand-written
   query it replaced;
-- `sequence_reserve`: `core.sql.sequence_add` (one raw upsert, adding and
-  returning) against `pgbulk.upsert` doing the same, per call;
 - `dashboard`: the dashboard's figures for a superuser (`dashboard_context`),
   after a fold, as a user sees them.
 
@@ -78,8 +76,6 @@ def main() -> None:
     from django.db.models.expressions import RawSQL
     from django.utils import timezone
 
-    from core.models import Sequence
-    from core.sequences import sequence_reserve
     from oms import sql
     from oms.dashboard import dashboard_context, median_hours_to_ship
     from oms.models import OrderTally, OrderTallyChange
@@ -163,23 +159,6 @@ def main() -> None:
             cursor.execute(MEDIAN_SQL, [since])
             cursor.fetchall()
 
-    calls = 2_000
-
-    def sequences_pgbulk() -> None:
-        for _ in range(calls):
-            pgbulk.upsert(
-                Sequence,
-                [Sequence(name="bench", last_value=3)],
-                ["name"],
-                [pgbulk.UpdateField("last_value", expression=F("last_value") + 3)],
-                returning=["last_value"],
-            )
-
-    def sequences_sql() -> None:
-        for _ in range(calls):
-            sequence_reserve(name="bench", count=3)
-
-    Sequence.objects.get_or_create(name="bench")
     admin, _ = get_user_model().objects.get_or_create(
         username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
     )
@@ -199,13 +178,6 @@ def main() -> None:
         "median_hours_to_ship": {
             "orm_s": best_of(repeat, lambda: median_hours_to_ship(since)),
             "sql_s": best_of(repeat, median_sql),
-        },
-        "sequence_reserve": {
-            "calls": calls,
-            "pgbulk_ms_per_call": round(
-                best_of(repeat, sequences_pgbulk) * 1000 / calls, 3
-            ),
-            "sql_ms_per_call": round(best_of(repeat, sequences_sql) * 1000 / calls, 3),
         },
         "dashboard_context_s": best_of(repeat, lambda: dashboard_context(user=admin)),
     }

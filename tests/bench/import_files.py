@@ -5,6 +5,7 @@ import csv
 import io
 import random
 import time
+from decimal import Decimal
 
 HEADER = [
     "order_ref",
@@ -135,6 +136,7 @@ def plain_resource_import(data: bytes, channel) -> float:
                 name=product.name,
                 quantity=int(row["quantity"]),
                 unit_price=row["unit_price"],
+                total=Decimal(row["unit_price"]) * int(row["quantity"]),
             )
 
     dataset = tablib.Dataset().load(data.decode(), format="csv")

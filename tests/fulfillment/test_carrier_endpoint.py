@@ -158,6 +158,40 @@ def test_unknown_tracking_number_is_a_404(client, parcel):
     }
 
 
+def test_unknown_tracking_number_is_one_error_however_many_scans(client, parcel):
+    scans = [
+        event(parcel, tracking_number="NOPE", occurred_at=f"2026-03-0{day}T09:00Z")
+        for day in (2, 3, 4)
+    ]
+    response = post(client, {"events": scans})
+    assert response.status_code == 404
+    assert response.json()["errors"] == [
+        "events[0]: no shipment has tracking number 'NOPE' with Parcel Express "
+        "(3 updates)."
+    ]
+
+
+def test_one_error_per_unknown_number_beside_a_known_one(client, parcel):
+    response = post(
+        client,
+        {
+            "events": [
+                event(parcel),
+                event(parcel, tracking_number="NOPE"),
+                event(parcel, tracking_number="ALSO-NOPE"),
+                event(parcel, tracking_number="NOPE", occurred_at="2026-03-03T09:00Z"),
+            ]
+        },
+    )
+    assert response.status_code == 404
+    assert response.json()["errors"] == [
+        "events[1]: no shipment has tracking number 'NOPE' with Parcel Express "
+        "(2 updates).",
+        "events[2]: no shipment has tracking number 'ALSO-NOPE' with Parcel Express.",
+    ]
+    assert not TrackingEvent.objects.exists()
+
+
 def test_get_is_refused(client, parcel):
     response = client.get(reverse("fulfillment:carrier_tracking", args=["pex"]))
     assert response.status_code == 405

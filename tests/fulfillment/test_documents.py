@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from pypdf import PdfReader
 
-from fulfillment import documents, selectors
+from fulfillment import documents, sheets
 from fulfillment.models import DocumentKind, Shipment
 from fulfillment.services.packing import shipment_pack
 from fulfillment.services.shipping import shipment_ship
@@ -116,7 +116,7 @@ def test_shipping_labels_are_four_by_six_inches(shipped):
 
 def test_pick_list_groups_by_sku_in_bin_order_with_orders(shipments):
     pick_list = shipments[0].pick_list
-    sheet = selectors.pick_sheets(pick_list_ids=[pick_list.pk])[0]
+    sheet = sheets.pick_sheets(pick_list_ids=[pick_list.pk])[0]
 
     assert [row.bin for row in sheet.rows] == ["A-01-1", "A-02-1", "A-03-1", "A-04-1"]
     medium = next(row for row in sheet.rows if row.sku == "TSH-BLK-M")

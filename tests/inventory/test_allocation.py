@@ -112,6 +112,54 @@ def test_short_stock_reserves_what_is_there_and_backorders(sites, stock, place_o
 
 
 @pytest.mark.django_db
+def test_country_no_location_ships_to_says_so_not_waiting_for_stock(
+    sites, stock, place_order, location
+):
+    location.ships_to = ["US"]  # the default location, too, ships to the US only
+    location.save()
+    a = ProductFactory(sku="A")
+    stock(a, 5, at=sites["near"])
+
+    order = place_order([(a, 1)], country="JP")
+
+    assert order.status == OrderStatus.BACKORDERED
+    event = OrderEvent.objects.filter(order=order, kind="backordered").get()
+    assert event.message == (
+        "No location ships to Japan: add the country to a location's shipping "
+        "countries or cancel the order."
+    )
+    assert event.data["no_location_ships_to"] == "JP"
+    assert event.data["short"] == {"A": 1}
+
+
+@pytest.mark.django_db
+def test_country_a_location_ships_to_without_stock_is_waiting_for_stock(
+    sites, stock, place_order
+):
+    a = ProductFactory(sku="A")
+    stock(a, 5, at=sites["near"])
+
+    order = place_order([(a, 1)], country="FR")  # EU ships to France, has no A
+
+    event = OrderEvent.objects.filter(order=order, kind="backordered").get()
+    assert event.message == "Waiting for stock: 1 × A."
+    assert "no_location_ships_to" not in event.data
+
+
+@pytest.mark.django_db
+def test_a_location_shipping_everywhere_reaches_every_country(
+    sites, stock, place_order
+):
+    a = ProductFactory(sku="A")
+    LocationFactory(code="ANY", priority=9, ships_to="")
+
+    order = place_order([(a, 1)], country="JP")
+
+    event = OrderEvent.objects.filter(order=order, kind="backordered").get()
+    assert event.message == "Waiting for stock: 1 × A."
+
+
+@pytest.mark.django_db
 def test_all_or_nothing_mode_reserves_nothing_when_short(
     sites, stock, place_order, settings
 ):

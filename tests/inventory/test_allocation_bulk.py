@@ -122,6 +122,30 @@ def test_set_based_allocation_reserves_what_one_by_one_allocation_does(
 
 
 @pytest.mark.django_db
+def test_set_based_allocation_says_when_no_location_ships_to_the_country(
+    sites, stock, place_order, location, user
+):
+    location.ships_to = ["US"]  # the default location, too, ships to the US only
+    location.save()
+    a = ProductFactory(sku="A")
+    stock(a, 3, at=sites["near"])
+    japan, us = (
+        place_order([(a, 1)], country="JP", allocate=False),
+        place_order([(a, 9)], allocate=False),
+    )
+
+    orders_allocate_many(order_ids=[japan.pk, us.pk], actor=user)
+
+    assert OrderEvent.objects.get(order=japan, kind="backordered").message == (
+        "No location ships to Japan: add the country to a location's shipping "
+        "countries or cancel the order."
+    )
+    assert OrderEvent.objects.get(order=us, kind="backordered").message == (
+        "Waiting for stock: 6 × A."
+    )
+
+
+@pytest.mark.django_db
 def test_set_based_allocation_writes_the_same_timeline_and_stock(
     sites, stock, place_order, user
 ):

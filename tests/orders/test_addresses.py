@@ -77,6 +77,60 @@ def test_zip_code_of_another_state_is_refused():
     }
 
 
+@pytest.mark.parametrize(
+    ("country", "region", "postcode", "problem"),
+    [
+        (
+            "US",
+            "TX",
+            "23401",
+            "ZIP 23401 belongs to VA, not TX: correct the ZIP code or the state.",
+        ),
+        (
+            "US",
+            "Texas",
+            "10001-1234",
+            "ZIP 10001-1234 belongs to NY, not TX: correct the ZIP code or the state.",
+        ),
+        (
+            "CA",
+            "British Columbia",
+            "M5V 2T6",
+            "Postcode M5V 2T6 belongs to ON, not BC: correct the postcode or the "
+            "province.",
+        ),
+        (
+            "JP",
+            "Osaka",
+            "100-0001",
+            "Postcode 100-0001 belongs to Tokyo, not Osaka: correct the postcode "
+            "or the prefecture.",
+        ),
+    ],
+    ids=["us", "us-state-name-zip4", "canada", "japan"],
+)
+def test_postcode_of_another_region_names_the_region_it_belongs_to(
+    country, region, postcode, problem
+):
+    place = address(
+        ship_country=country,
+        ship_region=region,
+        ship_city="Springfield",
+        ship_postcode=postcode,
+    )
+
+    assert address_problems(place) == {"ship_postcode": problem}
+
+
+def test_postcode_of_no_region_is_still_not_a_postcode():
+    texas = address(ship_country="US", ship_city="Austin", ship_region="TX")
+
+    assert address_problems(texas | {"ship_postcode": "00000"}) == {
+        "ship_postcode": "'00000' is not a ZIP code in United States (like 75000 "
+        "or 73344)."
+    }
+
+
 def test_unknown_country_is_a_problem_on_the_country():
     assert set(address_problems(address(ship_country="XX"))) == {"ship_country"}
 

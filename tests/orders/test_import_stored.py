@@ -14,6 +14,7 @@ from orders.importing.formats import OMS, SHOPIFY
 from orders.importing.reader import ImportFileError
 from orders.importing.services import orders_import
 from orders.models import Channel, Customer, Order, OrderLine
+from orders.money import cents
 from tests.orders.test_import import catalogue, csv_bytes, row  # noqa: F401
 from tests.support.races import fork_safely, reap
 
@@ -182,9 +183,12 @@ def test_what_the_preview_accepts_the_write_stores_exactly(example):
             (int(r[fmt.columns["quantity"]]), Decimal(r[fmt.columns["unit_price"]]))
             for r in rows
         ]
-        assert stored == expected
-        assert order.total == sum(q * p for q, p in expected) + (
-            Decimal(values["shipping_amount"]) + Decimal(values["tax_amount"])
+        # Prices and order amounts are kept in cents, rounded half up; a
+        # line's total is computed from the price as sent (issue 27).
+        assert stored == [(q, cents(p)) for q, p in expected]
+        assert order.total == sum(cents(q * p) for q, p in expected) + (
+            cents(Decimal(values["shipping_amount"]))
+            + cents(Decimal(values["tax_amount"]))
         )
         transaction.set_rollback(True)
 

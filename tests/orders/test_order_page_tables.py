@@ -21,7 +21,12 @@ def order_with_timeline(admin_user):
     order = OrderFactory()
     product = ProductFactory()
     order.lines.create(
-        product=product, sku=product.sku, name=product.name, quantity=3, unit_price=7
+        product=product,
+        sku=product.sku,
+        name=product.name,
+        quantity=3,
+        unit_price=7,
+        total=21,
     )
     message = InboundMessage.objects.create(
         channel=order.channel,

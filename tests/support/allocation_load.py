@@ -85,8 +85,9 @@ def build_scenario(*, orders: int, products: int = 12, seed: int = 7) -> list[in
             product=product,
             sku=product.sku,
             name=product.name,
-            quantity=rng.randint(1, 3),
+            quantity=(quantity := rng.randint(1, 3)),
             unit_price=Decimal("9.99"),
+            total=Decimal("9.99") * quantity,
         )
         for order in created
         for product in rng.sample(catalogue, k=rng.randint(1, 3))

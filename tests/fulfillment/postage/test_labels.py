@@ -1,12 +1,14 @@
 """Bought labels in printing, ZPL labels, and the postage admin."""
 
+import importlib
 import io
 
 import pytest
+from django.apps import apps as django_apps
 from django.urls import reverse
 from pypdf import PdfReader
 
-from fulfillment import documents, selectors, zpl
+from fulfillment import documents, sheets, zpl
 from fulfillment.models import DocumentKind, DocumentPrint, Shipment, ShipmentStatus
 from fulfillment.models.postage import (
     CarrierAccount,
@@ -17,6 +19,7 @@ from fulfillment.models.postage import (
 from fulfillment.postage.buying import shipment_postage_buy
 from fulfillment.postage.labels import shipping_labels_zpl
 from tests.factories import ProductFactory
+from tests.support.easypost_replay import png_label
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +51,7 @@ def test_zpl_escapes_customer_text(shipped, product):
     order = shipped([(product, 1)])
     order.ship_name = "Evil ^XZ~JR Ünal"
     order.save(update_fields=["ship_name"])
-    [label] = selectors.shipping_labels(shipment_ids=[order.shipments.get().pk])
+    [label] = sheets.shipping_labels(shipment_ids=[order.shipments.get().pk])
     block = zpl.label_zpl(label)
     assert block.count("^XZ") == 1 and "~JR" not in block
     assert "Evil _5EXZ_7EJR _C3_9Cnal" in block
@@ -57,7 +60,7 @@ def test_zpl_escapes_customer_text(shipped, product):
 def test_own_zpl_renders_one_block_per_label_in_a_large_batch(shipped, product):
     # The speed (labels/s) is measured by tests/bench/bench_labels.py.
     order = shipped([(product, 1)])
-    [label] = selectors.shipping_labels(shipment_ids=[order.shipments.get().pk])
+    [label] = sheets.shipping_labels(shipment_ids=[order.shipments.get().pk])
     text = zpl.labels_zpl([label] * 4000)
     assert text.count("^XA") == 4000 and text.count("^XZ") == 4000
     assert text.startswith("^XA") and text.rstrip().endswith("^XZ")
@@ -166,3 +169,22 @@ def test_carrier_account_key_is_write_only(admin_client, easypost_carrier):
     )
     account.refresh_from_db()
     assert account.api_key == "EZAK_live_key_123456"
+
+
+def test_migration_reads_the_format_of_labels_already_stored(shipped, product):
+    migration = importlib.import_module(
+        "fulfillment.migrations.0017_label_file_format_read_from_bytes"
+    )
+    shipments = [shipped([(product, 1)]).shipments.get() for _ in range(3)]
+    files = [png_label(), b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", b"^XA^FDX^FS^XZ"]
+    for shipment, data in zip(shipments, files, strict=True):
+        # Stored before the format was read from the bytes: "PDF" whatever came.
+        ShipmentPostage.objects.create(
+            shipment=shipment, label_format="PDF", label_file=data
+        )
+
+    migration.labels_read_from_bytes(django_apps, None)
+
+    assert [
+        ShipmentPostage.objects.get(shipment=s).label_format for s in shipments
+    ] == ["PNG", "PDF", "ZPL"]

@@ -2,13 +2,17 @@
 commits, per channel setting, sent with the instructions; refusals visible
 and bought again; a timeout never buys twice."""
 
+import io
+
 import pytest
+from pypdf import PdfReader
 
 from fulfillment.models.postage import ChannelPostage, ReturnLabel
 from orders.models import CustomerEmail, OrderEvent
 from returns import documents
 from returns.services.labels import return_label_buy_again, return_labels_buy_due
 from returns.services.returns import ReturnLineInput, return_approve, return_open
+from tests.support.easypost_replay import png_label
 
 
 @pytest.fixture
@@ -122,3 +126,21 @@ def test_channel_without_return_carrier_keeps_our_drawn_label(
     assert easypost.calls == []
     assert approved_emails(rma).count() == 1
     assert documents.return_label_pdf(return_request=rma).startswith(b"%PDF")
+
+
+def test_prepaid_return_label_that_came_as_png_is_served_as_a_4x6_pdf(
+    rma, easypost, user, django_capture_on_commit_callbacks
+):
+    # An account that ignores the format asked for sends PNG labels.
+    easypost.pdf = png_label()
+    with django_capture_on_commit_callbacks(execute=True):
+        return_approve(return_request=rma, actor=user)
+    label = ReturnLabel.objects.get(return_number=rma.number)
+    assert bytes(label.label_file).startswith(b"\x89PNG")
+
+    pdf = documents.return_label_pdf(return_request=rma)
+
+    [page] = PdfReader(io.BytesIO(pdf)).pages
+    size = (float(page.mediabox.width), float(page.mediabox.height))
+    assert size == pytest.approx((288, 432), abs=0.5)
+    assert page.images[0].image.size == (1200, 1800)

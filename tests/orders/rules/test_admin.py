@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders.models import Order, OrderEvent, OrderTag, Rule
-from orders.rules.services import rule_preview
+from orders.rules.preview import rule_preview
 from tests import factories
 from tests.orders.rules.support import rule
 

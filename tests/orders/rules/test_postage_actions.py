@@ -10,8 +10,9 @@ from orders.importing.confirm import import_confirm
 from orders.models import Order, OrderEvent, RatePreference, Rule
 from orders.rules.engine import evaluate
 from orders.rules.load import facts_load, rules_load
+from orders.rules.preview import rule_preview
 from orders.rules.schema import RuleSchemaError, action_parse
-from orders.rules.services import rule_preview, rules_apply
+from orders.rules.services import rules_apply
 from orders.services.order_edits import order_update
 from tests.orders.rules.support import rule
 from tests.orders.rules.test_admin import form_data
