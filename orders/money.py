@@ -21,8 +21,11 @@ CENT = Decimal("0.01")
 LINE_PLACES = Decimal("0.000001")
 
 
-def cents(amount: Decimal) -> Decimal:
-    """Round an amount to cents, half up (as shops and tills do)."""
+def cents(amount: Decimal | int) -> Decimal:
+    """Round an amount to cents, half up (as shops and tills do); a whole
+    number (a price typed as 79) is taken as it is."""
+    if not isinstance(amount, Decimal):
+        amount = Decimal(str(amount))
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 

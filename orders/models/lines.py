@@ -40,6 +40,7 @@ class OrderLine(models.Model):
         "channel reference",
         max_length=64,
         blank=True,
+        default="",
         db_default="",
         help_text="The shop's id of the line or its product.",
     )

@@ -216,11 +216,15 @@ class Order(ProtectedStatusModel, VersionedModel):
         max_length=20,
         choices=FinancialStatus,
         blank=True,
+        default="",
         db_default="",
         help_text="The shop's payment state; empty when it did not say.",
     )
     note = models.TextField(
-        blank=True, db_default="", help_text="The customer's note to the shop, as sent."
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The customer's note to the shop, as sent.",
     )
     note_attributes = models.JSONField(
         "note attributes",
