@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import environ
 import pghistory
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
@@ -12,6 +13,13 @@ from whitenoise.compress import Compressor
 from oms import devdb
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A `.env` file beside manage.py (or the file ENV_FILE names; see
+# .env.example) fills in what the environment does not set: a variable set in
+# the environment wins.
+ENV_FILE = Path(os.environ.get("ENV_FILE") or BASE_DIR / ".env")
+if ENV_FILE.is_file():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
