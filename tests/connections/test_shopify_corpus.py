@@ -38,12 +38,12 @@ def published(name: str) -> dict:
     """The resource (order or refund) a file holds (a REST answer keeps its
     wrapper)."""
     body = json.loads((CORPUS / name).read_text())
+    # An order resource has a `refunds` list of its own: only `refund` wraps.
     for wrapper in ("order", "refund"):
         if wrapper in body:
             return body[wrapper]
-    for wrapper in ("orders", "refunds"):
-        if wrapper in body:
-            return body[wrapper][0]
+    if "orders" in body:
+        return body["orders"][0]
     return body
 
 
