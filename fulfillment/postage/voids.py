@@ -13,6 +13,11 @@ Like buying, a void reads: plan under lock (claim the postage, `voiding`),
 call EasyPost with no transaction or lock, record under lock. A call that
 timed out leaves the postage `voiding`; the next attempt looks the EasyPost
 shipment up first and takes a refund already asked for.
+
+A scan that lands while EasyPost is asked (the record finds the shipment
+moving) or after the void (its voided tracking number is kept on the
+shipment) warns on the shipment, its timeline and the dashboard
+(`fulfillment.label_warnings`): the parcel travels on a refunded label.
 """
 
 from dataclasses import dataclass
