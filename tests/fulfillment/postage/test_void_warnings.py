@@ -97,9 +97,7 @@ def test_a_scan_after_the_void_warns_on_the_shipment(packed, easypost, user):
     assert shipment.label_warning_at is None
 
     report = tracking_updates_record(
-        updates=[
-            TrackingUpdate(label, "in_transit", timezone.now(), place="Reno, NV")
-        ],
+        updates=[TrackingUpdate(label, "in_transit", timezone.now(), place="Reno, NV")],
         actor=None,
         source=TrackingEvent.Source.EASYPOST,
     )
