@@ -310,6 +310,11 @@ OMS_PERIODIC_TASKS: list[tuple[str, int]] = [
 OMS_TRACKING_FUTURE_TOLERANCE = float(
     os.environ.get("OMS_TRACKING_FUTURE_TOLERANCE", str(24 * 3600))
 )
+# Carrier scans dated further ahead of their arrival than this (seconds) are
+# flagged "dated ahead" and count from their arrival (fulfillment.scan_order).
+OMS_TRACKING_CLOCK_TOLERANCE = float(
+    os.environ.get("OMS_TRACKING_CLOCK_TOLERANCE", str(15 * 60))
+)
 
 # Allocation: "partial" allocates what is there and backorders the rest;
 # "all_or_nothing" reserves nothing until every line can be reserved.
