@@ -10,9 +10,9 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from core.limits import model_value_problem, shown
+from core.limits import shown
 from orders.addresses import address_problem_text, country_code
-from orders.bounds import placed_at_problem
+from orders.bounds import order_value_problem, placed_at_problem
 from orders.importing.formats import ORDER_FIELDS, SHOPIFY, Format, column_indexes
 from orders.importing.lines import line_check
 from orders.importing.parsed import (
@@ -308,7 +308,7 @@ def _check_storable(order: ParsedOrder, fmt: Format) -> None:
         message = (
             text_problem(model, field_name, value)
             if type(value) is str
-            else model_value_problem(model, field_name, value)
+            else order_value_problem(model, field_name, value)
         )
         if message:
             refused.add(column)
@@ -334,7 +334,7 @@ def _check_storable(order: ParsedOrder, fmt: Format) -> None:
         ("subtotal", totals.subtotal, "the order's lines add up to"),
         ("total", totals.total, "the order's total is"),
     ):
-        if message := model_value_problem(Order, field_name, amount):
+        if message := order_value_problem(Order, field_name, amount):
             order.problems.append(
                 Problem(
                     row,
