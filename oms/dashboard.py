@@ -23,7 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django_tasks import task
 
-from connections.models import OutboundMessage
+from connections.inbox.messages import failed_after_taken_q
+from connections.models import InboundMessage, OutboundMessage
 from core.charts import column_series, horizontal_bars
 from fulfillment.models import (
     PrintJob,
@@ -325,6 +326,15 @@ def _needs_attention(*, user, now) -> list[tuple[str, int, str]]:
             reverse("admin:fulfillment_webhookdelivery_changelist")
             + f"?succeeded__exact=0&attempt__gte={WebhookDelivery.MAX_ATTEMPTS}"
             f"&next_attempt_at__isnull=True&created_at__gte={since_param}",
+        ),
+        (
+            "inbox",
+            "connections.view_inboundmessage",
+            gettext("Order messages that failed (taken in, not written)"),
+            # Read from the (status, received_at) index.
+            InboundMessage.objects.filter(failed_after_taken_q()),
+            reverse("admin:connections_inboundmessage_changelist")
+            + "?status=failed_taken",
         ),
         (
             "outbox",

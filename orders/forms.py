@@ -4,6 +4,7 @@ from django import forms
 
 from core.limits import single_line_text
 from orders.addresses import SHIP_TO_FIELDS, address_problems
+from orders.bounds import order_dates_problems
 from orders.models import HoldReason, Order
 
 
@@ -24,7 +25,8 @@ class CancelForm(forms.Form):
 
 class OrderForm(forms.ModelForm):
     """The order admin's form: the ship-to address is checked against its
-    country's rules (required fields, postcode format) whenever it changes."""
+    country's rules (required fields, postcode format) whenever it changes,
+    and the order's dates against their bounds (`orders.bounds`)."""
 
     class Meta:
         model = Order
@@ -33,6 +35,13 @@ class OrderForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        dates = {
+            name: cleaned.get(name)
+            for name in ("placed_at", "requested_delivery_date")
+            if name in self.fields and name in self.changed_data
+        }
+        for name, problem in order_dates_problems(dates).items():
+            self.add_error(name, problem)
         if self.instance.pk and not set(self.changed_data) & set(SHIP_TO_FIELDS):
             return cleaned
         # Fields not on the form (read-only) keep the order's values.

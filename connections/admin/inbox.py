@@ -8,7 +8,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
+from connections.inbox.messages import failed_after_taken_q
 from connections.inbox.replay import inbound_replay
 from connections.models import ChannelApiKey, InboundMessage
 from connections.services.api_keys import channel_api_key_revoke
@@ -74,11 +76,19 @@ class ChannelApiKeyAdmin(admin.ModelAdmin):
 class InboundStatusFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "status"
+    # Failed after it was taken in (the dashboard links here): not an API
+    # request refused at once.
+    FAILED_TAKEN = "failed_taken"
 
     def lookups(self, request, model_admin):
-        return InboundMessage.Status.choices
+        return [
+            *InboundMessage.Status.choices,
+            (self.FAILED_TAKEN, _("Failed after it was taken in")),
+        ]
 
     def queryset(self, request, queryset):
+        if self.value() == self.FAILED_TAKEN:
+            return queryset.filter(failed_after_taken_q())
         return queryset.filter(status=self.value()) if self.value() else queryset
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from connections.inbox.applying import (
@@ -16,7 +17,12 @@ from connections.inbox.applying import (
     skus_unknown,
     skus_wanted,
 )
-from connections.inbox.messages import API_CREATE, api_delivery_id, text_clean
+from connections.inbox.messages import (
+    API_CREATE,
+    api_delivery_id,
+    failed_after_taken_q,
+    text_clean,
+)
 from connections.inbox.payload import (
     FieldProblem,
     PayloadError,
@@ -101,8 +107,9 @@ def inbound_api_check(*, channel: Channel, body: Any) -> ApiCheck:
     transaction, from a sequence: it waits for no import) and is drafted as
     `orders_create_many` will write it. One statement; nothing else is
     written."""
+    now = timezone.now()
     try:
-        parsed = payload_check(body)
+        parsed = payload_check(body, now=now)
     except PayloadError as error:
         return ApiCheck(error.problems, external_id=external_id_of(body))
     products = products_kept(skus_wanted(parsed))
@@ -124,7 +131,6 @@ def inbound_api_check(*, channel: Channel, body: Any) -> ApiCheck:
         earlier = InboundMessage.objects.get(pk=message_id)
         return ApiCheck([], earlier=earlier, external_id=parsed.external_id)
     number = format_number(ORDER_NUMBER_PREFIX, last) if last is not None else ""
-    now = timezone.now()
     new = new_order_of(
         channel=channel,
         message_id=None,
@@ -213,5 +219,23 @@ def inbound_api_waiting(*, channel: Channel, external_id: str) -> InboundMessage
             status=Status.RECEIVED,
         )
         .only("pk", "response", "response_status", "status")
+        .first()
+    )
+
+
+def inbound_order_failed(
+    *, channel: Channel, external_id: str
+) -> InboundMessage | None:
+    """The latest message that took this order in (the API's, or a shop's
+    webhook) and failed after it was taken in, or None."""
+    return (
+        InboundMessage.objects.filter(
+            failed_after_taken_q(),
+            ~Q(source=Source.API) | Q(topic=API_CREATE),
+            channel=channel,
+            external_id=external_id,
+        )
+        .only("pk", "response", "status", "error", "source", "processed_at")
+        .order_by("-received_at", "-pk")
         .first()
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import F, Sum
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext
 
 from fulfillment.selectors import order_tracking_summary
 from inventory.models import Product, StockLevel
@@ -133,6 +134,22 @@ def order_detail(
             }
             for shipment in ([] if new else order_tracking_summary(order_id=order.pk))
         ],
+    }
+
+
+def order_failed_detail(*, message: Any, external_id: str) -> dict[str, Any]:
+    """Return the API's view of an order whose message was taken in and then
+    failed (an `InboundMessage`): status `failed` with the reason."""
+    answered = message.response if isinstance(message.response, dict) else {}
+    number = answered.get("number")
+    return {
+        "number": number if isinstance(number, str) else "",
+        "external_id": external_id,
+        "status": "failed",
+        "status_text": gettext("Taken in, but it could not be written: %(reason)s")
+        % {"reason": message.error or gettext("no reason was recorded.")},
+        "error": message.error,
+        "failed_at": message.processed_at.isoformat() if message.processed_at else None,
     }
 
 

@@ -202,6 +202,15 @@ class OrderOut(serializers.Serializer):
     shipments = ShipmentOut(many=True)
 
 
+class OrderFailedOut(serializers.Serializer):
+    number = serializers.CharField(help_text="As answered when taken in, or empty.")
+    external_id = serializers.CharField()
+    status = serializers.CharField(help_text="Always failed.")
+    status_text = serializers.CharField()
+    error = serializers.CharField(help_text="Why the order could not be written.")
+    failed_at = serializers.DateTimeField(allow_null=True)
+
+
 class FieldError(serializers.Serializer):
     field = serializers.CharField(help_text="Path in the body, e.g. lines[1].sku.")
     message = serializers.CharField()

@@ -6,7 +6,11 @@ import json
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,11 +26,13 @@ from connections.api.intake import (
     inbound_api_check,
     inbound_api_take,
     inbound_api_waiting,
+    inbound_order_failed,
 )
-from connections.api.selectors import order_detail, stock_by_sku
+from connections.api.selectors import order_detail, order_failed_detail, stock_by_sku
 from connections.api.serializers import (
     CancelIn,
     ErrorOut,
+    OrderFailedOut,
     OrderIn,
     OrderOut,
     StockListOut,
@@ -186,19 +192,31 @@ class OrderDetailView(ChannelApiView):
     @extend_schema(
         operation_id="order_get",
         summary="An order's status, lines and shipments",
-        responses={200: OrderOut, 401: ErrorOut, 404: ErrorOut},
+        description="An order taken in that could not be written is answered "
+        "with status `failed` and the reason.",
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="OrderOrFailed",
+                serializers=[OrderOut, OrderFailedOut],
+                resource_type_field_name=None,
+            ),
+            401: ErrorOut,
+            404: ErrorOut,
+        },
     )
     def get(self, request: Request, external_id: str) -> Response:
         order = self.order_or_none(request, external_id)
         if order is not None:
             return Response(order_detail(order=order))
         # Taken in, and not written by the worker yet: as it was answered.
-        waiting = inbound_api_waiting(
-            channel=self.channel(request), external_id=external_id
-        )
-        if waiting is None:
+        channel = self.channel(request)
+        waiting = inbound_api_waiting(channel=channel, external_id=external_id)
+        if waiting is not None:
+            return Response(waiting.response)
+        failed = inbound_order_failed(channel=channel, external_id=external_id)
+        if failed is None:
             raise NotFound("No order with this external_id.")
-        return Response(waiting.response)
+        return Response(order_failed_detail(message=failed, external_id=external_id))
 
 
 class OrderCancelView(ChannelApiView):

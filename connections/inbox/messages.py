@@ -3,6 +3,8 @@ clean, and the marks of an order the API took in."""
 
 from datetime import datetime
 
+from django.db.models import Q
+
 from connections.models import InboundMessage
 
 Source = InboundMessage.Source
@@ -11,6 +13,15 @@ API_CREATE = "orders/create"
 # The delivery id of an order API message that was taken in: a second one for
 # the same order (channel, external id) is refused by the unique constraint.
 API_ORDER_DELIVERY = "order:"
+
+
+def failed_after_taken_q() -> Q:
+    """Messages that failed after they were taken in: a shop's webhook (always
+    answered 200), an order the API answered as taken in (201); not an API
+    request refused at once (4xx), whose sender was told then."""
+    return Q(status=InboundMessage.Status.FAILED) & (
+        Q(response_status__isnull=True) | Q(response_status__lt=400)
+    )
 
 
 def text_clean(text: str) -> str:

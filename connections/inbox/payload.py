@@ -18,6 +18,7 @@ its field path, such as `lines[1].sku` or `shipping_address.country`.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -200,10 +201,13 @@ def _path(column: str, row: int) -> str:
     return column
 
 
-def payload_check(body: Any, *, default_currency: str = "USD") -> ParsedOrder:
+def payload_check(
+    body: Any, *, default_currency: str = "USD", now: datetime | None = None
+) -> ParsedOrder:
     """Check an order body and return it parsed; raise PayloadError naming
-    every problem's field path. (A shop's update of an order already here is
-    checked by `changing.change_check`.)"""
+    every problem's field path. Its dates are bounded (`orders.bounds`) from
+    `now`, the time the message was received (default: now). (A shop's
+    update of an order already here is checked by `changing.change_check`.)"""
     problems: list[FieldProblem] = []
     if not isinstance(body, dict):
         raise PayloadError([FieldProblem("(body)", "must be a JSON object.")])
@@ -259,7 +263,7 @@ def payload_check(body: Any, *, default_currency: str = "USD") -> ParsedOrder:
             ),
             external_id=cells["external_id"],
         )
-    order_check(order, API, False, default_currency)
+    order_check(order, API, False, default_currency, now=now)
     order.discount_codes = _codes(body.get("discount_codes"), problems)
     order.note_attributes = note_attributes_check(body.get("note_attributes"), problems)
     # The note itself is checked with the order's values (`order_check`).

@@ -57,7 +57,7 @@ def shopify_apply(message: InboundMessage, body: Any, batch: Batch | None) -> Ou
     api_body = shopify.shopify_order_body(body)
     if order is not None and message.topic in ("orders/updated", "orders/paid"):
         return shopify_update(message, order, body, api_body)
-    return order_take(message, payload_check(api_body), batch)
+    return order_take(message, payload_check(api_body, now=message.received_at), batch)
 
 
 def shopify_update(
@@ -203,4 +203,4 @@ def woocommerce_apply(
             error=f"Order {external_id} is {status or 'without a status'} in "
             "WooCommerce; it is taken once it is processing (paid).",
         )
-    return order_take(message, payload_check(api_body), batch)
+    return order_take(message, payload_check(api_body, now=message.received_at), batch)

@@ -39,7 +39,7 @@ def message_apply(message: InboundMessage, batch: Batch | None) -> Outcome:
     if message.source == Source.API:
         if message.topic != API_CREATE:
             return Outcome(Status.IGNORED, error=f"Unknown topic {message.topic!r}.")
-        return order_take(message, payload_check(body), batch)
+        return order_take(message, payload_check(body, now=message.received_at), batch)
     if message.source == Source.SHOPIFY:
         return shopify_apply(message, body, batch)
     if message.source == Source.WOOCOMMERCE:

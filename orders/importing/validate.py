@@ -8,9 +8,11 @@ products, customers and already imported orders in a few set-based queries.
 import operator
 import re
 from collections.abc import Callable
+from datetime import datetime
 
-from core.limits import model_value_problem, shown
+from core.limits import shown
 from orders.addresses import address_problem_text, country_code
+from orders.bounds import order_value_problem, placed_at_problem
 from orders.importing.formats import ORDER_FIELDS, SHOPIFY, Format, column_indexes
 from orders.importing.lines import line_check
 from orders.importing.parsed import (
@@ -73,8 +75,10 @@ def parse_table(
     *,
     progress: Callable[[int], None] | None = None,
     default_currency: str = "USD",
+    now: datetime | None = None,
 ) -> Parsed:
-    """Group the rows of a file into orders and check every value."""
+    """Group the rows of a file into orders and check every value (their
+    dates against `now`, the time the file is read)."""
     index = column_indexes(fmt, table.header)
     name_of = fmt.columns
     decimal_comma = table.delimiter == ";"
@@ -153,16 +157,22 @@ def parse_table(
     if fmt is SHOPIFY:
         shopify_values_read((o.values for o in orders.values()), decimal_comma)
     for order in orders.values():
-        order_check(order, fmt, decimal_comma, default_currency)
+        order_check(order, fmt, decimal_comma, default_currency, now=now)
     return Parsed(orders=list(orders.values()), problems=loose)
 
 
 def order_check(
-    order: ParsedOrder, fmt: Format, decimal_comma: bool, default_currency: str
+    order: ParsedOrder,
+    fmt: Format,
+    decimal_comma: bool,
+    default_currency: str,
+    *,
+    now: datetime | None = None,
 ) -> None:
     """Check an order's own values (after its lines), collecting every problem.
 
-    Shared by the CSV import and the order API (orders.intake).
+    Shared by the CSV import and the order API (orders.intake); its dates are
+    bounded (`orders.bounds`) from `now`, the time the order is received.
     """
     values, name_of, row = order.values, fmt.columns, order.first_row
 
@@ -214,6 +224,8 @@ def order_check(
                 "placed_at",
                 f"{shown(placed)} is not a date and time (use 2026-11-20 14:30).",
             )
+        elif message := placed_at_problem(order.placed_at, now=now):
+            problem("placed_at", message)
     currency = (values.get("currency") or default_currency).upper()
     if not CURRENCY.match(currency):
         problem("currency", f"{shown(currency)} is not a three-letter currency code.")
@@ -296,7 +308,7 @@ def _check_storable(order: ParsedOrder, fmt: Format) -> None:
         message = (
             text_problem(model, field_name, value)
             if type(value) is str
-            else model_value_problem(model, field_name, value)
+            else order_value_problem(model, field_name, value)
         )
         if message:
             refused.add(column)
@@ -317,14 +329,12 @@ def _check_storable(order: ParsedOrder, fmt: Format) -> None:
         check("ship_country", Order, "ship_country", order.country)
     if CURRENCY.match(order.currency):
         check("currency", Order, "currency", order.currency)
-    if order.placed_at is not None:
-        check("placed_at", Order, "placed_at", order.placed_at)
     totals = parsed_totals(order)
     for field_name, amount, what in (
         ("subtotal", totals.subtotal, "the order's lines add up to"),
         ("total", totals.total, "the order's total is"),
     ):
-        if message := model_value_problem(Order, field_name, amount):
+        if message := order_value_problem(Order, field_name, amount):
             order.problems.append(
                 Problem(
                     row,

@@ -17,6 +17,7 @@ from inventory.models import Allocation, Location
 from inventory.services import stock_release
 from orders import events
 from orders.addresses import SHIP_TO_FIELDS, country_name
+from orders.bounds import order_dates_problems
 from orders.exceptions import OrderConflictError, OrderError, OrderStateError
 from orders.locks import lock_order
 from orders.models import Order, OrderStatus
@@ -107,6 +108,9 @@ def order_update(
                 f"{code!r} is not a country code; choose the country from the list."
             )
         changes["ship_country"] = code
+    for name, problem in order_dates_problems(changes).items():
+        label = Order._meta.get_field(name).verbose_name
+        raise OrderError(f"{label.capitalize()}: {problem}")
     order = lock_order(order.pk)
     if expected_version is not None and order.version != expected_version:
         raise OrderConflictError(

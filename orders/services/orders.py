@@ -20,6 +20,7 @@ from core.sequences import format_number, sequence_reserve
 from core.users import Actor
 from orders import events
 from orders.addresses import Address
+from orders.bounds import order_dates_problems
 from orders.emails import customer_email_queue, customer_emails_queue_many
 from orders.exceptions import OrderError
 from orders.intake import intake_hold
@@ -125,6 +126,13 @@ def order_create(
             "it was not created twice."
         )
     placed_at = placed_at or timezone.now()
+    dates = {
+        "placed_at": placed_at,
+        "requested_delivery_date": requested_delivery_date,
+    }
+    for name, problem in order_dates_problems(dates).items():
+        label = Order._meta.get_field(name).verbose_name
+        raise OrderError(f"{channel.name} order {external_id}, {label}: {problem}")
     order = Order.objects.create(
         number=order_number_next(),
         channel=channel,
