@@ -28,6 +28,7 @@ API_PREFIX = "/api/"
 API_MIDDLEWARE = frozenset(
     {
         "django.middleware.security.SecurityMiddleware",
+        "core.middleware.ApiJsonMiddleware",
         "oms.csp.ContentSecurityPolicyMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
