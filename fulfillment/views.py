@@ -163,10 +163,12 @@ def carrier_tracking(request: HttpRequest, code: str) -> JsonResponse:
         return _error(
             error.status, messages.get(error.status, str(error)), error.errors
         )
-    return JsonResponse(
-        {
-            "recorded": len(report.recorded),
-            "duplicates": report.duplicates,
-            "ignored": ignored,
-        }
-    )
+    answer = {
+        "recorded": len(report.recorded),
+        "duplicates": report.duplicates,
+        "ignored": ignored,
+    }
+    if report.voided_label_scans:
+        # Scans of a label voided before: taken, and their shipment warned.
+        answer["voided_label_scans"] = report.voided_label_scans
+    return JsonResponse(answer)

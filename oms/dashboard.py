@@ -295,6 +295,14 @@ def _needs_attention(*, user, now) -> list[tuple[str, int, str]]:
             reverse("admin:orders_rule_changelist") + "?failed_at__isempty=0",
         ),
         (
+            "label_warnings",
+            "fulfillment.view_shipment",
+            gettext("Labels voided while the carrier had the parcel"),
+            # Read from the partial index of warned shipments.
+            Shipment.objects.filter(label_warning_at__isnull=False),
+            reverse("admin:fulfillment_shipment_changelist") + "?label_warning=yes",
+        ),
+        (
             "prints",
             "fulfillment.view_printjob",
             "Print batches that failed",

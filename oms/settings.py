@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import environ
 import pghistory
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
@@ -12,6 +13,13 @@ from whitenoise.compress import Compressor
 from oms import devdb
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A `.env` file beside manage.py (or the file ENV_FILE names; see
+# .env.example) fills in what the environment does not set: a variable set in
+# the environment wins.
+ENV_FILE = Path(os.environ.get("ENV_FILE") or BASE_DIR / ".env")
+if ENV_FILE.is_file():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -304,6 +312,11 @@ OMS_PERIODIC_TASKS: list[tuple[str, int]] = [
 # Carrier scans dated further ahead than this (seconds) are refused.
 OMS_TRACKING_FUTURE_TOLERANCE = float(
     os.environ.get("OMS_TRACKING_FUTURE_TOLERANCE", str(24 * 3600))
+)
+# Carrier scans dated further ahead of their arrival than this (seconds) are
+# flagged "dated ahead" and count from their arrival (fulfillment.scan_order).
+OMS_TRACKING_CLOCK_TOLERANCE = float(
+    os.environ.get("OMS_TRACKING_CLOCK_TOLERANCE", str(15 * 60))
 )
 
 # Allocation: "partial" allocates what is there and backorders the rest;

@@ -24,6 +24,7 @@ from tests.factories import (
     LocationFactory,
     ProductFactory,
 )
+from tests.support.admin_forms import order_add_form
 
 ADMIN_MODELS = [
     Product,
@@ -137,29 +138,15 @@ def test_order_added_in_admin_gets_a_number_and_is_allocated(
     stock(product, 5)
     response = admin_client.post(
         admin_url(Order, "add"),
-        {
-            "channel": channel.pk,
-            "external_id": "PHONE-1",
-            "customer": customer.pk,
-            "placed_at_0": "2026-11-20",
-            "placed_at_1": "10:00:00",
-            "priority": 0,
-            "ship_name": "Ada",
-            "ship_address1": "1 Main St",
-            "ship_city": "Austin",
-            # A US address needs its state and ZIP code (checked per country).
-            "ship_region": "TX",
-            "ship_postcode": "78701",
-            "ship_country": "US",
-            "currency": "USD",
-            "shipping_amount": "4.95",
-            "tax_amount": "0",
-            "lines-TOTAL_FORMS": "1",
-            "lines-INITIAL_FORMS": "0",
-            "lines-0-product": product.pk,
-            "lines-0-quantity": "2",
-            "lines-0-unit_price": "12.50",
-        },
+        order_add_form(
+            channel=channel,
+            customer=customer,
+            product=product,
+            shipping_method="",
+            shipping_amount="4.95",
+            tax_amount="0",
+            **{"lines-0-quantity": "2", "lines-0-unit_price": "12.50"},
+        ),
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     order = Order.objects.get(external_id="PHONE-1")

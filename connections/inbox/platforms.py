@@ -17,6 +17,7 @@ from connections.inbox.applying import (
     order_take,
 )
 from connections.inbox.payload import FieldProblem, PayloadError, payload_check
+from connections.inbox.refunding import shopify_refund_apply
 from connections.models import InboundMessage
 from connections.shopify import inbound as shopify
 from connections.woocommerce import inbound as woocommerce
@@ -27,7 +28,7 @@ Source = InboundMessage.Source
 
 
 def shopify_apply(message: InboundMessage, body: Any, batch: Batch | None) -> Outcome:
-    """Apply a Shopify `orders/*` webhook.
+    """Apply a Shopify `orders/*` (or `refunds/create`) webhook.
 
     A cancellation that comes before its order (`orders/cancelled`, or an
     update showing the order cancelled) is kept until the order arrives; an
@@ -36,6 +37,8 @@ def shopify_apply(message: InboundMessage, body: Any, batch: Batch | None) -> Ou
     """
     if not isinstance(body, dict):
         raise PayloadError([FieldProblem("(body)", "must be a JSON object.")])
+    if message.topic == shopify.REFUND_TOPIC:
+        return shopify_refund_apply(message, body, batch)
     external_id = shopify.shopify_external_id(body)
     order = order_find(message.channel, external_id, batch)
     cancelled = shopify.shopify_is_cancelled(body)

@@ -1,5 +1,6 @@
 """Applying one stored message once, under its lock, and recording the outcome."""
 
+import json
 import logging
 from typing import Any
 
@@ -19,6 +20,11 @@ from connections.inbox.payload import PayloadError, payload_check
 from connections.inbox.platforms import shopify_apply, woocommerce_apply
 from connections.locks import lock_inbound_early, lock_inbound_message
 from connections.models import InboundMessage
+from connections.shopify.inbound import (
+    REFUND_TOPIC,
+    shopify_order_id,
+    shopify_order_key,
+)
 from core.exceptions import DomainError
 
 logger = logging.getLogger("oms.inbox")
@@ -118,14 +124,25 @@ def inbound_process_locked(message: InboundMessage) -> Outcome:
 def orders_arrived(messages: list[InboundMessage]) -> list[tuple[int, str]]:
     """The orders (channel id, external id) these processed shop messages are
     about: a shop may have sent messages about them before they came. The
-    order API sends none (it has no updates)."""
-    return [
-        (message.channel_id, message.order.external_id)
-        for message in messages
-        if message.source != Source.API
-        and message.status == Status.PROCESSED
-        and message.order is not None
-    ]
+    order API sends none (it has no updates). A Shopify order is also named
+    by its numeric id (`shopify_order_key`): its refunds know it so."""
+    keys = []
+    for message in messages:
+        if (
+            message.source == Source.API
+            or message.status != Status.PROCESSED
+            or message.order is None
+        ):
+            continue
+        keys.append((message.channel_id, message.order.external_id))
+        if message.source == Source.SHOPIFY and message.topic != REFUND_TOPIC:
+            try:
+                shop_id = shopify_order_id(json.loads(message.body))
+            except ValueError:
+                continue
+            if shop_id:
+                keys.append((message.channel_id, shopify_order_key(shop_id)))
+    return keys
 
 
 def early_messages_apply(keys: list[tuple[int, str]]) -> None:

@@ -6,6 +6,7 @@ HMAC-SHA256 of the raw body under the app's client secret (or the secret
 shown for webhooks made under Settings → Notifications).
 """
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -14,6 +15,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 TOPICS = {"orders/create", "orders/updated", "orders/cancelled", "orders/paid"}
+# A refund made in Shopify (its body is the refund resource, naming the order
+# by Shopify's numeric id only).
+REFUND_TOPIC = "refunds/create"
+CENT = Decimal("0.01")
 # Shopify's payment states in the order body's normalised names (the contract
 # of the order API); `expired` is an authorisation that lapsed.
 FINANCIAL_STATUSES = {
@@ -42,9 +47,15 @@ def _amount(value: Any) -> Decimal:
 
 
 def shopify_external_id(resource: Any) -> str:
-    """Return the order's name (`#1001`), its reference in the CSV export too."""
+    """Return the order's name (`#1001`), its reference in the CSV export too.
+
+    A refund names its order by Shopify's numeric id alone: its key is that
+    id (`shopify_order_key`), which the order's own messages carry too.
+    """
     if not isinstance(resource, dict):
         return ""
+    if shopify_is_refund(resource):
+        return shopify_order_key(resource.get("order_id"))
     name = resource.get("name")
     if isinstance(name, str) and name.strip():
         return name.strip()
@@ -238,3 +249,113 @@ def shopify_line_quantities(resource: dict) -> dict[str, int]:
         if sku and quantity > 0:
             quantities[sku] = quantities.get(sku, 0) + quantity
     return quantities
+
+
+def shopify_order_key(order_id: Any) -> str:
+    """Return the key of a Shopify order by its numeric id ("" without one)."""
+    if isinstance(order_id, bool) or not isinstance(order_id, int | str):
+        return ""
+    text = str(order_id).strip()
+    return f"shopify-order:{text}" if text.isdigit() else ""
+
+
+def shopify_order_id(resource: Any) -> str:
+    """Return the numeric id of the order an order body describes ("")."""
+    if not isinstance(resource, dict):
+        return ""
+    order = resource.get("order") if isinstance(resource.get("order"), dict) else {}
+    value = resource.get("id", order.get("id"))
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else ""
+
+
+def shopify_is_refund(resource: Any) -> bool:
+    """Whether a body is a refund resource (not an order)."""
+    return (
+        isinstance(resource, dict)
+        and "order_id" in resource
+        and "line_items" not in resource
+        and ("refund_line_items" in resource or "transactions" in resource)
+    )
+
+
+@dataclass
+class RefundedLine:
+    """Units of a line item a Shopify refund paid back, at what they cost the
+    customer after the line's discounts (`subtotal`) plus their tax."""
+
+    sku: str
+    name: str
+    quantity: int
+    subtotal: Decimal
+    tax: Decimal
+
+    @property
+    def amount(self) -> Decimal:
+        return self.subtotal + self.tax
+
+
+@dataclass
+class ShopRefund:
+    """What a Shopify `refunds/create` body says: the money given back
+    (`amount`: its successful refund transactions), the lines and units
+    refunded, and the shipping refunded (`order_adjustments` of kind
+    `shipping_refund`)."""
+
+    refund_id: str
+    order_id: str
+    amount: Decimal
+    note: str
+    lines: list[RefundedLine] = field(default_factory=list)
+    shipping: Decimal = Decimal("0.00")
+    currency: str = ""
+
+
+def _cents(value: Any) -> Decimal:
+    return _amount(value).quantize(CENT)
+
+
+def shopify_refund(resource: dict) -> ShopRefund:
+    """Read a Shopify refund resource; amounts in cents, as Shopify states
+    them (a line's `subtotal` is after its discounts)."""
+    lines = []
+    for item in _dicts(resource.get("refund_line_items")):
+        line_item = (
+            item.get("line_item") if isinstance(item.get("line_item"), dict) else {}
+        )
+        quantity = item.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            continue
+        lines.append(
+            RefundedLine(
+                sku=str(line_item.get("sku") or "").strip(),
+                name=str(line_item.get("name") or line_item.get("title") or ""),
+                quantity=quantity,
+                subtotal=_cents(item.get("subtotal")),
+                tax=_cents(item.get("total_tax")),
+            )
+        )
+    transactions = [
+        transaction
+        for transaction in _dicts(resource.get("transactions"))
+        if transaction.get("kind") == "refund"
+        and transaction.get("status") in ("success", None)
+    ]
+    shipping = -sum(
+        (
+            _cents(adjustment.get("amount")) + _cents(adjustment.get("tax_amount"))
+            for adjustment in _dicts(resource.get("order_adjustments"))
+            if adjustment.get("kind") == "shipping_refund"
+        ),
+        Decimal("0.00"),
+    )
+    note = resource.get("note")
+    currencies = {t.get("currency") for t in transactions if t.get("currency")}
+    return ShopRefund(
+        refund_id=str(resource.get("id") or ""),
+        order_id=str(resource.get("order_id") or ""),
+        amount=sum((_cents(t.get("amount")) for t in transactions), Decimal("0.00")),
+        note=note.strip() if isinstance(note, str) else "",
+        lines=lines,
+        shipping=max(shipping, Decimal("0.00")),
+        currency=currencies.pop() if len(currencies) == 1 else "",
+    )

@@ -10,9 +10,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from core.admin_choices import CachedRelatedFieldListFilter
 from core.admin_utils import LargeTableAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
+from core.exceptions import DomainError
 from fulfillment import forms, selectors
 from fulfillment.admin import postage as postage_admin
 from fulfillment.admin.base import PermissionsMixin, status_badge
@@ -31,6 +33,7 @@ from fulfillment.models import (
     TrackingEvent,
 )
 from fulfillment.postage.labels import shipment_label_text, zpl_preferred
+from fulfillment.services.label_warnings import shipment_label_warning_clear
 from fulfillment.services.tracking import (
     tracking_event_record,
     tracking_updates_record,
@@ -65,6 +68,7 @@ class TrackingEventInline(ReadOnlyInline):
         "description",
         "estimated_delivery",
         "source",
+        "dated_ahead",
     ]
     readonly_fields = fields
     verbose_name_plural = "Tracking (newest first)"
@@ -98,6 +102,21 @@ class ExceptionReasonFilter(admin.SimpleListFilter):
             return queryset.filter(
                 status=ShipmentStatus.EXCEPTION, exception_reason=self.value()
             )
+        return queryset
+
+
+class LabelWarningFilter(admin.SimpleListFilter):
+    """Labels voided while the carrier had the parcel (the dashboard's link)."""
+
+    title = _("label warning")
+    parameter_name = "label_warning"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Label voided but the parcel travels"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(label_warning_at__isnull=False)
         return queryset
 
 
@@ -149,6 +168,7 @@ class ShipmentAdmin(
         "status",
         LateFilter,
         ExceptionReasonFilter,
+        LabelWarningFilter,
         ("location", CachedRelatedFieldListFilter),
         ("carrier", CachedRelatedFieldListFilter),
         PickListFilter,
@@ -185,6 +205,7 @@ class ShipmentAdmin(
         "mark_packed",
         "ship",
         "mark_delivered",
+        "clear_label_warning",
     ]
     change_list_template = "admin/fulfillment/shipment/change_list.html"
     list_per_page = 100
@@ -193,8 +214,36 @@ class ShipmentAdmin(
     def status_badge(self, obj: Shipment) -> str:
         badge = status_badge(obj)
         if obj.exception_reason:
-            return format_html("{} ({})", badge, obj.get_exception_reason_display())
+            badge = format_html("{} ({})", badge, obj.get_exception_reason_display())
+        if obj.label_warning_at:
+            badge = format_html(
+                '{} <strong title="{}">⚠ {}</strong>',
+                badge,
+                obj.label_warning,
+                _("voided label travels"),
+            )
         return badge
+
+    @admin.action(
+        description=_("Clear the label warning (carrier contacted)"),
+        permissions=["fulfil"],
+    )
+    def clear_label_warning(self, request, queryset: QuerySet[Shipment]):
+        cleared, errors = [], []
+        for shipment in queryset.order_by("number"):
+            try:
+                shipment_label_warning_clear(shipment=shipment, actor=request.user)
+                cleared.append(shipment.number)
+            except DomainError as error:
+                errors.append(str(error))
+        if cleared:
+            self.message_user(
+                request,
+                _("Label warning cleared: %(numbers)s.")
+                % {"numbers": ", ".join(cleared)},
+            )
+        for error in errors:
+            self.message_user(request, error, messages.WARNING)
 
     @admin.display(description="tracking", ordering="tracking_number")
     def tracking(self, obj: Shipment) -> str:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
 from core.models import ProtectedStatusModel, VersionedModel
@@ -200,6 +201,17 @@ class Shipment(ProtectedStatusModel, VersionedModel):
     exception_reason = models.CharField(
         max_length=12, choices=ExceptionReason, blank=True
     )
+    # A label voided while the carrier had the parcel: what went wrong and
+    # when it was found (the dashboard counts them until a person clears it).
+    label_warning = models.CharField(_("label warning"), max_length=500, blank=True)
+    label_warning_at = models.DateTimeField(
+        _("label warning since"), null=True, blank=True
+    )
+    # The tracking number of the label last voided: a scan of it after the
+    # void still finds the shipment (the parcel left on a refunded label).
+    voided_tracking_number = models.CharField(
+        _("voided tracking number"), max_length=64, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -234,6 +246,18 @@ class Shipment(ProtectedStatusModel, VersionedModel):
             ),
             # The shipment list: newest first, alone or within a status.
             models.Index(fields=["-created_at", "-id"], name="shipment_created_desc"),
+            # The dashboard's count of labels voided under a travelling parcel.
+            models.Index(
+                fields=["label_warning_at"],
+                condition=Q(label_warning_at__isnull=False),
+                name="shipment_label_warning",
+            ),
+            # A scan of a voided label finds its shipment.
+            models.Index(
+                fields=["voided_tracking_number"],
+                condition=~Q(voided_tracking_number=""),
+                name="shipment_voided_tracking",
+            ),
             models.Index(
                 fields=["status", "-created_at", "-id"], name="shipment_status_created"
             ),

@@ -1,6 +1,7 @@
 """What carriers say about shipments, and what channels were told."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from fulfillment.models.shipments import ExceptionReason, Shipment
 
@@ -34,6 +35,17 @@ class TrackingEvent(models.Model):
         null=True, blank=True, help_text="The carrier's new delivery estimate."
     )
     source = models.CharField(max_length=10, choices=Source, default=Source.ADMIN)
+    # Dated further ahead of its arrival than OMS_TRACKING_CLOCK_TOLERANCE
+    # (a local time sent as UTC): kept as sent, flagged, and ordered by its
+    # arrival (a scan cannot have happened after it reached us).
+    dated_ahead = models.BooleanField(
+        _("dated ahead"),
+        default=False,
+        help_text=_(
+            "The carrier dated this scan after it reached us; it is ordered by "
+            "the time it arrived."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,6 +13,11 @@ Like buying, a void reads: plan under lock (claim the postage, `voiding`),
 call EasyPost with no transaction or lock, record under lock. A call that
 timed out leaves the postage `voiding`; the next attempt looks the EasyPost
 shipment up first and takes a refund already asked for.
+
+A scan that lands while EasyPost is asked (the record finds the shipment
+moving) or after the void (its voided tracking number is kept on the
+shipment) warns on the shipment, its timeline and the dashboard
+(`fulfillment.label_warnings`): the parcel travels on a refunded label.
 """
 
 from dataclasses import dataclass
@@ -27,6 +32,7 @@ from core.exceptions import DomainError
 from core.users import Actor
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.handover import shipment_unship_locked
+from fulfillment.label_warnings import label_warning_record, label_warning_text
 from fulfillment.locks import lock_postage, lock_postage_if_any, lock_shipment
 from fulfillment.models import Shipment, ShipmentStatus, TrackingEvent
 from fulfillment.models.postage import ShipmentPostage
@@ -169,13 +175,24 @@ def _void_record(plan: VoidPlan, answer: dict[str, Any], actor: Actor) -> None:
     postage.voided_at = timezone.now()
     postage.error = ""
     why = handed_over(shipment, postage)
-    if shipment.status == ShipmentStatus.SHIPPED and why:
-        # A scan arrived while EasyPost was asked: the parcel is with the
-        # carrier although its label is void. A person must look.
-        postage.error = (
-            f"The label is voided but {why}: the shipment stays shipped; "
-            "check with the carrier."
-        )[:500]
+    if why:
+        # A scan arrived while EasyPost was asked (or the shipment moved on):
+        # the parcel is with the carrier although its label is void. The
+        # shipment stays where the carrier has it; a person must call.
+        scanned = (
+            shipment.tracking_events.order_by("-occurred_at", "-pk")
+            .values_list("occurred_at", flat=True)
+            .first()
+        )
+        warning = label_warning_text(
+            label=_label_text(postage),
+            scanned_at=scanned,
+            status_text=shipment.get_status_display().lower(),
+        )
+        postage.error = warning[:500]
+        label_warning_record(
+            order=order, shipment=shipment, warning=warning, actor=actor
+        )
     postage.save()
     order_events.order_event_fulfillment(
         order=order,
@@ -192,6 +209,9 @@ def _void_record(plan: VoidPlan, answer: dict[str, Any], actor: Actor) -> None:
         },
     )
     if shipment.status == ShipmentStatus.SHIPPED and not why:
+        # A scan of this label after the void still finds the shipment.
+        shipment.voided_tracking_number = postage.tracking_code
+        shipment.save(update_fields=["voided_tracking_number", "updated_at"])
         shipment_unship_locked(
             order=order, shipment=shipment, actor=actor, why="label voided"
         )

@@ -8,25 +8,27 @@ and tell the customer and the sales channel after commit. The order is
 delivered when its last shipment is (`shipment_deliver`, which the order
 page's "Mark delivered" runs too).
 
-Events may arrive late or twice: a duplicate (same shipment, status and
-time) is ignored, and an event older than the newest one is kept in the
-history without moving the shipment back.
+Events may arrive late, twice or wrongly dated: a duplicate (same
+shipment, status and time) is ignored; which scan moves the shipment is
+decided by what it means, then by its time (`fulfillment.scan_order`): a
+delivery is always applied and final, a later stage is applied whatever its
+time, an older scan or an earlier stage is history.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Max, Q
+from django.db.models.functions import Least
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_fsm import can_proceed
 
 from core.users import Actor
-from fulfillment import notifications
+from fulfillment import notifications, scan_order
 from fulfillment.exceptions import FulfillmentError, ShipmentStateError, TrackingError
-from fulfillment.handover import check_carrier
 from fulfillment.locks import lock_order_shipments, lock_shipment
 from fulfillment.models import (
     DISPATCHED_STATUSES,
@@ -37,6 +39,7 @@ from fulfillment.models import (
     TrackingEvent,
 )
 from fulfillment.selectors import order_with_channel
+from fulfillment.services.label_warnings import voided_label_scan_record
 from orders import events as order_events
 from orders.locks import lock_order
 from orders.models import Order, OrderStatus
@@ -62,44 +65,13 @@ class TrackingUpdate:
 class TrackingReport:
     recorded: list[TrackingEvent] = field(default_factory=list)
     duplicates: int = 0
+    # Scans of labels voided before (their shipments are warned).
+    voided_label_scans: int = 0
 
 
-def future_tolerance() -> timedelta:
-    """Return how far ahead of now a scan may be dated (clocks and zones err)."""
-    tolerance = getattr(settings, "OMS_TRACKING_FUTURE_TOLERANCE", 24 * 3600)
-    if isinstance(tolerance, timedelta):
-        return tolerance
-    return timedelta(seconds=float(tolerance))
-
-
-def _tolerance_text(tolerance: timedelta) -> str:
-    hours = tolerance.total_seconds() / 3600
-    if hours >= 24 and hours % 24 == 0:
-        days = int(hours // 24)
-        return f"{days} day" + ("s" if days != 1 else "")
-    return f"{hours:g} hours"
-
-
-def _future_problem(*, occurred_at: datetime, status: str, shipment: Shipment) -> str:
-    """Say why a scan dated in the future cannot be recorded ("" when it can).
-
-    One scan dated years ahead would make every real scan old news, and a
-    delivery cannot have happened yet.
-    """
-    tolerance = future_tolerance()
-    if occurred_at <= timezone.now() + tolerance:
-        return ""
-    what = "A delivery" if status == TrackingEvent.Status.DELIVERED else "A scan"
-    number = shipment.tracking_number or shipment.number
-    return (
-        f"tracking number {number[:40]!r}: the time "
-        f"{occurred_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC is in the future. "
-        f"{what} may be dated at most {_tolerance_text(tolerance)} ahead; check "
-        "the clock and time zone of the sender."
-    )
-
-
-def _describe(event: TrackingEvent, shipment: Shipment) -> str:
+def _describe(
+    event: TrackingEvent, shipment: Shipment, *, effect: scan_order.Effect | None = None
+) -> str:
     text = f"Shipment {shipment.number}: {event.get_status_display().lower()}"
     if event.exception_reason:
         text += f" ({event.get_exception_reason_display().lower()})"
@@ -107,7 +79,17 @@ def _describe(event: TrackingEvent, shipment: Shipment) -> str:
         text += f" at {event.place}"
     if event.description:
         text += f" — {event.description}"
-    return text + "."
+    text += "."
+    if event.dated_ahead:
+        text += " " + gettext(
+            "The carrier dated this scan %(when)s UTC, after it reached us; it "
+            "counts from its arrival."
+        ) % {"when": f"{event.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M}"}
+    if effect == scan_order.Effect.HISTORY and shipment.status != event.status:
+        text += " " + gettext(
+            "The shipment stays %(status)s: this scan is older or of an earlier stage."
+        ) % {"status": shipment.get_status_display().lower()}
+    return text
 
 
 @transaction.atomic
@@ -145,7 +127,7 @@ def tracking_event_record(
         exception_reason = ""
     if timezone.is_naive(occurred_at):
         raise TrackingError("Give the time of the event with its time zone.")
-    if problem := _future_problem(
+    if problem := scan_order.future_problem(
         occurred_at=occurred_at, status=status, shipment=shipment
     ):
         raise TrackingError(problem[0].upper() + problem[1:])
@@ -160,7 +142,12 @@ def tracking_event_record(
     same = Q(shipment=shipment, status=status, occurred_at=occurred_at)
     if TrackingEvent.objects.filter(same).exists():
         return None
-    newest = shipment.tracking_events.order_by("-occurred_at", "-pk").first()
+    before = shipment.tracking_events.aggregate(
+        newest=Max(Least("occurred_at", "created_at")),
+        **{stage: Count("pk", filter=Q(status=stage)) for stage in scan_order.STAGES},
+    )
+    now = timezone.now()
+    dated_ahead = scan_order.is_dated_ahead(occurred_at, now)
     try:
         with transaction.atomic():
             event = TrackingEvent.objects.create(
@@ -172,45 +159,55 @@ def tracking_event_record(
                 occurred_at=occurred_at,
                 estimated_delivery=estimated_delivery,
                 source=source,
+                dated_ahead=dated_ahead,
             )
     except IntegrityError:
         return None  # The same scan arrived twice at once.
+    effect, news = scan_order.scan_effect(
+        status=status,
+        at=scan_order.ordered_at(occurred_at, now),
+        shipment_status=shipment.status,
+        stage=scan_order.stage_of(s for s in scan_order.STAGES if before[s]),
+        newest=before["newest"],
+    )
     order_events.order_event_tracking(
         order=order,
         actor=actor,
-        message=_describe(event, shipment),
-        data={"shipment": shipment.number, "status": status, "event": event.pk},
+        message=_describe(event, shipment, effect=effect),
+        data={
+            "shipment": shipment.number,
+            "status": status,
+            "event": event.pk,
+            "applied": effect != scan_order.Effect.HISTORY,
+        },
     )
-    if newest is not None and occurred_at < newest.occurred_at:
-        return event  # Old news: history only.
+    if effect == scan_order.Effect.HISTORY:
+        return event  # Old news, or an earlier stage: history only.
     previous_eta = shipment.estimated_delivery
-    if estimated_delivery and shipment.status != ShipmentStatus.DELIVERED:
+    if estimated_delivery and news:
         shipment.estimated_delivery = estimated_delivery
-    if shipment.status == ShipmentStatus.DELIVERED:
-        pass  # Delivered is final; later scans are history.
-    elif status == TrackingEvent.Status.DELIVERED:
+    if effect == scan_order.Effect.DELIVER:
         shipment.save(update_fields=["estimated_delivery", "updated_at"])
-        _deliver(order=order, shipment=shipment, actor=actor, delivered_at=occurred_at)
+        _deliver(
+            order=order,
+            shipment=shipment,
+            actor=actor,
+            delivered_at=scan_order.ordered_at(occurred_at, now),
+        )
         return event
-    elif status == TrackingEvent.Status.EXCEPTION:
+    if status == TrackingEvent.Status.EXCEPTION:
         shipment.report_exception(exception_reason)
-    elif status == TrackingEvent.Status.OUT_FOR_DELIVERY and can_proceed(
-        shipment.go_out_for_delivery
-    ):
-        shipment.go_out_for_delivery()
-    elif shipment.status in (
-        ShipmentStatus.SHIPPED,
-        ShipmentStatus.EXCEPTION,
-        ShipmentStatus.OUT_FOR_DELIVERY,
-    ):
+    elif status == TrackingEvent.Status.OUT_FOR_DELIVERY:
+        if can_proceed(shipment.go_out_for_delivery):
+            shipment.go_out_for_delivery()
+    elif can_proceed(shipment.travel):
         shipment.travel()
     shipment.save(
         update_fields=["status", "exception_reason", "estimated_delivery", "updated_at"]
     )
-    if shipment.status != ShipmentStatus.DELIVERED:
-        notifications.shipment_tracking_notify(
-            shipment=shipment, event=event, previous_eta=previous_eta
-        )
+    notifications.shipment_tracking_notify(
+        shipment=shipment, event=event, previous_eta=previous_eta
+    )
     return event
 
 
@@ -224,6 +221,48 @@ def _shipments_by_tracking(
     for shipment in shipments.only("pk", "number", "order_id", "tracking_number"):
         found.setdefault(shipment.tracking_number, []).append(shipment)
     return found
+
+
+def _shipments_by_voided_label(numbers: set[str]) -> dict[str, Shipment]:
+    """The shipment whose voided label has each number (the newest one)."""
+    if not numbers:
+        return {}
+    found: dict[str, Shipment] = {}
+    for shipment in (
+        Shipment.objects.filter(voided_tracking_number__in=numbers)
+        .only("pk", "number", "order_id", "voided_tracking_number")
+        .order_by("pk")
+    ):
+        found[shipment.voided_tracking_number] = shipment
+    return found
+
+
+def _label_voided_meanwhile(shipment: Shipment, update: TrackingUpdate) -> bool:
+    return Shipment.objects.filter(
+        pk=shipment.pk,
+        voided_tracking_number=update.tracking_number,
+        status__in=[ShipmentStatus.PACKED, ShipmentStatus.PICKING],
+    ).exists()
+
+
+def _voided_scan(shipment, update: TrackingUpdate, actor, report) -> None:
+    voided_label_scan_record(
+        shipment=shipment,
+        label=update.tracking_number,
+        occurred_at=update.occurred_at,
+        description=_update_text(update),
+        actor=actor,
+    )
+    report.voided_label_scans += 1
+
+
+def _update_text(update: TrackingUpdate) -> str:
+    text = str(TrackingEvent.Status(update.status).label).lower()
+    if update.place:
+        text += f" at {update.place}"
+    if update.description:
+        text += f" — {update.description}"
+    return f"{text} ({update.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)."
 
 
 def _line_number(error: str) -> int:
@@ -286,12 +325,19 @@ def tracking_updates_record(
         )
         if not found.get(number)
     ]
+    # A voided label the carrier scans all the same: its shipment is warned.
+    voided = _shipments_by_voided_label(set(unknown))
+    unknown = [number for number in unknown if number not in voided]
     errors = list(refused_lines)
     errors += _unknown_number_errors(unknown, updates, carrier)
     matched = []
     for update in updates:
         shipments = found.get(update.tracking_number, [])
         prefix = f"{update.where}: " if update.where else ""
+        if update.tracking_number in voided:
+            # The newest voided label of that number (at most one shipment).
+            matched.append((voided[update.tracking_number], update, True))
+            continue
         if not shipments:
             continue  # One problem per unknown number, above.
         if len(shipments) > 1:
@@ -302,7 +348,7 @@ def tracking_updates_record(
                 + "); enter the event on the right shipment in the admin."
             )
         else:
-            matched.append((shipments[0], update))
+            matched.append((shipments[0], update, False))
     refused_status = None
     if len(errors) > len(refused_lines):
         unknown_only = not refused_lines and len(errors) == len(unknown)
@@ -311,8 +357,11 @@ def tracking_updates_record(
         refused_status = 400
     report = TrackingReport()
     # Oldest first per shipment, orders in a fixed order: no lock waits in a circle.
-    matched.sort(key=lambda pair: (pair[0].order_id, pair[0].pk, pair[1].occurred_at))
-    for shipment, update in matched:
+    matched.sort(key=lambda each: (each[0].order_id, each[0].pk, each[1].occurred_at))
+    for shipment, update, of_voided_label in matched:
+        if of_voided_label:
+            _voided_scan(shipment, update, actor, report)
+            continue
         try:
             event = tracking_event_record(
                 shipment=shipment,
@@ -326,6 +375,10 @@ def tracking_updates_record(
                 exception_reason=update.exception_reason,
             )
         except TrackingError as error:
+            if _label_voided_meanwhile(shipment, update):
+                # The label was voided between reading and locking: warn.
+                _voided_scan(shipment, update, actor, report)
+                continue
             # Keep checking the other rows so every problem is reported at once.
             prefix = f"{update.where}: " if update.where else ""
             errors += [prefix + message for message in error.errors]
@@ -349,7 +402,7 @@ def _deliver(
     """Deliver a locked shipment of a locked order; return the order as it is now."""
     if not can_proceed(shipment.deliver):
         raise ShipmentStateError.refuse(shipment, "marked delivered", "Ship it first.")
-    if delivered_at and delivered_at > timezone.now() + future_tolerance():
+    if delivered_at and delivered_at > timezone.now() + scan_order.future_tolerance():
         raise TrackingError(
             f"Shipment {shipment.number} cannot be delivered at "
             f"{delivered_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC: that is in the "
@@ -415,54 +468,3 @@ def order_deliver_shipments(*, order: Order, actor: Actor) -> Order:
         order = order_lifecycle.order_deliver(order=order, actor=actor)
         notifications.order_delivered_notify(order=order)
     return order
-
-
-@transaction.atomic
-def shipment_tracking_change(
-    *,
-    shipment: Shipment,
-    carrier: Carrier,
-    tracking_number: str,
-    actor: Actor,
-    service: str | None = None,
-) -> Shipment:
-    """Correct the carrier or tracking number of a shipment on its way (a new
-    label, a typing error) and give the sales channel the new tracking."""
-    order = lock_order(shipment.order_id)
-    shipment = lock_shipment(shipment.pk)
-    if (
-        shipment.status not in DISPATCHED_STATUSES
-        or shipment.status == ShipmentStatus.DELIVERED
-    ):
-        raise TrackingError(
-            f"Shipment {shipment.number} is {shipment.get_status_display().lower()}; "
-            "its tracking can change once it has shipped, until it is delivered.",
-            status=409,
-        )
-    tracking_number = tracking_number.strip()
-    service = shipment.service if service is None else service.strip()
-    check_carrier(
-        shipment=shipment, carrier=carrier, service=service, tracking=tracking_number
-    )
-    before = (shipment.carrier_id, shipment.tracking_number, shipment.service)
-    if before == (carrier.pk, tracking_number, service):
-        return shipment
-    was = (
-        f"{shipment.carrier.name} {shipment.tracking_number}"
-        if shipment.carrier
-        else ""
-    )
-    shipment.carrier = carrier
-    shipment.tracking_number = tracking_number
-    shipment.service = service
-    shipment.save(update_fields=["carrier", "tracking_number", "service", "updated_at"])
-    order_events.order_event_tracking(
-        order=order,
-        actor=actor,
-        message=f"Shipment {shipment.number}: tracking changed "
-        + (f"from {was} " if was else "")
-        + f"to {carrier.name} {tracking_number}.",
-        data={"shipment": shipment.number, "tracking_number": tracking_number},
-    )
-    notifications.shipment_tracking_changed_notify(shipment=shipment)
-    return shipment

@@ -28,7 +28,6 @@ import hmac
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,8 +38,9 @@ from benchsupport import ROOT, bench_django, emit, peak_rss_mb  # noqa: E402
 from httpload import (  # noqa: E402
     cpu_per_request,
     cpu_seconds,
-    free_port,
+    gunicorn_serve,
     load,
+    production_env,
     server_cpu,
 )
 
@@ -147,43 +147,10 @@ def main() -> None:
 
     bench_django(options.database)
     key = seed()
-    port = free_port()
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-not-secret",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "OMS_TASKS_BACKEND": "database",
-        "OMS_API_KEY_RATE": "10000000/minute",
-        "OMS_WORKER_HEARTBEAT_SECONDS": "1",
-        "OMS_WORKER_STALE_SECONDS": "5",
-        "LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [
-            str(Path(PYTHON).parent / "gunicorn"),
-            "oms.wsgi",
-            "--workers",
-            "2",
-            "--threads",
-            str(options.threads),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    env = production_env(OMS_WORKER_HEARTBEAT_SECONDS="1", OMS_WORKER_STALE_SECONDS="5")
+    server, port = gunicorn_serve(root=ROOT, env=env, threads=options.threads)
     workers: list[subprocess.Popen] = []
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         from django.db import connection
         from django.db.models import Count
 

@@ -33,7 +33,6 @@ the requests' own time. Prints JSON. Usage (DATABASE_URL=postgres://…):
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchsupport import ROOT, bench_django, emit, peak_rss_mb  # noqa: E402
-from httpload import free_port, percentile, post  # noqa: E402
+from httpload import gunicorn_serve, percentile, post, production_env  # noqa: E402
 
 PYTHON = sys.executable
 IMPORT_APP = "oms-bench-import"
@@ -280,45 +279,14 @@ def main() -> None:
     data = generate(options.lines, [f"IMP-{n}" for n in range(IMPORT_SKUS)], "BIG")
     file = Path(tempfile.mkdtemp()) / "orders.csv"
     file.write_bytes(data)
-    port = free_port()
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-not-secret",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "OMS_TASKS_BACKEND": "database",
-        "OMS_API_KEY_RATE": "10000000/minute",
-        "LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [
-            str(Path(PYTHON).parent / "gunicorn"),
-            "oms.wsgi",
-            "--workers",
-            "2",
-            "--threads",
-            str(options.threads),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    env = production_env()
+    server, port = gunicorn_serve(root=ROOT, env=env, threads=options.threads)
     api, admin = Timings(), Timings()
     stop, stop_watch = threading.Event(), threading.Event()
     spans: list[tuple[float, float]] = []
     threads: list[threading.Thread] = []
     importer = None
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         # Warm both gunicorn workers up (imports, connections).
         for n in range(1, 21):
             post(

@@ -204,3 +204,51 @@ def cpu_per_request(before: dict, after: dict, requests: int) -> dict[str, float
         )
         for side in after
     }
+
+
+def production_env(**changes: str) -> dict[str, str]:
+    """The environment of a production-like server process: DEBUG off, the
+    queue on the database, no API rate limit in the way, quiet logs."""
+    return {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-not-secret",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "OMS_TASKS_BACKEND": "database",
+        "OMS_API_KEY_RATE": "10000000/minute",
+        "LOG_LEVEL": "WARNING",
+        **changes,
+    }
+
+
+def gunicorn_serve(*, root: Path, env: dict[str, str], threads: int, workers: int = 2):
+    """gunicorn serving the OMS on a free port (as gunicorn.conf.py would, with
+    these workers and threads), started and answering: (process, port)."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "oms.wsgi",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=root,
+        env=env,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, port

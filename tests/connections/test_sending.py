@@ -10,7 +10,7 @@ from django.utils import timezone
 from connections.models import OutboundAttempt, OutboundMessage
 from connections.outbox.sending import outbox_send, outbox_send_due_run
 from fulfillment.models import Shipment
-from fulfillment.services.tracking import shipment_tracking_change
+from fulfillment.services.tracking_changes import shipment_tracking_change
 from tests import factories
 from tests.support.shops import FakeShopify, FakeWooCommerce
 

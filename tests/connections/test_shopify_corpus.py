@@ -20,15 +20,28 @@ from tests.connections.test_inbox_webhooks import SECRET, sign
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "shopify"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text())
-FILES = sorted(name for name in EXPECTED if not name.startswith("_"))
+FILES = sorted(
+    name
+    for name, expected in EXPECTED.items()
+    if not name.startswith("_") and expected["topic"] != "refunds/create"
+)
+# Refund bodies (test_shopify_refunds_corpus.py).
+REFUNDS = sorted(
+    name
+    for name, expected in EXPECTED.items()
+    if not name.startswith("_") and expected["topic"] == "refunds/create"
+)
 SKUS = ("IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK", "IPOD2009BLACK")
 
 
 def published(name: str) -> dict:
-    """The order resource a file holds (a REST answer keeps its wrapper)."""
+    """The resource (order or refund) a file holds (a REST answer keeps its
+    wrapper)."""
     body = json.loads((CORPUS / name).read_text())
-    if "order" in body:
-        return body["order"]
+    # An order resource has a `refunds` list of its own: only `refund` wraps.
+    for wrapper in ("order", "refund"):
+        if wrapper in body:
+            return body[wrapper]
     if "orders" in body:
         return body["orders"][0]
     return body
@@ -135,5 +148,6 @@ def test_published_body_becomes_the_order_shopify_meant(client, corpus_shop, nam
 
 def test_every_file_of_the_corpus_has_its_expectation():
     files = {path.name for path in CORPUS.glob("*.json")} - {"expected.json"}
-    assert files == set(FILES)
+    assert files == set(FILES) | set(REFUNDS)
     assert len(FILES) >= 25
+    assert len(REFUNDS) >= 3

@@ -38,6 +38,7 @@ from tests.connections.test_inbox_webhooks import SECRET, post_shopify, shopify_
 from tests.orders.rules.support import rule
 from tests.orders.rules.test_sources import CSV
 from tests.orders.test_import_rules import HEADER, row
+from tests.support.admin_forms import order_add_form
 from tests.test_admin import admin_url
 from tests.test_dashboard import attention, index_queries
 
@@ -363,29 +364,7 @@ def test_an_order_typed_in_the_admin_goes_on(admin_client, failing, channel, pro
     customer = Customer.objects.create(email="adm@example.com")
     response = admin_client.post(
         admin_url(Order, "add"),
-        {
-            "channel": channel.pk,
-            "external_id": "PHONE-1",
-            "customer": customer.pk,
-            "placed_at_0": "2026-11-20",
-            "placed_at_1": "10:00:00",
-            "priority": 0,
-            "ship_name": "Ada",
-            "ship_address1": "1 Main St",
-            "ship_city": "Austin",
-            "ship_region": "TX",
-            "ship_postcode": "78701",
-            "ship_country": "US",
-            "shipping_method": "Standard",
-            "currency": "USD",
-            "shipping_amount": "10.00",
-            "tax_amount": "5.95",
-            "lines-TOTAL_FORMS": "1",
-            "lines-INITIAL_FORMS": "0",
-            "lines-0-product": product.pk,
-            "lines-0-quantity": "3",
-            "lines-0-unit_price": "10.00",
-        },
+        order_add_form(channel=channel, customer=customer, product=product),
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     order = Order.objects.get(external_id="PHONE-1")

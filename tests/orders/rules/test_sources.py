@@ -10,6 +10,7 @@ from orders.models import Customer, HoldReason, Order, OrderEvent, OrderStatus
 from tests import factories
 from tests.connections.test_inbox_webhooks import post_shopify, shopify_order
 from tests.orders.rules.support import rule
+from tests.support.admin_forms import order_add_form
 from tests.test_admin import admin_url
 
 pytestmark = pytest.mark.django_db
@@ -79,29 +80,7 @@ def test_admin_form(admin_client, rules, channel, product):
     customer = Customer.objects.create(email="adm@example.com")
     response = admin_client.post(
         admin_url(Order, "add"),
-        {
-            "channel": channel.pk,
-            "external_id": "PHONE-1",
-            "customer": customer.pk,
-            "placed_at_0": "2026-11-20",
-            "placed_at_1": "10:00:00",
-            "priority": 0,
-            "ship_name": "Ada",
-            "ship_address1": "1 Main St",
-            "ship_city": "Austin",
-            "ship_region": "TX",
-            "ship_postcode": "78701",
-            "ship_country": "US",
-            "shipping_method": "Standard",
-            "currency": "USD",
-            "shipping_amount": "10.00",
-            "tax_amount": "5.95",
-            "lines-TOTAL_FORMS": "1",
-            "lines-INITIAL_FORMS": "0",
-            "lines-0-product": product.pk,
-            "lines-0-quantity": "3",
-            "lines-0-unit_price": "10.00",
-        },
+        order_add_form(channel=channel, customer=customer, product=product),
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert outcome(Order.objects.get(external_id="PHONE-1"), rules) == EXPECTED
