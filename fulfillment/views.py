@@ -10,13 +10,13 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import unicodedata
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from core.json_body import JsonBodyError, json_body_read
 from fulfillment import tracking_formats
 from fulfillment.exceptions import TrackingError
 from fulfillment.models import Carrier, TrackingEvent
@@ -117,12 +117,11 @@ def carrier_tracking(request: HttpRequest, code: str) -> JsonResponse:
             "'Authorization: Bearer <token>'.",
         )
     try:
-        data = json.loads(body)
-    except RecursionError:
-        return _error(400, "The body is not valid JSON: it is nested too deeply.")
-    except ValueError as error:
-        # Not JSON, not UTF-8, or a number with more digits than Python reads.
-        return _error(400, f"The body is not valid JSON: {error}.")
+        # Not JSON, not UTF-8, nested too deeply, NUL in a string, or a number
+        # with more digits than Python reads: a 400 that says which.
+        data = json_body_read(body, nul=True)  # its readers drop NUL
+    except JsonBodyError as error:
+        return _error(400, str(error))
     refund = _easypost_refund(data)
     if refund is not None:
         # EasyPost's `refund.successful` (or other refund) Event: the refund

@@ -7,7 +7,9 @@ that only serves a browser session (sessions, CSRF, the logged-in user,
 messages, the field-history user, login lockouts), which is most of what a
 webhook's acknowledgement would otherwise cost. They keep what protects every
 response (`API_MIDDLEWARE`): SecurityMiddleware (HTTPS redirect, HSTS,
-nosniff), the Content Security Policy (the docs page is HTML),
+nosniff), ApiJsonMiddleware (every error under `/api/` is JSON: a body
+over the limit a 413, a NUL in the address a 400, Django's 404/405/500
+pages as JSON), the Content Security Policy (the docs page is HTML),
 CommonMiddleware (the ALLOWED_HOSTS check, Content-Length, APPEND_SLASH),
 XFrameOptionsMiddleware and TryAgainMiddleware (a deadlock or a dropped
 connection answers a JSON 503 with Retry-After).
@@ -28,6 +30,7 @@ API_PREFIX = "/api/"
 API_MIDDLEWARE = frozenset(
     {
         "django.middleware.security.SecurityMiddleware",
+        "core.middleware.ApiJsonMiddleware",
         "oms.csp.ContentSecurityPolicyMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -85,6 +85,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Under /api/ every error is JSON (a NUL in the address, a body over
+    # DATA_UPLOAD_MAX_MEMORY_SIZE, Django's own 404/405/500 pages).
+    "core.middleware.ApiJsonMiddleware",
     # The Content Security Policy header, with a fresh nonce per page (oms/csp.py).
     "oms.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -411,7 +414,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["connections.api.parsers.JsonBodyParser"],
     "UNAUTHENTICATED_USER": None,
     # Requests per API key (each key its own budget). The count lives in the
     # default cache: per process unless CACHES names a shared one.

@@ -23,21 +23,22 @@ from tests.connections.test_api_views import order_body
 SECRET = "shpss_wsgi"
 
 
-def call(method, path, body=b"", host="testserver", **headers):
+def call(method, path, body=b"", host="testserver", query="", length=None, **headers):
     """Call oms.wsgi.application as gunicorn does; return status, headers
     (lower-case names, Set-Cookie values listed) and body. As in Django's test
-    client, the test's transaction stays open across the request."""
+    client, the test's transaction stays open across the request. `length`
+    sends another Content-Length than the body's."""
     environ = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
         "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
+        "QUERY_STRING": query,
         "SERVER_NAME": "testserver",
         "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.1",
         "HTTP_HOST": host,
         "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_LENGTH": str(len(body)) if length is None else length,
         "wsgi.input": io.BytesIO(body),
         "wsgi.errors": io.StringIO(),
         "wsgi.url_scheme": "http",
@@ -98,6 +99,7 @@ def test_every_middleware_is_placed_in_or_out_of_the_api_stack():
     )
     assert handlers.api_middleware() == [
         "django.middleware.security.SecurityMiddleware",
+        "core.middleware.ApiJsonMiddleware",
         "oms.csp.ContentSecurityPolicyMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",

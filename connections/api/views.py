@@ -6,6 +6,7 @@ import json
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiParameter,
     PolymorphicProxySerializer,
@@ -72,6 +73,14 @@ class ChannelApiView(APIView):
         )
 
 
+def not_an_object(data) -> str:
+    """Return what a client is told when its body is JSON but not an object."""
+    return _(
+        "The body must be a JSON object (one order); it is a JSON %(kind)s. "
+        "Send one order per request."
+    ) % {"kind": type(data).__name__}
+
+
 def _error(detail: str, code: int, errors: list | None = None) -> Response:
     body = {"detail": detail}
     if errors is not None:
@@ -126,7 +135,9 @@ class OrderCreateView(ChannelApiView):
         try:
             data = request.data
         except ParseError as error:
-            return _error(f"The body is not JSON: {error.detail}", 400)
+            return _error(str(error.detail), 400)  # it says what is wrong
+        if not isinstance(data, dict):
+            return _error(not_an_object(data), 400)
         # Checked as the worker will take it in, without a transaction; a new
         # order is answered as taken in (its number reserved, pending) and
         # stored with its answer in one statement. The worker writes the

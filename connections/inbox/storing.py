@@ -6,6 +6,7 @@ delivery id is recognised by a unique constraint and changes nothing.
 """
 
 from django.db import IntegrityError
+from django.utils import timezone
 
 from connections.inbox.draining import inbound_wake
 from connections.inbox.messages import text_clean
@@ -28,6 +29,7 @@ def inbound_store(
     body_hash: str = "",
     external_id: str = "",
     process: bool = True,
+    unreadable: str = "",
 ) -> tuple[InboundMessage, bool]:
     """Store a message as it came; return it and whether it is new.
 
@@ -36,6 +38,11 @@ def inbound_store(
     back). With `process`, the worker is woken to drain the inbox (at most one
     wake-up per process every `OMS_INBOX_WAKE_SECONDS`); with the immediate
     task backend the message is processed at once.
+
+    `unreadable` says why the body cannot be read (not JSON, nested too
+    deeply, NUL in a string, not an object): the message is stored as failed
+    with that reason and not processed, so a person sees it and the shop's
+    retries of the delivery are duplicates.
     """
     message = InboundMessage(
         channel=channel,
@@ -48,8 +55,12 @@ def inbound_store(
         body=text_clean(body.decode("utf-8", "replace")),
         headers={k: text_clean(v) for k, v in (headers or {}).items()},
     )
+    if unreadable:
+        message.status = InboundMessage.Status.FAILED
+        message.error = text_clean(unreadable)
+        message.processed_at = timezone.now()
     stored, new = inbound_insert_or_earlier(message)
-    if new and process:
+    if new and process and not unreadable:
         inbound_process_soon(stored)
     return stored, new
 

@@ -10,11 +10,12 @@ their few headers straight from the WSGI environ.
 import base64
 import hashlib
 import hmac
-import json
 import time
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -22,6 +23,7 @@ from connections.inbox.storing import inbound_store
 from connections.models import InboundMessage
 from connections.shopify.inbound import shopify_external_id
 from connections.woocommerce.inbound import woocommerce_external_id
+from core.json_body import JsonBodyError, json_body_read
 from orders.models import Channel
 
 Source = InboundMessage.Source
@@ -101,12 +103,19 @@ def _kept(request: HttpRequest, names: tuple[tuple[str, str], ...]) -> dict[str,
     return {name: meta[key] for name, key in names if key in meta}
 
 
-def _external_id(body: bytes, reader) -> str:
-    # Only for the admin list; processing reads the body again.
+def _read(body: bytes, reader) -> tuple[str, str]:
+    """Return the order's external id (for the admin list; processing reads
+    the body again) and why the body cannot be processed ("" when it can)."""
     try:
-        return reader(json.loads(body))
-    except ValueError:
-        return ""
+        data: Any = json_body_read(body)
+    except JsonBodyError as error:
+        return "", str(error)
+    if not isinstance(data, dict):
+        return "", _(
+            "The body is JSON but not an object (it is %(kind)s); an order "
+            "webhook sends the order as a JSON object."
+        ) % {"kind": type(data).__name__}
+    return reader(data), ""
 
 
 def _stored(message: InboundMessage, new: bool) -> HttpResponse:
@@ -130,6 +139,7 @@ def shopify_webhook(request: HttpRequest, code: str) -> HttpResponse:
         channel.inbound_secret, body, _header(request, "X-Shopify-Hmac-Sha256")
     ):
         return _refuse(401, "The X-Shopify-Hmac-Sha256 signature does not match.")
+    external_id, unreadable = _read(body, shopify_external_id)
     message, new = inbound_store(
         channel=channel,
         source=Source.SHOPIFY,
@@ -137,7 +147,8 @@ def shopify_webhook(request: HttpRequest, code: str) -> HttpResponse:
         delivery_id=_header(request, "X-Shopify-Webhook-Id"),
         body=body,
         headers=_kept(request, _SHOPIFY_KEPT),
-        external_id=_external_id(body, shopify_external_id),
+        external_id=external_id,
+        unreadable=unreadable,
     )
     return _stored(message, new)
 
@@ -159,6 +170,7 @@ def woocommerce_webhook(request: HttpRequest, code: str) -> HttpResponse:
         channel.inbound_secret, body, _header(request, "X-WC-Webhook-Signature")
     ):
         return _refuse(401, "The X-WC-Webhook-Signature signature does not match.")
+    external_id, unreadable = _read(body, woocommerce_external_id)
     message, new = inbound_store(
         channel=channel,
         source=Source.WOOCOMMERCE,
@@ -166,6 +178,7 @@ def woocommerce_webhook(request: HttpRequest, code: str) -> HttpResponse:
         delivery_id=_header(request, "X-WC-Webhook-Delivery-ID"),
         body=body,
         headers=_kept(request, _WOOCOMMERCE_KEPT),
-        external_id=_external_id(body, woocommerce_external_id),
+        external_id=external_id,
+        unreadable=unreadable,
     )
     return _stored(message, new)
