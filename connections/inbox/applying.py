@@ -161,6 +161,7 @@ def new_order_of(
     return NewOrder(
         channel=channel,
         external_id=parsed.external_id,
+        platform_id=values.get("platform_id", ""),
         email=values["email"],
         customer_name=values.get("customer_name") or values.get("ship_name", ""),
         customer_phone=values.get("phone", ""),

@@ -51,6 +51,7 @@ ORDER_KEYS = (
     "total",
     "financial_status",
     "note",
+    "platform_id",
 )
 LINE_KEYS = {"sku": "sku", "quantity": "quantity", "unit_price": "unit_price"}
 # Optional line fields: the check's name for each, and its key in a line.

@@ -1,13 +1,13 @@
 """A refund made in Shopify (`refunds/create`), recorded on its order.
 
-Shopify names the refunded order by its numeric id only; the order is found
-through the Shopify messages that brought it in (each holds that id). A
+Shopify names the refunded order by its numeric id only; the order keeps
+that id (`Order.platform_id`, from its webhook body or the export's Id
+column), so it is found through an index. A
 refund of an order not here yet is kept (`Status.EARLY`, under the order's
 key `shopify-order:<id>`) and applied when the order arrives
 (`processing.orders_arrived`).
 """
 
-import json
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -20,37 +20,18 @@ from orders.models import Channel, Order
 from returns.services.shop_refunds import ShopRefundLine, refund_record_from_shop
 
 Status = InboundMessage.Status
-# How many of the channel's Shopify messages naming the id are read.
-CANDIDATES = 20
 
 
 def shopify_order_of(channel: Channel, order_id: str) -> Order | None:
-    """The channel's order that Shopify knows by `order_id`: the newest
-    Shopify order message whose body is that order.
-
-    The text search (`LIKE`) narrows the messages to those holding the digits;
-    each candidate's body is then read to compare its order id exactly.
-    """
+    """The channel's order that Shopify knows by `order_id` (its
+    `platform_id`, kept from the order's body or the export's Id column)."""
     if not order_id.isdigit():
         return None
-    candidates = (
-        InboundMessage.objects.filter(
-            channel=channel,
-            source=InboundMessage.Source.SHOPIFY,
-            order__isnull=False,
-            body__contains=order_id,
-        )
-        .exclude(topic=shopify.REFUND_TOPIC)
-        .order_by("-pk")
-        .values_list("order_id", "body")[:CANDIDATES]
+    return (
+        Order.objects.filter(channel=channel, platform_id=order_id)
+        .order_by("pk")
+        .first()
     )
-    for order_pk, body in candidates:
-        try:
-            if shopify.shopify_order_id(json.loads(body)) == order_id:
-                return Order.objects.get(pk=order_pk)
-        except ValueError:
-            continue
-    return None
 
 
 def shopify_refund_apply(

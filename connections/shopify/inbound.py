@@ -165,6 +165,7 @@ def shopify_order_body(resource: dict) -> dict:
     note = resource.get("note")
     return {
         "external_id": shopify_external_id(resource),
+        "platform_id": shopify_order_id(resource),
         "placed_at": resource.get("processed_at") or resource.get("created_at"),
         "currency": resource.get("currency"),
         "shipping_method": shipping_lines[0].get("title") if shipping_lines else "",

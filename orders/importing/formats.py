@@ -44,6 +44,9 @@ ORDER_FIELDS = (
     "note",
     "note_attributes",
     "ship_region_name",
+    # The order's id at its platform (Shopify's numeric id), which messages
+    # such as a Shopify refund name it by.
+    "platform_id",
 )
 LINE_FIELDS = ("sku", "quantity", "unit_price", "line_name")
 # Optional line fields, read when a format names a column for them: the
@@ -132,6 +135,7 @@ SHOPIFY = Format(
     label="Shopify order export",
     columns={
         "external_id": "Name",
+        "platform_id": "Id",
         "email": "Email",
         "placed_at": "Created at",
         "fulfillment_status": "Fulfillment Status",

@@ -66,6 +66,7 @@ ORDER_TEXT_FIELDS = (
     "ship_region",
     "ship_postcode",
     "shipping_method",
+    "platform_id",
 )
 
 

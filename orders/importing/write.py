@@ -106,6 +106,7 @@ def orders_write(
                 "number": format_number(ORDER_NUMBER_PREFIX, number),
                 "channel_id": order.channel_id,
                 "external_id": order.external_id,
+                "platform_id": values.get("platform_id", ""),
                 "customer_id": order.customer_id,
                 **(
                     {

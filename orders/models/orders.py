@@ -134,6 +134,18 @@ class Order(ProtectedStatusModel, VersionedModel):
     external_id = models.CharField(
         "channel reference", max_length=64, help_text="The order's id in its channel."
     )
+    # Shopify's numeric order id beside the order's name (#1001, the
+    # channel reference): a refund names its order by this id alone.
+    platform_id = models.CharField(
+        "platform id",
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text="The order's id at its platform where it differs from the "
+        "channel reference (Shopify's numeric order id).",
+    )
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="orders"
     )
@@ -300,6 +312,11 @@ class Order(ProtectedStatusModel, VersionedModel):
                 fields=["channel", "-placed_at", "-id"], name="order_channel_placed"
             ),
             models.Index(fields=["external_id"], name="order_external_id"),
+            models.Index(
+                fields=["channel", "platform_id"],
+                condition=~Q(platform_id=""),
+                name="order_channel_platform_id",
+            ),
             models.Index(fields=["ship_phone"], name="order_ship_phone"),
             # Due today / late to ship: only orders still to leave are indexed.
             models.Index(

@@ -122,6 +122,9 @@ class NewOrder:
     customer_phone: str
     address: Address
     lines: Sequence[LineInput]
+    # The order's id at its platform (Shopify's numeric id), "" when the
+    # channel reference is all there is.
+    platform_id: str = ""
     placed_at: datetime | None = None
     currency: str = "USD"
     shipping_amount: Decimal = ZERO
@@ -190,6 +193,7 @@ def order_draft(
         number=number,
         channel=new.channel,
         external_id=new.external_id,
+        platform_id=new.platform_id,
         customer_id=customer_id,
         placed_at=placed_at,
         ship_by=ship_by,

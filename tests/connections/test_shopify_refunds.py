@@ -51,6 +51,8 @@ def take_order(client):
 
 def test_full_refund_makes_the_order_refunded_and_holds_it(client, corpus_shop):  # noqa: F811
     order = take_order(client)
+    # The order keeps Shopify's numeric id, which the refund names it by.
+    assert order.platform_id == str(published(ORDER_FILE)["id"])
     body = refund_body(
         1,
         "598.94",

@@ -209,6 +209,12 @@ def test_vat_inclusive_export_imports_every_open_order_at_the_files_total(shop, 
     # The issue's own example: the VAT is inside the 3227.00, not added to it.
     order = Order.objects.get(external_id="#13522")
     assert (str(order.subtotal), str(order.shipping_amount)) == ("3227.00", "0.00")
+    # Shopify's numeric id (the export's Id column) is kept: a refund made in
+    # Shopify names the order by it alone.
+    rows = csv.DictReader(io.StringIO(ZA_VAT.read_text(encoding="utf-8-sig")))
+    ids = {row["Name"]: row["Id"] for row in rows if row["Id"]}
+    assert ids["#13522"].isdigit()
+    assert order.platform_id == ids["#13522"]
     # Unpaid orders reserve nothing: only the paid ones' units are allocated.
     assert StockLevel.objects.aggregate(Sum("allocated"))["allocated__sum"] == 13
     # registry_id note attributes are kept as name and value.
