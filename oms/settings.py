@@ -398,6 +398,10 @@ LOGGING["loggers"]["weasyprint"] = {"level": "WARNING"}
 # Field history (core.history): the event tables copy foreign keys as plain
 # columns without an index, so bulk writes stay fast; history is read by object.
 PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
+# The history context (who, which page) is attached to the requests that
+# write; a GET reads only, and pghistory would otherwise prefix each of its
+# queries with the context.
+PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 # Country names as labels and people write them: "United States" rather than
 # the ISO "United States of America" (still recognised), and the everyday

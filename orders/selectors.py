@@ -5,7 +5,6 @@ from datetime import datetime
 
 from django.db import models
 from django.db.models import F, Func, Q, QuerySet, Value
-from django.db.models.functions import Lower
 
 from orders.models import Customer, Order
 
@@ -26,9 +25,7 @@ def order_search_q(term: str) -> Q:
     elif upper.isdigit():
         query |= Q(number=f"SO-{int(upper):06d}")
     if "@" in term:
-        customers = Customer.objects.annotate(email_lower=Lower("email")).filter(
-            email_lower=term.lower()
-        )
+        customers = Customer.objects.with_email_lower().filter(email_lower=term.lower())
         query |= Q(customer__in=_ids(customers))
     elif PHONE.match(term):
         phones = Customer.objects.filter(phone=term)

@@ -99,7 +99,7 @@ def message_body(message: InboundMessage) -> Any:
     """The message's body read as JSON; PayloadError when it is not."""
     try:
         return json.loads(message.body)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise PayloadError(
             [FieldProblem("(body)", f"is not JSON ({error}).")]
         ) from error

@@ -107,7 +107,10 @@ def _read(body: bytes, reader) -> tuple[str, str]:
     """Return the order's external id (for the admin list; processing reads
     the body again) and why the body cannot be processed ("" when it can)."""
     try:
-        data: Any = json_body_read(body)
+        # Only the parser's own limit here: the answer needs the order's id
+        # (a top-level key) and the rest is stored as text; the worker reads
+        # only the keys it maps.
+        data: Any = json_body_read(body, max_depth=None)
     except JsonBodyError as error:
         return "", str(error)
     if not isinstance(data, dict):

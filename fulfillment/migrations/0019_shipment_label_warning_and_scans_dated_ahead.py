@@ -40,4 +40,10 @@ class Migration(migrations.Migration):
             model_name='shipment',
             index=models.Index(condition=models.Q(('voided_tracking_number', ''), _negated=True), fields=['voided_tracking_number'], name='shipment_voided_tracking'),
         ),
+        # Statistics for the new columns at once: without them PostgreSQL
+        # takes a new column to be mostly filled and reads the whole table
+        # where the dashboard counts label warnings through the partial index.
+        migrations.RunSQL(
+            "ANALYZE fulfillment_shipment (label_warning_at, voided_tracking_number)", reverse_sql=migrations.RunSQL.noop
+        ),
     ]

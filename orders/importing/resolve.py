@@ -1,8 +1,6 @@
 """Resolve parsed import orders against the database: channels, products,
 orders already imported and known customers, each with one set-based query."""
 
-from django.db.models.functions import Lower
-
 from core.limits import model_value_problem, shown
 from core.lookups import any_of
 from inventory.models import Product
@@ -141,7 +139,7 @@ def customers_lookup(keys: list[str]) -> dict[str, int]:
     emails = [key for key in keys if key and not key.startswith("phone:")]
     found = dict(
         values_lookup(
-            Customer.objects.annotate(email_lower=Lower("email")),
+            Customer.objects.with_email_lower(),
             "email_lower",
             emails,
             "email_lower",

@@ -15,6 +15,14 @@ from inventory.models import Location
 from orders.models.channels import Channel, FinancialStatus
 
 
+class CustomerQuerySet(models.QuerySet):
+    def with_email_lower(self) -> "CustomerQuerySet":
+        """The customers with an e-mail, each with `email_lower`: a filter on
+        it reads the unique index on lower(email), which leaves out the
+        customers without an e-mail (its condition must be in the query)."""
+        return self.exclude(email="").annotate(email_lower=Lower("email"))
+
+
 @tracked(model_name="CustomerHistory")
 class Customer(models.Model):
     # Empty for a customer known only by phone (a cash-on-delivery order):
@@ -24,6 +32,8 @@ class Customer(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     accepts_marketing = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CustomerQuerySet.as_manager()
 
     class Meta:
         ordering = ["email"]

@@ -11,7 +11,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.history import history_context
@@ -60,7 +59,7 @@ def customer_get_or_create(*, email: str, name: str = "", phone: str = "") -> Cu
     if not email and not phone:
         raise OrderError("A customer needs an e-mail address or a phone number.")
     found = (
-        Customer.objects.filter(email__iexact=email)
+        Customer.objects.with_email_lower().filter(email_lower=email.lower())
         if email
         else Customer.objects.filter(email="", phone=phone)
     )
@@ -197,7 +196,7 @@ def customers_get_or_create(
         found = {}
         if emails:
             found.update(
-                Customer.objects.annotate(email_lower=Lower("email"))
+                Customer.objects.with_email_lower()
                 .filter(email_lower__in=emails)
                 .values_list("email_lower", "pk")
             )
