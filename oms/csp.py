@@ -12,7 +12,9 @@ are added per response here, through django-csp's documented extension point
 - a page of another package whose markup needs it gets the hashes of exactly
   that markup (`PAGE_EXCEPTIONS`), on that page only.
 
-PDFs are sent without a policy (see `process_response`).
+PDFs are sent without a policy, and every other answer that is not a page
+(JSON, CSV, a script file) with the fixed `NOT_A_PAGE_POLICY` (see
+`process_response`).
 """
 
 import re
@@ -42,6 +44,9 @@ PAGE_EXCEPTIONS = {
         ],
     },
 }
+HEADER = "Content-Security-Policy"
+# An answer that is not a page loads nothing and may be framed by no one.
+NOT_A_PAGE_POLICY = "default-src 'none'; frame-ancestors 'none'"
 # Set by `images_allow` on a response; read by the middleware below.
 IMAGE_ORIGINS_ATTRIBUTE = "oms_csp_image_origins"
 # A host name as it may stand in a policy: ASCII (IDNA-encoded) labels only,
@@ -92,6 +97,14 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         # keep from loading; the PDF is ours, without scripts, and
         # X-Frame-Options still keeps it out of other sites' frames.
         if _is_pdf(response):
+            return response
+        # Anything else that is not a page (the API's and the webhooks' JSON,
+        # a CSV, a script file): no document is drawn from it, so the
+        # strictest policy, written once rather than composed per response
+        # (composing it was an eighth of a webhook's acknowledgement).
+        if not _is_html(response):
+            if HEADER not in response:
+                response[HEADER] = NOT_A_PAGE_POLICY
             return response
         return super().process_response(request, response)
 

@@ -130,13 +130,14 @@ def test_export_page_allows_exactly_its_own_handler_and_style_attributes(
 
 
 @pytest.mark.django_db
-def test_json_answers_carry_the_policy_without_a_nonce(admin_client):
+def test_json_answers_carry_the_strictest_policy(admin_client):
+    """An answer that is not a page loads nothing and is framed by no one."""
     response = Client().get("/api/v1/openapi.json")
 
     assert response.status_code == 200
     policy = policy_of(response)
-    assert policy["script-src"] == ["'self'"]
-    assert policy["frame-ancestors"] == ["'none'"]
+    assert policy == {"default-src": ["'none'"], "frame-ancestors": ["'none'"]}
+    assert "nonce" not in response["Content-Security-Policy"]
 
 
 def test_pdfs_shown_in_place_are_sent_without_a_policy(rf):
