@@ -1,38 +1,21 @@
 """Scans ordered by what they mean, then by their time: a wrongly dated scan
 never blocks the real delivery, and delivered is final."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from django.core import mail
 from django.utils import timezone
 
-from fulfillment.models import Shipment, ShipmentStatus, TrackingEvent
+from fulfillment.models import ShipmentStatus, TrackingEvent
 from fulfillment.scan_order import Effect, scan_effect
 from fulfillment.services.tracking import (
     TrackingUpdate,
-    tracking_event_record,
     tracking_updates_record,
 )
 from orders.models import OrderEvent, OrderStatus
+from tests.support.tracking import T0, record
 
 pytestmark = pytest.mark.django_db
-
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def parcel(shipped, product, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        order = shipped([(product, 2)])
-    mail.outbox.clear()
-    return Shipment.objects.get(order=order)
-
-
-def record(shipment, status, at, **fields):
-    return tracking_event_record(
-        shipment=shipment, status=status, occurred_at=at, actor=None, **fields
-    )
 
 
 def test_a_scan_dated_hours_ahead_does_not_block_the_real_delivery(parcel):

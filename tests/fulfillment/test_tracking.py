@@ -9,30 +9,13 @@ from fulfillment.exceptions import TrackingError
 from fulfillment.models import Shipment, ShipmentStatus, TrackingEvent
 from fulfillment.services.tracking import (
     TrackingUpdate,
-    tracking_event_record,
     tracking_updates_record,
 )
 from fulfillment.tracking_formats import parse_tracking_csv
 from orders.models import CustomerEmail, OrderEvent, OrderStatus
+from tests.support.tracking import T0, record
 
 pytestmark = pytest.mark.django_db
-
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def parcel(shipped, product, django_capture_on_commit_callbacks):
-    """One shipped order with one shipment (tracking number TR-<pk>)."""
-    with django_capture_on_commit_callbacks(execute=True):
-        order = shipped([(product, 2)])
-    mail.outbox.clear()
-    return Shipment.objects.get(order=order)
-
-
-def record(shipment, status, at, **fields):
-    return tracking_event_record(
-        shipment=shipment, status=status, occurred_at=at, actor=None, **fields
-    )
 
 
 def test_shipping_mails_the_carrier_tracking_link_and_eta(
