@@ -69,12 +69,19 @@ def plan_allocation(demands: Sequence[Demand], sources: Sequence[Source]) -> Pla
         return plan
 
     def coverage(location_id: int) -> int:
+        # Only the products the order still needs are looked at: a location
+        # may hold thousands (the sources of a whole batch).
         stock = by_location[location_id]
-        free = {pid: s.available for pid, s in stock.items()}
+        free: dict[int, int] = {}
         covered = 0
         for line_id, quantity in needed.items():
-            take = min(quantity, free.get(product_of[line_id], 0))
-            free[product_of[line_id]] = free.get(product_of[line_id], 0) - take
+            product_id = product_of[line_id]
+            left = free.get(product_id)
+            if left is None:
+                source = stock.get(product_id)
+                left = source.available if source is not None else 0
+            take = min(quantity, left)
+            free[product_id] = left - take
             covered += take
         return covered
 
@@ -85,10 +92,11 @@ def plan_allocation(demands: Sequence[Demand], sources: Sequence[Source]) -> Pla
     remaining = set(by_location) - set(order)
     while needed:
         if not order:
-            useful = [loc for loc in remaining if coverage(loc) > 0]
+            covers = {loc: coverage(loc) for loc in remaining}
+            useful = [loc for loc, covered in covers.items() if covered > 0]
             if not useful:
                 break
-            best = min(useful, key=lambda loc: (-coverage(loc), rank[loc]))
+            best = min(useful, key=lambda loc: (-covers[loc], rank[loc]))
             remaining.discard(best)
             order = [best]
         location_id = order.pop()
@@ -105,10 +113,13 @@ def _take_from(
     product_of: Mapping[int, int],
     plan: Plan,
 ) -> None:
-    free = {pid: s.available for pid, s in stock.items()}
+    free: dict[int, int] = {}
     for line_id in list(needed):
         product_id = product_of[line_id]
-        take = min(needed[line_id], free.get(product_id, 0))
+        if product_id not in free:
+            source = stock.get(product_id)
+            free[product_id] = source.available if source is not None else 0
+        take = min(needed[line_id], free[product_id])
         if take <= 0:
             continue
         free[product_id] -= take
