@@ -124,7 +124,7 @@ ROOT_URLCONF = "oms.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR / "oms" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -173,7 +173,11 @@ FORMAT_MODULE_PATH = ["oms.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# The project's own static files (the admin's scripts and styles, the
+# customer page's, the documents'), shipped inside the `oms` package so that
+# `pip install .` carries them; not named `static`, which Django's app finder
+# would list a second time.
+STATICFILES_DIRS = [BASE_DIR / "oms" / "assets"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Outside debug, whitenoise serves hashed, compressed files from

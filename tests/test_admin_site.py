@@ -151,6 +151,6 @@ def test_dates_in_lists_are_short():
 
 
 def test_shared_stylesheet_keeps_numbers_whole_and_hides_spare_columns():
-    css = (settings.BASE_DIR / "static" / "admin" / "oms.css").read_text()
+    css = (settings.BASE_DIR / "oms" / "assets" / "admin" / "oms.css").read_text()
     assert ":is(td, th).field-number" in css and "white-space: nowrap" in css
     assert "@media (max-width: 1279px)" in css

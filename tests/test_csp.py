@@ -19,7 +19,7 @@ from core.responses import pdf_response
 from oms.csp import ContentSecurityPolicyMiddleware, image_origin
 from orders.customer_access import customer_page_path
 
-TEMPLATES = Path(settings.BASE_DIR) / "templates"
+TEMPLATES = Path(settings.BASE_DIR) / "oms" / "templates"
 NONCE = re.compile(r"'nonce-([A-Za-z0-9+/=]+)'")
 
 
