@@ -327,4 +327,4 @@ def test_server_error_page_needs_no_inline_style(client):
     assert response.status_code == 500
     assert "<style" not in html and 'style="' not in html
     assert '<link rel="stylesheet" href="/static/admin/oms-error.css">' in html
-    assert (Path(settings.BASE_DIR) / "static/admin/oms-error.css").exists()
+    assert (Path(settings.BASE_DIR) / "oms/assets/admin/oms-error.css").exists()

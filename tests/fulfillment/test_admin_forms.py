@@ -107,7 +107,7 @@ def test_ship_form_moves_on_enter_and_starts_with_the_default_carrier(
     # (a static file the page names with its form: no inline script).
     assert 'admin/scanrows.js" data-form="ship-form"' in content
     script = finders.find("admin/scanrows.js")
-    assert script, "static/admin/scanrows.js is missing"
+    assert script, "oms/assets/admin/scanrows.js is missing"
     script_text = Path(script).read_text()
     assert 'event.key !== "Enter"' in script_text and "requestSubmit" in script_text
     # The first active carrier by name is chosen; services are the carrier's.
