@@ -21,6 +21,9 @@ ENV_FILE = Path(os.environ.get("ENV_FILE") or BASE_DIR / ".env")
 if ENV_FILE.is_file():
     environ.Env.read_env(ENV_FILE, overwrite=False)
 
+# The order API's settings, read after .env (they read the environment too).
+from oms.settings_api import REST_FRAMEWORK, SPECTACULAR_SETTINGS  # noqa: E402, F401
+
 
 def env_bool(name: str, default: bool = False) -> bool:
     """Read a yes/no environment variable."""
@@ -415,39 +418,9 @@ COUNTRIES_OVERRIDE = {
     "GB": {"names": ["United Kingdom", "Great Britain", "UK"]},
 }
 
-# ---- Connections: the order API (/api/v1/) and shop webhooks (the inbox)
+# ---- Connections: the order API (/api/v1/; its REST_FRAMEWORK and
+# SPECTACULAR_SETTINGS in oms/settings_api.py) and shop webhooks (the inbox)
 
-REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["connections.api.parsers.JsonBodyParser"],
-    "UNAUTHENTICATED_USER": None,
-    # Requests per API key (each key its own budget). The count lives in the
-    # default cache: per process unless CACHES names a shared one.
-    "DEFAULT_THROTTLE_RATES": {
-        "api_key": os.environ.get("OMS_API_KEY_RATE", "600/minute"),
-    },
-}
-SPECTACULAR_SETTINGS = {
-    "TITLE": "OMS order API",
-    "DESCRIPTION": (
-        "Send orders, read their status and shipments, cancel them, read stock. "
-        "Authenticate with a channel's API key: `Authorization: Bearer <key>` "
-        "(`manage.py channel_api_key CODE` prints one)."
-    ),
-    "VERSION": "1",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SCHEMA_PATH_PREFIX": "/api/v1",
-    "COMPONENT_SPLIT_REQUEST": True,
-    # Swagger UI from drf-spectacular-sidecar, its start script a file of its
-    # own (SpectacularSwaggerSplitView): the docs page runs under the policy.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    # No badge fetched from swagger.io: the schema's address stays here.
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
-}
 # A stored message still waiting this long (seconds) had its drain lost: the
 # periodic sweep processes it.
 OMS_INBOX_SWEEP_AFTER_SECONDS = int(

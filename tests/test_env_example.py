@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # What a deployment configures: the settings, the project's own database
 # server for the demo, and gunicorn.
-READERS = ["oms/settings.py", "oms/devdb.py", "gunicorn.conf.py"]
+READERS = ["oms/settings.py", "oms/settings_api.py", "oms/devdb.py", "gunicorn.conf.py"]
 # Read by the code but set only by the test suite or by a command for its own
 # child processes, never by a deployment.
 NOT_FOR_DEPLOYMENTS = {"DJANGO_SETTINGS_MODULE", "PYTEST_XDIST_WORKER"}
