@@ -1,6 +1,5 @@
 """Applying one stored message once, under its lock, and recording the outcome."""
 
-import json
 import logging
 from typing import Any
 
@@ -22,7 +21,6 @@ from connections.locks import lock_inbound_early, lock_inbound_message
 from connections.models import InboundMessage
 from connections.shopify.inbound import (
     REFUND_TOPIC,
-    shopify_order_id,
     shopify_order_key,
 )
 from core.exceptions import DomainError
@@ -135,13 +133,13 @@ def orders_arrived(messages: list[InboundMessage]) -> list[tuple[int, str]]:
         ):
             continue
         keys.append((message.channel_id, message.order.external_id))
-        if message.source == Source.SHOPIFY and message.topic != REFUND_TOPIC:
-            try:
-                shop_id = shopify_order_id(json.loads(message.body))
-            except ValueError:
-                continue
-            if shop_id:
-                keys.append((message.channel_id, shopify_order_key(shop_id)))
+        if (
+            message.source == Source.SHOPIFY
+            and message.topic != REFUND_TOPIC
+            and message.order.platform_id
+        ):
+            key = shopify_order_key(message.order.platform_id)
+            keys.append((message.channel_id, key))
     return keys
 
 
