@@ -19,7 +19,8 @@ job), calls the body, and records how it ended::
         on_start={"started_at": timezone.now(), "done": 0},
     )
 
-- The claim records the worker and task running it (`core.worker`), counts
+- The claim records the Procrastinate worker and job running it
+  (`core.tasks.current_worker_id`, `current_task_id`), counts
   the attempt and starts the heartbeat; every `progress(**fields)` writes the
   fields at once (the runner is not inside a transaction, so a progress page
   sees them) and beats.
@@ -33,8 +34,8 @@ job), calls the body, and records how it ended::
   was not runnable is returned unchanged.
 
 A job whose run died without ending it (worker killed, out of memory, web
-process gone) is failed by `jobs_reap` (an `OMS_REAPERS` entry the workers
-call) or, when no worker is left to call it, by `job_reap` from the job's
+process gone) is failed by `jobs_reap` (called by the workers' periodic
+`core.worker.work_recover` when a Procrastinate worker's heartbeat stops) or, when no worker is left to call it, by `job_reap` from the job's
 status page; `job_retry` queues a failed job again. Effects stay
 exactly-once because a job's writes are one transaction (or idempotent) and
 only one run can hold the claim.
@@ -57,22 +58,27 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connections, transaction
-from django.db.models import F, Max, Model, Q, QuerySet
+from django.db import connections
+from django.db.models import F, Model, Q, QuerySet
 from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 
 from core.exceptions import DomainError
 from core.faults import fault_pause
-from core.models import BackgroundJob, WorkerHeartbeat
-from core.worker import current_task_id, current_worker_id, workers_alive
+from core.models import BackgroundJob
+from core.tasks import (
+    current_task_id,
+    current_worker_id,
+    defer_in_transaction,
+    last_heartbeat,
+    task_ended,
+    workers_alive,
+)
 
 logger = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 CONNECTION_ERRORS = (OperationalError, InterfaceError)
-# django-tasks-db statuses of a task that will not run its job any more.
-TASK_ENDED = ("SUCCESSFUL", "FAILED")
 
 Progress = Callable[..., None]
 JobBody = Callable[[Any, Progress], Mapping[str, Any] | None]
@@ -223,14 +229,8 @@ def job_lost_cause(job: BackgroundJob, *, alive: set[str], now: datetime) -> str
             "the process running this {job} stopped (no sign of life for "
             f"{settings.OMS_JOB_INPROCESS_STALE_SECONDS:.0f} s)"
         )
-    if job.task_id:
-        from django_tasks_db.models import DBTaskResult
-
-        ended = DBTaskResult.objects.filter(
-            pk=job.task_id, status__in=TASK_ENDED
-        ).exists()
-        if ended:
-            return "the task running this {job} ended without finishing it"
+    if job.task_id and task_ended(job.task_id):
+        return "the task running this {job} ended without finishing it"
     return None
 
 
@@ -270,8 +270,9 @@ def jobs_reap(
     now: datetime | None = None,
     models: Iterable[type[BackgroundJob]] | None = None,
 ) -> int:
-    """Fail the running jobs whose worker died or whose run went silent (an
-    `OMS_REAPERS` entry; job lists call it for their model); return how many."""
+    """Fail the running jobs whose worker died or whose run went silent (the
+    periodic recovery calls it; job lists call it for their model); return how
+    many."""
     now = now or timezone.now()
     alive = workers_alive(now) if alive is None else alive
     failed = 0
@@ -291,8 +292,7 @@ def job_waiting_notice(job: BackgroundJob, *, now: datetime | None = None) -> st
     now = now or timezone.now()
     if workers_alive(now):
         return ""
-    last_seen = WorkerHeartbeat.objects.aggregate(last=Max("seen_at"))["last"]
-    since = last_seen or job.queued_at or job.created_at
+    since = last_heartbeat() or job.queued_at or job.created_at
     seconds = max(0, int((now - since).total_seconds()))
     return (
         f"Waiting for a background worker; none has been seen for {seconds} s "
@@ -300,7 +300,7 @@ def job_waiting_notice(job: BackgroundJob, *, now: datetime | None = None) -> st
     )
 
 
-def job_retry(job: BackgroundJob, *, enqueue: Callable[[], Any], **reset: Any) -> bool:
+def job_retry(job: BackgroundJob, *, enqueue: Callable[[], int], **reset: Any) -> bool:
     """Queue a failed job again (a new task runs it); say if it was failed.
 
     `reset` are the model's own fields to clear for the new run.
@@ -324,16 +324,16 @@ def job_retry(job: BackgroundJob, *, enqueue: Callable[[], Any], **reset: Any) -
     return bool(queued)
 
 
-def job_enqueue(job: BackgroundJob, enqueue: Callable[[], Any]) -> None:
-    """Enqueue the job's task once the caller's transaction commits and record
-    the task on the queued job, so that only this task may claim it."""
+def job_enqueue(job: BackgroundJob, enqueue: Callable[[], int]) -> None:
+    """Defer the job's task in the caller's transaction (`enqueue` returns the
+    Procrastinate job id) and record it on the queued job, so that only this
+    task may claim it (in immediate mode the task runs after the commit)."""
 
     def send() -> None:
-        result = enqueue()
-        task_id = getattr(result, "id", None)
+        task_id = enqueue()
         if task_id:
             type(job)._default_manager.filter(pk=job.pk, status=QUEUED).update(
                 task_id=str(task_id)
             )
 
-    transaction.on_commit(send)
+    defer_in_transaction(send)

@@ -38,40 +38,6 @@ class ProtectedStatusModel(models.Model):
         super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
 
 
-class WorkerHeartbeat(models.Model):
-    """A background worker process that is alive: it beats every few seconds.
-
-    Work claimed by a worker whose beat stopped (killed, out of memory, the
-    machine gone) is taken up again or failed by the reaper (`core.worker`).
-    """
-
-    worker_id = models.CharField(max_length=64, primary_key=True)
-    host = models.CharField(max_length=255, blank=True)
-    pid = models.PositiveIntegerField(default=0)
-    started_at = models.DateTimeField()
-    seen_at = models.DateTimeField(db_index=True)
-
-    def __str__(self) -> str:
-        return f"{self.worker_id} ({self.host}:{self.pid})"
-
-
-class ScheduleSlot(models.Model):
-    """One run of a periodic task in one time slot, whichever worker got there
-    first: the unique key makes a slot run once however many workers beat."""
-
-    name = models.CharField(max_length=100)
-    slot = models.BigIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["name", "slot"], name="schedule_slot_once")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.name} #{self.slot}"
-
-
 class BackgroundJob(models.Model):
     """What a job row (an import, a print batch) needs so that it never stays
     stuck: who runs it, when it last showed life, how often it was started,

@@ -1,237 +1,190 @@
-"""The background worker: django-tasks-db's database worker with a heartbeat,
-a reaper for work whose worker died, and periodic tasks.
+"""The background worker: Procrastinate's, with the recovery of work whose
+worker died.
 
 `python manage.py worker` runs one (`make demo` starts one beside the web
-server). Every worker beats every `OMS_WORKER_HEARTBEAT_SECONDS`; a worker
-not seen for `OMS_WORKER_STALE_SECONDS` is dead (killed, out of memory, its
-machine gone). Any living worker then
+server; run as many as you like, on as many machines, against the one
+database). Each process runs two Procrastinate workers in one event loop:
+the main one takes every queue, `OMS_WORKER_CONCURRENCY` jobs at a time; a
+small one takes only the `recovery` queue, so that recovery runs on time
+even while every main worker is busy with a long import.
 
-- puts the tasks the dead one had claimed back in the queue, up to
-  `OMS_TASK_MAX_CLAIMS` claims in all; a task that keeps killing its workers
-  is failed instead of taking the next worker down with it;
-- calls the `OMS_REAPERS` (dotted paths), which fail the import and print
-  jobs the dead worker was running, visibly, with a Retry for a person;
-- enqueues the periodic tasks of `OMS_PERIODIC_TASKS` whose time has come,
-  each slot exactly once however many workers beat (`ScheduleSlot`).
+Every worker beats every `OMS_WORKER_HEARTBEAT_SECONDS` (Procrastinate's
+heartbeat in `procrastinate_workers`); one not heard for
+`OMS_WORKER_STALE_SECONDS` is dead (killed, out of memory, paused, its
+machine gone). The periodic `work_recover` (once per slot, however many
+workers run: Procrastinate's periodic deduplication) then
 
-The worst time to recovery is the stale limit plus one beat.
+- fails the import and print jobs (`core.jobs.jobs_reap`) the dead worker was
+  running, visibly, with a Retry for a person (their effects stay
+  exactly-once: `core.jobs` fences every write of a run on its claim);
+- puts the Procrastinate jobs the dead worker had fetched back in the queue
+  (`get_stalled_jobs`' query, then `retry_job`), up to
+  `OMS_TASK_MAX_CLAIMS` claims in all: a job that keeps killing its workers is
+  failed instead of taking the next worker down with it.
+
+Worst time to recovery: the stale limit, plus one heartbeat (the last beat
+before death), plus one recovery slot (`OMS_WORKER_HEARTBEAT_SECONDS`,
+rounded to whole seconds), plus half a second of Procrastinate's periodic
+margin.
+
+A worker whose database connection breaks (restart, failover) or whose own
+record was removed while it was paused starts again in the same process
+after a second, under a new worker id.
 """
 
+import asyncio
 import contextlib
 import logging
-import os
-import socket
-import threading
-import time
+import signal
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connections, transaction
-from django.db.utils import InterfaceError, OperationalError
-from django.utils import timezone
-from django.utils.module_loading import import_string
-from django_tasks_db.management.commands.db_worker import Worker
-from django_tasks_db.models import DBTaskResult
+from django.db import DatabaseError, transaction
+from procrastinate import exceptions as procrastinate_exceptions
+from procrastinate import sql as procrastinate_sql
+from procrastinate import utils as procrastinate_utils
+from procrastinate.contrib.django.django_connector import DjangoConnector
 
-from core.locks import lock_running_task
-from core.models import ScheduleSlot, WorkerHeartbeat
+from core.jobs import jobs_reap
+from core.tasks import app, job_identity
 
 logger = logging.getLogger("oms.worker")
 
-RUNNING = "RUNNING"
-READY = "READY"
-
-# The id of the worker this process is, while it runs a task (None elsewhere:
-# a web request, a management command, the in-process task backend).
-_current = threading.local()
+RECOVERY_QUEUE = "recovery"
 
 
-class WorkerLost(Exception):
-    """The worker running a task stopped answering; recorded on the task."""
-
-
-def current_worker_id() -> str | None:
-    """Return the id of the worker running the current task, if any."""
-    return getattr(_current, "worker_id", None)
-
-
-def current_task_id() -> str | None:
-    """Return the id of the queued task this worker is running, if any."""
-    return getattr(_current, "task_id", None)
-
-
-def stale_before(now: datetime | None = None) -> datetime:
-    """Return the moment before which a silent worker counts as dead."""
-    return (now or timezone.now()) - timedelta(
-        seconds=settings.OMS_WORKER_STALE_SECONDS
-    )
-
-
-def workers_alive(now: datetime | None = None) -> set[str]:
-    """Return the ids of the workers seen within the stale limit."""
-    return set(
-        WorkerHeartbeat.objects.filter(seen_at__gte=stale_before(now)).values_list(
-            "worker_id", flat=True
-        )
-    )
-
-
-def worker_beat(*, worker_id: str, started_at: datetime) -> None:
-    """Record that this worker is alive now."""
-    WorkerHeartbeat.objects.update_or_create(
-        worker_id=worker_id,
-        defaults={
-            "host": socket.gethostname()[:255],
-            "pid": os.getpid(),
-            "started_at": started_at,
-            "seen_at": timezone.now(),
-        },
-    )
+def _every_seconds_cron(seconds: float) -> str:
+    """A cron line (seconds as Procrastinate's sixth field) for every N s."""
+    step = min(59, max(1, round(seconds)))
+    return f"* * * * * */{step}"
 
 
 @dataclass
-class ReapReport:
-    requeued: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
+class RecoveryReport:
+    retried: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
     jobs_failed: int = 0
 
 
-def tasks_reap(*, now: datetime | None = None, me: str | None = None) -> ReapReport:
-    """Take up again, or fail, the tasks claimed by workers that died.
-
-    `me` is the worker calling: alive, whatever its last beat on record says
-    (a beat delayed by a busy machine must not make a worker reap itself).
-    """
-    now = now or timezone.now()
-    alive = workers_alive(now) | ({me} if me else set())
-    report = ReapReport()
-    candidates = DBTaskResult.objects.filter(status=RUNNING).values_list(
-        "pk", "worker_ids"
+def stalled_work_recover() -> RecoveryReport:
+    """Fail the job rows of dead workers, then queue their stalled Procrastinate
+    jobs again (or fail those claimed `OMS_TASK_MAX_CLAIMS` times)."""
+    report = RecoveryReport(jobs_failed=jobs_reap())
+    connector = DjangoConnector(alias="default")
+    stalled = connector.execute_query_all(
+        query=procrastinate_sql.queries["select_stalled_jobs_by_heartbeat"],
+        queue=None,
+        task_name=None,
+        seconds_since_heartbeat=settings.OMS_WORKER_STALE_SECONDS,
     )
-    for pk, worker_ids in candidates:
-        if worker_ids and worker_ids[-1] in alive:
-            continue
-        with transaction.atomic():
-            task = lock_running_task(pk=pk, running_status=RUNNING)
-            if task is None or (task.worker_ids and task.worker_ids[-1] in alive):
-                continue
-            if task.started_at and task.started_at > stale_before(now):
-                # Claimed moments ago by a worker whose first beat is on its way.
-                continue
-            if len(task.worker_ids) >= settings.OMS_TASK_MAX_CLAIMS:
-                task.set_failed(
-                    WorkerLost(
-                        f"{len(task.worker_ids)} workers stopped while running "
-                        "this task; it is not tried again."
+    for job in stalled:
+        # Claims so far: this one plus the retries before it.
+        give_up = job["attempts"] + 1 >= settings.OMS_TASK_MAX_CLAIMS
+        try:
+            with transaction.atomic():
+                if give_up:
+                    connector.execute_query(
+                        query=procrastinate_sql.queries["finish_job"],
+                        job_id=job["id"],
+                        status="failed",
+                        delete_job=False,
                     )
-                )
-                report.failed.append(str(pk))
-            else:
-                DBTaskResult.objects.filter(pk=pk).update(status=READY, started_at=None)
-                report.requeued.append(str(pk))
-    for path in settings.OMS_REAPERS:
-        report.jobs_failed += import_string(path)(alive=alive, now=now)
-    if report.requeued or report.failed or report.jobs_failed:
+                else:
+                    connector.execute_query(
+                        query=procrastinate_sql.queries["retry_job"],
+                        job_id=job["id"],
+                        retry_at=procrastinate_utils.utcnow(),
+                        new_priority=None,
+                        new_queue_name=None,
+                        new_lock=None,
+                    )
+        except (DatabaseError, procrastinate_exceptions.ConnectorException):
+            # Another recovery (or the worker itself, come back) got there first.
+            continue
+        (report.failed if give_up else report.retried).append(job["id"])
+    if report.retried or report.failed or report.jobs_failed:
         logger.warning(
-            "Reaped work of dead workers: %d tasks queued again, %d failed, "
-            "%d jobs failed",
-            len(report.requeued),
+            "Recovered the work of dead workers: %d jobs queued again, %d failed "
+            "after %d claims, %d job rows failed",
+            len(report.retried),
             len(report.failed),
+            settings.OMS_TASK_MAX_CLAIMS,
             report.jobs_failed,
         )
     return report
 
 
-def periodic_enqueue(*, now: datetime | None = None) -> list[str]:
-    """Enqueue each periodic task whose slot has come, once per slot."""
-    now = now or timezone.now()
-    started = []
-    for path, every_seconds in settings.OMS_PERIODIC_TASKS:
-        slot = int(now.timestamp() // every_seconds)
+@app.periodic(
+    cron=_every_seconds_cron(settings.OMS_WORKER_HEARTBEAT_SECONDS),
+    periodic_id="work-recover",
+)
+@app.task(queue=RECOVERY_QUEUE, queueing_lock="work-recover")
+def work_recover(timestamp: int = 0) -> dict:
+    """Periodic: recover the work of dead workers (see the module)."""
+    report = stalled_work_recover()
+    return {
+        "retried": report.retried,
+        "failed": report.failed,
+        "jobs_failed": report.jobs_failed,
+    }
+
+
+def _worker_options() -> dict:
+    middleware = list(app.worker_defaults.get("task_middleware") or [])
+    return {
+        "install_signal_handlers": False,
+        "update_heartbeat_interval": settings.OMS_WORKER_HEARTBEAT_SECONDS,
+        "stalled_worker_timeout": settings.OMS_WORKER_STALE_SECONDS,
+        "fetch_job_polling_interval": settings.OMS_WORKER_POLL_SECONDS,
+        "task_middleware": [*middleware, job_identity],
+    }
+
+
+async def _run_once(name: str, queues: list[str] | None, stopping: asyncio.Event):
+    """Run the main and the recovery worker until stopped or one of them fails."""
+    options = _worker_options()
+    main = app._worker(
+        name=name,
+        queues=queues,
+        concurrency=settings.OMS_WORKER_CONCURRENCY,
+        **options,
+    )
+    recovery = app._worker(
+        name=f"{name}-recovery", queues=[RECOVERY_QUEUE], concurrency=1, **options
+    )
+    runs = [asyncio.create_task(w.run(), name=w.worker_name) for w in (main, recovery)]
+    stop_waiter = asyncio.create_task(stopping.wait())
+    while main.worker_id is None and not any(run.done() for run in runs):
+        await asyncio.sleep(0.05)
+    if main.worker_id is not None:
+        logger.info(
+            "Worker %s started as Procrastinate worker %s", name, main.worker_id
+        )
+    await asyncio.wait([*runs, stop_waiter], return_when=asyncio.FIRST_COMPLETED)
+    for worker in (main, recovery):
+        worker.stop()
+    stop_waiter.cancel()
+    outcomes = await asyncio.gather(*runs, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not stopping.is_set():
+            logger.warning("Worker %s failed: %r", name, outcome, exc_info=outcome)
+
+
+async def workers_run(*, name: str, queues: list[str] | None = None) -> None:
+    """Run this process's workers until SIGTERM or SIGINT; start them again
+    after a second when one fails (the database went away, say)."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    while not stopping.is_set():
         try:
-            with transaction.atomic():
-                ScheduleSlot.objects.create(name=path[:100], slot=slot)
-        except IntegrityError:
-            continue
-        import_string(path).enqueue()
-        started.append(path)
-    return started
-
-
-def schedule_prune(*, now: datetime | None = None) -> int:
-    """Forget schedule slots older than a day."""
-    old = (now or timezone.now()) - timedelta(days=1)
-    return ScheduleSlot.objects.filter(created_at__lt=old).delete()[0]
-
-
-class Pulse(threading.Thread):
-    """Beats for its worker and runs the reaper and the schedule."""
-
-    def __init__(self, worker_id: str) -> None:
-        super().__init__(name=f"pulse-{worker_id}", daemon=True)
-        self.worker_id = worker_id
-        self.started_at = timezone.now()
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while True:
-                self.pulse()
-                if self.stopping.wait(settings.OMS_WORKER_HEARTBEAT_SECONDS):
-                    break
-        finally:
-            connections.close_all()
-
-    def pulse(self) -> None:
-        try:
-            worker_beat(worker_id=self.worker_id, started_at=self.started_at)
-            tasks_reap(me=self.worker_id)
-            periodic_enqueue()
+            async with app.open_async():
+                await _run_once(name, queues, stopping)
         except Exception:
-            # A database hiccup must not stop the beat; the next one tries again.
-            logger.exception("Worker %s: heartbeat failed", self.worker_id)
-            connections.close_all()
-
-
-class BeatingWorker(Worker):
-    """django-tasks-db's worker, alive on record while it runs."""
-
-    def run(self) -> None:
-        pulse = Pulse(self.worker_id)
-        pulse.start()
-        try:
-            while True:
-                try:
-                    super().run()
-                    return
-                except (OperationalError, InterfaceError):
-                    # The database is down or restarting: wait for it rather
-                    # than exit, and take up the queue where it is then.
-                    logger.warning(
-                        "Worker %s: the database is unreachable; trying again",
-                        self.worker_id,
-                        exc_info=True,
-                    )
-                    connections.close_all()
-                    time.sleep(max(self.interval, 1.0))
-        finally:
-            pulse.stopping.set()
-            pulse.join(timeout=5)
-            with contextlib.suppress(OperationalError, InterfaceError):
-                WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()
-
-    def run_task(self, db_task_result: DBTaskResult) -> None:
-        _current.worker_id = self.worker_id
-        _current.task_id = str(db_task_result.pk)
-        try:
-            super().run_task(db_task_result)
-        except (OperationalError, InterfaceError) as error:
-            # The database connection died under the task (restart, failover,
-            # pg_terminate_backend); record the failure on a new connection.
-            connections.close_all()
-            logger.warning("Task %s lost its database connection", db_task_result.pk)
-            db_task_result.set_failed(error)
-        finally:
-            _current.worker_id = None
-            _current.task_id = None
+            logger.warning(
+                "Worker %s: could not run; trying again", name, exc_info=True
+            )
+        if not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=1.0)

@@ -21,11 +21,11 @@ from django.db.models.functions import Extract
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
-from django_tasks import task
 
 from connections.inbox.messages import failed_after_taken_q
 from connections.models import InboundMessage, OutboundMessage
 from core.charts import column_series, horizontal_bars
+from core.tasks import app
 from fulfillment.models import (
     PrintJob,
     Shipment,
@@ -88,9 +88,10 @@ def dashboard_figures_refresh_now(*, names: list[str] | None = None) -> dict:
     return values
 
 
-@task()
-def dashboard_figures_refresh() -> None:
-    """Periodic (`OMS_PERIODIC_TASKS`): the dashboard's history figures."""
+@app.periodic(cron="*/4 * * * *", periodic_id="dashboard-figures")
+@app.task(queueing_lock="dashboard-figures")
+def dashboard_figures_refresh(timestamp: int = 0) -> None:
+    """Periodic (`periodic`): the dashboard's history figures."""
     dashboard_figures_refresh_now()
 
 

@@ -65,8 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
-    "django_tasks",
-    "django_tasks_db",
+    "procrastinate.contrib.django",
     "import_export",
     "pgtrigger",
     "pghistory",
@@ -260,62 +259,64 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=bool(EMAIL_HOST))
 EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "orders@example.com")
 
-# Background work goes to the database queue, run by `manage.py worker`
-# (`make demo` starts one beside the web server). OMS_TASKS_BACKEND=immediate
-# runs each task in the process that enqueues it: for one-off scripts (and the
-# tests' default, oms/test_settings.py).
+# Background work: Procrastinate's PostgreSQL queue (core/tasks.py), run by
+# `manage.py worker` (`make demo` starts one beside the web server; run any
+# number, on any number of machines). OMS_TASKS_BACKEND=immediate runs each
+# task in the process that defers it: for one-off scripts (and the tests'
+# default, oms/test_settings.py).
 OMS_TASKS_BACKEND = os.environ.get("OMS_TASKS_BACKEND", "database")
 if OMS_TASKS_BACKEND not in {"database", "immediate"}:
     raise ImproperlyConfigured(
         f"OMS_TASKS_BACKEND must be 'database' or 'immediate', not {OMS_TASKS_BACKEND!r}."
     )
-TASKS = {
-    "default": {
-        "BACKEND": "django_tasks_db.DatabaseBackend"
-        if OMS_TASKS_BACKEND == "database"
-        else "django_tasks.backends.immediate.ImmediateBackend",
-    }
-}
-# Workers beat this often (seconds); one silent for OMS_WORKER_STALE_SECONDS is
-# dead, and the work it had claimed is queued again (at most
-# OMS_TASK_MAX_CLAIMS claims in all) or, for import and print jobs, failed
-# with a Retry. Worst time to recovery: stale limit + one beat.
+# Procrastinate's Django app loads the tasks of these modules in workers (each
+# task lives beside the function it runs; there is no tasks.py hub).
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
+PROCRASTINATE_IMPORT_PATHS = [
+    "core.worker",
+    "orders.emails.queue",
+    "orders.services.allocation",
+    "orders.rules.services",
+    "orders.importing.jobs",
+    "orders.importing.confirm",
+    "fulfillment.services.packstation.dispatch",
+    "fulfillment.services.printing",
+    "fulfillment.services.waves",
+    "fulfillment.postage.buying",
+    "fulfillment.postage.rates",
+    "fulfillment.postage.voids",
+    "fulfillment.postage.scan_forms",
+    "returns.services.labels",
+    "connections.outbox.sending",
+    "connections.inbox.replay",
+    "connections.inbox.draining",
+    "connections.inbox.allocating",
+    "connections.inbox.processing",
+    "oms.tallies",
+    "oms.dashboard",
+]
+# Deferring goes through Django's connection (in the caller's transaction), or
+# runs the task at once in immediate mode (core.tasks).
+PROCRASTINATE_ON_APP_READY = "core.tasks.app_ready"
+# Workers beat every OMS_WORKER_HEARTBEAT_SECONDS; one silent for
+# OMS_WORKER_STALE_SECONDS is dead, and the periodic recovery (core/worker.py,
+# every heartbeat interval) queues its jobs again (at most OMS_TASK_MAX_CLAIMS
+# claims in all) or, for import and print jobs, fails them with a Retry.
+# Worst time to recovery: stale limit + heartbeat + recovery interval + 0.5 s.
 OMS_WORKER_HEARTBEAT_SECONDS = float(
     os.environ.get("OMS_WORKER_HEARTBEAT_SECONDS", "10")
 )
 OMS_WORKER_STALE_SECONDS = float(os.environ.get("OMS_WORKER_STALE_SECONDS", "60"))
 OMS_TASK_MAX_CLAIMS = int(os.environ.get("OMS_TASK_MAX_CLAIMS", "3"))
-# Called by the reaper with the ids of living workers (fail orphaned jobs).
-OMS_REAPERS: list[str] = ["core.jobs.jobs_reap"]
+# Jobs one worker process runs at once (each in its own thread), and how often
+# it looks for jobs when no notification arrived (seconds).
+OMS_WORKER_CONCURRENCY = int(os.environ.get("OMS_WORKER_CONCURRENCY", "1"))
+OMS_WORKER_POLL_SECONDS = float(os.environ.get("OMS_WORKER_POLL_SECONDS", "5"))
 # A job run in-process (a small import in the web request, the immediate
 # backend) with no sign of life for this long is failed: its process died.
 OMS_JOB_INPROCESS_STALE_SECONDS = float(
     os.environ.get("OMS_JOB_INPROCESS_STALE_SECONDS", "600")
 )
-# Tasks the workers enqueue on a schedule: (dotted path of a task, every N seconds).
-OMS_PERIODIC_TASKS: list[tuple[str, int]] = [
-    # Customer e-mails left behind by a process that died (queued without a
-    # task, or claimed by a dead worker): sent again, never twice.
-    ("orders.emails.customer_emails_sweep_task", 120),
-    # The outbox to the shops and channels (their APIs and our signed
-    # webhooks): retries that are due, messages whose task was lost (a process
-    # that died between commit and enqueue), coalesced stock pushes.
-    ("connections.outbox.sending.outbox_send_due", 15),
-    # Inbound messages whose drain was lost (its worker died, say).
-    ("connections.inbox.replay.inbound_sweep", 60),
-    # Postage: refunds of voided labels followed until EasyPost decides;
-    # scan form PDFs and return labels whose task was lost or failed.
-    ("fulfillment.postage.voids.postage_refunds_refresh_task", 900),
-    ("fulfillment.postage.scan_forms.scan_form_files_fetch_due", 300),
-    ("returns.services.labels.return_labels_buy_due", 300),
-    # Scheduled pick waves at each location's wave times (each slot once).
-    ("fulfillment.services.waves.pick_waves_run_due_task", 60),
-    # Dashboard: order tally changes folded in (the counts are exact either
-    # way; folding keeps the change table short), and the history figures
-    # (median hours to ship, returns by reason) at most 5 minutes old.
-    ("oms.tallies.tallies_fold", 60),
-    ("oms.dashboard.dashboard_figures_refresh", 240),
-]
 # Carrier scans dated further ahead than this (seconds) are refused.
 OMS_TRACKING_FUTURE_TOLERANCE = float(
     os.environ.get("OMS_TRACKING_FUTURE_TOLERANCE", str(24 * 3600))
@@ -342,8 +343,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         # One line per task start and finish drowns the console; keep failures.
-        "django_tasks": {"level": "WARNING"},
-        "django_tasks_db": {"level": os.environ.get("LOG_LEVEL", "INFO")},
+        "procrastinate": {"level": "WARNING"},
         # django-axes logs every login; keep its warnings (lockouts).
         "axes": {"level": "WARNING"},
     },

@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime
 from django.db import models, transaction
 from django.db.models import Count, Q, Sum, Value
 from django.db.models.functions import Coalesce, Trunc, TruncDate
-from django_tasks import task
 
+from core.tasks import app
 from fulfillment.models import Shipment
 from oms import sql
 from oms.models import (
@@ -107,9 +107,10 @@ def tallies_rebuild() -> None:
         tally.rebuild()
 
 
-@task()
-def tallies_fold() -> int:
-    """Periodic (`OMS_PERIODIC_TASKS`): add the changes into the tallies."""
+@app.periodic(cron="* * * * *", periodic_id="tallies-fold")
+@app.task(queueing_lock="tallies-fold")
+def tallies_fold(timestamp: int = 0) -> int:
+    """Periodic (`periodic`): add the changes into the tallies."""
     return tallies_fold_now()
 
 

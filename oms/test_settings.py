@@ -12,13 +12,6 @@ from oms.settings import *  # noqa: F403
 
 # Tasks run in the process that enqueues them unless a test asks for the queue.
 OMS_TASKS_BACKEND = os.environ.get("OMS_TASKS_BACKEND", "immediate")
-TASKS = {
-    "default": {
-        "BACKEND": "django_tasks_db.DatabaseBackend"
-        if OMS_TASKS_BACKEND == "database"
-        else "django_tasks.backends.immediate.ImmediateBackend",
-    }
-}
 
 
 def _seconds(name: str) -> float:

@@ -3,10 +3,10 @@
 from datetime import datetime
 
 from django.conf import settings
-from django_tasks import task
 
 from connections.inbox.waking import queue_in_database, wake_once
 from connections.models import InboundMessage
+from core.tasks import app
 from orders.models import Order, OrderStatus
 from orders.services.allocation import orders_allocate_many
 
@@ -14,17 +14,18 @@ from orders.services.allocation import orders_allocate_many
 def inbound_allocate_wake() -> None:
     """Have the worker reserve stock for the orders the API took in.
 
-    With the database queue, as `inbound_wake`: one task per process every
-    `OMS_INBOX_WAKE_SECONDS`, which allocates every such order waiting when
-    it starts; with the immediate backend, at once.
+    With the database queue, as `inbound_wake`: one waiting task (its
+    queueing lock), started `OMS_INBOX_WAKE_SECONDS` after it was queued, which
+    allocates every such order waiting when it starts; in immediate mode, at
+    once.
     """
     if not queue_in_database():
-        inbound_allocate_task.enqueue()
+        inbound_allocate_task.defer()
         return
     wake_once(inbound_allocate_task)
 
 
-@task()
+@app.task(queue="inbox", queueing_lock="inbox-allocate")
 def inbound_allocate_task() -> dict[str, int]:
     """Allocate the API's pending orders (queued by `inbound_allocate_wake`)."""
     return inbound_allocate()

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django_tasks import task
 
 from connections.inbox.applying import AFTER_BATCH, DEFERRED, Batch
 from connections.inbox.processing import (
@@ -21,6 +20,7 @@ from connections.locks import lock_inbound_waiting
 from connections.models import InboundMessage
 from connections.sql import inbound_outcomes_save
 from core.faults import fault_pause
+from core.tasks import app, defer_once
 from orders.services.orders import NewOrder, orders_create_many
 
 logger = logging.getLogger("oms.inbox")
@@ -29,17 +29,17 @@ Status = InboundMessage.Status
 
 
 def inbound_wake() -> None:
-    """Queue a drain of the inbox, unless this process queued one that has not
-    started yet.
+    """Queue a drain of the inbox, unless one is waiting that has not started
+    yet (its queueing lock: one waiting drain for every web process).
 
     The drain is queued to start `OMS_INBOX_WAKE_SECONDS` from now, so it sees
-    every message stored until then: one task row per process and interval
-    however many webhooks arrive, and none when nothing arrives.
+    every message stored until then: one waiting job however many webhooks
+    arrive, and none when nothing arrives.
     """
     wake_once(inbound_drain_task)
 
 
-@task()
+@app.task(queue="inbox", queueing_lock="inbox-drain")
 def inbound_drain_task() -> int:
     """Drain the inbox (queued by `inbound_wake` as webhooks arrive)."""
     return inbound_drain()
@@ -66,7 +66,7 @@ def inbound_drain(
             return done
         if time.monotonic() - started > budget:
             if queue_in_database():
-                inbound_drain_task.enqueue()
+                defer_once(inbound_drain_task)
             return done
 
 

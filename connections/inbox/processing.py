@@ -5,7 +5,6 @@ from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
-from django_tasks import task
 
 from connections.inbox.applying import (
     AFTER_BATCH,
@@ -24,6 +23,7 @@ from connections.shopify.inbound import (
     shopify_order_key,
 )
 from core.exceptions import DomainError
+from core.tasks import app
 
 logger = logging.getLogger("oms.inbox")
 
@@ -161,6 +161,6 @@ def inbound_process(*, message_id: int) -> Outcome:
         return inbound_process_locked(lock_inbound_message(message_id))
 
 
-@task()
+@app.task()
 def inbound_process_task(message_id: int) -> str:
     return inbound_process(message_id=message_id).status

@@ -5,7 +5,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import task
 
 from connections.inbox.allocating import inbound_allocate
 from connections.inbox.draining import inbound_drain
@@ -13,6 +12,7 @@ from connections.inbox.processing import inbound_process_task
 from connections.inbox.waking import queue_in_database
 from connections.locks import lock_inbound_message
 from connections.models import InboundMessage
+from core.tasks import app
 from core.users import Actor
 
 Status = InboundMessage.Status
@@ -28,15 +28,16 @@ def inbound_replay(*, message: InboundMessage, actor: Actor) -> InboundMessage:
         message.error = ""
         message.save(update_fields=["status", "error"])
         if queue_in_database():
-            inbound_process_task.enqueue(message.pk)
+            inbound_process_task.defer(message_id=message.pk)
     if not queue_in_database():
-        inbound_process_task.enqueue(message.pk)
+        inbound_process_task.defer(message_id=message.pk)
     message.refresh_from_db()
     return message
 
 
-@task()
-def inbound_sweep() -> int:
+@app.periodic(cron="* * * * *", periodic_id="inbox-sweep")
+@app.task(queue="inbox", queueing_lock="inbox-sweep")
+def inbound_sweep(timestamp: int = 0) -> int:
     """Process the messages still waiting long after they came (the drain that
     should have taken them was lost), each applied once under its lock, and
     allocate the API's orders still pending as long (their task was lost)."""

@@ -35,9 +35,8 @@ def inbound_store(
 
     One statement: an INSERT that does nothing when the delivery id or
     idempotency key was seen before (then the earlier message and False come
-    back). With `process`, the worker is woken to drain the inbox (at most one
-    wake-up per process every `OMS_INBOX_WAKE_SECONDS`); with the immediate
-    task backend the message is processed at once.
+    back). With `process`, the worker is woken to drain the inbox (one waiting
+    drain at a time, across every process); in immediate mode the message is processed at once.
 
     `unreadable` says why the body cannot be read (not JSON, nested too
     deeply, NUL in a string, not an object): the message is stored as failed
@@ -85,7 +84,7 @@ def inbound_process_soon(message: InboundMessage) -> None:
     if queue_in_database():
         inbound_wake()
     else:
-        inbound_process_task.enqueue(message.pk)
+        inbound_process_task.defer(message_id=message.pk)
 
 
 def inbound_earlier(message: InboundMessage) -> InboundMessage | None:

@@ -1,38 +1,29 @@
-"""Waking the worker: one delayed task per process and interval, however
-many messages arrive."""
+"""Waking the worker: one waiting task per queue, however many messages
+arrive and however many web processes take them in (the task's Procrastinate
+queueing lock: a second wake-up while one waits is refused by the database)."""
 
-import threading
-import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-# When this process last queued each wake-up task (time.monotonic()).
-_woken_until: dict[str, float] = {}
-_wake_lock = threading.Lock()
+from core.tasks import defer_once
 
 
 def queue_in_database() -> bool:
     """Whether tasks go to the database queue (run by `manage.py worker`);
-    otherwise (the immediate backend) a task runs where it is enqueued."""
+    otherwise (immediate mode) a task runs where it is deferred."""
     return settings.OMS_TASKS_BACKEND == "database"
 
 
-def wake_once(task_) -> None:
-    """Queue `task_` to start `OMS_INBOX_WAKE_SECONDS` from now, unless this
-    process queued it within that time (it has not started yet)."""
-    delay = settings.OMS_INBOX_WAKE_SECONDS
-    now = time.monotonic()
-    with _wake_lock:
-        if now < _woken_until.get(task_.name, 0.0):
-            return
-        _woken_until[task_.name] = now + delay
-    run_after = timezone.now() + timedelta(seconds=delay)
-    task_.using(run_after=run_after).enqueue()
+def wake_once(task_) -> bool:
+    """Queue `task_` (declared with a queueing lock) to start
+    `OMS_INBOX_WAKE_SECONDS` from now, unless one is waiting already (it has
+    not started: it will see what arrived meanwhile). Say if one was queued."""
+    run_after = timezone.now() + timedelta(seconds=settings.OMS_INBOX_WAKE_SECONDS)
+    return defer_once(task_.configure(schedule_at=run_after))
 
 
 def wakes_forget() -> None:
-    """Forget the wake-ups this process queued (tests start afresh)."""
-    with _wake_lock:
-        _woken_until.clear()
+    """Nothing to forget: the one waiting wake-up is a row in the queue (kept
+    for the tests that called it between runs)."""

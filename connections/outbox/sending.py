@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django_tasks import default_task_backend, task
 
 from connections.generic import webhooks as generic
 from connections.http import Outcome, SendError
@@ -34,6 +33,7 @@ from connections.outbox.rules import (
 from connections.shopify import outbound as shopify
 from connections.woocommerce import outbound as woocommerce
 from core.sequences import sequence_reserve
+from core.tasks import app, tasks_can_wait
 from orders.models import Channel
 
 logger = logging.getLogger("oms.outbox")
@@ -59,7 +59,7 @@ SWEEP_BATCH = 100
 
 
 def queue_can_wait() -> bool:
-    return bool(default_task_backend.supports_defer)
+    return tasks_can_wait()
 
 
 def outbox_claim(message_id: int, now: datetime) -> OutboundMessage | None:
@@ -103,7 +103,7 @@ def outbox_claim(message_id: int, now: datetime) -> OutboundMessage | None:
             next_attempt_at=later
         )
         if queue_can_wait():
-            outbox_send_many_task.using(run_after=later).enqueue(
+            outbox_send_many_task.configure(schedule_at=later).defer(
                 message_ids=[message_id]
             )
         return None
@@ -299,13 +299,13 @@ def outbox_send(
         duration_ms=int((time.monotonic() - clock) * 1000),
     )
     if message.status == Status.PENDING and queue_can_wait():
-        outbox_send_many_task.using(run_after=message.next_attempt_at).enqueue(
+        outbox_send_many_task.configure(schedule_at=message.next_attempt_at).defer(
             message_ids=[message.pk]
         )
     return message
 
 
-@task()
+@app.task()
 def outbox_send_many_task(message_ids: list[int]) -> int:
     """Send these outbox messages (those due); return how many were sent."""
     sent = 0
@@ -334,12 +334,13 @@ def outbox_send_due_run(*, now: datetime | None = None) -> int:
     ids = outbox_due(now=now)
     if queue_can_wait():
         if ids:
-            outbox_send_many_task.enqueue(message_ids=ids)
+            outbox_send_many_task.defer(message_ids=ids)
         return len(ids)
     return sum(outbox_send(message_id=pk, now=now) is not None for pk in ids)
 
 
-@task()
-def outbox_send_due() -> int:
-    """Periodic (`OMS_PERIODIC_TASKS`): send the outbox messages that are due."""
+@app.periodic(cron="* * * * * */15", periodic_id="outbox-due")
+@app.task(queueing_lock="outbox-due")
+def outbox_send_due(timestamp: int = 0) -> int:
+    """Periodic (`periodic`): send the outbox messages that are due."""
     return outbox_send_due_run()

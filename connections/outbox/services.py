@@ -23,6 +23,7 @@ from connections.locks import lock_outbound_messages
 from connections.models import OutboundMessage
 from connections.outbox.rules import max_attempts, platform_of
 from connections.outbox.sending import outbox_send_many_task, queue_can_wait
+from core.tasks import defer_in_transaction
 from core.users import Actor
 from fulfillment.models import Shipment
 from orders.models import Channel, Order
@@ -53,16 +54,16 @@ def send_on_commit(message_ids: Sequence[int], *, run_after=None) -> None:
     if run_after is not None and run_after > timezone.now():
         if not queue_can_wait():
             return  # `outbox_send_due` takes it up when it is due.
-        transaction.on_commit(
-            lambda: outbox_send_many_task.using(run_after=run_after).enqueue(
+        defer_in_transaction(
+            lambda: outbox_send_many_task.configure(schedule_at=run_after).defer(
                 message_ids=ids
             )
         )
         return
     for start in range(0, len(ids), SEND_CHUNK):
         chunk = ids[start : start + SEND_CHUNK]
-        transaction.on_commit(
-            lambda chunk=chunk: outbox_send_many_task.enqueue(message_ids=chunk)
+        defer_in_transaction(
+            lambda chunk=chunk: outbox_send_many_task.defer(message_ids=chunk)
         )
 
 

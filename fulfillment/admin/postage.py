@@ -11,7 +11,6 @@ called from tasks, never in the request.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,6 +20,7 @@ from django.utils.html import format_html
 from core.admin_secrets import secret_hint
 from core.admin_utils import ReadOnlyAdminMixin
 from core.exceptions import DomainError
+from core.tasks import defer_in_transaction
 from fulfillment.admin.base import FULFIL, PRINT, PermissionsMixin
 from fulfillment.models import Carrier, DocumentKind
 from fulfillment.models.postage import (
@@ -158,8 +158,8 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     @admin.action(description="Fetch rates again", permissions=["fulfil"])
     def fetch_rates(self, request, queryset):
         ids = list(queryset.values_list("shipment_id", flat=True))
-        transaction.on_commit(
-            lambda: [shipment_rates_fetch_task.enqueue(shipment_id=pk) for pk in ids]
+        defer_in_transaction(
+            lambda: [shipment_rates_fetch_task.defer(shipment_id=pk) for pk in ids]
         )
         self.message_user(request, f"Fetching rates for {len(ids)} shipment(s).")
 
@@ -186,9 +186,9 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
             )
             return
         user_id = request.user.pk
-        transaction.on_commit(
+        defer_in_transaction(
             lambda: [
-                shipment_postage_void_task.enqueue(shipment_id=pk, actor_id=user_id)
+                shipment_postage_void_task.defer(shipment_id=pk, actor_id=user_id)
                 for pk in ids
             ]
         )
@@ -331,7 +331,7 @@ class ScanFormAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                 "day": data["day"].isoformat(),
                 "actor_id": request.user.pk,
             }
-            transaction.on_commit(lambda: scan_forms_create_task.enqueue(**args))
+            defer_in_transaction(lambda: scan_forms_create_task.defer(**args))
             self.message_user(
                 request,
                 f"Making the scan forms of {data['location'].code}, "
@@ -382,8 +382,8 @@ class ScanFormAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 def postage_buy_queue(request: HttpRequest, choices: list[list]) -> None:
     user_id = request.user.pk
-    transaction.on_commit(
-        lambda: shipments_postage_buy_task.enqueue(choices=choices, actor_id=user_id)
+    defer_in_transaction(
+        lambda: shipments_postage_buy_task.defer(choices=choices, actor_id=user_id)
     )
 
 

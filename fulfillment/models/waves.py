@@ -9,8 +9,9 @@ from inventory.models import Location
 class PickWave(models.Model):
     """One scheduled wave: the location, the slot it ran for, what it made.
 
-    A slot runs once (`core.models.ScheduleSlot`, and the unique key below):
-    a wave run twice for the same location and time makes one wave.
+    A slot runs once (the unique key below, inserted first by
+    `pick_wave_run`): a wave run twice for the same location and time makes
+    one wave.
     """
 
     location = models.ForeignKey(

@@ -27,9 +27,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import task
 
 from core.exceptions import DomainError
+from core.tasks import app
 from core.users import Actor
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.handover import shipment_ship_locked
@@ -376,7 +376,7 @@ def shipments_postage_buy(
     return report
 
 
-@task()
+@app.task()
 def shipments_postage_buy_task(
     choices: list[list], actor_id: int | None = None
 ) -> dict[str, list[str]]:

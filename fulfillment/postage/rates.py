@@ -15,8 +15,8 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import task
 
+from core.tasks import app, defer_in_transaction
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.locks import lock_postage
 from fulfillment.models import Carrier, Shipment, ShipmentStatus
@@ -136,8 +136,8 @@ def shipment_postage_on_pack(*, shipment: Shipment) -> None:
     after the packing commits (a location buying through EasyPost only)."""
     postage = shipment_parcel_measure(shipment=shipment)
     if postage is not None and postage.carrier_id is not None:
-        transaction.on_commit(
-            lambda: shipment_rates_fetch_task.enqueue(shipment_id=shipment.pk)
+        defer_in_transaction(
+            lambda: shipment_rates_fetch_task.defer(shipment_id=shipment.pk)
         )
 
 
@@ -332,7 +332,7 @@ def shipment_rates_fetch(*, shipment_id: int) -> ShipmentPostage:
     return _rating_record(shipment_id, answer)
 
 
-@task()
+@app.task()
 def shipment_rates_fetch_task(shipment_id: int) -> str:
     try:
         postage = shipment_rates_fetch(shipment_id=shipment_id)

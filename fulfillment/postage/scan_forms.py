@@ -19,9 +19,9 @@ from datetime import date, datetime, time, timedelta
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import task
 
 from core.exceptions import DomainError
+from core.tasks import app, defer_in_transaction
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.locks import lock_postages_for_scan_form, lock_scan_form
@@ -130,8 +130,8 @@ def _form_record(plan: FormPlan, answer: dict | None, error: DomainError | None)
         form.message = (answer.get("message") or "")[:500]
         form.save()
         if form.form_url:
-            transaction.on_commit(
-                lambda: scan_form_file_fetch_task.enqueue(form_id=form.pk)
+            defer_in_transaction(
+                lambda: scan_form_file_fetch_task.defer(form_id=form.pk)
             )
         return form
     form.message = str(error)[:500]
@@ -162,7 +162,7 @@ def scan_forms_create(
     return forms
 
 
-@task()
+@app.task()
 def scan_forms_create_task(
     location_id: int, carrier_id: int, day: str, actor_id: int | None = None
 ) -> str:
@@ -201,7 +201,7 @@ def scan_form_file_fetch(*, form_id: int) -> ScanForm:
     return form
 
 
-@task()
+@app.task()
 def scan_form_file_fetch_task(form_id: int) -> str:
     try:
         form = scan_form_file_fetch(form_id=form_id)
@@ -210,8 +210,9 @@ def scan_form_file_fetch_task(form_id: int) -> str:
     return f"{len(form.form_file or b'')} bytes"
 
 
-@task()
-def scan_form_files_fetch_due() -> str:
+@app.periodic(cron="*/5 * * * *", periodic_id="scan-forms-due")
+@app.task(queueing_lock="scan-forms-due")
+def scan_form_files_fetch_due(timestamp: int = 0) -> str:
     """Scheduled: fetch the PDFs of created forms whose fetch failed or whose
     task was lost."""
     due = ScanForm.objects.filter(form_file__isnull=True).exclude(form_url="")

@@ -26,9 +26,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import task
 
 from core.exceptions import DomainError
+from core.tasks import app
 from core.users import Actor
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.handover import shipment_unship_locked
@@ -232,7 +232,7 @@ def shipment_postage_void(*, shipment: Shipment, actor: Actor) -> ShipmentPostag
     return ShipmentPostage.objects.get(shipment_id=shipment.pk)
 
 
-@task()
+@app.task()
 def shipment_postage_void_task(shipment_id: int, actor_id: int | None = None) -> str:
     """Void a label in the background (the admin's Void action)."""
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
@@ -319,8 +319,9 @@ def postage_refunds_refresh(*, limit: int = 200) -> tuple[int, list[str]]:
     return changed, problems
 
 
-@task()
-def postage_refunds_refresh_task() -> str:
+@app.periodic(cron="*/15 * * * *", periodic_id="postage-refunds")
+@app.task(queueing_lock="postage-refunds")
+def postage_refunds_refresh_task(timestamp: int = 0) -> str:
     """Scheduled: follow the refunds of voided labels."""
     changed, problems = postage_refunds_refresh()
     return f"{changed} refund(s) decided" + (

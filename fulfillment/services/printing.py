@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
-from django_tasks import task
 
 from core.jobs import job_enqueue, job_retry, job_run
+from core.tasks import app
 from core.users import Actor, acting_user
 from fulfillment import documents
 from fulfillment.exceptions import FulfillmentError
@@ -105,7 +105,7 @@ def print_job_create(*, kind: str, object_ids: Sequence[int], actor: Actor) -> P
         created_by=acting_user(actor),
         queued_at=timezone.now(),
     )
-    job_enqueue(job, lambda: print_job_render.enqueue(job_id=job.pk))
+    job_enqueue(job, lambda: print_job_render.defer(job_id=job.pk))
     return job
 
 
@@ -166,7 +166,7 @@ def print_job_retry(*, job: PrintJob) -> bool:
     """
     return job_retry(
         job,
-        enqueue=lambda: print_job_render.enqueue(job_id=job.pk),
+        enqueue=lambda: print_job_render.defer(job_id=job.pk),
         done=0,
         pages=0,
         pdf=None,
@@ -174,7 +174,7 @@ def print_job_retry(*, job: PrintJob) -> bool:
     )
 
 
-@task()
+@app.task()
 def print_job_render(job_id: int) -> int:
     """Render a large print batch; return its page count."""
     return print_job_run(job_id=job_id).pages

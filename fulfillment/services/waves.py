@@ -2,11 +2,12 @@
 whose stock is reserved there go on pick lists — earliest ship-by first,
 then priority, then oldest, at most the location's wave size.
 
-The scheduled work (`OMS_PERIODIC_TASKS`) runs `pick_waves_run_due` every
-minute. Each (location, wave time) is a slot claimed once in
-`core.models.ScheduleSlot`, in the same transaction that makes the wave: a
-wave run twice for one slot (two workers, a retried task) makes one wave,
-and a wave that fails leaves its slot free for the next minute's run.
+A periodic task (`pick_waves_run_due_task`, every minute) runs
+`pick_waves_run_due`. Each (location, wave time) is claimed once by inserting
+its `PickWave` row (unique per location and time) first, in the same
+transaction that makes the wave: a wave run twice for one slot (two workers,
+a retried task) makes one wave, and a wave that fails leaves its slot free
+for the next minute's run.
 """
 
 import datetime
@@ -15,9 +16,8 @@ import logging
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
-from django_tasks import task
 
-from core.models import ScheduleSlot
+from core.tasks import app
 from core.users import Actor
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.models import PickWave
@@ -32,11 +32,6 @@ logger = logging.getLogger("oms.waves")
 # A wave time missed by longer than this (no worker was running) is skipped,
 # not run hours late; the next wave time picks its orders up.
 LATE_START_LIMIT = datetime.timedelta(hours=1)
-
-
-def slot_name(location_id: int) -> str:
-    """The `ScheduleSlot` name of a location's waves."""
-    return f"pick-wave:{location_id}"
 
 
 def pick_wave_slots_due(
@@ -97,15 +92,14 @@ def pick_wave_run(
     """
     try:
         with transaction.atomic():
-            ScheduleSlot.objects.create(
-                name=slot_name(location.pk),
-                slot=int(scheduled_for.timestamp() // 60),
+            # The claim of the slot: a second run waits here, then finds it taken.
+            wave = PickWave.objects.create(
+                location=location, scheduled_for=scheduled_for
             )
     except IntegrityError:
         return None
     label = timezone.localtime(scheduled_for).strftime("%H:%M")
     order_ids = pick_wave_candidates(location=location, limit=location.wave_size)
-    wave = PickWave(location=location, scheduled_for=scheduled_for)
     if not order_ids:
         wave.note = "Nothing to pick: no allocated order waits at this location."
         wave.save()
@@ -151,7 +145,8 @@ def pick_waves_run_due(*, now: datetime.datetime | None = None) -> list[PickWave
     return made
 
 
-@task()
-def pick_waves_run_due_task() -> int:
-    """Run the scheduled pick waves that are due (OMS_PERIODIC_TASKS)."""
+@app.periodic(cron="* * * * *", periodic_id="pick-waves")
+@app.task(queueing_lock="pick-waves")
+def pick_waves_run_due_task(timestamp: int = 0) -> int:
+    """Periodic: run the scheduled pick waves that are due."""
     return len(pick_waves_run_due())

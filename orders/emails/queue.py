@@ -9,8 +9,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django_tasks import default_task_backend, task
 
+from core.tasks import app, defer_in_transaction, tasks_can_wait
 from orders import sql
 from orders.emails.sending import (
     CLAIM_STALE_SECONDS,
@@ -69,12 +69,14 @@ def customer_emails_queue_many(*, order_ids: Sequence[int], kind: str) -> int:
 
 
 def customer_emails_send_on_commit(*, email_ids: list[int]) -> None:
-    """After commit, enqueue send tasks of `EMAIL_BATCH` e-mails each."""
-    for start in range(0, len(email_ids), EMAIL_BATCH):
-        batch = email_ids[start : start + EMAIL_BATCH]
-        transaction.on_commit(
-            lambda batch=batch: customer_emails_send_task.enqueue(email_ids=batch)
-        )
+    """Queue send tasks of `EMAIL_BATCH` e-mails each, in the caller's
+    transaction (in immediate mode they run after it commits)."""
+    batches = [
+        {"email_ids": email_ids[start : start + EMAIL_BATCH]}
+        for start in range(0, len(email_ids), EMAIL_BATCH)
+    ]
+    if batches:
+        defer_in_transaction(lambda: customer_emails_send_task.batch_defer(*batches))
 
 
 def customer_email_send(*, email_id: int) -> str:
@@ -90,7 +92,7 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(minutes=2 ** max(0, attempts - 1))
 
 
-@task()
+@app.task()
 def customer_emails_send_task(email_ids: list[int]) -> dict[str, int]:
     """Send a batch of queued customer e-mails over one SMTP connection;
     retry the ones the mail server refused, later."""
@@ -108,15 +110,16 @@ def customer_emails_send_task(email_ids: list[int]) -> dict[str, int]:
         )
         # Never at once, never by sleeping: the queue waits, or (in-process
         # backend) the periodic sweep sends it when its delay has passed.
-        if default_task_backend.supports_defer:
-            customer_emails_send_task.using(
-                run_after=timezone.now() + retry_delay(attempts)
-            ).enqueue(email_ids=retry)
+        if tasks_can_wait():
+            customer_emails_send_task.configure(
+                schedule_at=timezone.now() + retry_delay(attempts)
+            ).defer(email_ids=retry)
     return counts
 
 
-@task()
-def customer_emails_sweep_task() -> int:
+@app.periodic(cron="*/2 * * * *", periodic_id="emails-sweep")
+@app.task(queueing_lock="emails-sweep")
+def customer_emails_sweep_task(timestamp: int = 0) -> int:
     """Re-enqueue e-mails left behind: queued with no task (a process died
     between commit and enqueue), claimed by a worker that died, or refused
     earlier and due again. Claims make a second task for the same e-mail
@@ -141,5 +144,5 @@ def customer_emails_sweep_task() -> int:
         .values_list("pk", flat=True)[:50_000]
     )
     for start in range(0, len(ids), EMAIL_BATCH):
-        customer_emails_send_task.enqueue(email_ids=ids[start : start + EMAIL_BATCH])
+        customer_emails_send_task.defer(email_ids=ids[start : start + EMAIL_BATCH])
     return len(ids)

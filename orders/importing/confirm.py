@@ -21,8 +21,7 @@ import of an earlier version, or queued as a task by one).
 
 from dataclasses import dataclass
 
-from django_tasks import task
-
+from core.tasks import app
 from core.users import Actor
 from orders.emails import customer_emails_queue_many
 from orders.importing.result import ImportResult, Progress
@@ -57,7 +56,7 @@ def imported_orders_settle(*, order_ids: list[int], actor: Actor) -> int:
     return counts.get(OrderStatus.ALLOCATED, 0)
 
 
-@task()
+@app.task()
 def imported_orders_settle_task(order_ids: list[int]) -> int:
     """Allocate freshly imported orders and mail their customers, in the background."""
     return imported_orders_settle(order_ids=order_ids, actor=None)

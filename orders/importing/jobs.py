@@ -10,9 +10,9 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from django_tasks import task
 
 from core.jobs import job_enqueue, job_retry, job_run
+from core.tasks import app
 from core.users import Actor
 from orders.importing.confirm import import_confirm, imported_orders_settle
 from orders.importing.services import orders_import
@@ -134,7 +134,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
     )
 
 
-@task()
+@app.task()
 def import_job_run_task(job_id: int) -> str:
     """Run a confirmed admin import in the background."""
     return import_job_run(job_id=job_id).status
@@ -148,7 +148,7 @@ def import_job_confirm(*, job: ImportJob) -> ImportJob:
         ImportJob.objects.filter(pk=job.pk, status=Status.PREVIEWED).update(
             status=Status.QUEUED, queued_at=timezone.now()
         )
-        job_enqueue(job, lambda: import_job_run_task.enqueue(job_id=job.pk))
+        job_enqueue(job, lambda: import_job_run_task.defer(job_id=job.pk))
         return job
     return import_job_run(job_id=job.pk)
 
@@ -165,7 +165,7 @@ def import_job_retry(*, job: ImportJob) -> bool:
         return False
     return job_retry(
         job,
-        enqueue=lambda: import_job_run_task.enqueue(job_id=job.pk),
+        enqueue=lambda: import_job_run_task.defer(job_id=job.pk),
         stage="",
         processed=0,
         result={},

@@ -29,11 +29,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
-from django_tasks import task
 
 from core.bulk import copy_lines, copy_text
 from core.history import history_context
 from core.lookups import ids_in, lookup_chunks
+from core.tasks import app, defer_in_transaction
 from core.users import Actor
 from orders import events
 from orders.models import (
@@ -445,14 +445,14 @@ def _emails_queue(applied: Sequence[Applied], facts) -> None:
             if len(order_numbers) == 1
             else f"Rule '{rule_name}': {len(order_numbers)} orders"
         )
-        transaction.on_commit(
+        defer_in_transaction(
             lambda subject=subject, body=body, address=address: (
-                rule_email_send_task.enqueue(to=address, subject=subject, body=body)
+                rule_email_send_task.defer(to=address, subject=subject, body=body)
             )
         )
 
 
-@task()
+@app.task()
 def rule_email_send_task(to: str, subject: str, body: str) -> int:
     """Send a rule's e-mail (the connection's timeout is EMAIL_TIMEOUT)."""
     return send_mail(

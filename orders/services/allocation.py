@@ -21,10 +21,10 @@ from django.db import transaction
 from django.db.models import Case, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django_tasks import task
 
 from core.history import history_context
 from core.lookups import any_of, ids_in, lookup_chunks
+from core.tasks import app
 from core.users import Actor
 from inventory.allocation import Demand
 from inventory.selectors import countries_no_location_ships_to, stock_free_exists
@@ -488,7 +488,7 @@ def backorders_reallocate(*, product_ids: Iterable[int]) -> int:
     return completed
 
 
-@task()
+@app.task()
 def backorders_reallocate_task(product_ids: list[int]) -> int:
     """Re-allocate backordered orders that wait for these products."""
     return backorders_reallocate(product_ids=product_ids)
@@ -497,4 +497,4 @@ def backorders_reallocate_task(product_ids: list[int]) -> int:
 def stock_available(*, product_ids: list[int]) -> None:
     """Handle `stock.available` (core.hooks, registered by orders.apps): queue the
     re-allocation."""
-    backorders_reallocate_task.enqueue(product_ids=list(product_ids))
+    backorders_reallocate_task.defer(product_ids=list(product_ids))

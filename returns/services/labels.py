@@ -13,9 +13,9 @@ from there; the scheduled sweep retries purchases whose outcome is unknown.
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django_tasks import task
 
 from core.exceptions import DomainError
+from core.tasks import app, defer_in_transaction
 from core.users import Actor, acting_user
 from fulfillment.models import DocumentKind, DocumentPrint
 from fulfillment.models.postage import ReturnLabel
@@ -71,8 +71,8 @@ def return_label_prepaid_queue(
     label = return_label_request(
         order=order, return_number=return_request.number, carrier=carrier
     )
-    transaction.on_commit(
-        lambda: return_label_buy_task.enqueue(return_id=return_request.pk)
+    defer_in_transaction(
+        lambda: return_label_buy_task.defer(return_id=return_request.pk)
     )
     return label
 
@@ -123,7 +123,7 @@ def return_label_purchase(*, return_request: ReturnRequest, actor: Actor = None)
     return label
 
 
-@task()
+@app.task()
 def return_label_buy_task(return_id: int, actor_id: int | None = None) -> str:
     """Buy a prepaid return label in the background."""
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
@@ -144,13 +144,14 @@ def return_label_buy_again(*, label: ReturnLabel, actor: Actor) -> None:
         .get()
     )
     actor_id = acting_user(actor).pk if acting_user(actor) else None
-    transaction.on_commit(
-        lambda: return_label_buy_task.enqueue(return_id=return_id, actor_id=actor_id)
+    defer_in_transaction(
+        lambda: return_label_buy_task.defer(return_id=return_id, actor_id=actor_id)
     )
 
 
-@task()
-def return_labels_buy_due() -> str:
+@app.periodic(cron="*/5 * * * *", periodic_id="return-labels-due")
+@app.task(queueing_lock="return-labels-due")
+def return_labels_buy_due(timestamp: int = 0) -> str:
     """Scheduled: buy the return labels whose task was lost or whose last
     attempt timed out (a failed one waits for a person)."""
     due = ReturnLabel.objects.filter(

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django_tasks import task
 
 from core.exceptions import DomainError
+from core.tasks import app, defer_in_transaction
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.handover import shipment_ship_locked
@@ -124,8 +124,8 @@ def packstation_pack(
         shipment_parcel_measure(shipment=shipment, box=box)
     if options["easypost"]:
         actor_id = getattr(acting_user(actor), "pk", None)
-        transaction.on_commit(
-            lambda: packstation_label_task.enqueue(
+        defer_in_transaction(
+            lambda: packstation_label_task.defer(
                 shipment_id=shipment.pk, actor_id=actor_id
             )
         )
@@ -208,7 +208,7 @@ def _label_buy(shipment_id: int, actor: Actor) -> str:
     return "bought"
 
 
-@task()
+@app.task()
 def packstation_label_task(shipment_id: int, actor_id: int | None = None) -> str:
     """Buy the label of a shipment the pack station packed (background)."""
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None

@@ -1,0 +1,205 @@
+"""Background work: Procrastinate, a PostgreSQL job queue, through its Django
+integration (`procrastinate.contrib.django`).
+
+Each task is declared beside the function it runs, on the one app::
+
+    from core.tasks import app
+
+    @app.task(queue="inbox", queueing_lock="inbox-drain")
+    def inbound_drain_task() -> int: ...
+
+    inbound_drain_task.defer()                      # queue it
+    inbound_drain_task.configure(schedule_at=when).defer()
+
+    @app.periodic(cron="*/15 * * * * *", periodic_id="outbox-due")  # seconds last
+    @app.task(queueing_lock="outbox-due")
+    def outbox_send_due(timestamp: int) -> int: ...
+
+What this module adds to Procrastinate, all in `TransactionalJobManager`:
+
+- **Deferring is transactional.** A job is inserted through Django's
+  connection of the calling thread, so a `defer()` inside
+  `transaction.atomic()` commits or rolls back with the write that causes it
+  — in a web process and inside a task run by a worker alike (Procrastinate's
+  worker otherwise defers through its own connection pool).
+- **`OMS_TASKS_BACKEND=immediate`** (the tests' default, one-off scripts):
+  Procrastinate has no such mode, so `defer()` calls the task's function at
+  once, in process, and returns 0 as the job id. As django-tasks' immediate
+  backend did, an exception in the task is logged, not raised to the caller;
+  a queueing lock is not checked (nothing waits). Periodic tasks do not run
+  (no worker); tests call their functions.
+
+Where the job must start only once the caller's writes are committed (an
+import, a label to buy), call `defer_in_transaction(lambda: task.defer(...))`:
+queued in the transaction with the database queue, run after the commit in
+immediate mode.
+
+A task deferred with a `queueing_lock` that is already waiting raises
+`AlreadyEnqueued`; `defer_once` says "already queued" instead.
+
+Workers: `manage.py worker` (core/management/commands/worker.py, see
+core/worker.py for liveness and the recovery of stalled jobs).
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from procrastinate import exceptions as procrastinate_exceptions
+from procrastinate import jobs as procrastinate_jobs
+from procrastinate.contrib.django import app
+from procrastinate.contrib.django.django_connector import DjangoConnector
+from procrastinate.manager import JobManager
+
+logger = logging.getLogger("oms.tasks")
+
+__all__ = [
+    "AlreadyEnqueued",
+    "app",
+    "current_task_id",
+    "current_worker_id",
+    "defer_in_transaction",
+    "defer_once",
+    "tasks_can_wait",
+    "workers_alive",
+]
+
+AlreadyEnqueued = procrastinate_exceptions.AlreadyEnqueued
+
+# The worker and job this thread runs, while a worker runs a task (None
+# elsewhere: a web request, a management command, immediate mode).
+_current = threading.local()
+
+
+def current_worker_id() -> str | None:
+    """Return the id of the Procrastinate worker running the current task."""
+    return getattr(_current, "worker_id", None)
+
+
+def current_task_id() -> str | None:
+    """Return the id of the Procrastinate job this thread is running, if any."""
+    return getattr(_current, "task_id", None)
+
+
+def stale_before(now: datetime | None = None) -> datetime:
+    """Return the moment before which a silent worker counts as dead."""
+    return (now or timezone.now()) - timedelta(
+        seconds=settings.OMS_WORKER_STALE_SECONDS
+    )
+
+
+def workers_alive(now: datetime | None = None) -> set[str]:
+    """Return the ids of the Procrastinate workers whose heartbeat is within
+    the stale limit (OMS_WORKER_STALE_SECONDS)."""
+    from procrastinate.contrib.django.models import ProcrastinateWorker
+
+    beating = ProcrastinateWorker.objects.filter(last_heartbeat__gte=stale_before(now))
+    return {str(pk) for pk in beating.values_list("pk", flat=True)}
+
+
+def last_heartbeat() -> datetime | None:
+    """Return the latest heartbeat of any worker on record (None: none)."""
+    from procrastinate.contrib.django.models import ProcrastinateWorker
+
+    latest = ProcrastinateWorker.objects.order_by("-last_heartbeat").first()
+    return latest.last_heartbeat if latest else None
+
+
+def task_ended(task_id: str) -> bool:
+    """Say whether the Procrastinate job of this id will not run any more."""
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    if not task_id.isdigit():
+        return False
+    return ProcrastinateJob.objects.filter(
+        pk=int(task_id), status__in=("succeeded", "failed", "cancelled", "aborted")
+    ).exists()
+
+
+def job_identity(call_next, context, worker) -> Any:
+    """Sync task middleware (PROCRASTINATE_WORKER_DEFAULTS): make the worker
+    and job ids known to the task's thread (`core.jobs` records them on the
+    job rows it claims)."""
+    _current.worker_id = str(worker.worker_id) if worker.worker_id else None
+    _current.task_id = str(context.job.id) if context.job.id else None
+    try:
+        return call_next()
+    finally:
+        _current.worker_id = None
+        _current.task_id = None
+
+
+def tasks_can_wait() -> bool:
+    """Whether a deferred task waits in the queue (for its time, or a worker);
+    in immediate mode it runs at once and cannot be scheduled later."""
+    return settings.OMS_TASKS_BACKEND != "immediate"
+
+
+def defer_in_transaction(defer: Callable[[], Any]) -> None:
+    """Queue a job with the caller's transaction: `defer` (a call of a task's
+    `defer`) runs now, so the job is inserted in the transaction and commits
+    or rolls back with it; in immediate mode it runs when the transaction
+    commits (at once outside one), as `transaction.on_commit` did, so a task
+    never runs on writes that may still roll back."""
+    if settings.OMS_TASKS_BACKEND == "immediate":
+        transaction.on_commit(defer)
+    else:
+        defer()
+
+
+def defer_once(task, **kwargs: Any) -> bool:
+    """Defer a task (or a `configure()`d one) that has a queueing lock; say
+    False if one already waits. The refused insert is undone in a savepoint,
+    so the caller's transaction goes on."""
+    try:
+        with transaction.atomic():
+            task.defer(**kwargs)
+    except AlreadyEnqueued:
+        return False
+    return True
+
+
+class TransactionalJobManager(JobManager):
+    """Procrastinate's job manager, deferring through Django's connection (or,
+    in immediate mode, running the task at once). Installed on the app by
+    `app_ready` (PROCRASTINATE_ON_APP_READY)."""
+
+    def __init__(self, connector) -> None:
+        super().__init__(connector)
+        self.django_connector = DjangoConnector(alias="default")
+
+    def batch_defer_jobs(
+        self, jobs: list[procrastinate_jobs.Job], connection: Any | None = None
+    ) -> list[procrastinate_jobs.Job]:
+        if settings.OMS_TASKS_BACKEND == "immediate":
+            for job in jobs:
+                self._run_now(job)
+            return [job.evolve(id=0, status="succeeded") for job in jobs]
+        try:
+            rows = self.django_connector.execute_query_all(
+                **self._defer_jobs_query_kwargs(jobs=jobs)
+            )
+        except procrastinate_exceptions.UniqueViolation as exc:
+            self._raise_already_enqueued(exc=exc, queueing_lock=exc.queueing_lock)
+        return [
+            job.evolve(id=rows[index]["id"], status="todo")
+            for index, job in enumerate(jobs)
+        ]
+
+    def _run_now(self, job: procrastinate_jobs.Job) -> None:
+        task = app.tasks[job.task_name]
+        try:
+            task(**job.task_kwargs)
+        except Exception:
+            logger.exception("Task %s failed (run at once)", job.task_name)
+
+
+def app_ready(ready_app) -> None:
+    """PROCRASTINATE_ON_APP_READY: defer through Django's connection."""
+    manager = TransactionalJobManager(ready_app.connector)
+    ready_app.job_manager = manager
