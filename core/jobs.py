@@ -331,7 +331,7 @@ def job_enqueue(job: BackgroundJob, enqueue: Callable[[], int]) -> None:
 
     def send() -> None:
         task_id = enqueue()
-        if task_id:
+        if task_id and task_id > 0:
             type(job)._default_manager.filter(pk=job.pk, status=QUEUED).update(
                 task_id=str(task_id)
             )

@@ -24,7 +24,8 @@ What this module adds to Procrastinate, all in `TransactionalJobManager`:
   worker otherwise defers through its own connection pool).
 - **`OMS_TASKS_BACKEND=immediate`** (the tests' default, one-off scripts):
   Procrastinate has no such mode, so `defer()` calls the task's function at
-  once, in process, and returns 0 as the job id. As django-tasks' immediate
+  once, in process, and returns `IMMEDIATE_JOB_ID` (-1: no queued job) as
+  the job id. As django-tasks' immediate
   backend did, an exception in the task is logged, not raised to the caller;
   a queueing lock is not checked (nothing waits). Periodic tasks do not run
   (no worker); tests call their functions.
@@ -70,6 +71,8 @@ __all__ = [
 ]
 
 AlreadyEnqueued = procrastinate_exceptions.AlreadyEnqueued
+# The job id `defer()` returns in immediate mode (the task ran; nothing queued).
+IMMEDIATE_JOB_ID = -1
 
 # The worker and job this thread runs, while a worker runs a task (None
 # elsewhere: a web request, a management command, immediate mode).
@@ -119,6 +122,14 @@ def task_ended(task_id: str) -> bool:
     return ProcrastinateJob.objects.filter(
         pk=int(task_id), status__in=("succeeded", "failed", "cancelled", "aborted")
     ).exists()
+
+
+def periodic_schedule() -> dict[str, str]:
+    """Return each periodic task's name and its cron line (seconds last)."""
+    return {
+        periodic.task.name: periodic.cron
+        for periodic in app.periodic_registry.periodic_tasks.values()
+    }
 
 
 def job_identity(call_next, context, worker) -> Any:
@@ -179,7 +190,7 @@ class TransactionalJobManager(JobManager):
         if settings.OMS_TASKS_BACKEND == "immediate":
             for job in jobs:
                 self._run_now(job)
-            return [job.evolve(id=0, status="succeeded") for job in jobs]
+            return [job.evolve(id=IMMEDIATE_JOB_ID, status="succeeded") for job in jobs]
         try:
             rows = self.django_connector.execute_query_all(
                 **self._defer_jobs_query_kwargs(jobs=jobs)

@@ -42,7 +42,6 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from procrastinate import exceptions as procrastinate_exceptions
 from procrastinate import sql as procrastinate_sql
-from procrastinate import utils as procrastinate_utils
 from procrastinate.contrib.django.django_connector import DjangoConnector
 
 from core.jobs import jobs_reap
@@ -93,7 +92,7 @@ def stalled_work_recover() -> RecoveryReport:
                     connector.execute_query(
                         query=procrastinate_sql.queries["retry_job"],
                         job_id=job["id"],
-                        retry_at=procrastinate_utils.utcnow(),
+                        retry_at=None,  # at once
                         new_priority=None,
                         new_queue_name=None,
                         new_lock=None,

@@ -30,7 +30,8 @@ Status = InboundMessage.Status
 
 def inbound_wake() -> None:
     """Queue a drain of the inbox, unless one is waiting that has not started
-    yet (its queueing lock: one waiting drain for every web process).
+    yet (its queueing lock: one waiting drain for every web process; and
+    each process asks at most once every `OMS_INBOX_WAKE_SECONDS`).
 
     The drain is queued to start `OMS_INBOX_WAKE_SECONDS` from now, so it sees
     every message stored until then: one waiting job however many webhooks

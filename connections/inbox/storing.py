@@ -36,7 +36,8 @@ def inbound_store(
     One statement: an INSERT that does nothing when the delivery id or
     idempotency key was seen before (then the earlier message and False come
     back). With `process`, the worker is woken to drain the inbox (one waiting
-    drain at a time, across every process); in immediate mode the message is processed at once.
+    drain at a time across every process, at most one attempt per process
+    every `OMS_INBOX_WAKE_SECONDS`); in immediate mode the message is processed at once.
 
     `unreadable` says why the body cannot be read (not JSON, nested too
     deeply, NUL in a string, not an object): the message is stored as failed

@@ -71,12 +71,11 @@ def customer_emails_queue_many(*, order_ids: Sequence[int], kind: str) -> int:
 def customer_emails_send_on_commit(*, email_ids: list[int]) -> None:
     """Queue send tasks of `EMAIL_BATCH` e-mails each, in the caller's
     transaction (in immediate mode they run after it commits)."""
-    batches = [
-        {"email_ids": email_ids[start : start + EMAIL_BATCH]}
-        for start in range(0, len(email_ids), EMAIL_BATCH)
-    ]
-    if batches:
-        defer_in_transaction(lambda: customer_emails_send_task.batch_defer(*batches))
+    for start in range(0, len(email_ids), EMAIL_BATCH):
+        batch = email_ids[start : start + EMAIL_BATCH]
+        defer_in_transaction(
+            lambda batch=batch: customer_emails_send_task.defer(email_ids=batch)
+        )
 
 
 def customer_email_send(*, email_id: int) -> str:

@@ -102,21 +102,24 @@ def send_one_by_one(email_ids: list[int]) -> None:
 
 def run_queued_tasks() -> int:
     """Run every ready customer-e-mail task in this process, oldest first."""
-    from django_tasks_db.models import DBTaskResult
+    from django.db import connection
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    from orders.emails.queue import customer_emails_send_task
 
     ran = 0
     while True:
         batch = list(
-            DBTaskResult.objects.ready()
-            .filter(task_path__endswith="customer_emails_send_task")
-            .order_by("enqueued_at")[:50]
+            ProcrastinateJob.objects.filter(
+                status="todo", task_name__endswith="customer_emails_send_task"
+            ).order_by("id")[:50]
         )
         if not batch:
             return ran
-        for result in batch:
-            args, kwargs = result.args_kwargs["args"], result.args_kwargs["kwargs"]
-            result.task.call(*args, **kwargs)
-            result.delete()
+        for job in batch:
+            customer_emails_send_task(**job.args)
+            with connection.cursor() as cursor:
+                cursor.execute("DELETE FROM procrastinate_jobs WHERE id = %s", [job.pk])
             ran += 1
 
 

@@ -138,7 +138,7 @@ def run(count: int) -> dict:
         sent = 0
         for chunk_start in range(0, len(pending), SEND_CHUNK):
             chunk = pending[chunk_start : chunk_start + SEND_CHUNK]
-            sent += outbox_send_many_task.call(message_ids=chunk)
+            sent += outbox_send_many_task(message_ids=chunk)
         seconds = time.perf_counter() - started
         statuses = dict(
             OutboundMessage.objects.values_list("status")

@@ -54,7 +54,6 @@ def skus(stock, product):
 def database_queue(settings):
     """Tasks queued for the worker, as in production."""
     settings.OMS_TASKS_BACKEND = "database"
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     settings.OMS_INBOX_WAKE_SECONDS = 60
     waking.wakes_forget()
     yield
@@ -312,13 +311,13 @@ def test_rate_limit_is_one_cache_operation_per_request(
 def test_worker_writes_the_waiting_orders_in_one_batch(
     client, api_key, skus, database_queue
 ):
-    from django_tasks_db.models import DBTaskResult
+    from procrastinate.contrib.django.models import ProcrastinateJob
 
     for n in range(3):
         post(client, api_key, order_body(f"W-{n}", lines=lines(skus, 2)))
 
-    [wake] = DBTaskResult.objects.filter(task_path__endswith="inbound_drain_task")
-    assert wake.run_after is not None
+    [wake] = ProcrastinateJob.objects.filter(task_name__endswith="inbound_drain_task")
+    assert wake.scheduled_at is not None
     assert not Order.objects.exists()
 
     with CaptureQueriesContext(connection) as ctx:
@@ -370,7 +369,7 @@ def test_sweep_writes_api_orders_whose_drain_was_lost(
         - timedelta(seconds=settings.OMS_INBOX_SWEEP_AFTER_SECONDS + 1)
     )
 
-    replay.inbound_sweep.call()
+    replay.inbound_sweep()
 
     statuses = dict(Order.objects.values_list("external_id", "status"))
     assert statuses == {"L-1": OrderStatus.ALLOCATED}

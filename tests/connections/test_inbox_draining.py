@@ -43,7 +43,6 @@ def shop(db, product, stock):
 def database_queue(settings):
     """Webhooks only stored (as in production): the worker drains them."""
     settings.OMS_TASKS_BACKEND = "database"
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     settings.OMS_INTAKE_CHANNEL_CACHE_SECONDS = 60
     settings.OMS_INBOX_WAKE_SECONDS = 60
     waking.wakes_forget()
@@ -156,14 +155,14 @@ def test_changed_secret_takes_effect_after_the_channel_cache(
 
 
 def test_first_webhook_wakes_one_delayed_drain(client, shop, database_queue):
-    from django_tasks_db.models import DBTaskResult
+    from procrastinate.contrib.django.models import ProcrastinateJob
 
     for n in range(5):
         post_shopify(client, shopify_order(f"#{n}"), delivery=f"d-{n}")
 
-    [drain] = DBTaskResult.objects.all()
-    assert drain.task_path == "connections.inbox.draining.inbound_drain_task"
-    assert drain.run_after is not None
+    [drain] = ProcrastinateJob.objects.all()
+    assert drain.task_name == "connections.inbox.draining.inbound_drain_task"
+    assert drain.scheduled_at is not None
 
 
 def test_drain_costs_a_savepoint_per_message_and_no_more(shop, database_queue):
@@ -189,9 +188,6 @@ def test_drained_orders_are_taken_in_like_single_ones(shop, database_queue, sett
     store(shop, shopify_order("#1"), delivery="batch")
     inbound_drain()
     settings.OMS_TASKS_BACKEND = "immediate"
-    settings.TASKS = {
-        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}
-    }
     store(shop, shopify_order("#2"), delivery="single")
 
     batch, single = Order.objects.order_by("external_id")
@@ -381,7 +377,7 @@ def test_worker_killed_mid_batch_then_the_sweep_loses_and_doubles_nothing(
     assert not Order.objects.exists()
 
     def swept():
-        replay.inbound_sweep.call()
+        replay.inbound_sweep()
         return not InboundMessage.objects.filter(status=Status.RECEIVED).exists()
 
     wait_for(swept, timeout=30, what="the sweep to process every message")

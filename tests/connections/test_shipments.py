@@ -204,7 +204,7 @@ def test_a_due_retry_is_sent_once_however_often_it_is_swept(
         assert outbox_send_due_run(now=later) == 1
         assert outbox_send_due_run(now=later) == 0
         # A late queued retry of the same message finds it sent.
-        assert outbox_send_many_task.call(message_ids=[failed.pk]) == 0
+        assert outbox_send_many_task(message_ids=[failed.pk]) == 0
     assert len(server.received) == 2
     assert OutboundAttempt.objects.filter(message=failed).count() == 2
 
@@ -306,24 +306,22 @@ def test_unreachable_channel_is_logged_with_the_error(
 def test_with_a_queue_the_retry_waits_with_backoff(
     settings, listening, shipped, product, django_capture_on_commit_callbacks
 ):
-    from django_tasks_db.models import DBTaskResult
+    from procrastinate.contrib.django.models import ProcrastinateJob
 
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    sends = DBTaskResult.objects.filter(task_path__endswith="outbox_send_many_task")
+    settings.OMS_TASKS_BACKEND = "database"
+    sends = ProcrastinateJob.objects.filter(task_name__endswith="outbox_send_many_task")
     with listening(codes=(502,)):
         with django_capture_on_commit_callbacks(execute=True):
             shipped([(product, 1)])
         message = webhooks().get()
-        queued = sends.get(args_kwargs__kwargs__message_ids=[message.pk])
+        queued = sends.get(args__message_ids=[message.pk])
         # What the worker does with it: the POST fails, the retry waits.
-        outbox_send_many_task.call(**queued.args_kwargs["kwargs"])
+        outbox_send_many_task(**queued.args)
     message.refresh_from_db()
     assert (message.attempts, message.response_code) == (1, 502)
-    retry = sends.exclude(pk=queued.pk).get(
-        args_kwargs__kwargs__message_ids=[message.pk]
-    )
+    retry = sends.exclude(pk=queued.pk).get(args__message_ids=[message.pk])
     [attempt] = message.attempt_log.all()
-    wait = (retry.run_after - attempt.started_at).total_seconds()
+    wait = (retry.scheduled_at - attempt.started_at).total_seconds()
     assert 55 <= wait <= 65
 
 

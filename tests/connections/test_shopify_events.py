@@ -54,9 +54,6 @@ def test_cancellation_before_its_order_is_kept_then_applied(client):
 def test_cancellation_before_its_order_without_a_queue(client, settings):
     """With the immediate task backend each message is applied alone."""
     settings.OMS_TASKS_BACKEND = "immediate"
-    settings.TASKS = {
-        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}
-    }
     early = delivered(
         client, published(CANCELLED), topic="orders/cancelled", delivery="c-1"
     )

@@ -3,6 +3,7 @@ suite: start them with short heartbeat and stale limits, kill them, and wait
 for what the database shows."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from core.models import WorkerHeartbeat
 from tests.support.database import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,30 +22,27 @@ STALE_SECONDS = 3.0
 
 
 class WorkerProcess:
-    """One `manage.py worker` subprocess with a known worker id."""
+    """One `manage.py worker` subprocess with a known name; `worker_id` is the
+    Procrastinate worker id it registered as (what job rows record)."""
 
-    def __init__(self, worker_id: str, **env: str) -> None:
-        self.worker_id = worker_id
+    def __init__(self, name: str, **env: str) -> None:
+        self.name = name
+        self.worker_id = ""
         clean = {
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("DJANGO_", "OMS_FAULT_"))
         }
-        handle, name = tempfile.mkstemp(prefix=f"oms-worker-{worker_id}-")
+        handle, log_name = tempfile.mkstemp(prefix=f"oms-worker-{name}-")
         os.close(handle)
-        self.log = Path(name)
+        self.log = Path(log_name)
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "manage.py",
                 "worker",
-                "--no-reload",
-                "--no-startup-delay",
-                "--interval",
-                "0.1",
-                "--worker-id",
-                worker_id,
-                "-v0",
+                "--name",
+                name,
             ],
             cwd=ROOT,
             env={
@@ -54,26 +51,35 @@ class WorkerProcess:
                 "OMS_TASKS_BACKEND": "database",
                 "OMS_WORKER_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
                 "OMS_WORKER_STALE_SECONDS": str(STALE_SECONDS),
+                "OMS_WORKER_POLL_SECONDS": "0.1",
                 **env,
             },
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("wb"),
         )
 
-    def wait_started(self) -> None:
-        wait_for(
-            lambda: (
-                self.alive()
-                and WorkerHeartbeat.objects.filter(worker_id=self.worker_id).exists()
-            ),
-            timeout=30,
-            what=f"worker {self.worker_id} to beat",
+    def registered_id(self) -> str:
+        """The Procrastinate worker id it last started as ("" before that)."""
+        found = re.findall(
+            rf"Worker {re.escape(self.name)} started as Procrastinate worker (\d+)",
+            self.log.read_text(errors="replace"),
         )
+        return found[-1] if found else ""
+
+    def wait_started(self) -> None:
+        from core.tasks import workers_alive
+
+        def beating() -> bool:
+            self.alive()
+            self.worker_id = self.registered_id()
+            return bool(self.worker_id) and self.worker_id in workers_alive()
+
+        wait_for(beating, timeout=60, what=f"worker {self.name} to beat")
 
     def alive(self) -> bool:
         if self.process.poll() is not None:
             raise AssertionError(
-                f"worker {self.worker_id} exited with {self.process.returncode}: "
+                f"worker {self.name} exited with {self.process.returncode}: "
                 f"{self.log.read_text(errors='replace')[-2000:]}"
             )
         return True
@@ -95,13 +101,26 @@ class WorkerProcess:
         self.log.unlink(missing_ok=True)
 
 
+def queue_forget() -> None:
+    """Empty Procrastinate's tables: what earlier tests queued (their rows are
+    not Django's to flush) must not run in this test's workers."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE procrastinate_events, procrastinate_periodic_defers, "
+            "procrastinate_jobs, procrastinate_workers CASCADE"
+        )
+
+
 @contextmanager
 def workers(*specs: tuple[str, dict[str, str]]):
     """Run workers for the block; stop whatever is left of them after it."""
+    queue_forget()
     started: list[WorkerProcess] = []
     try:
-        for worker_id, env in specs:
-            started.append(WorkerProcess(worker_id, **env))
+        for name, env in specs:
+            started.append(WorkerProcess(name, **env))
         for worker in started:
             worker.wait_started()
         yield started

@@ -1,50 +1,75 @@
-"""The reaper and the scheduler, on any database: tasks of dead workers are
-queued again or failed, periodic tasks run once per slot, jobs of dead runs
-end failed with the reason, and a failed job retries to done."""
+"""The recovery of dead workers' work and the job rows, on PostgreSQL:
+Procrastinate jobs of dead workers are queued again or failed, jobs of dead
+runs end failed with the reason, and a failed job retries to done."""
 
+import asyncio
 import re
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
+from procrastinate import sql as procrastinate_sql
 
 from core.jobs import job_waiting_notice, jobs_reap
-from core.models import ScheduleSlot, WorkerHeartbeat
-from core.worker import periodic_enqueue, tasks_reap
+from core.worker import stalled_work_recover
 from fulfillment.models import PrintJob
 from orders.models import ImportJob, Order
-from tests.faults.tasks import RUNS_KEY
+from orders.services.allocation import backorders_reallocate_task
 from tests.orders.test_import import SAMPLE, catalogue  # noqa: F401
 from tests.orders.test_import_admin import manager_client, upload  # noqa: F401
 
 pytestmark = pytest.mark.django_db
-
-TASK = "orders.importing.jobs.import_job_run_task"
 
 
 def ago(seconds: float):
     return timezone.now() - timedelta(seconds=seconds)
 
 
-def beat(worker_id: str, seconds_ago: float = 0) -> None:
-    WorkerHeartbeat.objects.create(
-        worker_id=worker_id, started_at=ago(600), seen_at=ago(seconds_ago)
-    )
+def beat(seconds_ago: float = 0) -> str:
+    """A Procrastinate worker whose last heartbeat was that long ago; its id."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat) "
+            "VALUES (now() - make_interval(secs => %s)) RETURNING id",
+            [seconds_ago],
+        )
+        return str(cursor.fetchone()[0])
 
 
-def claimed_task(*worker_ids: str, started_seconds_ago: float = 300) -> DBTaskResult:
-    return DBTaskResult.objects.create(
-        status="RUNNING",
-        args_kwargs={"args": [], "kwargs": {"job_id": 0}},
-        task_path=TASK,
-        backend_name="default",
-        run_after=ago(600),
-        started_at=ago(started_seconds_ago),
-        worker_ids=list(worker_ids),
-    )
+QUEUE = "test-recovery"
+
+
+def fetch(worker_id: str) -> int:
+    """Fetch the next job of the test queue as this worker would."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            procrastinate_sql.queries["fetch_job"],
+            {"queues": [QUEUE], "worker_id": int(worker_id)},
+        )
+        return cursor.fetchone()[0]
+
+
+def fetched_job(worker_id: str) -> int:
+    """A job deferred to the queue and fetched by this worker (doing)."""
+    job_id = backorders_reallocate_task.configure(queue=QUEUE).defer(product_ids=[])
+    assert fetch(worker_id) == job_id
+    return job_id
+
+
+def job_row(job_id: int) -> tuple[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT status, attempts FROM procrastinate_jobs WHERE id = %s", [job_id]
+        )
+        return cursor.fetchone()
+
+
+@pytest.fixture
+def database_queue(settings):
+    settings.OMS_TASKS_BACKEND = "database"
+    settings.OMS_WORKER_STALE_SECONDS = 60
 
 
 def running_import(**fields) -> ImportJob:
@@ -58,79 +83,37 @@ def running_import(**fields) -> ImportJob:
     )
 
 
-# ---- tasks_reap
+# ---- stalled Procrastinate jobs
 
 
-def test_task_of_a_dead_worker_is_queued_again():
-    beat("dead", seconds_ago=300)
-    task = claimed_task("dead")
+def test_job_of_a_dead_worker_is_queued_again(database_queue):
+    job_id = fetched_job(beat(seconds_ago=300))
 
-    report = tasks_reap()
+    report = stalled_work_recover()
 
-    task.refresh_from_db()
-    assert (task.status, task.started_at) == ("READY", None)
-    assert report.requeued == [str(task.pk)]
+    assert job_row(job_id) == ("todo", 1)
+    assert job_id in report.retried
 
 
-def test_task_of_a_living_worker_is_left_running():
-    beat("alive")
-    task = claimed_task("alive")
+def test_job_of_a_living_worker_is_left_running(database_queue):
+    job_id = fetched_job(beat(seconds_ago=1))
 
-    report = tasks_reap()
+    report = stalled_work_recover()
 
-    task.refresh_from_db()
-    assert task.status == "RUNNING"
-    assert report.requeued == report.failed == []
+    assert job_row(job_id) == ("doing", 0)
+    assert job_id not in report.retried + report.failed
 
 
-def test_worker_never_reaps_its_own_task_when_its_beat_is_late():
-    beat("busy", seconds_ago=300)
-    task = claimed_task("busy")
+def test_job_that_killed_max_claims_workers_is_failed(database_queue, settings):
+    settings.OMS_TASK_MAX_CLAIMS = 2
+    job_id = fetched_job(beat(seconds_ago=300))
+    assert job_id in stalled_work_recover().retried
+    assert fetch(beat(seconds_ago=300)) == job_id  # a second worker, dead too
 
-    tasks_reap(me="busy")
+    report = stalled_work_recover()
 
-    task.refresh_from_db()
-    assert task.status == "RUNNING"
-
-
-def test_task_claimed_moments_ago_waits_for_its_workers_first_beat():
-    task = claimed_task("new", started_seconds_ago=1)
-
-    tasks_reap()
-
-    task.refresh_from_db()
-    assert task.status == "RUNNING"
-
-
-def test_task_that_killed_max_claims_workers_is_failed(settings):
-    settings.OMS_TASK_MAX_CLAIMS = 3
-    task = claimed_task("w1", "w2", "w3")
-
-    report = tasks_reap()
-
-    task.refresh_from_db()
-    assert task.status == "FAILED"
-    assert task.exception_class_path == "core.worker.WorkerLost"
-    assert "3 workers stopped" in task.traceback
-    assert report.failed == [str(task.pk)]
-
-
-# ---- periodic_enqueue
-
-
-def test_periodic_task_runs_once_per_slot_whoever_asks(settings):
-    settings.OMS_PERIODIC_TASKS = [("tests.faults.tasks.tick", 60)]
-    cache.delete(RUNS_KEY)
-    now = timezone.now().replace(second=5, microsecond=0)
-
-    first = periodic_enqueue(now=now)
-    second = periodic_enqueue(now=now + timedelta(seconds=30))  # same minute
-    next_slot = periodic_enqueue(now=now + timedelta(seconds=60))
-
-    assert first == next_slot == ["tests.faults.tasks.tick"]
-    assert second == []
-    assert cache.get(RUNS_KEY) == 2
-    assert ScheduleSlot.objects.count() == 2
+    assert job_row(job_id)[0] == "failed"
+    assert job_id in report.failed
 
 
 # ---- jobs_reap
@@ -192,10 +175,14 @@ def test_in_process_job_is_failed_only_when_long_silent(settings):
     assert busy.status == "running"
 
 
-def test_job_whose_task_ended_without_it_is_failed():
-    task = claimed_task("alive")
-    DBTaskResult.objects.filter(pk=task.pk).update(status="FAILED")
-    job = running_import(worker_id="alive", task_id=str(task.pk), heartbeat_at=ago(1))
+def test_job_whose_task_ended_without_it_is_failed(database_queue):
+    task_id = fetched_job(beat())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            procrastinate_sql.queries["finish_job"],
+            {"job_id": task_id, "status": "failed", "delete_job": False},
+        )
+    job = running_import(worker_id="alive", task_id=str(task_id), heartbeat_at=ago(1))
 
     jobs_reap(alive={"alive"}, now=timezone.now())
 
@@ -243,7 +230,7 @@ def test_reaper_spares_a_job_retried_meanwhile():
 
 def test_queued_job_with_no_worker_says_so(settings):
     settings.OMS_TASKS_BACKEND = "database"
-    beat("gone", seconds_ago=125)
+    beat(seconds_ago=125)
     job = ImportJob.objects.create(
         filename="orders.csv", source=b"", status="queued", queued_at=ago(30)
     )
@@ -254,7 +241,7 @@ def test_queued_job_with_no_worker_says_so(settings):
     seconds = re.search(r"none has been seen for (\d+) s", notice)
     assert seconds and 125 <= int(seconds[1]) < 140, notice
     assert "manage.py worker" in notice
-    beat("alive")
+    beat()
     assert job_waiting_notice(job) == ""
 
 
@@ -324,43 +311,21 @@ def test_import_refused_for_its_content_offers_no_retry(
     assert 'id="import-retry"' not in content
 
 
-def test_worker_waits_for_the_database_instead_of_exiting(monkeypatch):
+def test_worker_starts_again_when_the_database_fails(monkeypatch):
     from django.db.utils import OperationalError
-    from django_tasks_db.management.commands.db_worker import Worker
 
     from core import worker as worker_module
 
-    class SilentPulse:
-        def __init__(self, worker_id):
-            self.stopping = type("Stop", (), {"set": lambda self: None})()
-
-        def start(self):
-            pass
-
-        def join(self, timeout=None):
-            pass
-
     calls = []
 
-    def flaky_run(self):
-        calls.append("run")
+    async def flaky_run(name, queues, stopping):
+        calls.append(name)
         if len(calls) == 1:
             raise OperationalError("connection refused")
+        stopping.set()
 
-    monkeypatch.setattr(worker_module, "Pulse", SilentPulse)
-    monkeypatch.setattr(Worker, "run", flaky_run)
-    monkeypatch.setattr(worker_module.time, "sleep", lambda seconds: None)
-    worker = worker_module.BeatingWorker(
-        queue_names=["default"],
-        interval=0.1,
-        batch=False,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="steady",
-        excluded_queue_names=[],
-    )
+    monkeypatch.setattr(worker_module, "_run_once", flaky_run)
 
-    worker.run()
+    asyncio.run(worker_module.workers_run(name="steady"))
 
-    assert calls == ["run", "run"]
+    assert calls == ["steady", "steady"]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from django.db import connection
-from django_tasks_db.models import DBTaskResult
+from procrastinate.contrib.django.models import ProcrastinateJob
 
 from fulfillment.models import DocumentPrint, PrintJob, Shipment
 from fulfillment.services.picking import pick_lists_create
@@ -46,7 +46,6 @@ RECOVERY_BOUND = STALE_SECONDS + 2 * HEARTBEAT_SECONDS + 2.0
 def database_queue(settings):
     """Enqueue to the database queue the worker subprocesses read."""
     settings.OMS_TASKS_BACKEND = "database"
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     settings.OMS_IMPORT_BACKGROUND_LINES = 1
 
 
@@ -97,14 +96,12 @@ def wait_until_done(job, timeout: float = 60) -> None:
     assert row["status"] == "done", row
 
 
-def other_work(count: int = 3) -> list[str]:
-    return [
-        str(backorders_reallocate_task.enqueue(product_ids=[]).id) for _ in range(count)
-    ]
+def other_work(count: int = 3) -> list[int]:
+    return [backorders_reallocate_task.defer(product_ids=[]) for _ in range(count)]
 
 
-def all_done(task_ids: list[str]) -> bool:
-    finished = DBTaskResult.objects.filter(pk__in=task_ids, status="SUCCESSFUL")
+def all_done(task_ids: list[int]) -> bool:
+    finished = ProcrastinateJob.objects.filter(pk__in=task_ids, status="succeeded")
     return finished.count() == len(task_ids)
 
 
@@ -150,7 +147,7 @@ def test_worker_killed_mid_import_fails_the_job_and_retry_imports_once(
         job.refresh_from_db()
         assert (job.status, job.worker_id, job.stage) == (
             "running",
-            "doomed",
+            doomed.worker_id,
             "writing",
         )
 

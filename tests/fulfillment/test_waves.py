@@ -4,11 +4,10 @@ order, that a slot runs once, and what they write on the timelines."""
 import datetime
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from core.models import ScheduleSlot
+from core.tasks import periodic_schedule
 from fulfillment.models import PickList, PickWave
 from fulfillment.services.waves import (
     pick_wave_run,
@@ -79,7 +78,7 @@ def test_wave_run_twice_in_one_slot_makes_one_wave(allocated, warehouse):
     assert len(first) == 1 and again == []
     assert PickWave.objects.count() == 1
     assert PickList.objects.count() == 1
-    assert ScheduleSlot.objects.filter(name=f"pick-wave:{warehouse.pk}").count() == 1
+    assert PickWave.objects.filter(location=warehouse).count() == 1
     wave = first[0]
     assert wave.order_count == 2
     assert timezone.localtime(wave.scheduled_for).strftime("%H:%M") == "09:00"
@@ -158,10 +157,10 @@ def test_wave_with_nothing_to_pick_is_recorded_once(warehouse):
 
 
 def test_waves_run_from_the_scheduled_work():
-    assert (
-        "fulfillment.services.waves.pick_waves_run_due_task",
-        60,
-    ) in settings.OMS_PERIODIC_TASKS
+    schedule = periodic_schedule()
+    assert schedule["fulfillment.services.waves.pick_waves_run_due_task"] == (
+        "* * * * *"
+    )
 
 
 @pytest.mark.django_db

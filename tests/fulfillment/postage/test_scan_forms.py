@@ -135,5 +135,5 @@ def test_form_pdf_fetched_by_the_sweep_when_its_task_was_lost(
         location=postage_location, carrier=easypost_carrier, actor=user
     )
     assert ScanForm.objects.get(pk=form.pk).form_file is None
-    assert scan_form_files_fetch_due.call() == "1 form(s) fetched"
+    assert scan_form_files_fetch_due() == "1 form(s) fetched"
     assert bytes(ScanForm.objects.get(pk=form.pk).form_file).startswith(b"%PDF")
