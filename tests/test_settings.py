@@ -127,7 +127,7 @@ def test_gunicorn_whitenoise_and_worker_run_like_production(tmp_path):
         stderr=subprocess.PIPE,
     )
     worker = subprocess.Popen(
-        [sys.executable, "manage.py", "worker", "--interval", "0.2"],
+        [sys.executable, "manage.py", "worker", "--name", "production"],
         cwd=ROOT,
         env={**clean, **env},
         stdout=subprocess.DEVNULL,
@@ -156,15 +156,15 @@ def test_gunicorn_whitenoise_and_worker_run_like_production(tmp_path):
             "shell",
             "-c",
             "from orders.services.allocation import backorders_reallocate_task as t; "
-            "print(t.enqueue(product_ids=[]).id)",
+            "print(t.defer(product_ids=[]))",
             env=env,
         )
         assert enqueued.returncode == 0, enqueued.stderr
-        task_id = enqueued.stdout.strip().splitlines()[-1]
-        from django_tasks_db.models import DBTaskResult
+        task_id = int(enqueued.stdout.strip().splitlines()[-1])
+        from procrastinate.contrib.django.models import ProcrastinateJob
 
         deadline = time.monotonic() + 30
-        while DBTaskResult.objects.get(id=task_id).status != "SUCCESSFUL":
+        while ProcrastinateJob.objects.get(id=task_id).status != "succeeded":
             assert time.monotonic() < deadline, "the worker did not run the task"
             time.sleep(0.3)
     finally:

@@ -116,7 +116,6 @@ def queue_forget() -> None:
 @contextmanager
 def workers(*specs: tuple[str, dict[str, str]]):
     """Run workers for the block; stop whatever is left of them after it."""
-    queue_forget()
     started: list[WorkerProcess] = []
     try:
         for name, env in specs:
@@ -127,6 +126,7 @@ def workers(*specs: tuple[str, dict[str, str]]):
     finally:
         for worker in started:
             worker.stop()
+        queue_forget()
 
 
 def wait_for(

@@ -29,6 +29,7 @@ from tests.faults.invariants import assert_invariants
 from tests.faults.processes import (
     HEARTBEAT_SECONDS,
     STALE_SECONDS,
+    queue_forget,
     wait_for,
     workers,
 )
@@ -45,6 +46,7 @@ RECOVERY_BOUND = STALE_SECONDS + 2 * HEARTBEAT_SECONDS + 2.0
 @pytest.fixture
 def database_queue(settings):
     """Enqueue to the database queue the worker subprocesses read."""
+    queue_forget()
     settings.OMS_TASKS_BACKEND = "database"
     settings.OMS_IMPORT_BACKGROUND_LINES = 1
 
