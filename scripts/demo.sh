@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The demo: migrate, load the demo data, then the admin on 127.0.0.1:8000 and a
-# background worker beside it. Run by `make demo` with DATABASE_URL set
+# background worker (Procrastinate) beside it. Run by `make demo` with DATABASE_URL set
 # (oms/devdb.py starts the project's own PostgreSQL when none is configured).
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 "$BIN/python" manage.py migrate --no-input
 OMS_TASKS_BACKEND=immediate "$BIN/python" manage.py seed_demo
 echo "Admin: http://127.0.0.1:8000/admin/  (Ctrl-C stops the server, the worker and the database)"
-OMS_TASKS_BACKEND=database "$BIN/python" manage.py worker --no-reload -v0 &
+# Procrastinate's worker (core/worker.py): more of them, here or on other
+# machines, share the queue (docs/operations.md).
+OMS_TASKS_BACKEND=database "$BIN/python" manage.py worker --name demo &
 worker=$!
 trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT INT TERM
 OMS_TASKS_BACKEND=database "$BIN/python" manage.py runserver --noreload 127.0.0.1:8000
