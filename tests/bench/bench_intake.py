@@ -122,9 +122,9 @@ def shopify_body(n: int) -> bytes:
 
 def start_worker(env: dict) -> subprocess.Popen:
     return subprocess.Popen(
-        [PYTHON, "manage.py", "worker", "--interval", "0.05"],
+        [PYTHON, "manage.py", "worker"],
         cwd=ROOT,
-        env=env,
+        env={"OMS_WORKER_POLL_SECONDS": "0.05", **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
