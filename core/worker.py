@@ -42,6 +42,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from procrastinate import exceptions as procrastinate_exceptions
 from procrastinate import sql as procrastinate_sql
+from procrastinate import worker as procrastinate_worker
 from procrastinate.contrib.django.django_connector import DjangoConnector
 
 from core.jobs import jobs_reap
@@ -128,6 +129,33 @@ def work_recover(timestamp: int = 0) -> dict:
     }
 
 
+class SteadyWorker(procrastinate_worker.Worker):
+    """Procrastinate's worker, whose heartbeat outlives a failed beat.
+
+    Procrastinate stops a worker when a beat fails (a database blip); the
+    jobs it runs would then be declared dead while they still run. This one
+    logs the failure and beats again at the next interval: only a worker
+    silent for the stale limit is dead.
+    """
+
+    async def _update_heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.update_heartbeat_interval)
+            try:
+                await self.app.job_manager.update_heartbeat(self.worker_id)
+            except Exception:
+                logger.warning(
+                    "Worker %s: heartbeat failed; beating again in %s s",
+                    self.worker_name,
+                    self.update_heartbeat_interval,
+                    exc_info=True,
+                )
+
+
+def _new_worker(**options) -> SteadyWorker:
+    return SteadyWorker(app=app, **{**app.worker_defaults, **options})
+
+
 def _worker_options() -> dict:
     middleware = list(app.worker_defaults.get("task_middleware") or [])
     return {
@@ -142,13 +170,13 @@ def _worker_options() -> dict:
 async def _run_once(name: str, queues: list[str] | None, stopping: asyncio.Event):
     """Run the main and the recovery worker until stopped or one of them fails."""
     options = _worker_options()
-    main = app._worker(
+    main = _new_worker(
         name=name,
         queues=queues,
         concurrency=settings.OMS_WORKER_CONCURRENCY,
         **options,
     )
-    recovery = app._worker(
+    recovery = _new_worker(
         name=f"{name}-recovery", queues=[RECOVERY_QUEUE], concurrency=1, **options
     )
     runs = [asyncio.create_task(w.run(), name=w.worker_name) for w in (main, recovery)]
