@@ -25,10 +25,10 @@ What this module adds to Procrastinate, all in `TransactionalJobManager`:
 - **`OMS_TASKS_BACKEND=immediate`** (the tests' default, one-off scripts):
   Procrastinate has no such mode, so `defer()` calls the task's function at
   once, in process, and returns `IMMEDIATE_JOB_ID` (-1: no queued job) as
-  the job id. As django-tasks' immediate
-  backend did, an exception in the task is logged, not raised to the caller;
-  a queueing lock is not checked (nothing waits). Periodic tasks do not run
-  (no worker); tests call their functions.
+  the job id. As django-tasks' immediate backend did, an exception in the
+  task is logged, not raised to the caller; a queueing lock is not checked
+  (nothing waits). Periodic tasks do not run (no worker); tests call their
+  functions.
 
 Where the job must start only once the caller's writes are committed (an
 import, a label to buy), call `defer_in_transaction(lambda: task.defer(...))`:
