@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: migrate, load the demo data, then the admin on 127.0.0.1:8000 and a
-# background worker (Procrastinate) beside it. Run by `make demo` with DATABASE_URL set
+# background worker (Procrastinate) beside it. Run by `make demo` with
+# DATABASE_URL set
 # (oms/devdb.py starts the project's own PostgreSQL when none is configured).
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
