@@ -36,15 +36,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Min
+from django.db.models import Case, F, Min, When
 from django.utils import timezone
 from django_tasks.signals import task_finished, task_started
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from core.models import WorkerHeartbeat
 from core.request_id import request_id_bound, request_id_current
 
-READY = "READY"
 # A worker silent past the stale limit is dead; it stays reported (as a
 # warning) this long after its last beat, then drops out of the figures.
 DEAD_REPORTED_FOR = timedelta(hours=1)
@@ -60,8 +59,8 @@ class Workers:
 
 def _waiting():
     """Jobs queued and due: READY rows (django-tasks-db's partial index on
-    status = 'READY') whose run_after has come."""
-    return DBTaskResult.objects.filter(status=READY, run_after__lte=timezone.now())
+    status = 'READY') without a delay or whose run_after has come."""
+    return DBTaskResult.objects.ready()
 
 
 def queue_depth() -> int:
@@ -71,9 +70,14 @@ def queue_depth() -> int:
 
 def oldest_waiting_age() -> float:
     """Return how long (seconds) the oldest due waiting job has waited since it
-    became due (0 when none waits)."""
+    became due (0 when none waits). django-tasks-db stores "no delay" as
+    run_after = 9999-01-01: such a job is due from its enqueueing."""
     now = timezone.now()
-    first = _waiting().aggregate(first=Min("run_after"))["first"]
+    due_since = Case(
+        When(run_after=get_date_max(), then=F("enqueued_at")),
+        default=F("run_after"),
+    )
+    first = _waiting().aggregate(first=Min(due_since))["first"]
     return max(0.0, (now - first).total_seconds()) if first else 0.0
 
 
