@@ -23,7 +23,7 @@ functions below and their plain return values:
   tasks run in process: `OMS_TASKS_BACKEND=immediate`);
 - `job_hooks_install()`: observes every job a worker runs (duration and
   outcome into `oms_job_duration_seconds`, the carried request id bound while
-  it runs, Sentry's tags); today through django-tasks' `task_started` /
+  it runs, failures to Sentry); today through django-tasks' `task_started` /
   `task_finished` signals; with Procrastinate, a task (or worker) middleware
   calling `job_observed(...)` around `call_next()` (docs/operations.md,
   "Request ids").
@@ -38,6 +38,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Case, F, Min, When
 from django.utils import timezone
+from django_tasks import TaskResultStatus
 from django_tasks.signals import task_finished, task_started
 from django_tasks_db.models import DBTaskResult, get_date_max
 
@@ -108,8 +109,9 @@ def workers_expected() -> bool:
 def job_observed(*, task: str, request_id: str | None = None) -> Iterator[None]:
     """Run a job's body: bound to the request id it carried, timed into
     `oms_job_duration_seconds` with its outcome. For engines whose hook wraps
-    the job (a Procrastinate middleware)."""
+    the job (a Procrastinate middleware); a failure goes to Sentry."""
     from oms.health.metrics import job_duration_observe
+    from oms.health.sentry import job_error_report
 
     started = time.perf_counter()
     status = "failed"
@@ -117,6 +119,9 @@ def job_observed(*, task: str, request_id: str | None = None) -> Iterator[None]:
         try:
             yield
             status = "successful"
+        except BaseException:
+            job_error_report()
+            raise
         finally:
             job_duration_observe(
                 task=task, status=status, seconds=time.perf_counter() - started
@@ -140,6 +145,11 @@ def _task_started(sender, task_result, **kwargs) -> None:
 
 def _task_finished(sender, task_result, **kwargs) -> None:
     from oms.health.metrics import job_duration_observe
+    from oms.health.sentry import job_error_report
+
+    if task_result.status == TaskResultStatus.FAILED:
+        # Sent while the engine handles the job's exception.
+        job_error_report()
 
     if task_result.started_at and task_result.finished_at:
         job_duration_observe(

@@ -1,12 +1,17 @@
 """Error reports to Sentry (sentry-sdk), on only when `SENTRY_DSN` is set.
 
-The Django integration reports exceptions in requests; its logging
-integration reports every record at ERROR and above, which is how a failed
-background job reaches Sentry (the task engine logs it with its traceback).
+The Django integration reports exceptions in requests; the logging
+integration reports every record at ERROR and above (sentry-sdk 2's default,
+said explicitly as sentry-sdk 3 no longer does); a failed background job is
+reported by the engine's hook (`job_error_report`, oms.health.queue), once
+even when the engine logs it too (Sentry drops the same exception twice).
 Every event is tagged with the request id (`core.request_id`), the request's
 or the one its job carried. No personal data is sent (`send_default_pii`
 off: no user, cookies, or client address).
 """
+
+import logging
+import sys
 
 from core.request_id import request_id_current
 
@@ -27,13 +32,42 @@ def sentry_init(
     """Start reporting to `dsn` (called by the settings when it is set)."""
     import sentry_sdk
     from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.integrations.logging import LoggingIntegration
 
     sentry_sdk.init(
         dsn=dsn,
-        integrations=[DjangoIntegration()],
+        integrations=[
+            DjangoIntegration(),
+            LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
+        ],
         environment=environment or None,
         release=release or None,
         traces_sample_rate=traces_sample_rate,
-        send_default_pii=False,
         before_send=_request_id_tag,
+        **_no_personal_data(sentry_sdk.VERSION),
     )
+
+
+def _no_personal_data(version: str) -> dict:
+    """No user, client address, cookies or request bodies: sentry-sdk 2's
+    `send_default_pii=False`, said in sentry-sdk 3's `data_collection`."""
+    if int(version.split(".")[0]) < 3:
+        return {"send_default_pii": False}
+    return {
+        "data_collection": {
+            "user_info": False,
+            "cookies": {"mode": "off"},
+            "http_bodies": [],
+        }
+    }
+
+
+def job_error_report() -> None:
+    """Report the exception being handled (a job's failure) to Sentry, when
+    Sentry is on; tagged with the job's request id."""
+    error = sys.exc_info()[1]
+    if error is None:
+        return
+    import sentry_sdk
+
+    sentry_sdk.capture_exception(error)

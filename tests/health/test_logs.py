@@ -81,3 +81,21 @@ def test_a_job_binds_the_request_id_it_carried(json_lines):
         observed_log.enqueue(text="carried")
     (line,) = [line for line in json_lines() if line["logger"] == "tests.observed"]
     assert line["request_id"] == "carried-7"
+
+
+def test_the_job_hook_binds_a_carried_request_id_and_times_the_job(json_lines):
+    # What an engine's middleware does around a job (oms.health.queue).
+    from prometheus_client import REGISTRY
+
+    from oms.health.queue import job_observed
+
+    def count() -> float:
+        labels = {"task": "t.carried", "status": "successful"}
+        return REGISTRY.get_sample_value("oms_job_duration_seconds_count", labels) or 0
+
+    before = count()
+    with job_observed(task="t.carried", request_id="from-enqueue-9"):
+        logging.getLogger("tests.observed").warning("inside")
+    (line,) = [line for line in json_lines() if line["logger"] == "tests.observed"]
+    assert line["request_id"] == "from-enqueue-9"
+    assert count() > before
