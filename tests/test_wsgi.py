@@ -98,6 +98,9 @@ def test_every_middleware_is_placed_in_or_out_of_the_api_stack():
         handlers.BROWSER_MIDDLEWARE
     )
     assert handlers.api_middleware() == [
+        # Every answer carries its request id and is timed (oms.health).
+        "core.request_id.RequestIdMiddleware",
+        "oms.health.metrics.RequestMetricsMiddleware",
         "django.middleware.security.SecurityMiddleware",
         "core.middleware.ApiJsonMiddleware",
         "oms.csp.ContentSecurityPolicyMiddleware",
