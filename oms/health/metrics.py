@@ -12,6 +12,8 @@
 - `oms_job_duration_seconds{task, status}` (histogram), observed where jobs
   run (`oms.health.queue`).
 
+Both histograms are defined in `oms.health.timings`.
+
 Histograms live in each process. With several processes (gunicorn workers,
 a worker beside them), set `PROMETHEUS_MULTIPROC_DIR` to an empty directory,
 the same for every process of the machine, emptied at each start: each
@@ -32,26 +34,13 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
-    Histogram,
     generate_latest,
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
 
 from oms.health.checks import FAIL, OK, readiness
-
-REQUEST_DURATION = Histogram(
-    "oms_http_request_duration_seconds",
-    "Time to answer a request, by view, method and status code.",
-    ["view", "method", "status"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
-JOB_DURATION = Histogram(
-    "oms_job_duration_seconds",
-    "Time a background job ran, by task and outcome.",
-    ["task", "status"],
-    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600),
-)
+from oms.health.timings import REQUEST_DURATION
 
 # Gauge name -> (check in readiness() whose value it is, help).
 GAUGES = {
@@ -78,11 +67,6 @@ GAUGES = {
     ),
     "oms_outbox_failed": ("outbox_failed", "Outbound messages that gave up."),
 }
-
-
-def job_duration_observe(*, task: str, status: str, seconds: float) -> None:
-    """Record one job's run (called by the engine's hook, oms.health.queue)."""
-    JOB_DURATION.labels(task=task, status=status).observe(seconds)
 
 
 class ReadinessCollector:

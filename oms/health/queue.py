@@ -44,6 +44,8 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 
 from core.models import WorkerHeartbeat
 from core.request_id import request_id_bound, request_id_current
+from oms.health.sentry import job_error_report
+from oms.health.timings import job_duration_observe
 
 # A worker silent past the stale limit is dead; it stays reported (as a
 # warning) this long after its last beat, then drops out of the figures.
@@ -110,9 +112,6 @@ def job_observed(*, task: str, request_id: str | None = None) -> Iterator[None]:
     """Run a job's body: bound to the request id it carried, timed into
     `oms_job_duration_seconds` with its outcome. For engines whose hook wraps
     the job (a Procrastinate middleware); a failure goes to Sentry."""
-    from oms.health.metrics import job_duration_observe
-    from oms.health.sentry import job_error_report
-
     started = time.perf_counter()
     status = "failed"
     with request_id_bound(request_id):
@@ -144,9 +143,6 @@ def _task_started(sender, task_result, **kwargs) -> None:
 
 
 def _task_finished(sender, task_result, **kwargs) -> None:
-    from oms.health.metrics import job_duration_observe
-    from oms.health.sentry import job_error_report
-
     if task_result.status == TaskResultStatus.FAILED:
         # Sent while the engine handles the job's exception.
         job_error_report()
