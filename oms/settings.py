@@ -219,8 +219,9 @@ if not DEBUG:
     SECURE_REFERRER_POLICY = "same-origin"
     X_FRAME_OPTIONS = "DENY"
     SESSION_COOKIE_HTTPONLY = True
-    # The load balancer's and Prometheus's probes may come over plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+    # The load balancer's probes may come over plain HTTP (/metrics, which
+    # carries a bearer token, does not).
+    SECURE_REDIRECT_EXEMPT = [r"^health/"]
     proxy_header = os.environ.get("SECURE_PROXY_SSL_HEADER_NAME", "")
     if proxy_header:
         SECURE_PROXY_SSL_HEADER = (proxy_header, "https")

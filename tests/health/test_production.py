@@ -21,30 +21,40 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN = secrets.token_urlsafe(20)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def _get(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
     request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with OPENER.open(request, timeout=10) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
 
 
-LIVE = (("method", "GET"), ("status", "200"), ("view", "health-live"))
+READY_503 = (("method", "GET"), ("status", "503"), ("view", "health-ready"))
+
+
+# What the TLS proxy in front adds: /metrics is served over HTTPS only.
+HTTPS = {"X-Forwarded-Proto": "https"}
 
 
 def _scrape(base: str) -> dict:
-    status, _, body = _get(f"{base}/metrics", {"Authorization": f"Bearer {TOKEN}"})
+    status, _, body = _get(
+        f"{base}/metrics", {"Authorization": f"Bearer {TOKEN}", **HTTPS}
+    )
     assert status == 200
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(body.decode())
         for sample in family.samples
     }
-
-
-def _live_count(base: str) -> float:
-    return _scrape(base).get(("oms_http_request_duration_seconds_count", LIVE), 0)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -60,6 +70,7 @@ def test_two_gunicorn_workers_report_together_and_log_json(tmp_path):
         "OMS_HEALTH_WORKERS_MIN": "1",
         "OMS_METRICS_TOKEN": TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "SECURE_PROXY_SSL_HEADER_NAME": "HTTP_X_FORWARDED_PROTO",
     }
     clean = {
         k: v
@@ -88,11 +99,11 @@ def test_two_gunicorn_workers_report_together_and_log_json(tmp_path):
     try:
         # Plain HTTP is fine for the probes (no redirect to HTTPS).
         assert wait_for(f"{base}/health/live", {}).status == 200
-        before = _live_count(base)
-        for _ in range(20):
-            status, headers, body = _get(f"{base}/health/live")
-            assert status == 200 and json.loads(body) == {"status": "ok"}
+        status, headers, body = _get(f"{base}/health/live")
+        assert status == 200 and json.loads(body) == {"status": "ok"}
         # No worker beats: not ready (and said in the log).
+        for _ in range(19):
+            assert _get(f"{base}/health/ready")[0] == 503
         status, headers, body = _get(
             f"{base}/health/ready", {"X-Request-ID": "probe-77"}
         )
@@ -100,10 +111,12 @@ def test_two_gunicorn_workers_report_together_and_log_json(tmp_path):
         assert headers["X-Request-ID"] == "probe-77"
         assert json.loads(body)["checks"]["workers_alive"]["status"] == "fail"
 
-        assert _get(f"{base}/metrics")[0] == 401
+        assert _get(f"{base}/metrics", HTTPS)[0] == 401
+        # Plain HTTP: sent to HTTPS first, the token never travels in clear.
+        assert _get(f"{base}/metrics")[0] == 301
         samples = _scrape(base)
         # Every request, whichever worker process answered it.
-        assert samples[("oms_http_request_duration_seconds_count", LIVE)] == before + 20
+        assert samples[("oms_http_request_duration_seconds_count", READY_503)] == 20
         assert samples[("oms_ready", ())] == 0
         assert samples[("oms_workers_alive", ())] == 0
         assert list(metrics_dir.glob("histogram_*.db"))
@@ -114,7 +127,8 @@ def test_two_gunicorn_workers_report_together_and_log_json(tmp_path):
     for line in stderr.splitlines():
         if line.startswith("{"):
             records.append(json.loads(line))
-    (not_ready,) = [r for r in records if r["message"].startswith("Not ready")]
+    (not_ready,) = [r for r in records if r["request_id"] == "probe-77"]
     assert not_ready["request_id"] == "probe-77"
     assert not_ready["level"] == "WARNING"
+    assert not_ready["message"].startswith("Not ready")
     assert "workers_alive" in not_ready["message"]
