@@ -216,4 +216,4 @@ def test_admin_page_needs_the_login_the_full_stack_checks(db):
 def test_the_api_stack_echoes_the_request_id():
     status, headers, _ = call("GET", "/api/v1/no-such-thing/", X_REQUEST_ID="api-5")
     assert status == 404
-    assert headers["x-request-id"] == "api-5"
+    assert headers["x-request-id"] == ["api-5"]
