@@ -31,3 +31,12 @@ def post_worker_init(worker) -> None:
     get_resolver().url_patterns  # noqa: B018  (imports every view)
     gc.collect()
     gc.freeze()
+
+
+def child_exit(server, worker) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR set (docs/operations.md, "Metrics"), a
+    worker that exits leaves its live gauges behind: mark them dead."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -22,8 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from connections.inbox.messages import failed_after_taken_q
-from connections.models import InboundMessage, OutboundMessage
+from connections.models import OutboundMessage
+from connections.selectors import inbound_failed, outbound_failed
 from core.charts import column_series, horizontal_bars
 from core.tasks import app
 from fulfillment.models import (
@@ -225,7 +225,7 @@ def dashboard_context(*, user) -> dict:
     return context
 
 
-def _counts(querysets: dict[str, QuerySet]) -> dict[str, int]:
+def querysets_count(querysets: dict[str, QuerySet]) -> dict[str, int]:
     """Count several querysets in one round trip (a UNION of COUNTs)."""
     if not querysets:
         return {}
@@ -333,7 +333,7 @@ def _needs_attention(*, user, now) -> list[tuple[str, int, str]]:
             "connections.view_inboundmessage",
             gettext("Order messages that failed (taken in, not written)"),
             # Read from the (status, received_at) index.
-            InboundMessage.objects.filter(failed_after_taken_q()),
+            inbound_failed(),
             reverse("admin:connections_inboundmessage_changelist")
             + "?status=failed_taken",
         ),
@@ -341,11 +341,11 @@ def _needs_attention(*, user, now) -> list[tuple[str, int, str]]:
             "outbox",
             "connections.view_outboundmessage",
             "Messages to the shops that failed",
-            OutboundMessage.objects.filter(status=OutboundMessage.Status.FAILED),
+            outbound_failed(),
             reverse("admin:connections_outboundmessage_changelist")
             + f"?status__exact={OutboundMessage.Status.FAILED}",
         ),
     ]
     shown = [row for row in candidates if user.has_perm(row[1])]
-    counts = _counts({name: queryset for name, _, _, queryset, _ in shown})
+    counts = querysets_count({name: queryset for name, _, _, queryset, _ in shown})
     return [(label, counts[name], url) for name, _, label, _, url in shown]

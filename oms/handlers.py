@@ -6,7 +6,8 @@ no browser session, no login, no cookie. Those requests skip the middleware
 that only serves a browser session (sessions, CSRF, the logged-in user,
 messages, the field-history user, login lockouts), which is most of what a
 webhook's acknowledgement would otherwise cost. They keep what protects every
-response (`API_MIDDLEWARE`): SecurityMiddleware (HTTPS redirect, HSTS,
+response (`API_MIDDLEWARE`): the request id and the request timings
+(docs/operations.md, "Observability"), SecurityMiddleware (HTTPS redirect, HSTS,
 nosniff), ApiJsonMiddleware (every error under `/api/` is JSON: a body
 over the limit a 413, a NUL in the address a 400, Django's 404/405/500
 pages as JSON), the Content Security Policy (the docs page is HTML),
@@ -29,6 +30,8 @@ API_PREFIX = "/api/"
 # The middleware kept for `/api/` (in the order settings.MIDDLEWARE gives).
 API_MIDDLEWARE = frozenset(
     {
+        "core.request_id.RequestIdMiddleware",
+        "oms.health.metrics.RequestMetricsMiddleware",
         "django.middleware.security.SecurityMiddleware",
         "core.middleware.ApiJsonMiddleware",
         "oms.csp.ContentSecurityPolicyMiddleware",

@@ -87,6 +87,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer (redirects too) carries X-Request-ID, every log line
+    # its request id, and the timings cover the whole stack (docs/operations.md).
+    "core.request_id.RequestIdMiddleware",
+    "oms.health.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Under /api/ every error is JSON (a NUL in the address, a body over
     # DATA_UPLOAD_MAX_MEMORY_SIZE, Django's own 404/405/500 pages).
@@ -215,7 +219,9 @@ if not DEBUG:
     SECURE_REFERRER_POLICY = "same-origin"
     X_FRAME_OPTIONS = "DENY"
     SESSION_COOKIE_HTTPONLY = True
-    SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+    # The load balancer's probes may come over plain HTTP (/metrics, which
+    # carries a bearer token, does not).
+    SECURE_REDIRECT_EXEMPT = [r"^health/"]
     proxy_header = os.environ.get("SECURE_PROXY_SSL_HEADER_NAME", "")
     if proxy_header:
         SECURE_PROXY_SSL_HEADER = (proxy_header, "https")
@@ -337,10 +343,38 @@ if OMS_ALLOCATION_MODE not in {"partial", "all_or_nothing"}:
         f"not {OMS_ALLOCATION_MODE!r}."
     )
 
+# Logs go to the console (stderr), each record with the request id of the
+# request or job it belongs to (core.request_id): one JSON object a line
+# ("json", the default with DEBUG off, for a log collector) or plain text
+# ("text", the default in DEBUG, for a person at a terminal).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(
+        f"LOG_FORMAT must be 'json' or 'text', not {LOG_FORMAT!r}."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "core.request_id.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+            },
+        },
+        "text": {"format": "%(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         # One line per task start and finish drowns the console; keep failures.
@@ -349,6 +383,40 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# ---- Observability (docs/operations.md): /health/live, /health/ready,
+# /metrics, Sentry.
+
+# /health/ready answers 503 past these (0 = no limit): jobs waiting, seconds
+# the oldest due job has waited, workers beating at least (when tasks go to
+# a worker), seconds the oldest unprocessed inbound message has waited. The
+# outbox's most overdue message past OMS_HEALTH_OUTBOX_OVERDUE_MAX_SECONDS is
+# a warning only (a shop may be down), as are failed messages and dead workers.
+OMS_HEALTH_QUEUE_DEPTH_MAX = int(os.environ.get("OMS_HEALTH_QUEUE_DEPTH_MAX", "10000"))
+OMS_HEALTH_QUEUE_WAIT_MAX_SECONDS = float(
+    os.environ.get("OMS_HEALTH_QUEUE_WAIT_MAX_SECONDS", "900")
+)
+OMS_HEALTH_WORKERS_MIN = int(os.environ.get("OMS_HEALTH_WORKERS_MIN", "1"))
+OMS_HEALTH_INBOX_WAIT_MAX_SECONDS = float(
+    os.environ.get("OMS_HEALTH_INBOX_WAIT_MAX_SECONDS", "900")
+)
+OMS_HEALTH_OUTBOX_OVERDUE_MAX_SECONDS = float(
+    os.environ.get("OMS_HEALTH_OUTBOX_OVERDUE_MAX_SECONDS", "3600")
+)
+# /metrics answers a scraper sending `Authorization: Bearer <token>`; without
+# a token it is open in DEBUG only (404 otherwise).
+OMS_METRICS_TOKEN = os.environ.get("OMS_METRICS_TOKEN", "")
+# Errors in requests and jobs go to Sentry when SENTRY_DSN is set.
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from oms.health.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT", ""),
+        release=os.environ.get("SENTRY_RELEASE", ""),
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )
 
 
 # The one outbox (Shopify, WooCommerce, our signed webhooks): each request

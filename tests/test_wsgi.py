@@ -98,6 +98,9 @@ def test_every_middleware_is_placed_in_or_out_of_the_api_stack():
         handlers.BROWSER_MIDDLEWARE
     )
     assert handlers.api_middleware() == [
+        # Every answer carries its request id and is timed (oms.health).
+        "core.request_id.RequestIdMiddleware",
+        "oms.health.metrics.RequestMetricsMiddleware",
         "django.middleware.security.SecurityMiddleware",
         "core.middleware.ApiJsonMiddleware",
         "oms.csp.ContentSecurityPolicyMiddleware",
@@ -207,3 +210,10 @@ def test_admin_page_needs_the_login_the_full_stack_checks(db):
 
     assert status == 302
     assert headers["location"][0].startswith("/admin/login/")
+
+
+@pytest.mark.django_db
+def test_the_api_stack_echoes_the_request_id():
+    status, headers, _ = call("GET", "/api/v1/no-such-thing/", X_REQUEST_ID="api-5")
+    assert status == 404
+    assert headers["x-request-id"] == ["api-5"]

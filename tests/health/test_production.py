@@ -1,0 +1,134 @@
+"""The endpoints as production runs them: gunicorn with two worker processes
+and production settings (DEBUG off: JSON logs, HTTPS redirect), metrics in
+prometheus_client's multiprocess mode."""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.database import database_url
+from tests.test_settings import free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = secrets.token_urlsafe(20)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _get(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with OPENER.open(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+READY_503 = (("method", "GET"), ("status", "503"), ("view", "health-ready"))
+
+
+# What the TLS proxy in front adds: /metrics is served over HTTPS only.
+HTTPS = {"X-Forwarded-Proto": "https"}
+
+
+def _scrape(base: str) -> dict:
+    status, _, body = _get(
+        f"{base}/metrics", {"Authorization": f"Bearer {TOKEN}", **HTTPS}
+    )
+    assert status == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_gunicorn_workers_report_together_and_log_json(tmp_path):
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    env = {
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database_url(),
+        "OMS_TASKS_BACKEND": "database",
+        "OMS_HEALTH_WORKERS_MIN": "1",
+        "OMS_METRICS_TOKEN": TOKEN,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "SECURE_PROXY_SSL_HEADER_NAME": "HTTP_X_FORWARDED_PROTO",
+    }
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "LOG_FORMAT", "SENTRY_"))
+    }
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "oms.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        cwd=ROOT,
+        env={**clean, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        # Plain HTTP is fine for the probes (no redirect to HTTPS).
+        assert wait_for(f"{base}/health/live", {}).status == 200
+        status, headers, body = _get(f"{base}/health/live")
+        assert status == 200 and json.loads(body) == {"status": "ok"}
+        # No worker beats: not ready (and said in the log).
+        for _ in range(19):
+            assert _get(f"{base}/health/ready")[0] == 503
+        status, headers, body = _get(
+            f"{base}/health/ready", {"X-Request-ID": "probe-77"}
+        )
+        assert status == 503
+        assert headers["X-Request-ID"] == "probe-77"
+        assert json.loads(body)["checks"]["workers_alive"]["status"] == "fail"
+
+        assert _get(f"{base}/metrics", HTTPS)[0] == 401
+        # Plain HTTP: sent to HTTPS first, the token never travels in clear.
+        assert _get(f"{base}/metrics")[0] == 301
+        samples = _scrape(base)
+        # Every request, whichever worker process answered it.
+        assert samples[("oms_http_request_duration_seconds_count", READY_503)] == 20
+        assert samples[("oms_ready", ())] == 0
+        assert samples[("oms_workers_alive", ())] == 0
+        assert list(metrics_dir.glob("histogram_*.db"))
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=20)
+    records = []
+    for line in stderr.splitlines():
+        if line.startswith("{"):
+            records.append(json.loads(line))
+    (not_ready,) = [r for r in records if r["request_id"] == "probe-77"]
+    assert not_ready["request_id"] == "probe-77"
+    assert not_ready["level"] == "WARNING"
+    assert not_ready["message"].startswith("Not ready")
+    assert "workers_alive" in not_ready["message"]

@@ -1,0 +1,236 @@
+"""/health/live and /health/ready: what a load balancer reads."""
+
+import socket
+from datetime import timedelta
+
+import pytest
+from django.db import connections
+from django.test import override_settings
+from django.utils import timezone
+
+from connections.models import InboundMessage, OutboundMessage
+from core.models import WorkerHeartbeat
+from oms.dashboard import dashboard_figures_refresh
+from oms.health import checks
+
+DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+CHECKS = {
+    "database",
+    "queue_depth",
+    "queue_oldest_wait_seconds",
+    "workers_alive",
+    "workers_dead",
+    "inbox_waiting",
+    "inbox_oldest_wait_seconds",
+    "inbox_failed",
+    "outbox_pending",
+    "outbox_overdue_seconds",
+    "outbox_failed",
+}
+
+
+def _inbound(channel, **fields) -> InboundMessage:
+    return InboundMessage.objects.create(
+        channel=channel,
+        source=InboundMessage.Source.API,
+        topic="orders/create",
+        **fields,
+    )
+
+
+def _outbound(channel, **fields) -> OutboundMessage:
+    return OutboundMessage.objects.create(
+        channel=channel, platform="generic", kind="order.created", **fields
+    )
+
+
+def test_live_answers_without_the_database(client):
+    # No django_db mark: a query would raise.
+    response = client.get("/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_ready_lists_every_check_with_its_status_and_figure(client):
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == CHECKS
+    assert body["checks"]["queue_depth"] == {
+        "status": "ok",
+        "value": 0,
+        "threshold": 10000,
+        "detail": "",
+    }
+
+
+@pytest.mark.django_db
+def test_ready_is_a_few_queries(client, django_assert_max_num_queries):
+    # The savepoint, its statement timeout and its release; six reads.
+    with django_assert_max_num_queries(9):
+        assert client.get("/health/ready").status_code == 200
+
+
+@pytest.mark.django_db
+def test_ready_needs_no_login_and_is_never_cached(client):
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    assert "no-cache" in response["Cache-Control"]
+    # Not a page: the fixed strict policy, no nonce.
+    assert (
+        response["Content-Security-Policy"]
+        == "default-src 'none'; frame-ancestors 'none'"
+    )
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.django_db
+def test_ready_is_503_when_the_database_does_not_answer(client, monkeypatch):
+    unreachable = connections["default"].__class__(
+        {
+            **connections["default"].settings_dict,
+            "HOST": "127.0.0.1",
+            "PORT": _closed_port(),
+        },
+        "default",
+    )
+    monkeypatch.setattr(checks, "connection", unreachable)
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "fail"
+    assert body["checks"] == {
+        "database": {
+            "status": "fail",
+            "value": None,
+            "threshold": None,
+            "detail": "OperationalError",
+        }
+    }
+
+
+@pytest.mark.django_db
+def test_failed_messages_warn_without_failing_readiness(client, channel):
+    _inbound(channel, status=InboundMessage.Status.FAILED)
+    # Refused at once (4xx): its sender was told; not a failure to look at.
+    _inbound(channel, status=InboundMessage.Status.FAILED, response_status=422)
+    _outbound(channel, dedupe_key="SO-1", status=OutboundMessage.Status.FAILED)
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "warning"
+    assert body["checks"]["inbox_failed"]["status"] == "warning"
+    assert body["checks"]["inbox_failed"]["value"] == 1
+    assert body["checks"]["outbox_failed"]["status"] == "warning"
+    assert body["checks"]["outbox_failed"]["value"] == 1
+
+
+@pytest.mark.django_db
+def test_an_inbound_message_waiting_too_long_fails_readiness(client, channel):
+    _inbound(channel, received_at=timezone.now() - timedelta(seconds=120))
+    _inbound(channel)
+    with override_settings(OMS_HEALTH_INBOX_WAIT_MAX_SECONDS=60):
+        response = client.get("/health/ready")
+    assert response.status_code == 503
+    checks_read = response.json()["checks"]
+    assert checks_read["inbox_waiting"]["value"] == 2
+    assert checks_read["inbox_oldest_wait_seconds"]["status"] == "fail"
+    assert checks_read["inbox_oldest_wait_seconds"]["value"] >= 120
+
+
+@pytest.mark.django_db
+def test_an_overdue_outbound_message_is_a_warning(client, channel):
+    _outbound(
+        channel,
+        dedupe_key="SO-2",
+        next_attempt_at=timezone.now() - timedelta(seconds=600),
+    )
+    with override_settings(OMS_HEALTH_OUTBOX_OVERDUE_MAX_SECONDS=300):
+        response = client.get("/health/ready")
+    assert response.status_code == 200
+    checks_read = response.json()["checks"]
+    assert checks_read["outbox_pending"]["value"] == 1
+    assert checks_read["outbox_overdue_seconds"]["status"] == "warning"
+
+
+@pytest.mark.django_db
+@override_settings(TASKS=DATABASE_QUEUE, OMS_HEALTH_QUEUE_DEPTH_MAX=1)
+def test_a_queue_deeper_than_its_limit_fails_readiness(client):
+    dashboard_figures_refresh.enqueue()
+    assert client.get("/health/ready").status_code == 200
+    dashboard_figures_refresh.enqueue()
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["checks"]["queue_depth"] == {
+        "status": "fail",
+        "value": 2,
+        "threshold": 1,
+        "detail": "",
+    }
+
+
+@pytest.mark.django_db
+@override_settings(TASKS=DATABASE_QUEUE, OMS_HEALTH_QUEUE_WAIT_MAX_SECONDS=60)
+def test_a_job_waiting_too_long_fails_readiness(client):
+    dashboard_figures_refresh.using(
+        run_after=timezone.now() - timedelta(seconds=300)
+    ).enqueue()
+    # Due at once: waiting since now.
+    dashboard_figures_refresh.enqueue()
+    # Not due yet: not waiting.
+    dashboard_figures_refresh.using(
+        run_after=timezone.now() + timedelta(hours=1)
+    ).enqueue()
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    checks_read = response.json()["checks"]
+    assert checks_read["queue_depth"]["value"] == 2
+    assert checks_read["queue_oldest_wait_seconds"]["status"] == "fail"
+    assert checks_read["queue_oldest_wait_seconds"]["value"] >= 300
+
+
+def _beat(worker_id: str, seconds_ago: float) -> None:
+    seen = timezone.now() - timedelta(seconds=seconds_ago)
+    WorkerHeartbeat.objects.create(
+        worker_id=worker_id, host="h", pid=1, started_at=seen, seen_at=seen
+    )
+
+
+@pytest.mark.django_db
+@override_settings(OMS_TASKS_BACKEND="database", OMS_HEALTH_WORKERS_MIN=1)
+def test_no_living_worker_fails_readiness_when_tasks_need_one(client):
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["checks"]["workers_alive"]["status"] == "fail"
+
+
+@pytest.mark.django_db
+@override_settings(OMS_TASKS_BACKEND="database", OMS_HEALTH_WORKERS_MIN=1)
+def test_a_dead_worker_is_reported_beside_a_living_one(client, settings):
+    _beat("alive", seconds_ago=1)
+    _beat("dead", seconds_ago=settings.OMS_WORKER_STALE_SECONDS + 5)
+    # Dead long ago: no longer reported.
+    _beat("gone", seconds_ago=2 * 3600)
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "warning"
+    assert body["checks"]["workers_alive"]["value"] == 1
+    assert body["checks"]["workers_alive"]["status"] == "ok"
+    assert body["checks"]["workers_dead"]["value"] == 1
+    assert body["checks"]["workers_dead"]["status"] == "warning"
+
+
+@pytest.mark.django_db
+def test_a_worker_is_not_required_when_tasks_run_in_process(client):
+    # The tests' settings: OMS_TASKS_BACKEND=immediate.
+    response = client.get("/health/ready")
+    assert response.json()["checks"]["workers_alive"]["status"] == "ok"
+    assert response.json()["checks"]["workers_alive"]["threshold"] == 0
