@@ -181,8 +181,54 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 # `pip install .` carries them; not named `static`, which Django's app finder
 # would list a second time.
 STATICFILES_DIRS = [BASE_DIR / "oms" / "assets"]
+# Files the system keeps (labels, scan forms, print batches, import files) go
+# through Django's storage API: a private folder (MEDIA_ROOT) by default, an
+# S3-compatible bucket with OMS_STORAGE=s3 (docs/operations.md). They are
+# never served from a public URL: the views that check permissions stream
+# them, so there is no MEDIA_URL.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
+OMS_STORAGE = os.environ.get("OMS_STORAGE", "filesystem")
+if OMS_STORAGE == "filesystem":
+    DEFAULT_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
+    }
+elif OMS_STORAGE == "s3":
+    from botocore.config import Config as S3Config
+
+    S3_TIMEOUT = float(os.environ.get("AWS_S3_TIMEOUT", "10"))
+    DEFAULT_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
+            "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            # Another S3-compatible service (MinIO, Ceph, R2…): its address.
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "location": os.environ.get("AWS_LOCATION", ""),
+            # Private objects; a name written twice is never overwritten.
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+            # Every call to the bucket is bounded (seconds).
+            "client_config": S3Config(
+                connect_timeout=S3_TIMEOUT,
+                read_timeout=S3_TIMEOUT,
+                retries={"max_attempts": 3},
+            ),
+        },
+    }
+    if not DEFAULT_STORAGE["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured(
+            "OMS_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME (docs/operations.md)."
+        )
+else:
+    raise ImproperlyConfigured(
+        f"OMS_STORAGE must be 'filesystem' or 's3', not {OMS_STORAGE!r}."
+    )
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": DEFAULT_STORAGE,
     # Outside debug, whitenoise serves hashed, compressed files from
     # STATIC_ROOT (run `manage.py collectstatic` when deploying).
     "staticfiles": {

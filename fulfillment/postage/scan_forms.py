@@ -22,6 +22,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from core.exceptions import DomainError
+from core.files import file_delete, file_store
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.locks import lock_postages_for_scan_form, lock_scan_form
@@ -194,9 +195,17 @@ def scan_form_file_fetch(*, form_id: int) -> ScanForm:
             message=f"The form's PDF could not be fetched: {error}"[:500]
         )
         raise
-    ScanForm.objects.filter(pk=form_id, form_file__isnull=True).update(
-        form_file=data, message=""
+    name = file_store(
+        model=ScanForm,
+        field="form_file",
+        filename=f"scan-form-{form_id}.pdf",
+        content=data,
     )
+    kept = ScanForm.objects.filter(pk=form_id, form_file__isnull=True).update(
+        form_file=name, message=""
+    )
+    if not kept:  # another fetch kept its copy first
+        file_delete(model=ScanForm, field="form_file", names=[name])
     form.refresh_from_db()
     return form
 
@@ -207,7 +216,7 @@ def scan_form_file_fetch_task(form_id: int) -> str:
         form = scan_form_file_fetch(form_id=form_id)
     except DomainError as error:
         return str(error)
-    return f"{len(form.form_file or b'')} bytes"
+    return form.form_file.name if form.form_file else "no file"
 
 
 @task()
