@@ -1,5 +1,7 @@
 """Settings for the OMS, read from the environment (see .env.example)."""
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 
@@ -53,6 +55,25 @@ if not SECRET_KEY:
         )
     # Only for local trial runs; production refuses to start without a key.
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+
+# Secrets at rest (shop tokens, webhook secrets, carrier keys) are encrypted
+# with these Fernet keys, separated by commas: the first encrypts, all
+# decrypt (core/encryption.py; rotation in docs/operations.md). Generate one
+# with `python -c 'from cryptography.fernet import Fernet;
+# print(Fernet.generate_key().decode())'`.
+OMS_FIELD_ENCRYPTION_KEYS = env_list("OMS_FIELD_ENCRYPTION_KEYS")
+if not OMS_FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "OMS_FIELD_ENCRYPTION_KEYS must be set when DEBUG is off: the key "
+            "that encrypts shop tokens and webhook secrets (docs/operations.md)."
+        )
+    # Only for local trial runs and tests: a key derived from SECRET_KEY.
+    OMS_FIELD_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(
+            hashlib.sha256(f"oms-field-encryption:{SECRET_KEY}".encode()).digest()
+        ).decode()
+    ]
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

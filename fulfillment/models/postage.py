@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from core.encryption import EncryptedTextField
 from core.files import PrivateFileField
 from orders.models import RatePreference
 
@@ -32,7 +33,7 @@ class CarrierAccount(models.Model):
     kind = models.CharField(max_length=10, choices=Kind, default=Kind.MANUAL)
     mode = models.CharField(max_length=10, choices=Mode, default=Mode.TEST)
     # Write-only: the admin never shows it back.
-    api_key = models.CharField("EasyPost API key", max_length=200, blank=True)
+    api_key = EncryptedTextField("EasyPost API key", max_length=200, blank=True)
     carrier_account_ids = models.CharField(
         "EasyPost carrier accounts",
         max_length=500,
