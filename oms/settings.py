@@ -382,7 +382,20 @@ OMS_PERIODIC_TASKS: list[tuple[str, int]] = [
     # (median hours to ship, returns by reason) at most 5 minutes old.
     ("oms.tallies.tallies_fold", 60),
     ("oms.dashboard.dashboard_figures_refresh", 240),
+    # Rows and files past their retention period (OMS_RETENTION_*), daily.
+    ("oms.retention.retention_prune_task", 24 * 3600),
 ]
+# Retention (days; 0 keeps forever): applied inbound and delivered outbound
+# messages, sent customer e-mails, finished import and print jobs with their
+# files, scan form PDFs and voided labels' files. A bought label is kept for
+# the later of its channel's return window and OMS_RETENTION_CLAIM_DAYS after
+# delivery, and while its order has an open return (returns/services/retention.py).
+OMS_RETENTION_INBOX_DAYS = int(os.environ.get("OMS_RETENTION_INBOX_DAYS", "30"))
+OMS_RETENTION_OUTBOX_DAYS = int(os.environ.get("OMS_RETENTION_OUTBOX_DAYS", "30"))
+OMS_RETENTION_EMAIL_DAYS = int(os.environ.get("OMS_RETENTION_EMAIL_DAYS", "90"))
+OMS_RETENTION_JOB_DAYS = int(os.environ.get("OMS_RETENTION_JOB_DAYS", "30"))
+OMS_RETENTION_FILE_DAYS = int(os.environ.get("OMS_RETENTION_FILE_DAYS", "90"))
+OMS_RETENTION_CLAIM_DAYS = int(os.environ.get("OMS_RETENTION_CLAIM_DAYS", "180"))
 # Carrier scans dated further ahead than this (seconds) are refused.
 OMS_TRACKING_FUTURE_TOLERANCE = float(
     os.environ.get("OMS_TRACKING_FUTURE_TOLERANCE", str(24 * 3600))
