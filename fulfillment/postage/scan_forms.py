@@ -186,7 +186,7 @@ def scan_forms_create_task(
 def scan_form_file_fetch(*, form_id: int) -> ScanForm:
     """Fetch a created form's PDF (no lock while it downloads) and keep it."""
     form = ScanForm.objects.get(pk=form_id)
-    if form.form_file is not None or not form.form_url:
+    if form.form_file or not form.form_url:
         return form
     try:
         data = client.file_download(form.form_url)

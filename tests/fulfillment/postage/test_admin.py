@@ -71,7 +71,7 @@ def test_end_of_day_page_makes_forms_in_background(
     pdf = admin_client.get(reverse("admin:fulfillment_scanform_pdf", args=[form.pk]))
     assert pdf.status_code == 200
     assert pdf["Content-Type"] == "application/pdf"
-    assert pdf.content.startswith(b"%PDF")
+    assert b"".join(pdf.streaming_content).startswith(b"%PDF")
 
 
 def test_scan_form_list_queries_do_not_grow(
