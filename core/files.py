@@ -9,8 +9,8 @@ check permissions stream them (`file_response`).
 
 Writing a file may talk to the network (S3), so callers store it *before*
 the transaction that locks rows and record only its name there; a
-transaction that then rolls back leaves an unreferenced file, which
-`files_prune_orphans` removes. File names are built from row ids and dates
+transaction that then rolls back leaves an unreferenced file behind (private,
+and rare: a purchase recorded twice, a run whose claim was lost). File names are built from row ids and dates
 only: never a customer's name or address.
 """
 
