@@ -6,10 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from connections.models import InboundMessage
-from fulfillment.models import PrintJob, ShipmentPostage
+from connections.models import InboundMessage, OutboundMessage
+from fulfillment.models import PrintJob, ReturnLabel, ShipmentPostage
 from oms.retention import retention_prune
-from orders.models import ImportJob
+from orders.models import CustomerEmail, ImportJob
 from returns.models import ReturnRequest, ReturnStatus
 from tests.support.files import store
 
@@ -139,3 +139,85 @@ def test_a_longer_return_window_keeps_the_label(labelled, channel):
     order, _ = labelled(delivered_days_ago=200)
     retention_prune(now=NOW)
     assert label_kept(order)
+
+
+def outbound(channel, *, status, sent_days_ago):
+    return OutboundMessage.objects.create(
+        channel=channel,
+        platform="generic",
+        kind=OutboundMessage.Kind.choices[0][0],
+        dedupe_key=f"{status}-{sent_days_ago}",
+        status=status,
+        sent_at=days_ago(sent_days_ago),
+    )
+
+
+def test_old_delivered_outbound_messages_are_deleted_failed_ones_kept(channel):
+    old = outbound(channel, status="sent", sent_days_ago=31)
+    young = outbound(channel, status="sent", sent_days_ago=1)
+    failed = outbound(channel, status="failed", sent_days_ago=400)
+    retention_prune(now=NOW)
+    assert set(OutboundMessage.objects.values_list("pk", flat=True)) == {
+        young.pk,
+        failed.pk,
+    }
+    assert old.pk not in set(OutboundMessage.objects.values_list("pk", flat=True))
+
+
+def test_old_sent_customer_emails_are_deleted(shipped, product):
+    order = shipped([(product, 1)])
+    CustomerEmail.objects.filter(order=order).delete()
+    old = CustomerEmail.objects.create(
+        order=order,
+        kind="order_received",
+        key="old",
+        to="a@example.com",
+        status=CustomerEmail.Status.SENT,
+        sent_at=days_ago(91),
+    )
+    young = CustomerEmail.objects.create(
+        order=order,
+        kind="order_received",
+        key="young",
+        to="a@example.com",
+        status=CustomerEmail.Status.SENT,
+        sent_at=days_ago(89),
+    )
+    retention_prune(now=NOW)
+    assert list(
+        CustomerEmail.objects.filter(order=order).values_list("pk", flat=True)
+    ) == [young.pk]
+    assert not CustomerEmail.objects.filter(pk=old.pk).exists()
+
+
+def test_a_voided_label_file_goes_after_the_file_period(labelled):
+    order, name = labelled(delivered_days_ago=1)
+    ShipmentPostage.objects.filter(shipment__order=order).update(
+        status=ShipmentPostage.Status.VOIDED, voided_at=days_ago(91)
+    )
+    retention_prune(now=NOW)
+    assert not label_kept(order)
+    assert not exists(ShipmentPostage, "label_file", name)
+
+
+def return_label(order, carrier, *, number, bought_days_ago):
+    name = store(ReturnLabel, "label_file", b"%PDF-1.4 return", "return.pdf")
+    return ReturnLabel.objects.create(
+        order=order,
+        return_number=number,
+        carrier=carrier,
+        status=ReturnLabel.Status.BOUGHT,
+        label_file=name,
+        bought_at=days_ago(bought_days_ago),
+    )
+
+
+def test_a_return_label_is_kept_while_its_return_is_open(labelled, carrier):
+    order, _ = labelled(delivered_days_ago=10)
+    ReturnRequest.objects.create(number="RMA-OPEN", order=order)
+    kept = return_label(order, carrier, number="RMA-OPEN", bought_days_ago=400)
+    gone = return_label(order, carrier, number="RMA-DONE", bought_days_ago=400)
+    retention_prune(now=NOW)
+    kept.refresh_from_db()
+    gone.refresh_from_db()
+    assert kept.label_file and not gone.label_file

@@ -3,6 +3,8 @@ messages long applied and outbound messages long delivered."""
 
 from datetime import datetime
 
+from django.db.models import Q
+
 from connections.models import InboundMessage, OutboundMessage
 from core.retention import retention_cutoff, rows_prune
 
@@ -11,7 +13,6 @@ INBOX_DONE = (
     InboundMessage.Status.DUPLICATE,
     InboundMessage.Status.IGNORED,
 )
-OUTBOX_DONE = (OutboundMessage.Status.SENT, OutboundMessage.Status.SUPERSEDED)
 
 
 def inbox_prune(*, now: datetime) -> int:
@@ -34,6 +35,10 @@ def outbox_prune(*, now: datetime) -> int:
     cutoff = retention_cutoff(now=now, setting="OMS_RETENTION_OUTBOX_DAYS")
     if cutoff is None:
         return 0
+    Status = OutboundMessage.Status
     return rows_prune(
-        OutboundMessage.objects.filter(status__in=OUTBOX_DONE, updated_at__lt=cutoff)
+        OutboundMessage.objects.filter(
+            Q(status=Status.SENT, sent_at__lt=cutoff)
+            | Q(status=Status.SUPERSEDED, updated_at__lt=cutoff)
+        )
     )
