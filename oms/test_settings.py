@@ -10,8 +10,13 @@ import os
 import tempfile
 from pathlib import Path
 
-from oms.settings import *  # noqa: F403
-from oms.settings import STORAGES
+# The development settings (no HTTPS redirect, the development secret key);
+# Django's test runner turns DEBUG itself off while tests run. Processes a test
+# starts inherit it; a test of production settings passes DEBUG=false.
+os.environ.setdefault("DEBUG", "true")
+
+from oms.settings import *  # noqa: E402, F403
+from oms.settings import STORAGES  # noqa: E402
 
 # Files the tests keep go to a folder of their own, shared by the processes a
 # test starts, unless MEDIA_ROOT names one.
