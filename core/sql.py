@@ -1,6 +1,8 @@
 """The core app's raw SQL: each statement here does what the ORM cannot, or
 beat it in a benchmark named in its docstring."""
 
+from datetime import datetime
+
 from django.db import connection
 
 
@@ -47,3 +49,33 @@ def history_context_set(*, context_id: str, metadata_json: str) -> None:
             "set_config('pghistory.context_metadata', %s, true)",
             [context_id, metadata_json],
         )
+
+
+def finished_tasks_delete(*, before: datetime, batch: int) -> int:
+    """Delete up to `batch` Procrastinate jobs that ended (succeeded, failed,
+    cancelled, aborted) with no event since `before`; return how many went.
+
+    Procrastinate's Django models are read-only, and its own
+    `delete_old_jobs` deletes every old job at once, which fails on the
+    foreign key from `procrastinate_periodic_defers` (no ON DELETE): the
+    latest defer of each periodic task keeps its job, so it is skipped here.
+    Events go with their job (ON DELETE CASCADE)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            DELETE FROM procrastinate_jobs WHERE id IN (
+                SELECT job.id FROM procrastinate_jobs job
+                WHERE job.status IN ('succeeded', 'failed', 'cancelled', 'aborted')
+                  AND NOT EXISTS (
+                      SELECT 1 FROM procrastinate_periodic_defers defer
+                      WHERE defer.job_id = job.id)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM procrastinate_events event
+                      WHERE event.job_id = job.id AND event.at >= %s)
+                ORDER BY job.id
+                LIMIT %s
+                FOR UPDATE SKIP LOCKED)
+            """,
+            [before, batch],
+        )
+        return cursor.rowcount

@@ -1,5 +1,7 @@
 """Settings for the OMS, read from the environment (see .env.example)."""
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 
@@ -54,6 +56,25 @@ if not SECRET_KEY:
         )
     # Only for local trial runs; production refuses to start without a key.
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+
+# Secrets at rest (shop tokens, webhook secrets, carrier keys) are encrypted
+# with these Fernet keys, separated by commas: the first encrypts, all
+# decrypt (core/encryption.py; rotation in docs/operations.md). Generate one
+# with `python -c 'from cryptography.fernet import Fernet;
+# print(Fernet.generate_key().decode())'`.
+OMS_FIELD_ENCRYPTION_KEYS = env_list("OMS_FIELD_ENCRYPTION_KEYS")
+if not OMS_FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "OMS_FIELD_ENCRYPTION_KEYS must be set when DEBUG is off: the key "
+            "that encrypts shop tokens and webhook secrets (docs/operations.md)."
+        )
+    # Only for local trial runs and tests: a key derived from SECRET_KEY.
+    OMS_FIELD_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(
+            hashlib.sha256(f"oms-field-encryption:{SECRET_KEY}".encode()).digest()
+        ).decode()
+    ]
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -185,8 +206,54 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 # `pip install .` carries them; not named `static`, which Django's app finder
 # would list a second time.
 STATICFILES_DIRS = [BASE_DIR / "oms" / "assets"]
+# Files the system keeps (labels, scan forms, print batches, import files) go
+# through Django's storage API: a private folder (MEDIA_ROOT) by default, an
+# S3-compatible bucket with OMS_STORAGE=s3 (docs/operations.md). They are
+# never served from a public URL: the views that check permissions stream
+# them, so there is no MEDIA_URL.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
+OMS_STORAGE = os.environ.get("OMS_STORAGE", "filesystem")
+if OMS_STORAGE == "filesystem":
+    DEFAULT_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
+    }
+elif OMS_STORAGE == "s3":
+    from botocore.config import Config as S3Config
+
+    S3_TIMEOUT = float(os.environ.get("AWS_S3_TIMEOUT", "10"))
+    DEFAULT_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
+            "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            # Another S3-compatible service (MinIO, Ceph, R2…): its address.
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "location": os.environ.get("AWS_LOCATION", ""),
+            # Private objects; a name written twice is never overwritten.
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+            # Every call to the bucket is bounded (seconds).
+            "client_config": S3Config(
+                connect_timeout=S3_TIMEOUT,
+                read_timeout=S3_TIMEOUT,
+                retries={"max_attempts": 3},
+            ),
+        },
+    }
+    if not DEFAULT_STORAGE["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured(
+            "OMS_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME (docs/operations.md)."
+        )
+else:
+    raise ImproperlyConfigured(
+        f"OMS_STORAGE must be 'filesystem' or 's3', not {OMS_STORAGE!r}."
+    )
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": DEFAULT_STORAGE,
     # Outside debug, whitenoise serves hashed, compressed files from
     # STATIC_ROOT (run `manage.py collectstatic` when deploying).
     "staticfiles": {
@@ -301,6 +368,7 @@ PROCRASTINATE_IMPORT_PATHS = [
     "connections.inbox.processing",
     "oms.tallies",
     "oms.dashboard",
+    "oms.retention",
 ]
 # Deferring goes through Django's connection (in the caller's transaction), or
 # runs the task at once in immediate mode (core.tasks).
@@ -324,6 +392,17 @@ OMS_WORKER_POLL_SECONDS = float(os.environ.get("OMS_WORKER_POLL_SECONDS", "5"))
 OMS_JOB_INPROCESS_STALE_SECONDS = float(
     os.environ.get("OMS_JOB_INPROCESS_STALE_SECONDS", "600")
 )
+# Retention (days; 0 keeps forever): applied inbound and delivered outbound
+# messages, sent customer e-mails, finished import and print jobs with their
+# files, scan form PDFs and voided labels' files. A bought label is kept for
+# the later of its channel's return window and OMS_RETENTION_CLAIM_DAYS after
+# delivery, and while its order has an open return (returns/services/retention.py).
+OMS_RETENTION_INBOX_DAYS = int(os.environ.get("OMS_RETENTION_INBOX_DAYS", "30"))
+OMS_RETENTION_OUTBOX_DAYS = int(os.environ.get("OMS_RETENTION_OUTBOX_DAYS", "30"))
+OMS_RETENTION_EMAIL_DAYS = int(os.environ.get("OMS_RETENTION_EMAIL_DAYS", "90"))
+OMS_RETENTION_JOB_DAYS = int(os.environ.get("OMS_RETENTION_JOB_DAYS", "30"))
+OMS_RETENTION_FILE_DAYS = int(os.environ.get("OMS_RETENTION_FILE_DAYS", "90"))
+OMS_RETENTION_CLAIM_DAYS = int(os.environ.get("OMS_RETENTION_CLAIM_DAYS", "180"))
 # Carrier scans dated further ahead than this (seconds) are refused.
 OMS_TRACKING_FUTURE_TOLERANCE = float(
     os.environ.get("OMS_TRACKING_FUTURE_TOLERANCE", str(24 * 3600))

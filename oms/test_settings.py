@@ -7,6 +7,8 @@ overridable from the environment, so a test can start a worker with
 """
 
 import os
+import tempfile
+from pathlib import Path
 
 # The development settings (no HTTPS redirect, the development secret key);
 # Django's test runner turns DEBUG itself off while tests run. Processes a test
@@ -14,6 +16,18 @@ import os
 os.environ.setdefault("DEBUG", "true")
 
 from oms.settings import *  # noqa: E402, F403
+from oms.settings import STORAGES  # noqa: E402
+
+# Files the tests keep go to a folder of their own, shared by the processes a
+# test starts, unless MEDIA_ROOT names one.
+MEDIA_ROOT = Path(
+    os.environ.get("MEDIA_ROOT") or Path(tempfile.gettempdir()) / "oms-test-media"
+)
+if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
+    STORAGES = {
+        **STORAGES,
+        "default": {**STORAGES["default"], "OPTIONS": {"location": MEDIA_ROOT}},
+    }
 
 # Tasks run in the process that enqueues them unless a test asks for the queue.
 OMS_TASKS_BACKEND = os.environ.get("OMS_TASKS_BACKEND", "immediate")

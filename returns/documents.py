@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from fulfillment.documents import labels_to_pdf
 from fulfillment.exceptions import FulfillmentError, LabelDoesNotFitError
 from fulfillment.models.postage import ReturnLabel as PrepaidLabel
-from fulfillment.postage.labels import label_as_pdf
+from fulfillment.postage.labels import label_as_pdf, label_read
 from orders.models import CustomerEmail
 from returns import selectors
 from returns.models import ReturnRequest
@@ -45,7 +45,8 @@ def return_label_pdf(*, return_request: ReturnRequest) -> bytes:
     )
     if prepaid is not None:
         # EasyPost may send a PNG although a PDF was asked for.
-        return label_as_pdf(bytes(prepaid), f"return {return_request.number}")
+        data = label_read(model=PrepaidLabel, name=prepaid)
+        return label_as_pdf(data, f"return {return_request.number}")
     label = selectors.return_label(return_request=return_request)
     return labels_to_pdf(
         [label],

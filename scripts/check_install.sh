@@ -20,6 +20,7 @@ mkdir "$work/run"
 cd "$work/run"
 export DJANGO_SETTINGS_MODULE=oms.settings DEBUG=0 ALLOWED_HOSTS=oms.example.com
 export SECRET_KEY="check-install-$(date +%s%N)-not-a-real-secret-but-long-enough-for-django"
+export OMS_FIELD_ENCRYPTION_KEYS="$("$work/venv/bin/python" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 "$work/venv/bin/python" -m django check --deploy --fail-level WARNING
 "$work/venv/bin/python" - <<'PY'

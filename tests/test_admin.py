@@ -333,7 +333,7 @@ def test_import_job_list_query_count_does_not_grow(admin_client, channel, superu
         for index in range(n):
             ImportJob.objects.create(
                 filename=f"f{index}.csv",
-                source=b"",
+                source=None,
                 channel=channel,
                 created_by=superuser,
             )

@@ -156,8 +156,8 @@ def failures(shipped, user):
         for _ in range(n):
             order = shipped([(ProductFactory(), 1)])
             refund_create(order=order, amount="1.00", actor=user)
-            ImportJob.objects.create(filename="a.csv", source=b"", status="failed")
-            ImportJob.objects.create(filename="b.csv", source=b"", status="done")
+            ImportJob.objects.create(filename="a.csv", source=None, status="failed")
+            ImportJob.objects.create(filename="b.csv", source=None, status="done")
             PrintJob.objects.create(kind="shipping_label", status="failed")
             for attempt, retry_at in (
                 (WebhookDelivery.MAX_ATTEMPTS, None),

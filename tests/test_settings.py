@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from tests.support.database import database_url
@@ -21,6 +22,8 @@ PRODUCTION_ENV = {
     "DEBUG": "false",
     "SECRET_KEY": secrets.token_urlsafe(60),
     "ALLOWED_HOSTS": "oms.example.com,127.0.0.1",
+    # The tests' own keys: processes started here read the secrets they wrote.
+    "OMS_FIELD_ENCRYPTION_KEYS": ",".join(settings.OMS_FIELD_ENCRYPTION_KEYS),
 }
 
 
@@ -53,9 +56,20 @@ def test_secret_key_is_required_outside_debug():
     assert "SECRET_KEY must be set when DEBUG is off" in refused.stderr
 
 
+def test_field_encryption_keys_are_required_outside_debug():
+    env = {**PRODUCTION_ENV, "OMS_FIELD_ENCRYPTION_KEYS": ""}
+    refused = manage("check", env=env)
+    assert refused.returncode != 0
+    assert "OMS_FIELD_ENCRYPTION_KEYS must be set when DEBUG is off" in refused.stderr
+
+
 def test_debug_is_off_unless_asked_for():
     # given an environment that says nothing about DEBUG
-    env = {"SECRET_KEY": PRODUCTION_ENV["SECRET_KEY"], "ALLOWED_HOSTS": "localhost"}
+    env = {
+        "SECRET_KEY": PRODUCTION_ENV["SECRET_KEY"],
+        "OMS_FIELD_ENCRYPTION_KEYS": PRODUCTION_ENV["OMS_FIELD_ENCRYPTION_KEYS"],
+        "ALLOWED_HOSTS": "localhost",
+    }
 
     # when the settings are read
     shown = manage(

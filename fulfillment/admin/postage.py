@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from core.admin_secrets import secret_hint
 from core.admin_utils import ReadOnlyAdminMixin
 from core.exceptions import DomainError
+from core.files import file_response
 from core.tasks import defer_in_transaction
 from fulfillment.admin.base import FULFIL, PRINT, PermissionsMixin
 from fulfillment.models import Carrier, DocumentKind
@@ -372,12 +373,13 @@ class ScanFormAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(
                 reverse("admin:fulfillment_scanform_changelist")
             )
-        response = HttpResponse(bytes(data), content_type="application/pdf")
-        response["Content-Disposition"] = (
-            f'attachment; filename="scan-form-{day:%Y-%m-%d}-{label_carrier}-'
-            f'{form_id}.pdf"'
+        return file_response(
+            model=ScanForm,
+            field="form_file",
+            name=data,
+            filename=f"scan-form-{day:%Y-%m-%d}-{label_carrier}-{form_id}.pdf",
+            inline=False,
         )
-        return response
 
 
 def postage_buy_queue(request: HttpRequest, choices: list[list]) -> None:

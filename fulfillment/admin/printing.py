@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from core.admin_utils import ReadOnlyAdminMixin, retry_report
 from core.exceptions import DomainError
+from core.files import file_response
 from core.jobs import job_reap, job_waiting_notice, jobs_reap
 from core.responses import pdf_response
 from fulfillment import documents
@@ -202,4 +203,6 @@ class PrintJobAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(
                 reverse("admin:fulfillment_printjob_progress", args=[job.pk])
             )
-        return pdf_response(bytes(job.pdf), job.filename)
+        return file_response(
+            model=PrintJob, field="pdf", name=job.pdf.name, filename=job.filename
+        )

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 
+from core.files import PrivateFileField
 from core.models import BackgroundJob
 from fulfillment.models.shipments import PickList, Shipment
 
@@ -67,7 +68,7 @@ class PrintJob(BackgroundJob):
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     pages = models.PositiveIntegerField(default=0)
-    pdf = models.BinaryField(null=True, blank=True, editable=False)
+    pdf = PrivateFileField(upload_to="print-batches/%Y/%m/")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from core.encryption import EncryptedTextField
+from core.files import PrivateFileField
 from orders.models import RatePreference
 
 
@@ -31,7 +33,7 @@ class CarrierAccount(models.Model):
     kind = models.CharField(max_length=10, choices=Kind, default=Kind.MANUAL)
     mode = models.CharField(max_length=10, choices=Mode, default=Mode.TEST)
     # Write-only: the admin never shows it back.
-    api_key = models.CharField("EasyPost API key", max_length=200, blank=True)
+    api_key = EncryptedTextField("EasyPost API key", max_length=200, blank=True)
     carrier_account_ids = models.CharField(
         "EasyPost carrier accounts",
         max_length=500,
@@ -221,7 +223,7 @@ class ScanForm(models.Model):
     easypost_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=20, blank=True)
     form_url = models.URLField(max_length=500, blank=True)
-    form_file = models.BinaryField(null=True, blank=True, editable=False)
+    form_file = PrivateFileField(upload_to="scan-forms/%Y/%m/")
     tracking_codes = models.JSONField(default=list, blank=True)
     message = models.CharField(max_length=500, blank=True)
     created_by = models.ForeignKey(
@@ -312,7 +314,7 @@ class ShipmentPostage(models.Model):
         "the rates were fetched).",
     )
     label_url = models.URLField(max_length=500, blank=True)
-    label_file = models.BinaryField(null=True, blank=True, editable=False)
+    label_file = PrivateFileField(upload_to="labels/%Y/%m/")
     tracker_id = models.CharField(max_length=64, blank=True)
     bought_at = models.DateTimeField(null=True, blank=True)
     refund_status = models.CharField(max_length=20, choices=Refund, blank=True)
@@ -400,7 +402,7 @@ class ReturnLabel(models.Model):
     label_service = models.CharField(max_length=64, blank=True)
     cost = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
-    label_file = models.BinaryField(null=True, blank=True, editable=False)
+    label_file = PrivateFileField(upload_to="return-labels/%Y/%m/")
     error = models.CharField(max_length=500, blank=True)
     bought_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
+from core.encryption import EncryptedTextField
 from core.models import ProtectedStatusModel, VersionedModel
 from core.tally_triggers import NO_ESTIMATE, tally_triggers
 from inventory.models import Location
@@ -31,7 +32,7 @@ class Carrier(models.Model):
         "Express'). Empty accepts any service name.",
     )
     active = models.BooleanField(default=True)
-    webhook_token = models.CharField(
+    webhook_token = EncryptedTextField(
         "tracking webhook token",
         max_length=128,
         blank=True,

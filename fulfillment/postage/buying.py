@@ -45,7 +45,11 @@ from fulfillment.postage import client
 from fulfillment.postage.addresses import AddressCheckFailed, order_address_check
 from fulfillment.postage.client import claim_lease, label_bought, label_url
 from fulfillment.postage.concurrency import concurrency, run_bounded
-from fulfillment.postage.labels import label_format_note, label_format_of
+from fulfillment.postage.labels import (
+    label_format_note,
+    label_format_of,
+    label_store,
+)
 from fulfillment.postage.parcels import ship_to
 from fulfillment.postage.rates import easypost_key
 from orders import events as order_events
@@ -71,6 +75,8 @@ class Purchase:
     answer: dict[str, Any]
     label: bytes
     tracker_id: str
+    # The label as kept in the storage (stored before any lock is taken).
+    label_name: str = ""
 
 
 @dataclass
@@ -224,7 +230,16 @@ def _purchase_call(plan: PurchasePlan) -> Purchase:
         tracker_id = client.tracker_create(
             plan.api_key, answer["tracking_code"], rate.get("carrier", "")
         ).get("id", "")
-    return Purchase(answer=answer, label=label, tracker_id=tracker_id)
+    return Purchase(
+        answer=answer,
+        label=label,
+        tracker_id=tracker_id,
+        label_name=label_store(
+            model=ShipmentPostage,
+            stem=f"shipment-{plan.shipment_id}-{answer.get('id') or plan.easypost_id}",
+            content=label,
+        ),
+    )
 
 
 @transaction.atomic
@@ -279,7 +294,7 @@ def _purchase_record(plan: PurchasePlan, purchase: Purchase, actor: Actor) -> Sh
     note = label_format_note(
         found=postage.label_format, asked=postage.label_format_asked
     )
-    postage.label_file = purchase.label
+    postage.label_file = purchase.label_name
     postage.tracker_id = purchase.tracker_id
     postage.bought_at = timezone.now()
     postage.refund_status = ""

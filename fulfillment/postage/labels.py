@@ -8,10 +8,12 @@ import io
 import math
 from collections.abc import Callable, Sequence
 
+from django.db.models import Model
 from PIL import Image, UnidentifiedImageError
 from pypdf import PdfReader, PdfWriter
 from pypdf.errors import PdfReadError
 
+from core.files import file_read, file_store
 from fulfillment import sheets, zpl
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.models import Shipment
@@ -41,6 +43,21 @@ def label_format_of(data: bytes) -> str:
     if head.lstrip().startswith((b"^XA", b"~")) and b"^XA" in bytes(data[:4096]):
         return LabelFileFormat.ZPL
     return ""
+
+
+def label_store(*, model: type[Model], stem: str, content: bytes) -> str:
+    """Keep a bought label (a shipment's or a return's) in the storage under
+    `stem` and the suffix of its format; return the name kept."""
+    found = label_format_of(content)
+    suffix = f".{found.lower()}" if found else ".bin"
+    return file_store(
+        model=model, field="label_file", filename=f"{stem}{suffix}", content=content
+    )
+
+
+def label_read(*, model: type[Model], name: str) -> bytes:
+    """Return the bytes of a kept label."""
+    return file_read(model=model, field="label_file", name=name)
 
 
 def label_format_note(*, found: str, asked: str) -> str:
@@ -110,9 +127,11 @@ def bought_labels(shipment_ids: Sequence[int]) -> dict[int, tuple[str, str, byte
         status=ShipmentPostage.Status.BOUGHT,
         label_file__isnull=False,
     ).values_list("shipment_id", "shipment__number", "label_file")
-    return {
-        pk: (number, label_format_of(file), bytes(file)) for pk, number, file in rows
-    }
+    labels = {}
+    for pk, number, name in rows:
+        data = label_read(model=ShipmentPostage, name=name)
+        labels[pk] = (number, label_format_of(data), data)
+    return labels
 
 
 def png_label_pages(data: bytes, name: str) -> list:

@@ -30,6 +30,7 @@ from fulfillment.models import Carrier
 from fulfillment.models.postage import ChannelPostage, ReturnLabel
 from fulfillment.postage import client
 from fulfillment.postage.client import claim_lease, label_bought, label_url
+from fulfillment.postage.labels import label_store
 from fulfillment.postage.parcels import GRAMS_PER_OUNCE, ship_from, ship_to
 from fulfillment.postage.rates import easypost_key, location_settings
 from orders.models import Order
@@ -131,7 +132,7 @@ def _cheapest(answer: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _return_call(plan: ReturnPlan) -> tuple[dict[str, Any], bytes]:
+def _return_call(plan: ReturnPlan) -> tuple[dict[str, Any], str]:
     """Buy (or find the earlier purchase of) the return label; no database
     here but the EasyPost shipment id, recorded as soon as it is known."""
     answer = None
@@ -150,12 +151,16 @@ def _return_call(plan: ReturnPlan) -> tuple[dict[str, Any], bytes]:
     if answer is None:
         rate = _cheapest(found)
         answer = client.shipment_buy(plan.api_key, easypost_id, rate["id"])
-    return answer, client.file_download(label_url(answer))
+    data = client.file_download(label_url(answer))
+    # Kept in the storage before the record's lock is taken.
+    return answer, label_store(
+        model=ReturnLabel, stem=f"return-{plan.label_id}-{easypost_id}", content=data
+    )
 
 
 @transaction.atomic
 def _return_record(
-    plan: ReturnPlan, answer: dict[str, Any], data: bytes
+    plan: ReturnPlan, answer: dict[str, Any], label_name: str
 ) -> ReturnLabel:
     label = lock_return_label(plan.label_id)
     if label.status == ReturnLabel.Status.BOUGHT:
@@ -169,7 +174,7 @@ def _return_record(
     label.label_service = (rate.get("service") or "")[:64]
     label.cost = client.decimal_or_none(rate.get("rate"))
     label.currency = (rate.get("currency") or "")[:3]
-    label.label_file = data
+    label.label_file = label_name
     label.bought_at = timezone.now()
     label.error = ""
     label.save()
@@ -202,10 +207,10 @@ def return_label_buy(
     with its error); raises `FulfillmentError` when it may not be bought now."""
     plan = _return_plan(label_id, location_id, weight_g)
     try:
-        answer, data = _return_call(plan)
+        answer, label_name = _return_call(plan)
     except DomainError as error:
         return _return_failed(plan, error)
-    return _return_record(plan, answer, data)
+    return _return_record(plan, answer, label_name)
 
 
 def return_label_retry(*, label_id: int) -> ReturnLabel:

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import DomainError
+from core.files import file_delete, file_store
 from core.tasks import app, defer_in_transaction
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError
@@ -185,7 +186,7 @@ def scan_forms_create_task(
 def scan_form_file_fetch(*, form_id: int) -> ScanForm:
     """Fetch a created form's PDF (no lock while it downloads) and keep it."""
     form = ScanForm.objects.get(pk=form_id)
-    if form.form_file is not None or not form.form_url:
+    if form.form_file or not form.form_url:
         return form
     try:
         data = client.file_download(form.form_url)
@@ -194,9 +195,17 @@ def scan_form_file_fetch(*, form_id: int) -> ScanForm:
             message=f"The form's PDF could not be fetched: {error}"[:500]
         )
         raise
-    ScanForm.objects.filter(pk=form_id, form_file__isnull=True).update(
-        form_file=data, message=""
+    name = file_store(
+        model=ScanForm,
+        field="form_file",
+        filename=f"scan-form-{form_id}.pdf",
+        content=data,
     )
+    kept = ScanForm.objects.filter(pk=form_id, form_file__isnull=True).update(
+        form_file=name, message=""
+    )
+    if not kept:  # another fetch kept its copy first
+        file_delete(model=ScanForm, field="form_file", names=[name])
     form.refresh_from_db()
     return form
 
@@ -207,7 +216,7 @@ def scan_form_file_fetch_task(form_id: int) -> str:
         form = scan_form_file_fetch(form_id=form_id)
     except DomainError as error:
         return str(error)
-    return f"{len(form.form_file or b'')} bytes"
+    return form.form_file.name if form.form_file else "no file"
 
 
 @app.periodic(cron="*/5 * * * *", periodic_id="scan-forms-due")

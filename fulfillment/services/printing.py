@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from core.files import file_delete, file_store
 from core.jobs import job_enqueue, job_retry, job_run
 from core.tasks import app
 from core.users import Actor, acting_user
@@ -133,8 +134,16 @@ def _print_job_body(job: PrintJob, progress) -> dict:
         job.object_ids,
         on_progress=lambda done, total: progress(done=done, total=total),
     )
+    # The batch's file is stored before the run records its end; a run whose
+    # claim was lost leaves an unreferenced file the prune removes.
+    name = file_store(
+        model=PrintJob,
+        field="pdf",
+        filename=f"print-batch-{job.pk}-{job.attempts}.pdf",
+        content=rendered.pdf,
+    )
     return {
-        "pdf": rendered.pdf,
+        "pdf": name,
         "pages": rendered.pages,
         "done": len(rendered.references),
         "total": len(rendered.references),
@@ -164,7 +173,8 @@ def print_job_retry(*, job: PrintJob) -> bool:
     The batch is rendered whole again into the job's one PDF; nothing is
     printed until someone downloads it, so a retry prints one document.
     """
-    return job_retry(
+    earlier = PrintJob.objects.filter(pk=job.pk).values_list("pdf", flat=True).first()
+    queued = job_retry(
         job,
         enqueue=lambda: print_job_render.defer(job_id=job.pk),
         done=0,
@@ -172,6 +182,9 @@ def print_job_retry(*, job: PrintJob) -> bool:
         pdf=None,
         started_at=None,
     )
+    if queued and earlier:
+        file_delete(model=PrintJob, field="pdf", names=[earlier])
+    return queued
 
 
 @app.task()

@@ -6,19 +6,53 @@ request or queues the job for the background; progress the browser can poll.
 `import_confirm`, the same service the command uses.
 """
 
+from pathlib import PurePath
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from core.files import content_name, file_read, file_store
 from core.jobs import job_enqueue, job_retry, job_run
 from core.tasks import app
 from core.users import Actor
 from orders.importing.confirm import import_confirm, imported_orders_settle
+from orders.importing.reader import ImportFileError
 from orders.importing.services import orders_import
 from orders.models import Channel, ImportJob, Order, OrderStatus
 
 Status = ImportJob.Status
+# The kinds of file kept under their own suffix; anything else as ".bin".
+SOURCE_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx"}
+
+
+def _source_store(*, data: bytes, filename: str) -> str:
+    """Keep an uploaded file in the storage under a name made of its hash:
+    the name the user gave it may say who it is about."""
+    suffix = PurePath(filename).suffix.lower()
+    suffix = suffix if suffix in SOURCE_SUFFIXES else ".bin"
+    return file_store(
+        model=ImportJob,
+        field="source",
+        filename=content_name(data, suffix),
+        content=data,
+    )
+
+
+def import_job_source(job: ImportJob) -> bytes:
+    """Return the bytes of the file a job imports.
+
+    Raises ImportFileError when the retention prune has removed it."""
+    if not job.source:
+        raise ImportFileError(
+            _(
+                "The file of import %(job)s is no longer kept (files are removed "
+                "after the retention period); upload it again."
+            )
+            % {"job": job.pk}
+        )
+    return file_read(model=ImportJob, field="source", name=job.source.name)
 
 
 def import_job_preview(
@@ -45,7 +79,7 @@ def import_job_preview(
     )
     return ImportJob.objects.create(
         filename=filename,
-        source=data,
+        source=_source_store(data=data, filename=filename),
         channel=channel,
         format=result.format,
         partial=partial,
@@ -95,7 +129,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
 
     def body(job: ImportJob, progress) -> dict[str, Any]:
         confirmed = import_confirm(
-            data=bytes(job.source),
+            data=import_job_source(job),
             actor=job.created_by,
             channel=job.channel,
             format_code=job.format,

@@ -6,6 +6,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 
+from core.encryption import EncryptedTextField
+
 
 class FinancialStatus(models.TextChoices):
     """The shop's payment state of an order, as every channel's is normalised
@@ -45,7 +47,7 @@ class Channel(models.Model):
     webhook_url = models.URLField(
         blank=True, help_text="Shipping updates are POSTed here when set."
     )
-    webhook_secret = models.CharField(
+    webhook_secret = EncryptedTextField(
         max_length=128, blank=True, help_text="Signs webhook bodies (HMAC-SHA256)."
     )
     send_customer_emails = models.BooleanField(
@@ -73,7 +75,7 @@ class Channel(models.Model):
         help_text="Shopify: the shop's myshopify.com domain (acme.myshopify.com). "
         "WooCommerce: the shop's address (shop.example.com, https assumed).",
     )
-    access_token = models.CharField(
+    access_token = EncryptedTextField(
         max_length=255,
         blank=True,
         help_text="For calls to the shop's API (write-only). Shopify: the Admin "
@@ -83,7 +85,7 @@ class Channel(models.Model):
     # Kept apart from webhook_secret: that one signs what is sent to the
     # channel in the Standard Webhooks form (whsec_<base64>), while Shopify and
     # WooCommerce sign what they send with a secret of their own, used as is.
-    inbound_secret = models.CharField(
+    inbound_secret = EncryptedTextField(
         max_length=255,
         blank=True,
         help_text="Verifies webhooks the shop sends (write-only), used as typed. "

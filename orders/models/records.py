@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 
+from core.files import PrivateFileField
 from core.models import BackgroundJob
 from orders.models.channels import Channel
 from orders.models.orders import Order
@@ -22,7 +23,8 @@ class ImportJob(BackgroundJob):
         FAILED = "failed", "Failed"
 
     filename = models.CharField(max_length=255)
-    source = models.BinaryField(editable=False)
+    # The uploaded file, in the storage (core.files); NULL once pruned.
+    source = PrivateFileField(upload_to="imports/%Y/%m/")
     channel = models.ForeignKey(
         Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

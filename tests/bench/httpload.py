@@ -208,11 +208,15 @@ def cpu_per_request(before: dict, after: dict, requests: int) -> dict[str, float
 
 def production_env(**changes: str) -> dict[str, str]:
     """The environment of a production-like server process: DEBUG off, the
-    queue on the database, no API rate limit in the way, quiet logs."""
+    queue on the database, no API rate limit in the way, quiet logs; the
+    secrets' keys of the process that starts it, so both read one database."""
+    from django.conf import settings
+
     return {
         **os.environ,
         "DEBUG": "0",
         "SECRET_KEY": "bench-not-secret",
+        "OMS_FIELD_ENCRYPTION_KEYS": ",".join(settings.OMS_FIELD_ENCRYPTION_KEYS),
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",
         "OMS_TASKS_BACKEND": "database",

@@ -136,3 +136,46 @@ def test_immediate_mode_runs_a_transactional_defer_only_after_commit(
         assert ran == []
 
     assert ran == ["run"]
+
+
+@pytest.mark.django_db
+def test_retention_prunes_old_finished_tasks_but_keeps_the_rest(database_queue):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.retention import finished_tasks_prune
+
+    # given an old finished job, a young finished one, an old waiting one and
+    # an old finished one that is the latest defer of a periodic task
+    ids = [backorders_reallocate_task.defer(product_ids=[n]) for n in range(4)]
+    old_done, young_done, old_waiting, periodic_done = ids
+    long_ago = timezone.now() - timedelta(days=400)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET status = 'succeeded' WHERE id = ANY(%s)",
+            [[old_done, young_done, periodic_done]],
+        )
+        cursor.execute(
+            "UPDATE procrastinate_events SET at = %s WHERE job_id = ANY(%s)",
+            [long_ago, [old_done, old_waiting, periodic_done]],
+        )
+        cursor.execute(
+            "INSERT INTO procrastinate_periodic_defers"
+            " (task_name, periodic_id, defer_timestamp, job_id)"
+            " VALUES ('tick', 'tick', 1, %s)",
+            [periodic_done],
+        )
+
+    # when the retention prune runs
+    pruned = finished_tasks_prune(now=timezone.now())
+
+    # then only the old finished job is gone, with its events
+    assert pruned == 1
+    left = set(ProcrastinateJob.objects.values_list("id", flat=True))
+    assert left == {young_done, old_waiting, periodic_done}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM procrastinate_events WHERE job_id = %s", [old_done]
+        )
+        assert cursor.fetchone()[0] == 0

@@ -22,6 +22,7 @@ from returns.models import ReturnRequest
 from returns.services.customer import return_open_by_customer
 from returns.services.returns import ReturnLineInput, return_approve
 from tests import factories
+from tests.support.files import store
 
 
 def _page(client, order, suffix=""):
@@ -356,7 +357,9 @@ def test_prepaid_label_is_offered_once_bought(client, delivered, user, carrier):
     assert client.get(label).status_code == 404
 
     prepaid.status = ReturnLabel.Status.BOUGHT
-    prepaid.label_file = b"%PDF-1.4 prepaid by the carrier"
+    prepaid.label_file = store(
+        ReturnLabel, "label_file", b"%PDF-1.4 prepaid by the carrier"
+    )
     prepaid.save()
     assert "Download the return label" in client.get(path).content.decode()
     response = client.get(label)

@@ -150,7 +150,7 @@ def floor(db):
     refund = refund_create(order=long_order, amount="10.00", actor=None)
     ImportJob.objects.create(
         filename="monday-orders.csv",
-        source=b"",
+        source=None,
         status=ImportJob.Status.FAILED,
         error="The worker stopped.",
     )

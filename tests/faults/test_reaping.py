@@ -75,7 +75,7 @@ def database_queue(settings):
 def running_import(**fields) -> ImportJob:
     return ImportJob.objects.create(
         filename="orders.csv",
-        source=b"",
+        source=None,
         status="running",
         stage="writing",
         attempts=1,
@@ -232,7 +232,7 @@ def test_queued_job_with_no_worker_says_so(settings):
     settings.OMS_TASKS_BACKEND = "database"
     beat(seconds_ago=125)
     job = ImportJob.objects.create(
-        filename="orders.csv", source=b"", status="queued", queued_at=ago(30)
+        filename="orders.csv", source=None, status="queued", queued_at=ago(30)
     )
 
     notice = job_waiting_notice(job)
@@ -251,7 +251,7 @@ def test_import_status_stops_polling_when_no_worker_runs_it(
 ):
     settings.OMS_TASKS_BACKEND = "database"
     job = ImportJob.objects.create(
-        filename="orders.csv", source=b"", status="queued", queued_at=ago(42)
+        filename="orders.csv", source=None, status="queued", queued_at=ago(42)
     )
     page = reverse("admin:orders_import_job", args=[job.pk])
 
@@ -298,7 +298,7 @@ def test_import_refused_for_its_content_offers_no_retry(
 ):
     job = ImportJob.objects.create(
         filename="orders.csv",
-        source=b"",
+        source=None,
         status="failed",
         result={"summary": "imported 0 of 3 orders", "problems": ["row 2: bad"]},
     )

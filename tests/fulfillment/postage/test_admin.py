@@ -10,6 +10,7 @@ from django.utils import timezone
 from fulfillment.models import ShipmentStatus
 from fulfillment.models.postage import ScanForm, ShipmentPostage
 from fulfillment.postage.buying import shipment_postage_buy
+from tests.support.files import stored_bytes
 
 
 @pytest.fixture
@@ -66,11 +67,11 @@ def test_end_of_day_page_makes_forms_in_background(
     assert response.status_code == 302
     [form] = ScanForm.objects.all()
     assert form.status == "created"
-    assert bytes(form.form_file).startswith(b"%PDF")
+    assert stored_bytes(form.form_file).startswith(b"%PDF")
     pdf = admin_client.get(reverse("admin:fulfillment_scanform_pdf", args=[form.pk]))
     assert pdf.status_code == 200
     assert pdf["Content-Type"] == "application/pdf"
-    assert pdf.content.startswith(b"%PDF")
+    assert b"".join(pdf.streaming_content).startswith(b"%PDF")
 
 
 def test_scan_form_list_queries_do_not_grow(

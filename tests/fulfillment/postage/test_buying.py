@@ -20,6 +20,7 @@ from fulfillment.postage.parcels import box_for, product_dimensions_mm
 from fulfillment.postage.rates import rate_preferred, shipment_rates_fetch
 from orders.models import OrderEvent
 from tests.fulfillment.postage.conftest import TEST_KEY
+from tests.support.files import stored_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -167,7 +168,7 @@ def test_buy_records_label_and_ships(packed, easypost, user):
     assert shipment.carrier.code == "easypost"
     assert shipment.service == "Priority"
     assert postage.cost == Decimal("7.80") and postage.currency == "USD"
-    assert bytes(postage.label_file).startswith(b"%PDF")
+    assert stored_bytes(postage.label_file).startswith(b"%PDF")
     assert postage.tracker_id.startswith("trk_")
     assert OrderEvent.objects.filter(
         order=shipment.order, message__contains="Label bought"
@@ -230,7 +231,7 @@ def test_buy_refused_by_easypost_shows_message_and_changes_nothing(
     assert shipment.tracking_number == ""
     assert postage.status == ShipmentPostage.Status.RATED
     assert "Insufficient funds" in postage.error
-    assert postage.label_file is None
+    assert not postage.label_file
 
 
 def test_buy_twice_refused(packed, easypost, user):

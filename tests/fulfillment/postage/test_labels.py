@@ -1,10 +1,8 @@
 """Bought labels in printing, ZPL labels, and the postage admin."""
 
-import importlib
 import io
 
 import pytest
-from django.apps import apps as django_apps
 from django.urls import reverse
 from pypdf import PdfReader
 
@@ -19,7 +17,6 @@ from fulfillment.models.postage import (
 from fulfillment.postage.buying import shipment_postage_buy
 from fulfillment.postage.labels import shipping_labels_zpl
 from tests.factories import ProductFactory
-from tests.support.easypost_replay import png_label
 
 pytestmark = pytest.mark.django_db
 
@@ -169,22 +166,3 @@ def test_carrier_account_key_is_write_only(admin_client, easypost_carrier):
     )
     account.refresh_from_db()
     assert account.api_key == "EZAK_live_key_123456"
-
-
-def test_migration_reads_the_format_of_labels_already_stored(shipped, product):
-    migration = importlib.import_module(
-        "fulfillment.migrations.0017_label_file_format_read_from_bytes"
-    )
-    shipments = [shipped([(product, 1)]).shipments.get() for _ in range(3)]
-    files = [png_label(), b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", b"^XA^FDX^FS^XZ"]
-    for shipment, data in zip(shipments, files, strict=True):
-        # Stored before the format was read from the bytes: "PDF" whatever came.
-        ShipmentPostage.objects.create(
-            shipment=shipment, label_format="PDF", label_file=data
-        )
-
-    migration.labels_read_from_bytes(django_apps, None)
-
-    assert [
-        ShipmentPostage.objects.get(shipment=s).label_format for s in shipments
-    ] == ["PNG", "PDF", "ZPL"]

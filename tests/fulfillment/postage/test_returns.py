@@ -13,6 +13,7 @@ from returns import documents
 from returns.services.labels import return_label_buy_again, return_labels_buy_due
 from returns.services.returns import ReturnLineInput, return_approve, return_open
 from tests.support.easypost_replay import png_label
+from tests.support.files import stored_bytes
 
 
 @pytest.fixture
@@ -67,7 +68,9 @@ def test_approval_buys_prepaid_return_label_after_commit(
     # The customer gets the instructions with EasyPost's label.
     [email] = approved_emails(rma)
     assert email.context["rma"] == rma.number
-    assert documents.return_label_pdf(return_request=rma) == bytes(label.label_file)
+    assert documents.return_label_pdf(return_request=rma) == stored_bytes(
+        label.label_file
+    )
     assert OrderEvent.objects.filter(
         order=rma.order, message__contains="Prepaid return label"
     ).exists()
@@ -136,7 +139,7 @@ def test_prepaid_return_label_that_came_as_png_is_served_as_a_4x6_pdf(
     with django_capture_on_commit_callbacks(execute=True):
         return_approve(return_request=rma, actor=user)
     label = ReturnLabel.objects.get(return_number=rma.number)
-    assert bytes(label.label_file).startswith(b"\x89PNG")
+    assert stored_bytes(label.label_file).startswith(b"\x89PNG")
 
     pdf = documents.return_label_pdf(return_request=rma)
 

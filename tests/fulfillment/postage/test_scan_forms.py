@@ -12,6 +12,7 @@ from fulfillment.models.postage import ShipmentPostage as SP
 from fulfillment.postage.buying import shipment_postage_buy, shipments_postage_buy
 from fulfillment.postage.scan_forms import scan_form_files_fetch_due, scan_forms_create
 from fulfillment.postage.voids import shipment_postage_void
+from tests.support.files import stored_bytes
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_scan_form_for_the_days_labels_recorded_and_printable(
     assert form.created_by == user
     codes = set(SP.objects.values_list("tracking_code", flat=True))
     assert set(form.tracking_codes) == codes and len(codes) == 3
-    assert bytes(form.form_file).startswith(b"%PDF")
+    assert stored_bytes(form.form_file).startswith(b"%PDF")
     assert SP.objects.filter(scan_form=form).count() == 3
     body = easypost.bodies[easypost.calls.index(("POST", "/v2/scan_forms"))][
         "scan_form"
@@ -134,6 +135,6 @@ def test_form_pdf_fetched_by_the_sweep_when_its_task_was_lost(
     [form] = scan_forms_create(
         location=postage_location, carrier=easypost_carrier, actor=user
     )
-    assert ScanForm.objects.get(pk=form.pk).form_file is None
+    assert not ScanForm.objects.get(pk=form.pk).form_file
     assert scan_form_files_fetch_due() == "1 form(s) fetched"
-    assert bytes(ScanForm.objects.get(pk=form.pk).form_file).startswith(b"%PDF")
+    assert stored_bytes(ScanForm.objects.get(pk=form.pk).form_file).startswith(b"%PDF")
