@@ -1,0 +1,140 @@
+"""The one cache helper: every cache of the OMS goes through Django's cache
+framework here (model: Zulip's `zerver/lib/cache.py`).
+
+- Keys are named: one key function per cached thing, built with `cache_key`,
+  under a versioned prefix (bump `CACHE_VERSION` when a cached value's shape
+  changes: old entries are then never read).
+- Values are plain data (dicts, tuples, ids, strings), never model
+  instances: a value read from the cache is a copy, shared with no thread.
+- `cache_get_or_compute` reads a key or computes and stores it
+  (`cache_read` and `cache_store` read and store);
+  `cache_forget` deletes keys, called by the services that write the rows a
+  value was computed from, so the next read anywhere computes it again.
+- `cache_count` counts requests in a window, the same for every process
+  (rate limits), in one atomic operation on Redis and on the database cache.
+
+The cache is the `default` one of `CACHES`: PostgreSQL (Django's
+`DatabaseCache`) unless `REDIS_URL` names a Redis server (oms/settings.py).
+"""
+
+import base64
+import pickle
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.core.cache import cache, caches
+from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.redis import RedisCache
+from django.db import connections, router, transaction
+from django.utils import timezone
+
+# Bumped when the shape of a cached value changes.
+CACHE_VERSION = 1
+
+T = TypeVar("T")
+
+
+def cache_key(name: str, *parts: object) -> str:
+    """Return the key of a cached thing: `oms:v<version>:<name>:<part>:…`."""
+    return ":".join(["oms", f"v{CACHE_VERSION}", name, *map(str, parts)])
+
+
+def cache_get_or_compute(key: str, compute: Callable[[], T], *, timeout: float) -> T:
+    """Return the value under `key`, else `compute()` stored there for at
+    most `timeout` seconds (0: computed every time, nothing stored). The
+    timeout bounds how stale a value written past the services can be; the
+    services delete the key when they write (`cache_forget`)."""
+    if timeout <= 0:
+        return compute()
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout)
+    return value
+
+
+def cache_read(key: str) -> Any:
+    """Return the value under `key`, or None."""
+    return cache.get(key)
+
+
+def cache_store(key: str, value: Any, *, timeout: float) -> None:
+    """Store `value` under `key` for at most `timeout` seconds."""
+    cache.set(key, value, timeout)
+
+
+def cache_forget(*keys: str) -> None:
+    """Delete these keys: their values are computed again on the next read.
+
+    Inside a transaction they are deleted again once it commits: another
+    process may have read the rows as they were before it and stored them
+    meanwhile (on Redis, whose deletes do not wait for the transaction)."""
+    if not keys:
+        return
+    cache.delete_many(keys)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def cache_count(key: str, *, window: int) -> int:
+    """Count one more request under `key` and return the count in the current
+    window (`window` seconds from the key's first request), the same count
+    for every process that shares the cache.
+
+    Django's `incr` is not atomic on the database cache (a read, then a
+    write) and on Redis it is two calls, the second of which may recreate a
+    key that just expired without its expiry: so Redis counts with INCR and
+    EXPIRE NX in one round trip, and the database cache with a
+    compare-and-set on the cache's row."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        return _redis_count(backend, key, window)
+    if isinstance(backend, DatabaseCache):
+        return _database_count(backend, key, window)
+    # The local-memory cache (one process): its incr holds a lock.
+    if backend.add(key, 1, window):
+        return 1
+    try:
+        return backend.incr(key)
+    except ValueError:  # the window closed in between: open another
+        backend.set(key, 1, window)
+        return 1
+
+
+def _redis_count(backend: RedisCache, key: str, window: int) -> int:
+    full_key = backend.make_and_validate_key(key)
+    client = backend._cache.get_client(full_key, write=True)
+    pipeline = client.pipeline(transaction=True)
+    pipeline.incr(full_key)
+    pipeline.expire(full_key, window, nx=True)
+    count, _ = pipeline.execute()
+    return int(count)
+
+
+def _database_count(backend: DatabaseCache, key: str, window: int) -> int:
+    full_key = backend.make_and_validate_key(key)
+    alias = router.db_for_write(backend.cache_model_class)
+    connection = connections[alias]
+    table = connection.ops.quote_name(backend._table)
+    for _ in range(50):  # lost races retry; each one means another counted
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT value FROM {table} WHERE cache_key = %s AND expires > %s",
+                [full_key, timezone.now()],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                if backend.add(key, 1, window):
+                    return 1
+                continue  # another process opened the window first
+            count = pickle.loads(base64.b64decode(row[0].encode())) + 1
+            stored = base64.b64encode(
+                pickle.dumps(count, backend.pickle_protocol)
+            ).decode("latin1")
+            cursor.execute(
+                f"UPDATE {table} SET value = %s WHERE cache_key = %s AND value = %s",
+                [stored, full_key, row[0]],
+            )
+            if cursor.rowcount == 1:
+                return count
+    raise RuntimeError(f"The count under {key!r} changed 50 times while counting.")
