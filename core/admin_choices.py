@@ -28,7 +28,7 @@ def filter_choices_cached(name: str, load: Callable[[], Any]) -> Any:
     if ttl <= 0:
         return load()
     # One entry for all filters: one read per page, however many filters.
-    choices = cache_read(filter_choices_key()) or {}
+    choices = cache_read(filter_choices_key(), per_request=True) or {}
     if name not in choices:
         # A filter another process added meanwhile is read again later.
         choices = {**choices, name: list(load())}

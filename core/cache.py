@@ -10,6 +10,8 @@ framework here (model: Zulip's `zerver/lib/cache.py`).
   (`cache_read` and `cache_store` read and store);
   `cache_forget` deletes keys, called by the services that write the rows a
   value was computed from, so the next read anywhere computes it again.
+- `cache_read(key, per_request=True)` reads a key once per web request
+  (a page whose filters all read one key reads it once).
 - `cache_count` counts requests in a window, the same for every process
   (rate limits), in one atomic operation on Redis and on the database cache.
 
@@ -19,6 +21,7 @@ The cache is the `default` one of `CACHES`: PostgreSQL (Django's
 
 import base64
 import pickle
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -53,14 +56,40 @@ def cache_get_or_compute(key: str, compute: Callable[[], T], *, timeout: float) 
     return value
 
 
-def cache_read(key: str) -> Any:
-    """Return the value under `key`, or None."""
-    return cache.get(key)
+# Values read in the web request this thread serves (None outside one):
+# emptied when a request starts and dropped when it ends (`CoreConfig.ready`).
+_request = threading.local()
+
+
+def request_memo_start(**kwargs) -> None:
+    _request.memo = {}
+
+
+def request_memo_end(**kwargs) -> None:
+    _request.memo = None
+
+
+def _memo() -> dict[str, Any] | None:
+    return getattr(_request, "memo", None)
+
+
+def cache_read(key: str, *, per_request: bool = False) -> Any:
+    """Return the value under `key`, or None; with `per_request`, read once
+    per web request (later reads in the request get the same value)."""
+    memo = _memo() if per_request else None
+    if memo is not None and key in memo:
+        return memo[key]
+    value = cache.get(key)
+    if memo is not None:
+        memo[key] = value
+    return value
 
 
 def cache_store(key: str, value: Any, *, timeout: float) -> None:
     """Store `value` under `key` for at most `timeout` seconds."""
     cache.set(key, value, timeout)
+    if (memo := _memo()) is not None and key in memo:
+        memo[key] = value
 
 
 def cache_forget(*keys: str) -> None:
@@ -71,6 +100,9 @@ def cache_forget(*keys: str) -> None:
     meanwhile (on Redis, whose deletes do not wait for the transaction)."""
     if not keys:
         return
+    if (memo := _memo()) is not None:
+        for key in keys:
+            memo.pop(key, None)
     cache.delete_many(keys)
     if transaction.get_connection().in_atomic_block:
         transaction.on_commit(lambda: cache.delete_many(keys))

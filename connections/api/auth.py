@@ -6,6 +6,7 @@ from rest_framework import authentication, exceptions, permissions, throttling
 
 from connections.models import ChannelApiKey
 from connections.services.api_keys import channel_api_key_check
+from connections.sql import read_first
 from core.cache import cache_count, cache_key
 
 
@@ -25,8 +26,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             )
         # Read from the database on every request (one indexed query, what a
         # hit in the database cache would cost): a revoked key or a
-        # deactivated channel is refused on the very next request.
-        api_key = channel_api_key_check(key.strip())
+        # deactivated channel is refused on the very next request. The read
+        # stands in for the connection's health check (`read_first`).
+        api_key = read_first(lambda: channel_api_key_check(key.strip()))
         if api_key is None:
             raise exceptions.AuthenticationFailed(
                 "This API key is not valid (unknown, revoked, or its channel is "

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from connections.inbox.storing import inbound_store
 from connections.models import InboundMessage
 from connections.shopify.inbound import shopify_external_id
+from connections.sql import read_first
 from connections.woocommerce.inbound import woocommerce_external_id
 from core.json_body import JsonBodyError, json_body_read
 from orders.models import Channel
@@ -56,9 +57,10 @@ def signature_valid(secret: str, body: bytes, presented: str) -> bool:
 
 def _channel(code: str) -> Channel | None:
     """The active channel with this code, read on every delivery (one indexed
-    query, what a hit in the database cache would cost): a changed secret or
-    a deactivated channel counts at once."""
-    return Channel.objects.filter(code=code, active=True).first()
+    query, what a hit in the database cache would cost, standing in for the
+    connection's health check): a changed secret or a deactivated channel
+    counts at once."""
+    return read_first(lambda: Channel.objects.filter(code=code, active=True).first())
 
 
 def _refuse(status: int, message: str) -> JsonResponse:
