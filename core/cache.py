@@ -20,6 +20,7 @@ The cache is the `default` one of `CACHES`: PostgreSQL (Django's
 """
 
 import base64
+import datetime
 import pickle
 import threading
 from collections.abc import Callable
@@ -116,8 +117,11 @@ def cache_count(key: str, *, window: int) -> int:
     Django's `incr` is not atomic on the database cache (a read, then a
     write) and on Redis it is two calls, the second of which may recreate a
     key that just expired without its expiry: so Redis counts with INCR and
-    EXPIRE NX in one round trip, and the database cache with a
-    compare-and-set on the cache's row."""
+    EXPIRE NX in one round trip, and the database cache with two statements:
+    a read, then a compare-and-set of the count (or an upsert that opens the
+    window), retried when another request moved the count in between.
+    Windows opened here are rows like any other: Django's culling of the
+    table (past `MAX_ENTRIES`) removes the expired ones."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         return _redis_count(backend, key, window)
@@ -148,25 +152,40 @@ def _database_count(backend: DatabaseCache, key: str, window: int) -> int:
     alias = router.db_for_write(backend.cache_model_class)
     connection = connections[alias]
     table = connection.ops.quote_name(backend._table)
-    for _ in range(50):  # lost races retry; each one means another counted
+    one = _encoded(backend, 1)
+    for _ in range(50):  # a lost race means another request counted: retry
+        now = timezone.now()
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT value FROM {table} WHERE cache_key = %s AND expires > %s",
-                [full_key, timezone.now()],
+                [full_key, now],
             )
             row = cursor.fetchone()
             if row is None:
-                if backend.add(key, 1, window):
+                # Open the window: a new row, or the expired one replaced;
+                # nothing when another request opened it meanwhile.
+                cursor.execute(
+                    f"INSERT INTO {table} (cache_key, value, expires) "
+                    "VALUES (%s, %s, %s) ON CONFLICT (cache_key) DO UPDATE "
+                    f"SET value = EXCLUDED.value, expires = EXCLUDED.expires "
+                    f"WHERE {table}.expires <= %s RETURNING 1",
+                    [full_key, one, now + datetime.timedelta(seconds=window), now],
+                )
+                if cursor.fetchone() is not None:
                     return 1
-                continue  # another process opened the window first
+                continue
             count = pickle.loads(base64.b64decode(row[0].encode())) + 1
-            stored = base64.b64encode(
-                pickle.dumps(count, backend.pickle_protocol)
-            ).decode("latin1")
             cursor.execute(
                 f"UPDATE {table} SET value = %s WHERE cache_key = %s AND value = %s",
-                [stored, full_key, row[0]],
+                [_encoded(backend, count), full_key, row[0]],
             )
             if cursor.rowcount == 1:
                 return count
     raise RuntimeError(f"The count under {key!r} changed 50 times while counting.")
+
+
+def _encoded(backend: DatabaseCache, value: Any) -> str:
+    """A value as Django's database cache stores it (base64 of a pickle)."""
+    return base64.b64encode(pickle.dumps(value, backend.pickle_protocol)).decode(
+        "latin1"
+    )

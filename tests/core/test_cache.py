@@ -30,7 +30,7 @@ def settings_cache(**env: str) -> str:
         [
             sys.executable,
             "-c",
-            "import django; django.setup(); from django.conf import settings; "
+            "from oms import settings; "
             "print(settings.CACHES['default']['BACKEND'], "
             "settings.CACHES['default'].get('LOCATION'))",
         ],
@@ -38,7 +38,7 @@ def settings_cache(**env: str) -> str:
         env={**clean, "DJANGO_SETTINGS_MODULE": "oms.settings", **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
