@@ -7,19 +7,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Exact versions (pip-compile): the dev lock constrains the venv; a deployment
+# installs requirements/runtime.lock with its hashes (docs/operations.md).
+LOCK := requirements/dev.lock
 WITH_DB := $(BIN)/python -m oms.devdb run --
 # pytest's own options, e.g. PYTEST_ARGS="tests/orders -x".
 PYTEST_ARGS ?=
 # Test processes side by side (pytest-xdist): one per core.
 TEST_WORKERS ?= auto
 
-.PHONY: demo test lint format bench bench-scale system venv db-stop clean
+.PHONY: demo test lint format lock bench bench-scale system venv db-stop clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s)." % sys.version.split()[0])'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -35,6 +38,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python scripts/check_links.py
+	$(BIN)/python scripts/check_lock.py
+
+# Re-pin every dependency after a change to pyproject.toml (needs the network).
+PIN := $(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+lock: $(STAMP)
+	$(PIN) --generate-hashes -o requirements/runtime.lock pyproject.toml
+	$(PIN) --extra dev -o requirements/dev.lock pyproject.toml
 
 format: $(STAMP)
 	$(BIN)/ruff format .

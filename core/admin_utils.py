@@ -57,11 +57,8 @@ class LargeTablePaginator(Paginator):
         return queryset.values("pk").order_by()[: self.cap + 1].count()
 
 
-class LargeTableAdminMixin:
-    """List settings for tables with millions of rows."""
-
-    paginator = LargeTablePaginator
-    show_full_result_count = False
+class RowCheckboxMixin:
+    """Lists of many rows per page: the row checkbox written directly."""
 
     @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
     def action_checkbox(self, obj):
@@ -75,6 +72,13 @@ class LargeTableAdminMixin:
             obj.pk,
             format_html(_("Select this object for an action - {}"), obj),
         )
+
+
+class LargeTableAdminMixin(RowCheckboxMixin):
+    """List settings for tables with millions of rows."""
+
+    paginator = LargeTablePaginator
+    show_full_result_count = False
 
 
 class _RangeDates:

@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from core.admin_choices import FilterChoicesForgetOnSave
-from core.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
+from core.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline, RowCheckboxMixin
 from core.history_admin import FieldHistoryAdmin
 from inventory import forms, selectors, services
 from inventory.exceptions import StockError
@@ -33,7 +33,7 @@ class StockLevelInline(ReadOnlyInline):
 
 
 @admin.register(Product)
-class ProductAdmin(FieldHistoryAdmin):
+class ProductAdmin(RowCheckboxMixin, FieldHistoryAdmin):
     list_display = ["sku", "name", "barcode", "weight_g", "on_hand", "free", "active"]
     list_filter = ["active"]
     search_fields = ["sku", "name", "barcode"]
@@ -125,7 +125,7 @@ STOCK_OPERATIONS = {
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(FieldHistoryAdmin):
+class StockLevelAdmin(RowCheckboxMixin, FieldHistoryAdmin):
     list_display = [
         "product",
         "location",

@@ -42,7 +42,8 @@ def env_list(name: str, default: str = "") -> list[str]:
     ]
 
 
-DEBUG = env_bool("DEBUG", default=True)
+# Off unless asked for: `make demo`, the tests and the benchmarks set it.
+DEBUG = env_bool("DEBUG", default=False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:

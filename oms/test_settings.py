@@ -8,7 +8,12 @@ overridable from the environment, so a test can start a worker with
 
 import os
 
-from oms.settings import *  # noqa: F403
+# The development settings (no HTTPS redirect, the development secret key);
+# Django's test runner turns DEBUG itself off while tests run. Processes a test
+# starts inherit it; a test of production settings passes DEBUG=false.
+os.environ.setdefault("DEBUG", "true")
+
+from oms.settings import *  # noqa: E402, F403
 
 # Tasks run in the process that enqueues them unless a test asks for the queue.
 OMS_TASKS_BACKEND = os.environ.get("OMS_TASKS_BACKEND", "immediate")

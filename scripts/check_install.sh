@@ -12,7 +12,10 @@ trap 'rm -rf "$work"' EXIT
 "$work/venv/bin/python" -m pip install --quiet --upgrade pip
 # A copy, so the build leaves nothing in the checkout (build/, *.egg-info).
 git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$work" --one-top-level=src
-"$work/venv/bin/python" -m pip install --quiet "$work/src"
+# As a deployment installs: the locked versions, checked by their hashes, then
+# the package alone (so a dependency missing from the lock fails here).
+"$work/venv/bin/python" -m pip install --quiet --require-hashes -r requirements/runtime.lock
+"$work/venv/bin/python" -m pip install --quiet --no-deps "$work/src"
 mkdir "$work/run"
 cd "$work/run"
 export DJANGO_SETTINGS_MODULE=oms.settings DEBUG=0 ALLOWED_HOSTS=oms.example.com

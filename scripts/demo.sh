@@ -4,6 +4,8 @@
 # (oms/devdb.py starts the project's own PostgreSQL when none is configured).
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
+# The demo is a trial on this machine: DEBUG on unless the shell says otherwise.
+export DEBUG=${DEBUG:-true}
 "$BIN/python" manage.py migrate --no-input
 OMS_TASKS_BACKEND=immediate "$BIN/python" manage.py seed_demo
 echo "Admin: http://127.0.0.1:8000/admin/  (Ctrl-C stops the server, the worker and the database)"

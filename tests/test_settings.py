@@ -53,6 +53,25 @@ def test_secret_key_is_required_outside_debug():
     assert "SECRET_KEY must be set when DEBUG is off" in refused.stderr
 
 
+def test_debug_is_off_unless_asked_for():
+    # given an environment that says nothing about DEBUG
+    env = {"SECRET_KEY": PRODUCTION_ENV["SECRET_KEY"], "ALLOWED_HOSTS": "localhost"}
+
+    # when the settings are read
+    shown = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG)",
+        env=env,
+    )
+
+    # then DEBUG is off, and without a key the settings refuse to start
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip().splitlines()[-1] == "False"
+    refused = manage("check", env={"ALLOWED_HOSTS": "localhost"})
+    assert "SECRET_KEY must be set when DEBUG is off" in refused.stderr
+
+
 @pytest.mark.django_db
 def test_health_check_answers_with_the_database_state(client):
     response = client.get(reverse("health"))

@@ -6,6 +6,11 @@ workers also cancel one order in ten and receive stock every 25 orders
 oversold count (must be 0) and deadlocks for each phase.
 
     python tests/bench/bench_allocation.py [--workers 8] [--orders 4000] [--batch 25]
+        [--products 40]
+
+`--products 1 --batch 1` is the hot-row case of docs/scale.md: every order
+wants the same SKU, one order per transaction, as API orders of one best
+seller would.
 """
 
 import argparse
@@ -18,7 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.bench.benchsupport import bench_django, emit, peak_rss_mb  # noqa: E402
 
 
-def run_phase(*, orders: int, workers: int, batch: int, churn: bool) -> dict:
+def run_phase(
+    *, orders: int, workers: int, batch: int, churn: bool, products: int = 40
+) -> dict:
     from django.core.management import call_command
 
     from tests.support.allocation_load import (
@@ -29,7 +36,7 @@ def run_phase(*, orders: int, workers: int, batch: int, churn: bool) -> dict:
     )
 
     call_command("flush", interactive=False, verbosity=0)
-    order_ids = build_scenario(orders=orders, products=40)
+    order_ids = build_scenario(orders=orders, products=products)
     started = time.perf_counter()
     reports = run_workers(order_ids, workers=workers, churn=churn, batches=[batch])
     seconds = time.perf_counter() - started
@@ -54,6 +61,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=25, help="orders per transaction")
     parser.add_argument(
+        "--products", type=int, default=40, help="SKUs the orders compete for"
+    )
+    parser.add_argument(
         "--database",
         default="oms_bench_allocation",
         help="PostgreSQL database to (re)create",
@@ -67,6 +77,7 @@ def main() -> None:
             workers=options.workers,
             batch=options.batch,
             churn=churn,
+            products=options.products,
         )
         for churn in (False, True)
     ]
@@ -76,6 +87,7 @@ def main() -> None:
             "workers": options.workers,
             "orders": options.orders,
             "batch": options.batch,
+            "products": options.products,
             "orders_per_second": phases[0]["orders_per_second"],
             "oversold": sum(p["oversold"] for p in phases),
             "deadlocks": sum(p["deadlocks"] for p in phases),

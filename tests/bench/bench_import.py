@@ -94,6 +94,9 @@ def child_import(path: str, settle: str) -> None:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
+    # As every figure in docs/scale-and-speed.md was measured (production-like
+    # servers of a benchmark set DEBUG=0 themselves: tests/bench/httpload.py).
+    os.environ.setdefault("DEBUG", "true")
     django.setup()
     from django.db import connection
 

@@ -44,6 +44,9 @@ def bench_django(database: str, keep: bool = False) -> None:
     base = url.rsplit("/", 1)[0]
     os.environ["DATABASE_URL"] = f"{base}/{database}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
+    # As every figure in docs/scale-and-speed.md was measured (production-like
+    # servers of a benchmark set DEBUG=0 themselves: tests/bench/httpload.py).
+    os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     sys.path.insert(0, str(ROOT))
 

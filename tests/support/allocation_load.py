@@ -90,7 +90,7 @@ def build_scenario(*, orders: int, products: int = 12, seed: int = 7) -> list[in
             total=Decimal("9.99") * quantity,
         )
         for order in created
-        for product in rng.sample(catalogue, k=rng.randint(1, 3))
+        for product in rng.sample(catalogue, k=rng.randint(1, min(3, len(catalogue))))
     )
     return [order.pk for order in created]
 
