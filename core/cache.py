@@ -117,11 +117,10 @@ def cache_count(key: str, *, window: int) -> int:
     Django's `incr` is not atomic on the database cache (a read, then a
     write) and on Redis it is two calls, the second of which may recreate a
     key that just expired without its expiry: so Redis counts with INCR and
-    EXPIRE NX in one round trip, and the database cache with two statements:
-    a read, then a compare-and-set of the count (or an upsert that opens the
-    window), retried when another request moved the count in between.
-    Windows opened here are rows like any other: Django's culling of the
-    table (past `MAX_ENTRIES`) removes the expired ones."""
+    EXPIRE NX in one round trip, and the database cache with one upsert that
+    opens the window or adds one to the count in SQL. Windows opened here
+    are rows like any other: Django's culling of the table (past
+    `MAX_ENTRIES`) removes the expired ones."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         return _redis_count(backend, key, window)
@@ -147,45 +146,38 @@ def _redis_count(backend: RedisCache, key: str, window: int) -> int:
     return int(count)
 
 
+# A count as the database cache stores it: base64 of a protocol-0 pickle of
+# the int (`I<digits>\n.`), a form PostgreSQL can read and increment, and
+# that Django's `get` reads back as the int.
+_COUNT_DIGITS = (
+    "substring(convert_from(decode({table}.value, 'base64'), 'UTF8') from '^I([0-9]+)')"
+)
+_COUNT_SQL = """
+INSERT INTO {table} (cache_key, value, expires) VALUES (%s, %s, %s)
+ON CONFLICT (cache_key) DO UPDATE SET
+    value = CASE WHEN {table}.expires <= %s THEN EXCLUDED.value ELSE encode(
+        convert_to('I' || ({digits}::bigint + 1) || E'\\n.', 'UTF8'), 'base64'
+    ) END,
+    expires = CASE WHEN {table}.expires <= %s
+        THEN EXCLUDED.expires ELSE {table}.expires END
+RETURNING value
+"""
+
+
 def _database_count(backend: DatabaseCache, key: str, window: int) -> int:
+    """One statement: open the window (a new row, or the expired one
+    replaced) or add one to its count; concurrent requests wait for the row
+    and each adds to the count the one before it left."""
     full_key = backend.make_and_validate_key(key)
-    alias = router.db_for_write(backend.cache_model_class)
-    connection = connections[alias]
+    connection = connections[router.db_for_write(backend.cache_model_class)]
     table = connection.ops.quote_name(backend._table)
-    one = _encoded(backend, 1)
-    for _ in range(50):  # a lost race means another request counted: retry
-        now = timezone.now()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT value FROM {table} WHERE cache_key = %s AND expires > %s",
-                [full_key, now],
-            )
-            row = cursor.fetchone()
-            if row is None:
-                # Open the window: a new row, or the expired one replaced;
-                # nothing when another request opened it meanwhile.
-                cursor.execute(
-                    f"INSERT INTO {table} (cache_key, value, expires) "
-                    "VALUES (%s, %s, %s) ON CONFLICT (cache_key) DO UPDATE "
-                    f"SET value = EXCLUDED.value, expires = EXCLUDED.expires "
-                    f"WHERE {table}.expires <= %s RETURNING 1",
-                    [full_key, one, now + datetime.timedelta(seconds=window), now],
-                )
-                if cursor.fetchone() is not None:
-                    return 1
-                continue
-            count = pickle.loads(base64.b64decode(row[0].encode())) + 1
-            cursor.execute(
-                f"UPDATE {table} SET value = %s WHERE cache_key = %s AND value = %s",
-                [_encoded(backend, count), full_key, row[0]],
-            )
-            if cursor.rowcount == 1:
-                return count
-    raise RuntimeError(f"The count under {key!r} changed 50 times while counting.")
-
-
-def _encoded(backend: DatabaseCache, value: Any) -> str:
-    """A value as Django's database cache stores it (base64 of a pickle)."""
-    return base64.b64encode(pickle.dumps(value, backend.pickle_protocol)).decode(
-        "latin1"
-    )
+    now = timezone.now()
+    one = base64.b64encode(b"I1\n.").decode("ascii")
+    sql = _COUNT_SQL.format(table=table, digits=_COUNT_DIGITS.format(table=table))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [full_key, one, now + datetime.timedelta(seconds=window), now, now],
+        )
+        (value,) = cursor.fetchone()
+    return int(pickle.loads(base64.b64decode(value)))

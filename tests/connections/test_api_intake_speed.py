@@ -26,11 +26,11 @@ from tests import factories
 from tests.connections.test_api_views import order_body
 
 # Statements of a request taking one new order in: key, the rate limit's
-# count in the shared cache (on PostgreSQL's: a read and a compare-and-set;
-# on Redis none), products, order-or-message with the number, message.
+# count in the shared cache (on PostgreSQL's one upsert; on Redis none),
+# products, order-or-message with the number, message.
 # Was 23 with the order written in the request, 41 with its stock reserved
 # there too.
-MAX_STATEMENTS = 7
+MAX_STATEMENTS = 6
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_create_costs_the_same_few_statements_whatever_its_lines(
     assert counts[1] == counts[3] == counts[5] <= MAX_STATEMENTS, counts
 
 
-def test_create_reads_key_count_products_and_order_and_writes_one_row(
+def test_create_reads_key_counts_reads_products_and_order_writes_one_row(
     client, api_key, skus, database_queue
 ):
     post(client, api_key, order_body("WARM", lines=lines(skus, 3)))
@@ -129,16 +129,15 @@ def test_create_reads_key_count_products_and_order_and_writes_one_row(
     assert response.status_code == 201
     assert [line["sku"] for line in response.json()["lines"]] == skus[:3]
     sql = statements(ctx.captured_queries)
-    assert len(sql) == 6, sql
+    assert len(sql) == 5, sql
     assert '"orders_channelapikey"' in sql[0]
-    # The rate limit: the count read, then set if no other process moved it.
-    assert sql[1].startswith('SELECT value FROM "oms_cache"')
-    assert sql[2].startswith('UPDATE "oms_cache"')
-    assert '"inventory_product"' in sql[3]
+    # The rate limit: one upsert adds one to the count.
+    assert sql[1].strip().startswith('INSERT INTO "oms_cache"')
+    assert '"inventory_product"' in sql[2]
     # The look-ups and the number in one statement.
-    assert '"orders_order"' in sql[4] and '"orders_inboundmessage"' in sql[4]
-    assert "nextval('number_order'" in sql[4]
-    assert sql[5].startswith('INSERT INTO "orders_inboundmessage"')
+    assert '"orders_order"' in sql[3] and '"orders_inboundmessage"' in sql[3]
+    assert "nextval('number_order'" in sql[3]
+    assert sql[4].startswith('INSERT INTO "orders_inboundmessage"')
     assert not Order.objects.filter(external_id="Q-1").exists()  # the worker's
 
 
