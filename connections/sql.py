@@ -15,8 +15,8 @@ Each statement is timed against its ORM twin in `tests/bench/bench_inbox_sql.py`
   ORM needs two reads and has no sequence API).
 """
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from django.db import (
     InterfaceError,
@@ -27,6 +27,8 @@ from django.db import (
 
 from connections.models import InboundMessage
 from orders.models import Order
+
+T = TypeVar("T")
 
 
 def fetch_one(connection, sql: str, params: Sequence[Any], *, repeatable: bool):
@@ -58,6 +60,29 @@ def fetch_one(connection, sql: str, params: Sequence[Any], *, repeatable: bool):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
+
+
+def read_first(read: Callable[[], T], *, using: str = "default") -> T:
+    """Run `read()` (reads only, so it may run twice) as a request's first
+    statement, standing in for Django's health check as `fetch_one` does: a
+    webhook's channel and an API request's key are read on every request
+    (nothing kept per process), without a `SELECT 1` round trip before."""
+    connection = connections[using]
+    trusted = (
+        connection.health_check_enabled
+        and not connection.health_check_done
+        and connection.connection is not None
+        and not connection.in_atomic_block
+    )
+    if trusted:
+        connection.health_check_done = True
+    try:
+        return read()
+    except (OperationalError, InterfaceError):
+        if not trusted or connection.is_usable():
+            raise
+        connection.close()  # the next cursor connects anew
+    return read()
 
 
 # The INSERT statement per database alias (its text never changes).

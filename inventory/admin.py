@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from core.admin_choices import FilterChoicesForgetOnSave
 from core.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline, RowCheckboxMixin
 from core.history_admin import FieldHistoryAdmin
 from inventory import forms, selectors, services
@@ -95,7 +96,7 @@ class ProductAdmin(RowCheckboxMixin, FieldHistoryAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(FieldHistoryAdmin):
+class LocationAdmin(FilterChoicesForgetOnSave, FieldHistoryAdmin):
     list_display = ["code", "name", "kind", "country", "priority", "ships_to", "active"]
     list_filter = ["kind", "country", "active"]
     search_fields = ["code", "name"]

@@ -181,6 +181,31 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         f":port/name); the OMS runs on PostgreSQL only, not {DATABASES['default']['ENGINE']}."
     )
 
+# The shared cache (core/cache.py; docs/operations.md "Caches"): one for
+# every process. PostgreSQL (Django's database cache, its table made by
+# `migrate`) unless REDIS_URL names a Redis server. API rate limits count
+# here, so they hold across processes and machines.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Every call has a timeout: a stuck Redis fails the request fast.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "oms_cache",
+            # Rate counters (one per API key and per customer-page client
+            # address) and a few small values: expired rows are culled past this.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -508,14 +533,6 @@ OMS_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OMS_OUTBOX_MAX_ATTEMPTS", "10"))
 OMS_STOCK_PUSH_COALESCE_SECONDS = float(
     os.environ.get("OMS_STOCK_PUSH_COALESCE_SECONDS", "5")
 )
-# Which channels push stock is cached per process this many seconds (every
-# stock write asks): a channel switched on hears of changes at most this late.
-OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS = float(
-    os.environ.get(
-        "OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS",
-        "5",
-    )
-)
 OMS_SHOPIFY_API_VERSION = os.environ.get("OMS_SHOPIFY_API_VERSION", "2025-01")
 
 # CSV import: the largest accepted file, the default currency for files that
@@ -578,37 +595,20 @@ OMS_INBOX_SWEEP_AFTER_SECONDS = int(
 # one transaction each; a webhook wakes a drain at most once per process every
 # OMS_INBOX_WAKE_SECONDS (the drain starts then, seeing every message stored
 # meanwhile); one drain runs at most OMS_INBOX_DRAIN_SECONDS, then queues its
-# continuation. A webhook's channel (code, secret) is cached per process for
-# OMS_INTAKE_CHANNEL_CACHE_SECONDS.
+# continuation.
 OMS_INBOX_BATCH = int(os.environ.get("OMS_INBOX_BATCH", "100"))
 OMS_INBOX_WAKE_SECONDS = float(os.environ.get("OMS_INBOX_WAKE_SECONDS", "0.2"))
 OMS_INBOX_DRAIN_SECONDS = float(os.environ.get("OMS_INBOX_DRAIN_SECONDS", "30"))
-OMS_INTAKE_CHANNEL_CACHE_SECONDS = float(
-    os.environ.get(
-        "OMS_INTAKE_CHANNEL_CACHE_SECONDS",
-        "5",
-    )
-)
 
-# Big admin lists' filter choices (channels, countries, tags, carriers) are
-# cached per process this many seconds (0 = always read): a new channel or tag
-# shows in the filters at most this late.
+# Big admin lists' filter choices (channels, countries, tags, locations,
+# carriers) are kept in the shared cache at most this many seconds (0 = always
+# read); the services and admin pages that change them forget them at once.
 OMS_ADMIN_FILTER_CACHE_SECONDS = float(
     os.environ.get(
         "OMS_ADMIN_FILTER_CACHE_SECONDS",
         "30",
     )
 )
-
-# The locations' working days and holidays, which date each new order's
-# ship-by, are cached per process this many seconds (0 = always read): a
-# changed calendar dates new orders at most this late.
-OMS_SHIP_BY_CACHE_SECONDS = float(os.environ.get("OMS_SHIP_BY_CACHE_SECONDS", "5"))
-
-# Whether any active rule has a trigger (so intake and allocation skip the
-# rules when none has that trigger) is cached per process this many seconds:
-# a new or re-activated rule takes effect at most this late (0 = always read).
-OMS_RULES_CACHE_SECONDS = float(os.environ.get("OMS_RULES_CACHE_SECONDS", "5"))
 
 # Postage through EasyPost: the API address (tests point it at a local
 # server), how long one call may take (seconds), and how many calls may be in

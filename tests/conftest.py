@@ -9,13 +9,24 @@ from orders.addresses import Address
 from orders.services.orders import LineInput, order_create
 from tests import factories
 
+DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup"}
+
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
-    """Each test starts without cached dashboard figures."""
+def _empty_cache(request):
+    """Each test that reaches the database starts with an empty shared cache
+    (a table of the test database: a test's own writes to it roll back, a
+    transactional test's would stay). A test without the database cannot
+    reach the cache either."""
     from django.core.cache import cache
 
-    cache.clear()
+    if request.node.get_closest_marker("django_db") is None and not (
+        DATABASE_FIXTURES & set(request.fixturenames)
+    ):
+        return
+    request.getfixturevalue("django_db_setup")  # the test database, never another
+    with request.getfixturevalue("django_db_blocker").unblock():
+        cache.clear()
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The big admin lists stay cheap (core.admin_choices): filters built once
-per page, filter choices kept per process; query counts that do not grow
-with rows."""
+per page, filter choices kept in the shared cache (one read for all of a
+page's filters) and forgotten when a channel, tag, location or carrier is
+written; query counts that do not grow with rows."""
 
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from connections.services.channels import channel_connect
 from core.admin_choices import filter_choices_forget
 from orders.models import Order, OrderStatus, OrderTag
 from tests import factories
@@ -107,13 +109,13 @@ def test_filter_pages_read_no_choices_once_cached(
     many = queries_for(admin_client, ORDERS + query)
 
     assert many == few
-    # Session, user, count, page, date range (+ the search's own lookups;
-    # + the table's row estimate on an unfiltered list).
-    assert many <= 5 + ("q=" in query) * 2 + (query == "")
+    # Session, user, the choices (one shared-cache read), count, page, date
+    # range (+ the search's own lookups; + the row estimate unfiltered).
+    assert many <= 6 + ("q=" in query) * 2 + (query == "")
 
 
 @pytest.mark.django_db
-def test_filter_choices_are_offered_and_kept_per_process(
+def test_filter_choices_are_offered_and_kept_in_the_shared_cache(
     admin_client, orders, choices_kept, settings
 ):
     orders(3)
@@ -129,6 +131,23 @@ def test_filter_choices_are_offered_and_kept_per_process(
     settings.OMS_ADMIN_FILTER_CACHE_SECONDS = 0
     fresh = admin_client.get(ORDERS).content.decode()
     assert "gift" in fresh and "Ada&#x27;s shop" in fresh
+
+
+@pytest.mark.django_db
+def test_a_channel_connected_or_a_tag_saved_in_the_admin_shows_at_once(
+    admin_client, orders, choices_kept
+):
+    orders(3)
+    assert "Ada&#x27;s shop" not in admin_client.get(ORDERS).content.decode()
+
+    channel_connect(code="ada", platform="shopify", name="Ada's shop")
+    assert "Ada&#x27;s shop" in admin_client.get(ORDERS).content.decode()
+
+    added = admin_client.post(
+        reverse("admin:orders_ordertag_add"), {"name": "gift-wrap"}
+    )
+    assert added.status_code == 302
+    assert "gift-wrap" in admin_client.get(ORDERS).content.decode()
 
 
 @pytest.mark.django_db
@@ -162,7 +181,8 @@ def test_shipment_list_reads_no_choices_once_cached(
     many = queries_for(admin_client, SHIPMENTS + query)
 
     assert many == few
-    # Session, user, count, page, date range (+ the row estimate unfiltered).
-    assert many <= 5 + (query == "")
+    # Session, user, the choices (one shared-cache read), count, page, date
+    # range (+ the row estimate unfiltered).
+    assert many <= 6 + (query == "")
     page = admin_client.get(SHIPMENTS).content.decode()
     assert "location__id__exact=" in page  # the location filter offers them

@@ -2,12 +2,9 @@
 written by the worker in batches (the inbox's drain) with the number and
 time they were answered with."""
 
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -33,7 +30,6 @@ from connections.inbox.storing import inbound_insert_or_earlier, inbound_process
 from connections.models import InboundMessage
 from connections.sql import api_order_or_number
 from core.sequences import format_number, sequence_relation
-from inventory.models import Product
 from orders.models import Channel, Order
 from orders.services.orders import (
     ORDER_NUMBER_PREFIX,
@@ -44,45 +40,6 @@ from orders.services.orders import (
 
 Status = InboundMessage.Status
 Source = InboundMessage.Source
-
-# Products by SKU, kept per process for `OMS_INTAKE_CHANNEL_CACHE_SECONDS`
-# (as channels and keys are): the API checks its SKUs without a query.
-_api_products: dict[str, tuple[float, Product]] = {}
-_api_products_lock = threading.Lock()
-
-
-def api_products_forget() -> None:
-    """Forget the products this process keeps (a test starts afresh)."""
-    with _api_products_lock:
-        _api_products.clear()
-
-
-def api_products_kept() -> set[str]:
-    """The SKUs whose products this process keeps now."""
-    return set(_api_products)
-
-
-def products_kept(skus: set[str]) -> dict[str, Product]:
-    """The products of these SKUs, read once per few seconds per process (an
-    unknown SKU is read again every time: a product added is known at once)."""
-    keep = settings.OMS_INTAKE_CHANNEL_CACHE_SECONDS
-    if keep <= 0:
-        return products_of(skus)
-    now = time.monotonic()
-    found: dict[str, Product] = {}
-    for sku in skus:
-        cached = _api_products.get(sku)
-        if cached is not None and cached[0] > now:
-            found[sku] = cached[1]
-    if missing := skus - found.keys():
-        read = products_of(missing)
-        with _api_products_lock:
-            if len(_api_products) > 50_000:
-                _api_products.clear()
-            for sku, product in read.items():
-                _api_products[sku] = (now + keep, product)
-        found.update(read)
-    return found
 
 
 @dataclass(frozen=True)
@@ -102,7 +59,7 @@ class ApiCheck:
 
 def inbound_api_check(*, channel: Channel, body: Any) -> ApiCheck:
     """Check an order sent to the API as the worker will take it in: the
-    shared validator, its SKUs (kept per process), and whether the channel
+    shared validator, its SKUs, and whether the channel
     has the order already. A new order gets its number (outside any
     transaction, from a sequence: it waits for no import) and is drafted as
     `orders_create_many` will write it. One statement; nothing else is
@@ -112,7 +69,9 @@ def inbound_api_check(*, channel: Channel, body: Any) -> ApiCheck:
         parsed = payload_check(body, now=now)
     except PayloadError as error:
         return ApiCheck(error.problems, external_id=external_id_of(body))
-    products = products_kept(skus_wanted(parsed))
+    # Read on every request (one query for all its SKUs, what a hit in the
+    # database cache would cost): a product deactivated or added counts at once.
+    products = products_of(skus_wanted(parsed))
     unknown = skus_unknown(parsed, products)
     if unknown:
         return ApiCheck(unknown, external_id=parsed.external_id)

@@ -2,11 +2,9 @@
 `order.cancelled` and `order.refunded`, as signed webhooks to the channel's
 webhook URL, recorded in the transaction of the change."""
 
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -23,35 +21,21 @@ from orders.models import Channel, Order, OrderLine
 
 Kind = OutboundMessage.Kind
 
-# (read at, monotonic seconds; the generic channels with a webhook URL), per
-# process.
-_WEBHOOK_CHANNELS_SEEN: list[tuple[float, dict[int, Channel]]] = []
-
 
 def webhook_channels() -> dict[int, Channel]:
-    """The active generic channels with a webhook URL, by id.
-
-    Every new order asks (and the answer rarely changes): remembered per
-    process for `OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS` (0 under pytest), as
-    the channels that push stock are. A channel given a webhook URL hears of
-    orders made from at most that many seconds later; one switched off may
-    hear of one more order in that time."""
-    ttl = settings.OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS
-    now = time.monotonic()
-    if _WEBHOOK_CHANNELS_SEEN and now - _WEBHOOK_CHANNELS_SEEN[0][0] < ttl:
-        return _WEBHOOK_CHANNELS_SEEN[0][1]
-    channels = {
+    """The active generic channels with a webhook URL, by id: read each time
+    (one query on the few channels, what a hit in the database cache would
+    cost), so a channel given a webhook URL or switched off counts at once."""
+    return {
         channel.pk: channel
         for channel in Channel.objects.filter(active=True).exclude(webhook_url="")
         if platform_of(channel) == GENERIC
     }
-    _WEBHOOK_CHANNELS_SEEN[:] = [(now, channels)] if ttl > 0 else []
-    return channels
 
 
 def generic_channels(order_ids: Iterable[int]) -> dict[int, Channel]:
     """The generic channels with a webhook URL that these orders came from."""
-    # The few channels first (kept per process): most shops have none with a
+    # The few channels first: most shops have none with a
     # webhook, and then the orders (25,000 from an import) are never looked at.
     candidates = webhook_channels()
     if not candidates:

@@ -12,10 +12,8 @@ a time (a database constraint), each drawing a higher `sequence` when it
 leaves, so an older push never lands after a newer one.
 """
 
-import time
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.utils import timezone
 
 from connections.models import ChannelListing, OutboundMessage
@@ -52,30 +50,18 @@ def listed_products(channel: Channel, product_ids: list[int]) -> set[int]:
     return set(listings.values_list("product_id", flat=True))
 
 
-# (read at, monotonic seconds; the channels that push stock), per process.
-_CHANNELS_SEEN: list[tuple[float, list[Channel]]] = []
-
-
 def stock_pushing_channels() -> list[Channel]:
     """The active channels that push stock to a platform that takes it.
 
-    Every stock write asks, and the answer rarely changes: it is remembered
-    per process for `OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS` (0 under pytest),
-    which keeps a query out of the allocation engine's locked stretch. A
-    channel switched to pushing stock hears of changes made from at most that
-    many seconds later (switching it on never sent the stock it had before
-    either); one switched off may get a last push in that time."""
-    ttl = settings.OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS
-    now = time.monotonic()
-    if _CHANNELS_SEEN and now - _CHANNELS_SEEN[0][0] < ttl:
-        return _CHANNELS_SEEN[0][1]
-    channels = [
+    Every stock write asks: read each time (one query on the few channels,
+    what a hit in the database cache would cost, and no call to a cache
+    server under the stock rows' locks), so a channel switched on or off
+    counts at once."""
+    return [
         channel
         for channel in Channel.objects.filter(active=True, push_stock=True)
         if platform_of(channel) in (GENERIC, SHOPIFY, WOOCOMMERCE)
     ]
-    _CHANNELS_SEEN[:] = [(now, channels)] if ttl > 0 else []
-    return channels
 
 
 def outbox_stock_changed(*, product_ids: Iterable[int]) -> int:

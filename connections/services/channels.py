@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from connections.locks import lock_channel_by_code
+from core.admin_choices import filter_choices_forget
 from core.limits import model_value_problem
 from orders.exceptions import OrderError
 from orders.models import Channel
@@ -46,6 +47,7 @@ def channel_connect(
     for field, value in values.items():
         setattr(channel, field, value)
     channel.save()
+    filter_choices_forget()  # the channel filter offers channels by name
     return channel, created
 
 

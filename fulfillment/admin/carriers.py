@@ -2,13 +2,16 @@
 
 from django.contrib import admin
 
+from core.admin_choices import FilterChoicesForgetOnSave
 from core.admin_secrets import WriteOnlySecretAdminMixin
 from fulfillment.models import Carrier
 from fulfillment.services.carriers import carrier_token_rotate
 
 
 @admin.register(Carrier)
-class CarrierAdmin(WriteOnlySecretAdminMixin, admin.ModelAdmin):
+class CarrierAdmin(
+    FilterChoicesForgetOnSave, WriteOnlySecretAdminMixin, admin.ModelAdmin
+):
     list_display = ["name", "code", "services", "tracking_url_template", "active"]
     list_filter = ["active"]
     search_fields = ["name", "code"]

@@ -9,17 +9,16 @@ customer*, with the address and time) and comes back to the page.
 
 import functools
 import re
-import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from core.cache import cache_count, cache_key
 from core.exceptions import DomainError
 from core.responses import pdf_response
 from fulfillment.exceptions import FulfillmentError
@@ -57,19 +56,18 @@ def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "") or ""
 
 
+def customer_page_rate_key(address: str) -> str:
+    """The shared cache's key counting a client address's page views."""
+    return cache_key("customer-page-rate", address)
+
+
 def _rate_limited(request: HttpRequest) -> bool:
-    """Count this request against the client's budget; True when over it."""
+    """Count this request against the client's budget (in the shared cache:
+    the same for every process); True when over it."""
     limit, _, per = settings.OMS_CUSTOMER_PAGE_RATE.partition("/")
     window = {"second": 1, "minute": 60, "hour": 3600}.get(per or "minute", 60)
-    bucket = int(time.time() // window)
-    key = f"oms-customer-rate:{client_address(request)}:{bucket}"
-    cache.add(key, 0, timeout=window + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window + 1)
-        count = 1
-    return count > int(limit)
+    key = customer_page_rate_key(client_address(request))
+    return cache_count(key, window=window) > int(limit)
 
 
 def _private(response: HttpResponse) -> HttpResponse:

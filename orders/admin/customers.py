@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Count
 from django.http import HttpRequest
 
+from core.admin_choices import FilterChoicesForgetOnSave
 from core.admin_secrets import WriteOnlySecretAdminMixin
 from core.history_admin import FieldHistoryAdmin
 from core.limits import FormLimitsMixin
@@ -19,7 +20,12 @@ from orders.services.channels import channel_secret_rotate, channel_secret_stand
 
 
 @admin.register(Channel)
-class ChannelAdmin(WriteOnlySecretAdminMixin, FormLimitsMixin, admin.ModelAdmin):
+class ChannelAdmin(
+    FilterChoicesForgetOnSave,
+    WriteOnlySecretAdminMixin,
+    FormLimitsMixin,
+    admin.ModelAdmin,
+):
     list_display = [
         "name",
         "code",

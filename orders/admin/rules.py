@@ -12,7 +12,7 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy
 
-from core.admin_choices import filter_choices_cached
+from core.admin_choices import FilterChoicesForgetOnSave, filter_choices_cached
 from core.limits import FormLimitsMixin
 from orders.models import Channel, Order, OrderTag, Rule, RuleAction, RuleCondition
 from orders.rules.failures import rule_failure_clear
@@ -174,7 +174,7 @@ class RuleAdmin(FormLimitsMixin, admin.ModelAdmin):
 
 
 @admin.register(OrderTag)
-class OrderTagAdmin(admin.ModelAdmin):
+class OrderTagAdmin(FilterChoicesForgetOnSave, admin.ModelAdmin):
     list_display = ["name"]
     search_fields = ["name"]
 

@@ -17,7 +17,6 @@ orders and writes nothing.
 
 import json
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,29 +70,11 @@ class RulesOutcome:
         return [a.rule.name for a in self.applied if a.order_id == order_id]
 
 
-# trigger -> (read at, monotonic seconds; any active rule?), per process.
-_TRIGGERS_SEEN: dict[str, tuple[float, bool]] = {}
-
-
 def rules_exist(*, trigger: str) -> bool:
-    """Whether any active rule has this trigger: one tiny query, remembered
-    per process for `OMS_RULES_CACHE_SECONDS` (0 under pytest), so a hot path
-    with no such rule skips `rules_apply` without a query or a savepoint."""
-    ttl = settings.OMS_RULES_CACHE_SECONDS
-    now = time.monotonic()
-    seen = _TRIGGERS_SEEN.get(trigger)
-    if seen is not None and now - seen[0] < ttl:
-        return seen[1]
-    exists = Rule.objects.filter(trigger=trigger, active=True).exists()
-    if ttl > 0:
-        _TRIGGERS_SEEN[trigger] = (now, exists)
-    return exists
-
-
-def rules_exist_forget() -> None:
-    """Forget what `rules_exist` remembered, in this process (a test's
-    clock, or a rule saved here that must apply at once)."""
-    _TRIGGERS_SEEN.clear()
+    """Whether any active rule has this trigger: one tiny query (what a hit in
+    the database cache would cost), so a hot path with no such rule skips
+    `rules_apply` without a savepoint, and a new rule applies at once."""
+    return Rule.objects.filter(trigger=trigger, active=True).exists()
 
 
 def rules_apply(

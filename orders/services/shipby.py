@@ -18,13 +18,10 @@ are known: `ship_by_follow_allocation` moves the date to their working days
 """
 
 import datetime
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
@@ -163,30 +160,6 @@ def ship_by_for(
     )
 
 
-# (read at, monotonic seconds; the calendar), per process.
-_CALENDAR: list[tuple[float, ShipByCalendar]] = []
-_CALENDAR_LOCK = threading.Lock()
-
-
-def ship_by_calendar_cached() -> ShipByCalendar:
-    """Return the locations' calendar, read at most every
-    `OMS_SHIP_BY_CACHE_SECONDS` per process (0 under pytest: always read), so
-    each order of the API or a webhook does not read the locations again: a
-    location's new working days or holidays date new orders at most this
-    late (allocation moves the date to the locations it reserves at)."""
-    ttl = settings.OMS_SHIP_BY_CACHE_SECONDS
-    if ttl <= 0:
-        return ShipByCalendar.load()
-    now = time.monotonic()
-    with _CALENDAR_LOCK:
-        if _CALENDAR and now - _CALENDAR[0][0] < ttl:
-            return _CALENDAR[0][1]
-    calendar = ShipByCalendar.load()
-    with _CALENDAR_LOCK:
-        _CALENDAR[:] = [(now, calendar)]
-    return calendar
-
-
 def ship_by_many(
     *,
     orders: list[tuple[int, datetime.datetime, str]],
@@ -197,9 +170,10 @@ def ship_by_many(
 
     `handling` (channel id -> (cut-off time, handling days)) are the channels
     the caller has read already; the others are read. The locations'
-    calendar may come from the per-process cache (`ship_by_calendar_cached`).
+    calendar is read each time (one query on the few locations, what a hit in
+    the database cache would cost): a changed calendar dates the next order.
     """
-    calendar = ship_by_calendar_cached()
+    calendar = ShipByCalendar.load()
     handling = dict(handling or {})
     if missing := {pk for pk, _, _ in orders if pk not in handling}:
         handling.update(

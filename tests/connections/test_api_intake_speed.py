@@ -1,8 +1,8 @@
 """The order API's create path: a request checks the order and stores it
 with its answer (a few statements, no transaction, whatever its lines); the
 worker writes the waiting orders in batches and reserves their stock. The
-key is looked up once per few seconds, the rate limit is one cache
-operation."""
+key and the products are read on every request (a revoked key or a changed
+product counts at once); the rate limit is one count in the shared cache."""
 
 from datetime import timedelta
 
@@ -25,11 +25,12 @@ from orders.models import Order, OrderEvent, OrderStatus
 from tests import factories
 from tests.connections.test_api_views import order_body
 
-# Statements of a request taking one new order in, its key and products read
-# (not kept under pytest): key, products, order-or-message, number, message.
+# Statements of a request taking one new order in: key, the rate limit's
+# count in the shared cache (on PostgreSQL's one upsert; on Redis none),
+# products, order-or-message with the number, message.
 # Was 23 with the order written in the request, 41 with its stock reserved
 # there too.
-MAX_STATEMENTS = 5
+MAX_STATEMENTS = 6
 
 
 @pytest.fixture
@@ -61,13 +62,10 @@ def database_queue(settings):
 
 
 @pytest.fixture(autouse=True)
-def _no_kept_keys(monkeypatch):
+def _rate(monkeypatch):
     monkeypatch.setattr(
         auth.ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "1000/minute"}
     )
-    auth.api_keys_forget()
-    yield
-    auth.api_keys_forget()
 
 
 def lines(skus, count):
@@ -119,11 +117,9 @@ def test_create_costs_the_same_few_statements_whatever_its_lines(
     assert counts[1] == counts[3] == counts[5] <= MAX_STATEMENTS, counts
 
 
-def test_warm_create_reads_nothing_but_the_order_and_writes_one_row(
-    client, api_key, skus, settings, database_queue
+def test_create_reads_key_counts_reads_products_and_order_writes_one_row(
+    client, api_key, skus, database_queue
 ):
-    settings.OMS_INTAKE_CHANNEL_CACHE_SECONDS = 60
-    intake.api_products_forget()
     post(client, api_key, order_body("WARM", lines=lines(skus, 3)))
 
     with CaptureQueriesContext(connection) as ctx:
@@ -131,29 +127,34 @@ def test_warm_create_reads_nothing_but_the_order_and_writes_one_row(
 
     assert response.status_code == 201
     assert [line["sku"] for line in response.json()["lines"]] == skus[:3]
-    sql = [statement(q["sql"]) for q in ctx.captured_queries]
-    assert '"orders_order"' in sql[0] and '"orders_inboundmessage"' in sql[0]
+    sql = statements(ctx.captured_queries)
+    assert len(sql) == 5, sql
+    assert '"orders_channelapikey"' in sql[0]
+    # The rate limit: one upsert adds one to the count.
+    assert sql[1].strip().startswith('INSERT INTO "oms_cache"')
+    assert '"inventory_product"' in sql[2]
     # The look-ups and the number in one statement.
-    assert len(sql) == 2, sql
-    assert "nextval('number_order'" in sql[0]
-    assert sql[-1].startswith('INSERT INTO "orders_inboundmessage"')
+    assert '"orders_order"' in sql[3] and '"orders_inboundmessage"' in sql[3]
+    assert "nextval('number_order'" in sql[3]
+    assert sql[4].startswith('INSERT INTO "orders_inboundmessage"')
     assert not Order.objects.filter(external_id="Q-1").exists()  # the worker's
 
 
-def test_kept_products_are_read_again_after_the_few_seconds(
-    client, api_key, skus, settings, product
-):
-    settings.OMS_INTAKE_CHANNEL_CACHE_SECONDS = 60
-    intake.api_products_forget()
-    post(client, api_key, order_body("P-1", lines=lines(skus, 1)))
+def test_a_product_changed_counts_on_the_next_request(client, api_key, skus, product):
+    assert (
+        post(client, api_key, order_body("P-1", lines=lines(skus, 1))).status_code
+        == 201
+    )
     unknown = [{"sku": "NEW-SKU", "quantity": 1, "unit_price": "1.00"}]
     assert post(client, api_key, order_body("P-2", lines=unknown)).status_code == 422
 
-    # Unknown SKUs are not kept: a product added is known at once.
+    # Nothing kept: a product added, or one whose SKU changed, counts at once.
     factories.ProductFactory(sku="NEW-SKU")
+    type(product).objects.filter(pk=product.pk).update(sku="RENAMED")
     assert post(client, api_key, order_body("P-3", lines=unknown)).status_code == 201
-    assert intake.api_products_kept() == {skus[0], "NEW-SKU"}
-    intake.api_products_forget()
+    old = post(client, api_key, order_body("P-4", lines=lines(skus, 1)))
+    assert old.status_code == 422
+    assert skus[0] in str(old.json())
 
 
 def test_create_query_bound_with_savepoints(
@@ -234,32 +235,13 @@ def test_repeat_answers_200_with_the_same_order(client, api_key, skus, database_
     assert list(statuses) == ["processed", "duplicate", "duplicate"]
 
 
-def test_key_is_looked_up_once_per_few_seconds(client, key_pair, skus, settings):
-    settings.OMS_INTAKE_CHANNEL_CACHE_SECONDS = 60
-    api_key = key_pair[1]
-    post(client, api_key, order_body("K-1", lines=lines(skus, 1)))
-
-    with CaptureQueriesContext(connection) as ctx:
-        response = post(client, api_key, order_body("K-2", lines=lines(skus, 1)))
-
-    assert response.status_code == 201
-    assert not [q for q in statements(ctx.captured_queries) if "channelapikey" in q]
-    assert all(
-        len(digest) == 64 and api_key not in digest for digest in auth.api_keys_kept()
-    )
-
-
-def test_revoked_key_is_refused_once_the_kept_copy_expires(
-    client, key_pair, skus, settings
-):
-    settings.OMS_INTAKE_CHANNEL_CACHE_SECONDS = 60
+def test_revoked_key_is_refused_on_the_next_request(client, key_pair, skus):
     row, api_key = key_pair
     assert (
         post(client, api_key, order_body("V-1", lines=lines(skus, 1))).status_code
         == 201
     )
     channel_api_key_revoke(api_key=row)
-    auth.api_keys_forget()  # as if the few seconds had passed
 
     response = post(client, api_key, order_body("V-2", lines=lines(skus, 1)))
 
@@ -267,45 +249,28 @@ def test_revoked_key_is_refused_once_the_kept_copy_expires(
     assert not Order.objects.filter(external_id="V-2").exists()
 
 
-def test_unknown_keys_are_not_kept(client, skus, settings):
-    settings.OMS_INTAKE_CHANNEL_CACHE_SECONDS = 60
-    for n in range(3):
-        response = post(client, f"oms_abc{n}_nope", order_body("U-1"))
-        assert response.status_code == 401
-    assert auth.api_keys_kept() == set()
-
-
-class CountingCache:
-    def __init__(self, inner):
-        self.inner, self.calls = inner, []
-
-    def __getattr__(self, name):
-        method = getattr(self.inner, name)
-
-        def counted(*args, **kwargs):
-            self.calls.append(name)
-            return method(*args, **kwargs)
-
-        return counted
-
-
-def test_rate_limit_is_one_cache_operation_per_request(
-    client, api_key, skus, monkeypatch
+def test_a_deactivated_channel_is_refused_on_the_next_request(
+    client, api_key, skus, channel
 ):
-    counting = CountingCache(cache)
-    monkeypatch.setattr(auth.ApiKeyRateThrottle, "cache", counting)
-    post(client, api_key, order_body("T-1", lines=lines(skus, 1)))  # opens the window
-    counting.calls.clear()
+    assert (
+        post(client, api_key, order_body("A-1", lines=lines(skus, 1))).status_code
+        == 201
+    )
+    type(channel).objects.filter(pk=channel.pk).update(active=False)
 
+    assert (
+        post(client, api_key, order_body("A-2", lines=lines(skus, 1))).status_code
+        == 401
+    )
+
+
+def test_rate_limit_counts_each_request_in_the_shared_cache(client, key_pair, skus):
+    row, api_key = key_pair
     for n in range(3):
-        assert (
-            post(
-                client, api_key, order_body(f"T-{n + 2}", lines=lines(skus, 1))
-            ).status_code
-            == 201
-        )
+        response = post(client, api_key, order_body(f"T-{n}", lines=lines(skus, 1)))
+        assert response.status_code == 201
 
-    assert counting.calls == ["incr"] * 3
+    assert cache.get(auth.api_key_rate_key(row.pk)) == 3
 
 
 def test_worker_writes_the_waiting_orders_in_one_batch(

@@ -54,22 +54,14 @@ def test_outbox_order_created_is_recorded_once(db, product, stock):
     assert (first, again) == (1, 0)
 
 
-def test_webhook_channels_are_read_once_per_few_seconds(
-    db, settings, django_assert_num_queries
+def test_webhook_channels_are_one_query_and_a_new_hook_counts_at_once(
+    db, django_assert_num_queries
 ):
     factories.ChannelFactory(code="hooked", webhook_url="https://shop.test/hook")
-    outbox._WEBHOOK_CHANNELS_SEEN.clear()
-    settings.OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS = 60
-    try:
-        with django_assert_num_queries(1):
-            first = outbox.webhook_channels()
-        with django_assert_num_queries(0):
-            assert outbox.webhook_channels() == first
-        assert [channel.code for channel in first.values()] == ["hooked"]
+    with django_assert_num_queries(1):
+        first = outbox.webhook_channels()
+    assert [channel.code for channel in first.values()] == ["hooked"]
 
-        settings.OMS_STOCK_PUSH_CHANNELS_CACHE_SECONDS = 0
-        with django_assert_num_queries(1):
-            outbox.webhook_channels()
-        assert outbox._WEBHOOK_CHANNELS_SEEN == []
-    finally:
-        outbox._WEBHOOK_CHANNELS_SEEN.clear()
+    factories.ChannelFactory(code="later", webhook_url="https://later.test/hook")
+
+    assert {c.code for c in outbox.webhook_channels().values()} == {"hooked", "later"}

@@ -5,23 +5,16 @@ when the process knows there are none."""
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from orders.models import Order, OrderStatus, Rule
-from orders.rules.services import rules_exist, rules_exist_forget
+from orders.rules.services import rules_exist
 from orders.services.allocation import orders_allocate
 from tests.factories import ProductFactory
 from tests.orders.rules.support import rule
 
 ALLOCATED, PACKED = Rule.Trigger.ALLOCATED, Rule.Trigger.PACKED
 EVERY_ORDER = [("item_count", "gte", "1")]
-
-
-@pytest.fixture(autouse=True)
-def _forget_rules():
-    rules_exist_forget()
-    yield
-    rules_exist_forget()
 
 
 def _batch(place_order, stock, size):
@@ -38,11 +31,9 @@ def _statements(order_ids):
 
 
 @pytest.mark.django_db
-@override_settings(OMS_RULES_CACHE_SECONDS=60)
 def test_statements_per_batch_do_not_grow_with_orders(place_order, stock):
     small = _batch(place_order, stock, 4)
     large = _batch(place_order, stock, 20)
-    rules_exist(trigger=Rule.Trigger.ALLOCATED)  # remembered: there is none
 
     assert _statements(small) == _statements(large)
     # Lock orders, lines, lock levels, the reservation (levels and
@@ -79,25 +70,18 @@ def test_one_update_moves_both_outcomes_and_history_follows(place_order, stock):
 
 
 @pytest.mark.django_db
-@override_settings(OMS_RULES_CACHE_SECONDS=60)
-def test_rules_exist_is_remembered_for_the_ttl(place_order, stock):
+def test_rules_exist_is_one_query_and_a_new_rule_counts_at_once(place_order, stock):
     with CaptureQueriesContext(connection) as first:
         assert rules_exist(trigger=Rule.Trigger.ALLOCATED) is False
     rule("Hold all", EVERY_ORDER, [("hold", "other", "Check.")], trigger=ALLOCATED)
-    with CaptureQueriesContext(connection) as second:
-        # Within the TTL the process still believes there is none.
-        assert rules_exist(trigger=Rule.Trigger.ALLOCATED) is False
-    assert len(first.captured_queries) == 1
-    assert len(second.captured_queries) == 0
 
-    rules_exist_forget()  # the TTL ran out
+    assert len(first.captured_queries) == 1
     assert rules_exist(trigger=Rule.Trigger.ALLOCATED) is True
     assert rules_exist(trigger=Rule.Trigger.INTAKE) is False
 
 
 @pytest.mark.django_db
-def test_without_a_cache_a_new_allocated_rule_applies_at_once(place_order, stock):
-    # Under pytest OMS_RULES_CACHE_SECONDS is 0: every batch reads the rules.
+def test_a_new_allocated_rule_applies_to_the_next_batch(place_order, stock):
     first = _batch(place_order, stock, 2)
     orders_allocate(order_ids=first, actor=None)
     rule("Hold all", EVERY_ORDER, [("hold", "other", "Check.")], trigger=ALLOCATED)

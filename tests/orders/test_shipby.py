@@ -135,27 +135,15 @@ def test_bulk_with_known_channels_reads_only_the_calendar(
 
 
 @pytest.mark.django_db
-def test_calendar_is_kept_for_the_cache_seconds_then_read_again(
-    web, settings, monkeypatch, django_assert_num_queries
-):
-    from orders.services import shipby
-
-    clock = [1000.0]
-    monkeypatch.setattr(shipby.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(shipby, "_CALENDAR", [])
-    settings.OMS_SHIP_BY_CACHE_SECONDS = 5
+def test_a_new_holiday_dates_the_next_orders_at_once(web, django_assert_num_queries):
     rows = [(web.pk, at("2026-11-20 09:00"), "US")]
     handling = {web.pk: (web.cutoff_time, web.handling_days)}
     assert ship_by_many(orders=rows, handling=handling) == [D(2026, 11, 20)]
 
     LocationFactory(code="MAIN", holidays="2026-11-20")
-    with django_assert_num_queries(0):
-        kept = ship_by_many(orders=rows, handling=handling)
-    clock[0] += 5
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1):  # the locations' calendar, nothing kept
         fresh = ship_by_many(orders=rows, handling=handling)
 
-    assert kept == [D(2026, 11, 20)]  # the holiday is not seen yet
     assert fresh == [D(2026, 11, 23)]  # the holiday moves it to Monday
 
 
