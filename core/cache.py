@@ -19,18 +19,17 @@ The cache is the `default` one of `CACHES`: PostgreSQL (Django's
 `DatabaseCache`) unless `REDIS_URL` names a Redis server (oms/settings.py).
 """
 
-import base64
-import datetime
-import pickle
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import redis
+from django.conf import settings
 from django.core.cache import cache, caches
-from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.redis import RedisCache
-from django.db import connections, router, transaction
-from django.utils import timezone
+from django.db import transaction
+
+from core.sql import rate_window_count
 
 # Bumped when the shape of a cached value changes.
 CACHE_VERSION = 1
@@ -112,72 +111,46 @@ def cache_forget(*keys: str) -> None:
 def cache_count(key: str, *, window: int) -> int:
     """Count one more request under `key` and return the count in the current
     window (`window` seconds from the key's first request), the same count
-    for every process that shares the cache.
+    for every process (rate limits).
 
-    Django's `incr` is not atomic on the database cache (a read, then a
-    write) and on Redis it is two calls, the second of which may recreate a
-    key that just expired without its expiry: so Redis counts with INCR and
-    EXPIRE NX in one round trip, and the database cache with one upsert that
-    opens the window or adds one to the count in SQL. Windows opened here
-    are rows like any other: Django's culling of the table (past
-    `MAX_ENTRIES`) removes the expired ones."""
+    Django's cache API has no atomic count: its `incr` is a read and a write
+    on the database cache, and two calls on Redis, the second of which may
+    recreate a key that just expired without its expiry. So with Redis as
+    the cache, one round trip of INCR and EXPIRE NX on the same server
+    (redis-py's public client); otherwise one upsert on `core.RateWindow`,
+    an unlogged table of our own (`core.sql.rate_window_count`), never
+    Django's cache table."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        return _redis_count(backend, key, window)
-    if isinstance(backend, DatabaseCache):
-        return _database_count(backend, key, window)
-    # The local-memory cache (one process): its incr holds a lock.
-    if backend.add(key, 1, window):
-        return 1
-    try:
-        return backend.incr(key)
-    except ValueError:  # the window closed in between: open another
-        backend.set(key, 1, window)
-        return 1
+        full_key = backend.make_and_validate_key(key)
+        pipeline = _redis_client().pipeline(transaction=True)
+        pipeline.incr(full_key)
+        pipeline.expire(full_key, window, nx=True)
+        count, _ = pipeline.execute()
+        return int(count)
+    return rate_window_count(key=key, seconds=window)
 
 
-def _redis_count(backend: RedisCache, key: str, window: int) -> int:
-    full_key = backend.make_and_validate_key(key)
-    client = backend._cache.get_client(full_key, write=True)
-    pipeline = client.pipeline(transaction=True)
-    pipeline.incr(full_key)
-    pipeline.expire(full_key, window, nx=True)
-    count, _ = pipeline.execute()
-    return int(count)
+# One redis-py client (its connection pool, no data) per server, per process.
+_redis_clients: dict[str, redis.Redis] = {}
+_redis_clients_lock = threading.Lock()
 
 
-# A count as the database cache stores it: base64 of a protocol-0 pickle of
-# the int (`I<digits>\n.`), a form PostgreSQL can read and increment, and
-# that Django's `get` reads back as the int.
-_COUNT_DIGITS = (
-    "substring(convert_from(decode({table}.value, 'base64'), 'UTF8') from '^I([0-9]+)')"
-)
-_COUNT_SQL = """
-INSERT INTO {table} (cache_key, value, expires) VALUES (%s, %s, %s)
-ON CONFLICT (cache_key) DO UPDATE SET
-    value = CASE WHEN {table}.expires <= %s THEN EXCLUDED.value ELSE encode(
-        convert_to('I' || ({digits}::bigint + 1) || E'\\n.', 'UTF8'), 'base64'
-    ) END,
-    expires = CASE WHEN {table}.expires <= %s
-        THEN EXCLUDED.expires ELSE {table}.expires END
-RETURNING value
-"""
-
-
-def _database_count(backend: DatabaseCache, key: str, window: int) -> int:
-    """One statement: open the window (a new row, or the expired one
-    replaced) or add one to its count; concurrent requests wait for the row
-    and each adds to the count the one before it left."""
-    full_key = backend.make_and_validate_key(key)
-    connection = connections[router.db_for_write(backend.cache_model_class)]
-    table = connection.ops.quote_name(backend._table)
-    now = timezone.now()
-    one = base64.b64encode(b"I1\n.").decode("ascii")
-    sql = _COUNT_SQL.format(table=table, digits=_COUNT_DIGITS.format(table=table))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [full_key, one, now + datetime.timedelta(seconds=window), now, now],
-        )
-        (value,) = cursor.fetchone()
-    return int(pickle.loads(base64.b64decode(value)))
+def _redis_client() -> redis.Redis:
+    """The client of the default cache's Redis server (the first one named:
+    Django's RedisCache writes there), with the cache's timeouts."""
+    config = settings.CACHES["default"]
+    location = config["LOCATION"]
+    if isinstance(location, str):
+        location = location.split(",")
+    url = location[0].strip()
+    options = config.get("OPTIONS", {})
+    with _redis_clients_lock:
+        client = _redis_clients.get(url)
+        if client is None:
+            client = _redis_clients[url] = redis.Redis.from_url(
+                url,
+                socket_timeout=options.get("socket_timeout", 2),
+                socket_connect_timeout=options.get("socket_connect_timeout", 2),
+            )
+    return client

@@ -78,3 +78,18 @@ class BackgroundJob(models.Model):
     def lost_fields(self, message: str) -> dict:
         """Return the model's own fields to write when its run is lost."""
         return {}
+
+
+class RateWindow(models.Model):
+    """The requests counted under one key in its current window (the API's
+    and the customer page's rate limits, `core.cache.cache_count`).
+
+    Unlogged (migration 0006): a crash of the database server forgets the
+    counts, which only gives every client a fresh window."""
+
+    key = models.CharField(max_length=250, primary_key=True)
+    expires = models.DateTimeField()
+    count = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} until {self.expires:%H:%M:%S}"

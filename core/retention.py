@@ -78,3 +78,13 @@ def finished_tasks_prune(*, now: datetime) -> int:
         deleted += gone
         if gone < BATCH:
             return deleted
+
+
+def rate_windows_prune(*, now: datetime) -> int:
+    """Delete the rate-limit windows that closed more than an hour ago."""
+    from core.models import RateWindow
+
+    deleted, _ = RateWindow.objects.filter(
+        expires__lt=now - timedelta(hours=1)
+    ).delete()
+    return deleted

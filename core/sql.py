@@ -79,3 +79,28 @@ def finished_tasks_delete(*, before: datetime, batch: int) -> int:
             [before, batch],
         )
         return cursor.rowcount
+
+
+def rate_window_count(*, key: str, seconds: int) -> int:
+    """Count one more request under `key` and return the count of its window,
+    opening a new window of `seconds` when there is none or it expired.
+
+    One statement, atomic across processes: concurrent requests of one key
+    queue on its row for the statement only. The ORM has no upsert that
+    computes the new value from the old one (`update_or_create` is a read
+    and a write, and races on the insert)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO core_ratewindow (key, expires, count)
+            VALUES (%s, now() + make_interval(secs => %s), 1)
+            ON CONFLICT (key) DO UPDATE SET
+                count = CASE WHEN core_ratewindow.expires <= now()
+                    THEN 1 ELSE core_ratewindow.count + 1 END,
+                expires = CASE WHEN core_ratewindow.expires <= now()
+                    THEN EXCLUDED.expires ELSE core_ratewindow.expires END
+            RETURNING count
+            """,
+            [key, seconds],
+        )
+        return cursor.fetchone()[0]

@@ -7,7 +7,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from connections.services.retention import inbox_prune, outbox_prune
-from core.retention import finished_tasks_prune
+from core.retention import finished_tasks_prune, rate_windows_prune
 from core.tasks import app
 from fulfillment.services.retention import (
     print_jobs_prune,
@@ -30,6 +30,7 @@ PRUNES = {
     "shipping label files": shipment_labels_prune,
     "return label files": return_labels_prune,
     "finished background tasks": finished_tasks_prune,
+    "closed rate-limit windows": rate_windows_prune,
 }
 
 

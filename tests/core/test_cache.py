@@ -141,7 +141,9 @@ def test_database_count_is_atomic_across_connections():
 def test_database_count_opens_a_new_window_once_the_last_expired():
     assert [helper.cache_count("w", window=60) for _ in range(3)] == [1, 2, 3]
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE oms_cache SET expires = now() - interval '1 second'")
+        cursor.execute(
+            "UPDATE core_ratewindow SET expires = now() - interval '1 second'"
+        )
 
     assert helper.cache_count("w", window=60) == 1
 
