@@ -242,7 +242,7 @@ class TransactionalJobManager(JobManager):
         # A copy: the middleware may take kwargs out of it.
         job = job.evolve(task_kwargs=dict(job.task_kwargs))
         context = procrastinate_job_context.JobContext(
-            app=app, job=job, start_timestamp=time.time()
+            app=app, job=job, start_timestamp=time.time(), abort_reason=lambda: None
         )
 
         def run() -> Any:
