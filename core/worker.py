@@ -200,6 +200,9 @@ async def _run_once(name: str, queues: list[str] | None, stopping: asyncio.Event
 async def workers_run(*, name: str, queues: list[str] | None = None) -> None:
     """Run this process's workers until SIGTERM or SIGINT; start them again
     after a second when one fails (the database went away, say)."""
+    # What Procrastinate's own run_worker does: import the modules of
+    # PROCRASTINATE_IMPORT_PATHS, so every task is known by name.
+    app.perform_import_paths()
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
