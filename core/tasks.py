@@ -35,6 +35,18 @@ import, a label to buy), call `defer_in_transaction(lambda: task.defer(...))`:
 queued in the transaction with the database queue, run after the commit in
 immediate mode.
 
+**Request ids travel with jobs.** Deferred in database mode while a request
+id is current (core.request_id), a job carries it in its kwargs as
+`_request_id`; the task middleware that observes jobs (oms.health.queue,
+listed in `OMS_TASK_MIDDLEWARE`) takes it out before the task is called and
+binds it while the job runs. Periodic jobs carry none.
+
+**Task middleware from settings.** `OMS_TASK_MIDDLEWARE` lists dotted paths
+of sync Procrastinate task middleware (`(call_next, context, worker)`),
+installed by the worker (core.worker) and run around each task in immediate
+mode too (with `worker=None`, `context.job.id` None): how the upper layers
+(oms) observe jobs without core importing them.
+
 A task deferred with a `queueing_lock` that is already waiting raises
 `AlreadyEnqueued`; `defer_once` says "already queued" instead.
 
@@ -44,6 +56,7 @@ core/worker.py for liveness and the recovery of stalled jobs).
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,11 +64,16 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from procrastinate import exceptions as procrastinate_exceptions
+from procrastinate import job_context as procrastinate_job_context
 from procrastinate import jobs as procrastinate_jobs
+from procrastinate import middleware as procrastinate_middleware
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.django_connector import DjangoConnector
 from procrastinate.manager import JobManager
+
+from core.request_id import request_id_current
 
 logger = logging.getLogger("oms.tasks")
 
@@ -73,6 +91,9 @@ __all__ = [
 AlreadyEnqueued = procrastinate_exceptions.AlreadyEnqueued
 # The job id `defer()` returns in immediate mode (the task ran; nothing queued).
 IMMEDIATE_JOB_ID = -1
+# The task kwarg a deferred job carries its request id in (taken out by the
+# observing middleware before the task is called).
+REQUEST_ID_KWARG = "_request_id"
 
 # The worker and job this thread runs, while a worker runs a task (None
 # elsewhere: a web request, a management command, immediate mode).
@@ -145,6 +166,12 @@ def job_identity(call_next, context, worker) -> Any:
         _current.task_id = None
 
 
+def task_middleware() -> list[Callable[..., Any]]:
+    """Return the sync task middleware `OMS_TASK_MIDDLEWARE` lists (outermost
+    first)."""
+    return [import_string(path) for path in settings.OMS_TASK_MIDDLEWARE]
+
+
 def tasks_can_wait() -> bool:
     """Whether a deferred task waits in the queue (for its time, or a worker);
     in immediate mode it runs at once and cannot be scheduled later."""
@@ -191,6 +218,14 @@ class TransactionalJobManager(JobManager):
             for job in jobs:
                 self._run_now(job)
             return [job.evolve(id=IMMEDIATE_JOB_ID, status="succeeded") for job in jobs]
+        request_id = request_id_current()
+        if request_id:
+            jobs = [
+                job.evolve(
+                    task_kwargs={**job.task_kwargs, REQUEST_ID_KWARG: request_id}
+                )
+                for job in jobs
+            ]
         try:
             rows = self.django_connector.execute_query_all(
                 **self._defer_jobs_query_kwargs(jobs=jobs)
@@ -204,8 +239,17 @@ class TransactionalJobManager(JobManager):
 
     def _run_now(self, job: procrastinate_jobs.Job) -> None:
         task = app.tasks[job.task_name]
+        # A copy: the middleware may take kwargs out of it.
+        job = job.evolve(task_kwargs=dict(job.task_kwargs))
+        context = procrastinate_job_context.JobContext(
+            app=app, job=job, start_timestamp=time.time(), abort_reason=lambda: None
+        )
+
+        def run() -> Any:
+            return task(**job.task_kwargs)
+
         try:
-            task(**job.task_kwargs)
+            procrastinate_middleware.compose(task_middleware(), run, context, None)()
         except Exception:
             logger.exception("Task %s failed (run at once)", job.task_name)
 

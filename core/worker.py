@@ -46,7 +46,7 @@ from procrastinate import worker as procrastinate_worker
 from procrastinate.contrib.django.django_connector import DjangoConnector
 
 from core.jobs import jobs_reap
-from core.tasks import app, job_identity
+from core.tasks import app, job_identity, task_middleware
 
 logger = logging.getLogger("oms.worker")
 
@@ -163,7 +163,7 @@ def _worker_options() -> dict:
         "update_heartbeat_interval": settings.OMS_WORKER_HEARTBEAT_SECONDS,
         "stalled_worker_timeout": settings.OMS_WORKER_STALE_SECONDS,
         "fetch_job_polling_interval": settings.OMS_WORKER_POLL_SECONDS,
-        "task_middleware": [*middleware, job_identity],
+        "task_middleware": [*middleware, job_identity, *task_middleware()],
     }
 
 
@@ -200,6 +200,9 @@ async def _run_once(name: str, queues: list[str] | None, stopping: asyncio.Event
 async def workers_run(*, name: str, queues: list[str] | None = None) -> None:
     """Run this process's workers until SIGTERM or SIGINT; start them again
     after a second when one fails (the database went away, say)."""
+    # What Procrastinate's own run_worker does: import the modules of
+    # PROCRASTINATE_IMPORT_PATHS, so every task is known by name.
+    app.perform_import_paths()
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -398,6 +398,10 @@ PROCRASTINATE_IMPORT_PATHS = [
 # Deferring goes through Django's connection (in the caller's transaction), or
 # runs the task at once in immediate mode (core.tasks).
 PROCRASTINATE_ON_APP_READY = "core.tasks.app_ready"
+# Sync task middleware run around every job, by the worker and in immediate
+# mode (core.tasks.task_middleware): observability (request id, timings,
+# Sentry). Not read from the environment.
+OMS_TASK_MIDDLEWARE = ["oms.health.queue.job_observe"]
 # Workers beat every OMS_WORKER_HEARTBEAT_SECONDS; one silent for
 # OMS_WORKER_STALE_SECONDS is dead, and the periodic recovery (core/worker.py,
 # every heartbeat interval) queues its jobs again (at most OMS_TASK_MAX_CLAIMS

@@ -107,20 +107,20 @@ def test_metrics_time_jobs_by_task_and_outcome(client):
             _value(
                 samples,
                 "oms_job_duration_seconds_count",
-                task=observed_log.module_path,
+                task=observed_log.name,
                 status="successful",
             )
             or 0,
             _value(
                 samples,
                 "oms_job_duration_seconds_count",
-                task=observed_fail.module_path,
+                task=observed_fail.name,
                 status="failed",
             )
             or 0,
         )
 
     ok_before, failed_before = counts()
-    observed_log.enqueue(text="timed")
-    observed_fail.enqueue()
+    observed_log.defer(text="timed")
+    observed_fail.defer()
     assert counts() == (ok_before + 1, failed_before + 1)

@@ -4,16 +4,15 @@ import socket
 from datetime import timedelta
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
 from django.test import override_settings
 from django.utils import timezone
 
 from connections.models import InboundMessage, OutboundMessage
-from core.models import WorkerHeartbeat
-from oms.dashboard import dashboard_figures_refresh
 from oms.health import checks
+from oms.health.queue import _OLDEST_DUE
+from tests.support.observed import observed_log
 
-DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 CHECKS = {
     "database",
     "queue_depth",
@@ -161,11 +160,13 @@ def test_an_overdue_outbound_message_is_a_warning(client, channel):
 
 
 @pytest.mark.django_db
-@override_settings(TASKS=DATABASE_QUEUE, OMS_HEALTH_QUEUE_DEPTH_MAX=1)
+@override_settings(
+    OMS_TASKS_BACKEND="database", OMS_HEALTH_QUEUE_DEPTH_MAX=1, OMS_HEALTH_WORKERS_MIN=0
+)
 def test_a_queue_deeper_than_its_limit_fails_readiness(client):
-    dashboard_figures_refresh.enqueue()
+    observed_log.defer(text="one")
     assert client.get("/health/ready").status_code == 200
-    dashboard_figures_refresh.enqueue()
+    observed_log.defer(text="two")
     response = client.get("/health/ready")
     assert response.status_code == 503
     assert response.json()["checks"]["queue_depth"] == {
@@ -177,17 +178,18 @@ def test_a_queue_deeper_than_its_limit_fails_readiness(client):
 
 
 @pytest.mark.django_db
-@override_settings(TASKS=DATABASE_QUEUE, OMS_HEALTH_QUEUE_WAIT_MAX_SECONDS=60)
-def test_a_job_waiting_too_long_fails_readiness(client):
-    dashboard_figures_refresh.using(
-        run_after=timezone.now() - timedelta(seconds=300)
-    ).enqueue()
+@override_settings(
+    OMS_TASKS_BACKEND="database",
+    OMS_HEALTH_QUEUE_WAIT_MAX_SECONDS=60,
+    OMS_HEALTH_WORKERS_MIN=0,
+)
+def test_a_scheduled_job_waiting_too_long_fails_readiness(client):
+    now = timezone.now()
+    observed_log.configure(schedule_at=now - timedelta(seconds=300)).defer(text="a")
     # Due at once: waiting since now.
-    dashboard_figures_refresh.enqueue()
+    observed_log.defer(text="b")
     # Not due yet: not waiting.
-    dashboard_figures_refresh.using(
-        run_after=timezone.now() + timedelta(hours=1)
-    ).enqueue()
+    observed_log.configure(schedule_at=now + timedelta(hours=1)).defer(text="c")
     response = client.get("/health/ready")
     assert response.status_code == 503
     checks_read = response.json()["checks"]
@@ -196,11 +198,60 @@ def test_a_job_waiting_too_long_fails_readiness(client):
     assert checks_read["queue_oldest_wait_seconds"]["value"] >= 300
 
 
-def _beat(worker_id: str, seconds_ago: float) -> None:
-    seen = timezone.now() - timedelta(seconds=seconds_ago)
-    WorkerHeartbeat.objects.create(
-        worker_id=worker_id, host="h", pid=1, started_at=seen, seen_at=seen
-    )
+def _deferred_ago(job_id: int, seconds: float) -> None:
+    """Move the job's 'deferred' event into the past (Procrastinate's trigger
+    records it at the insert)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE procrastinate_events SET at = %s "
+            "WHERE job_id = %s AND type = 'deferred'",
+            [timezone.now() - timedelta(seconds=seconds), job_id],
+        )
+
+
+@pytest.mark.django_db
+@override_settings(
+    OMS_TASKS_BACKEND="database",
+    OMS_HEALTH_QUEUE_WAIT_MAX_SECONDS=60,
+    OMS_HEALTH_WORKERS_MIN=0,
+)
+def test_a_job_deferred_long_ago_fails_readiness(client):
+    _deferred_ago(observed_log.defer(text="old"), seconds=300)
+    observed_log.defer(text="new")
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    wait = response.json()["checks"]["queue_oldest_wait_seconds"]
+    assert wait["status"] == "fail"
+    assert 300 <= wait["value"] < 330
+
+
+@pytest.mark.django_db
+@override_settings(OMS_TASKS_BACKEND="database")
+def test_the_oldest_wait_reads_indexes_not_the_whole_queue():
+    # Enough rows, freshly analysed, for the planner to prefer its indexes.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status) "
+            "SELECT 'default', 't', '{}', 'succeeded' FROM generate_series(1, 5000)"
+        )
+        cursor.execute(
+            "INSERT INTO procrastinate_events (job_id, type) "
+            "SELECT id, 'deferred' FROM procrastinate_jobs"
+        )
+        cursor.execute("ANALYZE procrastinate_jobs")
+        cursor.execute("ANALYZE procrastinate_events")
+        cursor.execute("EXPLAIN " + _OLDEST_DUE, {"now": timezone.now()})
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Seq Scan on procrastinate_jobs" not in plan, plan
+    assert "Seq Scan on procrastinate_events" not in plan, plan
+
+
+def _beat(seconds_ago: float) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (%s)",
+            [timezone.now() - timedelta(seconds=seconds_ago)],
+        )
 
 
 @pytest.mark.django_db
@@ -214,10 +265,10 @@ def test_no_living_worker_fails_readiness_when_tasks_need_one(client):
 @pytest.mark.django_db
 @override_settings(OMS_TASKS_BACKEND="database", OMS_HEALTH_WORKERS_MIN=1)
 def test_a_dead_worker_is_reported_beside_a_living_one(client, settings):
-    _beat("alive", seconds_ago=1)
-    _beat("dead", seconds_ago=settings.OMS_WORKER_STALE_SECONDS + 5)
+    _beat(seconds_ago=1)
+    _beat(seconds_ago=settings.OMS_WORKER_STALE_SECONDS + 5)
     # Dead long ago: no longer reported.
-    _beat("gone", seconds_ago=2 * 3600)
+    _beat(seconds_ago=2 * 3600)
     response = client.get("/health/ready")
     assert response.status_code == 200
     body = response.json()

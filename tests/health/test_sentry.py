@@ -29,7 +29,7 @@ with override_settings(ROOT_URLCONF="tests.support.observed"):
     response = client.get("/observed/boom", headers={"X-Request-ID": "req-view-1"})
     assert response.status_code == 500, response.status_code
 with request_id_bound("req-job-2"):
-    observed_fail.enqueue()
+    observed_fail.defer()
 sentry_sdk.flush(timeout=10)
 print("done", bool(sentry_sdk.get_client().is_active()))
 """

@@ -1,32 +1,36 @@
-"""A task and a view for the observability tests (logs, metrics, Sentry)."""
+"""Tasks and views for the observability tests (logs, metrics, Sentry).
+
+A worker process started with `DJANGO_SETTINGS_MODULE=tests.support.
+observed_settings` knows these tasks."""
 
 import logging
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
-from django_tasks import task
+
+from core.tasks import app
 
 logger = logging.getLogger("tests.observed")
 
 
-@task()
+@app.task()
 def observed_log(*, text: str) -> None:
     """Log `text` from inside a job."""
     logger.warning("job says %s", text)
 
 
-@task()
+@app.task()
 def observed_fail() -> None:
     """A job that raises."""
     raise RuntimeError("the job broke")
 
 
-def observed_enqueue(request: HttpRequest) -> JsonResponse:
-    """A request that logs, then runs a job (in process with the immediate
-    backend)."""
+def observed_defer(request: HttpRequest) -> JsonResponse:
+    """A request that logs, then defers a job (run in process in immediate
+    mode, queued for a worker in database mode)."""
     logger.warning("request says hello")
-    observed_log.enqueue(text="from the request")
-    return JsonResponse({"ok": True})
+    job_id = observed_log.defer(text="from the request")
+    return JsonResponse({"job_id": job_id})
 
 
 def observed_boom(request: HttpRequest) -> JsonResponse:
@@ -34,7 +38,7 @@ def observed_boom(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
-    path("observed/enqueue", observed_enqueue),
+    path("observed/defer", observed_defer),
     path("observed/boom", observed_boom),
     path("", include("oms.urls")),
 ]
