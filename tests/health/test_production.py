@@ -1,6 +1,6 @@
 """The endpoints as production runs them: gunicorn with two worker processes
 and production settings (DEBUG off: JSON logs, HTTPS redirect), metrics in
-prometheus_client's multiprocess mode."""
+prometheus_client's multiprocess mode; not ready until a real worker beats."""
 
 import json
 import os
@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.faults.processes import queue_forget, workers
+from tests.faults.processes import wait_for as wait_for_worker
 from tests.support.database import database_url
 from tests.test_settings import free_port, wait_for
 
@@ -59,6 +61,7 @@ def _scrape(base: str) -> dict:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_gunicorn_workers_report_together_and_log_json(tmp_path):
+    queue_forget()  # no worker rows left by earlier tests
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     env = {
@@ -120,6 +123,16 @@ def test_two_gunicorn_workers_report_together_and_log_json(tmp_path):
         assert samples[("oms_ready", ())] == 0
         assert samples[("oms_workers_alive", ())] == 0
         assert list(metrics_dir.glob("histogram_*.db"))
+
+        # A real worker (Procrastinate's heartbeat): ready.
+        with workers(("ready", {})):
+            wait_for_worker(
+                lambda: _get(f"{base}/health/ready")[0] == 200,
+                timeout=30,
+                what="readiness with a worker beating",
+            )
+            # One process: its main worker and its recovery one (core.worker).
+            assert _scrape(base)[("oms_workers_alive", ())] == 2
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=20)
