@@ -201,7 +201,9 @@ def read_table(data: ImportData, *, max_bytes: int, filename: str = "") -> Table
     """Check and open a CSV file (bytes or a seekable binary file); refuse
     what is not a usable CSV file."""
     name = f"{filename} " if filename else ""
-    source = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
+    source = (
+        io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
+    )
     size = _size(source)
     if size > max_bytes:
         raise ImportFileError(
