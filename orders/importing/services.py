@@ -139,12 +139,16 @@ def _orders_import(
         ):
             batch.append(order)
             if len(batch) == chunk_orders:
-                chunks.add(check.batch(batch))
-                batch = []
+                importable = check.batch(batch)
+                if not dry_run:
+                    chunks.add(importable)
+                batch = importable = []
                 if streamed:
                     gc.collect(0)
-        chunks.add(check.batch(batch))
-        del batch, last_rows
+        importable = check.batch(batch)
+        if not dry_run:
+            chunks.add(importable)
+        del batch, importable, last_rows
         check.end(partial=partial)
         report("checking", total, total)
         if dry_run or not result.orders:
