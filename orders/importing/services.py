@@ -126,6 +126,11 @@ def _orders_import(
     last_rows, tax_included = rows_index(table, fmt) if streamed else (None, False)
     check = _Check(result=result, channel=channel, format_code=fmt.code)
     chunks = CheckedChunks(on_disk=streamed and not dry_run)
+    if streamed:
+        # Collected after every batch and chunk (reference cycles of the
+        # work done would pile up, the collector paused): what exists now
+        # is set aside, so each collection walks only the import's objects.
+        gc.freeze()
     try:
         batch: list[ParsedOrder] = []
         for order in orders_parse(
@@ -144,7 +149,7 @@ def _orders_import(
                     chunks.add(importable)
                 batch = importable = []
                 if streamed:
-                    gc.collect(0)
+                    gc.collect()
         importable = check.batch(batch)
         if not dry_run:
             chunks.add(importable)
@@ -165,6 +170,8 @@ def _orders_import(
         )
     finally:
         chunks.close()
+        if streamed:
+            gc.unfreeze()
     return result
 
 
@@ -319,7 +326,7 @@ def _chunks_write(
         result.written = True
         del orders
         if collect:
-            gc.collect(0)
+            gc.collect()
     report("writing", result.lines, result.lines)
 
 
