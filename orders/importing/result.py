@@ -8,6 +8,8 @@ from orders.importing.validate import Problem
 
 Progress = Callable[[str, int, int], None]
 PREVIEW_ORDERS = 50
+# The problems an import keeps (the first, by row); the others are counted.
+PROBLEMS_KEPT = 10_000
 
 
 @dataclass
@@ -25,6 +27,8 @@ class ImportResult:
     # differs from the file's or their payment is not taken in yet.
     held_for_money: list[tuple[int, str, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Problems found beyond the PROBLEMS_KEPT first (counted, not kept).
+    problems_dropped: int = 0
     refused_orders: int = 0
     written: bool = False
     dry_run: bool = False
@@ -37,13 +41,28 @@ class ImportResult:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def problem_count(self) -> int:
+        return len(self.problems) + self.problems_dropped
+
+    def problems_add(self, problems: list[Problem]) -> None:
+        """Add problems, keeping the PROBLEMS_KEPT first by row (sorted)."""
+        self.problems.extend(problems)
+        if len(self.problems) > 2 * PROBLEMS_KEPT:
+            self.problems_sort()
+
+    def problems_sort(self) -> None:
+        self.problems.sort(key=lambda p: (p.row, p.column))
+        self.problems_dropped += max(0, len(self.problems) - PROBLEMS_KEPT)
+        del self.problems[PROBLEMS_KEPT:]
+
     def summary(self) -> str:
         verb = "would import" if self.dry_run else "imported"
         if not self.written and not self.dry_run and self.problems:
             verb = "imported 0 of"
         text = (
             f"{verb} {self.orders} orders ({self.lines} lines), skipped "
-            f"{len(self.skipped_existing)} already imported, {len(self.problems)} errors"
+            f"{len(self.skipped_existing)} already imported, {self.problem_count} errors"
         )
         if self.skipped_by_channel:
             text += f", {len(self.skipped_by_channel)} fulfilled or cancelled in the channel"
@@ -73,7 +92,7 @@ class ImportResult:
             "held_for_address": [list(h) for h in self.held_for_address[:1000]],
             "held_for_money": [list(h) for h in self.held_for_money[:1000]],
             "problems": [str(p) for p in self.problems[:1000]],
-            "problem_count": len(self.problems),
+            "problem_count": self.problem_count,
             "refused_orders": self.refused_orders,
             "written": self.written,
             "dry_run": self.dry_run,

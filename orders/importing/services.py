@@ -1,15 +1,18 @@
 """`orders_import`: the one path every CSV import takes (admin, command, task).
 
-Read and check the whole file first, look everything up with set-based
-queries (`orders.importing.resolve`), then write customers, orders, lines
-and timeline entries with bulk inserts in one transaction
-(`orders.importing.write`): a refused file writes nothing, and `partial`
-imports the valid orders whole, never half an order.
+Read and check the whole file first, looking everything up with set-based
+queries (`orders.importing.resolve`) a batch of orders at a time, then write
+customers, orders, lines and timeline entries with bulk inserts
+(`orders.importing.write`), `OMS_IMPORT_CHUNK_ORDERS` orders to a
+transaction: a refused file writes nothing, `partial` imports the valid
+orders whole, never half an order, and each chunk is committed settled or
+not at all. Memory stays bounded whatever the file's size
+(`orders.importing.chunks`).
 """
 
 import gc
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -19,11 +22,17 @@ from django.db import DataError, IntegrityError, transaction
 from core.faults import fault_pause
 from core.hooks import ORDER_EVENT, hook_emit
 from core.limits import printable
+from orders.importing.chunks import CheckedChunks, keep_lines, rows_index
 from orders.importing.formats import detect_format
-from orders.importing.reader import ImportFileError, read_table
+from orders.importing.reader import ImportData, ImportFileError, read_table
 from orders.importing.resolve import orders_resolve, parsed_customer_phone
 from orders.importing.result import PREVIEW_ORDERS, ImportResult, Progress
-from orders.importing.validate import ParsedOrder, parse_table, parsed_totals
+from orders.importing.validate import (
+    ParsedOrder,
+    Problem,
+    orders_parse,
+    parsed_totals,
+)
 from orders.importing.write import orders_write
 from orders.intake import intake_hold
 from orders.models import Channel, OrderStatus
@@ -33,7 +42,7 @@ __all__ = ["orders_import"]
 
 def orders_import(
     *,
-    data: bytes,
+    data: ImportData,
     actor: AbstractBaseUser | None,
     channel: Channel | None = None,
     format_code: str = "auto",
@@ -43,15 +52,19 @@ def orders_import(
     progress: Progress | None = None,
     settle: bool = False,
 ) -> ImportResult:
-    """Import orders from CSV bytes; see the module docstring for the rules.
+    """Import orders from a CSV file (bytes, or a seekable binary file such
+    as a stored file opened for reading: it is read several times, never
+    held whole); see the module docstring for the rules.
 
-    Raises ImportFileError when the file as a whole cannot be read. Returns the
-    result with every problem found; nothing is written when there are
-    problems, unless `partial` is set (then only the valid orders are).
+    Raises ImportFileError when the file as a whole cannot be read (nothing
+    written) or a chunk's write fails (the chunks before it stay written).
+    Returns the result with the problems found (the first PROBLEMS_KEPT by
+    row, the others counted); nothing is written when there are problems,
+    unless `partial` is set (then only the valid orders are).
 
     With `settle` (what `import_confirm` asks) the new orders are also
     allocated and their "order received" e-mails queued, in the same
-    transaction: they are committed settled or not at all.
+    transaction as their chunk: they are committed settled or not at all.
     """
 
     with _gc_paused():
@@ -89,7 +102,7 @@ def _gc_paused() -> Iterator[None]:
 
 def _orders_import(
     *,
-    data: bytes,
+    data: ImportData,
     actor: AbstractBaseUser | None,
     channel: Channel | None,
     format_code: str,
@@ -105,112 +118,225 @@ def _orders_import(
 
     table = read_table(data, max_bytes=settings.OMS_IMPORT_MAX_BYTES, filename=filename)
     fmt = detect_format(table.header, format_code)
+    chunk_orders = settings.OMS_IMPORT_CHUNK_ORDERS
+    streamed = table.row_count > keep_lines(chunk_orders)
     total = table.row_count
     report("checking", 0, total)
-    parsed = parse_table(
-        table,
-        fmt,
-        progress=lambda done: report("checking", done, total),
-        default_currency=settings.OMS_DEFAULT_CURRENCY,
-    )
     result = ImportResult(format=fmt.code, notices=table.notices, dry_run=dry_run)
-    orders_resolve(
-        orders=parsed.orders, channel=channel, format_code=fmt.code, result=result
-    )
-    report("checking", total, total)
+    last_rows, tax_included = rows_index(table, fmt) if streamed else (None, False)
+    check = _Check(result=result, channel=channel, format_code=fmt.code)
+    chunks = CheckedChunks(on_disk=streamed and not dry_run)
+    if streamed:
+        # Collected after every batch and chunk (reference cycles of the
+        # work done would pile up, the collector paused): what exists now
+        # is set aside, so each collection walks only the import's objects.
+        gc.freeze()
+    try:
+        batch: list[ParsedOrder] = []
+        for order in orders_parse(
+            table,
+            fmt,
+            loose=check.loose,
+            last_rows=last_rows,
+            shopify_tax_included=tax_included,
+            progress=lambda done: report("checking", done, total),
+            default_currency=settings.OMS_DEFAULT_CURRENCY,
+        ):
+            batch.append(order)
+            if len(batch) == chunk_orders:
+                importable = check.batch(batch)
+                if not dry_run:
+                    chunks.add(importable)
+                batch = importable = []
+                if streamed:
+                    gc.collect()
+        importable = check.batch(batch)
+        if not dry_run:
+            chunks.add(importable)
+        del batch, importable, last_rows
+        check.end(partial=partial)
+        report("checking", total, total)
+        if dry_run or not result.orders:
+            return result
+        _chunks_write(
+            chunks,
+            result=result,
+            actor=actor,
+            fmt=fmt,
+            filename=filename,
+            settle=settle,
+            report=report,
+            collect=streamed,
+        )
+    finally:
+        chunks.close()
+        if streamed:
+            gc.unfreeze()
+    return result
 
-    result.problems = list(parsed.problems)
-    importable: list[ParsedOrder] = []
-    for order in parsed.orders:
-        if order.skip_reason == "already imported":
-            result.skipped_existing.append(order.external_id)
-        elif order.skip_reason:
-            result.skipped_by_channel.append(
-                (order.first_row, order.external_id, order.skip_reason)
-            )
-        elif order.problems:
-            result.problems.extend(order.problems)
-            result.refused_orders += 1
-        else:
-            importable.append(order)
-    result.problems.sort(key=lambda p: (p.row, p.column))
-    if result.problems and not partial:
-        importable = []
-    result.orders = len(importable)
-    result.held_for_address = [
-        (order.first_row, order.external_id, order.address_problem)
-        for order in importable
-        if order.address_problem
-    ]
-    result.held_for_money = held_for_money(importable)
-    result.lines = sum(len(order.lines) for order in importable)
-    new_customers = {
-        o.values["email"].lower() or parsed_customer_phone(o)
-        for o in importable
-        if o.customer_id is None
+
+class _Check:
+    """What the check of a file keeps, batch by batch of its orders: the
+    result's counts, problems and preview, never the orders themselves."""
+
+    def __init__(
+        self, *, result: ImportResult, channel: Channel | None, format_code: str
+    ) -> None:
+        self.result = result
+        self.channel = channel
+        self.format_code = format_code
+        self.loose: list[Problem] = []
+        self.new_customers: set[str] = set()
+
+    def batch(self, orders: list[ParsedOrder]) -> list[ParsedOrder]:
+        """Resolve a batch of checked orders; return the importable ones."""
+        result = self.result
+        result.problems_add(self.loose)
+        self.loose.clear()
+        if not orders:
+            return []
+        orders_resolve(
+            orders=orders,
+            channel=self.channel,
+            format_code=self.format_code,
+            result=result,
+        )
+        importable: list[ParsedOrder] = []
+        for order in orders:
+            if order.skip_reason == "already imported":
+                result.skipped_existing.append(order.external_id)
+            elif order.skip_reason:
+                result.skipped_by_channel.append(
+                    (order.first_row, order.external_id, order.skip_reason)
+                )
+            elif order.problems:
+                result.problems_add(order.problems)
+                result.refused_orders += 1
+            else:
+                importable.append(order)
+        result.orders += len(importable)
+        result.lines += sum(len(order.lines) for order in importable)
+        result.held_for_address.extend(
+            (order.first_row, order.external_id, order.address_problem)
+            for order in importable
+            if order.address_problem
+        )
+        result.held_for_money.extend(held_for_money(importable))
+        self.new_customers.update(
+            o.values["email"].lower() or parsed_customer_phone(o)
+            for o in importable
+            if o.customer_id is None
+        )
+        preview = PREVIEW_ORDERS - len(result.preview)
+        result.preview.extend(_preview(order) for order in importable[:preview])
+        return importable
+
+    def end(self, *, partial: bool) -> None:
+        """Sort the problems; a refused file imports nothing (`partial`
+        imports its valid orders)."""
+        result = self.result
+        result.problems_add(self.loose)
+        result.problems_sort()
+        result.new_customers = sorted(self.new_customers)
+        if result.problems and not partial:
+            result.orders = result.lines = 0
+            result.held_for_address, result.held_for_money = [], []
+            result.new_customers, result.preview = [], []
+
+
+def _preview(order: ParsedOrder) -> dict:
+    return {
+        "row": order.first_row,
+        "external_id": order.external_id,
+        "email": order.values.get("email", ""),
+        "new_customer": order.customer_id is None,
+        "ship_to": f"{order.values.get('ship_city', '')}, {order.country}",
+        "lines": [
+            (line.sku, line.quantity, str(line.unit_price)) for line in order.lines
+        ],
+        "total": str(parsed_totals(order).total),
     }
-    result.new_customers = sorted(new_customers)
-    result.preview = [
-        {
-            "row": order.first_row,
-            "external_id": order.external_id,
-            "email": order.values.get("email", ""),
-            "new_customer": order.customer_id is None,
-            "ship_to": f"{order.values.get('ship_city', '')}, {order.country}",
-            "lines": [
-                (line.sku, line.quantity, str(line.unit_price)) for line in order.lines
-            ],
-            "total": str(parsed_totals(order).total),
-        }
-        for order in importable[:PREVIEW_ORDERS]
-    ]
-    if dry_run or not importable:
-        return result
 
+
+def _chunks_write(
+    chunks: CheckedChunks,
+    *,
+    result: ImportResult,
+    actor: AbstractBaseUser | None,
+    fmt,
+    filename: str,
+    settle: bool,
+    report: Callable[[str, int, int], None],
+    collect: bool,
+) -> None:
+    """Write the checked orders, each chunk in its own transaction: its
+    orders committed (with `settle`) allocated, backordered or held, with
+    their e-mails queued, or not at all. A background job's claim is checked
+    in each chunk's transaction (`report` inside it), so a run that lost its
+    claim stops with its chunk rolled back; the chunks committed before stay
+    and a retry skips their orders as already imported."""
     report("writing", 0, result.lines)
     # The file name is the system's label for the import, not data: made fit
     # for the timeline rather than refused.
     source = printable(filename) or f"{fmt.label} file"
-    try:
-        with transaction.atomic():
-            # Intake rules run in `orders_write`, in bulk, before the new
-            # orders are allocated.
-            result.order_ids, statuses = orders_write(
-                orders=importable, actor=actor, source=source, settle=settle
-            )
-            if statuses is not None:
-                result.allocated = Counter(statuses.values()).get(
-                    OrderStatus.ALLOCATED, 0
+    written_lines = 0
+    allocated = 0
+    for number, orders in enumerate(chunks, start=1):
+        try:
+            with transaction.atomic():
+                # Intake rules run in `orders_write`, in bulk, before the new
+                # orders are allocated.
+                order_ids, statuses = orders_write(
+                    orders=orders, actor=actor, source=source, settle=settle
                 )
-            # The channels hear `order.created` as from the API, in bulk.
-            hook_emit(
-                ORDER_EVENT,
-                event="order.created",
-                order_ids=result.order_ids,
-                reason="",
-            )
-            fault_pause("import.write")  # the fault suite kills it here
-            # Inside the write's transaction: a background job checks here that
-            # it still holds its claim (else all of this rolls back) and
-            # records "written" with the orders, as one commit.
-            report("written", result.lines, result.lines)
-    except IntegrityError as error:
-        raise ImportFileError(
-            "Some of these orders were created by another import at the same time; "
-            "nothing was written. Run the import again: orders already in the system "
-            "will be skipped."
-        ) from error
-    except DataError as error:
-        # The checks above mirror the database's limits; this is the last line
-        # of defence, so the import fails cleanly instead of with a crash.
-        raise ImportFileError(
-            "The database refused a value in this file that the checks let "
-            f"through ({str(error).splitlines()[0]}); nothing was written. Please "
-            "report this file to support."
-        ) from error
-    result.written = True
+                if statuses is not None:
+                    allocated += Counter(statuses.values()).get(
+                        OrderStatus.ALLOCATED, 0
+                    )
+                # The channels hear `order.created` as from the API, in bulk.
+                hook_emit(
+                    ORDER_EVENT, event="order.created", order_ids=order_ids, reason=""
+                )
+                fault_pause("import.write")  # the fault suite kills it here
+                written_lines += sum(len(order.lines) for order in orders)
+                # Inside the chunk's transaction: a background job checks here
+                # that it still holds its claim (else the chunk rolls back)
+                # and records its progress with the orders, as one commit;
+                # "written" with the last chunk.
+                last = number == chunks.count
+                report("written" if last else "writing", written_lines, result.lines)
+        except IntegrityError as error:
+            raise ImportFileError(
+                "Some of these orders were created by another import at the same "
+                f"time; {_written_before(result)}. Run the import again: orders "
+                "already in the system will be skipped."
+            ) from error
+        except DataError as error:
+            # The checks above mirror the database's limits; this is the last
+            # line of defence, so the import fails cleanly instead of with a
+            # crash.
+            raise ImportFileError(
+                "The database refused a value in this file that the checks let "
+                f"through ({str(error).splitlines()[0]}); {_written_before(result)}. "
+                "Please report this file to support."
+            ) from error
+        result.order_ids.extend(order_ids)
+        if statuses is not None:
+            result.allocated = allocated
+        result.written = True
+        del orders
+        if collect:
+            gc.collect()
     report("writing", result.lines, result.lines)
-    return result
+
+
+def _written_before(result: ImportResult) -> str:
+    if not result.order_ids:
+        return "nothing was written"
+    return (
+        f"the first {len(result.order_ids)} orders were written, the rest of the "
+        "file was not"
+    )
 
 
 def held_for_money(orders: list[ParsedOrder]) -> list[tuple[int, str, str]]:

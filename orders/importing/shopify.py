@@ -22,7 +22,12 @@ from decimal import Decimal
 from orders.addresses import country_code, region_known
 from orders.importing.values import money_of
 
-__all__ = ["shopify_values_read", "tax_included_of"]
+__all__ = [
+    "shopify_file_tax_included",
+    "shopify_values_complete",
+    "shopify_values_read",
+    "tax_included_of",
+]
 
 
 def tax_included_of(values: dict[str, str], decimal_comma: bool = False) -> bool | None:
@@ -50,13 +55,29 @@ def shopify_values_read(
     `prices_include_tax` the order's own figures show, else the file's; the
     ship-to region from the province column the country's rules know."""
     orders = list(orders)
-    shown = [tax_included_of(values, decimal_comma) for values in orders]
-    decided = {answer for answer in shown if answer is not None}
-    file_answer = decided.pop() if len(decided) == 1 else False
-    for values, answer in zip(orders, shown, strict=True):
-        included = file_answer if answer is None else answer
-        values["prices_include_tax"] = "true" if included else "false"
-        _region_choose(values)
+    file_answer = shopify_file_tax_included(
+        tax_included_of(values, decimal_comma) for values in orders
+    )
+    for values in orders:
+        shopify_values_complete(values, file_answer, decimal_comma)
+
+
+def shopify_file_tax_included(answers: Iterable[bool | None]) -> bool:
+    """The file's answer from its orders' (`tax_included_of`): the one they
+    give when they agree, else False."""
+    decided = {answer for answer in answers if answer is not None}
+    return decided.pop() if len(decided) == 1 else False
+
+
+def shopify_values_complete(
+    values: dict[str, str], file_answer: bool, decimal_comma: bool = False
+) -> None:
+    """Complete one order's values (see `shopify_values_read`), given the
+    file's answer."""
+    answer = tax_included_of(values, decimal_comma)
+    included = file_answer if answer is None else answer
+    values["prices_include_tax"] = "true" if included else "false"
+    _region_choose(values)
 
 
 def _region_choose(values: dict[str, str]) -> None:

@@ -7,7 +7,7 @@ products, customers and already imported orders in a few set-based queries.
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, MutableSequence
 from datetime import datetime
 
 from core.limits import shown
@@ -23,7 +23,7 @@ from orders.importing.parsed import (
     parsed_totals,
 )
 from orders.importing.reader import Table
-from orders.importing.shopify import shopify_values_read
+from orders.importing.shopify import shopify_values_complete, shopify_values_read
 from orders.importing.values import (
     flag_of,
     money_of,
@@ -51,6 +51,7 @@ __all__ = [
     "line_check",
     "notes_problem",
     "order_check",
+    "orders_parse",
     "parse_table",
     "parsed_totals",
 ]
@@ -79,7 +80,43 @@ def parse_table(
     now: datetime | None = None,
 ) -> Parsed:
     """Group the rows of a file into orders and check every value (their
-    dates against `now`, the time the file is read)."""
+    dates against `now`, the time the file is read), holding them all."""
+    loose: list[Problem] = []
+    orders = list(
+        orders_parse(
+            table,
+            fmt,
+            loose=loose,
+            progress=progress,
+            default_currency=default_currency,
+            now=now,
+        )
+    )
+    return Parsed(orders=orders, problems=loose)
+
+
+def orders_parse(
+    table: Table,
+    fmt: Format,
+    *,
+    loose: MutableSequence[Problem],
+    last_rows: Mapping[str, int] | None = None,
+    shopify_tax_included: bool = False,
+    progress: Callable[[int], None] | None = None,
+    default_currency: str = "USD",
+    now: datetime | None = None,
+) -> Iterator[ParsedOrder]:
+    """Group the rows of a file into orders, check each and yield it; rows
+    that belong to no order go to `loose`.
+
+    Without `last_rows` every order is yielded at the end, in the order of
+    its first row. With `last_rows` (each order reference's last row, from
+    a pass before: `orders.importing.chunks.rows_index`) an order is checked
+    and yielded as soon as its last row is read, so only the orders whose
+    rows are still to come are held; a Shopify export's orders then take
+    `shopify_tax_included` (the file's answer, read in that pass) when their
+    own figures do not say.
+    """
     index = column_indexes(fmt, table.header)
     name_of = fmt.columns
     decimal_comma = table.delimiter == ";"
@@ -102,7 +139,13 @@ def parse_table(
     order_cells = operator.itemgetter(*(i for _, i in order_columns), ext_at)
     width = len(table.header)
     orders: dict[str, ParsedOrder] = {}
-    loose: list[Problem] = []
+
+    def checked(order: ParsedOrder) -> ParsedOrder:
+        if fmt is SHOPIFY and last_rows is not None:
+            shopify_values_complete(order.values, shopify_tax_included, decimal_comma)
+        order_check(order, fmt, decimal_comma, default_currency, now=now)
+        order.raw = ()  # only for comparing rows
+        return order
 
     for offset, (number, row) in enumerate(table.rows):
         if progress and offset % 5000 == 0:
@@ -154,12 +197,14 @@ def parse_table(
             decimal_comma=decimal_comma,
             **{argument: row[at] for argument, at in line_extras},
         )
+        if last_rows is not None and last_rows.get(external_id) == number:
+            del orders[external_id]
+            yield checked(order)
 
-    if fmt is SHOPIFY:
+    if fmt is SHOPIFY and last_rows is None:
         shopify_values_read((o.values for o in orders.values()), decimal_comma)
     for order in orders.values():
-        order_check(order, fmt, decimal_comma, default_currency, now=now)
-    return Parsed(orders=list(orders.values()), problems=loose)
+        yield checked(order)
 
 
 def order_check(

@@ -27,6 +27,13 @@ allocated or backordered, every e-mail queued) and peak RSS.
 (evaluated in bulk inside the import) and reports the ratio to the same
 import without rules.
 
+`--api-clients N` (4 by default from 1,000,000 lines) serves the order API
+with gunicorn while the `set` path imports and has N clients place one-line
+orders (`bench_numbers.py`'s clients, on SKUs the import does not use) for
+as long as the import runs: their p50 / p99 / max against the issue's
+p99 ≤ 100 ms. The importing process reads the file from disk (the import
+streams it: its peak RSS is the import's working memory, not the file).
+
 `--foreign-keys` times the `set` path (and, with `--rules`, the ruled one)
 once more with database foreign keys on the timeline and tag rows (which
 have none, migration 0022) and reports the ratios to the same import
@@ -85,6 +92,23 @@ def _cpu_seconds(backend_pid: int | None) -> tuple[float, float | None]:
     return own, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _own_peak_rss_mb() -> float:
+    """This process's own peak resident memory, in MB.
+
+    Linux's `ru_maxrss` of a process started by `subprocess` counts the
+    parent's resident memory at the start (a trivial child of a parent
+    holding 400 MB reports 411 MB): the peak of this process's own memory
+    map (`VmHWM`) is read instead where there is one."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child_import(path: str, settle: str) -> None:
     """Import the file and settle it in this fresh process; print JSON figures.
 
@@ -103,7 +127,7 @@ def child_import(path: str, settle: str) -> None:
     from orders.importing.services import orders_import
     from orders.models import Channel
 
-    data = Path(path).read_bytes()
+    data = open(path, "rb")  # noqa: SIM115 - read to the end of the process
     channel = Channel.objects.get(code="bench")
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
@@ -165,8 +189,7 @@ def child_import(path: str, settle: str) -> None:
                 "orders": result.orders,
                 "lines": result.lines,
                 "new_customers": len(result.new_customers),
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                / 1024,
+                "peak_rss_mb": _own_peak_rss_mb(),
             }
         )
     )
@@ -216,7 +239,8 @@ def _check_settled(lines: int) -> dict:
     from inventory.models import Allocation, StockLevel
     from orders.models import CustomerEmail, Order, OrderLine
 
-    assert OrderLine.objects.count() == lines
+    # The API orders placed meanwhile (`--api-clients`) are on SKU API-1.
+    assert OrderLine.objects.exclude(sku="API-1").count() == lines
     statuses = dict(
         Order.objects.values_list("status").annotate(n=Count("pk")).order_by()
     )
@@ -341,21 +365,101 @@ def _ratios(with_keys: dict, without: dict) -> dict:
     return ratios
 
 
+def _api_seed() -> str:
+    """A product the import does not use, stocked, and an API channel's key."""
+    from connections.services.api_keys import channel_api_key_create
+    from inventory.models import Location, Product
+    from inventory.services import stock_receive
+    from orders.models import Channel
+
+    stock_receive(
+        product=Product.objects.create(sku="API-1", name="API-1"),
+        location=Location.objects.get(code="MAIN"),
+        quantity=10_000_000,
+        actor=None,
+    )
+    api = Channel.objects.create(code="api", name="API shop")
+    return channel_api_key_create(channel=api, name="bench")[1]
+
+
+class _ApiLoad:
+    """gunicorn serving the order API and `clients` threads placing orders
+    (`bench_numbers.api_client`) until stopped."""
+
+    def __init__(self, clients: int) -> None:
+        self.clients = clients
+
+    def __enter__(self):
+        import threading
+
+        from tests.bench.bench_numbers import Timings, api_body, api_client
+        from tests.bench.benchsupport import ROOT
+        from tests.bench.httpload import gunicorn_serve, post, production_env
+
+        key = _api_seed()
+        self.server, port = gunicorn_serve(root=ROOT, env=production_env(), threads=4)
+        auth = {"Authorization": f"Bearer {key}"}
+        for n in range(1, 21):  # warm both workers up
+            post(port, "/api/v1/orders", api_body(-n), auth)
+        self.timings, self.stop = Timings(), threading.Event()
+        self.threads = [
+            threading.Thread(
+                target=api_client,
+                args=(port, key, client * 10_000_000, 0.02, self.stop, self.timings),
+            )
+            for client in range(self.clients)
+        ]
+        for thread in self.threads:
+            thread.start()
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.until = time.perf_counter()
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+        self.server.terminate()
+        try:
+            self.server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+
+    def summary(self) -> dict:
+        return {
+            "clients": self.clients,
+            "target_p99_ms": 100,
+            **self.timings.summary([(self.started, self.until)]),
+        }
+
+
 def run_path(
-    settle: str, data: bytes, skus: list[str], lines: int, rules: int = 0
+    settle: str,
+    data: bytes,
+    skus: list[str],
+    lines: int,
+    rules: int = 0,
+    api_clients: int = 0,
 ) -> dict:
+    from contextlib import nullcontext
+
     _fresh_catalogue(skus)
     bench_rules_create(rules)
+    api = _ApiLoad(api_clients) if api_clients else nullcontext()
     with tempfile.NamedTemporaryFile(suffix=".csv") as file:
         file.write(data)
         file.flush()
-        child = subprocess.run(
-            [sys.executable, __file__, "--child", file.name, "--settle", settle],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=os.environ,
-        )
+        with api:
+            child = subprocess.run(
+                [sys.executable, __file__, "--child", file.name, "--settle", settle],
+                check=True,
+                capture_output=True,
+                text=True,
+                env={
+                    **os.environ,
+                    "OMS_IMPORT_MAX_BYTES": str(max(len(data), 1 << 20)),
+                },
+            )
     figures = json.loads(child.stdout.strip().splitlines()[-1])
     return {
         "import_seconds": round(figures["import_seconds"], 2),
@@ -369,6 +473,7 @@ def run_path(
         # CPU seconds of the importing process and of its database backend:
         # steadier than wall time on a busy machine.
         "cpu_seconds": figures["cpu_seconds"],
+        **({"api_orders_during_import": api.summary()} if api_clients else {}),
         **_check_settled(lines),
     }
 
@@ -389,6 +494,12 @@ def main() -> None:
         action="store_true",
         help="also time the `set` path with foreign keys on timeline and tag rows",
     )
+    parser.add_argument(
+        "--api-clients",
+        type=int,
+        default=None,
+        help="API clients placing orders during the `set` import (4 from 1M lines)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--settle", default="set", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -404,8 +515,17 @@ def main() -> None:
     bench_django(options.database)
     skus = [f"BENCH-{n:04d}" for n in range(500)]
     data = generate(options.lines, skus, "BIG")
+    api_clients = options.api_clients
+    if api_clients is None:
+        api_clients = 4 if options.lines >= 1_000_000 else 0
     paths = {
-        name: run_path(name, data, skus, options.lines)
+        name: run_path(
+            name,
+            data,
+            skus,
+            options.lines,
+            api_clients=api_clients if name == "set" else 0,
+        )
         for name in options.paths.split(",")
     }
     if options.rules:
