@@ -55,6 +55,12 @@ def file_read(*, model: type[Model], field: str, name: str) -> bytes:
         return stored.read()
 
 
+def file_open(*, model: type[Model], field: str, name: str):
+    """Open a stored file for reading, as a seekable binary file (use it in a
+    `with` block): a big file is read a block at a time, never held whole."""
+    return model._meta.get_field(field).storage.open(name, "rb")
+
+
 def file_delete(*, model: type[Model], field: str, names: Iterable[str]) -> int:
     """Delete stored files (a name already gone is no error); return how many
     names were given."""

@@ -14,20 +14,12 @@ from pathlib import Path
 # Django's test runner turns DEBUG itself off while tests run. Processes a test
 # starts inherit it; a test of production settings passes DEBUG=false.
 os.environ.setdefault("DEBUG", "true")
+# Files the tests keep go to a folder of their own, unless MEDIA_ROOT names
+# one: set in the environment, so the processes a test starts (workers, which
+# run the production settings, gunicorn) read and write the same files.
+os.environ.setdefault("MEDIA_ROOT", str(Path(tempfile.gettempdir()) / "oms-test-media"))
 
 from oms.settings import *  # noqa: E402, F403
-from oms.settings import STORAGES  # noqa: E402
-
-# Files the tests keep go to a folder of their own, shared by the processes a
-# test starts, unless MEDIA_ROOT names one.
-MEDIA_ROOT = Path(
-    os.environ.get("MEDIA_ROOT") or Path(tempfile.gettempdir()) / "oms-test-media"
-)
-if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
-    STORAGES = {
-        **STORAGES,
-        "default": {**STORAGES["default"], "OPTIONS": {"location": MEDIA_ROOT}},
-    }
 
 # Tasks run in the process that enqueues them unless a test asks for the queue.
 OMS_TASKS_BACKEND = os.environ.get("OMS_TASKS_BACKEND", "immediate")

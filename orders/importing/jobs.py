@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.files import content_name, file_read, file_store
+from core.files import content_name, file_open, file_store
 from core.jobs import job_enqueue, job_retry, job_run
 from core.tasks import app
 from core.users import Actor
@@ -40,8 +40,9 @@ def _source_store(*, data: bytes, filename: str) -> str:
     )
 
 
-def import_job_source(job: ImportJob) -> bytes:
-    """Return the bytes of the file a job imports.
+def import_job_source(job: ImportJob):
+    """Open the file a job imports (a seekable binary file, for a `with`
+    block: the import reads it a block at a time).
 
     Raises ImportFileError when the retention prune has removed it."""
     if not job.source:
@@ -52,7 +53,7 @@ def import_job_source(job: ImportJob) -> bytes:
             )
             % {"job": job.pk}
         )
-    return file_read(model=ImportJob, field="source", name=job.source.name)
+    return file_open(model=ImportJob, field="source", name=job.source.name)
 
 
 def import_job_preview(
@@ -128,8 +129,12 @@ def import_job_run(*, job_id: int) -> ImportJob:
     """
 
     def body(job: ImportJob, progress) -> dict[str, Any]:
+        with import_job_source(job) as source:
+            return _import_run_body(job, progress, source)
+
+    def _import_run_body(job: ImportJob, progress, source) -> dict[str, Any]:
         confirmed = import_confirm(
-            data=import_job_source(job),
+            data=source,
             actor=job.created_by,
             channel=job.channel,
             format_code=job.format,

@@ -7,7 +7,6 @@ product counts at once); the rate limit is one count in the shared cache."""
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -131,7 +130,7 @@ def test_create_reads_key_counts_reads_products_and_order_writes_one_row(
     assert len(sql) == 5, sql
     assert '"orders_channelapikey"' in sql[0]
     # The rate limit: one upsert adds one to the count.
-    assert sql[1].strip().startswith('INSERT INTO "oms_cache"')
+    assert sql[1].strip().startswith("INSERT INTO core_ratewindow")
     assert '"inventory_product"' in sql[2]
     # The look-ups and the number in one statement.
     assert '"orders_order"' in sql[3] and '"orders_inboundmessage"' in sql[3]
@@ -264,13 +263,16 @@ def test_a_deactivated_channel_is_refused_on_the_next_request(
     )
 
 
-def test_rate_limit_counts_each_request_in_the_shared_cache(client, key_pair, skus):
+def test_rate_limit_counts_each_request_in_the_shared_count(client, key_pair, skus):
+    from core.models import RateWindow
+
     row, api_key = key_pair
     for n in range(3):
         response = post(client, api_key, order_body(f"T-{n}", lines=lines(skus, 1)))
         assert response.status_code == 201
 
-    assert cache.get(auth.api_key_rate_key(row.pk)) == 3
+    window = RateWindow.objects.get(key=auth.api_key_rate_key(row.pk))
+    assert window.count == 3
 
 
 def test_worker_writes_the_waiting_orders_in_one_batch(

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.faults.processes import queue_forget, workers
@@ -74,6 +75,8 @@ def test_two_gunicorn_workers_report_together_and_log_json(tmp_path):
         "OMS_METRICS_TOKEN": TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "SECURE_PROXY_SSL_HEADER_NAME": "HTTP_X_FORWARDED_PROTO",
+        # The secrets at rest are read with the keys the test database has.
+        "OMS_FIELD_ENCRYPTION_KEYS": ",".join(settings.OMS_FIELD_ENCRYPTION_KEYS),
     }
     clean = {
         k: v
