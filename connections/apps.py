@@ -9,6 +9,7 @@ class ConnectionsConfig(AppConfig):
         # Handlers of the hooks the lower apps emit (core/hooks.py).
         from connections.outbox import handlers
         from core.hooks import (
+            CUSTOMER_EMAIL,
             ORDER_EVENT,
             REFUND_APPROVED,
             SHIPMENT_EVENT,
@@ -20,3 +21,4 @@ class ConnectionsConfig(AppConfig):
         hook_register(ORDER_EVENT, handlers.order_event_record)
         hook_register(SHIPMENT_EVENT, handlers.shipment_event_record)
         hook_register(REFUND_APPROVED, handlers.refund_approved_record)
+        hook_register(CUSTOMER_EMAIL, handlers.customer_email_record)

@@ -13,19 +13,35 @@ Each statement is timed against its ORM twin in `tests/bench/bench_inbox_sql.py`
 - `api_order_or_number`: the channel's order, the message that took it in, and
   a new order number (`nextval`) when neither exists, in one round trip (the
   ORM needs two reads and has no sequence API).
+
+And the customer e-mails' marks, timed in `tests/bench/bench_email.py`
+(`sql.*`: the raw statement and its ORM twin, as sent):
+
+- `emails_insert_for_orders`: one INSERT ... SELECT per event for any number
+  of orders; the ORM reads the orders, inserts with
+  `bulk_create(ignore_conflicts)`, which returns no ids, and reads them back;
+- `emails_mark_sending`: one UPDATE ... RETURNING (the ORM's `update()`
+  returns a count: a second SELECT, both statements built each time);
+- `emails_mark_sent`: one UPDATE with a CASE over the pks (the ORM's
+  `Case(When(...))` builds an expression per e-mail);
+- `synchronous_commit_off`: a PostgreSQL setting Django has no API for.
 """
 
+import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import (
     InterfaceError,
     OperationalError,
+    connection,
     connections,
     router,
 )
 
-from connections.models import InboundMessage
+from connections.models import InboundMessage, OutboundMessage
 from orders.models import Order
 
 T = TypeVar("T")
@@ -182,3 +198,103 @@ def api_order_or_number(
     # more: it stands in for the connection's health check (`fetch_one`).
     order_id, message_id, last = fetch_one(connection, sql, params, repeatable=True)
     return order_id, message_id, last
+
+
+EMAIL = "email"
+Status = OutboundMessage.Status
+
+
+def emails_insert_for_orders(
+    *,
+    order_ids: Sequence[int],
+    kind: str,
+    key: str,
+    context: dict[str, Any],
+    attempts: int,
+    now: datetime,
+) -> list[int]:
+    """Queue an e-mail of `kind` (`email.<EmailKind>`) for each of the orders
+    whose channel lets us mail its customers and whose customer has an
+    address, skipping events already queued (the unique channel, kind and
+    key); return the new messages' ids, sorted."""
+    table = OutboundMessage._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{table}" (channel_id, platform, kind, dedupe_key, '
+            "order_id, payload, message_id, status, attempts, attempts_left, "
+            'next_attempt_at, last_error, remote_id, "to", subject, claimed_by, '
+            "created_at, updated_at) "
+            "SELECT o.channel_id, %s, %s, concat(o.id, ':', %s::text), o.id, "
+            "%s::jsonb, '', %s, 0, %s, %s, '', '', c.email, '', '', %s, %s "
+            # Joined on the ids, never `o.id = ANY(...)`: see core.lookups.IdsIn.
+            "FROM unnest(%s::bigint[]) AS wanted(id) "
+            "JOIN orders_order o ON o.id = wanted.id "
+            "JOIN orders_customer c ON c.id = o.customer_id "
+            "JOIN orders_channel ch ON ch.id = o.channel_id "
+            "WHERE ch.send_customer_emails AND c.email <> '' "
+            "ORDER BY o.id ON CONFLICT DO NOTHING RETURNING id",
+            [
+                EMAIL,
+                kind,
+                key,
+                json.dumps(context, cls=DjangoJSONEncoder),
+                Status.PENDING,
+                attempts,
+                now,
+                now,
+                now,
+                list(order_ids),
+            ],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def emails_mark_sending(
+    *, pks: Sequence[int], token: str, now: datetime, lease_until: datetime
+) -> set[int]:
+    """Mark the e-mails among `pks` still claimed by `token` `sending` (an
+    attempt counted, the lease renewed) and return their pks. The caller
+    holds a transaction."""
+    marks = ", ".join(["%s"] * len(pks))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE "{OutboundMessage._meta.db_table}" SET status = %s, '
+            "next_attempt_at = %s, updated_at = %s, attempts = attempts + 1, "
+            "attempts_left = greatest(attempts_left - 1, 0) "
+            f"WHERE id IN ({marks}) AND claimed_by = %s AND status = %s RETURNING id",
+            [Status.SENDING, lease_until, now, *pks, token, Status.CLAIMED],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def emails_mark_sent(
+    *, subjects: Sequence[tuple[int, str]], token: str, now: datetime
+) -> None:
+    """Mark e-mails (pk, subject) still held by `token` sent, each with its
+    rendered subject; the caller holds a transaction."""
+    cases = " ".join(["WHEN %s THEN %s"] * len(subjects))
+    marks = ", ".join(["%s"] * len(subjects))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE "{OutboundMessage._meta.db_table}" SET status = %s, '
+            "sent_at = %s, updated_at = %s, next_attempt_at = NULL, "
+            "last_error = '', claimed_by = '', "
+            f"subject = CASE id {cases} ELSE subject END "
+            f"WHERE id IN ({marks}) AND claimed_by = %s",
+            [
+                Status.SENT,
+                now,
+                now,
+                *(value for pair in subjects for value in pair),
+                *(pk for pk, _ in subjects),
+                token,
+            ],
+        )
+
+
+def synchronous_commit_off() -> None:
+    """Let the current transaction commit without waiting for its WAL to
+    reach the disk: for marks whose loss in a database crash is harmless (an
+    e-mail's claim, its last `sent` mark)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")

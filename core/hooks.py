@@ -57,7 +57,23 @@ REFUND_APPROVED = Hook(
     runs="in the transaction",
 )
 
-HOOKS = (STOCK_AVAILABLE, STOCK_CHANGED, ORDER_EVENT, SHIPMENT_EVENT, REFUND_APPROVED)
+CUSTOMER_EMAIL = Hook(
+    name="customer.email",
+    arguments=(
+        "kind: orders.models.EmailKind; order_ids; key (tells events of one kind"
+        " apart: a shipment or return number); context: what the templates add"
+    ),
+    runs="in the transaction",
+)
+
+HOOKS = (
+    STOCK_AVAILABLE,
+    STOCK_CHANGED,
+    ORDER_EVENT,
+    SHIPMENT_EVENT,
+    REFUND_APPROVED,
+    CUSTOMER_EMAIL,
+)
 
 _handlers: dict[str, list[Callable[..., object]]] = {hook.name: [] for hook in HOOKS}
 

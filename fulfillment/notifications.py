@@ -10,9 +10,9 @@ from django.utils.formats import date_format
 from core.hooks import SHIPMENT_EVENT, hook_emit
 from fulfillment.models import ExceptionReason, Shipment, TrackingEvent
 from orders.emails import customer_email_queue
-from orders.models import CustomerEmail, Order
+from orders.models import EmailKind, Order
 
-Kind = CustomerEmail.Kind
+Kind = EmailKind
 
 
 def _day(value: date | None) -> str:

@@ -14,15 +14,14 @@ from fulfillment.services.retention import (
     scan_form_files_prune,
     voided_labels_prune,
 )
-from orders.services.retention import customer_emails_prune, import_jobs_prune
+from orders.services.retention import import_jobs_prune
 from returns.services.retention import return_labels_prune, shipment_labels_prune
 
 logger = logging.getLogger(__name__)
 
 PRUNES = {
     "inbound messages": inbox_prune,
-    "outbound messages": outbox_prune,
-    "customer e-mails": customer_emails_prune,
+    "outbound messages (shops, webhooks, e-mails)": outbox_prune,
     "import jobs": import_jobs_prune,
     "print batches": print_jobs_prune,
     "scan form files": scan_form_files_prune,

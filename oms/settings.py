@@ -373,7 +373,6 @@ if OMS_TASKS_BACKEND not in {"database", "immediate"}:
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
 PROCRASTINATE_IMPORT_PATHS = [
     "core.worker",
-    "orders.emails.queue",
     "orders.services.allocation",
     "orders.rules.services",
     "orders.importing.jobs",

@@ -8,11 +8,11 @@ class ReturnsConfig(AppConfig):
 
     def ready(self) -> None:
         from orders.emails import customer_email_attachments_register
-        from orders.models import CustomerEmail
+        from orders.models import EmailKind
         from returns.documents import return_label_attachments
 
         # The "return approved" e-mail carries the return label (4 × 6 in PDF).
         customer_email_attachments_register(
-            kind=CustomerEmail.Kind.RETURN_APPROVED,
+            kind=EmailKind.RETURN_APPROVED,
             provider=return_label_attachments,
         )

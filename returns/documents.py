@@ -9,7 +9,7 @@ from fulfillment.documents import labels_to_pdf
 from fulfillment.exceptions import FulfillmentError, LabelDoesNotFitError
 from fulfillment.models.postage import ReturnLabel as PrepaidLabel
 from fulfillment.postage.labels import label_as_pdf, label_read
-from orders.models import CustomerEmail
+from orders.emails import EmailToSend
 from returns import selectors
 from returns.models import ReturnRequest
 
@@ -55,7 +55,7 @@ def return_label_pdf(*, return_request: ReturnRequest) -> bytes:
     )
 
 
-def return_label_attachments(email: CustomerEmail) -> list[tuple[str, bytes, str]]:
+def return_label_attachments(email: EmailToSend) -> list[tuple[str, bytes, str]]:
     """Attach the return label to the 'return approved' e-mail."""
     return_id = (email.context or {}).get("return_id")
     return_request = (

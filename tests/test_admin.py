@@ -5,12 +5,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from connections.models import OutboundMessage, OutboxDestination
 from inventory.models import Allocation, Location, Product, StockLevel, StockMovement
 from inventory.services import stock_receive
 from orders.models import (
     Channel,
     Customer,
-    CustomerEmail,
     ImportJob,
     Order,
     OrderEvent,
@@ -37,7 +37,7 @@ ADMIN_MODELS = [
     Order,
     OrderLine,
     OrderEvent,
-    CustomerEmail,
+    OutboundMessage,
 ]
 
 
@@ -86,6 +86,21 @@ def test_changelist_query_count_does_not_grow_with_rows(model, admin_client, gro
     assert model.objects.count() > 2
     assert many == few
     assert many <= 15
+
+
+@pytest.mark.django_db
+def test_paused_destinations_list_in_queries_that_do_not_grow(admin_client):
+    def pause(n):
+        for number in range(OutboxDestination.objects.count(), n):
+            OutboxDestination.objects.create(
+                key=f"channel:{number}", failures=1, last_error="refused"
+            )
+
+    pause(2)
+    few = queries_for(admin_client, admin_url(OutboxDestination, "changelist"))
+    pause(10)
+    many = queries_for(admin_client, admin_url(OutboxDestination, "changelist"))
+    assert many == few <= 15
 
 
 @pytest.mark.django_db

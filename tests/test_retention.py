@@ -9,8 +9,9 @@ from django.utils import timezone
 from connections.models import InboundMessage, OutboundMessage
 from fulfillment.models import PrintJob, ReturnLabel, ShipmentPostage
 from oms.retention import retention_prune
-from orders.models import CustomerEmail, ImportJob
+from orders.models import ImportJob
 from returns.models import ReturnRequest, ReturnStatus
+from tests.support.emails import customer_emails
 from tests.support.files import store
 
 pytestmark = pytest.mark.django_db
@@ -164,30 +165,27 @@ def test_old_delivered_outbound_messages_are_deleted_failed_ones_kept(channel):
     assert old.pk not in set(OutboundMessage.objects.values_list("pk", flat=True))
 
 
-def test_old_sent_customer_emails_are_deleted(shipped, product):
+def test_old_sent_customer_emails_go_with_the_outbox_failed_ones_stay(shipped, product):
     order = shipped([(product, 1)])
-    CustomerEmail.objects.filter(order=order).delete()
-    old = CustomerEmail.objects.create(
+    emails = customer_emails(order=order)
+    assert emails.exists()
+    emails.update(status="sent", sent_at=days_ago(31))
+    young = customer_emails(order=order).first()
+    OutboundMessage.objects.filter(pk=young.pk).update(sent_at=days_ago(29))
+    failed = OutboundMessage.objects.create(
+        channel=order.channel,
+        platform="email",
+        kind="email.order_received",
+        dedupe_key=f"{order.pk}:failed",
         order=order,
-        kind="order_received",
-        key="old",
         to="a@example.com",
-        status=CustomerEmail.Status.SENT,
-        sent_at=days_ago(91),
-    )
-    young = CustomerEmail.objects.create(
-        order=order,
-        kind="order_received",
-        key="young",
-        to="a@example.com",
-        status=CustomerEmail.Status.SENT,
-        sent_at=days_ago(89),
+        status="failed",
     )
     retention_prune(now=NOW)
-    assert list(
-        CustomerEmail.objects.filter(order=order).values_list("pk", flat=True)
-    ) == [young.pk]
-    assert not CustomerEmail.objects.filter(pk=old.pk).exists()
+    assert set(customer_emails(order=order).values_list("pk", flat=True)) == {
+        young.pk,
+        failed.pk,
+    }
 
 
 def test_a_voided_label_file_goes_after_the_file_period(labelled):

@@ -1,12 +1,18 @@
-"""The one outbox: every message to the shops and channels (their APIs and
-our signed webhooks) with its attempts, Replay for managers, and the channel
-listings that map SKUs to shop products."""
+"""The one outbox: every message to the shops, channels and customers (shop
+APIs, our signed webhooks, e-mails) with its attempts, Replay for managers,
+the destinations paused while down, and the channel listings that map SKUs
+to shop products."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from connections.models import ChannelListing, OutboundAttempt, OutboundMessage
+from connections.models import (
+    ChannelListing,
+    OutboundAttempt,
+    OutboundMessage,
+    OutboxDestination,
+)
 from connections.outbox.services import outbox_replay
 from core.admin_utils import LargeTableAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 
@@ -47,8 +53,8 @@ class OutboundMessageAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.Model
     ]
     list_filter = ["status", "kind", "platform", "channel"]
     list_select_related = ["channel", "order"]
-    search_fields = ["=order__number", "=dedupe_key", "=shipment__number"]
-    search_help_text = "Order number, shipment number or SKU (exact)."
+    search_fields = ["=order__number", "=dedupe_key", "=shipment__number", "=to"]
+    search_help_text = "Order number, shipment number, SKU or e-mail address (exact)."
     date_hierarchy = "created_at"
     inlines = [OutboundAttemptInline]
     actions = ["replay"]
@@ -60,6 +66,8 @@ class OutboundMessageAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.Model
         "order",
         "shipment",
         "product",
+        "to",
+        "subject",
         "status",
         "attempts",
         "attempts_left",
@@ -90,6 +98,17 @@ class OutboundMessageAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.Model
             )
         for reason in skipped[:20]:
             self.message_user(request, f"Not replayed: {reason}", messages.WARNING)
+
+
+@admin.register(OutboxDestination)
+class OutboxDestinationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Where messages go, and which are paused because they do not answer."""
+
+    list_display = ["key", "paused_until", "failures", "last_error", "updated_at"]
+    ordering = ["-paused_until", "key"]
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.has_perm("connections.view_outboundmessage")
 
 
 @admin.register(ChannelListing)

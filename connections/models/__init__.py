@@ -8,4 +8,5 @@ from connections.models.outbox import (  # noqa: F401
     ChannelListing,
     OutboundAttempt,
     OutboundMessage,
+    OutboxDestination,
 )

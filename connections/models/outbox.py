@@ -1,5 +1,6 @@
-"""The one outbox: every message to a shop or channel, its attempts, and the
-listings that map SKUs to shop products (sent by `connections.outbox`).
+"""The one outbox: every message to a shop, a channel or a customer, its
+attempts, the destinations paused while they are down, and the listings that
+map SKUs to shop products (sent by `connections.outbox`).
 
 The tables keep the names they had in the fulfillment app.
 """
@@ -9,9 +10,10 @@ from django.db.models import Q
 
 
 class OutboundMessage(models.Model):
-    """One thing a sales channel must hear, in its platform's own terms or as
-    our signed Standard Webhook (`shipment.*`, `order.*`, `inventory.updated`
-    to the channel's webhook URL).
+    """One thing a sales channel or a customer must hear: in the shop's own
+    terms, as our signed Standard Webhook (`shipment.*`, `order.*`,
+    `inventory.updated` to the channel's webhook URL), or as an e-mail to the
+    order's customer (`email.*`, platform `email`).
 
     Recorded in the transaction of the change it reports, sent afterwards by
     a worker (one bounded request per attempt, retried on a schedule) and
@@ -31,9 +33,23 @@ class OutboundMessage(models.Model):
         SHIPMENT_SHIPPED = "shipment.shipped", "Shipment shipped (webhook)"
         SHIPMENT_TRACKING = "shipment.tracking_updated", "Tracking news (webhook)"
         SHIPMENT_DELIVERED = "shipment.delivered", "Shipment delivered (webhook)"
+        # E-mails to the order's customer: `email.` + `orders.models.EmailKind`.
+        EMAIL_ORDER_RECEIVED = "email.order_received", "E-mail: order received"
+        EMAIL_ORDER_SHIPPED = "email.order_shipped", "E-mail: shipped"
+        EMAIL_SHIPMENT_DELAYED = "email.shipment_delayed", "E-mail: delayed"
+        EMAIL_ORDER_DELIVERED = "email.order_delivered", "E-mail: delivered"
+        EMAIL_ORDER_CANCELLED = "email.order_cancelled", "E-mail: order cancelled"
+        EMAIL_RETURN_APPROVED = "email.return_approved", "E-mail: return approved"
+        EMAIL_RETURN_REJECTED = "email.return_rejected", "E-mail: return rejected"
+        EMAIL_REFUND_ISSUED = "email.refund_issued", "E-mail: refund issued"
+        EMAIL_DELIVERY_CHANGED = "email.delivery_changed", "E-mail: delivery changed"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        # E-mails: taken by one sender's batch, not yet handed to the mail
+        # server (taken over when the lease runs out).
+        CLAIMED = "claimed", "Claimed by a sender"
+        # Handed over (an e-mail: its outcome unknown until it is marked).
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
@@ -42,8 +58,8 @@ class OutboundMessage(models.Model):
     channel = models.ForeignKey(
         "orders.Channel", on_delete=models.CASCADE, related_name="+"
     )
-    # How it is sent: the shop's API (shopify, woocommerce) or our signed
-    # webhook (generic).
+    # How it is sent: the shop's API (shopify, woocommerce), our signed
+    # webhook (generic) or an e-mail (email).
     platform = models.CharField(max_length=16)
     kind = models.CharField(max_length=32, choices=Kind)
     # What makes the message one of a kind for its channel: a shipment
@@ -79,8 +95,8 @@ class OutboundMessage(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     attempts_left = models.PositiveSmallIntegerField(default=0)
-    # Pending: when the next attempt is due. Sending: when a sender that has
-    # not answered by then is taken for dead. Otherwise empty.
+    # Pending: when the next attempt is due. Claimed or sending: when a sender
+    # that has not answered by then is taken for dead. Otherwise empty.
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_error = models.CharField(max_length=500, blank=True)
     response_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -90,6 +106,11 @@ class OutboundMessage(models.Model):
     # receiver of a generic `inventory.updated` drops a lower one.
     sequence = models.PositiveBigIntegerField(null=True, blank=True)
     sent_quantity = models.IntegerField(null=True, blank=True)
+    # E-mails: the customer's address, and the subject as it was sent.
+    to = models.EmailField(blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    # The sender's batch holding a claimed or sending e-mail.
+    claimed_by = models.CharField(max_length=32, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -114,6 +135,11 @@ class OutboundMessage(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="outbound_due"),
+            models.Index(
+                fields=["order"],
+                condition=Q(platform="email"),
+                name="outbound_email_order",
+            ),
         ]
         permissions = [
             ("replay_outboundmessage", "Can replay messages to the sales channels"),
@@ -121,6 +147,26 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {self.channel} ({self.dedupe_key})"
+
+
+class OutboxDestination(models.Model):
+    """A place messages go (a channel's shop or webhook URL, the mail
+    server), paused while it is down: its messages wait, spending no
+    attempt, until `paused_until`; each failure in a row doubles the pause.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    paused_until = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "connections_outboxdestination"
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class OutboundAttempt(models.Model):

@@ -9,7 +9,9 @@ rows; the worker sends them after commit.
 from collections.abc import Iterable
 from typing import Any
 
+from connections.outbox.email import emails_record
 from connections.outbox.orders import outbox_order_refunded, outbox_orders_event
+from connections.outbox.sending import send_on_commit
 from connections.outbox.shipments import (
     outbox_shipment_shipped,
     outbox_shipment_tracking_changed,
@@ -48,3 +50,12 @@ def shipment_event_record(*, event: str, shipment: Shipment) -> None:
 def refund_approved_record(**refund: Any) -> None:
     """`refund.approved`: record `order.refunded` for a generic channel."""
     outbox_order_refunded(**refund)
+
+
+def customer_email_record(
+    *, kind: str, order_ids: Iterable[int], key: str, context: dict[str, Any]
+) -> None:
+    """`customer.email`: record the e-mails to the orders' customers."""
+    send_on_commit(
+        emails_record(kind=kind, order_ids=list(order_ids), key=key, context=context)
+    )

@@ -1,6 +1,7 @@
 """The outbox's settings and plain rules: platforms, attempts, backoff, the
 stock coalescing window, and what is available to sell."""
 
+import random
 from datetime import timedelta
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from inventory.models import StockLevel
 SHOPIFY = "shopify"
 WOOCOMMERCE = "woocommerce"
 GENERIC = "generic"
+EMAIL = "email"
 SHOPS = {SHOPIFY, WOOCOMMERCE}
 
 
@@ -23,10 +25,19 @@ def max_attempts() -> int:
     return int(getattr(settings, "OMS_OUTBOX_MAX_ATTEMPTS", 10))
 
 
-def retry_delay(attempt: int) -> timedelta:
-    """Back off after the n-th failed attempt: 1, 2, 4, 8 … up to 60 minutes
-    (the one policy for every message: shops and signed webhooks)."""
-    return timedelta(seconds=min(60 * 2 ** max(0, attempt - 1), 3600))
+# Each wait is drawn from ±JITTER of its step, so messages that failed
+# together (a destination down) do not all come back in the same second.
+JITTER = 0.2
+
+
+def retry_delay(attempt: int, *, jitter: bool = True) -> timedelta:
+    """Back off after the n-th failed attempt: 1, 2, 4, 8 … up to 60 minutes,
+    each ±20 % (the one policy for every message: shops, signed webhooks,
+    e-mails; and for a destination's pause after n failures in a row)."""
+    step = min(60 * 2 ** max(0, attempt - 1), 3600)
+    if jitter:
+        step *= random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 (not secret)
+    return timedelta(seconds=step)
 
 
 def coalesce_window() -> timedelta:

@@ -2,9 +2,9 @@
 change, and replaying what was sent or failed.
 
 Every recording function runs inside its caller's transaction and only
-writes rows: the message is sent after commit (`transaction.on_commit` →
-task) by `connections.outbox.sending`, and if the process dies between the
-commit and the enqueue, the periodic `outbox_send_due` takes the message up.
+writes rows: the message is sent after commit (`send_on_commit` wakes a
+sender) by `connections.outbox.sending`, and if the process dies between the
+commit and the wake-up, the periodic `outbox_send_due` takes the message up.
 A message is recorded once per channel, kind and key (a shipment, an order,
 a refund): recording it again does nothing.
 """
@@ -12,7 +12,7 @@ a refund): recording it again does nothing.
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -22,8 +22,7 @@ from django.utils import timezone
 from connections.locks import lock_outbound_messages
 from connections.models import OutboundMessage
 from connections.outbox.rules import max_attempts, platform_of
-from connections.outbox.sending import outbox_send_many_task, queue_can_wait
-from core.tasks import defer_in_transaction
+from connections.outbox.sending import send_on_commit
 from core.users import Actor
 from fulfillment.models import Shipment
 from orders.models import Channel, Order
@@ -32,8 +31,6 @@ logger = logging.getLogger("oms.outbox")
 
 Kind = OutboundMessage.Kind
 Status = OutboundMessage.Status
-# Messages per sending task (one task row per chunk, not per message).
-SEND_CHUNK = 200
 
 
 def payload_plain(payload: dict[str, Any]) -> dict[str, Any]:
@@ -44,27 +41,6 @@ def payload_plain(payload: dict[str, Any]) -> dict[str, Any]:
 def message_id_new() -> str:
     """Return a new Standard Webhooks `webhook-id` for a message."""
     return f"msg_{uuid.uuid4().hex}"
-
-
-def send_on_commit(message_ids: Sequence[int], *, run_after=None) -> None:
-    """Enqueue the sending of these messages once the transaction commits."""
-    if not message_ids:
-        return
-    ids = list(message_ids)
-    if run_after is not None and run_after > timezone.now():
-        if not queue_can_wait():
-            return  # `outbox_send_due` takes it up when it is due.
-        defer_in_transaction(
-            lambda: outbox_send_many_task.configure(schedule_at=run_after).defer(
-                message_ids=ids
-            )
-        )
-        return
-    for start in range(0, len(ids), SEND_CHUNK):
-        chunk = ids[start : start + SEND_CHUNK]
-        defer_in_transaction(
-            lambda chunk=chunk: outbox_send_many_task.defer(message_ids=chunk)
-        )
 
 
 def outbox_record(

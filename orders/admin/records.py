@@ -10,7 +10,7 @@ from core.admin_utils import ReadOnlyAdminMixin, retry_report
 from core.history_admin import FieldHistoryAdmin
 from core.jobs import jobs_reap
 from orders.importing.jobs import import_job_retry
-from orders.models import CustomerEmail, ImportJob, OrderEvent, OrderLine
+from orders.models import ImportJob, OrderEvent, OrderLine
 
 
 @admin.register(ImportJob)
@@ -65,24 +65,6 @@ class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             skipped_why="only imports that failed while running can be (a refused "
             "file needs a corrected upload).",
         )
-
-
-@admin.register(CustomerEmail)
-class CustomerEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "created_at",
-        "order",
-        "kind",
-        "to",
-        "status",
-        "attempts",
-        "sent_at",
-    ]
-    list_filter = ["status", "kind"]
-    list_select_related = ["order"]
-    search_fields = ["order__number", "to"]
-    date_hierarchy = "created_at"
-    exclude = ["context"]
 
 
 @admin.register(OrderLine)

@@ -1,41 +1,19 @@
-"""Customer e-mails, by subject: `queue` (queued once per event, the send and
-sweep tasks), `render` (templates and attachments), `sending` (batches over
-one SMTP connection, at most once). The names other apps use are here."""
+"""Customer e-mails, by subject: `queue` (asked for once per event, in the
+caller's transaction) and `render` (templates and attachments). They are sent
+as messages of the one outbox (`connections.outbox.email`). The names other
+apps use are here."""
 
-from orders.emails.queue import (
-    EMAIL_BATCH,
-    customer_email_queue,
-    customer_email_send,
-    customer_emails_queue_many,
-    customer_emails_send_on_commit,
-    customer_emails_send_task,
-    customer_emails_sweep_task,
-    retry_delay,
-)
+from orders.emails.queue import customer_email_queue, customer_emails_queue_many
 from orders.emails.render import (
+    EmailToSend,
     customer_email_attachments_register,
     customer_emails_render,
 )
-from orders.emails.sending import (
-    CLAIM_STALE_SECONDS,
-    EMAIL_SEND_GROUP,
-    MAX_ATTEMPTS,
-    customer_emails_send,
-)
 
 __all__ = [
-    "CLAIM_STALE_SECONDS",
-    "EMAIL_BATCH",
-    "EMAIL_SEND_GROUP",
-    "MAX_ATTEMPTS",
+    "EmailToSend",
     "customer_email_attachments_register",
     "customer_email_queue",
-    "customer_email_send",
     "customer_emails_queue_many",
     "customer_emails_render",
-    "customer_emails_send",
-    "customer_emails_send_on_commit",
-    "customer_emails_send_task",
-    "customer_emails_sweep_task",
-    "retry_delay",
 ]

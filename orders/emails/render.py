@@ -2,17 +2,36 @@
 the attachments later apps add to their kinds of e-mail."""
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template import Context, Engine, Template
 
 from orders.customer_access import customer_page_url
-from orders.models import CustomerEmail, Order
+from orders.models import Order
+
+
+@dataclass
+class EmailToSend:
+    """One e-mail to render: the outbox message's id, its order, its kind
+    (`orders.models.EmailKind`), address, key and template context. Rendering
+    sets `order` and `subject`."""
+
+    pk: int
+    order_id: int
+    kind: str
+    to: str
+    key: str
+    context: dict[str, Any] = field(default_factory=dict)
+    order: Order | None = None
+    subject: str = ""
+
 
 # (filename, content, mimetype) of one attachment.
 Attachment = tuple[str, bytes, str]
-AttachmentProvider = Callable[[CustomerEmail], list[Attachment]]
+AttachmentProvider = Callable[[EmailToSend], list[Attachment]]
 # Later apps add files to their kinds of e-mail (returns: the return label),
 # built when the mail is sent, so nothing rendered is stored.
 attachment_providers: dict[str, AttachmentProvider] = {}
@@ -26,7 +45,7 @@ def customer_email_attachments_register(
 
 
 def customer_emails_render(
-    emails: list[CustomerEmail],
+    emails: list[EmailToSend],
 ) -> dict[int, EmailMultiAlternatives]:
     """Build every message of a batch, by e-mail pk: its orders read in three
     queries, each kind's templates looked up once, one context per e-mail.

@@ -26,7 +26,7 @@ from core.users import Actor
 from orders.emails import customer_emails_queue_many
 from orders.importing.result import ImportResult, Progress
 from orders.importing.services import orders_import
-from orders.models import Channel, CustomerEmail, OrderStatus
+from orders.models import Channel, EmailKind, OrderStatus
 from orders.services.allocation import orders_allocate_many
 
 
@@ -50,7 +50,7 @@ def imported_orders_settle(*, order_ids: list[int], actor: Actor) -> int:
         order_ids=order_ids,
         actor=actor,
         with_locked=lambda locked: customer_emails_queue_many(
-            order_ids=locked, kind=CustomerEmail.Kind.RECEIVED
+            order_ids=locked, kind=EmailKind.RECEIVED
         ),
     )
     return counts.get(OrderStatus.ALLOCATED, 0)

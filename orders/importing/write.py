@@ -21,7 +21,7 @@ from orders.intake import intake_hold
 from orders.models import (
     Channel,
     Customer,
-    CustomerEmail,
+    EmailKind,
     HoldReason,
     Order,
     OrderEvent,
@@ -269,9 +269,7 @@ def _settle_unwritten(
             row["status"] = planned[row["id"]]
         with history_context(actor=actor, reason=reason):
             bulk_insert(Order, _same_columns(Order, order_rows))
-        customer_emails_queue_many(
-            order_ids=order_ids, kind=CustomerEmail.Kind.RECEIVED
-        )
+        customer_emails_queue_many(order_ids=order_ids, kind=EmailKind.RECEIVED)
         constraints_check()
 
     statuses, reserved_at = orders_allocate_unwritten(

@@ -21,7 +21,7 @@ from orders.models.orders import (  # noqa: F401
     RatePreference,
 )
 from orders.models.records import (  # noqa: F401
-    CustomerEmail,
+    EmailKind,
     ImportJob,
 )
 from orders.models.requests import (  # noqa: F401

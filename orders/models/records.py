@@ -1,4 +1,5 @@
-"""Import jobs and customer e-mails: what came in by file and what went out."""
+"""Import jobs, and the kinds of e-mail a customer gets: what came in by file
+and what goes out."""
 
 from django.conf import settings
 from django.db import models
@@ -6,7 +7,6 @@ from django.db import models
 from core.files import PrivateFileField
 from core.models import BackgroundJob
 from orders.models.channels import Channel
-from orders.models.orders import Order
 
 
 class ImportJob(BackgroundJob):
@@ -75,51 +75,18 @@ class ImportJob(BackgroundJob):
         return int(70 * share) if self.stage == "checking" else 70 + int(30 * share)
 
 
-class CustomerEmail(models.Model):
-    """One e-mail to a customer about one event; the key makes it unique."""
+class EmailKind(models.TextChoices):
+    """What an e-mail to the order's customer is about (its templates are
+    `emails/<kind>_subject.txt`, `.txt` and `.html`). The e-mails themselves
+    are messages of the one outbox (`connections.OutboundMessage`, kind
+    `email.<kind>`), queued through `orders.emails.customer_email_queue`."""
 
-    class Kind(models.TextChoices):
-        RECEIVED = "order_received", "Order received"
-        SHIPPED = "order_shipped", "Shipped"
-        DELAYED = "shipment_delayed", "Delayed or problem in transit"
-        DELIVERED = "order_delivered", "Delivered"
-        CANCELLED = "order_cancelled", "Order cancelled"
-        RETURN_APPROVED = "return_approved", "Return approved"
-        RETURN_REJECTED = "return_rejected", "Return rejected"
-        REFUNDED = "refund_issued", "Refund issued"
-        DELIVERY_CHANGED = "delivery_changed", "Delivery changed"
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        # Taken by one worker's batch, not yet handed to the mail server.
-        CLAIMED = "claimed", "Claimed by a worker"
-        # Being handed to the mail server: the outcome is not known yet.
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="emails")
-    kind = models.CharField(max_length=24, choices=Kind)
-    key = models.CharField(
-        max_length=120,
-        unique=True,
-        help_text="One e-mail per event: kind, order, subject.",
-    )
-    to = models.EmailField()
-    context = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=255, blank=True)
-    subject = models.CharField(max_length=200, blank=True)
-    # Which worker batch holds the e-mail (claimed or sending), and since when.
-    claimed_by = models.CharField(max_length=32, blank=True, editable=False)
-    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} → {self.to}"
+    RECEIVED = "order_received", "Order received"
+    SHIPPED = "order_shipped", "Shipped"
+    DELAYED = "shipment_delayed", "Delayed or problem in transit"
+    DELIVERED = "order_delivered", "Delivered"
+    CANCELLED = "order_cancelled", "Order cancelled"
+    RETURN_APPROVED = "return_approved", "Return approved"
+    RETURN_REJECTED = "return_rejected", "Return rejected"
+    REFUNDED = "refund_issued", "Refund issued"
+    DELIVERY_CHANGED = "delivery_changed", "Delivery changed"

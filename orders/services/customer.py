@@ -23,8 +23,8 @@ from orders.locks import lock_customer_request, lock_order
 from orders.models import (
     CANCELLABLE,
     EDITABLE,
-    CustomerEmail,
     CustomerRequest,
+    EmailKind,
     Order,
     OrderStatus,
 )
@@ -130,7 +130,7 @@ def order_delivery_change_by_customer(
     new_date = updated.order.requested_delivery_date
     customer_email_queue(
         order=updated.order,
-        kind=CustomerEmail.Kind.DELIVERY_CHANGED,
+        kind=EmailKind.DELIVERY_CHANGED,
         key=actor.at.isoformat(),
         context={
             "address_changed": any(name in SHIP_TO_FIELDS for name in changes),

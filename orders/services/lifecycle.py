@@ -19,7 +19,7 @@ from orders.emails import customer_email_queue
 from orders.exceptions import OrderError, OrderStateError
 from orders.locks import lock_order
 from orders.models import (
-    CustomerEmail,
+    EmailKind,
     HoldReason,
     Order,
     OrderLine,
@@ -140,7 +140,7 @@ def order_cancel(*, order: Order, actor: Actor, reason: str = "") -> Order:
         )
     events.order_event_cancelled(order=order, actor=actor, reason=reason)
     customer_email_queue(
-        order=order, kind=CustomerEmail.Kind.CANCELLED, context={"reason": reason}
+        order=order, kind=EmailKind.CANCELLED, context={"reason": reason}
     )
     hook_emit(ORDER_EVENT, event="order.cancelled", order_ids=[order.pk], reason=reason)
     return order

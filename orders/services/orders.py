@@ -26,7 +26,7 @@ from orders.intake import intake_hold
 from orders.models import (
     Channel,
     Customer,
-    CustomerEmail,
+    EmailKind,
     Order,
     OrderEvent,
     OrderLine,
@@ -174,7 +174,7 @@ def order_create(
     if allocate and order.status == OrderStatus.PENDING:
         # The new row is this transaction's own: no lock to take again.
         order = orders_allocate_locked(orders=[order], actor=actor)[0]
-    customer_email_queue(order=order, kind=CustomerEmail.Kind.RECEIVED)
+    customer_email_queue(order=order, kind=EmailKind.RECEIVED)
     hook_emit(ORDER_EVENT, event="order.created", order_ids=[order.pk], reason="")
     return order
 
@@ -349,7 +349,7 @@ def orders_create_many(
     if pending and allocate:
         # The new rows are this transaction's own: no lock to take again.
         orders_allocate_locked(orders=pending, actor=actor)
-    customer_emails_queue_many(order_ids=order_ids, kind=CustomerEmail.Kind.RECEIVED)
+    customer_emails_queue_many(order_ids=order_ids, kind=EmailKind.RECEIVED)
     hook_emit(ORDER_EVENT, event="order.created", order_ids=order_ids, reason="")
     if not allocate:
         # Nothing changed them since they were written or read again.

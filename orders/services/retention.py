@@ -1,10 +1,11 @@
 """The orders app's part of the retention prune (core.retention): finished
-import jobs with their files, and customer e-mails long sent."""
+import jobs with their files (customer e-mails are outbox messages:
+`connections.services.retention.outbox_prune`)."""
 
 from datetime import datetime
 
 from core.retention import retention_cutoff, rows_prune
-from orders.models import CustomerEmail, ImportJob
+from orders.models import ImportJob
 
 
 def import_jobs_prune(*, now: datetime) -> int:
@@ -23,17 +24,4 @@ def import_jobs_prune(*, now: datetime) -> int:
     )
     return rows_prune(finished, file_fields=("source",)) + rows_prune(
         forgotten, file_fields=("source",)
-    )
-
-
-def customer_emails_prune(*, now: datetime) -> int:
-    """Delete customer e-mails sent before OMS_RETENTION_EMAIL_DAYS; the
-    order's timeline keeps that they were sent."""
-    cutoff = retention_cutoff(now=now, setting="OMS_RETENTION_EMAIL_DAYS")
-    if cutoff is None:
-        return 0
-    return rows_prune(
-        CustomerEmail.objects.filter(
-            status=CustomerEmail.Status.SENT, sent_at__lt=cutoff
-        )
     )

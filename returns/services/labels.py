@@ -28,7 +28,7 @@ from fulfillment.postage.returns import (
 from orders import events
 from orders.emails import customer_email_queue
 from orders.locks import lock_order
-from orders.models import CustomerEmail, Order
+from orders.models import EmailKind, Order
 from returns import selectors
 from returns.models import ReturnRequest
 
@@ -40,7 +40,7 @@ def return_approved_email_queue(
     (attached when it is sent; never twice per return)."""
     customer_email_queue(
         order=order,
-        kind=CustomerEmail.Kind.RETURN_APPROVED,
+        kind=EmailKind.RETURN_APPROVED,
         key=return_request.number,
         context={
             "rma": return_request.number,

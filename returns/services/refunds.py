@@ -19,7 +19,7 @@ from core.users import Actor, acting_user
 from orders import events
 from orders.emails import customer_email_queue
 from orders.locks import lock_order
-from orders.models import CustomerEmail, Order
+from orders.models import EmailKind, Order
 from orders.money import refund_amount_of
 from returns import selectors
 from returns.exceptions import RefundError
@@ -297,7 +297,7 @@ def _refund_approve_locked(
         )
     customer_email_queue(
         order=order,
-        kind=CustomerEmail.Kind.REFUNDED,
+        kind=EmailKind.REFUNDED,
         key=refund.number,
         context={
             "amount": str(refund.amount),

@@ -24,7 +24,7 @@ from orders import events
 from orders.addresses import Address
 from orders.emails import customer_email_queue
 from orders.locks import lock_order
-from orders.models import CustomerEmail, Order, OrderLine
+from orders.models import EmailKind, Order, OrderLine
 from orders.services.orders import LineInput, order_create
 from returns import selectors
 from returns.exceptions import ReturnError
@@ -233,7 +233,7 @@ def return_reject(
     )
     customer_email_queue(
         order=order,
-        kind=CustomerEmail.Kind.RETURN_REJECTED,
+        kind=EmailKind.RETURN_REJECTED,
         key=return_request.number,
         context={"rma": return_request.number, "message": message},
     )

@@ -236,8 +236,9 @@ def _fresh_catalogue(skus: list[str]):
 def _check_settled(lines: int) -> dict:
     from django.db.models import Count, F, Sum
 
+    from connections.models import OutboundMessage
     from inventory.models import Allocation, StockLevel
-    from orders.models import CustomerEmail, Order, OrderLine
+    from orders.models import Order, OrderLine
 
     # The API orders placed meanwhile (`--api-clients`) are on SKU API-1.
     assert OrderLine.objects.exclude(sku="API-1").count() == lines
@@ -250,7 +251,9 @@ def _check_settled(lines: int) -> dict:
     assert not StockLevel.objects.filter(allocated__gt=F("on_hand")).exists()
     return {
         "statuses": statuses,
-        "emails_queued": CustomerEmail.objects.filter(status="queued").count(),
+        "emails_queued": OutboundMessage.objects.filter(
+            platform="email", status="pending"
+        ).count(),
     }
 
 

@@ -14,7 +14,6 @@ from connections.inbox.storing import inbound_store
 from connections.models import InboundMessage
 from orders.models import (
     Channel,
-    CustomerEmail,
     Order,
     OrderEvent,
     OrderStatus,
@@ -22,6 +21,7 @@ from orders.models import (
 from tests import factories
 from tests.connections.test_api_intake_speed import statement
 from tests.connections.test_inbox_webhooks import post_shopify, shopify_order, sign
+from tests.support.emails import customer_emails
 
 pytestmark = pytest.mark.django_db
 Status = InboundMessage.Status
@@ -198,7 +198,7 @@ def test_drained_orders_are_taken_in_like_single_ones(shop, database_queue, sett
     placed = batch.events.get(kind=OrderEvent.Kind.PLACED)
     assert placed.data["inbound_message"] == message.pk and message.order == batch
     assert batch.history.count() == single.history.count()
-    assert CustomerEmail.objects.filter(order=batch, kind="order_received").exists()
+    assert customer_emails("order_received", order=batch).exists()
     assert [(line.sku, line.quantity) for line in batch.lines.all()] == [
         ("TSH-BLK-M", 3)
     ]

@@ -11,7 +11,7 @@ from fulfillment.models import Shipment
 from fulfillment.services.picking import pick_lists_create
 from orders.addresses import Address
 from orders.exceptions import OrderError, OrderStateError
-from orders.models import CustomerEmail, CustomerRequest, Order, OrderEvent
+from orders.models import CustomerRequest, EmailKind, Order, OrderEvent
 from orders.services.customer import (
     customer_request_create,
     customer_request_handle,
@@ -22,6 +22,7 @@ from returns.exceptions import ReturnError
 from returns.services.customer import return_open_by_customer
 from returns.services.returns import ReturnLineInput
 from tests import factories
+from tests.support.emails import customer_emails
 
 BERLIN = Address(
     name="Ada Lovelace", address1="Invalidenstr. 1", city="Berlin",
@@ -57,10 +58,8 @@ def test_address_change_is_confirmed_by_email(
         order_delivery_change_by_customer(
             order=allocated, actor=actor, address=DALLAS, requested_delivery_date=None
         )
-    email = CustomerEmail.objects.get(
-        order=allocated, kind=CustomerEmail.Kind.DELIVERY_CHANGED
-    )
-    assert email.context["address_changed"] is True
+    email = customer_emails(EmailKind.DELIVERY_CHANGED, order=allocated).get()
+    assert email.payload["address_changed"] is True
     sent = [m for m in mail.outbox if "delivery" in m.subject.lower()]
     assert sent and "Dallas" in sent[0].body
 

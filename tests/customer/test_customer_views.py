@@ -14,7 +14,7 @@ from orders.customer_access import (
     CustomerActor,
     customer_page_path,
 )
-from orders.models import CustomerEmail, CustomerRequest, Order, OrderEvent
+from orders.models import CustomerRequest, Order, OrderEvent
 from orders.services.customer import (
     customer_request_create,
 )
@@ -22,6 +22,7 @@ from returns.models import ReturnRequest
 from returns.services.customer import return_open_by_customer
 from returns.services.returns import ReturnLineInput, return_approve
 from tests import factories
+from tests.support.emails import customer_emails
 from tests.support.files import store
 
 
@@ -300,8 +301,12 @@ def test_customer_emails_link_to_the_page(
     stock(product, 5)
     with django_capture_on_commit_callbacks(execute=True):
         allocated = place_order([(product, 1)])
-    email = CustomerEmail.objects.get(order=allocated, kind="order_received")
-    sent = [m for m in mail.outbox if m.extra_headers["X-OMS-Email"] == email.key]
+    email = customer_emails("order_received", order=allocated).get()
+    sent = [
+        m
+        for m in mail.outbox
+        if m.extra_headers["X-OMS-Email"] == f"{email.kind}:{email.dedupe_key}"
+    ]
     assert customer_page_path(order=allocated) in sent[0].body
 
 

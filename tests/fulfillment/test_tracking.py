@@ -12,7 +12,8 @@ from fulfillment.services.tracking import (
     tracking_updates_record,
 )
 from fulfillment.tracking_formats import parse_tracking_csv
-from orders.models import CustomerEmail, OrderEvent, OrderStatus
+from orders.models import OrderEvent, OrderStatus
+from tests.support.emails import customer_emails
 from tests.support.tracking import T0, record
 
 pytestmark = pytest.mark.django_db
@@ -154,7 +155,7 @@ def test_delivered_event_delivers_the_order_and_mails_once(
     [message] = mail.outbox
     assert message.subject == f"Your order {parcel.order.number} was delivered"
     assert "Your order has been delivered." in message.body
-    assert CustomerEmail.objects.get(kind="order_delivered").status == "sent"
+    assert customer_emails("order_delivered").get().status == "sent"
     assert OrderEvent.objects.filter(
         order=parcel.order_id, kind="email", message__contains="was delivered"
     ).exists()

@@ -12,13 +12,14 @@ from inventory.models import StockLevel
 from inventory.services import stock_receive
 from orders.importing.reader import ImportFileError
 from orders.importing.services import orders_import
-from orders.models import Customer, CustomerEmail, Order, OrderEvent, OrderLine
+from orders.models import Customer, Order, OrderEvent, OrderLine
 from tests.factories import (
     ChannelFactory,
     CustomerFactory,
     LocationFactory,
     ProductFactory,
 )
+from tests.support.emails import customer_emails
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "docs" / "sample_orders.csv"
@@ -335,7 +336,7 @@ def test_command_imports_allocates_and_prints_a_summary(catalogue, capsys):
         "imported 3 orders (4 lines), skipped 0 already imported, 0 errors"
     )
     assert set(Order.objects.values_list("status", flat=True)) == {"allocated"}
-    assert CustomerEmail.objects.filter(kind="order_received").count() == 3
+    assert customer_emails("order_received").count() == 3
 
 
 @pytest.mark.django_db

@@ -11,9 +11,10 @@ import pytest
 from orders.importing import reader, services
 from orders.importing.confirm import import_confirm
 from orders.importing.services import orders_import
-from orders.models import CustomerEmail, Order, OrderLine, OrderStatus
+from orders.models import EmailKind, Order, OrderLine, OrderStatus
 from tests import factories
 from tests.orders.test_import import csv_bytes, row
+from tests.support.emails import customer_emails
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +68,7 @@ def test_file_of_many_chunks_imports_every_order_settled_a_chunk_at_a_time(shop)
     assert sorted(backordered.values_list("external_id", flat=True)) == [
         f"B-{n:03d}" for n in range(31, 41)
     ]
-    assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.RECEIVED).count() == 40
+    assert customer_emails(EmailKind.RECEIVED).count() == 40
     writes = [done for stage, done, _ in reported if stage in ("writing", "written")]
     # One report per chunk (14 of 3 orders, 6 lines), after the start's.
     assert writes[1:-1] == [min(6 * n, 80) for n in range(1, 15)]
@@ -105,7 +106,7 @@ def test_import_stopped_between_chunks_resumes_when_run_again(shop, monkeypatch)
     assert (result.orders, len(result.skipped_existing)) == (40 - 6, 6)
     assert Order.objects.count() == 40
     assert Order.objects.values("external_id").distinct().count() == 40
-    assert CustomerEmail.objects.filter(kind=CustomerEmail.Kind.RECEIVED).count() == 40
+    assert customer_emails(EmailKind.RECEIVED).count() == 40
 
 
 def peak_checking(lines: int) -> int:

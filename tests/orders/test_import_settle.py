@@ -9,10 +9,11 @@ from django.db.models import Sum
 from inventory.models import Allocation, StockLevel
 from orders.importing import confirm
 from orders.importing.confirm import import_confirm
-from orders.models import CustomerEmail, Order, OrderEvent, OrderLine, OrderStatus
+from orders.models import Order, OrderEvent, OrderLine, OrderStatus
 from tests import factories
 from tests.orders.rules.support import rule
 from tests.orders.test_import import HEADER, csv_bytes, row
+from tests.support.emails import customer_emails
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +67,7 @@ def test_oldest_first_then_backordered_with_mails_queued(shop):
     level = StockLevel.objects.get()
     reserved = Allocation.objects.aggregate(total=Sum("quantity"))["total"]
     assert (level.allocated, reserved) == (3, 3)
-    assert CustomerEmail.objects.filter(kind="order_received").count() == 2
+    assert customer_emails("order_received").count() == 2
 
 
 def test_routing_reason_is_recorded_on_the_allocated_entry(shop):
@@ -137,7 +138,7 @@ def test_a_file_of_held_orders_only_is_written_and_mailed(shop):
     assert confirmed.allocated == 0
     assert set(Order.objects.values_list("status", flat=True)) == {"on_hold"}
     assert not Allocation.objects.exists()
-    assert CustomerEmail.objects.filter(kind="order_received").count() == 2
+    assert customer_emails("order_received").count() == 2
 
 
 def test_a_location_excluded_by_a_rule_is_not_shipped_from(shop, stock):
@@ -178,7 +179,7 @@ def test_orders_a_lost_attempt_left_pending_are_still_settled(shop):
 
     assert confirm.imported_orders_settle(order_ids=written.order_ids, actor=None) == 1
     assert status_of("A-1") == OrderStatus.ALLOCATED
-    assert CustomerEmail.objects.filter(kind="order_received").count() == 1
+    assert customer_emails("order_received").count() == 1
 
 
 def test_each_order_is_written_once_with_its_status(shop):

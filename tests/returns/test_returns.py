@@ -11,7 +11,7 @@ from pypdf import PdfReader
 
 from fulfillment.models import Shipment
 from inventory.models import StockLevel, StockMovement
-from orders.models import CustomerEmail, Order, OrderEvent, OrderStatus
+from orders.models import Order, OrderEvent, OrderStatus
 from returns import selectors
 from returns.exceptions import (
     ReturnChangedError,
@@ -29,6 +29,7 @@ from returns.services.returns import (
 )
 from tests.factories import ProductFactory
 from tests.returns.steps import inspected, ledger_holds, open_return
+from tests.support.emails import customer_emails
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +110,7 @@ def test_approval_mails_instructions_with_the_return_label_pdf(
     width, height = float(page.mediabox.width), float(page.mediabox.height)
     assert (round(width), round(height)) == (288, 432)  # 4 × 6 in
     assert rma.number in page.extract_text()
-    assert CustomerEmail.objects.get(kind="return_approved").status == "sent"
+    assert customer_emails("return_approved").get().status == "sent"
 
 
 def test_rejection_needs_a_message_and_mails_it(

@@ -8,11 +8,12 @@ import pytest
 from pypdf import PdfReader
 
 from fulfillment.models.postage import ChannelPostage, ReturnLabel
-from orders.models import CustomerEmail, OrderEvent
+from orders.models import EmailKind, OrderEvent
 from returns import documents
 from returns.services.labels import return_label_buy_again, return_labels_buy_due
 from returns.services.returns import ReturnLineInput, return_approve, return_open
 from tests.support.easypost_replay import png_label
+from tests.support.emails import customer_emails
 from tests.support.files import stored_bytes
 
 
@@ -36,9 +37,7 @@ def rma(shipped, product, user, postage_location, easypost_carrier):
 
 
 def approved_emails(rma):
-    return CustomerEmail.objects.filter(
-        order=rma.order, kind=CustomerEmail.Kind.RETURN_APPROVED
-    )
+    return customer_emails(EmailKind.RETURN_APPROVED, order=rma.order)
 
 
 def test_approval_buys_prepaid_return_label_after_commit(
@@ -67,7 +66,7 @@ def test_approval_buys_prepaid_return_label_after_commit(
     assert sum(easypost.buys.values()) == 1
     # The customer gets the instructions with EasyPost's label.
     [email] = approved_emails(rma)
-    assert email.context["rma"] == rma.number
+    assert email.payload["rma"] == rma.number
     assert documents.return_label_pdf(return_request=rma) == stored_bytes(
         label.label_file
     )

@@ -19,7 +19,8 @@ from fulfillment.postage.voids import (
     shipment_postage_void,
 )
 from inventory.models import Allocation, StockLevel, StockMovement
-from orders.models import CustomerEmail, OrderEvent, OrderStatus
+from orders.models import EmailKind, OrderEvent, OrderStatus
+from tests.support.emails import customer_emails
 
 
 def _state(shipment, product):
@@ -199,10 +200,8 @@ def test_voided_shipment_gets_new_rates_and_a_new_label(packed, easypost, user):
     assert shipment.tracking_number == postage.tracking_code != first.tracking_code
     assert shipment.order.status == OrderStatus.SHIPPED
     # The customer hears of the new tracking number (and of the old one once).
-    mailed = CustomerEmail.objects.filter(
-        order=shipment.order, kind=CustomerEmail.Kind.SHIPPED
-    )
-    assert sorted(m.context["tracking_number"] for m in mailed) == sorted(
+    mailed = customer_emails(EmailKind.SHIPPED, order=shipment.order)
+    assert sorted(m.payload["tracking_number"] for m in mailed) == sorted(
         [first.tracking_code, postage.tracking_code]
     )
 
