@@ -16,7 +16,7 @@ framework here (model: Zulip's `zerver/lib/cache.py`).
   (rate limits), in one atomic operation on Redis and on the database cache.
 
 The cache is the `default` one of `CACHES`: PostgreSQL (Django's
-`DatabaseCache`) unless `REDIS_URL` names a Redis server (oms/settings.py).
+`DatabaseCache`) unless `REDIS_URL` names a Redis server (oms/settings_ops.py).
 """
 
 import threading

@@ -1,51 +1,24 @@
-"""Settings for the OMS, read from the environment (see .env.example)."""
+"""Settings for the OMS, read from the environment (see .env.example).
+
+This module is the one DJANGO_SETTINGS_MODULE names; its subjects live beside
+it: reading the environment (`.env`, DEBUG) in settings_env.py, the cache,
+files, retention, logs and observability in settings_ops.py, background work
+in settings_tasks.py, the order API in settings_api.py.
+"""
 
 import base64
 import hashlib
 import os
-from pathlib import Path
 
 import dj_database_url
-import environ
 import pghistory
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
-from whitenoise.compress import Compressor
 
 from oms import devdb
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-# A `.env` file beside manage.py (or the file ENV_FILE names; see
-# .env.example) fills in what the environment does not set: a variable set in
-# the environment wins.
-ENV_FILE = Path(os.environ.get("ENV_FILE") or BASE_DIR / ".env")
-if ENV_FILE.is_file():
-    environ.Env.read_env(ENV_FILE, overwrite=False)
-
-# The order API's settings, read after .env (they read the environment too).
-from oms.settings_api import REST_FRAMEWORK, SPECTACULAR_SETTINGS  # noqa: E402, F401
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    """Read a yes/no environment variable."""
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    """Read a comma-separated environment variable."""
-    return [
-        item.strip()
-        for item in os.environ.get(name, default).split(",")
-        if item.strip()
-    ]
-
-
-# Off unless asked for: `make demo`, the tests and the benchmarks set it.
-DEBUG = env_bool("DEBUG", default=False)
+# Read first: `.env` fills in the environment before any setting reads it.
+from oms.settings_env import BASE_DIR, DEBUG, ENV_FILE, env_bool, env_list  # noqa: F401
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -181,30 +154,9 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         f":port/name); the OMS runs on PostgreSQL only, not {DATABASES['default']['ENGINE']}."
     )
 
-# The shared cache (core/cache.py; docs/operations.md "Caches"): one for
-# every process. PostgreSQL (Django's database cache, its table made by
-# `migrate`) unless REDIS_URL names a Redis server. API rate limits count
-# here, so they hold across processes and machines.
-REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            # Every call has a timeout: a stuck Redis fails the request fast.
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
-        }
-    }
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "oms_cache",
-            # Rate counters (one per API key and per customer-page client
-            # address) and a few small values: expired rows are culled past this.
-            "OPTIONS": {"MAX_ENTRIES": 100_000},
-        }
-    }
+# The shared cache, files (static and stored), retention, logs and
+# observability (health, metrics, Sentry): every name there is a setting here.
+from oms.settings_ops import *  # noqa: E402, F403
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -223,74 +175,6 @@ USE_I18N = True
 USE_TZ = True
 # Dates in lists and pages: "1 Dec 2026 15:16" (oms/formats/en/formats.py).
 FORMAT_MODULE_PATH = ["oms.formats"]
-
-STATIC_URL = "static/"
-STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
-# The project's own static files (the admin's scripts and styles, the
-# customer page's, the documents'), shipped inside the `oms` package so that
-# `pip install .` carries them; not named `static`, which Django's app finder
-# would list a second time.
-STATICFILES_DIRS = [BASE_DIR / "oms" / "assets"]
-# Files the system keeps (labels, scan forms, print batches, import files) go
-# through Django's storage API: a private folder (MEDIA_ROOT) by default, an
-# S3-compatible bucket with OMS_STORAGE=s3 (docs/operations.md). They are
-# never served from a public URL: the views that check permissions stream
-# them, so there is no MEDIA_URL.
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
-OMS_STORAGE = os.environ.get("OMS_STORAGE", "filesystem")
-if OMS_STORAGE == "filesystem":
-    DEFAULT_STORAGE = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
-    }
-elif OMS_STORAGE == "s3":
-    from botocore.config import Config as S3Config
-
-    S3_TIMEOUT = float(os.environ.get("AWS_S3_TIMEOUT", "10"))
-    DEFAULT_STORAGE = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
-            "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or None,
-            "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
-            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
-            # Another S3-compatible service (MinIO, Ceph, R2…): its address.
-            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
-            "location": os.environ.get("AWS_LOCATION", ""),
-            # Private objects; a name written twice is never overwritten.
-            "default_acl": "private",
-            "querystring_auth": True,
-            "file_overwrite": False,
-            # Every call to the bucket is bounded (seconds).
-            "client_config": S3Config(
-                connect_timeout=S3_TIMEOUT,
-                read_timeout=S3_TIMEOUT,
-                retries={"max_attempts": 3},
-            ),
-        },
-    }
-    if not DEFAULT_STORAGE["OPTIONS"]["bucket_name"]:
-        raise ImproperlyConfigured(
-            "OMS_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME (docs/operations.md)."
-        )
-else:
-    raise ImproperlyConfigured(
-        f"OMS_STORAGE must be 'filesystem' or 's3', not {OMS_STORAGE!r}."
-    )
-STORAGES = {
-    "default": DEFAULT_STORAGE,
-    # Outside debug, whitenoise serves hashed, compressed files from
-    # STATIC_ROOT (run `manage.py collectstatic` when deploying).
-    "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-    },
-}
-
-# Source maps (Swagger UI's, from the sidecar) are read only by a developer's
-# browser tools: not worth compressing at every collectstatic.
-WHITENOISE_SKIP_COMPRESS_EXTENSIONS = (*Compressor.SKIP_COMPRESS_EXTENSIONS, "map")
 
 # Uploads: request bodies and in-memory files stay small; import files have
 # their own limit (OMS_IMPORT_MAX_BYTES) checked before they are read.
@@ -358,79 +242,10 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=bool(EMAIL_HOST))
 EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "orders@example.com")
 
-# Background work: Procrastinate's PostgreSQL queue (core/tasks.py), run by
-# `manage.py worker` (`make demo` starts one beside the web server; run any
-# number, on any number of machines). OMS_TASKS_BACKEND=immediate runs each
-# task in the process that defers it: for one-off scripts (and the tests'
-# default, oms/test_settings.py).
-OMS_TASKS_BACKEND = os.environ.get("OMS_TASKS_BACKEND", "database")
-if OMS_TASKS_BACKEND not in {"database", "immediate"}:
-    raise ImproperlyConfigured(
-        f"OMS_TASKS_BACKEND must be 'database' or 'immediate', not {OMS_TASKS_BACKEND!r}."
-    )
-# Procrastinate's Django app loads the tasks of these modules in workers (each
-# task lives beside the function it runs; there is no tasks.py hub).
-PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
-PROCRASTINATE_IMPORT_PATHS = [
-    "core.worker",
-    "orders.services.allocation",
-    "orders.rules.services",
-    "orders.importing.jobs",
-    "orders.importing.confirm",
-    "fulfillment.services.packstation.dispatch",
-    "fulfillment.services.printing",
-    "fulfillment.services.waves",
-    "fulfillment.postage.buying",
-    "fulfillment.postage.rates",
-    "fulfillment.postage.voids",
-    "fulfillment.postage.scan_forms",
-    "returns.services.labels",
-    "connections.outbox.sending",
-    "connections.inbox.replay",
-    "connections.inbox.draining",
-    "connections.inbox.allocating",
-    "connections.inbox.processing",
-    "oms.tallies",
-    "oms.dashboard",
-    "oms.retention",
-]
-# Deferring goes through Django's connection (in the caller's transaction), or
-# runs the task at once in immediate mode (core.tasks).
-PROCRASTINATE_ON_APP_READY = "core.tasks.app_ready"
-# Sync task middleware run around every job, by the worker and in immediate
-# mode (core.tasks.task_middleware): observability (request id, timings,
-# Sentry). Not read from the environment.
-OMS_TASK_MIDDLEWARE = ["oms.health.queue.job_observe"]
-# Workers beat every OMS_WORKER_HEARTBEAT_SECONDS; one silent for
-# OMS_WORKER_STALE_SECONDS is dead, and the periodic recovery (core/worker.py,
-# every heartbeat interval) queues its jobs again (at most OMS_TASK_MAX_CLAIMS
-# claims in all) or, for import and print jobs, fails them with a Retry.
-# Worst time to recovery: stale limit + heartbeat + recovery interval + 0.5 s.
-OMS_WORKER_HEARTBEAT_SECONDS = float(
-    os.environ.get("OMS_WORKER_HEARTBEAT_SECONDS", "10")
-)
-OMS_WORKER_STALE_SECONDS = float(os.environ.get("OMS_WORKER_STALE_SECONDS", "60"))
-OMS_TASK_MAX_CLAIMS = int(os.environ.get("OMS_TASK_MAX_CLAIMS", "3"))
-# Jobs one worker process runs at once (each in its own thread), and how often
-# it looks for jobs when no notification arrived (seconds).
-OMS_WORKER_CONCURRENCY = int(os.environ.get("OMS_WORKER_CONCURRENCY", "1"))
-OMS_WORKER_POLL_SECONDS = float(os.environ.get("OMS_WORKER_POLL_SECONDS", "5"))
-# A job run in-process (a small import in the web request, the immediate
-# backend) with no sign of life for this long is failed: its process died.
-OMS_JOB_INPROCESS_STALE_SECONDS = float(
-    os.environ.get("OMS_JOB_INPROCESS_STALE_SECONDS", "600")
-)
-# Retention (days; 0 keeps forever): applied inbound and delivered outbound
-# messages, sent customer e-mails, finished import and print jobs with their
-# files, scan form PDFs and voided labels' files. A bought label is kept for
-# the later of its channel's return window and OMS_RETENTION_CLAIM_DAYS after
-# delivery, and while its order has an open return (returns/services/retention.py).
-OMS_RETENTION_INBOX_DAYS = int(os.environ.get("OMS_RETENTION_INBOX_DAYS", "30"))
-OMS_RETENTION_OUTBOX_DAYS = int(os.environ.get("OMS_RETENTION_OUTBOX_DAYS", "30"))
-OMS_RETENTION_EMAIL_DAYS = int(os.environ.get("OMS_RETENTION_EMAIL_DAYS", "90"))
-OMS_RETENTION_JOB_DAYS = int(os.environ.get("OMS_RETENTION_JOB_DAYS", "30"))
-OMS_RETENTION_FILE_DAYS = int(os.environ.get("OMS_RETENTION_FILE_DAYS", "90"))
-OMS_RETENTION_CLAIM_DAYS = int(os.environ.get("OMS_RETENTION_CLAIM_DAYS", "180"))
+# Background work: Procrastinate's queue and its workers, every name there a
+# setting here.
+from oms.settings_tasks import *  # noqa: E402, F403
+
 # Carrier scans dated further ahead than this (seconds) are refused.
 OMS_TRACKING_FUTURE_TOLERANCE = float(
     os.environ.get("OMS_TRACKING_FUTURE_TOLERANCE", str(24 * 3600))
@@ -448,81 +263,6 @@ if OMS_ALLOCATION_MODE not in {"partial", "all_or_nothing"}:
     raise ImproperlyConfigured(
         "OMS_ALLOCATION_MODE must be 'partial' or 'all_or_nothing', "
         f"not {OMS_ALLOCATION_MODE!r}."
-    )
-
-# Logs go to the console (stderr), each record with the request id of the
-# request or job it belongs to (core.request_id): one JSON object a line
-# ("json", the default with DEBUG off, for a log collector) or plain text
-# ("text", the default in DEBUG, for a person at a terminal).
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
-if LOG_FORMAT not in {"json", "text"}:
-    raise ImproperlyConfigured(
-        f"LOG_FORMAT must be 'json' or 'text', not {LOG_FORMAT!r}."
-    )
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.request_id.RequestIdFilter"}},
-    "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
-            "rename_fields": {
-                "asctime": "time",
-                "levelname": "level",
-                "name": "logger",
-            },
-        },
-        "text": {"format": "%(levelname)s %(name)s [%(request_id)s] %(message)s"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "filters": ["request_id"],
-            "formatter": LOG_FORMAT,
-        }
-    },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
-        # One line per task start and finish drowns the console; keep failures.
-        "procrastinate": {"level": "WARNING"},
-        # django-axes logs every login; keep its warnings (lockouts).
-        "axes": {"level": "WARNING"},
-    },
-}
-
-# ---- Observability (docs/operations.md): /health/live, /health/ready,
-# /metrics, Sentry.
-
-# /health/ready answers 503 past these (0 = no limit): jobs waiting, seconds
-# the oldest due job has waited, workers beating at least (when tasks go to
-# a worker), seconds the oldest unprocessed inbound message has waited. The
-# outbox's most overdue message past OMS_HEALTH_OUTBOX_OVERDUE_MAX_SECONDS is
-# a warning only (a shop may be down), as are failed messages and dead workers.
-OMS_HEALTH_QUEUE_DEPTH_MAX = int(os.environ.get("OMS_HEALTH_QUEUE_DEPTH_MAX", "10000"))
-OMS_HEALTH_QUEUE_WAIT_MAX_SECONDS = float(
-    os.environ.get("OMS_HEALTH_QUEUE_WAIT_MAX_SECONDS", "900")
-)
-OMS_HEALTH_WORKERS_MIN = int(os.environ.get("OMS_HEALTH_WORKERS_MIN", "1"))
-OMS_HEALTH_INBOX_WAIT_MAX_SECONDS = float(
-    os.environ.get("OMS_HEALTH_INBOX_WAIT_MAX_SECONDS", "900")
-)
-OMS_HEALTH_OUTBOX_OVERDUE_MAX_SECONDS = float(
-    os.environ.get("OMS_HEALTH_OUTBOX_OVERDUE_MAX_SECONDS", "3600")
-)
-# /metrics answers a scraper sending `Authorization: Bearer <token>`; without
-# a token it is open in DEBUG only (404 otherwise).
-OMS_METRICS_TOKEN = os.environ.get("OMS_METRICS_TOKEN", "")
-# Errors in requests and jobs go to Sentry when SENTRY_DSN is set.
-SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
-if SENTRY_DSN:
-    from oms.health.sentry import sentry_init
-
-    sentry_init(
-        dsn=SENTRY_DSN,
-        environment=os.environ.get("SENTRY_ENVIRONMENT", ""),
-        release=os.environ.get("SENTRY_RELEASE", ""),
-        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
     )
 
 
@@ -569,8 +309,6 @@ OMS_DOCUMENT_BACKGROUND_FROM = int(
     os.environ.get("OMS_DOCUMENT_BACKGROUND_FROM", "200")
 )
 OMS_DOCUMENT_WORKERS = int(os.environ.get("OMS_DOCUMENT_WORKERS", "0"))
-# WeasyPrint reports each rendering step at INFO; keep its warnings only.
-LOGGING["loggers"]["weasyprint"] = {"level": "WARNING"}
 
 
 # Field history (core.history): the event tables copy foreign keys as plain
@@ -591,6 +329,8 @@ COUNTRIES_OVERRIDE = {
 
 # ---- Connections: the order API (/api/v1/; its REST_FRAMEWORK and
 # SPECTACULAR_SETTINGS in oms/settings_api.py) and shop webhooks (the inbox)
+
+from oms.settings_api import REST_FRAMEWORK, SPECTACULAR_SETTINGS  # noqa: E402, F401
 
 # A stored message still waiting this long (seconds) had its drain lost: the
 # periodic sweep processes it.

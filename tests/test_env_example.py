@@ -10,9 +10,11 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# What a deployment configures: the settings, the project's own database
-# server for the demo, and gunicorn.
-READERS = ["oms/settings.py", "oms/settings_api.py", "oms/devdb.py", "gunicorn.conf.py"]
+# What a deployment configures: the settings (oms/settings.py and each
+# settings_<subject>.py beside it), the project's own database server for the
+# demo, and gunicorn.
+SETTINGS = sorted(path.name for path in (ROOT / "oms").glob("settings*.py"))
+READERS = [*(f"oms/{name}" for name in SETTINGS), "oms/devdb.py", "gunicorn.conf.py"]
 # Read by the code but set only by the test suite or by a command for its own
 # child processes, never by a deployment.
 NOT_FOR_DEPLOYMENTS = {"DJANGO_SETTINGS_MODULE", "PYTEST_XDIST_WORKER"}
@@ -68,6 +70,7 @@ def test_names_read_off_the_code():
 
 
 def test_every_variable_read_is_in_the_example():
+    assert {"settings.py", "settings_env.py", "settings_ops.py"} <= set(SETTINGS)
     read = set()
     for path in READERS:
         read |= names_read((ROOT / path).read_text())

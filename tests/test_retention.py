@@ -169,9 +169,9 @@ def test_old_sent_customer_emails_go_with_the_outbox_failed_ones_stay(shipped, p
     order = shipped([(product, 1)])
     emails = customer_emails(order=order)
     assert emails.exists()
-    emails.update(status="sent", sent_at=days_ago(31))
+    emails.update(status="sent", sent_at=days_ago(91))
     young = customer_emails(order=order).first()
-    OutboundMessage.objects.filter(pk=young.pk).update(sent_at=days_ago(29))
+    OutboundMessage.objects.filter(pk=young.pk).update(sent_at=days_ago(89))
     failed = OutboundMessage.objects.create(
         channel=order.channel,
         platform="email",

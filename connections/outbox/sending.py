@@ -390,9 +390,7 @@ def outbox_send(
     return message
 
 
-def outbox_send_many(
-    *, message_ids: Sequence[int], now: datetime | None = None
-) -> int:
+def outbox_send_many(*, message_ids: Sequence[int], now: datetime | None = None) -> int:
     """Make an attempt at each of these messages that is due: e-mails in one
     batch over one SMTP connection, the others one request each. Return how
     many were sent. Outside any transaction."""

@@ -1,11 +1,13 @@
 """The connections' part of the retention prune (core.retention): inbound
-messages long applied and outbound messages long delivered."""
+messages long applied and outbound messages (e-mails included) long
+delivered."""
 
 from datetime import datetime
 
 from django.db.models import Q
 
 from connections.models import InboundMessage, OutboundMessage
+from connections.outbox.rules import EMAIL
 from core.retention import retention_cutoff, rows_prune
 
 INBOX_DONE = (
@@ -29,16 +31,24 @@ def inbox_prune(*, now: datetime) -> int:
 
 
 def outbox_prune(*, now: datetime) -> int:
-    """Delete outbound messages delivered (or superseded) before
-    OMS_RETENTION_OUTBOX_DAYS, with their attempt log. Failed ones stay,
-    replayable."""
-    cutoff = retention_cutoff(now=now, setting="OMS_RETENTION_OUTBOX_DAYS")
-    if cutoff is None:
-        return 0
+    """Delete outbound messages delivered (or superseded) before their
+    period, with their attempt log: customer e-mails after
+    OMS_RETENTION_EMAIL_DAYS (the order's timeline still says they were
+    sent), every other message after OMS_RETENTION_OUTBOX_DAYS. Failed ones
+    stay, replayable."""
     Status = OutboundMessage.Status
-    return rows_prune(
-        OutboundMessage.objects.filter(
-            Q(status=Status.SENT, sent_at__lt=cutoff)
-            | Q(status=Status.SUPERSEDED, updated_at__lt=cutoff)
+    pruned = 0
+    for setting, messages in (
+        ("OMS_RETENTION_OUTBOX_DAYS", OutboundMessage.objects.exclude(platform=EMAIL)),
+        ("OMS_RETENTION_EMAIL_DAYS", OutboundMessage.objects.filter(platform=EMAIL)),
+    ):
+        cutoff = retention_cutoff(now=now, setting=setting)
+        if cutoff is None:
+            continue
+        pruned += rows_prune(
+            messages.filter(
+                Q(status=Status.SENT, sent_at__lt=cutoff)
+                | Q(status=Status.SUPERSEDED, updated_at__lt=cutoff)
+            )
         )
-    )
+    return pruned

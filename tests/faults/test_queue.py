@@ -7,6 +7,7 @@ other)."""
 
 import signal
 import time
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection
@@ -106,14 +107,23 @@ def paused_in_batch(tmp_path, seconds: int) -> dict[str, str]:
     }
 
 
-def test_drain_of_a_killed_worker_is_retried_by_another_within_the_bound(
+@contextmanager
+def drain_inside_first_batch(
     shop,  # noqa: F811
-    database_queue,
     tmp_path,
+    *,
+    name: str,
+    pause_seconds: int,
+    stop_in_batch: bool = False,
 ):
-    env = paused_in_batch(tmp_path, 60)
-    with workers(("doomed", env), ("survivor", {"OMS_INBOX_BATCH": "10"})) as (
-        doomed,
+    """Run a worker whose drain pauses inside its first batch, beside a
+    survivor kept stopped until then so that it cannot take the drain; yield
+    (the paused worker, the survivor) once the batch is open. With
+    `stop_in_batch` the paused worker is SIGSTOPped there, its batch open and
+    its rows locked, before the survivor resumes."""
+    env = paused_in_batch(tmp_path, pause_seconds)
+    with workers((name, env), ("survivor", {"OMS_INBOX_BATCH": "10"})) as (
+        paused,
         survivor,
     ):
         survivor.process.send_signal(signal.SIGSTOP)
@@ -123,9 +133,26 @@ def test_drain_of_a_killed_worker_is_retried_by_another_within_the_bound(
                 (tmp_path / "inbox.batch").exists,
                 timeout=30,
                 what="the drain to be inside its first batch",
+                # Seen at once: a worker to stop there must still be inside
+                # its (short) pause.
+                every=0.02,
             )
+            if stop_in_batch:
+                paused.process.send_signal(signal.SIGSTOP)
         finally:
             survivor.process.send_signal(signal.SIGCONT)
+        yield paused, survivor
+
+
+def test_drain_of_a_killed_worker_is_retried_by_another_within_the_bound(
+    shop,  # noqa: F811
+    database_queue,
+    tmp_path,
+):
+    with drain_inside_first_batch(shop, tmp_path, name="doomed", pause_seconds=60) as (
+        doomed,
+        survivor,
+    ):
         killed_at = doomed.kill()
         wait_for(all_processed, timeout=RECOVERY_BOUND + 10, what="the retried drain")
         recovery = time.monotonic() - killed_at
@@ -141,23 +168,9 @@ def test_drain_of_a_paused_worker_is_retried_and_its_batch_applied_once(
     database_queue,
     tmp_path,
 ):
-    env = paused_in_batch(tmp_path, 3)
-    with workers(("zombie", env), ("survivor", {"OMS_INBOX_BATCH": "10"})) as (
-        zombie,
-        survivor,
-    ):
-        survivor.process.send_signal(signal.SIGSTOP)
-        try:
-            store_messages(shop)
-            wait_for(
-                (tmp_path / "inbox.batch").exists,
-                timeout=30,
-                what="the drain to be inside its first batch",
-                every=0.02,
-            )
-            zombie.process.send_signal(signal.SIGSTOP)  # its batch open, locked
-        finally:
-            survivor.process.send_signal(signal.SIGCONT)
+    with drain_inside_first_batch(
+        shop, tmp_path, name="zombie", pause_seconds=3, stop_in_batch=True
+    ) as (zombie, survivor):
         try:
             # Declared dead, its drain is queued again and the survivor takes it
             # (and waits for the rows the paused batch holds, or skips them).
