@@ -5,7 +5,7 @@ from django.db.models import Min, QuerySet
 from django.utils import timezone
 
 from connections.inbox.messages import failed_after_taken_q
-from connections.models import InboundMessage, OutboundMessage
+from connections.models import InboundMessage, OutboundMessage, OutboxDestination
 
 
 def inbound_waiting() -> QuerySet[InboundMessage]:
@@ -20,14 +20,21 @@ def inbound_failed() -> QuerySet[InboundMessage]:
 
 
 def outbound_pending() -> QuerySet[OutboundMessage]:
-    """Messages to the shops waiting for their next attempt (the status
+    """Messages to the shops, channels and customers waiting for their next attempt (the status
     index)."""
     return OutboundMessage.objects.filter(status=OutboundMessage.Status.PENDING)
 
 
 def outbound_failed() -> QuerySet[OutboundMessage]:
-    """Messages to the shops that gave up (the status index)."""
+    """Messages to the shops, channels and customers that gave up (the
+    status index)."""
     return OutboundMessage.objects.filter(status=OutboundMessage.Status.FAILED)
+
+
+def outbound_destinations_paused() -> QuerySet[OutboxDestination]:
+    """Destinations paused now because they did not answer (the mail
+    server, a channel's shop or webhook URL)."""
+    return OutboxDestination.objects.filter(paused_until__gt=timezone.now())
 
 
 def inbound_oldest_waiting_age() -> float:

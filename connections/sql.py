@@ -269,9 +269,9 @@ def emails_mark_sending(
 
 def emails_mark_sent(
     *, subjects: Sequence[tuple[int, str]], token: str, now: datetime
-) -> None:
+) -> set[int]:
     """Mark e-mails (pk, subject) still held by `token` sent, each with its
-    rendered subject; the caller holds a transaction."""
+    rendered subject, and return their pks; the caller holds a transaction."""
     cases = " ".join(["WHEN %s THEN %s"] * len(subjects))
     marks = ", ".join(["%s"] * len(subjects))
     with connection.cursor() as cursor:
@@ -280,7 +280,7 @@ def emails_mark_sent(
             "sent_at = %s, updated_at = %s, next_attempt_at = NULL, "
             "last_error = '', claimed_by = '', "
             f"subject = CASE id {cases} ELSE subject END "
-            f"WHERE id IN ({marks}) AND claimed_by = %s",
+            f"WHERE id IN ({marks}) AND claimed_by = %s RETURNING id",
             [
                 Status.SENT,
                 now,
@@ -290,6 +290,7 @@ def emails_mark_sent(
                 token,
             ],
         )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def synchronous_commit_off() -> None:

@@ -231,9 +231,9 @@ def querysets_count(querysets: dict[str, QuerySet]) -> dict[str, int]:
         return {}
     parts = [
         queryset.order_by()
-        .values(key=Value(name))
+        .values(counted_as=Value(name))
         .annotate(n=Count("pk"))
-        .values_list("key", "n")
+        .values_list("counted_as", "n")
         for name, queryset in querysets.items()
     ]
     first, *rest = parts

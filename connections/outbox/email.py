@@ -45,6 +45,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from connections import sql
@@ -125,6 +126,17 @@ def _claim(message_ids: Sequence[int], token: str, now: datetime) -> list[EmailT
             next_attempt_at=_lease(now),
             updated_at=now,
         )
+    _fail_lost(ids, now)
+    return [
+        _to_send(message)
+        for message in OutboundMessage.objects.filter(
+            pk__in=ids, claimed_by=token, status=Status.CLAIMED
+        ).order_by("pk")
+    ]
+
+
+def _fail_lost(ids: Sequence[int], now: datetime) -> None:
+    """Fail the e-mails among `ids` a dead sender was handing over."""
     lost = list(
         OutboundMessage.objects.filter(
             pk__in=ids, platform=EMAIL, status=Status.SENDING, next_attempt_at__lte=now
@@ -140,34 +152,36 @@ def _claim(message_ids: Sequence[int], token: str, now: datetime) -> list[EmailT
             claimed_by=message.claimed_by,
             final=True,
         )
-    return [
-        _to_send(message)
-        for message in OutboundMessage.objects.filter(
-            pk__in=ids, claimed_by=token, status=Status.CLAIMED
-        ).order_by("pk")
-    ]
 
 
 def _finish_failed(
     email: EmailToSend, error: str, *, claimed_by: str, final: bool = False
 ) -> str:
     """Record a failed attempt: due again after the back-off, or failed for
-    good (no attempts left, or `final`)."""
-    attempts, left = OutboundMessage.objects.filter(pk=email.pk).values_list(
-        "attempts", "attempts_left"
+    good (no attempts left, or `final`). Nothing is recorded when this batch
+    no longer holds the e-mail (another run took it over after the lease):
+    return its status then."""
+    attempts, left, status = OutboundMessage.objects.filter(pk=email.pk).values_list(
+        "attempts", "attempts_left", "status"
     )[0]
     final = final or left <= 0
-    status = Status.FAILED if final else Status.PENDING
     now = timezone.now()
     with transaction.atomic():
-        OutboundMessage.objects.filter(pk=email.pk, claimed_by=claimed_by).update(
+        held = OutboundMessage.objects.filter(
+            pk=email.pk,
+            claimed_by=claimed_by,
+            status__in=(Status.CLAIMED, Status.SENDING),
+        )
+        status = Status.FAILED if final else Status.PENDING
+        if not held.update(
             status=status,
             last_error=error[:500],
             claimed_by="",
             subject=email.subject,
             next_attempt_at=None if final else now + retry_delay(attempts),
             updated_at=now,
-        )
+        ):
+            return OutboundMessage.objects.get(pk=email.pk).status
         OutboundAttempt.objects.create(
             message_id=email.pk,
             number=attempts,
@@ -229,9 +243,10 @@ def _step(
 
 
 def _mark_sent(accepted: Sequence[EmailToSend], token: str, now) -> None:
-    """Record messages the server accepted, with their timeline entries, in
-    one UPDATE and one COPY; the caller holds a transaction."""
-    sql.emails_mark_sent(
+    """Record messages the server accepted (those this batch still holds),
+    with their timeline entries, in one UPDATE and one COPY; the caller holds
+    a transaction."""
+    held = sql.emails_mark_sent(
         subjects=[(email.pk, email.subject) for email in accepted],
         token=token,
         now=now,
@@ -243,6 +258,7 @@ def _mark_sent(accepted: Sequence[EmailToSend], token: str, now) -> None:
             data={"email": email.pk, "kind": email.kind},
         )
         for email in accepted
+        if email.pk in held
     )
 
 
@@ -277,28 +293,44 @@ def emails_send(
     now = now or timezone.now()
     paused = destination_paused_until(EMAIL, now=now)
     if paused is not None:
-        # The mail server is down: the e-mails wait for the pause to end.
+        # The mail server is down: the e-mails wait for the pause to end
+        # (those a dead sender held too).
+        ids = list(message_ids)
+        _fail_lost(ids, now)
         OutboundMessage.objects.filter(
-            pk__in=list(message_ids),
-            status=Status.PENDING,
-            next_attempt_at__lt=paused,
-        ).update(next_attempt_at=paused)
+            pk__in=ids,
+            platform=EMAIL,
+            status__in=(Status.PENDING, Status.CLAIMED),
+            next_attempt_at__lte=now,
+        ).update(status=Status.PENDING, claimed_by="", next_attempt_at=paused)
         return {}
     token = uuid.uuid4().hex
     emails = _claim(message_ids, token, now)
     if not emails:
         return {}
-    mail_server = get_connection()
+    outcome: dict[int, str] = {}
     try:
         messages = customer_emails_render(emails)
+    except BaseException:
+        _release(emails, token)
+        raise
+    for email in emails:
+        if email.pk not in messages:
+            # This one cannot be written: an attempt spent, the others go on.
+            outcome[email.pk] = _unwritable(email, token)
+    emails = [email for email in emails if email.pk in messages]
+    if not emails:
+        return outcome
+    mail_server = get_connection()
+    try:
         mail_server.open()
     except (smtplib.SMTPException, OSError) as error:
-        return _server_down(emails, token, f"{type(error).__name__}: {error}")
+        error_text = f"{type(error).__name__}: {error}"
+        return outcome | _server_down(emails, token, error_text)
     except BaseException:
         _release(emails, token)
         raise
     destination_answered(EMAIL)
-    outcome: dict[int, str] = {}
     accepted: list[EmailToSend] = []  # sent, not yet marked sent
     try:
         for start in range(0, len(emails), EMAIL_SEND_GROUP):
@@ -373,6 +405,18 @@ def _hand_over(mail_server, message: EmailMultiAlternatives) -> None:
             mail_server.connection.sendmail(*wire)
             return
     mail_server.send_messages([message])
+
+
+def _unwritable(email: EmailToSend, token: str) -> str:
+    """An e-mail that could not be rendered: the attempt counts (a template or
+    attachment fixed meanwhile lets a retry or Replay send it)."""
+    OutboundMessage.objects.filter(
+        pk=email.pk, claimed_by=token, status=Status.CLAIMED
+    ).update(
+        attempts=F("attempts") + 1,
+        attempts_left=Greatest(F("attempts_left") - 1, 0),
+    )
+    return _finish_failed(email, email.error, claimed_by=token)
 
 
 def _server_down(

@@ -4,8 +4,8 @@ handful of indexed queries.
 `readiness()` returns every check with its status and figure:
 
 - "ok": fine;
-- "warning": someone should look (failed inbox or outbox messages, a worker
-  that died), but this process serves requests: readiness holds;
+- "warning": someone should look (failed inbox or outbox messages, a
+  destination paused because it does not answer, a worker that died), but this process serves requests: readiness holds;
 - "fail": the database does not answer, or a hard threshold
   (`OMS_HEALTH_*` settings) is crossed: `/health/ready` answers 503.
 
@@ -25,6 +25,7 @@ from connections.selectors import (
     inbound_failed,
     inbound_oldest_waiting_age,
     inbound_waiting,
+    outbound_destinations_paused,
     outbound_failed,
     outbound_most_overdue_age,
     outbound_pending,
@@ -70,6 +71,7 @@ def _figures() -> dict[str, Check]:
             "inbox_failed": inbound_failed(),
             "outbox_pending": outbound_pending(),
             "outbox_failed": outbound_failed(),
+            "outbox_destinations_paused": outbound_destinations_paused(),
         }
     )
     depth = queue.queue_depth()
@@ -110,6 +112,12 @@ def _figures() -> dict[str, Check]:
         ),
         "outbox_failed": Check(
             WARNING if counts["outbox_failed"] else OK, counts["outbox_failed"], 0
+        ),
+        "outbox_destinations_paused": Check(
+            WARNING if counts["outbox_destinations_paused"] else OK,
+            counts["outbox_destinations_paused"],
+            0,
+            detail="the mail server or a channel did not answer; its messages wait",
         ),
     }
 

@@ -4,7 +4,8 @@
   `/health/ready`: `oms_ready`, `oms_database_up`, `oms_queue_depth`,
   `oms_queue_oldest_wait_seconds`, `oms_workers_alive`, `oms_workers_dead`,
   `oms_inbox_waiting`, `oms_inbox_oldest_wait_seconds`, `oms_inbox_failed`,
-  `oms_outbox_pending`, `oms_outbox_overdue_seconds`, `oms_outbox_failed`.
+  `oms_outbox_pending`, `oms_outbox_overdue_seconds`, `oms_outbox_failed`,
+  `oms_outbox_destinations_paused`.
   Whatever gunicorn worker answers the scrape reads the database, so they
   are right with any number of processes.
 - `oms_http_request_duration_seconds{view, method, status}` (histogram), by
@@ -66,6 +67,10 @@ GAUGES = {
         "Seconds the most overdue outbound message is past its time.",
     ),
     "oms_outbox_failed": ("outbox_failed", "Outbound messages that gave up."),
+    "oms_outbox_destinations_paused": (
+        "outbox_destinations_paused",
+        "Destinations paused because they did not answer.",
+    ),
 }
 
 

@@ -27,6 +27,8 @@ class EmailToSend:
     context: dict[str, Any] = field(default_factory=dict)
     order: Order | None = None
     subject: str = ""
+    # Why it could not be rendered (a template or an attachment failed).
+    error: str = ""
 
 
 # (filename, content, mimetype) of one attachment.
@@ -50,7 +52,9 @@ def customer_emails_render(
     """Build every message of a batch, by e-mail pk: its orders read in three
     queries, each kind's templates looked up once, one context per e-mail.
     The subject and the text body are plain text: rendered without HTML
-    escaping. Sets each e-mail's `order` and `subject`."""
+    escaping. Sets each e-mail's `order` and `subject`; an e-mail that cannot
+    be rendered (its order gone, a template or an attachment failing) is left
+    out, with `error` saying why, and the others are rendered."""
     orders = (
         Order.objects.select_related("channel", "customer")
         .prefetch_related("lines")
@@ -60,33 +64,45 @@ def customer_emails_render(
     templates: dict[str, tuple[Template, ...]] = {}
     messages = {}
     for email in emails:
-        order = orders[email.order_id]
-        email.order = order
-        if email.kind not in templates:
-            templates[email.kind] = tuple(
-                engine.get_template(f"emails/{email.kind}{suffix}")
-                for suffix in ("_subject.txt", ".txt", ".html")
-            )
-        subject_template, text_template, html_template = templates[email.kind]
-        values = {
-            "order": order,
-            "customer": order.customer,
-            "customer_page_url": customer_page_url(order=order),
-            **email.context,
-        }
-        text = Context(values, autoescape=False)
-        subject = " ".join(subject_template.render(text).split())
-        message = EmailMultiAlternatives(
-            subject=subject,
-            body=text_template.render(text),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[email.to],
-            headers={"X-OMS-Email": email.key},
-        )
-        message.attach_alternative(html_template.render(Context(values)), "text/html")
-        provider = attachment_providers.get(email.kind)
-        for filename, content, mimetype in provider(email) if provider else []:
-            message.attach(filename, content, mimetype)
-        email.subject = subject[:200]
-        messages[email.pk] = message
+        try:
+            messages[email.pk] = _render(email, orders, engine, templates)
+        except Exception as error:  # noqa: BLE001 (one e-mail's fault)
+            email.error = f"Could not be written: {type(error).__name__}: {error}"
     return messages
+
+
+def _render(
+    email: EmailToSend,
+    orders: dict[int, Order],
+    engine: Engine,
+    templates: dict[str, tuple[Template, ...]],
+) -> EmailMultiAlternatives:
+    order = orders[email.order_id]
+    email.order = order
+    if email.kind not in templates:
+        templates[email.kind] = tuple(
+            engine.get_template(f"emails/{email.kind}{suffix}")
+            for suffix in ("_subject.txt", ".txt", ".html")
+        )
+    subject_template, text_template, html_template = templates[email.kind]
+    values = {
+        "order": order,
+        "customer": order.customer,
+        "customer_page_url": customer_page_url(order=order),
+        **email.context,
+    }
+    text = Context(values, autoescape=False)
+    subject = " ".join(subject_template.render(text).split())
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text_template.render(text),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[email.to],
+        headers={"X-OMS-Email": email.key},
+    )
+    message.attach_alternative(html_template.render(Context(values)), "text/html")
+    provider = attachment_providers.get(email.kind)
+    for filename, content, mimetype in provider(email) if provider else []:
+        message.attach(filename, content, mimetype)
+    email.subject = subject[:200]
+    return message

@@ -1,15 +1,16 @@
 """Benchmark: customer e-mails per second for one worker, to a real SMTP server.
 
 An aiosmtpd server runs in its own process on localhost. N "order received"
-e-mails are queued the way an import queues them (in bulk, tasks enqueued
-in chunks on the database queue); then this process runs the queued tasks
-one after the other, as one `manage.py worker` would, and the time until the
-last e-mail is sent gives e-mails/s. Checks that the server received every
-e-mail exactly once. In the same run, for comparison, as many e-mails again
-are sent the way they were before batching: one by one, each in a
-transaction holding its row lock, each over a new SMTP connection. Then
-each raw statement of `orders.sql` the e-mails use is timed against its ORM
-equivalent (`sql`). Prints JSON.
+e-mails are queued the way an import queues them (in bulk, as messages of
+the one outbox, platform `email`, their sending tasks enqueued in chunks on
+the database queue after the commit); then this process runs the queued
+tasks (`outbox_send_many_task`) one after the other, as one `manage.py
+worker` would, and the time until the last e-mail is sent gives e-mails/s.
+Checks that the server received every e-mail exactly once. In the same run,
+for comparison, as many e-mails again are sent the way they were before
+batching: one by one, each in a transaction holding its row lock, each over
+a new SMTP connection. Then each raw statement of `connections.sql` the
+e-mails use is timed against its ORM equivalent (`sql`). Prints JSON.
 
     python tests/bench/bench_email.py [--emails 5000] [--no-sql]
 """
@@ -83,41 +84,55 @@ def send_one_by_one(email_ids: list[int]) -> None:
     from django.db import transaction
     from django.utils import timezone
 
+    from connections.models import OutboundMessage
+    from connections.outbox.email import _to_send
     from orders import events
     from orders.emails import customer_emails_render
-    from orders.models import CustomerEmail
 
     for email_id in email_ids:
         with transaction.atomic():
-            email = CustomerEmail.objects.select_for_update().get(pk=email_id)
+            row = OutboundMessage.objects.select_for_update().get(pk=email_id)
+            email = _to_send(row)
             message = customer_emails_render([email])[email.pk]
             message.send()
-            email.status, email.sent_at = "sent", timezone.now()
-            email.attempts += 1
-            email.save(update_fields=["status", "sent_at", "attempts", "subject"])
+            row.status, row.sent_at = "sent", timezone.now()
+            row.attempts += 1
+            row.attempts_left = max(0, row.attempts_left - 1)
+            row.subject = email.subject
+            row.next_attempt_at = None
+            row.save(
+                update_fields=[
+                    "status",
+                    "sent_at",
+                    "attempts",
+                    "attempts_left",
+                    "subject",
+                    "next_attempt_at",
+                ]
+            )
             events.order_event_email(
                 order=email.order, message="sent", data={"email": email.pk}
             )
 
 
 def run_queued_tasks() -> int:
-    """Run every ready customer-e-mail task in this process, oldest first."""
+    """Run every ready outbox sending task in this process, oldest first."""
     from django.db import connection
     from procrastinate.contrib.django.models import ProcrastinateJob
 
-    from orders.emails.queue import customer_emails_send_task
+    from connections.outbox.sending import outbox_send_many_task
 
     ran = 0
     while True:
         batch = list(
             ProcrastinateJob.objects.filter(
-                status="todo", task_name__endswith="customer_emails_send_task"
+                status="todo", task_name__endswith="outbox_send_many_task"
             ).order_by("id")[:50]
         )
         if not batch:
             return ran
         for job in batch:
-            customer_emails_send_task(**job.args)
+            outbox_send_many_task(**job.args)
             with connection.cursor() as cursor:
                 cursor.execute("DELETE FROM procrastinate_jobs WHERE id = %s", [job.pk])
             ran += 1
@@ -137,92 +152,145 @@ class send_tasks_paused:  # noqa: N801 - reads as a context manager
     """Queue e-mails without their send tasks (the old path sends them here)."""
 
     def __enter__(self):
-        from orders.emails import queue
+        from connections.outbox import handlers
 
-        self.saved = queue.customer_emails_send_on_commit
-        queue.customer_emails_send_on_commit = lambda *, email_ids: None
+        self.saved = handlers.send_on_commit
+        handlers.send_on_commit = lambda message_ids, **kwargs: None
 
     def __exit__(self, *exc_info):
-        from orders.emails import queue
+        from connections.outbox import handlers
 
-        queue.customer_emails_send_on_commit = self.saved
+        handlers.send_on_commit = self.saved
 
 
-def queue_many_orm(order_ids: list[int], kind: str) -> list[int]:
-    """`sql.customer_emails_insert_for_orders` through the ORM (for comparison)."""
-    from orders.models import CustomerEmail, Order
+def email_ids(**filters) -> list[int]:
+    """The customer e-mails in the outbox (platform `email`), by pk."""
+    from connections.models import OutboundMessage
 
+    return list(
+        OutboundMessage.objects.filter(platform="email", **filters)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def queue_many_orm(order_ids: list[int], kind: str, key: str = "") -> list[int]:
+    """`sql.emails_insert_for_orders` through the ORM (for comparison)."""
+    from django.utils import timezone
+
+    from connections.models import OutboundMessage
+    from connections.outbox.rules import max_attempts
+    from orders.models import Order
+
+    now = timezone.now()
     rows = list(
         Order.objects.filter(pk__in=order_ids, channel__send_customer_emails=True)
         .exclude(customer__email="")
-        .values_list("pk", "customer__email")
+        .order_by("pk")
+        .values_list("pk", "channel_id", "customer__email")
     )
-    keys = [f"{kind}:{pk}:" for pk, _ in rows]
-    CustomerEmail.objects.bulk_create(
+    keys = [f"{pk}:{key}" for pk, _, _ in rows]
+    OutboundMessage.objects.bulk_create(
         (
-            CustomerEmail(order_id=pk, kind=kind, key=key, to=email)
-            for (pk, email), key in zip(rows, keys, strict=True)
+            OutboundMessage(
+                channel_id=channel_id,
+                platform="email",
+                kind=kind,
+                dedupe_key=dedupe_key,
+                order_id=pk,
+                payload={},
+                status=OutboundMessage.Status.PENDING,
+                attempts_left=max_attempts(),
+                next_attempt_at=now,
+                to=email,
+            )
+            for (pk, channel_id, email), dedupe_key in zip(rows, keys, strict=True)
         ),
         batch_size=1000,
         ignore_conflicts=True,
     )
+    # bulk_create(ignore_conflicts) returns no ids: read them back.
     return sorted(
-        CustomerEmail.objects.filter(
-            key__in=keys, status=CustomerEmail.Status.QUEUED
+        OutboundMessage.objects.filter(
+            kind=kind, dedupe_key__in=keys, status=OutboundMessage.Status.PENDING
         ).values_list("pk", flat=True)
     )
 
 
-def mark_sending_orm(pks: list[int], token: str, now) -> set[int]:
-    """`sql.customer_emails_mark_sending` through the ORM (for comparison)."""
-    from django.db.models import F
+def mark_sending_orm(pks: list[int], token: str, now, lease_until) -> set[int]:
+    """`sql.emails_mark_sending` through the ORM (for comparison)."""
+    from django.db.models import F, Value
+    from django.db.models.functions import Greatest
 
-    from orders.models import CustomerEmail
+    from connections.models import OutboundMessage
 
-    status = CustomerEmail.Status
-    CustomerEmail.objects.filter(
+    status = OutboundMessage.Status
+    OutboundMessage.objects.filter(
         pk__in=pks, claimed_by=token, status=status.CLAIMED
-    ).update(status=status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    ).update(
+        status=status.SENDING,
+        next_attempt_at=lease_until,
+        updated_at=now,
+        attempts=F("attempts") + 1,
+        attempts_left=Greatest(F("attempts_left") - 1, Value(0)),
+    )
     return set(
-        CustomerEmail.objects.filter(
+        OutboundMessage.objects.filter(
             pk__in=pks, claimed_by=token, status=status.SENDING
         ).values_list("pk", flat=True)
     )
 
 
 def mark_sent_orm(subjects: list[tuple[int, str]], token: str, now) -> None:
-    """`sql.customer_emails_mark_sent` through the ORM (for comparison)."""
-    from django.db.models import Case, Value, When
+    """`sql.emails_mark_sent` through the ORM (for comparison)."""
+    from django.db.models import Case, F, Value, When
 
-    from orders.models import CustomerEmail
+    from connections.models import OutboundMessage
 
-    CustomerEmail.objects.filter(
+    OutboundMessage.objects.filter(
         pk__in=[pk for pk, _ in subjects], claimed_by=token
     ).update(
-        status=CustomerEmail.Status.SENT,
+        status=OutboundMessage.Status.SENT,
         sent_at=now,
+        updated_at=now,
+        next_attempt_at=None,
         last_error="",
         claimed_by="",
         subject=Case(
             *(When(pk=pk, then=Value(subject)) for pk, subject in subjects),
-            default="subject",
+            default=F("subject"),
         ),
     )
 
 
 def compare_sql(count: int, rounds: int = 3) -> dict:
-    """Each statement of `orders.sql` the e-mails use against the ORM, in
-    the same run, alternating, inside transactions rolled back: median ms."""
+    """Each statement of `connections.sql` the e-mails use against the ORM,
+    in the same run, alternating, inside transactions rolled back: median ms."""
     import statistics
+    from datetime import timedelta
 
     from django.db import transaction
     from django.utils import timezone
 
-    from orders import sql
-    from orders.models import CustomerEmail
+    from connections import sql
+    from connections.models import OutboundMessage
+    from connections.outbox.email import email_kind
+    from connections.outbox.rules import max_attempts
+    from orders.models import EmailKind
 
     order_ids = build_orders(count, prefix="SQL")
-    kind = CustomerEmail.Kind.RECEIVED
+    kind = email_kind(EmailKind.RECEIVED)
+
+    def insert() -> list[int]:
+        return sql.emails_insert_for_orders(
+            order_ids=order_ids,
+            kind=kind,
+            key="",
+            context={},
+            attempts=max_attempts(),
+            now=timezone.now(),
+        )
+
     timings: dict[str, list[float]] = {}
 
     def timed(name: str, run) -> None:
@@ -232,12 +300,7 @@ def compare_sql(count: int, rounds: int = 3) -> dict:
 
     for _ in range(rounds):
         for name, run in (
-            (
-                "raw",
-                lambda: sql.customer_emails_insert_for_orders(
-                    order_ids=order_ids, kind=kind, now=timezone.now()
-                ),
-            ),
+            ("raw", insert),
             ("orm", lambda: queue_many_orm(order_ids, kind)),
         ):
             with transaction.atomic():
@@ -248,22 +311,21 @@ def compare_sql(count: int, rounds: int = 3) -> dict:
             ("orm", mark_sending_orm, mark_sent_orm),
         ):
             with transaction.atomic():
-                ids = sql.customer_emails_insert_for_orders(
-                    order_ids=order_ids, kind=kind, now=timezone.now()
-                )
-                CustomerEmail.objects.filter(pk__in=ids).update(
-                    status=CustomerEmail.Status.CLAIMED, claimed_by="bench"
+                ids = insert()
+                OutboundMessage.objects.filter(pk__in=ids).update(
+                    status=OutboundMessage.Status.CLAIMED, claimed_by="bench"
                 )
                 groups = [ids[start : start + 10] for start in range(0, len(ids), 10)]
                 now = timezone.now()
+                lease = now + timedelta(minutes=2)
                 started = time.perf_counter()
                 for group in groups:
                     if sending is None:
-                        sql.customer_emails_mark_sending(
-                            pks=group, token="bench", now=now
+                        sql.emails_mark_sending(
+                            pks=group, token="bench", now=now, lease_until=lease
                         )
                     else:
-                        sending(group, "bench", now)
+                        sending(group, "bench", now, lease)
                 timings.setdefault(f"mark_sending_{name}", []).append(
                     (time.perf_counter() - started) * 1000 / len(groups)
                 )
@@ -271,9 +333,7 @@ def compare_sql(count: int, rounds: int = 3) -> dict:
                 for group in groups:
                     subjects = [(pk, f"Order {pk}") for pk in group]
                     if sent is None:
-                        sql.customer_emails_mark_sent(
-                            subjects=subjects, token="bench", now=now
-                        )
+                        sql.emails_mark_sent(subjects=subjects, token="bench", now=now)
                     else:
                         sent(subjects, "bench", now)
                 timings.setdefault(f"mark_sent_{name}", []).append(
@@ -281,9 +341,7 @@ def compare_sql(count: int, rounds: int = 3) -> dict:
                 )
                 transaction.set_rollback(True)
     # Small commits (a claim of ten rows each), durable and relaxed.
-    sql.customer_emails_insert_for_orders(
-        order_ids=order_ids, kind=kind, now=timezone.now()
-    )
+    insert()
     for round_number in range(rounds):
         for relaxed in (False, True):
             token = f"bench-{round_number}-{relaxed}"
@@ -292,8 +350,8 @@ def compare_sql(count: int, rounds: int = 3) -> dict:
                 with transaction.atomic():
                     if relaxed:
                         sql.synchronous_commit_off()
-                    CustomerEmail.objects.filter(
-                        order_id__in=order_ids[start : start + 10]
+                    OutboundMessage.objects.filter(
+                        platform="email", order_id__in=order_ids[start : start + 10]
                     ).update(claimed_by=token)
             name = "commit_relaxed" if relaxed else "commit_durable"
             timings.setdefault(name, []).append(
@@ -335,7 +393,7 @@ def main() -> None:
         "--no-sql",
         dest="sql",
         action="store_false",
-        help="skip timing orders.sql's e-mail statements against the ORM",
+        help="skip timing connections.sql's e-mail statements against the ORM",
     )
     parser.add_argument(
         "--no-one-by-one",
@@ -357,15 +415,14 @@ def main() -> None:
         from django.db import transaction
 
         from orders.emails import customer_emails_queue_many
-        from orders.models import CustomerEmail
+        from orders.models import EmailKind
 
         order_ids = build_orders(options.emails)
         started = time.perf_counter()
         with transaction.atomic():
-            queued = customer_emails_queue_many(
-                order_ids=order_ids, kind=CustomerEmail.Kind.RECEIVED
-            )
+            customer_emails_queue_many(order_ids=order_ids, kind=EmailKind.RECEIVED)
         queue_seconds = time.perf_counter() - started
+        queued = len(email_ids())
 
         server_cpu_before = process_cpu_seconds(server.process.pid)
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -381,7 +438,7 @@ def main() -> None:
         deadline = time.monotonic() + 10
         while server.count.value < queued and time.monotonic() < deadline:
             time.sleep(0.05)
-        sent = CustomerEmail.objects.filter(status="sent").count()
+        sent = len(email_ids(status="sent"))
         received, connections = server.count.value, server.sessions.value
 
         # The same number again, the way before batching.
@@ -389,19 +446,13 @@ def main() -> None:
         if options.one_by_one:
             old_ids = build_orders(options.emails, prefix="OLD")
             with send_tasks_paused(), transaction.atomic():
-                customer_emails_queue_many(
-                    order_ids=old_ids, kind=CustomerEmail.Kind.RECEIVED
-                )
-            pending = list(
-                CustomerEmail.objects.filter(status="queued").values_list(
-                    "pk", flat=True
-                )
-            )
+                customer_emails_queue_many(order_ids=old_ids, kind=EmailKind.RECEIVED)
+            pending = email_ids(status="pending")
             started = time.perf_counter()
             send_one_by_one(pending)
             old_seconds = time.perf_counter() - started
             old_connections = server.sessions.value - connections
-        # orders.sql's e-mail statements against the ORM, on their own orders
+        # connections.sql's e-mail statements against the ORM, on their own orders
         # (the customer e-mails queued above are not touched).
         statements = compare_sql(options.emails) if options.sql else None
 

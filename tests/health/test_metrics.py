@@ -64,6 +64,7 @@ def test_metrics_carry_the_readiness_gauges(client, channel):
         "oms_outbox_pending",
         "oms_outbox_overdue_seconds",
         "oms_outbox_failed",
+        "oms_outbox_destinations_paused",
     ):
         assert _value(samples, name) == 0, name
 

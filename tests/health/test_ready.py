@@ -25,6 +25,7 @@ CHECKS = {
     "outbox_pending",
     "outbox_overdue_seconds",
     "outbox_failed",
+    "outbox_destinations_paused",
 }
 
 
@@ -129,6 +130,26 @@ def test_failed_messages_warn_without_failing_readiness(client, channel):
     assert body["checks"]["inbox_failed"]["value"] == 1
     assert body["checks"]["outbox_failed"]["status"] == "warning"
     assert body["checks"]["outbox_failed"]["value"] == 1
+
+
+@pytest.mark.django_db
+def test_a_paused_destination_warns_until_it_answers(client, channel):
+    from connections.outbox.destinations import (
+        destination_answered,
+        destination_pause,
+    )
+
+    destination_pause("email", error="ConnectionRefusedError: [Errno 111]")
+    body = client.get("/health/ready").json()
+    paused = body["checks"]["outbox_destinations_paused"]
+    assert (paused["status"], paused["value"], body["status"]) == (
+        "warning",
+        1,
+        "warning",
+    )
+    destination_answered("email")
+    paused = client.get("/health/ready").json()["checks"]["outbox_destinations_paused"]
+    assert (paused["status"], paused["value"]) == ("ok", 0)
 
 
 @pytest.mark.django_db
