@@ -23,7 +23,9 @@ def test_seed_demo_connects_shops_that_fail_clearly_and_prints_a_working_curl(
 
     shops = Channel.objects.filter(platform__in=["shopify", "woocommerce"])
     assert {c.shop_domain.rsplit(".", 1)[-1] for c in shops} == {"invalid"}
-    messages = OutboundMessage.objects.filter(channel__in=shops).exclude(platform="email")
+    messages = OutboundMessage.objects.filter(channel__in=shops).exclude(
+        platform="email"
+    )
     assert messages.filter(kind="fulfillment.create").exists()
     assert set(messages.values_list("status", flat=True)) <= {"failed", "pending"}
     failed = messages.filter(status="failed").first()
