@@ -266,13 +266,20 @@ if OMS_ALLOCATION_MODE not in {"partial", "all_or_nothing"}:
     )
 
 
-# The one outbox (Shopify, WooCommerce, our signed webhooks): each request
-# waits at most OMS_OUTBOX_TIMEOUT seconds (connect and each read); a message
-# is tried at most OMS_OUTBOX_MAX_ATTEMPTS times (backing off from 1 minute to
-# an hour, never waited for), then shown failed with Replay. A channel hears about a SKU's stock at most once per
+# The one outbox (Shopify, WooCommerce, our signed webhooks, customer
+# e-mails): each request waits at most OMS_OUTBOX_TIMEOUT seconds (connect and
+# each read); a message is tried at most OMS_OUTBOX_MAX_ATTEMPTS times (backing
+# off from 1 minute to an hour, never waited for), then shown failed with
+# Replay. A sender that has not recorded a request's outcome within
+# OMS_OUTBOX_LEASE_SECONDS, or finished a batch of e-mails within
+# OMS_EMAIL_LEASE_SECONDS, is taken for dead: its messages are taken up again
+# (an e-mail it was handing over is failed, never resent) and it can no longer
+# record an outcome. A channel hears about a SKU's stock at most once per
 # OMS_STOCK_PUSH_COALESCE_SECONDS.
 OMS_OUTBOX_TIMEOUT = float(os.environ.get("OMS_OUTBOX_TIMEOUT", "10"))
 OMS_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OMS_OUTBOX_MAX_ATTEMPTS", "10"))
+OMS_OUTBOX_LEASE_SECONDS = float(os.environ.get("OMS_OUTBOX_LEASE_SECONDS", "300"))
+OMS_EMAIL_LEASE_SECONDS = float(os.environ.get("OMS_EMAIL_LEASE_SECONDS", "120"))
 OMS_STOCK_PUSH_COALESCE_SECONDS = float(
     os.environ.get("OMS_STOCK_PUSH_COALESCE_SECONDS", "5")
 )

@@ -56,6 +56,7 @@ from connections.outbox.destinations import (
     destination_paused_until,
 )
 from connections.outbox.rules import EMAIL, max_attempts, retry_delay
+from core.faults import fault_pause
 from orders import events
 from orders.emails import EmailToSend, customer_emails_render
 from orders.mime import smtp_bytes
@@ -65,10 +66,6 @@ KIND_PREFIX = "email."
 # E-mails marked `sending` together, in one durable commit, before they go
 # to the server: the most a worker dying mid-send can leave unknown.
 EMAIL_SEND_GROUP = getattr(settings, "OMS_EMAIL_SEND_GROUP", 10)
-# The lease of a claim: a sender that has not finished its batch by then
-# died (a live batch of 200 takes a second or two); another run takes its
-# claimed e-mails over, and fails those it was sending.
-CLAIM_LEASE_SECONDS = getattr(settings, "OMS_EMAIL_CLAIM_STALE_SECONDS", 120)
 
 
 def email_kind(kind: str) -> str:
@@ -93,7 +90,11 @@ def emails_record(
 
 
 def _lease(now: datetime) -> datetime:
-    return now + timedelta(seconds=CLAIM_LEASE_SECONDS)
+    """The end of a claim (`OMS_EMAIL_LEASE_SECONDS`): a sender that has not
+    finished its batch by then died (a live batch of 200 takes a second or
+    two); another run takes its claimed e-mails over, and fails those it was
+    sending."""
+    return now + timedelta(seconds=settings.OMS_EMAIL_LEASE_SECONDS)
 
 
 def _to_send(message: OutboundMessage) -> EmailToSend:
@@ -340,6 +341,7 @@ def emails_send(
             # Those not held were taken over by another run after the lease.
             accepted, group = [], [email for email in group if email.pk in held]
             untried = _send_group(mail_server, messages, group, token, outcome)
+            fault_pause("outbox.email_group")  # the fault suite kills it here
             skipped = {e.pk for e in untried or ()}
             accepted = [e for e in group if e.pk not in outcome and e.pk not in skipped]
             if untried is not None:

@@ -28,6 +28,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -53,6 +54,7 @@ from connections.outbox.rules import (
 )
 from connections.shopify import outbound as shopify
 from connections.woocommerce import outbound as woocommerce
+from core.faults import fault_pause
 from core.sequences import sequence_reserve
 from core.tasks import app, tasks_can_wait
 from orders.models import Channel
@@ -69,9 +71,14 @@ SHIPMENT_WEBHOOKS = {
     Kind.SHIPMENT_DELIVERED,
 }
 
-# A sender that has not recorded its outcome by then died; the message is
-# taken up again.
-SENDING_LEASE = timedelta(minutes=5)
+
+def sending_lease() -> timedelta:
+    """A sender that has not recorded its outcome by then died; the message
+    is taken up again, and the late sender cannot record one
+    (`OMS_OUTBOX_LEASE_SECONDS`)."""
+    return timedelta(seconds=settings.OMS_OUTBOX_LEASE_SECONDS)
+
+
 # With a queue, due messages are the queue's; the sweep takes up only those
 # overdue by this much (a lost task).
 QUEUED_GRACE = timedelta(minutes=1)
@@ -157,7 +164,7 @@ def outbox_claim(message_id: int, now: datetime) -> OutboundMessage | None:
             claimed = OutboundMessage.objects.filter(due, pk=message_id).update(
                 status=Status.SENDING,
                 attempts=F("attempts") + 1,
-                next_attempt_at=now + SENDING_LEASE,
+                next_attempt_at=now + sending_lease(),
             )
             if not claimed:
                 return None
@@ -284,7 +291,7 @@ def outbox_finish(
     last = answers[-1] if answers else None
     error = str(failure)[:500] if failure else ""
     now = timezone.now()
-    OutboundAttempt.objects.create(
+    attempt = dict(
         message=message,
         number=message.attempts,
         started_at=started,
@@ -340,12 +347,25 @@ def outbox_finish(
     ):
         # A newer push waits and will carry the newest quantity.
         fields.update(status=Status.SUPERSEDED, next_attempt_at=None)
+    # Only while this sender still holds the message: one whose lease ran out
+    # (declared dead, the message taken up again) records nothing.
+    held = OutboundMessage.objects.filter(
+        pk=message.pk, status=Status.SENDING, attempts=message.attempts
+    )
     try:
         with transaction.atomic():
-            OutboundMessage.objects.filter(pk=message.pk).update(**fields)
+            if not held.update(**fields):
+                logger.warning(
+                    "outbox %s: the lease ran out; another sender has it", message.pk
+                )
+                message.refresh_from_db()
+                return message
+            OutboundAttempt.objects.create(**attempt)
     except IntegrityError:
         fields.update(status=Status.SUPERSEDED, next_attempt_at=None)
-        OutboundMessage.objects.filter(pk=message.pk).update(**fields)
+        with transaction.atomic():
+            if held.update(**fields):
+                OutboundAttempt.objects.create(**attempt)
     for name, value in fields.items():
         setattr(message, name, value)
     return message
@@ -372,6 +392,7 @@ def outbox_send(
     clock = time.monotonic()
     outcome = Outcome()
     failure: SendError | None = None
+    fault_pause("outbox.request")  # the fault suite stops the sender here
     try:
         outbox_dispatch(message, outcome)
     except SendError as error:

@@ -15,10 +15,10 @@ from connections.generic.webhooks import sign_headers
 from connections.models import OutboundAttempt, OutboundMessage, OutboxDestination
 from connections.outbox.rules import max_attempts
 from connections.outbox.sending import (
-    SENDING_LEASE,
     outbox_send,
     outbox_send_due_run,
     outbox_send_many_task,
+    sending_lease,
 )
 from fulfillment.models import Shipment
 from fulfillment.services.tracking import tracking_event_record
@@ -237,12 +237,12 @@ def test_an_attempt_whose_sender_died_is_taken_up_again(
         OutboundMessage.objects.filter(pk=message.pk).update(
             status=Status.SENDING,
             attempts=1,
-            next_attempt_at=timezone.now() + SENDING_LEASE,
+            next_attempt_at=timezone.now() + sending_lease(),
         )
         outbox_send_due_run()  # still within its lease: left alone
         message.refresh_from_db()
         assert message.status == Status.SENDING and server.received == []
-        later = timezone.now() + SENDING_LEASE + timedelta(seconds=1)
+        later = timezone.now() + sending_lease() + timedelta(seconds=1)
         assert outbox_send_due_run(now=later) == 1
     [received] = server.received
     assert received["id"] == message.message_id

@@ -92,7 +92,9 @@ def _link(order: Order, kind: str) -> str:
     messages = [
         m
         for m in mail.outbox
-        if m.extra_headers.get("X-OMS-Email", "").startswith(f"{kind}:{order.pk}:")
+        if m.extra_headers.get("X-OMS-Email", "").startswith(
+            f"email.{kind}:{order.pk}:"
+        )
     ]
     assert messages, f"no {kind} e-mail for {order.number}"
     found = LINK.search(messages[-1].body)

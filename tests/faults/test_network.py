@@ -15,7 +15,7 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from connections.models import OutboundMessage
+from connections.models import OutboundMessage, OutboxDestination
 from connections.outbox import sending
 from core.tasks import periodic_schedule
 from fulfillment.models import Shipment
@@ -272,12 +272,18 @@ def test_a_failing_channel_costs_the_ship_one_bounded_attempt(
     }[mode]
     assert expected_error in attempt.error
     retry_in = (failed.next_attempt_at - timezone.now()).total_seconds()
-    assert 30 < retry_in <= 60  # scheduled, not slept on
+    assert 30 < retry_in <= 72  # scheduled (a minute ±20 %), not slept on
+    # The channel did not answer: it is paused, its messages wait for it.
+    paused = OutboxDestination.objects.get(key=f"channel:{failed.channel_id}")
+    assert paused.failures == 1 and expected_error in paused.last_error
 
     # The endpoint comes back; time passes; the periodic sweep delivers it once.
     endpoint.recover()
     OutboundMessage.objects.filter(pk=failed.pk).update(
         next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    OutboxDestination.objects.filter(pk=paused.pk).update(
+        paused_until=timezone.now() - timedelta(seconds=1)
     )
     schedule = periodic_schedule()
     assert schedule["connections.outbox.sending.outbox_send_due"] == "* * * * * */15"
@@ -288,6 +294,9 @@ def test_a_failing_channel_costs_the_ship_one_bounded_attempt(
     assert (failed.status, failed.attempts, failed.response_code) == ("sent", 2, 200)
     assert failed.next_attempt_at is None
     assert endpoint.answered.count(200) == 1
+    # Its first answer cleared the pause.
+    paused.refresh_from_db()
+    assert (paused.failures, paused.paused_until) == (0, None)
 
 
 @pytest.mark.django_db(transaction=True)
