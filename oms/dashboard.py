@@ -340,7 +340,7 @@ def _needs_attention(*, user, now) -> list[tuple[str, int, str]]:
         (
             "outbox",
             "connections.view_outboundmessage",
-            "Messages to the shops that failed",
+            "Messages to shops and customers that failed",
             outbound_failed(),
             reverse("admin:connections_outboundmessage_changelist")
             + f"?status__exact={OutboundMessage.Status.FAILED}",
