@@ -13,6 +13,7 @@ class ConnectionsConfig(AppConfig):
             ORDER_EVENT,
             REFUND_APPROVED,
             SHIPMENT_EVENT,
+            STAFF_EMAIL,
             STOCK_CHANGED,
             hook_register,
         )
@@ -22,3 +23,4 @@ class ConnectionsConfig(AppConfig):
         hook_register(SHIPMENT_EVENT, handlers.shipment_event_record)
         hook_register(REFUND_APPROVED, handlers.refund_approved_record)
         hook_register(CUSTOMER_EMAIL, handlers.customer_email_record)
+        hook_register(STAFF_EMAIL, handlers.staff_email_record_handler)

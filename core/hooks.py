@@ -66,6 +66,12 @@ CUSTOMER_EMAIL = Hook(
     runs="in the transaction",
 )
 
+STAFF_EMAIL = Hook(
+    name="staff.email",
+    arguments="to: an address of the shop's staff; subject; body (plain text)",
+    runs="in the transaction",
+)
+
 HOOKS = (
     STOCK_AVAILABLE,
     STOCK_CHANGED,
@@ -73,6 +79,7 @@ HOOKS = (
     SHIPMENT_EVENT,
     REFUND_APPROVED,
     CUSTOMER_EMAIL,
+    STAFF_EMAIL,
 )
 
 _handlers: dict[str, list[Callable[..., object]]] = {hook.name: [] for hook in HOOKS}

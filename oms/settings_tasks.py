@@ -25,7 +25,6 @@ PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
 PROCRASTINATE_IMPORT_PATHS = [
     "core.worker",
     "orders.services.allocation",
-    "orders.rules.services",
     "orders.importing.jobs",
     "orders.importing.confirm",
     "fulfillment.services.packstation.dispatch",

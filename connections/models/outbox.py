@@ -43,6 +43,8 @@ class OutboundMessage(models.Model):
         EMAIL_RETURN_REJECTED = "email.return_rejected", "E-mail: return rejected"
         EMAIL_REFUND_ISSUED = "email.refund_issued", "E-mail: refund issued"
         EMAIL_DELIVERY_CHANGED = "email.delivery_changed", "E-mail: delivery changed"
+        # To the shop's staff: a rule matched orders.
+        EMAIL_RULE_MATCHED = "email.rule_matched", "E-mail to staff: rule matched"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -55,8 +57,13 @@ class OutboundMessage(models.Model):
         FAILED = "failed", "Failed"
         SUPERSEDED = "superseded", "Superseded by a newer update"
 
+    # Empty for an e-mail to the shop's staff (a rule's e-mail).
     channel = models.ForeignKey(
-        "orders.Channel", on_delete=models.CASCADE, related_name="+"
+        "orders.Channel",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
     )
     # How it is sent: the shop's API (shopify, woocommerce), our signed
     # webhook (generic) or an e-mail (email).
@@ -146,7 +153,9 @@ class OutboundMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} → {self.channel} ({self.dedupe_key})"
+        return (
+            f"{self.get_kind_display()} → {self.channel or self.to} ({self.dedupe_key})"
+        )
 
 
 class OutboxDestination(models.Model):

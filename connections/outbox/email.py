@@ -89,6 +89,23 @@ def emails_record(
     )
 
 
+def staff_email_record(*, to: str, subject: str, body: str) -> int:
+    """`staff.email`: record an e-mail to the shop's staff (a rule matched
+    orders) in the caller's transaction; return its id (the caller wakes its
+    sender)."""
+    message = OutboundMessage.objects.create(
+        platform=EMAIL,
+        kind=OutboundMessage.Kind.EMAIL_RULE_MATCHED,
+        dedupe_key=uuid.uuid4().hex,
+        to=to,
+        subject=subject[:200],
+        payload={"body": body},
+        attempts_left=max_attempts(),
+        next_attempt_at=timezone.now(),
+    )
+    return message.pk
+
+
 def _lease(now: datetime) -> datetime:
     """The end of a claim (`OMS_EMAIL_LEASE_SECONDS`): a sender that has not
     finished its batch by then died (a live batch of 200 takes a second or
@@ -98,6 +115,17 @@ def _lease(now: datetime) -> datetime:
 
 
 def _to_send(message: OutboundMessage) -> EmailToSend:
+    if message.order_id is None:
+        # To the staff: its subject and body were written when it was recorded.
+        return EmailToSend(
+            pk=message.pk,
+            order_id=None,
+            kind=message.kind.removeprefix(KIND_PREFIX),
+            to=message.to,
+            key=f"{message.kind}:{message.dedupe_key}",
+            context=message.payload or {},
+            subject=message.subject,
+        )
     return EmailToSend(
         pk=message.pk,
         order_id=message.order_id,
@@ -190,7 +218,7 @@ def _finish_failed(
             request=f"SMTP to {email.to}"[:300],
             error=error[:500],
         )
-        if status == Status.FAILED:
+        if status == Status.FAILED and email.order_id is not None:
             events.order_events_insert(
                 [
                     events.order_event_email_row(
@@ -259,7 +287,7 @@ def _mark_sent(accepted: Sequence[EmailToSend], token: str, now) -> None:
             data={"email": email.pk, "kind": email.kind},
         )
         for email in accepted
-        if email.pk in held
+        if email.pk in held and email.order_id is not None
     )
 
 
@@ -311,7 +339,10 @@ def emails_send(
         return {}
     outcome: dict[int, str] = {}
     try:
-        messages = customer_emails_render(emails)
+        messages = customer_emails_render(
+            [email for email in emails if email.order_id is not None]
+        )
+        messages |= _staff_render([e for e in emails if e.order_id is None])
     except BaseException:
         _release(emails, token)
         raise
@@ -407,6 +438,20 @@ def _hand_over(mail_server, message: EmailMultiAlternatives) -> None:
             mail_server.connection.sendmail(*wire)
             return
     mail_server.send_messages([message])
+
+
+def _staff_render(emails: Sequence[EmailToSend]) -> dict[int, EmailMultiAlternatives]:
+    """The staff's e-mails: plain text, as recorded."""
+    return {
+        email.pk: EmailMultiAlternatives(
+            subject=email.subject,
+            body=email.context.get("body", ""),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[email.to],
+            headers={"X-OMS-Email": email.key},
+        )
+        for email in emails
+    }
 
 
 def _unwritable(email: EmailToSend, token: str) -> str:

@@ -9,7 +9,7 @@ rows; the worker sends them after commit.
 from collections.abc import Iterable
 from typing import Any
 
-from connections.outbox.email import emails_record
+from connections.outbox.email import emails_record, staff_email_record
 from connections.outbox.orders import outbox_order_refunded, outbox_orders_event
 from connections.outbox.sending import send_on_commit
 from connections.outbox.shipments import (
@@ -59,3 +59,8 @@ def customer_email_record(
     send_on_commit(
         emails_record(kind=kind, order_ids=list(order_ids), key=key, context=context)
     )
+
+
+def staff_email_record_handler(*, to: str, subject: str, body: str) -> None:
+    """`staff.email`: record an e-mail to the shop's staff."""
+    send_on_commit([staff_email_record(to=to, subject=subject, body=body)])

@@ -20,7 +20,8 @@ class EmailToSend:
     sets `order` and `subject`."""
 
     pk: int
-    order_id: int
+    # None for an e-mail to the shop's staff.
+    order_id: int | None
     kind: str
     to: str
     key: str

@@ -22,8 +22,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -31,8 +29,8 @@ from django.utils.translation import gettext
 
 from core.bulk import copy_lines, copy_text
 from core.history import history_context
+from core.hooks import STAFF_EMAIL, hook_emit
 from core.lookups import ids_in, lookup_chunks
-from core.tasks import app, defer_in_transaction
 from core.users import Actor
 from orders import events
 from orders.models import (
@@ -426,19 +424,5 @@ def _emails_queue(applied: Sequence[Applied], facts) -> None:
             if len(order_numbers) == 1
             else f"Rule '{rule_name}': {len(order_numbers)} orders"
         )
-        defer_in_transaction(
-            lambda subject=subject, body=body, address=address: (
-                rule_email_send_task.defer(to=address, subject=subject, body=body)
-            )
-        )
-
-
-@app.task()
-def rule_email_send_task(to: str, subject: str, body: str) -> int:
-    """Send a rule's e-mail (the connection's timeout is EMAIL_TIMEOUT)."""
-    return send_mail(
-        subject=subject,
-        message=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[to],
-    )
+        # An outbox message (connections), sent after commit by its engine.
+        hook_emit(STAFF_EMAIL, to=address, subject=subject, body=body)

@@ -4,6 +4,7 @@ allocation and packing."""
 import pytest
 from django.core import mail
 
+from connections.models import OutboundMessage
 from inventory.models import Allocation
 from orders.models import HoldReason, Order, OrderEvent, OrderStatus, Rule
 from orders.rules.services import rules_apply
@@ -121,6 +122,14 @@ def test_email_is_queued_after_commit_one_per_rule_and_address(
     assert message.subject == "Rule 'Big orders': 3 orders"
     assert "Check these big orders." in message.body
     assert all(order.number in message.body for order in orders)
+    # A message of the one outbox, to the staff (no channel, no order).
+    sent = OutboundMessage.objects.get(kind="email.rule_matched")
+    assert (sent.platform, sent.status, sent.to) == (
+        "email",
+        "sent",
+        "ops@shop.example",
+    )
+    assert sent.channel_id is None and sent.order_id is None
 
 
 def test_rules_run_in_order_and_stop_here_stops_the_later_ones():
