@@ -39,6 +39,11 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python scripts/check_links.py
 	$(BIN)/python scripts/check_lock.py
+	@# Every model change has its migration (no database needed: the history
+	@# check only warns when it cannot connect).
+	@DEBUG=true DATABASE_URL=postgres://lint@127.0.0.1:1/none \
+	  $(BIN)/python manage.py makemigrations --check --dry-run 2>/dev/null \
+	  || { echo "A model changed without its migration: run manage.py makemigrations."; exit 1; }
 
 # Re-pin every dependency after a change to pyproject.toml (needs the network).
 PIN := $(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
