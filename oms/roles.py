@@ -110,6 +110,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.export_order",
         "connections.replay_inboundmessage",
         "connections.view_channelapikey",
+        "connections.add_channelapikey",
         "connections.change_channelapikey",
         "returns.add_returnrequest",
         "returns.approve_return",

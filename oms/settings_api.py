@@ -21,7 +21,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Send orders, read their status and shipments, cancel them, read stock. "
         "Authenticate with a channel's API key: `Authorization: Bearer <key>` "
-        "(`manage.py channel_api_key CODE` prints one)."
+        "(the channel's admin page makes one: Make an API key)."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -36,6 +36,7 @@ PROCRASTINATE_IMPORT_PATHS = [
     "fulfillment.postage.scan_forms",
     "returns.services.labels",
     "connections.outbox.sending",
+    "connections.services.checks",
     "connections.inbox.replay",
     "connections.inbox.draining",
     "connections.inbox.allocating",

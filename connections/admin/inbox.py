@@ -1,5 +1,4 @@
-"""Admin of the inbox (inbound messages, with Replay) and channel API keys
-(also listed on the channel's page)."""
+"""Admin of the inbox: inbound messages, with Replay."""
 
 import json
 
@@ -12,65 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from connections.inbox.messages import failed_after_taken_q
 from connections.inbox.replay import inbound_replay
-from connections.models import ChannelApiKey, InboundMessage
-from connections.services.api_keys import channel_api_key_revoke
+from connections.models import InboundMessage
 from core.admin_utils import ReadOnlyAdminMixin
-from orders.admin.customers import ChannelAdmin
-from orders.models import Channel
-
-
-class ChannelApiKeyInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = ChannelApiKey
-    extra = 0
-    can_delete = False
-    fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
-    verbose_name_plural = (
-        "API keys (make one with manage.py channel_api_key CODE; revoke them "
-        "under API keys)"
-    )
-
-
-admin.site.unregister(Channel)
-
-
-@admin.register(Channel)
-class ChannelConnectionAdmin(ChannelAdmin):
-    """The channel's page with the API keys it calls the order API with."""
-
-    inlines = [*ChannelAdmin.inlines, ChannelApiKeyInline]
-
-
-@admin.register(ChannelApiKey)
-class ChannelApiKeyAdmin(admin.ModelAdmin):
-    list_display = [
-        "channel",
-        "name",
-        "prefix",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-    ]
-    list_filter = ["channel"]
-    list_select_related = ["channel"]
-    readonly_fields = ["channel", "prefix", "created_at", "last_used_at", "revoked_at"]
-    fields = ["channel", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
-    actions = ["revoke"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # made by manage.py channel_api_key, shown once there
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    @admin.action(description="Revoke the selected keys", permissions=["change"])
-    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = 0
-        for api_key in queryset:
-            if api_key.revoked_at is None:
-                channel_api_key_revoke(api_key=api_key)
-                count += 1
-        self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)
 
 
 class InboundStatusFilter(admin.SimpleListFilter):

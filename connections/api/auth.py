@@ -32,7 +32,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if api_key is None:
             raise exceptions.AuthenticationFailed(
                 "This API key is not valid (unknown, revoked, or its channel is "
-                "inactive). Ask for a new one: manage.py channel_api_key CODE."
+                "inactive). Ask for a new one (the channel's page: Make an API key)."
             )
         return AnonymousUser(), api_key
 
@@ -87,5 +87,5 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A channel's API key: `manage.py channel_api_key CODE`.",
+            "description": "A channel's API key (its admin page: Make an API key).",
         }

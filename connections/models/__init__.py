@@ -1,5 +1,6 @@
 """The connections app's models, by subject; every model is importable from here."""
 
+from connections.models.checks import ConnectionCheck  # noqa: F401
 from connections.models.inbox import (  # noqa: F401
     ChannelApiKey,
     InboundMessage,

@@ -150,6 +150,14 @@ class FakeShopify(_Server):
                 ]
             }
         query, variables = body["query"], body.get("variables") or {}
+        if "shop {" in query:
+            # The shape of the Admin API's `shop` query
+            # (shopify.dev/docs/api/admin-graphql/latest/queries/shop).
+            return 200, {
+                "data": {
+                    "shop": {"name": "Acme Test Shop", "myshopifyDomain": self.domain}
+                }
+            }
         if "orders(" in query:
             return 200, {"data": {"orders": {"nodes": self._orders(variables)}}}
         if "fulfillmentCreate(" in query:
@@ -309,6 +317,19 @@ class FakeWooCommerce(_Server):
                 "data": {"status": 401},
             }
         parts = path.removeprefix(self.API).strip("/").split("/")
+        if parts == ["system_status"] and method == "GET":
+            # Abridged from the REST API reference's "Retrieve system status"
+            # example (woocommerce.github.io/woocommerce-rest-api-docs).
+            return 200, {
+                "environment": {
+                    "home_url": f"http://{self.domain}",
+                    "site_url": f"http://{self.domain}",
+                    "version": "8.9.1",
+                    "wp_version": "6.5.2",
+                },
+                "database": {"wc_database_version": "8.9.1"},
+                "active_plugins": [],
+            }
         if parts[0] == "orders" and len(parts) >= 2:
             order = self.orders.get(int(parts[1]))
             if order is None:
