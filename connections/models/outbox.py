@@ -43,6 +43,7 @@ class OutboundMessage(models.Model):
         EMAIL_RETURN_REJECTED = "email.return_rejected", "E-mail: return rejected"
         EMAIL_REFUND_ISSUED = "email.refund_issued", "E-mail: refund issued"
         EMAIL_DELIVERY_CHANGED = "email.delivery_changed", "E-mail: delivery changed"
+        EMAIL_REQUEST_ANSWERED = "email.request_answered", "E-mail: request answered"
         # To the shop's staff: a rule matched orders.
         EMAIL_RULE_MATCHED = "email.rule_matched", "E-mail to staff: rule matched"
 

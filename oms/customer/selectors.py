@@ -90,6 +90,8 @@ class CustomerPage:
     shipments: list[ShipmentView]
     returns: list[ReturnView]
     open_requests: list[CustomerRequest]
+    # Answered ones, newest first, with their outcome and reply.
+    answered_requests: list[CustomerRequest]
     delivered_at: datetime | None
     valid_until: datetime | None
     return_until: datetime | None
@@ -278,11 +280,11 @@ def customer_page(*, token: str) -> CustomerPage | None:
         )
         for line in OrderLine.objects.filter(order_id=order.pk).order_by("pk")
     ]
-    requests = list(
-        CustomerRequest.objects.filter(
-            order_id=order.pk, status=CustomerRequest.Status.OPEN
-        ).order_by("-created_at")
+    every_request = list(
+        CustomerRequest.objects.filter(order_id=order.pk).order_by("-created_at")[:20]
     )
+    requests = [r for r in every_request if r.status == CustomerRequest.Status.OPEN]
+    answered = [r for r in every_request if r.status != CustomerRequest.Status.OPEN]
     words = wording.order_words(status=order.status, hold_reason=order.hold_reason)
     return_until = return_window_end(order=order, delivered_at=delivered_at)
     kinds = {request.kind for request in requests}
@@ -295,6 +297,7 @@ def customer_page(*, token: str) -> CustomerPage | None:
         shipments=shipments,
         returns=returns,
         open_requests=requests,
+        answered_requests=answered,
         delivered_at=delivered_at,
         valid_until=valid_until,
         return_until=return_until,

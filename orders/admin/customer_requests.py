@@ -1,17 +1,64 @@
 """The customer-service queue: what customers asked for on their order page
-when it was too late to do it themselves."""
+when it was too late to do it themselves, answered with *Done* or *Decline*
+and a reply the customer is e-mailed (here, and on the order's page)."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
+from django.utils.timesince import timesince
 
 from core.exceptions import DomainError
+from core.steps import Step, StepAdminMixin
 from orders.models import CustomerRequest
-from orders.services.customer import customer_request_handle
+from orders.services.customer import MESSAGE_MAX, customer_request_handle
 
 Status = CustomerRequest.Status
+ANSWER = "orders.change_customerrequest"
+
+
+class ReplyForm(forms.Form):
+    reply = forms.CharField(
+        label="Reply to the customer",
+        required=False,
+        max_length=MESSAGE_MAX,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="E-mailed to the customer and shown on their order page. "
+        "Required to decline: say why.",
+    )
+
+
+def _answer(status: str):
+    def run(customer_request: CustomerRequest, user, form) -> str:
+        customer_request_handle(
+            request=customer_request,
+            actor=user,
+            status=status,
+            reply=form.cleaned_data["reply"],
+        )
+        return (
+            f"Request on order {customer_request.order.number} "
+            f"{Status(status).label.lower()}; the customer is e-mailed the reply."
+        )
+
+    return run
+
+
+REQUEST_STEPS = {
+    "done": Step("Done", ANSWER, _answer(Status.DONE), ReplyForm, statuses=("open",)),
+    "decline": Step(
+        "Decline",
+        ANSWER,
+        _answer(Status.DECLINED),
+        ReplyForm,
+        "danger",
+        statuses=("open",),
+    ),
+}
 
 
 class OpenFirstFilter(admin.SimpleListFilter):
@@ -40,9 +87,10 @@ class OpenFirstFilter(admin.SimpleListFilter):
 
 
 @admin.register(CustomerRequest)
-class CustomerRequestAdmin(admin.ModelAdmin):
+class CustomerRequestAdmin(StepAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
+        "age",
         "order_link",
         "kind",
         "status",
@@ -54,7 +102,12 @@ class CustomerRequestAdmin(admin.ModelAdmin):
     list_select_related = ["order", "handled_by"]
     search_fields = ["order__number", "message"]
     ordering = ["created_at", "pk"]
-    actions = ["mark_done", "mark_declined"]
+    actions = ["mark_done"]
+    steps = REQUEST_STEPS
+    step_template = "admin/orders/customerrequest/step.html"
+    step_url_name = "orders_customerrequest_step"
+    steps_context_name = "request_steps"
+    change_form_template = "admin/orders/customerrequest/change_form.html"
     fields = [
         "order",
         "kind",
@@ -65,7 +118,7 @@ class CustomerRequestAdmin(admin.ModelAdmin):
         "created_at",
         "handled_at",
         "handled_by",
-        "handled_note",
+        "reply",
     ]
     readonly_fields = fields
 
@@ -82,6 +135,21 @@ class CustomerRequestAdmin(admin.ModelAdmin):
             reverse("admin:orders_order_change", args=[obj.order_id]),
             obj.order.number,
         )
+
+    @admin.display(description="waiting", ordering="created_at")
+    def age(self, obj: CustomerRequest) -> str:
+        if not obj.is_open:
+            return "-"
+        return timesince(obj.created_at, timezone.now(), depth=1)
+
+    def get_step_success_url(self, request, obj, name, step) -> str:
+        """Back where the answer was given: the order's page or the queue."""
+        back = request.GET.get("next", "")
+        if back and url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}
+        ):
+            return back
+        return super().get_step_success_url(request, obj, name, step)
 
     @admin.display(description="order status")
     def order_status(self, obj: CustomerRequest) -> str:
@@ -111,10 +179,9 @@ class CustomerRequestAdmin(admin.ModelAdmin):
         for problem in refused:
             self.message_user(request, problem, messages.WARNING)
 
-    @admin.action(description="Mark the selected requests done", permissions=["change"])
+    @admin.action(
+        description="Mark the selected requests done (the customer is e-mailed)",
+        permissions=["change"],
+    )
     def mark_done(self, request: HttpRequest, queryset) -> None:
         self._handle(request, queryset, Status.DONE)
-
-    @admin.action(description="Decline the selected requests", permissions=["change"])
-    def mark_declined(self, request: HttpRequest, queryset) -> None:
-        self._handle(request, queryset, Status.DECLINED)

@@ -56,7 +56,7 @@ from orders.admin.order_page import (
 )
 from orders.admin.rules import OrderTagFilter
 from orders.importing.admin import OrderImportMixin
-from orders.models import Order, OrderLine, OrderStatus
+from orders.models import CustomerRequest, Order, OrderLine, OrderStatus
 from orders.resources import OrderExportForm, OrderExportResource
 from orders.selectors import order_search_q, orders_placed_before
 from orders.services import allocation, lifecycle
@@ -303,6 +303,16 @@ class OrderAdminBase(
                 context["order_lines_table"] = order_line_rows(obj)
             if request.user.has_perm("orders.view_order"):
                 context["order_timeline"] = order_timeline_rows(obj)
+            if request.user.has_perm("orders.view_customerrequest"):
+                # Open requests, answered here with a reply (one query).
+                context["order_requests"] = list(
+                    CustomerRequest.objects.filter(
+                        order_id=obj.pk, status=CustomerRequest.Status.OPEN
+                    ).order_by("created_at", "pk")
+                )
+                context["may_answer_requests"] = request.user.has_perm(
+                    "orders.change_customerrequest"
+                )
         return super().render_change_form(
             request, context, add=add, change=change, form_url=form_url, obj=obj
         )

@@ -90,3 +90,4 @@ class EmailKind(models.TextChoices):
     RETURN_REJECTED = "return_rejected", "Return rejected"
     REFUNDED = "refund_issued", "Refund issued"
     DELIVERY_CHANGED = "delivery_changed", "Delivery changed"
+    REQUEST_ANSWERED = "request_answered", "Request answered"

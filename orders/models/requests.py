@@ -46,7 +46,8 @@ class CustomerRequest(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    handled_note = models.CharField(max_length=255, blank=True)
+    # The answer the customer gets: e-mailed and shown on their order page.
+    reply = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -220,11 +220,25 @@ def customer_request_create(
 
 @transaction.atomic
 def customer_request_handle(
-    *, request: CustomerRequest, actor: Actor, status: str, note: str = ""
+    *, request: CustomerRequest, actor: Actor, status: str, reply: str = ""
 ) -> CustomerRequest:
-    """Close a request from the queue as done or declined, on the timeline."""
+    """Answer a request from the queue: done or declined, with a reply the
+    customer is e-mailed and sees on their order page, on the timeline. A
+    decline says why."""
     if status not in (CustomerRequest.Status.DONE, CustomerRequest.Status.DECLINED):
         raise OrderError("Mark the request done or declined.")
+    reply = reply.strip()
+    if status == CustomerRequest.Status.DECLINED and not reply:
+        raise OrderError(
+            "Reply: tell the customer why the request is declined (it is e-mailed "
+            "to them)."
+        )
+    if len(reply) > MESSAGE_MAX:
+        raise OrderError(
+            f"Reply: keep it under {MESSAGE_MAX} characters (it has {len(reply)})."
+        )
+    if "\x00" in reply:
+        raise OrderError("The reply contains a character that cannot be stored.")
     lock_order(request.order_id)
     request = lock_customer_request(request.pk)
     if not request.is_open:
@@ -234,14 +248,26 @@ def customer_request_handle(
     request.status = status
     request.handled_at = timezone.now()
     request.handled_by = acting_user(actor)
-    request.handled_note = " ".join(note.split())[:255]
-    request.save(update_fields=["status", "handled_at", "handled_by", "handled_note"])
+    request.reply = reply
+    request.save(update_fields=["status", "handled_at", "handled_by", "reply"])
     events.order_event_customer_request(
         order=request.order,
         actor=actor,
         message=f"Customer request to {request.get_kind_display().lower()} "
         f"{request.get_status_display().lower()}"
-        + (f": {request.handled_note}" if request.handled_note else "."),
+        + (f"; replied: {reply}" if reply else "."),
         data={"request": request.pk, "status": status},
+    )
+    customer_email_queue(
+        order=request.order,
+        kind=EmailKind.REQUEST_ANSWERED,
+        key=str(request.pk),
+        context={
+            "request_kind": request.get_kind_display().lower(),
+            "asked": request.message[:200],
+            "done": status == CustomerRequest.Status.DONE,
+            "outcome": request.get_status_display().lower(),
+            "reply": reply,
+        },
     )
     return request

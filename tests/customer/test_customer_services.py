@@ -202,11 +202,13 @@ def test_staff_closes_a_request_once(shipped, product, actor, user):
         message="Neighbour",
     )
     handled = customer_request_handle(
-        request=request, actor=user, status="done", note="called the carrier"
+        request=request, actor=user, status="done", reply="We called the carrier."
     )
     assert (handled.status, handled.handled_by) == ("done", user)
     with pytest.raises(OrderStateError, match="already done"):
-        customer_request_handle(request=request, actor=user, status="declined")
+        customer_request_handle(
+            request=request, actor=user, status="declined", reply="Too late."
+        )
 
 
 # ---- returns
