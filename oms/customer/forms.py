@@ -95,10 +95,15 @@ class DeliveryForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
-    def __init__(self, *args, current_date=None, **kwargs):
+    def __init__(self, *args, current_date=None, order=None, **kwargs):
         super().__init__(*args, **kwargs)
         if not self.is_bound and current_date:
             self.initial["requested_delivery_date"] = current_date
+        if not self.is_bound and order is not None:
+            # The name and country as they are; the street lines stay for the
+            # customer to type (the page never shows them whole).
+            self.initial["ship_name"] = order.ship_name
+            self.initial["ship_country"] = str(order.ship_country)
 
     @property
     def address_given(self) -> bool:
@@ -150,6 +155,12 @@ class CancelRequestForm(forms.Form):
 
 class CancelForm(forms.Form):
     reason = _line("Why are you cancelling? (optional)", 200)
+    # One tap never cancels: the customer says so.
+    confirm = forms.BooleanField(
+        label="Yes, cancel this order",
+        required=True,
+        error_messages={"required": "Tick the box to confirm the cancellation."},
+    )
 
 
 class ReturnForm(forms.Form):

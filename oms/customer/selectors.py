@@ -27,6 +27,9 @@ from orders.services import customer as customer_rules
 from returns.models import OPEN_STATUSES, ReturnLine, ReturnRequest, ReturnStatus
 from returns.services.customer import return_window_end
 
+# A parcel counts as late past its expected day while it is on its way or
+# held up by a problem.
+LATE_STATUSES = [*ON_THE_WAY_STATUSES, ShipmentStatus.EXCEPTION]
 # Scans shown per shipment, newest first.
 SCANS_SHOWN = 5
 
@@ -112,7 +115,11 @@ class CustomerPage:
 
 
 def _mask_word(word: str) -> str:
-    return word[:1] + "•" * max(1, min(len(word) - 1, 6)) if len(word) > 1 else word
+    """The first characters of a word, then an ellipsis: "Invalidenstraße"
+    reads "Inv…", "Main" "Ma…", "12" "1…" (enough to recognise, not to
+    copy)."""
+    keep = max(1, min(3, len(word) - 2))
+    return word[:keep] + "…" if len(word) > keep else word
 
 
 def masked_address(order: Order) -> list[str]:
@@ -123,11 +130,8 @@ def masked_address(order: Order) -> list[str]:
     name = names[0] if names else ""
     if len(names) > 1:
         name += f" {names[-1][:1]}."
-    street = " ".join(
-        _mask_word(word) if position else word[:3] + "•" * 3
-        for position, word in enumerate(order.ship_address1.split()[:3])
-    )
-    postcode = order.ship_postcode[:2] + "•" * max(0, len(order.ship_postcode) - 2)
+    street = " ".join(_mask_word(word) for word in order.ship_address1.split()[:4])
+    postcode = order.ship_postcode[:2] + "…" if len(order.ship_postcode) > 2 else ""
     town = " ".join(part for part in (postcode, order.ship_city) if part)
     return [
         line for line in (name, street, town, order.ship_country.name) if line.strip()
@@ -152,8 +156,10 @@ def _shipments(order_id: int, today: date) -> list[ShipmentView]:
             problem_detail = reported.description if reported else ""
         days_late = 0
         eta = shipment.estimated_delivery
-        if shipment.status in ON_THE_WAY_STATUSES and eta and eta < today:
+        if shipment.status in LATE_STATUSES and eta and eta < today:
             days_late = (today - eta).days
+            if not problem_next:
+                problem_next = wording.LATE_NEXT
         views.append(
             ShipmentView(
                 number=shipment.number,

@@ -105,7 +105,9 @@ def _forms(page: CustomerPage, bound: dict | None = None) -> dict:
     offered = {
         "delivery": (
             page.can_change_delivery,
-            lambda: forms.DeliveryForm(current_date=page.order.requested_delivery_date),
+            lambda: forms.DeliveryForm(
+                current_date=page.order.requested_delivery_date, order=page.order
+            ),
         ),
         "request": (page.can_request_change, forms.RequestForm),
         "cancel": (page.can_cancel, forms.CancelForm),

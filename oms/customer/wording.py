@@ -132,5 +132,13 @@ def order_words(*, status: str, hold_reason: str = "") -> NowAndNext:
     return words
 
 
+# What happens next when a parcel on its way is past its expected day.
+LATE_NEXT = (
+    "Parcels often arrive a day or two after the expected date. We watch it "
+    "with the carrier; if it has not arrived within three working days, we "
+    "look into it with them and write to you."
+)
+
+
 def exception_words(reason: str) -> tuple[str, str]:
     return EXCEPTION_WORDS.get(reason, EXCEPTION_WORDS[ExceptionReason.OTHER])

@@ -30,6 +30,7 @@ from orders.models import (
 )
 from orders.services.lifecycle import order_cancel
 from orders.services.order_edits import OrderUpdate, order_update
+from orders.services.shipby import ShipByCalendar
 
 Kind = CustomerRequest.Kind
 # How far ahead a customer may ask for a delivery date.
@@ -60,7 +61,9 @@ def request_allowed(order: Order, kind: str) -> bool:
     return order.status in allowed
 
 
-def _check_requested_date(value: date | None) -> None:
+def _check_requested_date(value: date | None, *, country: str) -> None:
+    """A requested delivery day: after today, within the limit, and a day the
+    location shipping to `country` works (no delivery on its days off)."""
     if value is None:
         return
     today = timezone.localdate()
@@ -72,6 +75,13 @@ def _check_requested_date(value: date | None) -> None:
         raise OrderError(
             "Requested delivery date: choose a day within the next "
             f"{REQUESTED_DATE_MAX_DAYS} days."
+        )
+    days = ShipByCalendar.load().working_days(country)
+    if not days.is_working(value):
+        suggestion = days.next(value, include_today=False)
+        raise OrderError(
+            f"Requested delivery date: we do not deliver on {value:%A %d %b %Y}; "
+            f"choose a working day, e.g. {suggestion:%A %d %b %Y}."
         )
 
 
@@ -113,7 +123,10 @@ def order_delivery_change_by_customer(
             f"Order {order.number} is {order.get_status_display().lower()}; its "
             "delivery can no longer be changed here. Send a request instead."
         )
-    _check_requested_date(requested_delivery_date)
+    _check_requested_date(
+        requested_delivery_date,
+        country=address.country if address is not None else order.ship_country,
+    )
     changes = {
         name: value
         for name, value in _delivery_changes(
@@ -198,7 +211,9 @@ def customer_request_create(
         )
     details = details or {}
     if "requested_delivery_date" in details:
-        _check_requested_date(details["requested_delivery_date"])
+        _check_requested_date(
+            details["requested_delivery_date"], country=order.ship_country
+        )
         details["requested_delivery_date"] = details[
             "requested_delivery_date"
         ].isoformat()

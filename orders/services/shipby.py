@@ -39,6 +39,11 @@ class WorkingDays:
     weekdays: frozenset[int]
     holidays: frozenset[datetime.date]
 
+    def is_working(self, day: datetime.date) -> bool:
+        return workdays.is_working_day(
+            day, weekdays=self.weekdays, holidays=self.holidays
+        )
+
     def next(self, day: datetime.date, *, include_today: bool) -> datetime.date:
         return workdays.next_working_day(
             day,

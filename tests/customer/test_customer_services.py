@@ -106,11 +106,37 @@ def test_requested_date_within_ninety_days(allocated, actor):
         order_delivery_change_by_customer(
             order=allocated, actor=actor, address=None, requested_delivery_date=far
         )
-    soon = timezone.localdate() + timedelta(days=3)
+    soon = weekday_from(timezone.localdate() + timedelta(days=3))
     order_delivery_change_by_customer(
         order=allocated, actor=actor, address=None, requested_delivery_date=soon
     )
     assert Order.objects.get(pk=allocated.pk).requested_delivery_date == soon
+
+
+def weekday_from(day):
+    """The first Monday-to-Friday day from `day` (the default calendar)."""
+    while day.isoweekday() > 5:
+        day += timedelta(days=1)
+    return day
+
+
+def test_a_day_the_location_does_not_work_is_refused_with_one_it_does(allocated, actor):
+    today = timezone.localdate()
+    sunday = today + timedelta(days=7 - today.isoweekday() or 7)
+    assert sunday.isoweekday() == 7
+    with pytest.raises(OrderError, match=r"we do not deliver on Sunday .*Monday"):
+        order_delivery_change_by_customer(
+            order=allocated, actor=actor, address=None, requested_delivery_date=sunday
+        )
+    # A holiday of the location shipping the order, too.
+    location = allocated.lines.first().allocations.first().stock_level.location
+    holiday = weekday_from(today + timedelta(days=8))
+    location.holidays = holiday.isoformat()
+    location.save(update_fields=["holidays"])
+    with pytest.raises(OrderError, match="we do not deliver on"):
+        order_delivery_change_by_customer(
+            order=allocated, actor=actor, address=None, requested_delivery_date=holiday
+        )
 
 
 def test_unchanged_delivery_is_refused(allocated, actor):

@@ -1,5 +1,6 @@
 """The customer's order page and its forms (oms/customer/views.py)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -39,8 +40,12 @@ def test_page_shows_status_items_and_masked_address(client, allocated):
     html = response.content.decode()
     assert "Your items are set aside for you" in html
     assert "T-shirt black M" in html
-    assert "Ada L." in html and "Lovelace" not in html
+    # The name is shown short, and whole only as the address form's
+    # starting value; the street and postcode never whole.
+    assert "Ada L." in html
+    assert html.count("Lovelace") == 1 and 'value="Ada Lovelace"' in html
     assert "1 Main St" not in html and "Austin" in html
+    assert "1 Ma… S…" in html  # the street's words, first characters
     assert response["X-Robots-Tag"].startswith("noindex")
     assert '<meta name="robots" content="noindex' in html
     assert response["Referrer-Policy"] == "same-origin"
@@ -115,7 +120,32 @@ def test_page_says_how_late_a_parcel_is(client, shipped, product):
     Shipment.objects.filter(order=order).update(
         status="in_transit", estimated_delivery=timezone.localdate() - timedelta(days=2)
     )
-    assert "2 days late" in _page(client, order).content.decode()
+    html = _page(client, order).content.decode()
+    assert "2 days late</span>: it was expected" in html
+    assert "What happens next: Parcels often arrive a day or two after" in html
+
+
+def test_a_parcel_held_up_for_two_weeks_says_how_late(client, shipped, product):
+    order = shipped([(product, 1)])
+    Shipment.objects.filter(order=order).update(
+        status="exception",
+        exception_reason="delayed",
+        estimated_delivery=timezone.localdate() - timedelta(days=14),
+    )
+    html = _page(client, order).content.decode()
+    assert "14 days late</span>: it was expected" in html
+    assert "Expected " not in html
+    assert "What happens next:" in html  # the problem's own next step
+
+
+def test_the_address_form_starts_with_the_name_and_country(client, allocated):
+    html = _page(client, allocated).content.decode()
+    form = html[html.index('id="delivery-form"') :]
+    form = form[: form.index("</form>")]
+    assert 'value="Ada Lovelace"' in form
+    assert re.search(r'<option value="US" selected>', form)
+    # The street is typed by the customer: never filled in.
+    assert 'name="ship_address1"' in form and "Main St" not in form
 
 
 def test_page_query_count_is_fixed(
@@ -242,7 +272,13 @@ def test_bad_address_on_the_page_names_the_field(client, allocated):
 
 
 def test_cancel_through_the_page(client, allocated):
-    response = client.post(customer_page_path(order=allocated) + "cancel/", {})
+    path = customer_page_path(order=allocated) + "cancel/"
+    # One tap never cancels: the box must be ticked.
+    refused = client.post(path, {})
+    assert refused.status_code == 400
+    assert "Tick the box to confirm" in refused.content.decode()
+    assert Order.objects.get(pk=allocated.pk).status == "allocated"
+    response = client.post(path, {"confirm": "on"})
     assert response.status_code == 302
     assert Order.objects.get(pk=allocated.pk).status == "cancelled"
 
