@@ -314,7 +314,8 @@ def _needs_attention(*, user, now) -> list[tuple[str, int, str]]:
         ),
         (
             "webhooks",
-            "fulfillment.view_webhookdelivery",
+            # Shown to who can act on it (replay), not to all who may look.
+            "connections.replay_outboundmessage",
             "Webhook deliveries that gave up (last 7 days)",
             # The last attempt failed and no other is planned; created_at
             # is indexed, so this stays a range read on a large log.
@@ -330,7 +331,7 @@ def _needs_attention(*, user, now) -> list[tuple[str, int, str]]:
         ),
         (
             "inbox",
-            "connections.view_inboundmessage",
+            "connections.replay_inboundmessage",
             gettext("Order messages that failed (taken in, not written)"),
             # Read from the (status, received_at) index.
             inbound_failed(),
@@ -339,7 +340,7 @@ def _needs_attention(*, user, now) -> list[tuple[str, int, str]]:
         ),
         (
             "outbox",
-            "connections.view_outboundmessage",
+            "connections.replay_outboundmessage",
             "Messages to shops and customers that failed",
             outbound_failed(),
             reverse("admin:connections_outboundmessage_changelist")

@@ -9,7 +9,8 @@ from orders.models import HoldReason, Order
 
 
 class HoldForm(forms.Form):
-    reason = forms.ChoiceField(choices=HoldReason.choices)
+    # Nothing preselected: the person says why.
+    reason = forms.ChoiceField(choices=[("", "— choose why —"), *HoldReason.choices])
     note = forms.CharField(
         max_length=255, required=False, validators=[single_line_text]
     )

@@ -228,6 +228,10 @@ def test_dashboard_hides_approvals_from_those_who_cannot_approve(client, failure
     assert "Refunds awaiting your approval" not in page
     assert "Order imports that failed" not in page
     assert "Print batches that failed" in page
+    # Shop and customer messages are a manager's to replay, not the floor's.
+    assert "Webhook deliveries that gave up" not in page
+    assert "Messages to shops and customers that failed" not in page
+    assert "Order messages that failed" not in page
 
 
 @pytest.mark.django_db
