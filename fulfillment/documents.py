@@ -36,6 +36,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from fulfillment import sheets
 from fulfillment.exceptions import LabelDoesNotFitError
+from fulfillment.label_fit import labels_fit, shipping_label_name
 from fulfillment.models import DocumentKind
 from fulfillment.postage import labels as postage_labels
 
@@ -221,11 +222,7 @@ def _documents_to_pdf(htmls: Sequence[str]) -> bytes:
     return documents[0].copy(pages).write_pdf()
 
 
-# ---- labels: every line printed whole, one page each
-
-# Print sizes a label may take, fit-0 (normal) to fit-5 (smallest); see the
-# `.label.fit-N` rules in documents.css.
-LABEL_FITS = 6
+# ---- labels: every line printed whole, one page each (sizes: `label_fit`)
 
 
 def _label_layout(render: Callable[[Sequence, Sequence[int]], str], records, fits):
@@ -277,9 +274,10 @@ def labels_to_pdf(
     """Render 4 × 6 in labels, one page each, never clipping a line.
 
     Labels are laid out in normal print; any that would run onto a second
-    page is tried alone in smaller and smaller print, and the batch laid out
-    again with the sizes found. When even the smallest print does not fit,
-    nothing is printed: LabelDoesNotFitError names each label (`describe`).
+    page is tried alone in smaller and smaller print (`label_fit`'s rule),
+    and the batch laid out again with the sizes found. When even the
+    smallest print does not fit, nothing is printed: LabelDoesNotFitError
+    names each label (`describe`).
     `render(records, fits)` returns the HTML of the labels.
     """
     fits = [0] * len(records)
@@ -287,25 +285,20 @@ def labels_to_pdf(
     crowded = labels_not_fitting(document, len(records))
     if not crowded:
         return document.write_pdf()
-    refused = []
-    for index in crowded:
-        for fit in range(1, LABEL_FITS):
-            alone = _label_layout(render, [records[index]], [fit])
-            if not labels_not_fitting(alone, 1):
-                fits[index] = fit
-                break
-        else:
-            refused.append(describe(records[index]))
-    if refused:
-        raise LabelDoesNotFitError(refused)
+    smaller = labels_fit(
+        [records[index] for index in crowded],
+        fits_at=lambda record, fit: (
+            not labels_not_fitting(_label_layout(render, [record], [fit]), 1)
+        ),
+        describe=describe,
+        first=1,
+    )
+    for index, fit in zip(crowded, smaller, strict=True):
+        fits[index] = fit
     document = _label_layout(render, records, fits)
     if crowded := labels_not_fitting(document, len(records)):
         raise LabelDoesNotFitError([describe(records[i]) for i in crowded])
     return document.write_pdf()
-
-
-def _shipping_label_name(record) -> str:
-    return f"shipment {record.shipment_number} (order {record.order_number})"
 
 
 def _render_chunk(job: tuple[str, Sequence]) -> bytes:
@@ -314,7 +307,7 @@ def _render_chunk(job: tuple[str, Sequence]) -> bytes:
         return labels_to_pdf(
             pages,
             render=lambda records, fits: render_html(kind, records, fits=fits),
-            describe=_shipping_label_name,
+            describe=shipping_label_name,
         )
     if kind == DocumentKind.PICK_LIST and len(pages) > 1:
         return _documents_to_pdf([render_html(kind, [sheet]) for sheet in pages])

@@ -290,7 +290,10 @@ def zpl_preferred(shipment_ids: Sequence[int]) -> bool:
 
 def shipping_labels_zpl(shipment_ids: Sequence[int]) -> tuple[str, list[str]]:
     """Return the ZPL of these shipments' labels in shipment number order:
-    bought ZPL labels as EasyPost made them, ours drawn in ZPL."""
+    bought ZPL labels as EasyPost made them, ours drawn in ZPL.
+
+    Raises LabelDoesNotFitError, naming each shipment, when any of ours
+    cannot print whole: then nothing is printed."""
     bought = bought_labels(shipment_ids)
     not_zpl = sorted(
         f"{n} ({fmt or 'unknown format'})"
@@ -309,7 +312,8 @@ def shipping_labels_zpl(shipment_ids: Sequence[int]) -> tuple[str, list[str]]:
         for number, _, data in bought.values()
     }
     own_ids = [pk for pk in shipment_ids if pk not in bought]
-    for label in sheets.shipping_labels(shipment_ids=own_ids):
-        blocks[label.shipment_number] = zpl.label_zpl(label)
+    own = sheets.shipping_labels(shipment_ids=own_ids)
+    for label, block in zip(own, zpl.label_blocks(own), strict=True):
+        blocks[label.shipment_number] = block
     numbers = sorted(blocks)
     return "\n".join(blocks[n] for n in numbers) + "\n", numbers
