@@ -216,3 +216,36 @@ def retry_report(
             f"{skipped} selected {noun[skipped != 1]} not retried: {skipped_why}",
             messages.WARNING,
         )
+
+
+LIST_VAR = "list"
+
+
+def keep_list(request) -> None:
+    """Take `list=1` out of the query (the admin would read it as a filter)
+    and remember it: the list is shown even for a single hit."""
+    if LIST_VAR in request.GET:
+        query = request.GET.copy()
+        query.pop(LIST_VAR)
+        request.GET = query
+        request.oms_keep_list = True
+
+
+def single_hit_redirect(request, response, change_url_name: str):
+    """A search that found exactly one object opens it (no list to click
+    through); anything else is the list as it was. `?q=…&list=1` keeps the
+    list (the object page links back to it)."""
+    from django.http import HttpResponseRedirect
+    from django.urls import reverse
+
+    cl = getattr(response, "context_data", {}).get("cl") if response else None
+    if (
+        cl is None
+        or not request.GET.get("q", "").strip()
+        or getattr(request, "oms_keep_list", False)
+        or cl.result_count != 1
+        or len(cl.result_list) != 1
+    ):
+        return response
+    (obj,) = cl.result_list
+    return HttpResponseRedirect(reverse(change_url_name, args=[obj.pk]))

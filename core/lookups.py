@@ -3,12 +3,15 @@
 - `field__any_of=[...]` (`any_of()`): `= ANY(%s)`, no parameter list to
   build or parse;
 - `field__ids_in=[...]` (`ids_in()`): `IN (SELECT unnest(%s::bigint[]))`,
-  for integer ids in a query with other conditions too.
+  for integer ids in a query with other conditions too;
+
+and `Digits(field)`, a phone number's digits, for a search through an
+expression index.
 """
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from django.db.models import CharField, Field, Lookup, Q, TextField
+from django.db.models import CharField, Field, Func, Lookup, Q, TextField
 
 
 class AnyOf(Lookup):
@@ -63,3 +66,13 @@ def lookup_chunks(values: Sequence) -> Iterator[Sequence]:
     all. Kept for callers written when other databases needed chunks."""
     if values:
         yield values
+
+
+class Digits(Func):
+    """A text's digits alone (`regexp_replace(text, '\\D', '', 'g')`): a phone
+    number as typed, however spaced or punctuated. Indexed as an expression
+    (the constants are in the template, so the index and the query say the
+    same), it finds "+49 30 1234567" from "4930 1234567"."""
+
+    template = "regexp_replace(%(expressions)s, '\\D', '', 'g')"
+    output_field = CharField()

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from core.sequences import parse_number
 from fulfillment.models import Shipment
+from orders.models import Order
 from returns.services.refunds import refund_create
 from returns.services.returns import ReturnLineInput, return_open
 from tests.factories import ProductFactory
@@ -48,7 +49,9 @@ def documents(shipped, user):
 
 
 def found(client, term: str) -> set[str]:
-    response = client.get(reverse("admin:orders_order_changelist"), {"q": term})
+    response = client.get(
+        reverse("admin:orders_order_changelist"), {"q": term, "list": "1"}
+    )
     assert response.status_code == 200
     return {order.number for order in response.context["cl"].result_list}
 
@@ -138,3 +141,55 @@ def test_document_number_search_reads_through_indexes(admin_client, documents, k
         assert "Seq Scan" not in plan, plan
         for table in DOCUMENT_TABLES:
             assert f"SCAN {table}\n" not in plan + "\n", plan
+
+
+@pytest.fixture
+def phoned(place_order, product, stock):
+    stock(product, 3)
+    order = place_order([(product, 1)])
+    Order.objects.filter(pk=order.pk).update(
+        ship_phone="+49 30 1234567", external_id="#1001"
+    )
+    return order
+
+
+@pytest.mark.parametrize("typed", ["4930 1234567", "+49-30-1234567", "49301234567"])
+def test_a_phone_number_is_found_however_it_is_typed(admin_client, phoned, typed):
+    assert found(admin_client, typed) == {phoned.number}
+
+
+def test_a_shop_number_is_found_without_its_sign(admin_client, phoned):
+    assert found(admin_client, "1001") == {phoned.number}
+    assert found(admin_client, "#1001") == {phoned.number}
+
+
+def test_one_hit_opens_the_order(admin_client, phoned):
+    response = admin_client.get(
+        reverse("admin:orders_order_changelist"), {"q": "#1001"}
+    )
+    assert response.status_code == 302
+    assert response.url == reverse("admin:orders_order_change", args=[phoned.pk])
+    # No term, or several hits: the list.
+    assert admin_client.get(reverse("admin:orders_order_changelist")).status_code == 200
+
+
+def test_the_phone_digits_are_read_through_their_index(phoned):
+    from django.db.models import Value
+    from django.db.models.lookups import Exact
+
+    from core.lookups import Digits
+    from orders.models import Customer
+    from orders.selectors import order_search_q
+
+    def plan(queryset) -> str:
+        sql, params = queryset.order_by().values("pk").query.sql_with_params()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            return "\n".join(row[0] for row in cursor.fetchall())
+
+    orders = plan(Order.objects.filter(order_search_q("4930 1234567")))
+    assert "order_ship_phone_digits" in orders, orders
+    digits = Exact(Digits("phone"), Value("49301234567"))
+    customers = plan(Customer.objects.filter(digits))
+    assert "customer_phone_digits" in customers, customers

@@ -31,7 +31,12 @@ from django.utils.html import format_html, format_html_join
 from import_export.admin import ExportMixin
 
 from core.admin_choices import CachedRelatedFieldListFilter
-from core.admin_utils import LargeTableAdminMixin, OptimisticLockAdminMixin
+from core.admin_utils import (
+    LargeTableAdminMixin,
+    OptimisticLockAdminMixin,
+    keep_list,
+    single_hit_redirect,
+)
 from core.exceptions import DomainError
 from core.history_admin import FieldHistoryAdmin
 from core.limits import FormLimitsMixin
@@ -226,7 +231,9 @@ class OrderAdminBase(
 
     def changelist_view(self, request, extra_context=None):
         """`before=<placed_at>_<id>` lists the orders placed before that one:
-        taken out of the query before the admin reads its filters."""
+        taken out of the query before the admin reads its filters, as is
+        `list=1` (show the list even for a single hit)."""
+        keep_list(request)
         if BEFORE_VAR in request.GET:
             query = request.GET.copy()
             value = query.pop(BEFORE_VAR)[-1]
@@ -238,7 +245,8 @@ class OrderAdminBase(
                     f"Ignored before={value!r}: not a position in the order list.",
                     messages.WARNING,
                 )
-        return super().changelist_view(request, extra_context)
+        response = super().changelist_view(request, extra_context)
+        return single_hit_redirect(request, response, "admin:orders_order_change")
 
     def get_queryset(self, request: HttpRequest):
         queryset = super().get_queryset(request)

@@ -9,6 +9,7 @@ from django_countries.fields import CountryField
 from django_fsm import RETURN_VALUE, FSMField, transition
 
 from core.history import tracked
+from core.lookups import Digits
 from core.models import ProtectedStatusModel, VersionedModel
 from core.tally_triggers import tally_triggers
 from inventory.models import Location
@@ -57,7 +58,11 @@ class Customer(models.Model):
                 "phone number.",
             ),
         ]
-        indexes = [models.Index(fields=["phone"], name="customer_phone")]
+        indexes = [
+            models.Index(fields=["phone"], name="customer_phone"),
+            # A phone typed with other spaces or signs (orders.selectors).
+            models.Index(Digits("phone"), name="customer_phone_digits"),
+        ]
 
     def __str__(self) -> str:
         contact = self.email or self.phone
@@ -328,6 +333,7 @@ class Order(ProtectedStatusModel, VersionedModel):
                 name="order_channel_platform_id",
             ),
             models.Index(fields=["ship_phone"], name="order_ship_phone"),
+            models.Index(Digits("ship_phone"), name="order_ship_phone_digits"),
             # Due today / late to ship: only orders still to leave are indexed.
             models.Index(
                 fields=["ship_by"],

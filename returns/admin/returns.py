@@ -7,7 +7,7 @@ as messages.
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -17,6 +17,7 @@ from core.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
 from core.exceptions import DomainError
 from core.history_admin import FieldHistoryAdmin
 from core.responses import pdf_response
+from core.sequences import parse_number
 from core.steps import Step, StepAdminMixin
 from orders.models import Order
 from returns import documents, forms
@@ -271,8 +272,31 @@ class ReturnRequestAdmin(
         "order__customer__email",
         "order__customer__name",
     ]
+    search_help_text = (
+        "Return (RMA-12), order (SO-123), refund (RF-7) number however typed, "
+        "or the customer's e-mail or name."
+    )
     date_hierarchy = "created_at"
     inlines = [ReturnLineInline, RefundOfReturnInline]
+
+    def get_search_results(self, request, queryset, search_term):
+        """A document number, typed with or without its zeros or dash, finds
+        its return exactly (an order's, a refund's); other words as before."""
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        numbers = {
+            "number": parse_number("RMA", search_term),
+            "order__number": parse_number("SO", search_term),
+            "refunds__number": parse_number("RF", search_term),
+        }
+        exact = Q()
+        for field, number in numbers.items():
+            if number:
+                exact |= Q(**{field: number})
+        if not exact:
+            return found, duplicates
+        # A refund lookup joins: at most one row per refund, so distinct.
+        return (found | queryset.filter(exact)).distinct(), True
+
     actions = ["approve_returns"]
     change_form_template = "admin/returns/returnrequest/change_form.html"
     change_list_template = "admin/returns/returnrequest/change_list.html"
