@@ -210,7 +210,11 @@ def in_view(page, selector: str) -> bool:
 
 
 def found(page, term: str) -> str:
+    """What a search shows: the list, or the order itself when it is the
+    only hit (the search opens it)."""
     page.goto(f"{reverse('admin:orders_order_changelist')}?q={term}")
+    if "/change/" in page.url:
+        return page.inner_text("#content")
     return page.inner_text("#result_list")
 
 
