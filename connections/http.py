@@ -64,6 +64,15 @@ class SendError(Exception):
         self.answer = answer
 
 
+class NotConnected(SendError):
+    """The channel is not connected to a shop (a demo channel): the message is
+    parked as *not connected*, not failed, until the channel is connected and
+    the message replayed."""
+
+    def __init__(self, message: str):
+        super().__init__(message, retry=False)
+
+
 @dataclass
 class Outcome:
     """What one attempt achieved, with the answers of the requests it made."""
@@ -139,8 +148,8 @@ def request(
 def shop_base_url(channel) -> str:
     """Return the shop's base URL (https unless the domain names a scheme).
 
-    A domain under `.invalid` (the demo's) is never called: the message fails
-    at once, saying the channel is not connected to a real shop.
+    A domain under `.invalid` (the demo's) is never called: the message is
+    parked at once as not connected (`NotConnected`).
     """
     domain = (getattr(channel, "shop_domain", "") or "").strip().rstrip("/")
     if not domain:
@@ -154,11 +163,10 @@ def shop_base_url(channel) -> str:
         domain = f"{getattr(settings, 'OMS_SHOP_URL_SCHEME', 'https')}://{domain}"
     host = urlsplit(domain).hostname or ""
     if host == "invalid" or host.endswith(".invalid"):
-        raise SendError(
+        raise NotConnected(
             f"Not sent: {host} is a placeholder, not a shop. Channel "
             f"{channel.code} is not connected (a demo channel); connect it to a "
-            "real shop to send, then replay.",
-            retry=False,
+            f"real shop (manage.py channel_connect {channel.code} …), then replay."
         )
     return domain
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
@@ -268,6 +270,22 @@ def test_api_docs_run_swagger_ui_from_files_under_the_policy():
     assert script["Content-Type"].startswith("application/javascript")
     assert "SwaggerUIBundle(" in script.content.decode()
     assert '"/api/v1/openapi.json"' in script.content.decode()
+
+
+@pytest.mark.django_db
+def test_api_docs_work_offline_from_the_apps_own_pinned_files():
+    client = Client()
+    html = client.get("/api/v1/docs/").content.decode()
+    script = client.get("/api/v1/docs/?script=").content.decode()
+
+    # No CDN, no badge, no font: nothing names another host.
+    assert not re.findall(r"(?:https?:)?//[\w-]+(?:\.[\w-]+)+", html + script)
+    sources = re.findall(r'<(?:script|link)\b[^>]*(?:src|href)="([^"]+)"', html)
+    assets = [s for s in sources if s.startswith(settings.STATIC_URL)]
+    assert any("drf_spectacular_sidecar/swagger-ui-dist/" in s for s in assets)
+    for asset in assets:
+        name = asset.removeprefix(settings.STATIC_URL).split("?")[0]
+        assert finders.find(name) or staticfiles_storage.exists(name), asset
 
 
 # ---- the templates: nothing the policy would refuse

@@ -57,6 +57,9 @@ class OutboundMessage(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         SUPERSEDED = "superseded", "Superseded by a newer update"
+        # Its channel is not connected to a shop (a demo channel): parked,
+        # not failed; replayed once the channel is connected.
+        NOT_CONNECTED = "not_connected", "Not connected"
 
     # Empty for an e-mail to the shop's staff (a rule's e-mail).
     channel = models.ForeignKey(
@@ -99,7 +102,7 @@ class OutboundMessage(models.Model):
     # every attempt, so the receiver can tell a retry from a new message.
     message_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(
-        max_length=12, choices=Status, default=Status.PENDING, db_index=True
+        max_length=16, choices=Status, default=Status.PENDING, db_index=True
     )
     attempts = models.PositiveIntegerField(default=0)
     attempts_left = models.PositiveSmallIntegerField(default=0)

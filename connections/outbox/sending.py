@@ -5,12 +5,14 @@ The engine is the same for all: a message is due at `next_attempt_at`; a
 sender claims it with a lease; it is tried with a bounded request; the
 outcome is recorded (sent; due again after `rules.retry_delay`, the one
 back-off with jitter; failed when its attempts run out or the destination
-refused it, until someone replays it); a destination that does not answer is
-paused (`destinations`) so its messages wait without spending attempts; and
-the periodic `outbox_send_due` takes up what is due, what a lost wake-up left
-and what a dead sender held. What differs is only how a message is carried:
-shop and webhook messages one HTTP request at a time (below), e-mails in
-batches over one SMTP connection (`connections.outbox.email`, at most once).
+refused it, until someone replays it; parked as not connected while its
+channel is not connected to a shop, a demo channel); a destination that does
+not answer is paused (`destinations`) so its messages wait without spending
+attempts; and the periodic `outbox_send_due` takes up what is due, what a
+lost wake-up left and what a dead sender held. What differs is only how a
+message is carried: shop and webhook messages one HTTP request at a time
+(below), e-mails in batches over one SMTP connection
+(`connections.outbox.email`, at most once).
 
 An HTTP sender first claims the message (pending and due → sending, with a lease
 in `next_attempt_at`), then makes its requests (each bounded by
@@ -34,7 +36,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from connections.generic import webhooks as generic
-from connections.http import Answer, Outcome, SendError
+from connections.http import (
+    Answer,
+    NotConnected,
+    Outcome,
+    SendError,
+    shop_base_url,
+)
 from connections.models import ChannelListing, OutboundAttempt, OutboundMessage
 from connections.outbox.destinations import (
     destination_answered,
@@ -251,6 +259,10 @@ def outbox_dispatch(message: OutboundMessage, outcome: Outcome) -> None:
             f"Channel {channel.code} is inactive; activate it, then replay.",
             retry=False,
         )
+    if message.platform in (SHOPIFY, WOOCOMMERCE):
+        # A shop not connected (a demo channel) parks the message before
+        # anything else is asked (a tracking update waits for no fulfilment).
+        shop_base_url(channel)
     if message.kind == Kind.INVENTORY_UPDATED:
         stock_send(channel, message, outcome)
     elif message.kind in SHIPMENT_WEBHOOKS:
@@ -330,6 +342,10 @@ def outbox_finish(
             wait = max(wait, paused - now)
         fields.update(status=Status.PENDING, next_attempt_at=now + wait)
         logger.warning("outbox retry %s later: %s", message.pk, error)
+    elif isinstance(failure, NotConnected):
+        # Nothing to act on until the channel is connected: parked, not failed.
+        fields.update(status=Status.NOT_CONNECTED, next_attempt_at=None)
+        logger.debug("outbox not connected %s: %s", message.pk, error)
     else:
         fields.update(status=Status.FAILED, next_attempt_at=None)
         logger.warning("outbox failed %s: %s", message.pk, error)

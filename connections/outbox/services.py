@@ -89,7 +89,7 @@ def outbox_record(
     return message
 
 
-REPLAYABLE = {Status.FAILED, Status.SUPERSEDED, Status.SENT}
+REPLAYABLE = {Status.FAILED, Status.SUPERSEDED, Status.SENT, Status.NOT_CONNECTED}
 
 
 @transaction.atomic

@@ -175,6 +175,21 @@ JOURNEY = [
     ("allocated", 0.32),
 ]
 
+# Orders still to ship arrived since the last cut-off, as on a normal
+# working day; this share of them (on hold: the larger one) waits from
+# before it, late to ship.
+LATE_SHARE = 0.03
+LATE_SHARE_ON_HOLD = 0.25
+# Typical hours from order to hand-over, per channel (each order varies by
+# ±30 %): the dashboard's time to ship differs by channel, as it would.
+SHIP_HOURS = {
+    "web": 16,
+    "marketplace": 31,
+    "phone": 9,
+    "shopify-demo": 22,
+    "woo-demo": 40,
+}
+
 
 FULFILMENT_TARGETS = {"picking", "packed", "shipped", "delivered"}
 # Orders per pick list wave.

@@ -6,17 +6,21 @@ again adds nothing that is already there.
 """
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
+from inventory.models import Product, StockLevel
 from oms.seed.catalogue import seed_catalogue, seed_users
 from oms.seed.data import (
     EU_CITIES,
     FIRST,
     LAST,
+    LATE_SHARE,
+    LATE_SHARE_ON_HOLD,
     ORDER_COUNT,
     STREETS,
     US_CITIES,
@@ -29,6 +33,62 @@ from oms.seed.shops import seed_api_key, seed_shops
 from orders.addresses import Address
 from orders.models import Channel, Order
 from orders.services.orders import LineInput, customer_get_or_create, order_create
+from orders.services.shipby import ShipByCalendar
+
+# How far back orders already handed over were placed (days, at least).
+PLACED_DAYS_AGO = {"delivered": 30, "shipped": 12, "cancelled": 2}
+
+
+def fresh_hours(*, channels: list[Channel], now: datetime) -> float:
+    """Return how many hours back an order may have been placed and still be
+    due to ship today or later, whatever its channel and country: since the
+    cut-off of the last working day."""
+    calendar = ShipByCalendar.load()
+    today = timezone.localdate(now)
+    countries = {"US"} | {country for *_, country in EU_CITIES}
+    hours = 0
+    while hours < 24 * 7:
+        placed_at = now - timedelta(hours=hours + 1)
+        if any(
+            calendar.ship_by(
+                placed_at=placed_at,
+                country=country,
+                cutoff=channel.cutoff_time,
+                handling_days=channel.handling_days,
+            )
+            < today
+            for channel in channels
+            for country in countries
+        ):
+            break
+        hours += 1
+    return max(hours, 1)
+
+
+def products_in_stock(products: list[Product], *, country: str) -> list[Product]:
+    """Return the products with a few units free at an active location that
+    ships to `country` (one query): orders handed over weeks ago had their
+    stock, or they would still be waiting, late to ship."""
+    levels = StockLevel.objects.filter(
+        product__in=products, location__active=True, on_hand__gte=F("allocated") + 5
+    ).filter(Q(location__ships_to="") | Q(location__ships_to__contains=country))
+    stocked = set(levels.values_list("product_id", flat=True))
+    return [product for product in products if product.pk in stocked] or products
+
+
+def placed_at_pick(
+    target: str, *, rng: random.Random, now: datetime, fresh: float
+) -> datetime:
+    """When a demo order came in: handed-over ones days or weeks ago, those
+    still to ship since the last cut-off (a normal working day), a handful of
+    them earlier, late to ship."""
+    if target in PLACED_DAYS_AGO:
+        days_ago = PLACED_DAYS_AGO[target]
+        return now - timedelta(days=rng.uniform(days_ago, days_ago * 1.5 + 1))
+    late = LATE_SHARE_ON_HOLD if target == "on_hold" else LATE_SHARE
+    if rng.random() < late:
+        return now - timedelta(hours=fresh + rng.uniform(6, 60))
+    return now - timedelta(hours=rng.uniform(0, fresh))
 
 
 def seed_demo(*, seed: int = 2026) -> SeedReport:
@@ -41,6 +101,7 @@ def seed_demo(*, seed: int = 2026) -> SeedReport:
         seed_shops(products=products)
     channels = list(Channel.objects.order_by("code"))
     now = timezone.now()
+    fresh = fresh_hours(channels=channels, now=now)
     existing = set(Order.objects.values_list("channel__code", "external_id"))
     journeys: list[tuple[Order, str]] = []
     for n in range(1, ORDER_COUNT + 1):
@@ -49,12 +110,12 @@ def seed_demo(*, seed: int = 2026) -> SeedReport:
         target = journey_pick(rng)
         first, last = rng.choice(FIRST), rng.choice(LAST)
         eu = rng.random() < 0.3
-        picked = rng.sample(products, k=rng.choice([1, 1, 2, 2, 3, 4]))
+        choice = products
+        if target in ("shipped", "delivered"):
+            choice = products_in_stock(products, country="DE" if eu else "US")
+        picked = rng.sample(choice, k=min(len(choice), rng.choice([1, 1, 2, 2, 3, 4])))
         quantities = [rng.choice([1, 1, 1, 2, 3]) for _ in picked]
-        days_ago = {"delivered": 30, "shipped": 12, "packed": 4, "picking": 3}.get(
-            target, 2
-        )
-        placed_at = now - timedelta(days=rng.uniform(days_ago, days_ago * 1.5 + 1))
+        placed_at = placed_at_pick(target, rng=rng, now=now, fresh=fresh)
         if (channel.code, external_id) in existing:
             report.orders_existing += 1
             continue

@@ -13,7 +13,7 @@ from fulfillment.services.printing import document_print_record
 from fulfillment.services.shipping import shipment_ship
 from fulfillment.services.tracking import tracking_event_record
 from oms.seed.catalogue import seed_carriers
-from oms.seed.data import WAVE_SIZE
+from oms.seed.data import SHIP_HOURS, WAVE_SIZE
 from orders.models import Order
 
 
@@ -24,7 +24,7 @@ def seed_fulfillment(
 
     Orders are picked in waves (one pick list per location per wave); the
     waves still being picked get their pick list printed, as a picker would.
-    Every tenth shipped order ships one unit short, so the rest waits in a
+    Every twentieth shipped order ships one unit short, so the rest waits in a
     pending shipment and the order is partially shipped.
     """
     warehouse = users["warehouse"]
@@ -44,8 +44,10 @@ def seed_fulfillment(
                 pick_list_ids=pick_list_ids,
                 pages=rendered.pages,
             )
-        shipments = Shipment.objects.filter(pick_list__in=made.pick_lists).order_by(
-            "number"
+        shipments = (
+            Shipment.objects.filter(pick_list__in=made.pick_lists)
+            .select_related("order__channel")
+            .order_by("number")
         )
         for n, shipment in enumerate(shipments):
             target = target_of[shipment.order_id]
@@ -57,12 +59,14 @@ def seed_fulfillment(
             carrier = carriers[n % len(carriers)]
             lines = list(shipment.lines.all())
             short = None
-            if n % 10 == 3 and any(line.quantity > 1 for line in lines):
+            if n % 20 == 3 and any(line.quantity > 1 for line in lines):
                 short = {
                     line.order_line_id: line.quantity - (line.quantity > 1)
                     for line in lines
                 }
-            shipped_at = shipment.order.placed_at + timedelta(hours=20)
+            order = shipment.order
+            hours = SHIP_HOURS.get(order.channel.code, 24) * rng.uniform(0.7, 1.3)
+            shipped_at = order.placed_at + timedelta(hours=hours)
             shipment = shipment_ship(
                 shipment=shipment,
                 actor=warehouse,
@@ -74,7 +78,8 @@ def seed_fulfillment(
                 quantities=short,
             )
             # The demo ships in one go today; date the hand-over back to the
-            # day after the order came in, so tracking follows in order.
+            # channel's usual time after the order came in, so tracking
+            # follows in order.
             Shipment.objects.filter(pk=shipment.pk).update(shipped_at=shipped_at)
             _track(shipment, shipped_at, delivered=target == "delivered")
 
@@ -95,7 +100,7 @@ def _track(shipment: Shipment, shipped_at, *, delivered: bool) -> None:
     delayed to a new date or stuck with a problem."""
     journey = "delivered" if delivered else "on_the_way"
     n = _tracked[journey] = _tracked[journey] + 1
-    if not delivered and n % 5 == 4:
+    if not delivered and n % 10 == 4:
         return  # Handed over, never scanned since: still "shipped", and late.
     now = timezone.now()
     today = timezone.localdate()
@@ -139,8 +144,10 @@ def _track(shipment: Shipment, shipped_at, *, delivered: bool) -> None:
             description="Left with the customer",
         )
         return
-    if n % 5 == 0:
-        reason, description = DEMO_PROBLEMS[(n // 5) % len(DEMO_PROBLEMS)]
+    # A parcel in ten on its way has a problem, one has no news and one has
+    # not been scanned since the hand-over (above): a normal day's handful.
+    if n % 10 == 0:
+        reason, description = DEMO_PROBLEMS[(n // 10 - 1) % len(DEMO_PROBLEMS)]
         scan(
             "exception",
             now - timedelta(days=1),
@@ -148,7 +155,7 @@ def _track(shipment: Shipment, shipped_at, *, delivered: bool) -> None:
             description=description,
             place=city,
         )
-    elif n % 5 == 1:
+    elif n % 10 == 1:
         pass  # No news since pick-up: past its estimated delivery, so late.
     elif n % 5 == 2:
         scan(
@@ -163,7 +170,7 @@ def _track(shipment: Shipment, shipped_at, *, delivered: bool) -> None:
             "in_transit",
             now - timedelta(days=1),
             place="Regional hub",
-            description="Delayed at the hub",
+            description="Sorted at the regional hub",
             estimated_delivery=today + timedelta(days=2),
         )
 

@@ -2,9 +2,9 @@
 outbound calls go nowhere, and an API key for the web shop.
 
 Their shop domains are under `.invalid` (a name that can never resolve):
-the outbox fails their messages at once with "not connected (a demo
-channel)", so *Outbound messages* shows what would have gone to each shop
-without any request leaving the machine.
+the outbox parks their messages at once as *not connected* ("not connected
+(a demo channel)"), not failed, so *Outbound messages* shows what would have
+gone to each shop without any request leaving the machine.
 """
 
 from django.utils import timezone
@@ -79,8 +79,8 @@ def seed_api_key(*, channel_code: str = "web") -> tuple[str, str]:
     return channel.code, key
 
 
-def curl_example(*, key: str, sku: str, base_url: str = "http://127.0.0.1:8000") -> str:
-    """A curl that creates an order through the API."""
+def curl_example(*, key: str, sku: str, base_url: str) -> str:
+    """A curl that creates an order through the API at `base_url`."""
     return (
         f"curl -X POST {base_url}/api/v1/orders \\\n"
         f'  -H "Authorization: Bearer {key}" \\\n'

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from connections.models import OutboundAttempt, OutboundMessage
-from connections.outbox.sending import outbox_send, outbox_send_due_run
+from connections.outbox.sending import outbox_due, outbox_send, outbox_send_due_run
+from connections.selectors import outbound_failed
 from fulfillment.models import Shipment
 from fulfillment.services.tracking_changes import shipment_tracking_change
 from tests import factories
@@ -183,6 +184,48 @@ def test_a_shopify_user_error_fails_at_once_and_replay_sends_it(
     message.refresh_from_db()
     assert (message.status, message.attempts) == (Status.SENT, 2)
     assert len(shopify.operations("fulfillmentCreate")) == 1
+
+
+def test_a_shop_not_connected_parks_its_messages_until_connected_and_replayed(
+    channel, shipped, product, user, admin_client, django_capture_on_commit_callbacks
+):
+    # A demo channel: its shop domain is a placeholder that never resolves.
+    channel.platform = "shopify"
+    channel.shop_domain = "oms-demo.myshopify.invalid"
+    channel.access_token = FakeShopify.TOKEN
+    channel.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        order = shipped([(product, 1)])
+    ups = factories.CarrierFactory(code="ups", name="UPS")
+    with django_capture_on_commit_callbacks(execute=True):
+        shipment_tracking_change(
+            shipment=Shipment.objects.get(order=order),
+            carrier=ups,
+            tracking_number="1Z999",
+            actor=user,
+        )
+
+    messages = OutboundMessage.objects.exclude(platform="email").order_by("pk")
+    assert [(m.kind, m.status, m.next_attempt_at) for m in messages] == [
+        (Kind.FULFILLMENT_CREATE, Status.NOT_CONNECTED, None),
+        (Kind.TRACKING_UPDATE, Status.NOT_CONNECTED, None),
+    ]
+    assert "not connected (a demo channel)" in messages[0].last_error
+    assert not outbound_failed().exists()
+    assert outbox_due(now=later()) == []
+
+    with FakeShopify() as shop, django_capture_on_commit_callbacks(execute=True):
+        shop.add_order("T-1", {"TSH-BLK-M": 1})
+        channel.shop_domain = shop.domain
+        channel.save()
+        response = admin_client.post(
+            "/admin/connections/outboundmessage/",
+            {"action": "replay", "_selected_action": [m.pk for m in messages]},
+            follow=True,
+        )
+
+    assert response.status_code == 200
+    assert [m.status for m in messages.all()] == [Status.SENT, Status.SENT]
 
 
 def test_a_fulfillment_whose_answer_was_lost_is_not_created_twice(

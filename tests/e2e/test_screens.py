@@ -26,6 +26,7 @@ from pypdf import PdfReader
 from connections.models import InboundMessage
 from fulfillment.models import (
     Carrier,
+    PackScan,
     PickList,
     PrintJob,
     Shipment,
@@ -171,6 +172,11 @@ def floor(db):
     InboundMessage.objects.create(
         channel=channel, source="api", topic="orders/create", external_id="WEB-9"
     )
+    # The pack station's day: one packed shipment and one refused scan.
+    PackScan.objects.create(shipment=shipped, kind=PackScan.Kind.PACK)
+    PackScan.objects.create(
+        shipment=shipped, kind=PackScan.Kind.ITEM, code="0000", accepted=False
+    )
     return {
         "long_order": long_order,
         "shipped": shipped,
@@ -207,6 +213,39 @@ def in_view(page, selector: str) -> bool:
         }""",
         selector,
     )
+
+
+def dashboard_tables_read_across(page) -> None:
+    """Every dashboard table fits its box and no word in it is broken
+    across lines (headers once printed a letter a line)."""
+    broken = page.eval_on_selector_all(
+        "#oms-dashboard table",
+        """tables => tables.flatMap(table => {
+          const box = table.closest('.module');
+          const wide = table.scrollWidth > box.clientWidth + 1
+            ? [`${box.id}: table ${table.scrollWidth} > ${box.clientWidth}`] : [];
+          const cells = [...table.querySelectorAll('th, td')].flatMap(cell => {
+            const text = cell.innerText.trim();
+            if (!text) return [];
+            // The lines the cell's text sits on (text nodes only: a block
+            // link's own box is no line).
+            const lines = new Set();
+            const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+            while (walker.nextNode()) {
+              const range = document.createRange();
+              range.selectNodeContents(walker.currentNode);
+              for (const rect of range.getClientRects()) {
+                if (rect.width) lines.add(Math.round(rect.top));
+              }
+            }
+            const words = text.split(/\\s+/).length;
+            return lines.size > words ? [`${box.id}: "${text}" ${lines.size} lines`]
+              : [];
+          });
+          return wide.concat(cells);
+        })""",
+    )
+    assert not broken, broken
 
 
 def found(page, term: str) -> str:
@@ -255,6 +294,8 @@ def test_manager_dashboard_lists_search_and_polish(page, shot, role_user, floor)
         "Webhook deliveries that gave up (last 7 days) 1",
     ):
         assert label in attention
+    assert page.is_visible("#dash-packers table")
+    dashboard_tables_read_across(page)
     shot(page, "dashboard")
     page.click("#dash-attention >> text=Refunds awaiting your approval")
     assert floor["refund"].number in page.inner_text("#result_list")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from oms.seed.data import DEMO_USERS
@@ -31,9 +32,15 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"  {report.api_key}")
             self.stdout.write("Create an order through the API:")
-            self.stdout.write(curl_example(key=report.api_key, sku=report.api_sku))
+            self.stdout.write(
+                curl_example(
+                    key=report.api_key,
+                    sku=report.api_sku,
+                    base_url=settings.OMS_PUBLIC_URL.rstrip("/"),
+                )
+            )
             self.stdout.write(
                 "The Shopify and WooCommerce demo channels are not connected to "
-                "real shops: what they would be sent shows as failed under "
+                "real shops: what they would be sent waits as not connected under "
                 "Connections › Outbound messages."
             )
