@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connections", "0007_staff_emails_in_the_outbox"),
+        ("connections", "0009_customer_request_replies"),
     ]
 
     operations = [
