@@ -29,7 +29,8 @@ variable `steps_context_name`, as `(name, step)` pairs.
 
 A step applies when the object's `status` is one of `statuses`, or when
 one of the FSM `transitions` is available on the object
-(`get_available_status_transitions()`); with neither it always applies.
+(`get_available_status_transitions()`); with neither it always applies; and
+only when its `when(obj)` says so, if it has one.
 Hooks to override: `get_step_object`, `get_step_form_kwargs`,
 `get_step_title`, `get_step_context`, `get_step_success_url`, `step_run`,
 `step_error_redirects`.
@@ -64,9 +65,13 @@ class Step:
     style: str = ""
     statuses: tuple[str, ...] = ()
     transitions: tuple[str, ...] = ()
+    # A further condition on the object (e.g. its order's status).
+    when: Callable[[Any], bool] | None = None
 
     def applies(self, obj: Any, available_transitions: set[str]) -> bool:
         """Say whether the step makes sense for the object in its status now."""
+        if self.when is not None and not self.when(obj):
+            return False
         if self.statuses and obj.status in self.statuses:
             return True
         if self.transitions and available_transitions & set(self.transitions):

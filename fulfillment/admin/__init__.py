@@ -2,6 +2,7 @@
 ship forms, tracking entry), `pick_lists`, `printing` (documents and
 background print batches), `logs` (tracking events, the channel webhook
 deliveries of before the outbox, the print log), `carriers`, and
+`customer_requests` (carrying out a cancel request on a packed order),
 `order_panel`, the fulfillment
 part of the one order admin (`FulfillmentOrderAdminMixin`, composed and
 registered in `oms.admin`).
@@ -12,6 +13,7 @@ Thin: every change is a call to `fulfillment.services`, every PDF comes from
 
 from fulfillment.admin import (  # noqa: F401 - registers them
     carriers,
+    customer_requests,
     logs,
     packstation,
     pick_lists,

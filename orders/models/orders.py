@@ -397,6 +397,15 @@ class Order(ProtectedStatusModel, VersionedModel):
     def start_picking(self) -> None:
         """The order is on a pick list."""
 
+    @transition(
+        field=status,
+        source=[OrderStatus.PICKING, OrderStatus.PACKED],
+        target=OrderStatus.ALLOCATED,
+    )
+    def unpick(self) -> None:
+        """Taken off its pick list and out of its boxes: the stock is still
+        reserved for it (the step before cancelling a packed order)."""
+
     @transition(field=status, source=OrderStatus.PICKING, target=OrderStatus.PACKED)
     def pack(self) -> None:
         """Every parcel is packed."""

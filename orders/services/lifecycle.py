@@ -94,6 +94,22 @@ def order_deliver(*, order: Order, actor: Actor) -> Order:
 
 
 @transaction.atomic
+def order_unpick_locked(*, order: Order, actor: Actor, reason: str) -> Order:
+    """Take a picking or packed order back to allocated (its shipments were
+    cancelled and its items go back to the shelf, still reserved). The caller
+    (fulfillment) holds the order's lock and has cancelled its shipments."""
+    previous = _transition(order, "unpick", "taken back from picking or packing")
+    order.save(update_fields=["status", "updated_at"])
+    events.order_event_status(
+        order=order,
+        actor=actor,
+        previous=previous,
+        message=f"Taken back from the warehouse ({reason}); its stock is still "
+        "reserved.",
+    )
+    return order
+
+
 def order_hold(*, order: Order, actor: Actor, reason: str, note: str = "") -> Order:
     """Stop work on an order; its reserved stock stays reserved."""
     if reason not in HoldReason.values:

@@ -93,3 +93,73 @@ def test_an_empty_reply_is_fine_for_done(asked, user):
     handled = customer_request_handle(request=asked, actor=user, status="done")
     assert handled.status == "done"
     assert customer_emails("request_answered", order=asked.order).exists()
+
+
+@pytest.fixture
+def packed_cancel(place_order, stock, product, user, actor):
+    """A packed order whose customer asked to cancel."""
+    from fulfillment.models import Shipment
+    from fulfillment.services.packing import shipment_pack
+    from fulfillment.services.picking import pick_lists_create
+
+    stock(product, 2)
+    order = place_order([(product, 2)])
+    pick_lists_create(order_ids=[order.pk], actor=user)
+    for shipment in Shipment.objects.filter(order=order):
+        shipment_pack(shipment=shipment, actor=user)
+    order.refresh_from_db()
+    assert order.status == "packed"
+    return customer_request_create(
+        order=order, actor=actor, kind=CustomerRequest.Kind.CANCEL, message="Sorry!"
+    )
+
+
+def test_a_cancel_request_on_a_packed_order_is_carried_out_from_its_page(
+    packed_cancel, admin_client, product, django_capture_on_commit_callbacks
+):
+    from fulfillment.models import Shipment
+    from inventory.models import StockLevel
+
+    page_url = reverse("admin:orders_customerrequest_change", args=[packed_cancel.pk])
+    step = reverse(
+        "admin:orders_customerrequest_step", args=[packed_cancel.pk, "unpack_cancel"]
+    )
+    assert step in admin_client.get(page_url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(step, {"reply": "Cancelled; no charge."})
+    assert response.status_code == 302
+    order = packed_cancel.order
+    order.refresh_from_db()
+    packed_cancel.refresh_from_db()
+    assert order.status == "cancelled"
+    assert packed_cancel.status == "done"
+    assert set(
+        Shipment.objects.filter(order=order).values_list("status", flat=True)
+    ) == {"cancelled"}
+    # The stock is free again: nothing reserved for the cancelled order.
+    level = StockLevel.objects.get(product=product)
+    assert (level.on_hand, level.allocated) == (2, 0)
+    assert customer_emails("request_answered", order=order).exists()
+    assert order.events.filter(message__contains="unpacked and cancelled").exists()
+
+
+def test_unpack_and_cancel_is_offered_only_for_cancel_requests_it_can_carry_out(
+    asked, admin_client
+):
+    page_url = reverse("admin:orders_customerrequest_change", args=[asked.pk])
+    # A change request on a shipped order: Done and Decline only.
+    html = admin_client.get(page_url).content.decode()
+    assert "unpack_cancel" not in html and 'data-step="decline"' in html
+
+
+def test_a_label_bought_stops_the_unpack(packed_cancel, user):
+    from fulfillment.exceptions import FulfillmentError
+    from fulfillment.models import Shipment, ShipmentPostage
+    from fulfillment.services.unpacking import order_unpack_and_cancel
+
+    shipment = Shipment.objects.get(order=packed_cancel.order)
+    ShipmentPostage.objects.create(shipment=shipment, status="bought")
+    with pytest.raises(FulfillmentError, match=f"{shipment.number} has a label"):
+        order_unpack_and_cancel(order=packed_cancel.order, actor=user, reason="x")
+    packed_cancel.order.refresh_from_db()
+    assert packed_cancel.order.status == "packed"
