@@ -1,0 +1,49 @@
+"""The worker's periodic deferrer: after a pause it defers each periodic
+task's latest slot, never the slots it missed (the other workers deferred
+those, and Procrastinate's record of them is gone)."""
+
+from procrastinate import periodic as procrastinate_periodic
+
+from core.tasks import app
+from core.worker import LatestSlotDeferrer
+
+RECOVER = "core.worker.work_recover"
+
+
+def _recover_slots(deferrer, *, since: int | None, until: float) -> list[int]:
+    [periodic_task] = [
+        task
+        for task in app.periodic_registry.periodic_tasks.values()
+        if task.task.name == RECOVER
+    ]
+    return list(deferrer.get_timestamps(periodic_task, since=since, until=until))
+
+
+def test_a_worker_paused_past_many_slots_defers_only_the_latest():
+    # given a worker that deferred a slot, then was paused for 95 s
+    until = 1_800_000_000.5
+    since = 1_800_000_000 - 100
+    registry = app.periodic_registry
+
+    # when it looks again
+    latest = _recover_slots(
+        LatestSlotDeferrer(registry=registry), since=since, until=until
+    )
+
+    # then it defers the latest slot alone, where Procrastinate's would defer
+    # every slot of the pause (the settings' recovery runs every 10 s)
+    assert latest == [1_800_000_000]
+    caught_up = _recover_slots(
+        procrastinate_periodic.PeriodicDeferrer(registry=registry),
+        since=since,
+        until=until,
+    )
+    assert len(caught_up) == 10 and caught_up[-1] == latest[0]
+
+
+def test_a_slot_already_deferred_is_not_deferred_again():
+    deferrer = LatestSlotDeferrer(registry=app.periodic_registry)
+
+    again = _recover_slots(deferrer, since=1_800_000_000, until=1_800_000_000.5)
+
+    assert again == []
