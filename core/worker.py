@@ -144,7 +144,9 @@ class LatestSlotDeferrer(procrastinate_periodic.PeriodicDeferrer):
     already, but `procrastinate_periodic_defers` keeps only each task's latest
     slot, so nothing stops them (the fault suite's pause of 90 s queued
     `work_recover` slots twice). Periodic tasks here are sweeps: a slot every
-    worker missed is made good by the next one.
+    worker missed is made good by the next one. A slot worked out before a
+    pause and deferred after it is refused by the database
+    (`core.sql.PERIODIC_DEFER_IF_LATEST`).
     """
 
     def get_timestamps(self, periodic_task, since: int | None, until: float):

@@ -1,9 +1,15 @@
-"""The worker's periodic deferrer: after a pause it defers each periodic
+"""Periodic slots queued once: after a pause a worker defers each periodic
 task's latest slot, never the slots it missed (the other workers deferred
-those, and Procrastinate's record of them is gone)."""
+those, and Procrastinate's record of them is gone), and a slot deferred late
+is not queued when a later one is on record."""
 
+import json
+
+import pytest
+from django.db import connection
 from procrastinate import periodic as procrastinate_periodic
 
+from core import sql
 from core.tasks import app
 from core.worker import LatestSlotDeferrer
 
@@ -47,3 +53,41 @@ def test_a_slot_already_deferred_is_not_deferred_again():
     again = _recover_slots(deferrer, since=1_800_000_000, until=1_800_000_000.5)
 
     assert again == []
+
+
+def _defer_slot(timestamp: int) -> int | None:
+    """Defer a slot of a periodic task as the workers do; its job id, if any."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.PERIODIC_DEFER_IF_LATEST,
+            {
+                "task_name": "tests.sweep",
+                "periodic_id": "sweep",
+                "defer_timestamp": timestamp,
+                "queue": "test-periodic",
+                "priority": 0,
+                "lock": None,
+                "queueing_lock": None,
+                "args": json.dumps({"timestamp": timestamp}),
+            },
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_a_slot_deferred_late_is_not_queued_a_second_time():
+    # given a slot deferred, then the next (Procrastinate forgets the first)
+    assert _defer_slot(1_800_000_000) is not None
+    assert _defer_slot(1_800_000_001) is not None
+
+    # when a worker paused in between defers the first slot again
+    late = _defer_slot(1_800_000_000)
+
+    # then nothing is queued: one job per slot
+    assert late is None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT args->>'timestamp', count(*) FROM procrastinate_jobs "
+            "WHERE task_name = 'tests.sweep' GROUP BY 1 ORDER BY 1"
+        )
+        assert cursor.fetchall() == [("1800000000", 1), ("1800000001", 1)]
