@@ -17,8 +17,9 @@ Each task is declared beside the function it runs, on the one app::
 
 What this module adds to Procrastinate, all in `TransactionalJobManager`:
 
-- **A periodic slot is queued once**, also when deferred late: only while no
-  later slot of its task is on record (Procrastinate keeps the latest only).
+- **A periodic slot deferred late is not queued again**: a slot is deferred
+  only while no later slot of its task is on record (Procrastinate keeps the
+  record of the latest only).
 
 - **Deferring is transactional.** A job is inserted through Django's
   connection of the calling thread, so a `defer()` inside
@@ -246,7 +247,8 @@ class TransactionalJobManager(JobManager):
     ) -> int | None:
         """Procrastinate's, deferring a slot only while no later slot of its
         task is on record (`core.sql.PERIODIC_DEFER_IF_LATEST`): a slot
-        deferred late is never queued twice. None when not deferred."""
+        deferred late, once Procrastinate has forgotten it, is not queued a
+        second time. Return the job's id, or None when not deferred."""
         if job.task_kwargs.get("timestamp") != defer_timestamp:
             raise procrastinate_exceptions.InvalidTimestamp
         try:
