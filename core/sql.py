@@ -104,3 +104,23 @@ def rate_window_count(*, key: str, seconds: int) -> int:
             [key, seconds],
         )
         return cursor.fetchone()[0]
+
+
+# Procrastinate's `defer_periodic_job` statement, run only while no later
+# slot of the task is on record. `procrastinate_periodic_defers` keeps each
+# task's latest slot only (deferring one deletes the older), so a slot
+# deferred late, by a worker paused or starved between working out its slot
+# and deferring it, found no record of itself and was queued a second time
+# (tests/faults/test_many.py: a worker SIGSTOPped for 90 s, 1-second
+# recovery slots, a busy machine). Procrastinate's API has no such condition.
+# CASE calls the (volatile) function only when the check passes.
+PERIODIC_DEFER_IF_LATEST = """
+SELECT CASE WHEN EXISTS (
+    SELECT 1 FROM procrastinate_periodic_defers
+     WHERE task_name = %(task_name)s AND periodic_id = %(periodic_id)s
+       AND defer_timestamp > %(defer_timestamp)s
+) THEN NULL ELSE procrastinate_defer_periodic_job_v2(
+    %(queue)s, %(lock)s, %(queueing_lock)s, %(task_name)s, %(priority)s,
+    %(periodic_id)s, %(defer_timestamp)s, %(args)s
+) END AS id
+"""

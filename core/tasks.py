@@ -17,6 +17,10 @@ Each task is declared beside the function it runs, on the one app::
 
 What this module adds to Procrastinate, all in `TransactionalJobManager`:
 
+- **A periodic slot deferred late is not queued again**: a slot is deferred
+  only while no later slot of its task is on record (Procrastinate keeps the
+  record of the latest only).
+
 - **Deferring is transactional.** A job is inserted through Django's
   connection of the calling thread, so a `defer()` inside
   `transaction.atomic()` commits or rolls back with the write that causes it
@@ -73,6 +77,7 @@ from procrastinate.contrib.django import app
 from procrastinate.contrib.django.django_connector import DjangoConnector
 from procrastinate.manager import JobManager
 
+from core import sql
 from core.request_id import request_id_current
 
 logger = logging.getLogger("oms.tasks")
@@ -236,6 +241,31 @@ class TransactionalJobManager(JobManager):
             job.evolve(id=rows[index]["id"], status="todo")
             for index, job in enumerate(jobs)
         ]
+
+    async def defer_periodic_job(
+        self, job: procrastinate_jobs.Job, periodic_id: str, defer_timestamp: int
+    ) -> int | None:
+        """Procrastinate's, deferring a slot only while no later slot of its
+        task is on record (`core.sql.PERIODIC_DEFER_IF_LATEST`): a slot
+        deferred late, once Procrastinate has forgotten it, is not queued a
+        second time. Return the job's id, or None when not deferred."""
+        if job.task_kwargs.get("timestamp") != defer_timestamp:
+            raise procrastinate_exceptions.InvalidTimestamp
+        try:
+            result = await self.connector.execute_query_one_async(
+                query=sql.PERIODIC_DEFER_IF_LATEST,
+                task_name=job.task_name,
+                defer_timestamp=defer_timestamp,
+                periodic_id=periodic_id,
+                queue=job.queue,
+                priority=job.priority,
+                lock=job.lock,
+                queueing_lock=job.queueing_lock,
+                args=job.task_kwargs,
+            )
+        except procrastinate_exceptions.UniqueViolation as exc:
+            self._raise_already_enqueued(exc=exc, queueing_lock=job.queueing_lock)
+        return result["id"]
 
     def _run_now(self, job: procrastinate_jobs.Job) -> None:
         task = app.tasks[job.task_name]

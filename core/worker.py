@@ -30,6 +30,10 @@ margin.
 A worker whose database connection breaks (restart, failover) or whose own
 record was removed while it was paused starts again in the same process
 after a second, under a new worker id.
+
+A worker defers each periodic task's latest slot only, never the slots it
+missed while it was paused (`LatestSlotDeferrer`): the workers that kept
+running deferred those, and Procrastinate's record of them is gone by then.
 """
 
 import asyncio
@@ -41,6 +45,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from procrastinate import exceptions as procrastinate_exceptions
+from procrastinate import periodic as procrastinate_periodic
 from procrastinate import sql as procrastinate_sql
 from procrastinate import worker as procrastinate_worker
 from procrastinate.contrib.django.django_connector import DjangoConnector
@@ -129,14 +134,42 @@ def work_recover(timestamp: int = 0) -> dict:
     }
 
 
+class LatestSlotDeferrer(procrastinate_periodic.PeriodicDeferrer):
+    """Procrastinate's periodic deferrer, deferring only each task's latest
+    slot, as it does when it starts.
+
+    Procrastinate's catches up on every slot since the last it deferred. In a
+    worker paused for a while (SIGSTOP, a VM paused) that is every slot of the
+    pause, deferred again when it resumes: the other workers deferred them
+    already, but `procrastinate_periodic_defers` keeps only each task's latest
+    slot, so nothing stops them (the fault suite's pause of 90 s queued
+    `work_recover` slots twice). Periodic tasks here are sweeps: a slot every
+    worker missed is made good by the next one. A slot worked out before a
+    pause and deferred after it is refused by the database
+    (`core.sql.PERIODIC_DEFER_IF_LATEST`).
+    """
+
+    def get_timestamps(self, periodic_task, since: int | None, until: float):
+        for timestamp in super().get_timestamps(periodic_task, since=None, until=until):
+            if timestamp != since:
+                yield timestamp
+
+
 class SteadyWorker(procrastinate_worker.Worker):
-    """Procrastinate's worker, whose heartbeat outlives a failed beat.
+    """Procrastinate's worker, whose heartbeat outlives a failed beat and whose
+    periodic deferrer defers the latest slots only (`LatestSlotDeferrer`).
 
     Procrastinate stops a worker when a beat fails (a database blip); the
     jobs it runs would then be declared dead while they still run. This one
     logs the failure and beats again at the next interval: only a worker
     silent for the stale limit is dead.
     """
+
+    async def _periodic_deferrer(self):
+        deferrer = LatestSlotDeferrer(
+            registry=self.app.periodic_registry, **self.app.periodic_defaults
+        )
+        return await deferrer.worker()
 
     async def _update_heartbeat(self) -> None:
         while True:

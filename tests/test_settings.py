@@ -4,11 +4,9 @@ run: gunicorn + whitenoise + a worker process on PostgreSQL."""
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from tests.support.database import database_url
+from tests.support.gunicorn import GunicornProcess, url_wait
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION_ENV = {
@@ -109,27 +108,6 @@ def test_password_guessing_locks_the_login_out(client, django_user_model):
     assert "_auth_user_id" not in client.session
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(
-    url: str, headers: dict, seconds: float = 30
-) -> urllib.request.http.client.HTTPResponse:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return urllib.request.urlopen(
-                urllib.request.Request(url, headers=headers), timeout=5
-            )
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_gunicorn_whitenoise_and_worker_run_like_production(tmp_path):
     env = {
@@ -141,24 +119,9 @@ def test_gunicorn_whitenoise_and_worker_run_like_production(tmp_path):
     }
     collected = manage("collectstatic", "--no-input", env=env)
     assert collected.returncode == 0, collected.stderr
-    port = free_port()
+    server = GunicornProcess(env)
+    port = server.port
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "oms.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-        ],
-        cwd=ROOT,
-        env={**clean, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "worker", "--name", "production"],
         cwd=ROOT,
@@ -168,22 +131,22 @@ def test_gunicorn_whitenoise_and_worker_run_like_production(tmp_path):
     )
     try:
         https = {"X-Forwarded-Proto": "https"}
-        health = wait_for(f"http://127.0.0.1:{port}/health/", {})
+        health = url_wait(f"http://127.0.0.1:{port}/health/", {})
         assert health.status == 200 and b'"database": "ok"' in health.read()
-        css = wait_for(f"http://127.0.0.1:{port}/static/admin/css/base.css", https)
+        css = url_wait(f"http://127.0.0.1:{port}/static/admin/css/base.css", https)
         assert css.status == 200 and b"body" in css.read()
-        login = wait_for(f"http://127.0.0.1:{port}/admin/login/", https)
+        login = url_wait(f"http://127.0.0.1:{port}/admin/login/", https)
         assert login.status == 200 and b"OMS" in login.read()
         assert "'nonce-" in login.headers["Content-Security-Policy"]
         # The API docs (the lean /api/ stack) under the policy, Swagger UI's
         # files collected from the sidecar and served by whitenoise; the error
         # pages' stylesheet by its plain name.
-        docs = wait_for(f"http://127.0.0.1:{port}/api/v1/docs/", https)
+        docs = url_wait(f"http://127.0.0.1:{port}/api/v1/docs/", https)
         assert "'nonce-" in docs.headers["Content-Security-Policy"]
         files = re.findall(r'(?:src|href)="(/static/[^"]+)"', docs.read().decode())
         assert any("swagger-ui-bundle" in name for name in files), files
         for name in [*files, "/static/admin/oms-error.css"]:
-            assert wait_for(f"http://127.0.0.1:{port}{name}", https).status == 200
+            assert url_wait(f"http://127.0.0.1:{port}{name}", https).status == 200
 
         enqueued = manage(
             "shell",
@@ -201,7 +164,6 @@ def test_gunicorn_whitenoise_and_worker_run_like_production(tmp_path):
             assert time.monotonic() < deadline, "the worker did not run the task"
             time.sleep(0.3)
     finally:
-        server.terminate()
+        server.stop()
         worker.terminate()
-        server.wait(timeout=10)
         worker.wait(timeout=10)

@@ -64,6 +64,23 @@ def _database() -> Check:
     return Check(OK, value=round((time.perf_counter() - started) * 1000, 2))
 
 
+# Dead workers named in the check's detail at most (the count says the rest).
+DEAD_NAMED = 10
+
+
+def _dead_detail(dead_ids: tuple[str, ...]) -> str:
+    """Say what counts as dead and, when some are, which (their Procrastinate
+    ids, as each `manage.py worker` logs them when it starts)."""
+    detail = "silent past the stale limit within the last hour"
+    if not dead_ids:
+        return detail
+    named = ", ".join(dead_ids[:DEAD_NAMED])
+    more = (
+        f" and {len(dead_ids) - DEAD_NAMED} more" if len(dead_ids) > DEAD_NAMED else ""
+    )
+    return f"{detail}: workers {named}{more}"
+
+
 def _figures() -> dict[str, Check]:
     counts = querysets_count(
         {
@@ -97,7 +114,7 @@ def _figures() -> dict[str, Check]:
             WARNING if workers.dead else OK,
             workers.dead,
             0,
-            detail="silent past the stale limit within the last hour",
+            detail=_dead_detail(workers.dead_ids),
         ),
         "inbox_waiting": Check(OK, counts["inbox_waiting"]),
         "inbox_oldest_wait_seconds": Check(

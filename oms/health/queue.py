@@ -9,7 +9,9 @@ plain return values:
 - `oldest_waiting_age()`: seconds the oldest due waiting job has waited since
   it became due: its `scheduled_at` when it has one, else the time of its
   'deferred' event (`procrastinate_events`);
-- `worker_heartbeats()`: workers alive and recently dead, from
+- `worker_heartbeats()`: workers alive and recently dead (with the ids of
+  the dead, the Procrastinate worker ids each `manage.py worker` logs at its
+  start, so a person can tell which process died), from
   `procrastinate_workers.last_heartbeat` against `OMS_WORKER_STALE_SECONDS`;
 - `workers_expected()`: whether a worker must be running at all (not when
   tasks run in process: `OMS_TASKS_BACKEND=immediate`);
@@ -67,6 +69,8 @@ class Workers:
     dead: int
     # Seconds since the most recent beat of any worker (None: no worker).
     last_beat_age: float | None
+    # The Procrastinate ids of the dead ones, most recently heard first.
+    dead_ids: tuple[str, ...] = ()
 
 
 def queue_depth() -> int:
@@ -95,14 +99,15 @@ def worker_heartbeats() -> Workers:
     stale = now - timedelta(seconds=settings.OMS_WORKER_STALE_SECONDS)
     beats = list(
         ProcrastinateWorker.objects.filter(last_heartbeat__gte=now - DEAD_REPORTED_FOR)
-        .values_list("last_heartbeat", flat=True)
+        .values_list("pk", "last_heartbeat")
         .order_by("-last_heartbeat")[:1000]
     )
-    alive = sum(1 for beat in beats if beat >= stale)
+    dead_ids = tuple(str(pk) for pk, beat in beats if beat < stale)
     return Workers(
-        alive=alive,
-        dead=len(beats) - alive,
-        last_beat_age=max(0.0, (now - beats[0]).total_seconds()) if beats else None,
+        alive=len(beats) - len(dead_ids),
+        dead=len(dead_ids),
+        last_beat_age=max(0.0, (now - beats[0][1]).total_seconds()) if beats else None,
+        dead_ids=dead_ids,
     )
 
 

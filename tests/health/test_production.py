@@ -3,13 +3,9 @@ and production settings (DEBUG off: JSON logs, HTTPS redirect), metrics in
 prometheus_client's multiprocess mode; not ready until a real worker beats."""
 
 import json
-import os
 import secrets
-import subprocess
-import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -18,9 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.faults.processes import queue_forget, workers
 from tests.faults.processes import wait_for as wait_for_worker
 from tests.support.database import database_url
-from tests.test_settings import free_port, wait_for
+from tests.support.gunicorn import GunicornProcess, url_wait
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = secrets.token_urlsafe(20)
 
 
@@ -78,33 +73,10 @@ def test_two_gunicorn_workers_report_together_and_log_json(tmp_path):
         # The secrets at rest are read with the keys the test database has.
         "OMS_FIELD_ENCRYPTION_KEYS": ",".join(settings.OMS_FIELD_ENCRYPTION_KEYS),
     }
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "LOG_FORMAT", "SENTRY_"))
-    }
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "oms.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-        ],
-        cwd=ROOT,
-        env={**clean, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with GunicornProcess(env, drop=("DJANGO_", "LOG_FORMAT", "SENTRY_")) as server:
+        base = server.base
         # Plain HTTP is fine for the probes (no redirect to HTTPS).
-        assert wait_for(f"{base}/health/live", {}).status == 200
+        assert url_wait(f"{base}/health/live", {}).status == 200
         status, headers, body = _get(f"{base}/health/live")
         assert status == 200 and json.loads(body) == {"status": "ok"}
         # No worker beats: not ready (and said in the log).
@@ -136,11 +108,8 @@ def test_two_gunicorn_workers_report_together_and_log_json(tmp_path):
             )
             # One process: its main worker and its recovery one (core.worker).
             assert _scrape(base)[("oms_workers_alive", ())] == 2
-    finally:
-        server.terminate()
-        _, stderr = server.communicate(timeout=20)
     records = []
-    for line in stderr.splitlines():
+    for line in server.log.splitlines():
         if line.startswith("{"):
             records.append(json.loads(line))
     (not_ready,) = [r for r in records if r["request_id"] == "probe-77"]

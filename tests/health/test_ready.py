@@ -267,12 +267,15 @@ def test_the_oldest_wait_reads_indexes_not_the_whole_queue():
     assert "Seq Scan on procrastinate_events" not in plan, plan
 
 
-def _beat(seconds_ago: float) -> None:
+def _beat(seconds_ago: float) -> str:
+    """A Procrastinate worker last heard that long ago; its id."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (%s)",
+            "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (%s) "
+            "RETURNING id",
             [timezone.now() - timedelta(seconds=seconds_ago)],
         )
+        return str(cursor.fetchone()[0])
 
 
 @pytest.mark.django_db
@@ -287,7 +290,7 @@ def test_no_living_worker_fails_readiness_when_tasks_need_one(client):
 @override_settings(OMS_TASKS_BACKEND="database", OMS_HEALTH_WORKERS_MIN=1)
 def test_a_dead_worker_is_reported_beside_a_living_one(client, settings):
     _beat(seconds_ago=1)
-    _beat(seconds_ago=settings.OMS_WORKER_STALE_SECONDS + 5)
+    dead = _beat(seconds_ago=settings.OMS_WORKER_STALE_SECONDS + 5)
     # Dead long ago: no longer reported.
     _beat(seconds_ago=2 * 3600)
     response = client.get("/health/ready")
@@ -298,6 +301,8 @@ def test_a_dead_worker_is_reported_beside_a_living_one(client, settings):
     assert body["checks"]["workers_alive"]["status"] == "ok"
     assert body["checks"]["workers_dead"]["value"] == 1
     assert body["checks"]["workers_dead"]["status"] == "warning"
+    # Named, as its `manage.py worker` logged it when it started.
+    assert body["checks"]["workers_dead"]["detail"].endswith(f": workers {dead}")
 
 
 @pytest.mark.django_db
