@@ -93,7 +93,6 @@ def order_deliver(*, order: Order, actor: Actor) -> Order:
     )
 
 
-@transaction.atomic
 def order_unpick_locked(*, order: Order, actor: Actor, reason: str) -> Order:
     """Take a picking or packed order back to allocated (its shipments were
     cancelled and its items go back to the shelf, still reserved). The caller
@@ -110,6 +109,7 @@ def order_unpick_locked(*, order: Order, actor: Actor, reason: str) -> Order:
     return order
 
 
+@transaction.atomic
 def order_hold(*, order: Order, actor: Actor, reason: str, note: str = "") -> Order:
     """Stop work on an order; its reserved stock stays reserved."""
     if reason not in HoldReason.values:

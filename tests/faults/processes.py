@@ -21,12 +21,19 @@ HEARTBEAT_SECONDS = 0.5
 STALE_SECONDS = 3.0
 
 
+def with_application_name(url: str, name: str) -> str:
+    """The database URL with `application_name` set (dj-database-url passes
+    it on to PostgreSQL)."""
+    return f"{url}{'&' if '?' in url else '?'}application_name={name}"
+
+
 class WorkerProcess:
     """One `manage.py worker` subprocess with a known name; `worker_id` is the
     Procrastinate worker id it registered as (what job rows record)."""
 
     def __init__(self, name: str, **env: str) -> None:
         self.name = name
+        self.application_name = f"oms-worker-{name}"
         self.worker_id = ""
         clean = {
             k: v
@@ -47,7 +54,11 @@ class WorkerProcess:
             cwd=ROOT,
             env={
                 **clean,
-                "DATABASE_URL": database_url(),
+                # Named in pg_stat_activity, so a test can cut this worker's
+                # connection alone (never another test's).
+                "DATABASE_URL": with_application_name(
+                    database_url(), self.application_name
+                ),
                 "OMS_TASKS_BACKEND": "database",
                 "OMS_WORKER_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
                 "OMS_WORKER_STALE_SECONDS": str(STALE_SECONDS),

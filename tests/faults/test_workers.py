@@ -239,8 +239,9 @@ def test_import_connection_terminated_mid_write_fails_the_job_not_the_worker(
             cursor.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                "AND state = 'idle in transaction' "
-                "AND xact_start < now() - interval '0.4 seconds'"
+                "AND application_name = %s AND state = 'idle in transaction' "
+                "AND xact_start < now() - interval '0.4 seconds'",
+                [worker.application_name],
             )
             assert [ok for (ok,) in cursor.fetchall()] == [True]
         terminated_at = time.monotonic()

@@ -166,11 +166,16 @@ def test_csv_upload_refuses_other_files(warehouse_client):
 def test_order_list_finds_an_order_by_tracking_number(admin_client, make_shipped):
     shipment, other = make_shipped(), make_shipped()
     response = admin_client.get(
-        url("orders_order_changelist"), {"q": shipment.tracking_number}
+        url("orders_order_changelist"), {"q": shipment.tracking_number, "list": "1"}
     )
     orders = list(response.context["cl"].result_list)
     assert orders == [shipment.order]
     assert other.order not in orders
+    # Without list=1 the one hit opens the order.
+    opened = admin_client.get(
+        url("orders_order_changelist"), {"q": shipment.tracking_number}
+    )
+    assert opened.url == url("orders_order_change", shipment.order.pk)
 
 
 def test_shipment_search_is_exact(admin_client, make_shipped):

@@ -26,7 +26,10 @@ def orders(db):
 
 
 def found(client, term: str) -> set[str]:
-    response = client.get(reverse("admin:orders_order_changelist"), {"q": term})
+    # list=1: the list even for one hit (one hit opens the order otherwise).
+    response = client.get(
+        reverse("admin:orders_order_changelist"), {"q": term, "list": "1"}
+    )
     assert response.status_code == 200
     return {order.number for order in response.context["cl"].result_list}
 
