@@ -55,6 +55,13 @@ class Table:
             raise _csv_error(error, reader, self.name) from error
         return _data_rows(reader, self.name)
 
+    def text_blocks(self) -> Iterator[str]:
+        """The file's text, decoded block by block from its start (a
+        character split between two blocks is in the second)."""
+        decoder = codecs.getincrementaldecoder(self.encoding)()
+        for block in itertools.chain(_blocks(self.source), [None]):
+            yield decoder.decode(block or b"", final=block is None)
+
     @property
     def notices(self) -> list[str]:
         notes = []

@@ -5,12 +5,16 @@ chunks resumes when run again; the check's memory does not grow with the
 file (`orders.importing.chunks`)."""
 
 import tracemalloc
+from dataclasses import fields
+from decimal import Decimal
 
 import pytest
 
-from orders.importing import reader, services
+from orders.importing import chunks, reader, services
 from orders.importing.confirm import import_confirm
+from orders.importing.formats import detect_format
 from orders.importing.services import orders_import
+from orders.importing.validate import orders_parse
 from orders.models import EmailKind, Order, OrderLine, OrderStatus
 from tests import factories
 from tests.orders.test_import import csv_bytes, row
@@ -136,3 +140,61 @@ def test_checking_a_file_four_times_bigger_does_not_hold_four_times_the_orders(
     # bytes an order; a checked order held is kilobytes (its values, lines,
     # Decimals): 1,500 more orders held would add megabytes.
     assert big - small < 1500 * 400, (small, big)
+
+
+def checked_orders(data: bytes) -> list:
+    table = reader.read_table(data, max_bytes=1 << 20)
+    return list(orders_parse(table, detect_format(table.header, "auto"), loose=[]))
+
+
+def test_spooled_chunk_reads_back_as_the_write_reads_it(shop):
+    given = checked_orders(
+        csv_bytes(
+            [
+                row(ref="S-1", price="12.5", shipping_amount="4.95"),
+                row(ref="S-1", sku="CAP-OLV-OS", quantity="3", price="0.333"),
+                row(ref="S-2", price="7", placed_at="2026-11-20 10:00:00 +0530"),
+            ],
+        )
+    )
+    given[0].channel_id, given[0].customer_id = 1, None
+    given[1].channel_id, given[1].customer_id = 1, 42
+    given[1].note_attributes = [{"name": "gift", "value": "yes"}]
+    given[1].stated_total = Decimal("7.00")
+    spool = chunks.CheckedChunks(on_disk=True)
+
+    try:
+        spool.add(given)
+        (back,) = list(spool)
+    finally:
+        spool.close()
+
+    for order, read in zip(given, back, strict=True):
+        for name in {f.name for f in fields(order)} - {"values", "raw"}:
+            # Equal, and Decimals with the same exponent ("12.50", "0E-6").
+            assert repr(getattr(read, name)) == repr(getattr(order, name)), name
+        assert read.placed_at.tzinfo == order.placed_at.tzinfo
+        assert read.values == {
+            name: value
+            for name, value in order.values.items()
+            if name in chunks.SPOOLED_VALUES
+        }
+
+
+@pytest.mark.parametrize(
+    "quoted", [False, True], ids=["lines read as rows", "CSV reader"]
+)
+def test_rows_index_gives_each_reference_its_last_row(quoted):
+    rows = [row(ref="I-1"), row(ref="I-2"), row(ref="I-1", sku="CAP-OLV-OS")]
+    if quoted:
+        rows[1]["ship_address1"] = "1 Main St,\nFlat 2"  # a cell over two lines
+    data = csv_bytes(rows) + b",,,\r\n" + b"I-3" + b",web" * 3  # no line end
+    table = reader.read_table(data, max_bytes=1 << 20)
+
+    last_rows, _ = chunks.rows_index(table, detect_format(table.header, "auto"))
+
+    # Numbered as the CSV reader numbers rows (a row over two lines is one).
+    assert last_rows == {"I-1": 4, "I-2": 3, "I-3": 6}
+    assert last_rows == {
+        cells[0]: number for number, cells in table.rows if cells[0].strip()
+    }
