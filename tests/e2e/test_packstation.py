@@ -12,7 +12,7 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from fulfillment.models import Carrier, PackScan, Shipment
+from fulfillment.models import Carrier, PackClaim, PackScan, Shipment
 from fulfillment.services.picking import pick_lists_create
 from inventory.models import Location, Product
 from inventory.services import stock_receive
@@ -411,6 +411,10 @@ def test_slip_read_into_the_item_box_opens_that_shipment_after_asking(
     assert f"{shipment.number} stays as it is" in page.inner_text("#pack-confirm")
     assert "put it aside" not in page.inner_text("#packstation")
     shot(page, "packstation-8-slip-in-item-box")
+    page.keyboard.press("Escape")  # stay: the next read of that slip asks again
+    page.wait_for_selector("#item-scan:focus")
+    read(page, other.number)
+    page.wait_for_selector("#pack-confirm-yes:focus")
     page.keyboard.press("Enter")
 
     page.wait_for_selector(f"#pack-number:has-text({other.number!r})")
@@ -419,3 +423,22 @@ def test_slip_read_into_the_item_box_opens_that_shipment_after_asking(
     accepted = PackScan.objects.filter(shipment=shipment, kind="item", accepted=True)
     assert accepted.count() == 1
     assert not PackScan.objects.filter(accepted=False).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_slip_read_twice_into_the_item_box_opens_it(session, role_user, shipment):
+    other = second_shipment(shipment)
+    page = open_station(session, role_user)
+    read(page, shipment.number)
+    page.wait_for_selector("#item-scan:focus")
+
+    read(page, other.number)
+    page.wait_for_selector("#pack-confirm-yes:focus")
+    read(page, other.number)  # reading it again is the answer
+
+    page.wait_for_selector(f"#pack-number:has-text({other.number!r})")
+    assert page.is_hidden("#pack-confirm")
+    assert (
+        PackClaim.objects.get(shipment=shipment).station
+        == PackClaim.objects.get(shipment=other).station
+    )

@@ -228,6 +228,7 @@
     if (!asking) return;
     asking = null;
     $("pack-confirm").hidden = true;
+    if (focusItem) offeredSlip = ""; // answered "go back": the next read of it asks again
     if (focusItem && current) {
       if (current.complete) focusWeightWhenQuiet();
       else $("item-scan").focus();
@@ -293,6 +294,7 @@
       offerSlip(answer.slip, answer.message);
       return;
     }
+    offeredSlip = "";
     render(answer.state);
     say(answer.accepted ? "ok" : "refused", answer.message);
     if (!answer.state.complete) focusItemWhenQuiet();
