@@ -76,6 +76,11 @@ class PackStationAdmin(admin.ModelAdmin):
                 view(self.missing_view),
                 name="fulfillment_packstation_missing",
             ),
+            path(
+                "unshort/",
+                view(self.unshort_view),
+                name="fulfillment_packstation_unshort",
+            ),
             path("pack/", view(self.pack_view), name="fulfillment_packstation_pack"),
             path(
                 "<int:shipment_id>/state/",
@@ -105,7 +110,7 @@ class PackStationAdmin(admin.ModelAdmin):
             raise PermissionDenied
         urls = {
             name: reverse(f"admin:fulfillment_packstation_{name}")
-            for name in ("open", "scan", "missing", "pack")
+            for name in ("open", "scan", "missing", "unshort", "pack")
         }
         for name in ("state", "progress", "label"):
             urls[name] = reverse(
@@ -171,6 +176,7 @@ class PackStationAdmin(admin.ModelAdmin):
                 "accepted": outcome.accepted,
                 "message": outcome.message,
                 "state": outcome.state,
+                "slip": outcome.slip,
             }
 
         return self._answer(request, run)
@@ -187,16 +193,29 @@ class PackStationAdmin(admin.ModelAdmin):
             },
         )
 
+    def unshort_view(self, request: HttpRequest) -> JsonResponse:
+        return self._answer(
+            request,
+            lambda body: {
+                "state": station_services.packstation_short_undo(
+                    shipment_id=int_or_none(body.get("shipment"), "Shipment") or 0,
+                    station=str(body.get("station", "")),
+                    actor=request.user,
+                )
+            },
+        )
+
     def pack_view(self, request: HttpRequest) -> JsonResponse:
         def run(body):
             outcome = station_services.packstation_pack(
                 shipment_id=int_or_none(body.get("shipment"), "Shipment") or 0,
                 station=str(body.get("station", "")),
                 actor=request.user,
-                packages=int_or_none(body.get("packages"), "Parcels") or 0,
-                weight=body.get("weight", ""),
+                packages=str(body.get("packages", ""))[:40],
+                weight=str(body.get("weight", ""))[:40],
                 box_id=int_or_none(body.get("box"), "Box"),
                 carrier_id=int_or_none(body.get("carrier"), "Carrier"),
+                service=str(body.get("service", ""))[:64],
                 tracking_number=str(body.get("tracking", ""))[:64],
             )
             return {

@@ -76,6 +76,7 @@ class PackScan(ScanRecord):
         TAKE_OVER = "take_over", "Taken over"
         ITEM = "item", "Item"
         MISSING = "missing", "Item missing (ship short)"
+        UNSHORT = "unshort", "Ship-short undone"
         PACK = "pack", "Packed"
 
     shipment = models.ForeignKey(

@@ -17,19 +17,23 @@ from fulfillment.services.packstation.dispatch import (  # noqa: F401
     label_progress,
     packstation_label_task,
     packstation_pack,
+    parcels_parse,
     weight_parse,
 )
 from fulfillment.services.packstation.scanning import (  # noqa: F401
     packstation_missing,
     packstation_open,
     packstation_scan,
+    packstation_short_undo,
     packstation_state,
     scan_matches,
     scan_parse,
+    short_to_undo,
 )
 from fulfillment.services.packstation.station import (  # noqa: F401
     ScanOutcome,
     check_station,
+    item_like,
     pack_state,
     packers_today,
     shipment_find,

@@ -30,9 +30,11 @@ from fulfillment.services.packstation.station import (
     WEIGHT,
     check_station,
     claim_check,
+    item_like,
     pack_scan_record,
     pack_state,
     packable_check,
+    shipment_lines_scanned,
     station_options,
 )
 from orders.locks import lock_order
@@ -59,6 +61,33 @@ def weight_parse(value: Any) -> int:
     return grams
 
 
+def parcels_parse(value: Any) -> int:
+    """Return the number of parcels typed (1 to 99), else refuse."""
+    text = str(value if value is not None else "").strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        parcels = value
+    elif text.isdigit() and len(text) <= 2:
+        parcels = int(text)
+    else:
+        parcels = 0
+    if not 1 <= parcels <= 99:
+        raise FulfillmentError("Parcels must be a number from 1 to 99.")
+    return parcels
+
+
+def _not_an_item(shipment: Shipment, box: str, value: Any, lines) -> None:
+    """Refuse an item's code that a scanner typed into the weight or parcels
+    box (a second read of the last item lands there)."""
+    code = item_like(value, lines)
+    if code:
+        raise FulfillmentError(
+            f"Shipment {shipment.number}: {str(value).strip()[:40]!r} in the "
+            f"{box} box is a scan of {code}, not the {box}; nothing was packed. "
+            "Take the extra item out of the box and type the "
+            f"{box} again."
+        )
+
+
 @dataclass(frozen=True)
 class PackOutcome:
     number: str
@@ -74,33 +103,39 @@ def packstation_pack(
     shipment_id: int,
     actor: Actor,
     station: str,
-    packages: int,
+    packages: Any,
     weight: Any,
     box_id: int | None = None,
     carrier_id: int | None = None,
+    service: str = "",
     tracking_number: str = "",
 ) -> PackOutcome:
     """Pack a fully scanned shipment and send it off: a location buying
     through EasyPost gets its label bought in the background (the shipment
     ships when it is bought); otherwise it ships now with the carrier and
-    the scanned tracking number. Nothing is done when any of it is refused."""
+    the scanned tracking number and the chosen service. An item's code in
+    the weight or parcels box is refused. Nothing is done when any of it is
+    refused."""
     station = check_station(station)
     found = Shipment.objects.only("order_id").get(pk=shipment_id)
     order = lock_order(found.order_id)
     shipment = lock_shipment_at_station(shipment_id)
     claim = claim_check(shipment, station)
     packable_check(shipment)
-    state = pack_state(shipment=shipment)
+    lines = shipment_lines_scanned(shipment)
+    state = pack_state(shipment=shipment, lines=lines)
     if not state["complete"]:
         missing = state["units_expected"] - state["units_scanned"]
         raise FulfillmentError(
             f"Shipment {shipment.number}: {missing} unit(s) are not scanned yet. "
             "Scan them, or press Item missing to ship short."
         )
-    if not isinstance(packages, int) or not 1 <= packages <= 99:
-        raise FulfillmentError(
-            f"Shipment {shipment.number}: parcels must be a number from 1 to 99."
-        )
+    _not_an_item(shipment, "weight", weight, lines)
+    _not_an_item(shipment, "parcels", packages, lines)
+    try:
+        packages = parcels_parse(packages)
+    except FulfillmentError as error:
+        raise FulfillmentError(f"Shipment {shipment.number}: {error}") from None
     weight_g = weight_parse(weight)
     box = None
     if box_id:
@@ -141,6 +176,7 @@ def packstation_pack(
             shipment=shipment,
             actor=actor,
             carrier=carrier,
+            service=(service or "").strip(),
             tracking_number=(tracking_number or "").strip(),
         )
         message = f"Shipment {shipment.number} packed and shipped."

@@ -7,17 +7,20 @@ Every service locks in the global order: order, then shipment.
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from core.sequences import parse_number
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError, PackStationBusyError
-from fulfillment.handover import shipment_split_rest
+from fulfillment.handover import SHIPMENT_PREFIX, shipment_split_rest
 from fulfillment.locks import lock_shipment, lock_shipment_at_station
 from fulfillment.models import (
     PackClaim,
     PackScan,
     Shipment,
     ShipmentLine,
+    ShipmentStatus,
 )
 from fulfillment.services.packstation.station import (
     MAX_MULTIPLE,
@@ -33,6 +36,7 @@ from fulfillment.services.packstation.station import (
     shipment_find,
     shipment_lines_scanned,
 )
+from orders import events as order_events
 from orders.locks import lock_order
 
 # ---- opening and taking over
@@ -78,7 +82,9 @@ def packstation_open(
             if kind == PackScan.Kind.TAKE_OVER
             else "",
         )
-    return pack_state(shipment=shipment)
+    state = pack_state(shipment=shipment)
+    state["short"] = short_to_undo(shipment)
+    return state
 
 
 def packstation_state(*, shipment_id: int, station: str) -> dict[str, Any]:
@@ -86,7 +92,9 @@ def packstation_state(*, shipment_id: int, station: str) -> dict[str, Any]:
     refresh); refuse when another station took it over."""
     shipment = Shipment.objects.select_related("order", "location").get(pk=shipment_id)
     claim_check(shipment, check_station(station))
-    return pack_state(shipment=shipment)
+    state = pack_state(shipment=shipment)
+    state["short"] = short_to_undo(shipment)
+    return state
 
 
 # ---- scanning
@@ -135,6 +143,9 @@ def packstation_scan(
     except FulfillmentError as error:
         return _refuse(shipment, raw, str(error), actor, station, lines, scanned)
     matching = [line for line in lines if scan_matches(line, code)]
+    slip = parse_number(SHIPMENT_PREFIX, code) if count == 1 else None
+    if not matching and slip is not None:
+        return _slip_scanned(shipment, slip, lines, scanned)
     if not matching:
         return _refuse(
             shipment,
@@ -150,6 +161,19 @@ def packstation_scan(
         matching[0],
     )
     already = scanned.get(line.order_line_id, 0)
+    if all(scanned.get(each.order_line_id, 0) >= each.quantity for each in lines):
+        return _refuse(
+            shipment,
+            raw,
+            f"Over-scan: shipment {shipment.number} is complete, every unit is "
+            f"scanned. This {line.order_line.sku} is one too many; take it out "
+            "of the box, then type the weight.",
+            actor,
+            station,
+            lines,
+            scanned,
+            order_line_id=line.order_line_id,
+        )
     if already + count > line.quantity:
         left = max(line.quantity - already, 0)
         return _refuse(
@@ -179,6 +203,34 @@ def packstation_scan(
         message=f"{count} × {line.order_line.sku} ({already + count} of "
         f"{line.quantity}).",
         state=pack_state(shipment=shipment, lines=lines, scanned=scanned),
+    )
+
+
+def _slip_scanned(shipment, number, lines, scanned) -> ScanOutcome:
+    """Answer a packing slip scanned into the item box: its own slip is
+    nothing to count; another shipment's is offered to open (the station asks
+    first; this one stays open as it is). Nothing is counted or recorded."""
+    state = pack_state(shipment=shipment, lines=lines, scanned=scanned)
+    if number == shipment.number:
+        return ScanOutcome(
+            accepted=False,
+            message=f"That is the packing slip of {shipment.number}, which is "
+            "open: scan its items.",
+            state=state,
+        )
+    if not Shipment.objects.filter(number=number).exists():
+        return ScanOutcome(
+            accepted=False,
+            message=f"No shipment {number}: nothing was counted. Scan the item.",
+            state=state,
+        )
+    return ScanOutcome(
+        accepted=False,
+        message=f"{number} is another shipment's packing slip. Open {number}? "
+        f"{shipment.number} stays as it is, with "
+        f"{state['units_scanned']} of {state['units_expected']} units scanned.",
+        state=state,
+        slip=number,
     )
 
 
@@ -255,4 +307,87 @@ def packstation_missing(
     )
     state = pack_state(shipment=shipment)
     state["remainder"] = remainder.number
+    state["short"] = remainder.number
+    return state
+
+
+def short_to_undo(shipment: Shipment) -> str:
+    """Return the number of the shipment holding the units a ship-short of
+    this one moved out, while that ship-short is not undone, else ""."""
+    last = (
+        PackScan.objects.filter(
+            shipment=shipment, kind__in=[PackScan.Kind.MISSING, PackScan.Kind.UNSHORT]
+        )
+        .order_by("-created_at", "-pk")
+        .only("kind", "code")
+        .first()
+    )
+    return last.code if last is not None and last.kind == PackScan.Kind.MISSING else ""
+
+
+@transaction.atomic
+def packstation_short_undo(
+    *, shipment_id: int, actor: Actor, station: str
+) -> dict[str, Any]:
+    """Undo a ship-short until the shipment is packed: the units moved to the
+    pending shipment come back to this one (to be scanned), and that pending
+    shipment is removed. Refused once the pending shipment is on a pick list."""
+    station = check_station(station)
+    found = Shipment.objects.only("order_id").get(pk=shipment_id)
+    lock_order(found.order_id)
+    shipment = lock_shipment_at_station(shipment_id)
+    claim_check(shipment, station)
+    packable_check(shipment)
+    number = short_to_undo(shipment)
+    if not number:
+        raise FulfillmentError(
+            f"Shipment {shipment.number} was not shipped short: nothing to undo."
+        )
+    remainder = (
+        Shipment.objects.filter(number=number, order_id=shipment.order_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    remainder = lock_shipment(remainder) if remainder is not None else None
+    if (
+        remainder is None
+        or remainder.status != ShipmentStatus.PENDING
+        or remainder.pick_list_id is not None
+    ):
+        where = remainder.get_status_display().lower() if remainder else "gone"
+        raise FulfillmentError(
+            f"The missing units of {shipment.number} went to shipment {number}, "
+            f"which is {where} now: the ship-short can no longer be undone."
+        )
+    moved = {line.order_line_id: line.quantity for line in remainder.lines.all()}
+    kept = set(shipment.lines.values_list("order_line_id", flat=True))
+    for order_line_id, quantity in moved.items():
+        if order_line_id in kept:
+            shipment.lines.filter(order_line_id=order_line_id).update(
+                quantity=F("quantity") + quantity
+            )
+        else:
+            ShipmentLine.objects.create(
+                shipment=shipment, order_line_id=order_line_id, quantity=quantity
+            )
+    remainder.delete()
+    units = sum(moved.values())
+    order_events.order_event_fulfillment(
+        order=shipment.order,
+        actor=actor,
+        message=f"Ship-short of shipment {shipment.number} undone: its {units} "
+        f"missing unit(s) are back in it, and shipment {number} is removed.",
+        data={"shipment": shipment.number, "removed": number},
+    )
+    pack_scan_record(
+        shipment=shipment,
+        kind=PackScan.Kind.UNSHORT,
+        actor=actor,
+        station=station,
+        code=number,
+        quantity=units,
+        reason=f"{units} unit(s) back from shipment {number}.",
+    )
+    state = pack_state(shipment=shipment)
+    state["short"] = ""
     return state

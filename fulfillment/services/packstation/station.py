@@ -33,6 +33,9 @@ STATION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 WEIGHT = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(kg|g|lb|lbs|oz)?\s*$", re.IGNORECASE)
 GRAMS_PER = {"g": 1, "kg": 1000, "lb": 453.59237, "lbs": 453.59237, "oz": 28.349523}
 MAX_MULTIPLE = 999
+# A GTIN has 8 to 14 digits; no weight in grams or count of parcels has that
+# many, so such a run of digits in those boxes is an item's barcode.
+GTIN_LIKE = re.compile(r"^\d{8,14}$")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class ScanOutcome:
     accepted: bool
     message: str
     state: dict[str, Any]
+    # The number of another shipment whose packing slip was scanned as an item.
+    slip: str = ""
 
 
 # ---- reading
@@ -81,6 +86,28 @@ def shipment_lines_scanned(shipment: Shipment) -> list[ShipmentLine]:
         )
         .order_by("pk")
     )
+
+
+def item_like(value: Any, lines: list[ShipmentLine]) -> str:
+    """Return what an entry in the weight or parcels box names when it reads
+    like an item scan (a line's barcode or SKU, `5*` before a code, or the
+    digits of a GTIN), else ""."""
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return ""
+    match = MULTIPLIED.match(text)
+    code = match.group(2).strip() if match else text
+    for line in lines:
+        product = line.order_line.product
+        if code.lower() in (
+            product.sku.lower(),
+            line.order_line.sku.lower(),
+            (product.barcode or "").strip().lower() or None,
+        ):
+            return line.order_line.sku
+    if match or GTIN_LIKE.match(code):
+        return code
+    return ""
 
 
 def scanned_by_line(lines: list[ShipmentLine]) -> dict[int, int]:
@@ -138,7 +165,7 @@ def station_options(*, location_id: int) -> dict[str, Any]:
             for box in Box.objects.filter(location_id=location_id, active=True)
         ],
         "carriers": [
-            {"id": c.pk, "name": c.name}
+            {"id": c.pk, "name": c.name, "services": c.service_list}
             for c in Carrier.objects.filter(active=True).order_by("name")
         ],
         "carrier": carrier.pk if carrier else None,

@@ -42,6 +42,8 @@ window.OmsScan = (function () {
     } else if (kind === "ok") {
       beep(true);
     }
+    // For whoever listens (the browser journeys count the refusals).
+    root.dispatchEvent(new CustomEvent("oms-scan-feedback", { detail: { kind: kind, text: text } }));
   }
 
   return { readJson: readJson, beep: beep, say: say };

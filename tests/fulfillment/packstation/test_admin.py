@@ -244,3 +244,51 @@ def test_warehouse_role_sees_the_scans_on_the_shipment_page(
 
     assert response.status_code == 200
     assert b"Pack station scans" in response.content
+
+
+def test_endpoints_undo_a_ship_short_and_pack_with_a_service(client, packer, shipment):
+    from tests import factories
+
+    carrier = factories.CarrierFactory(services="Ground, Express")
+    client.force_login(packer)
+    call(client, "open", {"code": shipment.number})
+    call(client, "scan", {"shipment": shipment.pk, "code": "TEE-1"})
+    short = call(client, "missing", {"shipment": shipment.pk}).json()
+    assert short["ok"] and short["state"]["short"]
+
+    undone = call(client, "unshort", {"shipment": shipment.pk}).json()
+    call(client, "scan", {"shipment": shipment.pk, "code": "2*TEE-2"})
+    call(client, "scan", {"shipment": shipment.pk, "code": "3*TEE-3"})
+    item_as_weight = call(
+        client,
+        "pack",
+        {"shipment": shipment.pk, "weight": "4000000000003", "packages": "1"},
+    ).json()
+    packed = call(
+        client,
+        "pack",
+        {
+            "shipment": shipment.pk,
+            "weight": "1200",
+            "packages": "1",
+            "carrier": carrier.pk,
+            "service": "Ground",
+            "tracking": "1ZGROUND",
+        },
+    ).json()
+
+    assert undone["ok"] and undone["state"]["units_expected"] == 6
+    assert not item_as_weight["ok"] and "is a scan of TEE-3" in item_as_weight["error"]
+    assert packed["ok"] and packed["status"] == "shipped"
+    shipment.refresh_from_db()
+    assert (shipment.service, shipment.tracking_number) == ("Ground", "1ZGROUND")
+
+
+def test_station_page_offers_the_service_and_the_undo(client, packer):
+    client.force_login(packer)
+
+    response = client.get("/admin/fulfillment/packclaim/")
+
+    assert b'id="pack-service"' in response.content
+    assert b'id="pack-unshort"' in response.content
+    assert b"/admin/fulfillment/packclaim/unshort/" in response.content
