@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
 from core.admin_secrets import secret_hint
 from core.admin_utils import ReadOnlyAdminMixin
@@ -162,7 +163,15 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         defer_in_transaction(
             lambda: [shipment_rates_fetch_task.defer(shipment_id=pk) for pk in ids]
         )
-        self.message_user(request, f"Fetching rates for {len(ids)} shipment(s).")
+        self.message_user(
+            request,
+            ngettext(
+                "Fetching rates for %(count)d shipment.",
+                "Fetching rates for %(count)d shipments.",
+                len(ids),
+            )
+            % {"count": len(ids)},
+        )
 
     @admin.action(description="Buy labels (chosen rate)", permissions=["fulfil"])
     def buy_chosen(self, request, queryset):
@@ -170,8 +179,14 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         postage_buy_queue(request, choices)
         self.message_user(
             request,
-            f"Buying {len(choices)} label(s) in the background; each shipment ships "
-            "when its label is bought. Problems show in the error column.",
+            ngettext(
+                "Buying %(count)d label in the background",
+                "Buying %(count)d labels in the background",
+                len(choices),
+            )
+            % {"count": len(choices)}
+            + "; each shipment ships when its label is bought. Problems show in "
+            "the error column.",
         )
 
     @admin.action(description="Void labels (not handed over)", permissions=["fulfil"])
@@ -195,7 +210,13 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         )
         self.message_user(
             request,
-            f"Voiding {len(ids)} label(s) in the background: each shipment goes "
+            ngettext(
+                "Voiding %(count)d label in the background",
+                "Voiding %(count)d labels in the background",
+                len(ids),
+            )
+            % {"count": len(ids)}
+            + ": each shipment goes "
             "back to packed when EasyPost takes the refund; a refusal shows in "
             "the error column and on the order's timeline.",
         )
@@ -232,8 +253,14 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
             postage_buy_queue(request, choices)
             self.message_user(
                 request,
-                f"Buying {len(choices)} label(s) in the background; each shipment "
-                "ships when its label is bought (see Shipment postage).",
+                ngettext(
+                    "Buying %(count)d label in the background",
+                    "Buying %(count)d labels in the background",
+                    len(choices),
+                )
+                % {"count": len(choices)}
+                + "; each shipment ships when its label is bought (see Shipment "
+                "postage).",
             )
         return HttpResponseRedirect(reverse("admin:fulfillment_shipment_changelist"))
 

@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timedelta
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from core.exceptions import DomainError
 from core.files import file_delete, file_store
@@ -232,4 +233,6 @@ def scan_form_files_fetch_due(timestamp: int = 0) -> str:
         except DomainError:
             continue
         fetched += 1
-    return f"{fetched} form(s) fetched"
+    return ngettext("%(count)d form fetched", "%(count)d forms fetched", fetched) % {
+        "count": fetched
+    }

@@ -26,6 +26,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from core.exceptions import DomainError
 from core.tasks import app
@@ -324,6 +325,16 @@ def postage_refunds_refresh(*, limit: int = 200) -> tuple[int, list[str]]:
 def postage_refunds_refresh_task(timestamp: int = 0) -> str:
     """Scheduled: follow the refunds of voided labels."""
     changed, problems = postage_refunds_refresh()
-    return f"{changed} refund(s) decided" + (
-        f"; {len(problems)} problem(s): " + " ".join(problems[:5]) if problems else ""
+    decided = ngettext(
+        "%(count)d refund decided", "%(count)d refunds decided", changed
+    ) % {"count": changed}
+    if not problems:
+        return decided
+    return (
+        decided
+        + "; "
+        + ngettext("%(count)d problem", "%(count)d problems", len(problems))
+        % {"count": len(problems)}
+        + ": "
+        + " ".join(problems[:5])
     )

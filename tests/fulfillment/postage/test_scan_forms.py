@@ -136,5 +136,5 @@ def test_form_pdf_fetched_by_the_sweep_when_its_task_was_lost(
         location=postage_location, carrier=easypost_carrier, actor=user
     )
     assert not ScanForm.objects.get(pk=form.pk).form_file
-    assert scan_form_files_fetch_due() == "1 form(s) fetched"
+    assert scan_form_files_fetch_due() == "1 form fetched"
     assert stored_bytes(ScanForm.objects.get(pk=form.pk).form_file).startswith(b"%PDF")
