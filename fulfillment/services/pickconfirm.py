@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import ngettext
+from django_fsm import can_proceed
 
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError
@@ -476,6 +477,9 @@ def pick_confirm_finish(*, pick_list_id: int, actor: Actor) -> ConfirmOutcome:
             else ""
         ),
     )
+    if can_proceed(pick_list.confirm_picked):
+        pick_list.confirm_picked()
+        pick_list.save(update_fields=["status", "updated_at"])
     message = f"Pick list {pick_list.number} confirmed."
     if remainders:
         message += (
