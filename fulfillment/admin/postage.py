@@ -36,7 +36,11 @@ from fulfillment.models.postage import (
 from fulfillment.postage.buying import shipments_postage_buy_task
 from fulfillment.postage.labels import postage_label_note, shipping_labels_zpl
 from fulfillment.postage.rates import shipment_rates_fetch_task
-from fulfillment.postage.scan_forms import scan_forms_create_task
+from fulfillment.postage.scan_forms import (
+    scan_form_labels_waiting,
+    scan_forms_create_task,
+    scan_forms_nothing_to_do,
+)
 from fulfillment.postage.voids import shipment_postage_void_task
 from fulfillment.services.printing import document_print_record
 from inventory.models import Location
@@ -353,6 +357,17 @@ class ScanFormAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         form = EndOfDayForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
+            where = {
+                "location": data["location"],
+                "carrier": data["carrier"],
+                "day": data["day"],
+            }
+            if not scan_form_labels_waiting(**where):
+                # Said on the form, kept filled in: nothing is queued.
+                self.message_user(
+                    request, scan_forms_nothing_to_do(**where), messages.WARNING
+                )
+                return self._end_of_day_page(request, form)
             args = {
                 "location_id": data["location"].pk,
                 "carrier_id": data["carrier"].pk,
@@ -369,6 +384,9 @@ class ScanFormAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(
                 reverse("admin:fulfillment_scanform_changelist")
             )
+        return self._end_of_day_page(request, form)
+
+    def _end_of_day_page(self, request: HttpRequest, form) -> HttpResponse:
         context = self.admin_site.each_context(request) | {
             "opts": self.model._meta,
             "title": "End of day: scan forms",

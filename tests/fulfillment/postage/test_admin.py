@@ -74,6 +74,35 @@ def test_end_of_day_page_makes_forms_in_background(
     assert b"".join(pdf.streaming_content).startswith(b"%PDF")
 
 
+def test_end_of_day_with_no_labels_says_so_and_queues_nothing(
+    admin_client,
+    easypost,
+    postage_location,
+    easypost_carrier,
+    django_capture_on_commit_callbacks,
+):
+    url = reverse("admin:fulfillment_scanform_end_of_day")
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.post(
+            url,
+            {
+                "location": postage_location.pk,
+                "carrier": easypost_carrier.pk,
+                "day": timezone.localdate().isoformat(),
+            },
+        )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert (
+        f"No labels bought today at {postage_location.code} through "
+        f"{easypost_carrier.name} wait for a form" in page
+    )
+    assert callbacks == []
+    assert not ScanForm.objects.exists()
+
+
 def test_scan_form_list_queries_do_not_grow(
     admin_client, postage_location, easypost_carrier, superuser
 ):

@@ -65,7 +65,7 @@ def test_scan_form_for_the_days_labels_recorded_and_printable(
     with pytest.raises(FulfillmentError, match="scan form"):
         shipment_postage_void(shipment=shipments[0], actor=user)
     # Nothing left for a second form.
-    with pytest.raises(FulfillmentError, match="waiting for a scan form"):
+    with pytest.raises(FulfillmentError, match="wait for a form"):
         scan_forms_create(
             location=postage_location, carrier=easypost_carrier, actor=user
         )
