@@ -41,7 +41,10 @@ from fulfillment.postage.scan_forms import (
     scan_forms_create_task,
     scan_forms_nothing_to_do,
 )
-from fulfillment.postage.voids import shipment_postage_void_task
+from fulfillment.postage.voids import (
+    shipment_postage_void_task,
+    void_refused_on_scan_form,
+)
 from fulfillment.services.printing import document_print_record
 from inventory.models import Location
 
@@ -195,11 +198,25 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
 
     @admin.action(description="Void labels (not handed over)", permissions=["fulfil"])
     def void_labels(self, request, queryset):
-        ids = list(
-            queryset.filter(status=ShipmentPostage.Status.BOUGHT).values_list(
-                "shipment_id", flat=True
-            )
+        bought = queryset.filter(status=ShipmentPostage.Status.BOUGHT)
+        on_forms = list(
+            bought.filter(scan_form__isnull=False)
+            .select_related("shipment", "scan_form__location", "scan_form__carrier")
+            .order_by("shipment__number")
         )
+        for postage in on_forms:
+            self.message_user(
+                request,
+                void_refused_on_scan_form(
+                    number=postage.shipment.number, form=postage.scan_form
+                ),
+                messages.ERROR,
+            )
+        ids = list(
+            bought.filter(scan_form__isnull=True).values_list("shipment_id", flat=True)
+        )
+        if not ids and on_forms:
+            return
         if not ids:
             self.message_user(
                 request, "None of these has a bought label to void.", messages.WARNING

@@ -10,6 +10,7 @@ from django.utils import timezone
 from fulfillment.models import ShipmentStatus
 from fulfillment.models.postage import ScanForm, ShipmentPostage
 from fulfillment.postage.buying import shipment_postage_buy
+from fulfillment.postage.scan_forms import scan_forms_create
 from tests.support.files import stored_bytes
 
 
@@ -153,3 +154,35 @@ def test_pdf_not_there_yet_says_so(admin_client, postage_location, easypost_carr
         ).status_code
         == 404
     )
+
+
+def test_void_of_a_label_on_a_scan_form_is_refused_naming_both(
+    admin_client,
+    bought_one,
+    easypost,
+    user,
+    postage_location,
+    easypost_carrier,
+    django_capture_on_commit_callbacks,
+):
+    [form] = scan_forms_create(
+        location=postage_location, carrier=easypost_carrier, actor=user
+    )
+    postage = ShipmentPostage.objects.get(shipment=bought_one)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.post(
+            reverse("admin:fulfillment_shipmentpostage_changelist"),
+            {"action": "void_labels", "_selected_action": [postage.pk]},
+            follow=True,
+        )
+
+    page = response.content.decode()
+    assert (
+        f"Shipment {bought_one.number} is on the end-of-day scan form #{form.pk} "
+        f"({postage_location.code}, {form.label_carrier}, "
+        f"{form.day:%Y-%m-%d}): the carrier takes it with that form, so its label "
+        "can no longer be voided." in page
+    )
+    assert callbacks == []
+    assert ShipmentPostage.objects.get(pk=postage.pk).status == "bought"

@@ -62,7 +62,9 @@ def test_scan_form_for_the_days_labels_recorded_and_printable(
         SP.objects.values_list("easypost_shipment_id", flat=True)
     )
     # On the form, the parcels are handed over: no void.
-    with pytest.raises(FulfillmentError, match="scan form"):
+    with pytest.raises(
+        FulfillmentError, match=f"on the end-of-day scan form #{form.pk}"
+    ):
         shipment_postage_void(shipment=shipments[0], actor=user)
     # Nothing left for a second form.
     with pytest.raises(FulfillmentError, match="wait for a form"):
