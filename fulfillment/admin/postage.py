@@ -91,8 +91,65 @@ class CarrierAccountAdmin(admin.ModelAdmin):
         return secret_hint(obj.api_key if obj else "")
 
 
+def easypost_carrier_problem(carrier: Carrier | None) -> str:
+    """Say why postage cannot be bought through `carrier`, or "" when it can."""
+    if carrier is None:
+        return ""
+    account = CarrierAccount.objects.filter(carrier=carrier).first()
+    if account is None or account.kind != CarrierAccount.Kind.EASYPOST:
+        return (
+            f"{carrier.name} has no EasyPost account, so no postage can be bought "
+            "through it. Choose a carrier with one, or set one up under "
+            "Fulfilment › Carrier accounts (kind: Bought through EasyPost)."
+        )
+    if not account.api_key:
+        return (
+            f"{carrier.name}'s EasyPost account has no API key yet. Type the key "
+            "under Fulfilment › Carrier accounts first."
+        )
+    return ""
+
+
+class LocationPostageForm(forms.ModelForm):
+    class Meta:
+        model = LocationPostage
+        fields = [
+            "location",
+            "carrier",
+            "company",
+            "street1",
+            "street2",
+            "city",
+            "state",
+            "zip",
+            "phone",
+            "rate_choice",
+            "preferred_carriers",
+            "label_format",
+        ]
+
+    def clean_carrier(self):
+        carrier = self.cleaned_data.get("carrier")
+        if problem := easypost_carrier_problem(carrier):
+            raise forms.ValidationError(problem)
+        return carrier
+
+
+class ChannelPostageForm(forms.ModelForm):
+    class Meta:
+        model = ChannelPostage
+        fields = ["channel", "return_carrier"]
+
+    def clean_return_carrier(self):
+        carrier = self.cleaned_data.get("return_carrier")
+        if problem := easypost_carrier_problem(carrier):
+            raise forms.ValidationError(problem)
+        return carrier
+
+
 @admin.register(LocationPostage)
 class LocationPostageAdmin(admin.ModelAdmin):
+    form = LocationPostageForm
     list_display = [
         "location",
         "carrier",
@@ -112,6 +169,7 @@ class BoxAdmin(admin.ModelAdmin):
 
 @admin.register(ChannelPostage)
 class ChannelPostageAdmin(admin.ModelAdmin):
+    form = ChannelPostageForm
     list_display = ["channel", "return_carrier"]
     list_select_related = ["channel", "return_carrier"]
 

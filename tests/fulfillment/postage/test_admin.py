@@ -8,7 +8,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from fulfillment.models import ShipmentStatus
-from fulfillment.models.postage import ScanForm, ShipmentPostage
+from fulfillment.models.postage import (
+    CarrierAccount,
+    LocationPostage,
+    ScanForm,
+    ShipmentPostage,
+)
 from fulfillment.postage.buying import shipment_postage_buy
 from fulfillment.postage.scan_forms import scan_forms_create
 from tests.support.files import stored_bytes
@@ -186,3 +191,57 @@ def test_void_of_a_label_on_a_scan_form_is_refused_naming_both(
     )
     assert callbacks == []
     assert ShipmentPostage.objects.get(pk=postage.pk).status == "bought"
+
+
+def postage_settings(location, carrier) -> dict:
+    return {
+        "location": location.pk,
+        "carrier": carrier.pk,
+        "street1": "417 Montgomery St",
+        "city": "San Francisco",
+        "state": "CA",
+        "zip": "94104",
+        "label_format": "PDF",
+    }
+
+
+def test_postage_settings_refuse_a_carrier_without_an_easypost_account(
+    admin_client, location, carrier
+):
+    response = admin_client.post(
+        reverse("admin:fulfillment_locationpostage_add"),
+        postage_settings(location, carrier),
+    )
+
+    assert response.status_code == 200
+    assert (
+        f"{carrier.name} has no EasyPost account, so no postage can be bought "
+        "through it." in response.content.decode()
+    )
+    assert not LocationPostage.objects.exists()
+
+
+def test_postage_settings_take_a_carrier_with_an_easypost_account(
+    admin_client, location, easypost_carrier
+):
+    response = admin_client.post(
+        reverse("admin:fulfillment_locationpostage_add"),
+        postage_settings(location, easypost_carrier),
+    )
+
+    assert response.status_code == 302
+    assert LocationPostage.objects.get().carrier == easypost_carrier
+
+
+def test_return_postage_refuses_an_easypost_account_without_its_key(
+    admin_client, channel, easypost_carrier
+):
+    CarrierAccount.objects.filter(carrier=easypost_carrier).update(api_key="")
+
+    response = admin_client.post(
+        reverse("admin:fulfillment_channelpostage_add"),
+        {"channel": channel.pk, "return_carrier": easypost_carrier.pk},
+    )
+
+    assert response.status_code == 200
+    assert "EasyPost account has no API key yet" in response.content.decode()
