@@ -14,8 +14,6 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 FONT = 12
-# An average glyph of the admin's sans-serif at 12 px, to reserve room.
-GLYPH = 6.8
 LABEL_CHARS = 26
 AXIS = "#666"
 GRID = "#ddd"
@@ -25,13 +23,42 @@ COLUMN_FILL, COLUMN_STROKE = "#79aec8", "#417690"
 Unit = str | tuple[str, str]
 
 
-def nice_ticks(top: float, count: int = 4) -> list[float]:
-    """Return round axis ticks from 0 to at least `top` (0, 5, 10, 15 …)."""
+# Widths of glyphs of the admin's sans-serif, in ems, to reserve room for a
+# label without measuring it: narrow, wide and capital letters differ enough
+# that one average clips a label of capitals (a channel called "WHOLESALE").
+NARROW = set("iljtfrI.,:;|!'() ")
+WIDE = set("mwMW@%")
+
+
+def text_width(text: str, size: float = FONT) -> float:
+    """Estimate how wide `text` is drawn at `size` px (generously)."""
+    ems = 0.0
+    for char in text:
+        if char in NARROW:
+            ems += 0.32
+        elif char in WIDE:
+            ems += 0.9
+        elif char.isupper() or char == "…":
+            ems += 0.7
+        else:
+            ems += 0.58
+    return ems * size
+
+
+def nice_ticks(top: float, count: int = 4, *, whole: bool = False) -> list[float]:
+    """Return round axis ticks from 0 to at least `top` (0, 5, 10, 15 …);
+    `whole` for counts: no tick between two whole numbers (0, 1, 2, not 0.5)."""
     if top <= 0:
         return [0, 1]
     rough = top / count
+    if whole:
+        rough = max(rough, 1)
     magnitude = 10 ** math.floor(math.log10(rough))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= rough)
+    step = next(
+        m * magnitude
+        for m in (1, 2, 2.5, 5, 10)
+        if m * magnitude >= rough and not (whole and m * magnitude % 1)
+    )
     steps = math.ceil(top / step - 1e-9)
     return [round(step * index, 10) for index in range(steps + 1)]
 
@@ -78,17 +105,19 @@ def horizontal_bars(
     width: int = 400,
     value_label: str = "",
     heading: str | None = None,
+    counts: bool = False,
 ) -> SafeString:
     """One labelled bar per row, the value written at its end, a value axis
-    with ticks below; `value_label` names that axis ("orders", "hours")."""
+    with ticks below; `value_label` names that axis ("orders", "hours");
+    `counts` keeps its ticks whole numbers."""
     bar_height, gap, top_pad = 18, 6, 6
-    longest = max((len(_short(label)) for label, _ in rows), default=8)
-    label_width = min(200, max(60, int(longest * GLYPH) + 12))
+    widest = max((text_width(_short(label)) for label, _ in rows), default=54)
+    label_width = max(60, math.ceil(widest) + 12)
     top_value = max((value for _, value in rows), default=0)
-    ticks = nice_ticks(top_value)
+    ticks = nice_ticks(top_value, whole=counts)
     axis_max = ticks[-1]
     value_room = (
-        max((len(format_value(value, unit)) for _, value in rows), default=4) * GLYPH
+        max((text_width(format_value(value, unit)) for _, value in rows), default=28)
         + 8
     )
     room = max(60.0, width - label_width - value_room)
@@ -143,17 +172,21 @@ def column_series(
     value_label: str = "",
     category_label: str = "",
     heading: str | None = None,
+    counts: bool = False,
 ) -> SafeString:
     """Columns over time (e.g. orders per day): a value axis with round
-    ticks on the left, about six dates along the bottom, both axes named."""
-    left = 44 if value_label else 32
+    ticks on the left, about six dates along the bottom, both axes named;
+    `counts` keeps the ticks whole numbers. The left margin is as wide as the
+    widest tick label, plus the axis name's room."""
     top_pad = 8
     plot_bottom = height - (36 if category_label else 22)
     plot_height = plot_bottom - top_pad
     count = max(1, len(points))
-    slot = (width - left - 8) / count
-    ticks = nice_ticks(max((value for _, value in points), default=0))
+    ticks = nice_ticks(max((value for _, value in points), default=0), whole=counts)
     axis_max = ticks[-1]
+    tick_room = max(text_width(f"{tick:g}", 11) for tick in ticks) + 8
+    left = math.ceil(tick_room + (20 if value_label else 4))
+    slot = (width - left - 8) / count
     svg = [_svg_open(title, width, height)]
     for tick in ticks:
         y = plot_bottom - plot_height * tick / axis_max

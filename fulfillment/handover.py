@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django_fsm import can_proceed
 
 from core.sequences import format_number, sequence_reserve
@@ -250,9 +251,14 @@ def shipment_split_rest(
     order_events.order_event_fulfillment(
         order=shipment.order,
         actor=actor,
-        message=f"{sum(rest.values())} unit(s) of shipment {shipment.number} "
-        f"stay reserved at {shipment.location.code} in new shipment "
-        f"{remainder.number}, for a later pick list.",
+        message=ngettext(
+            "%(count)d unit of shipment %(shipment)s stays reserved",
+            "%(count)d units of shipment %(shipment)s stay reserved",
+            sum(rest.values()),
+        )
+        % {"count": sum(rest.values()), "shipment": shipment.number}
+        + f" at {shipment.location.code} in new shipment {remainder.number}, "
+        "for a later pick list.",
         data={"shipment": shipment.number, "remainder": remainder.number},
     )
     return remainder

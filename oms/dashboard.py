@@ -172,17 +172,20 @@ def dashboard_context(*, user) -> dict:
             sorted(today_channel.items()),
             title="Orders received today by channel",
             value_label="orders",
+            counts=True,
         )
         context["orders_channel_chart"] = horizontal_bars(
             sorted(per_channel.items()),
             title="Orders over the last 30 days by channel",
             value_label="orders",
+            counts=True,
         )
         context["orders_day_chart"] = column_series(
             [(f"{day.day} {day:%b}", per_day.get(day, 0)) for day in days],
             title="Orders per day, last 30 days",
             value_label="orders",
             category_label="day placed",
+            counts=True,
         )
         counts = order_counts_by_status([status for status, _ in BACKLOG])
         context["backlog"] = [
@@ -220,6 +223,7 @@ def dashboard_context(*, user) -> dict:
             title="Returned units by reason, last 30 days",
             unit=("unit", "units"),
             value_label="units returned",
+            counts=True,
         )
     context["attention"] = _needs_attention(user=user, now=now)
     return context

@@ -9,6 +9,12 @@ timeline itself, so they cost no query of their own.
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import ngettext
+
+
+def _units(units: int) -> str:
+    return ngettext("%(count)d unit", "%(count)d units", units) % {"count": units}
+
 
 def routing_text(routing: Mapping[str, Any]) -> str:
     """Say in a few short sentences why the order ships from where it does."""
@@ -20,25 +26,25 @@ def routing_text(routing: Mapping[str, Any]) -> str:
     sentences = []
     if not chosen:
         sentences.append(
-            f"Nothing reserved: no location could ship the {units} unit(s) asked for"
+            f"Nothing reserved: no location could ship the {_units(units)} asked for"
             + (" in full." if options else ".")
         )
     elif len(chosen) == 1:
         code = chosen[0]
         if covers.get(code) == units:
             sentences.append(
-                f"Ships from {code}: it has all {units} unit(s) "
+                f"Ships from {code}: it has all {_units(units)} "
                 f"(priority {priority.get(code, '—')})."
             )
         else:
             sentences.append(
-                f"Ships from {code}: the most of the {units} unit(s) any location "
+                f"Ships from {code}: the most of the {_units(units)} any location "
                 f"has ({covers.get(code, 0)})."
             )
     else:
         sentences.append(
             f"Split across {', '.join(chosen)}: no single location has all "
-            f"{units} unit(s)."
+            f"{_units(units)}."
         )
     if routing.get("pin"):
         sentences.append(f"Pinned by a rule: {routing['pin']}.")

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from core.charts import horizontal_bars
+from core.charts import column_series, horizontal_bars
 from oms.dashboard import dashboard_context, dashboard_figures_refresh_now
 from oms.models import DashboardFigure
 from oms.roles import WAREHOUSE, roles_setup
@@ -289,3 +289,56 @@ def test_nice_ticks_are_round_and_reach_the_top():
     assert nice_ticks(1) == [0, 0.25, 0.5, 0.75, 1]
     assert nice_ticks(0) == [0, 1]
     assert nice_ticks(130)[-1] >= 130
+
+
+def test_count_ticks_are_whole_numbers():
+    from core.charts import nice_ticks
+
+    assert nice_ticks(1, whole=True) == [0, 1]
+    assert nice_ticks(3, whole=True) == [0, 1, 2, 3]
+    assert nice_ticks(7, whole=True) == [0, 2, 4, 6, 8]
+
+
+def test_todays_orders_chart_counts_in_whole_orders():
+    svg = horizontal_bars(
+        [("web", 1), ("phone", 2)], title="Today", value_label="orders", counts=True
+    )
+
+    ticks = re.findall(r'font-size="11" fill="#666">([0-9.]+)</text>', svg)
+    assert ticks == ["0", "1", "2"]
+
+
+def test_bar_chart_label_column_is_as_wide_as_its_widest_label():
+    from core.charts import text_width
+
+    label = "WHOLESALE MARKETPLACE"
+    svg = horizontal_bars([(label, 3)], title="T")
+
+    axis = re.search(r'<line x1="([0-9.]+)" y1="6" x2="\1"', svg)
+    assert axis is not None
+    # The label ends 6 px left of the axis and must start inside the chart.
+    assert float(axis.group(1)) - 6 - text_width(label) >= 0
+
+
+def test_column_chart_left_margin_fits_its_tick_labels():
+    from core.charts import text_width
+
+    svg = column_series(
+        [("1 Dec", 12000), ("2 Dec", 3)], title="T", value_label="orders", counts=True
+    )
+
+    ticks = re.findall(
+        r'<text x="([0-9.]+)" y="[0-9.]+" text-anchor="end" font-size="11" '
+        r'fill="#666">([0-9.]+)</text>',
+        svg,
+    )
+    assert ticks
+    for x, tick in ticks:
+        # Right-aligned at x: it starts past the rotated axis name (22 px).
+        assert float(x) - text_width(tick, 11) >= 22
+
+
+def test_count_ticks_skip_steps_of_two_and_a_half():
+    from core.charts import nice_ticks
+
+    assert nice_ticks(10, whole=True) == [0, 5, 10]

@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
+from django.utils.translation import ngettext
 
 from connections.models import (
     ChannelApiKey,
@@ -309,4 +310,9 @@ class ChannelApiKeyAdmin(admin.ModelAdmin):
             if api_key.revoked_at is None:
                 channel_api_key_revoke(api_key=api_key)
                 count += 1
-        self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )

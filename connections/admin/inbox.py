@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from connections.inbox.messages import failed_after_taken_q
 from connections.inbox.replay import inbound_replay
@@ -108,7 +109,13 @@ class InboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             queued += 1
         self.message_user(
             request,
-            f"{queued} message(s) queued to be processed again; their status shows "
-            "the outcome.",
+            ngettext(
+                "%(count)d message queued to be processed again; its status shows "
+                "the outcome.",
+                "%(count)d messages queued to be processed again; their status "
+                "shows the outcome.",
+                queued,
+            )
+            % {"count": queued},
             messages.SUCCESS,
         )

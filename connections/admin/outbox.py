@@ -6,6 +6,7 @@ to shop products."""
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import ngettext
 
 from connections.models import (
     ChannelListing,
@@ -92,8 +93,14 @@ class OutboundMessageAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.Model
         if replayed:
             self.message_user(
                 request,
-                f"{len(replayed)} message(s) queued to be sent again; their "
-                "attempts show below each message.",
+                ngettext(
+                    "%(count)d message queued to be sent again; its attempts show "
+                    "below it.",
+                    "%(count)d messages queued to be sent again; their attempts "
+                    "show below each message.",
+                    len(replayed),
+                )
+                % {"count": len(replayed)},
                 messages.SUCCESS,
             )
         for reason in skipped[:20]:

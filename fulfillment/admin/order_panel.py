@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import ngettext
 
 from core.admin_utils import ReadOnlyInline
 from core.exceptions import DomainError
@@ -145,7 +146,10 @@ def _tracking_summary_html(order_id: int) -> str:
         when = row.estimated_delivery.strftime("%a %d %b %Y")
         if row.late:
             return format_html(
-                '<strong class="oms-late">{} — {} day(s) late</strong>', when, days
+                '<strong class="oms-late">{} — {} {} late</strong>',
+                when,
+                days,
+                ngettext("day", "days", days),
             )
         return when
 
@@ -323,9 +327,10 @@ class FulfillmentOrderAdminMixin(PermissionsMixin):
         self.message_user(
             request,
             format_html(
-                '{} order(s) on pick list(s) {}. <a href="{}" data-print="wave">'
-                "Print {}</a>.",
+                '{} {} on {} {}. <a href="{}" data-print="wave">Print {}</a>.',
                 len(wave.orders),
+                ngettext("order", "orders", len(wave.orders)),
+                ngettext("pick list", "pick lists", len(wave.pick_lists)),
                 links,
                 pick_lists_print_url(wave.pick_lists),
                 "this pick list" if len(wave.pick_lists) == 1 else "these pick lists",

@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
 from core.admin_secrets import secret_hint
 from core.admin_utils import ReadOnlyAdminMixin
@@ -35,8 +36,15 @@ from fulfillment.models.postage import (
 from fulfillment.postage.buying import shipments_postage_buy_task
 from fulfillment.postage.labels import postage_label_note, shipping_labels_zpl
 from fulfillment.postage.rates import shipment_rates_fetch_task
-from fulfillment.postage.scan_forms import scan_forms_create_task
-from fulfillment.postage.voids import shipment_postage_void_task
+from fulfillment.postage.scan_forms import (
+    scan_form_labels_waiting,
+    scan_forms_create_task,
+    scan_forms_nothing_to_do,
+)
+from fulfillment.postage.voids import (
+    shipment_postage_void_task,
+    void_refused_on_scan_form,
+)
 from fulfillment.services.printing import document_print_record
 from inventory.models import Location
 
@@ -83,8 +91,65 @@ class CarrierAccountAdmin(admin.ModelAdmin):
         return secret_hint(obj.api_key if obj else "")
 
 
+def easypost_carrier_problem(carrier: Carrier | None) -> str:
+    """Say why postage cannot be bought through `carrier`, or "" when it can."""
+    if carrier is None:
+        return ""
+    account = CarrierAccount.objects.filter(carrier=carrier).first()
+    if account is None or account.kind != CarrierAccount.Kind.EASYPOST:
+        return (
+            f"{carrier.name} has no EasyPost account, so no postage can be bought "
+            "through it. Choose a carrier with one, or set one up under "
+            "Fulfilment › Carrier accounts (kind: Bought through EasyPost)."
+        )
+    if not account.api_key:
+        return (
+            f"{carrier.name}'s EasyPost account has no API key yet. Type the key "
+            "under Fulfilment › Carrier accounts first."
+        )
+    return ""
+
+
+class LocationPostageForm(forms.ModelForm):
+    class Meta:
+        model = LocationPostage
+        fields = [
+            "location",
+            "carrier",
+            "company",
+            "street1",
+            "street2",
+            "city",
+            "state",
+            "zip",
+            "phone",
+            "rate_choice",
+            "preferred_carriers",
+            "label_format",
+        ]
+
+    def clean_carrier(self):
+        carrier = self.cleaned_data.get("carrier")
+        if problem := easypost_carrier_problem(carrier):
+            raise forms.ValidationError(problem)
+        return carrier
+
+
+class ChannelPostageForm(forms.ModelForm):
+    class Meta:
+        model = ChannelPostage
+        fields = ["channel", "return_carrier"]
+
+    def clean_return_carrier(self):
+        carrier = self.cleaned_data.get("return_carrier")
+        if problem := easypost_carrier_problem(carrier):
+            raise forms.ValidationError(problem)
+        return carrier
+
+
 @admin.register(LocationPostage)
 class LocationPostageAdmin(admin.ModelAdmin):
+    form = LocationPostageForm
     list_display = [
         "location",
         "carrier",
@@ -104,6 +169,7 @@ class BoxAdmin(admin.ModelAdmin):
 
 @admin.register(ChannelPostage)
 class ChannelPostageAdmin(admin.ModelAdmin):
+    form = ChannelPostageForm
     list_display = ["channel", "return_carrier"]
     list_select_related = ["channel", "return_carrier"]
 
@@ -162,7 +228,15 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         defer_in_transaction(
             lambda: [shipment_rates_fetch_task.defer(shipment_id=pk) for pk in ids]
         )
-        self.message_user(request, f"Fetching rates for {len(ids)} shipment(s).")
+        self.message_user(
+            request,
+            ngettext(
+                "Fetching rates for %(count)d shipment.",
+                "Fetching rates for %(count)d shipments.",
+                len(ids),
+            )
+            % {"count": len(ids)},
+        )
 
     @admin.action(description="Buy labels (chosen rate)", permissions=["fulfil"])
     def buy_chosen(self, request, queryset):
@@ -170,17 +244,37 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         postage_buy_queue(request, choices)
         self.message_user(
             request,
-            f"Buying {len(choices)} label(s) in the background; each shipment ships "
-            "when its label is bought. Problems show in the error column.",
+            ngettext(
+                "Buying %(count)d label in the background",
+                "Buying %(count)d labels in the background",
+                len(choices),
+            )
+            % {"count": len(choices)}
+            + "; each shipment ships when its label is bought. Problems show in "
+            "the error column.",
         )
 
     @admin.action(description="Void labels (not handed over)", permissions=["fulfil"])
     def void_labels(self, request, queryset):
-        ids = list(
-            queryset.filter(status=ShipmentPostage.Status.BOUGHT).values_list(
-                "shipment_id", flat=True
-            )
+        bought = queryset.filter(status=ShipmentPostage.Status.BOUGHT)
+        on_forms = list(
+            bought.filter(scan_form__isnull=False)
+            .select_related("shipment", "scan_form__location", "scan_form__carrier")
+            .order_by("shipment__number")
         )
+        for postage in on_forms:
+            self.message_user(
+                request,
+                void_refused_on_scan_form(
+                    number=postage.shipment.number, form=postage.scan_form
+                ),
+                messages.ERROR,
+            )
+        ids = list(
+            bought.filter(scan_form__isnull=True).values_list("shipment_id", flat=True)
+        )
+        if not ids and on_forms:
+            return
         if not ids:
             self.message_user(
                 request, "None of these has a bought label to void.", messages.WARNING
@@ -195,7 +289,13 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         )
         self.message_user(
             request,
-            f"Voiding {len(ids)} label(s) in the background: each shipment goes "
+            ngettext(
+                "Voiding %(count)d label in the background",
+                "Voiding %(count)d labels in the background",
+                len(ids),
+            )
+            % {"count": len(ids)}
+            + ": each shipment goes "
             "back to packed when EasyPost takes the refund; a refusal shows in "
             "the error column and on the order's timeline.",
         )
@@ -232,8 +332,14 @@ class ShipmentPostageAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmi
             postage_buy_queue(request, choices)
             self.message_user(
                 request,
-                f"Buying {len(choices)} label(s) in the background; each shipment "
-                "ships when its label is bought (see Shipment postage).",
+                ngettext(
+                    "Buying %(count)d label in the background",
+                    "Buying %(count)d labels in the background",
+                    len(choices),
+                )
+                % {"count": len(choices)}
+                + "; each shipment ships when its label is bought (see Shipment "
+                "postage).",
             )
         return HttpResponseRedirect(reverse("admin:fulfillment_shipment_changelist"))
 
@@ -326,6 +432,17 @@ class ScanFormAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         form = EndOfDayForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
+            where = {
+                "location": data["location"],
+                "carrier": data["carrier"],
+                "day": data["day"],
+            }
+            if not scan_form_labels_waiting(**where):
+                # Said on the form, kept filled in: nothing is queued.
+                self.message_user(
+                    request, scan_forms_nothing_to_do(**where), messages.WARNING
+                )
+                return self._end_of_day_page(request, form)
             args = {
                 "location_id": data["location"].pk,
                 "carrier_id": data["carrier"].pk,
@@ -342,6 +459,9 @@ class ScanFormAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(
                 reverse("admin:fulfillment_scanform_changelist")
             )
+        return self._end_of_day_page(request, form)
+
+    def _end_of_day_page(self, request: HttpRequest, form) -> HttpResponse:
         context = self.admin_site.each_context(request) | {
             "opts": self.model._meta,
             "title": "End of day: scan forms",

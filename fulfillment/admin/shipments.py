@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from core.admin_choices import CachedRelatedFieldListFilter
 from core.admin_utils import LargeTableAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
@@ -390,7 +391,12 @@ class ShipmentAdmin(
             else:
                 self.message_user(
                     request,
-                    f"{len(report.recorded)} tracking event(s) recorded"
+                    ngettext(
+                        "%(count)d tracking event recorded",
+                        "%(count)d tracking events recorded",
+                        len(report.recorded),
+                    )
+                    % {"count": len(report.recorded)}
                     + (
                         f", {report.duplicates} already known and skipped."
                         if report.duplicates
@@ -434,8 +440,14 @@ class ShipmentAdmin(
         if skipped:
             self.message_user(
                 request,
-                f"{skipped} selected shipment(s) get no label: a label is printed "
-                "once the shipment is shipped with a carrier and tracking number.",
+                ngettext(
+                    "%(count)d selected shipment gets no label",
+                    "%(count)d selected shipments get no label",
+                    skipped,
+                )
+                % {"count": skipped}
+                + ": a label is printed once the shipment is shipped with a carrier "
+                "and tracking number.",
                 messages.WARNING,
             )
         if ids and zpl_preferred(ids):

@@ -85,6 +85,7 @@ class PickList(ProtectedStatusModel):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         PICKING = "picking", "Picking"
+        PICKED = "picked", "Picked"
         DONE = "done", "Done"
 
     number = models.CharField(max_length=20, unique=True, editable=False)
@@ -114,7 +115,17 @@ class PickList(ProtectedStatusModel):
     def start(self) -> None:
         """The sheet is printed and a picker walks the bins."""
 
-    @transition(field=status, source=[Status.OPEN, Status.PICKING], target=Status.DONE)
+    @transition(
+        field=status, source=[Status.OPEN, Status.PICKING], target=Status.PICKED
+    )
+    def confirm_picked(self) -> None:
+        """Every unit on the list is scanned picked or short and confirmed."""
+
+    @transition(
+        field=status,
+        source=[Status.OPEN, Status.PICKING, Status.PICKED],
+        target=Status.DONE,
+    )
     def finish(self) -> None:
         """Every shipment on the list is packed (or no longer needs picking)."""
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from core.tasks import app, defer_in_transaction
 from fulfillment.exceptions import FulfillmentError
@@ -338,7 +339,8 @@ def shipment_rates_fetch_task(shipment_id: int) -> str:
         postage = shipment_rates_fetch(shipment_id=shipment_id)
     except FulfillmentError as error:
         return str(error)
-    return f"{len(postage.rates)} rate(s)"
+    count = len(postage.rates)
+    return ngettext("%(count)d rate", "%(count)d rates", count) % {"count": count}
 
 
 def shipments_rates_fetch(

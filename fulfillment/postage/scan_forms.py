@@ -18,7 +18,9 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from core.exceptions import DomainError
 from core.files import file_delete, file_store
@@ -26,7 +28,7 @@ from core.tasks import app, defer_in_transaction
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.locks import lock_postages_for_scan_form, lock_scan_form
-from fulfillment.models import Carrier
+from fulfillment.models import Carrier, ShipmentStatus
 from fulfillment.models.postage import ScanForm, ShipmentPostage
 from fulfillment.postage import client
 from fulfillment.postage.rates import easypost_key
@@ -49,6 +51,33 @@ class FormPlan:
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
     start = timezone.make_aware(datetime.combine(day, time.min))
     return start, start + timedelta(days=1)
+
+
+def scan_form_labels_waiting(*, location: Location, carrier: Carrier, day: date) -> int:
+    """Count the labels a scan form for this day would take: bought at the
+    location through the carrier, shipped, on no form yet (or on one whose
+    creation timed out)."""
+    return (
+        ShipmentPostage.objects.filter(
+            carrier=carrier,
+            shipment__location=location,
+            status=ShipmentPostage.Status.BOUGHT,
+            shipment__status=ShipmentStatus.SHIPPED,
+            bought_at__range=_day_bounds(day),
+        )
+        .exclude(easypost_shipment_id="")
+        .filter(Q(scan_form__isnull=True) | Q(scan_form__status=UNKNOWN))
+        .count()
+    )
+
+
+def scan_forms_nothing_to_do(*, location: Location, carrier: Carrier, day: date) -> str:
+    """Say that no label of the day waits for a form."""
+    when = "today" if day == timezone.localdate() else f"on {day:%Y-%m-%d}"
+    return (
+        f"No labels bought {when} at {location.code} through {carrier.name} "
+        "wait for a form: nothing to put on a scan form."
+    )
 
 
 @transaction.atomic
@@ -103,8 +132,7 @@ def _form_plans(
         )
     if not plans:
         raise FulfillmentError(
-            f"No label bought through {carrier.name} at {location.code} on "
-            f"{day:%Y-%m-%d} is waiting for a scan form."
+            scan_forms_nothing_to_do(location=location, carrier=carrier, day=day)
         )
     return plans
 
@@ -232,4 +260,6 @@ def scan_form_files_fetch_due(timestamp: int = 0) -> str:
         except DomainError:
             continue
         fetched += 1
-    return f"{fetched} form(s) fetched"
+    return ngettext("%(count)d form fetched", "%(count)d forms fetched", fetched) % {
+        "count": fetched
+    }

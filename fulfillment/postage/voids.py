@@ -26,6 +26,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from core.exceptions import DomainError
 from core.tasks import app
@@ -35,7 +36,7 @@ from fulfillment.handover import shipment_unship_locked
 from fulfillment.label_warnings import label_warning_record, label_warning_text
 from fulfillment.locks import lock_postage, lock_postage_if_any, lock_shipment
 from fulfillment.models import Shipment, ShipmentStatus, TrackingEvent
-from fulfillment.models.postage import ShipmentPostage
+from fulfillment.models.postage import ScanForm, ShipmentPostage
 from fulfillment.postage import client
 from fulfillment.postage.client import claim_lease
 from fulfillment.postage.rates import easypost_key
@@ -43,12 +44,29 @@ from orders import events as order_events
 from orders.locks import lock_order
 
 
+def scan_form_text(form: ScanForm) -> str:
+    """Name an end-of-day scan form as its list shows it."""
+    carrier = form.label_carrier or form.carrier.name
+    return (
+        f"end-of-day scan form #{form.pk} ({form.location.code}, {carrier}, "
+        f"{form.day:%Y-%m-%d})"
+    )
+
+
+def void_refused_on_scan_form(*, number: str, form: ScanForm) -> str:
+    """Say that a label on a scan form cannot be voided, naming both."""
+    return (
+        f"Shipment {number} is on the {scan_form_text(form)}: the carrier takes "
+        "it with that form, so its label can no longer be voided."
+    )
+
+
 def handed_over(shipment: Shipment, postage: ShipmentPostage) -> str:
     """Say why the carrier has the shipment already, or "" when it has not."""
     if shipment.status not in (ShipmentStatus.SHIPPED, ShipmentStatus.PACKED):
         return f"it is {shipment.get_status_display().lower()}"
     if postage.scan_form_id:
-        return "it is on an end-of-day scan form"
+        return f"it is on the {scan_form_text(postage.scan_form)}"
     if TrackingEvent.objects.filter(shipment_id=shipment.pk).exists():
         return "the carrier has scanned it"
     return ""
@@ -324,6 +342,16 @@ def postage_refunds_refresh(*, limit: int = 200) -> tuple[int, list[str]]:
 def postage_refunds_refresh_task(timestamp: int = 0) -> str:
     """Scheduled: follow the refunds of voided labels."""
     changed, problems = postage_refunds_refresh()
-    return f"{changed} refund(s) decided" + (
-        f"; {len(problems)} problem(s): " + " ".join(problems[:5]) if problems else ""
+    decided = ngettext(
+        "%(count)d refund decided", "%(count)d refunds decided", changed
+    ) % {"count": changed}
+    if not problems:
+        return decided
+    return (
+        decided
+        + "; "
+        + ngettext("%(count)d problem", "%(count)d problems", len(problems))
+        % {"count": len(problems)}
+        + ": "
+        + " ".join(problems[:5])
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from django.db import transaction
+from django.utils.translation import ngettext
 from django_fsm import can_proceed
 
 from core.exceptions import DomainError
@@ -116,7 +117,8 @@ def shipment_pack_locked(
     order_events.order_event_fulfillment(
         order=order,
         actor=actor,
-        message=f"Shipment {shipment.number} packed: {packages} parcel(s), "
+        message=f"Shipment {shipment.number} packed: {packages} "
+        f"{ngettext('parcel', 'parcels', packages)}, "
         f"{shipment.weight_kg} kg.",
         data={"shipment": shipment.number, "packages": packages, "weight_g": weight_g},
     )

@@ -18,6 +18,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import ngettext
+from django_fsm import can_proceed
 
 from core.users import Actor, acting_user
 from fulfillment.exceptions import FulfillmentError
@@ -429,9 +431,12 @@ def pick_confirm_finish(*, pick_list_id: int, actor: Actor) -> ConfirmOutcome:
         units = sum(_left(line) for line in open_lines)
         first = open_lines[0]
         raise FulfillmentError(
-            f"Pick list {pick_list.number}: {units} unit(s) on {len(open_lines)} "
-            f"line(s) are neither picked nor short (first: {first.order_line.sku} "
-            f"in bin {first.pick_bin or '(none)'}). Pick them, or mark them short."
+            f"Pick list {pick_list.number}: {units} "
+            f"{ngettext('unit', 'units', units)} on {len(open_lines)} "
+            f"{ngettext('line', 'lines', len(open_lines))} "
+            f"{ngettext('is', 'are', units)} neither picked nor short "
+            f"(first: {first.order_line.sku} in bin {first.pick_bin or '(none)'}). "
+            "Pick them, or mark them short."
         )
     by_shipment: dict[int, list[ShipmentLine]] = {}
     for line in lines:
@@ -472,6 +477,9 @@ def pick_confirm_finish(*, pick_list_id: int, actor: Actor) -> ConfirmOutcome:
             else ""
         ),
     )
+    if can_proceed(pick_list.confirm_picked):
+        pick_list.confirm_picked()
+        pick_list.save(update_fields=["status", "updated_at"])
     message = f"Pick list {pick_list.number} confirmed."
     if remainders:
         message += (

@@ -12,6 +12,7 @@ from datetime import date
 from functools import partial
 
 from django.db import transaction
+from django.utils.translation import ngettext
 
 from core.users import Actor
 from fulfillment.exceptions import (
@@ -246,10 +247,18 @@ def order_ship_shipments(
     tracking_numbers = list(tracking_numbers)
     if carrier is not None and len(tracking_numbers) != len(shipments):
         raise FulfillmentError(
-            f"Order {order.number} has {len(shipments)} packed shipment(s) ("
-            + ", ".join(s.number for s in shipments)
-            + f"): give {len(shipments)} tracking number(s), one per shipment in "
-            "this order."
+            ngettext(
+                "Order %(order)s has %(count)d packed shipment (%(numbers)s): "
+                "give %(count)d tracking number for it.",
+                "Order %(order)s has %(count)d packed shipments (%(numbers)s): "
+                "give %(count)d tracking numbers, one per shipment in this order.",
+                len(shipments),
+            )
+            % {
+                "order": order.number,
+                "count": len(shipments),
+                "numbers": ", ".join(s.number for s in shipments),
+            }
         )
     if carrier is None:
         tracking_numbers = [""] * len(shipments)

@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
+from django.utils.translation import ngettext
 
 from core.exceptions import DomainError
 from core.steps import Step, StepAdminMixin
@@ -173,7 +174,12 @@ class CustomerRequestAdmin(StepAdminMixin, admin.ModelAdmin):
         if handled:
             self.message_user(
                 request,
-                f"{handled} request(s) marked {Status(status).label.lower()}.",
+                ngettext(
+                    "%(count)d request marked %(status)s.",
+                    "%(count)d requests marked %(status)s.",
+                    handled,
+                )
+                % {"count": handled, "status": Status(status).label.lower()},
                 messages.SUCCESS,
             )
         for problem in refused:

@@ -135,6 +135,10 @@ class RuleAdmin(FormLimitsMixin, admin.ModelAdmin):
             '<a href="{}">Try on the last {} days</a>', url, PREVIEW_DAYS
         )
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = (extra_context or {}) | {"try_days": PREVIEW_DAYS}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
@@ -169,6 +173,7 @@ class RuleAdmin(FormLimitsMixin, admin.ModelAdmin):
             "preview": preview,
             "days": PREVIEW_DAYS,
             "limit": PREVIEW_LIMIT,
+            "intake": rule.trigger == Rule.Trigger.INTAKE,
         }
         return TemplateResponse(request, "admin/orders/rule/try.html", context)
 

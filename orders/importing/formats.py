@@ -7,6 +7,8 @@ which are required.
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import ngettext
+
 from orders.importing.reader import ImportFileError
 
 ORDER_FIELDS = (
@@ -221,9 +223,14 @@ def detect_format(header: list[str], requested: str = "auto") -> Format:
     ]
     if missing:
         raise ImportFileError(
-            f"The {chosen.label} file is missing required column(s): "
-            + ", ".join(missing)
-            + ". Add them to the header row."
+            ngettext(
+                "The %(format)s file is missing a required column: %(columns)s. "
+                "Add it to the header row.",
+                "The %(format)s file is missing required columns: %(columns)s. "
+                "Add them to the header row.",
+                len(missing),
+            )
+            % {"format": chosen.label, "columns": ", ".join(missing)}
         )
     return chosen
 

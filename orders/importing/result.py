@@ -34,8 +34,11 @@ class ImportResult:
     dry_run: bool = False
     order_ids: list[int] = field(default_factory=list)
     preview: list[dict] = field(default_factory=list)
-    # With `settle`: how many new orders ended fully allocated.
+    # With `settle`: how many new orders ended fully allocated, on hold (an
+    # address check, their total or payment, an intake rule) and backordered.
     allocated: int | None = None
+    held: int | None = None
+    backordered: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -98,4 +101,7 @@ class ImportResult:
             "dry_run": self.dry_run,
             "summary": self.summary(),
             "preview": self.preview,
+            "allocated": self.allocated,
+            "held": self.held,
+            "backordered": self.backordered,
         }

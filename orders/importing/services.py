@@ -300,7 +300,7 @@ def _chunks_write(
     # for the timeline rather than refused.
     source = printable(filename) or f"{fmt.label} file"
     written_lines = 0
-    allocated = 0
+    settled: Counter[str] = Counter()
     for number, orders in enumerate(chunks, start=1):
         try:
             with transaction.atomic():
@@ -309,10 +309,7 @@ def _chunks_write(
                 order_ids, statuses = orders_write(
                     orders=orders, actor=actor, source=source, settle=settle
                 )
-                if statuses is not None:
-                    allocated += Counter(statuses.values()).get(
-                        OrderStatus.ALLOCATED, 0
-                    )
+                chunk_settled = Counter(statuses.values()) if statuses else Counter()
                 # The channels hear `order.created` as from the API, in bulk.
                 hook_emit(
                     ORDER_EVENT, event="order.created", order_ids=order_ids, reason=""
@@ -342,7 +339,10 @@ def _chunks_write(
             ) from error
         result.order_ids.extend(order_ids)
         if statuses is not None:
-            result.allocated = allocated
+            settled += chunk_settled
+            result.allocated = settled[OrderStatus.ALLOCATED]
+            result.held = settled[OrderStatus.ON_HOLD]
+            result.backordered = settled[OrderStatus.BACKORDERED]
         result.written = True
         del orders
         if collect:

@@ -233,7 +233,8 @@ def _settle_unwritten(
     """Allocate the new orders still pending after the intake rules (held
     ones are left alone), priority first, then oldest, writing every order
     once, with the status it ends in, and queue their "order received"
-    e-mails. Returns the allocated orders' statuses.
+    e-mails. Returns every new order's status: as allocated, or as written
+    (held at intake, nothing to ship).
 
     Lock order (see `orders_allocate_unwritten`): the plan is made against
     the stock levels as read; the orders (with the planned statuses), their
@@ -286,9 +287,10 @@ def _settle_unwritten(
         actor=actor,
         write_orders=write_orders,
     )
-    return orders_allocate_unwritten_done(
+    allocated = orders_allocate_unwritten_done(
         statuses=statuses, reserved_at=reserved_at, actor=actor
     )
+    return {row["id"]: row["status"] for row in order_rows} | allocated
 
 
 def _rules_intake(

@@ -3,7 +3,8 @@
 `rule_preview` runs one rule alone (as if it were first) over the orders
 placed in the last 30 days and says which it would match and what it would
 do to each, and on which it would fail and why: a failing rule is shown,
-never a crash.
+never a crash. An intake rule judges each order as it came in (pending, or
+held for what its intake found), not as it is today.
 """
 
 from collections import Counter
@@ -13,10 +14,17 @@ from datetime import timedelta
 from django.db import DatabaseError
 from django.utils import timezone
 
-from core.lookups import any_of
-from orders.models import Order, OrderStatus, Rule, RuleAction
+from core.lookups import any_of, lookup_chunks
+from orders.models import (
+    HoldReason,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Rule,
+    RuleAction,
+)
 from orders.rules.engine import Applied, describe, evaluate
-from orders.rules.load import facts_load, failure_text, rules_load
+from orders.rules.load import Facts, facts_load, failure_text, rules_load
 
 # Orders a preview looks at, newest first: enough for a month of a busy shop,
 # bounded so the page answers in well under a second.
@@ -71,6 +79,8 @@ def rule_preview(*, rule: Rule, shown: int = 100) -> Preview:
         return Preview(looked_at=len(ids), matched=0, rows=[], limited=limited)
     try:
         facts = facts_load(order_ids=ids, rules=loaded)
+        if rule.trigger == Rule.Trigger.INTAKE:
+            facts_as_at_intake(facts)
         applied = evaluate(rules=loaded, facts=facts)
     except DatabaseError:
         raise  # the transaction cannot go on: the page's error
@@ -108,6 +118,33 @@ def rule_preview(*, rule: Rule, shown: int = 100) -> Preview:
         failed=len(applied) - len(matched),
         failures=_failures(applied, info),
     )
+
+
+# The holds an order can arrive with, before any rule runs (`orders.intake`).
+INTAKE_HOLDS = (HoldReason.TOTALS_DIFFER, HoldReason.ADDRESS_CHECK, HoldReason.PAYMENT)
+
+
+def facts_as_at_intake(facts: list[Facts]) -> None:
+    """Set each order's status back to what it was when it came in, as an
+    intake rule saw it: pending, or on hold for what its intake found (its
+    first hold taken while pending, for an intake reason, on its timeline)."""
+    held: dict[int, str] = {}
+    for chunk in lookup_chunks([fact.pk for fact in facts]):
+        events = (
+            OrderEvent.objects.filter(
+                order_id__in=chunk,
+                kind=OrderEvent.Kind.HELD,
+                data__from=OrderStatus.PENDING,
+                data__reason__in=INTAKE_HOLDS,
+            )
+            .order_by("order_id", "created_at", "pk")
+            .values_list("order_id", "data__reason")
+        )
+        for order_id, reason in events:
+            held.setdefault(order_id, reason)
+    for fact in facts:
+        fact.status = OrderStatus.ON_HOLD if fact.pk in held else OrderStatus.PENDING
+        fact.hold_reason = held.get(fact.pk, "")
 
 
 def _failures(applied: list[Applied], info) -> list[PreviewFailure]:

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Case, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from core.history import history_context
 from core.lookups import any_of, ids_in, lookup_chunks
@@ -282,8 +283,16 @@ def order_statuses_move(moves: dict[tuple[str, str], list[int]]) -> list[int]:
     for (source, target), pks in moves.items():
         if not TRANSITIONS[target]._django_fsm.has_transition(source):
             raise OrderStateError(
-                f"{len(pks)} order(s) are {OrderStatus(source).label} and cannot become "
-                f"{OrderStatus(target).label}."
+                ngettext(
+                    "%(count)d order is %(source)s and cannot become %(target)s.",
+                    "%(count)d orders are %(source)s and cannot become %(target)s.",
+                    len(pks),
+                )
+                % {
+                    "count": len(pks),
+                    "source": OrderStatus(source).label,
+                    "target": OrderStatus(target).label,
+                }
             )
     changed = [pk for pks in moves.values() for pk in pks]
     if not changed:

@@ -8,6 +8,7 @@ which calls these services to move the order along.
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import ngettext
 from django_fsm import can_proceed
 
 from core.history import history_context
@@ -208,7 +209,12 @@ def order_shipment_record(
     events.order_event_shipped(
         order=order,
         actor=actor,
-        message=f"Shipment {reference} shipped {units} unit(s)"
+        message=ngettext(
+            "Shipment %(reference)s shipped %(count)d unit",
+            "Shipment %(reference)s shipped %(count)d units",
+            units,
+        )
+        % {"reference": reference, "count": units}
         + ("." if everything else "; the rest follows in another shipment."),
     )
     if order.status != previous:
@@ -260,8 +266,14 @@ def order_shipment_reverse(
     events.order_event_shipped(
         order=order,
         actor=actor,
-        message=f"Shipment {reference} did not leave: "
-        f"{sum(unshipped.values())} unit(s) are back on the shelf, reserved.",
+        message=ngettext(
+            "Shipment %(reference)s did not leave: %(count)d unit is back on the "
+            "shelf, reserved.",
+            "Shipment %(reference)s did not leave: %(count)d units are back on the "
+            "shelf, reserved.",
+            sum(unshipped.values()),
+        )
+        % {"reference": reference, "count": sum(unshipped.values())},
     )
     if order.status != previous:
         events.order_event_status(

@@ -3,6 +3,7 @@ bought and mailed by the returns app): their status, and *Buy again* for a
 purchase EasyPost refused."""
 
 from django.contrib import admin, messages
+from django.utils.translation import ngettext
 
 from core.admin_utils import ReadOnlyAdminMixin
 from core.exceptions import DomainError
@@ -46,7 +47,13 @@ class ReturnLabelAdmin(PermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         if done:
             self.message_user(
                 request,
-                f"Buying {done} return label(s) again in the background; the "
+                ngettext(
+                    "Buying %(count)d return label again in the background",
+                    "Buying %(count)d return labels again in the background",
+                    done,
+                )
+                % {"count": done}
+                + "; the "
                 "customer gets the instructions when the label is bought.",
             )
         for problem in refused:

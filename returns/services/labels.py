@@ -13,6 +13,7 @@ from there; the scheduled sweep retries purchases whose outcome is unknown.
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils.translation import ngettext
 
 from core.exceptions import DomainError
 from core.tasks import app, defer_in_transaction
@@ -165,7 +166,9 @@ def return_labels_buy_due(timestamp: int = 0) -> str:
         except DomainError:
             continue
         done += 1
-    return f"{done} return label(s) tried"
+    return ngettext(
+        "%(count)d return label tried", "%(count)d return labels tried", done
+    ) % {"count": done}
 
 
 def return_label_print_record(*, return_request: ReturnRequest, actor: Actor) -> None:

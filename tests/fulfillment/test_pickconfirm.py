@@ -10,6 +10,7 @@ import pytest
 from fulfillment.exceptions import FulfillmentError
 from fulfillment.models import PickList, PickScan, Shipment, ShipmentStatus
 from fulfillment.services import pickconfirm as confirm
+from fulfillment.services import picking
 from inventory.models import StockLevel
 from tests import factories
 
@@ -119,7 +120,7 @@ def test_finish_refused_while_units_are_neither_picked_nor_short(pick_list, user
     scan(pick_list, user, "A-01")
     scan(pick_list, user, "TEE-1")
 
-    with pytest.raises(FulfillmentError, match="5 unit\\(s\\) on 2 line"):
+    with pytest.raises(FulfillmentError, match="5 units on 2 lines"):
         confirm.pick_confirm_finish(pick_list_id=pick_list.pk, actor=user)
     assert not PickScan.objects.filter(kind=PickScan.Kind.CONFIRM).exists()
 
@@ -348,3 +349,28 @@ def test_refused_to_customer_service(client, pick_list):
 
     assert call(client, pick_list, "scan", {"code": "A-01"}).status_code == 403
     assert PickList.objects.count() == 1
+
+
+def test_confirmed_pick_list_reads_picked_in_its_list(client, picker, pick_list, user):
+    for code in ("A-01", "TEE-1", "A-02", "2*TEE-2", "B-01", "3*TEE-3"):
+        assert scan(pick_list, user, code).accepted, code
+    client.force_login(picker)
+
+    confirm.pick_confirm_finish(pick_list_id=pick_list.pk, actor=user)
+
+    pick_list.refresh_from_db()
+    assert pick_list.status == PickList.Status.PICKED
+    page = client.get("/admin/fulfillment/picklist/").content.decode()
+    assert '<span class="oms-status oms-status-picked">Picked</span>' in page
+
+
+def test_picked_list_is_done_once_its_shipments_are_packed(pick_list, user):
+    for code in ("A-01", "TEE-1", "A-02", "2*TEE-2", "B-01", "3*TEE-3"):
+        scan(pick_list, user, code)
+    confirm.pick_confirm_finish(pick_list_id=pick_list.pk, actor=user)
+    Shipment.objects.filter(pick_list=pick_list).update(status=ShipmentStatus.PACKED)
+
+    picking.pick_list_refresh(pick_list_id=pick_list.pk)
+
+    pick_list.refresh_from_db()
+    assert pick_list.status == PickList.Status.DONE

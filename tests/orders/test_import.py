@@ -250,7 +250,7 @@ FILE_ERRORS = [
     (
         "missing-columns",
         b"order_ref,sku,quantity\nA-1,TSH-BLK-M,1\n",
-        "missing required column(s): customer_email, ship_address1, ship_city",
+        "missing required columns: customer_email, ship_address1, ship_city",
     ),
     ("unknown-header", b"foo,bar\n1,2\n", "The header row matches no known format"),
 ]

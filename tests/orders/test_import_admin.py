@@ -191,3 +191,32 @@ def test_xlsx_export_is_a_workbook(admin_client, place_order, product):
     )
     assert response.status_code == 200
     assert response.content[:2] == b"PK"
+
+
+@pytest.mark.django_db
+def test_address_check_hold_is_named_and_its_row_listed(manager_client, catalogue):  # noqa: F811
+    data = csv_bytes(
+        [
+            row(ref="A-1"),
+            row(ref="A-2", ship_country="DE", ship_region="", ship_postcode="1011"),
+        ]
+    )
+    response = upload(manager_client, data)
+    job = ImportJob.objects.get()
+
+    preview = manager_client.get(response.url).content.decode()
+
+    assert "Would be imported on hold" in preview
+    assert (
+        "Row 3, order A-2: on hold “Address check” — &#x27;1011&#x27; is not a "
+        "postcode in Germany" in preview
+    )
+
+    manager_client.post(reverse("admin:orders_import_confirm", args=[job.pk]))
+    done = manager_client.get(
+        reverse("admin:orders_import_job", args=[job.pk])
+    ).content.decode()
+
+    assert "Row 3, order A-2: on hold “Address check”" in done
+    assert "0 allocated, 1 on hold, 1 waiting for stock (backordered)." in done
+    assert "the rest wait for stock" not in done

@@ -47,7 +47,7 @@ def test_single_allocation_records_candidates_priority_and_country(
     assert routing["no_ship"] == ["LON"]
     assert "pin" not in routing and "excluded" not in routing
     text = routing_text(routing)
-    assert text.startswith("Ships from FAR: it has all 3 unit(s) (priority 20).")
+    assert text.startswith("Ships from FAR: it has all 3 units (priority 20).")
     assert "NEAR 1/3 (priority 10)" in text
     assert "Not shipping to this country: LON." in text
 
@@ -116,7 +116,7 @@ def test_order_page_shows_the_routing_block(shelves, place_order, admin_client):
     assert page.status_code == 200
     html = page.content.decode()
     assert 'class="oms-routing"' in html
-    assert "Ships from FAR: it has all 2 unit(s) (priority 20)." in html
+    assert "Ships from FAR: it has all 2 units (priority 20)." in html
 
 
 def test_routing_text_of_a_partial_single_location():
@@ -124,6 +124,6 @@ def test_routing_text_of_a_partial_single_location():
         {"units": 4, "options": [["A", 5, 3]], "from": ["A"], "pin": "A"}
     )
     assert text == (
-        "Ships from A: the most of the 4 unit(s) any location has (3). "
+        "Ships from A: the most of the 4 units any location has (3). "
         "Pinned by a rule: A."
     )

@@ -2,6 +2,7 @@
 OMS_FIELD_ENCRYPTION_KEYS (the key rotation of docs/operations.md)."""
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import ngettext
 
 from core.encryption import secrets_reencrypt
 
@@ -18,4 +19,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, batch_size: int, **options):
         count = secrets_reencrypt(batch_size=batch_size)
-        self.stdout.write(f"{count} secret(s) encrypted with the first key.")
+        self.stdout.write(
+            ngettext(
+                "%(count)d secret encrypted with the first key.",
+                "%(count)d secrets encrypted with the first key.",
+                count,
+            )
+            % {"count": count}
+        )

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils.translation import ngettext
 
 from core.exceptions import DomainError
 from core.tasks import app, defer_in_transaction
@@ -127,8 +128,14 @@ def packstation_pack(
     if not state["complete"]:
         missing = state["units_expected"] - state["units_scanned"]
         raise FulfillmentError(
-            f"Shipment {shipment.number}: {missing} unit(s) are not scanned yet. "
-            "Scan them, or press Item missing to ship short."
+            ngettext(
+                "Shipment %(shipment)s: %(count)d unit is not scanned yet. "
+                "Scan it, or press Item missing to ship short.",
+                "Shipment %(shipment)s: %(count)d units are not scanned yet. "
+                "Scan them, or press Item missing to ship short.",
+                missing,
+            )
+            % {"shipment": shipment.number, "count": missing}
         )
     _not_an_item(shipment, "weight", weight, lines)
     _not_an_item(shipment, "parcels", packages, lines)
@@ -187,7 +194,7 @@ def packstation_pack(
         station=station,
         code=shipment.number,
         quantity=state["units_scanned"],
-        reason=f"{packages} parcel(s), {weight_g} g"
+        reason=f"{packages} {ngettext('parcel', 'parcels', packages)}, {weight_g} g"
         + (f", box {box.name}" if box else ""),
     )
     claim.delete()

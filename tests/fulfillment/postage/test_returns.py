@@ -89,7 +89,7 @@ def test_refused_purchase_is_visible_and_bought_again(
         order=rma.order, message__contains="could not be bought"
     ).exists()
     # The sweep leaves a failed one to a person.
-    assert return_labels_buy_due() == "0 return label(s) tried"
+    assert return_labels_buy_due() == "0 return labels tried"
     easypost.buy_error = None
     with django_capture_on_commit_callbacks(execute=True):
         return_label_buy_again(label=label, actor=user)
@@ -111,7 +111,7 @@ def test_timeout_then_sweep_never_buys_twice(
     assert label.easypost_shipment_id and "did not answer" in label.error
     easypost.buy_delay = 0
     with django_capture_on_commit_callbacks(execute=True):
-        assert return_labels_buy_due() == "1 return label(s) tried"
+        assert return_labels_buy_due() == "1 return label tried"
     label.refresh_from_db()
     assert label.status == ReturnLabel.Status.BOUGHT
     assert easypost.buys == {label.easypost_shipment_id: 1}

@@ -62,10 +62,12 @@ def test_scan_form_for_the_days_labels_recorded_and_printable(
         SP.objects.values_list("easypost_shipment_id", flat=True)
     )
     # On the form, the parcels are handed over: no void.
-    with pytest.raises(FulfillmentError, match="scan form"):
+    with pytest.raises(
+        FulfillmentError, match=f"on the end-of-day scan form #{form.pk}"
+    ):
         shipment_postage_void(shipment=shipments[0], actor=user)
     # Nothing left for a second form.
-    with pytest.raises(FulfillmentError, match="waiting for a scan form"):
+    with pytest.raises(FulfillmentError, match="wait for a form"):
         scan_forms_create(
             location=postage_location, carrier=easypost_carrier, actor=user
         )
@@ -136,5 +138,5 @@ def test_form_pdf_fetched_by_the_sweep_when_its_task_was_lost(
         location=postage_location, carrier=easypost_carrier, actor=user
     )
     assert not ScanForm.objects.get(pk=form.pk).form_file
-    assert scan_form_files_fetch_due() == "1 form(s) fetched"
+    assert scan_form_files_fetch_due() == "1 form fetched"
     assert stored_bytes(ScanForm.objects.get(pk=form.pk).form_file).startswith(b"%PDF")

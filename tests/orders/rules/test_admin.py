@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 
-from orders.models import Order, OrderEvent, OrderTag, Rule
+from orders.models import HoldReason, Order, OrderEvent, OrderStatus, OrderTag, Rule
 from orders.rules.preview import rule_preview
 from tests import factories
 from tests.orders.rules.support import rule
@@ -179,3 +179,79 @@ def test_only_managers_write_rules(client, role, allowed):
 
     assert response.status_code == (302 if allowed else 403)
     assert Rule.objects.exists() == allowed
+
+
+def test_rule_page_has_a_try_button(admin_client):
+    tried = rule("Big", [("total", "gte", "250")], [("add_tag", "big")])
+
+    page = admin_client.get(
+        reverse("admin:orders_rule_change", args=[tried.pk])
+    ).content.decode()
+
+    try_url = reverse("admin:orders_rule_try", args=[tried.pk])
+    assert f'href="{try_url}" id="rule-try"' in page
+    assert "Try on the last 30 days" in page
+
+
+def test_try_writes_dates_as_the_admin_does(admin_client):
+    placed = timezone.now().replace(second=0, microsecond=0) - timedelta(days=1)
+    order = factories.OrderFactory(total="300.00", placed_at=placed)
+    tried = rule("Big", [("total", "gte", "250")], [("add_tag", "big")])
+
+    page = admin_client.get(
+        reverse("admin:orders_rule_try", args=[tried.pk])
+    ).content.decode()
+
+    shown = formats.date_format(timezone.localtime(placed), "DATETIME_FORMAT")
+    assert shown == f"{timezone.localtime(placed):%-d %b %Y %H:%M}"
+    assert f"<td>{shown}</td>" in page and order.number in page
+
+
+def test_intake_rule_judges_orders_as_they_came_in(admin_client):
+    now = timezone.now()
+    shipped = factories.OrderFactory(
+        total="300.00", placed_at=now, status=OrderStatus.SHIPPED
+    )
+    checked = factories.OrderFactory(
+        total="300.00", placed_at=now, status=OrderStatus.ALLOCATED
+    )
+    OrderEvent.objects.create(
+        order=checked,
+        kind=OrderEvent.Kind.HELD,
+        message="Put on hold: Address check.",
+        data={"reason": HoldReason.ADDRESS_CHECK, "from": OrderStatus.PENDING},
+    )
+    held = rule("Big", [("total", "gte", "250")], [("hold", "fraud_review", "")])
+    failed_address = rule(
+        "Address", [("address_failed", "yes", "")], [("add_tag", "addr")]
+    )
+
+    preview = rule_preview(rule=held)
+    address_preview = rule_preview(rule=failed_address)
+    page = admin_client.get(
+        reverse("admin:orders_rule_try", args=[held.pk])
+    ).content.decode()
+
+    rows = {row.number: row for row in preview.rows}
+    assert rows[shipped.number].status == "Pending"
+    assert rows[shipped.number].would.startswith("Held (Fraud review)")
+    assert "already on hold: Address check" in rows[checked.number].would
+    assert [row.number for row in address_preview.rows] == [checked.number]
+    assert "Status at intake" in page
+
+
+def test_allocation_rule_judges_orders_as_they_are(admin_client):
+    shipped = factories.OrderFactory(
+        total="300.00", placed_at=timezone.now(), status=OrderStatus.SHIPPED
+    )
+    held = rule(
+        "Big",
+        [("total", "gte", "250")],
+        [("hold", "fraud_review", "")],
+        trigger=Rule.Trigger.ALLOCATED,
+    )
+
+    [row] = rule_preview(rule=held).rows
+
+    assert row.number == shipped.number and row.status == "Shipped"
+    assert row.would.startswith("Not held (Shipped orders cannot be held)")
