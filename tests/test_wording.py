@@ -16,9 +16,6 @@ ALLOWED = {
     ("fulfillment/models/shipments.py", "http(s) address"),  # a URL scheme
     ("fulfillment/services/waves.py", "Pick wave %s: %d order(s)"),  # log only
     ("orders/rules/failures.py", "failed on %d order(s)"),  # log only
-    # The outbox's e-mail delivery (connections/outbox/) is owned by its own
-    # issue; its timeline line is to be reworded there.
-    ("connections/outbox/email.py", "attempt(s)"),
 }
 
 

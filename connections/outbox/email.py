@@ -47,6 +47,7 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from connections import sql
 from connections.models import OutboundAttempt, OutboundMessage
@@ -224,7 +225,11 @@ def _finish_failed(
                     events.order_event_email_row(
                         order_id=email.order_id,
                         message=f"E-mail “{email.subject or email.kind}” to "
-                        f"{email.to} failed after {attempts} attempt(s): {error}",
+                        + ngettext(
+                            "{to} failed after {n} attempt: {error}",
+                            "{to} failed after {n} attempts: {error}",
+                            attempts,
+                        ).format(to=email.to, n=attempts, error=error),
                         data={"email": email.pk, "kind": email.kind, "failed": True},
                     )
                 ]

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from core.sequences import parse_number
 from core.users import Actor, acting_user
@@ -375,8 +376,13 @@ def packstation_short_undo(
     order_events.order_event_fulfillment(
         order=shipment.order,
         actor=actor,
-        message=f"Ship-short of shipment {shipment.number} undone: its {units} "
-        f"missing unit(s) are back in it, and shipment {number} is removed.",
+        message=ngettext(
+            "Ship-short of shipment {shipment} undone: its {units} missing unit "
+            "is back in it, and shipment {removed} is removed.",
+            "Ship-short of shipment {shipment} undone: its {units} missing units "
+            "are back in it, and shipment {removed} is removed.",
+            units,
+        ).format(shipment=shipment.number, units=units, removed=number),
         data={"shipment": shipment.number, "removed": number},
     )
     pack_scan_record(
@@ -386,7 +392,11 @@ def packstation_short_undo(
         station=station,
         code=number,
         quantity=units,
-        reason=f"{units} unit(s) back from shipment {number}.",
+        reason=ngettext(
+            "{units} unit back from shipment {removed}.",
+            "{units} units back from shipment {removed}.",
+            units,
+        ).format(units=units, removed=number),
     )
     state = pack_state(shipment=shipment)
     state["short"] = ""

@@ -14,7 +14,7 @@ def confirmed_lists_picked(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("fulfillment", "0021_secrets_encrypted"),
+        ("fulfillment", "0022_packscan_unshort"),
     ]
 
     operations = [
