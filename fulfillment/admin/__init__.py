@@ -18,6 +18,7 @@ from fulfillment.admin import (  # noqa: F401 - registers them
     packstation,
     pick_lists,
     postage,
+    postage_settings,
     printing,
     shipments,
     waves,

@@ -7,7 +7,7 @@ as messages.
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -17,7 +17,6 @@ from core.admin_utils import ReadOnlyAdminMixin, ReadOnlyInline
 from core.exceptions import DomainError
 from core.history_admin import FieldHistoryAdmin
 from core.responses import pdf_response
-from core.sequences import parse_number
 from core.steps import Step, StepAdminMixin
 from orders.models import Order
 from returns import documents, forms
@@ -34,6 +33,7 @@ from returns.admin.pages import (
 )
 from returns.admin.refunds import refund_from_form
 from returns.admin.report import ReturnsReportAdminMixin
+from returns.admin.search import ReturnNumberSearchMixin
 from returns.exceptions import ReturnChangedError
 from returns.models import Refund, ReturnLine, ReturnRequest, ReturnStatus
 from returns.services.labels import return_label_print_record
@@ -248,6 +248,7 @@ class ReturnUnitsMixin:
 
 @admin.register(ReturnRequest)
 class ReturnRequestAdmin(
+    ReturnNumberSearchMixin,
     StepAdminMixin,
     ReturnsReportAdminMixin,
     ReturnUnitsMixin,
@@ -278,24 +279,6 @@ class ReturnRequestAdmin(
     )
     date_hierarchy = "created_at"
     inlines = [ReturnLineInline, RefundOfReturnInline]
-
-    def get_search_results(self, request, queryset, search_term):
-        """A document number, typed with or without its zeros or dash, finds
-        its return exactly (an order's, a refund's); other words as before."""
-        found, duplicates = super().get_search_results(request, queryset, search_term)
-        numbers = {
-            "number": parse_number("RMA", search_term),
-            "order__number": parse_number("SO", search_term),
-            "refunds__number": parse_number("RF", search_term),
-        }
-        exact = Q()
-        for field, number in numbers.items():
-            if number:
-                exact |= Q(**{field: number})
-        if not exact:
-            return found, duplicates
-        # A refund lookup joins: at most one row per refund, so distinct.
-        return (found | queryset.filter(exact)).distinct(), True
 
     actions = ["approve_returns"]
     change_form_template = "admin/returns/returnrequest/change_form.html"
